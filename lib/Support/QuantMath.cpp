@@ -13,7 +13,7 @@
 #include <limits>
 #include <vector>
 
-namespace qat {
+namespace quantmath {
 
 const char *stringifyRoundingMode(RoundingMode mode) {
   switch (mode) {
@@ -307,11 +307,17 @@ uint32_t magnitudeKey(float w) {
   return bits & 0x7fffffffu;
 }
 
+int64_t numPrunedFor(double sparsity, int64_t numElements) {
+  if (!(sparsity > 0)) // also NaN
+    return 0;
+  sparsity = std::min(sparsity, 1.0);
+  return static_cast<int64_t>(
+      std::floor(sparsity * static_cast<double>(numElements)));
+}
+
 void magnitudePruneMask(const float *w, int64_t numElements, double sparsity,
                         uint8_t *keep) {
-  assert(sparsity >= 0 && sparsity <= 1 && "sparsity out of [0, 1]");
-  auto numPruned = static_cast<int64_t>(
-      std::floor(sparsity * static_cast<double>(numElements)));
+  int64_t numPruned = numPrunedFor(sparsity, numElements);
   std::vector<int64_t> order(numElements);
   for (int64_t i = 0; i < numElements; ++i)
     order[i] = i;
@@ -352,4 +358,4 @@ void nmPruneMask(const float *w, const int64_t *shape, unsigned rank,
   }
 }
 
-} // namespace qat
+} // namespace quantmath

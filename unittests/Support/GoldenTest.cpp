@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-using namespace qat;
+using namespace quantmath;
 
 namespace {
 

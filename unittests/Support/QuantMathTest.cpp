@@ -15,7 +15,7 @@
 #include <random>
 #include <vector>
 
-using namespace qat;
+using namespace quantmath;
 
 namespace {
 
@@ -384,6 +384,13 @@ TEST(Prune, NmMaskKeepsNLargestPerGroup) {
   const uint8_t expectedTall[] = {0, 1, 0, 0, 0, 0, 1, 0};
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ(keep[i], expectedTall[i]) << i;
+}
+
+TEST(Prune, SparsityIsClampedAndNanPrunesNothing) {
+  EXPECT_EQ(numPrunedFor(0.5, 9), 4);
+  EXPECT_EQ(numPrunedFor(-0.5, 9), 0);
+  EXPECT_EQ(numPrunedFor(1.5, 9), 9);
+  EXPECT_EQ(numPrunedFor(std::nan(""), 9), 0);
 }
 
 TEST(Prune, NanCountsAsLargest) {

@@ -14,7 +14,7 @@
 #include <limits>
 #include <random>
 
-using namespace qat;
+using namespace quantmath;
 
 namespace {
 
@@ -180,7 +180,7 @@ TEST(Requantize, SaturatesAtTheInt32Edges) {
 TEST(Requantize, CloseToRealArithmetic) {
   // The integer result is within one step of the real-valued requantization.
   std::mt19937_64 rng(4);
-  std::uniform_int_distribution<int32_t> accs(-1 << 20, 1 << 20);
+  std::uniform_int_distribution<int32_t> accs(-(1 << 20), 1 << 20);
   QuantRange r = *getQuantRange(8, true, false);
   for (int i = 0; i < 10000; ++i) {
     double m = std::exp2(std::uniform_real_distribution<double>(-20, -6)(rng));

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace qat {
+namespace quantmath {
 
 /// How a real value is rounded to an integer. The numeric values are those of
 /// the `qat` dialect's `RoundingMode` enum attribute.
@@ -201,9 +201,13 @@ void observeTensor(const float *x, int64_t numElements, ChannelLayout layout,
 /// index. Returns a key whose unsigned order is that order within a tensor.
 uint32_t magnitudeKey(float w);
 
-/// Unstructured magnitude pruning: keep[i] = 0 for the floor(sparsity * n)
-/// smallest elements in magnitude order (ties: lower flat index pruned
-/// first), 1 otherwise. sparsity in [0, 1].
+/// How many of n elements unstructured pruning removes:
+/// floor(clamp(sparsity, 0, 1) * n), computed in binary64; NaN prunes none.
+int64_t numPrunedFor(double sparsity, int64_t numElements);
+
+/// Unstructured magnitude pruning: keep[i] = 0 for the numPrunedFor(sparsity,
+/// n) smallest elements in magnitude order (ties: lower flat index pruned
+/// first), 1 otherwise.
 void magnitudePruneMask(const float *w, int64_t numElements, double sparsity,
                         uint8_t *keep);
 
@@ -213,6 +217,6 @@ void magnitudePruneMask(const float *w, int64_t numElements, double sparsity,
 void nmPruneMask(const float *w, const int64_t *shape, unsigned rank,
                  unsigned axis, unsigned n, unsigned m, uint8_t *keep);
 
-} // namespace qat
+} // namespace quantmath
 
 #endif // QAT_SUPPORT_QUANTMATH_H

@@ -1,0 +1,30 @@
+//===- InitAll.h - Register every qat dialect and pass ----------*- C++ -*-===//
+//
+// Part of qat-mlir. The one place tools call to make the project's dialects
+// and passes available.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_INITALL_H
+#define QAT_INITALL_H
+
+#include "mlir/IR/DialectRegistry.h"
+
+#include "qat/Conversion/Passes.h"
+#include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Pipelines/Pipelines.h"
+
+namespace mlir::qat {
+
+inline void registerAllQatDialects(DialectRegistry &registry) {
+  registry.insert<QatDialect>();
+}
+
+inline void registerAllQatPasses() {
+  registerQatConversionPasses();
+  registerQatPipelines();
+}
+
+} // namespace mlir::qat
+
+#endif // QAT_INITALL_H

@@ -1,0 +1,29 @@
+//===- Pipelines.h - qat-mlir pass pipelines --------------------*- C++ -*-===//
+//
+// Part of qat-mlir. qat-opt registers these builders as named pipelines, and
+// the other tools call the same builders.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_PIPELINES_PIPELINES_H
+#define QAT_PIPELINES_PIPELINES_H
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace mlir::qat {
+
+/// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
+/// LLVM dialect, ready for mlir-runner or translation: convert-qat-to-linalg,
+/// one-shot bufferization (identity layouts at function boundaries), buffer
+/// deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
+/// loops; tiling and vectorization are the AOT compiler's work.
+void buildQatCpuPipeline(OpPassManager &pm);
+
+/// Registers every pipeline above with the pass registry.
+void registerQatPipelines();
+
+} // namespace mlir::qat
+
+#endif // QAT_PIPELINES_PIPELINES_H

@@ -1,0 +1,37 @@
+# -*- Python -*-
+# The qat-mlir lit suite. Mirrors lib/: Dialect/Qat, Conversion/..., plus
+# Integration (compiled and run) and tools.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "QAT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qat_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
+tools = ["qat-opt", "qat-compile", "mlir-opt", "mlir-runner"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
+config.substitutions.append(("%qat_src_root", config.qat_src_root))
+config.substitutions.append(("%qat_obj_root", config.qat_obj_root))
+
+# Lowers a program with qat ops to LLVM and runs its @main with mlir-runner.
+config.substitutions.append(
+    (
+        "%qat-run",
+        "qat-opt --qat-cpu-pipeline | mlir-runner -e main "
+        "-entry-point-result=void "
+        f"-shared-libs={config.mlir_lib_dir}/libmlir_runner_utils.so "
+        f"-shared-libs={config.mlir_lib_dir}/libmlir_c_runner_utils.so",
+    )
+)
