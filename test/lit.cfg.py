@@ -25,12 +25,12 @@ config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%qat_src_root", config.qat_src_root))
 config.substitutions.append(("%qat_obj_root", config.qat_obj_root))
 
-# Lowers a program with qat ops to LLVM and runs its @main with mlir-runner.
+# Runs the @main of a program already lowered to LLVM (qat-cpu-pipeline).
 config.substitutions.append(
     (
-        "%qat-run",
-        "qat-opt --qat-cpu-pipeline | mlir-runner -e main "
-        "-entry-point-result=void "
+        "%qat-runner",
+        os.path.join(config.llvm_tools_dir, "mlir-runner")
+        + " -e main -entry-point-result=void "
         f"-shared-libs={config.mlir_lib_dir}/libmlir_runner_utils.so "
         f"-shared-libs={config.mlir_lib_dir}/libmlir_c_runner_utils.so",
     )

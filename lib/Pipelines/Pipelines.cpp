@@ -17,6 +17,7 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(createConvertQatToLinalg());
   // Upstream passes, spelled as on the command line.
   LogicalResult parsed = parsePassPipeline(
+      "func.func(convert-elementwise-to-linalg),"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,"
