@@ -4,11 +4,16 @@
 //
 // RUN: cat %s %S/Inputs/print.mlir > %t.mlir
 // RUN: qat-opt %t.mlir --qat-cpu-pipeline | %qat-runner | grep -v base@ > %t.compiled
+// RUN: qat-opt %t.mlir --convert-qat-to-linalg | FileCheck %s --check-prefix=LOWERED
 // RUN: qat-opt %t.mlir --canonicalize | FileCheck %s --check-prefix=FOLDED
 // RUN: qat-opt %t.mlir --canonicalize --qat-cpu-pipeline | %qat-runner | grep -v base@ > %t.reference
 // RUN: diff %t.compiled %t.reference
 // RUN: FileCheck %s --input-file=%t.compiled
 
+// The compiled run computes at run time: the lowering folds nothing.
+// LOWERED: linalg.generic
+// LOWERED-NOT: qat.
+// LOWERED-NOT: bitcast{{.*}}dense<
 // Every qat op folded away, so %t.reference is the reference library's.
 // FOLDED-NOT: qat.
 

@@ -376,8 +376,9 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
     ::quantmath::QuantRange range = op.getQuantRange();
     RoundingMode mode = op.getRounding();
     Type elementType = op.getType().getElementType();
-    int64_t inputZeroPoint = op.getInputZeroPoint();
-    int64_t outputZeroPoint = op.getOutputZeroPoint();
+    // The I32Attr accessors return the bits unsigned.
+    int64_t inputZeroPoint = static_cast<int32_t>(op.getInputZeroPoint());
+    int64_t outputZeroPoint = static_cast<int32_t>(op.getOutputZeroPoint());
 
     // For each channel: multiplier, shift, the remainder mask 2^shift - 1 and
     // the tie threshold 2^(shift-1). A zero shift gets threshold 1, which no
@@ -783,8 +784,12 @@ struct ConvertQatToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(ctx);
     populateQatToLinalgPatterns(patterns);
+    // Lowering must emit code: folding a qat op here would compute it with
+    // the reference library at compile time instead.
+    ConversionConfig config;
+    config.foldingMode = DialectConversionFoldingMode::Never;
     if (failed(applyPartialConversion(getOperation(), target,
-                                      std::move(patterns))))
+                                      std::move(patterns), config)))
       signalPassFailure();
   }
 };

@@ -1,5 +1,6 @@
 // Printing helpers appended to each integration test (see their RUN lines).
-// Floats are printed as their bit patterns, so that comparisons are exact.
+// Floats are printed as their bit patterns, so that comparisons are exact
+// (NaNs canonicalized).
 
 func.func private @printMemrefI32(memref<*xi32>)
 func.func private @printMemrefF32(memref<*xf32>)
@@ -20,8 +21,13 @@ func.func @printBits(%t: tensor<?xf32>) {
                           iterator_types = ["parallel"]}
       ins(%t : tensor<?xf32>) outs(%init : tensor<?xi32>) {
   ^bb0(%in: f32, %out: i32):
+    // NaN results are NaN; their sign and payload are unspecified, so every
+    // NaN prints as 0x7fc00000.
     %b = arith.bitcast %in : f32 to i32
-    linalg.yield %b : i32
+    %nan = arith.cmpf uno, %in, %in : f32
+    %qnan = arith.constant 2143289344 : i32
+    %canonical = arith.select %nan, %qnan, %b : i32
+    linalg.yield %canonical : i32
   } -> tensor<?xi32>
   call @printInts(%bits) : (tensor<?xi32>) -> ()
   return

@@ -463,9 +463,10 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
   for (size_t i = 0; i < acc->size(); ++i) {
     int64_t c = layout.channelOf(i);
     ::quantmath::FixedPointMultiplier m{getMultiplier()[c], getShift()[c]};
-    q[i] = ::quantmath::requantize(static_cast<int32_t>((*acc)[i]), m,
-                             getInputZeroPoint(), getOutputZeroPoint(), range,
-                             mode);
+    q[i] = ::quantmath::requantize(
+        static_cast<int32_t>((*acc)[i]), m,
+        static_cast<int32_t>(getInputZeroPoint()),
+        static_cast<int32_t>(getOutputZeroPoint()), range, mode);
   }
   return makeIntegers(getType(), q);
 }
