@@ -581,6 +581,19 @@ Value magnitudeKey(Scalar &e, Value w) {
   return arith::AndIOp::create(b, bits, e.i32(0x7fffffff));
 }
 
+/// Why `op` cannot be lowered, if it cannot: unstructured pruning numbers
+/// elements with 32 bits from a static shape.
+std::optional<StringRef> whyNotLowerable(PruneMaskOp op) {
+  if (!op.getSparsity())
+    return std::nullopt;
+  RankedTensorType type = op.getInput().getType();
+  if (!type.hasStaticShape())
+    return StringRef("unstructured pruning needs a static shape");
+  if (type.getNumElements() >= (int64_t(1) << 32))
+    return StringRef("unstructured pruning supports at most 2^32 - 1 elements");
+  return std::nullopt;
+}
+
 struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -656,12 +669,9 @@ struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
   /// (quantmath::magnitudePruneMask).
   static LogicalResult lowerUnstructured(PruneMaskOp op,
                                          ConversionPatternRewriter &rewriter) {
+    if (std::optional<StringRef> reason = whyNotLowerable(op))
+      return rewriter.notifyMatchFailure(op, *reason);
     RankedTensorType type = op.getInput().getType();
-    if (!type.hasStaticShape())
-      return rewriter.notifyMatchFailure(
-          op, "unstructured pruning needs a static shape");
-    if (type.getNumElements() >= (int64_t(1) << 32))
-      return rewriter.notifyMatchFailure(op, "more than 2^32 elements");
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
     unsigned rank = type.getRank();
@@ -776,6 +786,18 @@ struct ConvertQatToLinalgPass
     : mlir::qat::impl::ConvertQatToLinalgBase<ConvertQatToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    // Name the reason for ops no pattern can lower, instead of the generic
+    // "failed to legalize".
+    bool unsupported = false;
+    getOperation()->walk([&](PruneMaskOp op) {
+      if (std::optional<StringRef> reason = whyNotLowerable(op)) {
+        op.emitOpError("cannot be lowered to linalg: ") << *reason;
+        unsupported = true;
+      }
+    });
+    if (unsupported)
+      return signalPassFailure();
+
     ConversionTarget target(*ctx);
     target.addIllegalDialect<QatDialect>();
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,

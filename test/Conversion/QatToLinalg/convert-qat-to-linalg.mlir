@@ -1,0 +1,220 @@
+// RUN: qat-opt %s -split-input-file --convert-qat-to-linalg | FileCheck %s
+//
+// The shape of the lowering: maps, iterators and the arithmetic that carries
+// the semantics. Values are checked by test/Integration.
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[SCALAR:.*]] = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func @fake_quant_per_tensor
+// CHECK-SAME: (%[[X:.*]]: tensor<4x8xf32>, %[[S:.*]]: tensor<f32>, %[[Z:.*]]: tensor<i32>)
+func.func @fake_quant_per_tensor(%x: tensor<4x8xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4x8xf32> {
+  // CHECK: %[[INIT:.*]] = tensor.empty() : tensor<4x8xf32>
+  // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[SCALAR]], #[[SCALAR]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+  // CHECK-SAME: ins(%[[X]], %[[S]], %[[Z]] : tensor<4x8xf32>, tensor<f32>, tensor<i32>) outs(%[[INIT]] : tensor<4x8xf32>)
+  // CHECK: ^bb0(%[[XI:.*]]: f32, %[[SI:.*]]: f32, %[[ZI:.*]]: i32, %{{.*}}: f32):
+  // The zero point is clamped to [-128, 127] as an integer.
+  // CHECK: arith.extsi %[[ZI]] : i32 to i64
+  // CHECK: arith.maxsi
+  // CHECK: arith.minsi
+  // CHECK: %[[ZF:.*]] = arith.sitofp
+  // Division, not multiplication by the reciprocal; ties to even.
+  // CHECK: %[[DIV:.*]] = arith.divf %[[XI]], %[[SI]] : f32
+  // CHECK: %[[R:.*]] = math.roundeven %[[DIV]] : f32
+  // CHECK: %[[V:.*]] = arith.addf %[[R]], %[[ZF]] : f32
+  // CHECK: %[[LO:.*]] = arith.maxnumf %[[V]]
+  // CHECK: %[[Q:.*]] = arith.minnumf %[[LO]]
+  // CHECK: %[[D:.*]] = arith.subf %[[Q]], %[[ZF]] : f32
+  // CHECK: %[[Y:.*]] = arith.mulf %[[D]], %[[SI]] : f32
+  // NaN propagates.
+  // CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[XI]], %[[XI]] : f32
+  // CHECK: %[[OUT:.*]] = arith.select %[[NAN]], %[[XI]], %[[Y]] : f32
+  // CHECK: linalg.yield %[[OUT]] : f32
+  %0 = qat.fake_quant %x, %s, %z : tensor<4x8xf32>, tensor<f32>, tensor<i32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[CH:.*]] = affine_map<(d0, d1, d2) -> (d1)>
+// CHECK-LABEL: func @fake_quant_per_channel_dynamic
+func.func @fake_quant_per_channel_dynamic(%x: tensor<?x8x?xf32>, %s: tensor<8xf32>, %z: tensor<8xf32>) -> tensor<?x8x?xf32> {
+  // CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+  // CHECK-DAG: %[[C2:.*]] = arith.constant 2 : index
+  // CHECK-DAG: %[[D0:.*]] = tensor.dim %{{.*}}, %[[C0]]
+  // CHECK-DAG: %[[D2:.*]] = tensor.dim %{{.*}}, %[[C2]]
+  // CHECK: tensor.empty(%[[D0]], %[[D2]]) : tensor<?x8x?xf32>
+  // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]], #[[ID]]]
+  // A float zero point is rounded half to even and clamped as a float.
+  // CHECK: ^bb0(%{{.*}}: f32, %{{.*}}: f32, %[[ZI:.*]]: f32, %{{.*}}: f32):
+  // CHECK: %[[ZR:.*]] = math.roundeven %[[ZI]]
+  // CHECK: arith.maxnumf %[[ZR]]
+  // Half away from zero rounds the quotient with math.round.
+  // CHECK: arith.divf
+  // CHECK-NEXT: math.round %{{.*}} : f32
+  %0 = qat.fake_quant %x, %s, %z {axis = 1 : i64, rounding = #qat<rounding half_away_from_zero>}
+      : tensor<?x8x?xf32>, tensor<8xf32>, tensor<8xf32>
+  return %0 : tensor<?x8x?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @fake_quant_half_up
+func.func @fake_quant_half_up(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  // floor(v) + (v - floor(v) >= 1/2), keeping the sign of zero.
+  // CHECK: %[[V:.*]] = arith.divf
+  // CHECK: %[[F:.*]] = math.floor %[[V]] : f32
+  // CHECK: %[[FR:.*]] = arith.subf %[[V]], %[[F]] : f32
+  // CHECK: %[[UP:.*]] = arith.cmpf oge, %[[FR]], %{{.*}} : f32
+  // CHECK: %[[R:.*]] = arith.select %[[UP]]
+  // CHECK: math.copysign %[[R]], %[[V]] : f32
+  %0 = qat.fake_quant %x, %s, %z {rounding = #qat<rounding half_up>} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @quantize_unsigned_toward_zero
+func.func @quantize_unsigned_toward_zero(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xi8> {
+  // CHECK: math.trunc
+  // CHECK: %[[Q:.*]] = arith.fptosi %{{.*}} : f32 to i64
+  // NaN quantizes to the zero point.
+  // CHECK: %[[SEL:.*]] = arith.select %{{.*}}, %{{.*}}, %[[Q]] : i64
+  // CHECK: %[[T:.*]] = arith.trunci %[[SEL]] : i64 to i8
+  // CHECK: linalg.yield %[[T]] : i8
+  %0 = qat.quantize %x, %s, %z {is_signed = false, rounding = #qat<rounding toward_zero>}
+      : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi8>
+  return %0 : tensor<4xi8>
+}
+
+// -----
+
+// CHECK-LABEL: func @dequantize_unsigned
+func.func @dequantize_unsigned(%q: tensor<4xi8>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  // CHECK: ^bb0(%[[QI:.*]]: i8, %[[SI:.*]]: f32, %{{.*}}: i32, %{{.*}}: f32):
+  // (q - z) exactly in i64, then one rounding to f32.
+  // CHECK: %[[Q64:.*]] = arith.extui %[[QI]] : i8 to i64
+  // CHECK: %[[D:.*]] = arith.subi %[[Q64]], %{{.*}} : i64
+  // CHECK: %[[DF:.*]] = arith.sitofp %[[D]] : i64 to f32
+  // CHECK: arith.mulf %[[DF]], %[[SI]] : f32
+  %0 = qat.dequantize %q, %s, %z {is_signed = false} : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[CH:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func @fake_quant_grad_per_channel
+func.func @fake_quant_grad_per_channel(%x: tensor<3x5xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>, %dy: tensor<3x5xf32>)
+    -> (tensor<3x5xf32>, tensor<3xf32>, tensor<3xf32>) {
+  // Per element: dx and the two contributions.
+  // CHECK: %[[E:.*]]:3 = linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]], #[[ID]], #[[ID]], #[[ID]], #[[ID]]], iterator_types = ["parallel", "parallel"]}
+  // CHECK: arith.cmpf olt
+  // CHECK: arith.cmpf ogt
+  // CHECK: arith.negf
+  // Then a reduction over all but the channel axis, from zero.
+  // CHECK: %[[ZERO:.*]] = linalg.fill
+  // CHECK: %[[SUM:.*]]:2 = linalg.generic {indexing_maps = [#[[ID]], #[[ID]], #[[CH]], #[[CH]]], iterator_types = ["parallel", "reduction"]}
+  // CHECK-SAME: ins(%[[E]]#1, %[[E]]#2 : tensor<3x5xf32>, tensor<3x5xf32>) outs(%[[ZERO]], %[[ZERO]] : tensor<3xf32>, tensor<3xf32>)
+  // CHECK: return %[[E]]#0, %[[SUM]]#0, %[[SUM]]#1
+  %dx, %ds, %dz = qat.fake_quant_grad %x, %s, %z, %dy {axis = 0 : i64} : tensor<3x5xf32>, tensor<3xf32>, tensor<3xi32>
+  return %dx, %ds, %dz : tensor<3x5xf32>, tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[CH:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func @requantize_per_channel
+func.func @requantize_per_channel(%acc: tensor<4x2xi32>) -> tensor<4x2xi8> {
+  // Multiplier, shift, remainder mask and tie threshold per channel; a zero
+  // shift gets threshold 1 so that nothing rounds.
+  // CHECK-DAG: %[[M:.*]] = arith.constant dense<[1073741824, 2000000000]> : tensor<2xi64>
+  // CHECK-DAG: %[[SH:.*]] = arith.constant dense<[31, 0]> : tensor<2xi64>
+  // CHECK-DAG: %[[MASK:.*]] = arith.constant dense<[2147483647, 0]> : tensor<2xi64>
+  // CHECK-DAG: %[[HALF:.*]] = arith.constant dense<[1073741824, 1]> : tensor<2xi64>
+  // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]], #[[CH]], #[[CH]], #[[ID]]]
+  // CHECK-SAME: ins(%{{.*}}, %[[M]], %[[SH]], %[[MASK]], %[[HALF]] :
+  // CHECK: arith.muli
+  // CHECK: arith.shrsi
+  // CHECK: arith.andi
+  // Saturate to int32, add the zero point, clamp to the 8-bit range.
+  // CHECK: arith.constant -2147483648 : i64
+  // CHECK: arith.constant 2147483647 : i64
+  // CHECK: arith.constant -4 : i64
+  // CHECK: arith.constant -128 : i64
+  // CHECK: arith.constant 127 : i64
+  // CHECK: arith.trunci %{{.*}} : i64 to i8
+  %0 = qat.requantize %acc {axis = 1 : i64, multiplier = array<i32: 1073741824, 2000000000>,
+                            shift = array<i32: 31, 0>, output_zero_point = -4 : i32}
+      : tensor<4x2xi32> -> tensor<4x2xi8>
+  return %0 : tensor<4x2xi8>
+}
+
+// -----
+
+// CHECK-DAG: #[[ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[SCALAR:.*]] = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func @observe_per_tensor
+func.func @observe_per_tensor(%x: tensor<4x?xf32>) -> (tensor<f32>, tensor<f32>) {
+  // CHECK-DAG: %[[INF:.*]] = arith.constant 0x7F800000 : f32
+  // CHECK-DAG: %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+  // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[SCALAR]], #[[SCALAR]]], iterator_types = ["reduction", "reduction"]}
+  // CHECK: arith.minimumf
+  // CHECK: arith.maximumf
+  %min, %max = qat.observe %x : tensor<4x?xf32> -> tensor<f32>
+  return %min, %max : tensor<f32>, tensor<f32>
+}
+
+// -----
+
+// CHECK-LABEL: func @choose_qparams_affine
+func.func @choose_qparams_affine(%min: tensor<8xf32>, %max: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xi32>) {
+  // CHECK: linalg.generic
+  // CHECK: arith.minimumf
+  // CHECK: arith.maximumf
+  // CHECK: arith.constant 2.550000e+02 : f32
+  // CHECK: arith.divf
+  // CHECK: arith.maximumf
+  // CHECK: math.roundeven
+  // CHECK: arith.trunci %{{.*}} : i64 to i32
+  %s, %z = qat.choose_qparams %min, %max {is_signed = false} : tensor<8xf32> -> tensor<8xi32>
+  return %s, %z : tensor<8xf32>, tensor<8xi32>
+}
+
+// -----
+
+// CHECK-LABEL: func @prune_mask_n_m
+func.func @prune_mask_n_m(%w: tensor<4x8xf32>) -> tensor<4x8xi1> {
+  // Each element counts the larger members of its group of 4 along axis 1.
+  // CHECK: linalg.generic
+  // CHECK: linalg.index 1
+  // CHECK: arith.remui
+  // CHECK: scf.for
+  // CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<4x8xf32>
+  // CHECK: arith.constant 2147483647 : i32
+  // CHECK: arith.cmpi slt, %{{.*}}, %{{.*}} : i64
+  %0 = qat.prune_mask %w {n = 2 : i64, m = 4 : i64, axis = 1 : i64} : tensor<4x8xf32> -> tensor<4x8xi1>
+  return %0 : tensor<4x8xi1>
+}
+
+// -----
+
+// CHECK-LABEL: func @prune_mask_unstructured
+func.func @prune_mask_unstructured(%w: tensor<4x8xf32>, %sparsity: tensor<f32>) -> tensor<4x8xi1> {
+  // 64-bit keys, the number to prune in binary64, a 64-step bitwise search
+  // of counting reductions, then one comparison per element.
+  // CHECK: %[[KEYS:.*]] = linalg.generic
+  // CHECK: arith.shli
+  // CHECK: tensor.extract %{{.*}}[] : tensor<f32>
+  // CHECK: arith.extf %{{.*}} : f32 to f64
+  // CHECK: math.floor %{{.*}} : f64
+  // CHECK: %[[T:.*]] = scf.for
+  // CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[KEYS]]
+  // CHECK: arith.cmpi sle
+  // CHECK: linalg.generic {{.*}} ins(%[[KEYS]]
+  // CHECK: arith.cmpi uge, %{{.*}}, %[[T]] : i64
+  %0 = qat.prune_mask %w sparsity(%sparsity : tensor<f32>) : tensor<4x8xf32> -> tensor<4x8xi1>
+  return %0 : tensor<4x8xi1>
+}
