@@ -3,6 +3,7 @@
 # Integration (compiled and run) and tools.
 
 import os
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -35,3 +36,16 @@ config.substitutions.append(
         f"-shared-libs={config.mlir_lib_dir}/libmlir_c_runner_utils.so",
     )
 )
+
+config.substitutions.append(("%python", config.python_executable))
+
+# PyTorch (Debian's python3-torch) regenerates the golden vectors.
+if (
+    subprocess.call(
+        [config.python_executable, "-c", "import torch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    == 0
+):
+    config.available_features.add("torch")
