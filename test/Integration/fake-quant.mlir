@@ -82,5 +82,18 @@ func.func @main() {
   %ds = tensor.concat dim(0) %d, %du, %pdflat : (tensor<20xf32>, tensor<20xf32>, tensor<12xf32>) -> tensor<52xf32>
   %dsdyn = tensor.cast %ds : tensor<52xf32> to tensor<?xf32>
   call @printBits(%dsdyn) : (tensor<?xf32>) -> ()
+
+  // int4 codes in i4 storage and back; a 0-D unsigned 16-bit fake_quant with
+  // an i64 zero point.
+  %z64 = arith.constant dense<40000> : tensor<i64>
+  %q4s = qat.quantize %x, %s, %z {num_bits = 4 : i64} : tensor<20xf32>, tensor<f32>, tensor<i32> -> tensor<20xi4>
+  %d4 = qat.dequantize %q4s, %s, %z {num_bits = 4 : i64} : tensor<20xi4>, tensor<f32>, tensor<i32> -> tensor<20xf32>
+  %x0 = arith.constant dense<-12345.6> : tensor<f32>
+  %s0d = arith.constant dense<0.37> : tensor<f32>
+  %r0 = qat.fake_quant %x0, %s0d, %z64 {num_bits = 16 : i64, is_signed = false} : tensor<f32>, tensor<f32>, tensor<i64>
+  %r01 = tensor.expand_shape %r0 [] output_shape [1] : tensor<f32> into tensor<1xf32>
+  %small = tensor.concat dim(0) %d4, %r01 : (tensor<20xf32>, tensor<1xf32>) -> tensor<21xf32>
+  %smalldyn = tensor.cast %small : tensor<21xf32> to tensor<?xf32>
+  call @printBits(%smalldyn) : (tensor<?xf32>) -> ()
   return
 }

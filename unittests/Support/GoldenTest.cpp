@@ -72,6 +72,9 @@ std::vector<GoldenCase> loadGoldenCases() {
   return cases;
 }
 
+/// Names a case in test output (instead of dumping its bytes).
+void PrintTo(const GoldenCase &c, std::ostream *os) { *os << c.name; }
+
 /// PyTorch's fake-quant code, emulated: clamp(z + nearbyint(x * (1/s))).
 int64_t pytorchCode(float x, float scale, int64_t zeroPoint, QuantRange r) {
   float invScale = 1.0f / scale;

@@ -485,7 +485,8 @@ struct ObserveLowering : OpConversionPattern<ObserveOp> {
       return arith::ConstantOp::create(rewriter, loc,
                                        rewriter.getF32FloatAttr(v));
     };
-    // The result shape: 0-D, or the channel dimension of the input.
+    // The result shape: 0-D, or the input's channel dimension (cast to the
+    // result type below where that one is more or less static).
     SmallVector<OpFoldResult> sizes;
     if (std::optional<uint64_t> axis = op.getAxis())
       sizes.push_back(tensor::getMixedSize(rewriter, loc, op.getInput(), *axis));
@@ -498,7 +499,7 @@ struct ObserveLowering : OpConversionPattern<ObserveOp> {
     };
     Value minInit = fill(inf), maxInit = fill(-inf);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{op.getMin().getType(), op.getMax().getType()},
+        rewriter, loc, TypeRange{minInit.getType(), maxInit.getType()},
         ValueRange{op.getInput()}, ValueRange{minInit, maxInit},
         ArrayRef<AffineMap>{id, param, param}, reduceAllBut(rank, op.getAxis()),
         [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
@@ -507,7 +508,15 @@ struct ObserveLowering : OpConversionPattern<ObserveOp> {
           Value mx = arith::MaximumFOp::create(b, bodyLoc, args[2], args[0]);
           linalg::YieldOp::create(b, bodyLoc, ValueRange{mn, mx});
         });
-    rewriter.replaceOp(op, generic.getResults());
+    SmallVector<Value> results;
+    for (Value result : generic.getResults())
+      results.push_back(
+          result.getType() == op.getMin().getType()
+              ? result
+              : tensor::CastOp::create(rewriter, loc, op.getMin().getType(),
+                                       result)
+                    .getResult());
+    rewriter.replaceOp(op, results);
     return success();
   }
 };

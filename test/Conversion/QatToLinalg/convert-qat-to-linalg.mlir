@@ -218,3 +218,33 @@ func.func @prune_mask_unstructured(%w: tensor<4x8xf32>, %sparsity: tensor<f32>) 
   %0 = qat.prune_mask %w sparsity(%sparsity : tensor<f32>) : tensor<4x8xf32> -> tensor<4x8xi1>
   return %0 : tensor<4x8xi1>
 }
+
+// -----
+
+// A result type more or less static than the input's channel dimension is
+// reached with a cast.
+// CHECK-LABEL: func @observe_result_shapes
+func.func @observe_result_shapes(%x: tensor<?x4xf32>, %y: tensor<4x3xf32>) -> (tensor<3xf32>, tensor<?xf32>) {
+  // CHECK: %[[A:.*]]:2 = linalg.generic
+  // CHECK: } -> (tensor<?xf32>, tensor<?xf32>)
+  // CHECK: tensor.cast %[[A]]#0 : tensor<?xf32> to tensor<3xf32>
+  // CHECK: %[[B:.*]]:2 = linalg.generic
+  // CHECK: } -> (tensor<4xf32>, tensor<4xf32>)
+  // CHECK: tensor.cast %[[B]]#1 : tensor<4xf32> to tensor<?xf32>
+  %mn, %mx = qat.observe %x {axis = 0 : i64} : tensor<?x4xf32> -> tensor<3xf32>
+  %mn2, %mx2 = qat.observe %y {axis = 0 : i64} : tensor<4x3xf32> -> tensor<?xf32>
+  return %mn, %mx2 : tensor<3xf32>, tensor<?xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @rank_0_and_int4
+func.func @rank_0_and_int4(%x: tensor<f32>, %s: tensor<f32>, %z: tensor<i64>, %v: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>) {
+  // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}, #{{.*}}], iterator_types = []}
+  %0 = qat.fake_quant %x, %s, %z {num_bits = 16 : i64, is_signed = false} : tensor<f32>, tensor<f32>, tensor<i64>
+  // CHECK: arith.trunci %{{.*}} : i64 to i4
+  // CHECK: arith.extsi %{{.*}} : i4 to i64
+  %q = qat.quantize %v, %s, %z {num_bits = 4 : i64} : tensor<4xf32>, tensor<f32>, tensor<i64> -> tensor<4xi4>
+  %d = qat.dequantize %q, %s, %z {num_bits = 4 : i64} : tensor<4xi4>, tensor<f32>, tensor<i64> -> tensor<4xf32>
+  return %0, %d : tensor<f32>, tensor<4xf32>
+}
