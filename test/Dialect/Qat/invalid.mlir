@@ -104,6 +104,14 @@ func.func @fake_quant_f16_input(%x: tensor<4xf16>, %s: tensor<f32>, %z: tensor<i
 
 // -----
 
+func.func @fake_quant_i128_zero_point(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i128>) -> tensor<4xf32> {
+  // expected-error @+1 {{operand #2 must be ranked tensor of signless integer of at most 64 bits or 32-bit float values, but got 'tensor<i128>'}}
+  %0 = qat.fake_quant %x, %s, %z : tensor<4xf32>, tensor<f32>, tensor<i128>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
 func.func @fake_quant_result_type_mismatch(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<5xf32> {
   // expected-error @+1 {{failed to verify that all of {input, result} have same type}}
   %0 = "qat.fake_quant"(%x, %s, %z) : (tensor<4xf32>, tensor<f32>, tensor<i32>) -> tensor<5xf32>
@@ -137,7 +145,7 @@ func.func @quantize_shape_mismatch(%x: tensor<4xf32>, %s: tensor<f32>, %z: tenso
 // -----
 
 func.func @quantize_float_result(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
-  // expected-error @+1 {{result #0 must be ranked tensor of signless integer values, but got 'tensor<4xf32>'}}
+  // expected-error @+1 {{result #0 must be ranked tensor of signless integer of at most 64 bits values, but got 'tensor<4xf32>'}}
   %0 = qat.quantize %x, %s, %z : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }

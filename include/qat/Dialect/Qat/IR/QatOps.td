@@ -18,10 +18,16 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 // Shared operand and attribute kinds
 //===----------------------------------------------------------------------===//
 
+// Integer codes and zero points are computed in 64-bit arithmetic.
+def Qat_Int64OrNarrower : Type<
+    And<[CPred<"$_self.isSignlessInteger()">,
+         CPred<"$_self.getIntOrFloatBitWidth() <= 64">]>,
+    "signless integer of at most 64 bits", "::mlir::IntegerType">;
+
 def Qat_FloatTensor : RankedTensorOf<[F32]>;
-def Qat_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
+def Qat_IntTensor : RankedTensorOf<[Qat_Int64OrNarrower]>;
 def Qat_I32Tensor : RankedTensorOf<[I32]>;
-def Qat_ZeroPointTensor : RankedTensorOf<[AnySignlessInteger, F32]>;
+def Qat_ZeroPointTensor : RankedTensorOf<[Qat_Int64OrNarrower, F32]>;
 def Qat_MaskTensor : RankedTensorOf<[I1]>;
 
 def Qat_BitWidthAttr : ConfinedAttr<I64Attr, [IntMinValue<2>, IntMaxValue<16>]>;
@@ -84,8 +90,8 @@ def Qat_FakeQuantOp : Qat_QuantOp<"fake_quant",
 
     Per-tensor: `scale` and `zero_point` are 0-D tensors. Per-channel: `axis`
     names a dimension of `input`, and `scale` and `zero_point` are 1-D tensors
-    of that dimension's size. The zero point is an integer or a float tensor
-    (a learnable zero point).
+    of that dimension's size. The zero point is a signed integer tensor (at
+    most 64 bits) or a float tensor (a learnable zero point).
 
     Example:
 
