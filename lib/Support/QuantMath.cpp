@@ -151,8 +151,8 @@ FakeQuantGrad fakeQuantGrad(float x, float dy, float scale, int64_t zeroPoint,
 
 float lsqGradScale(int64_t numel, int64_t qmax) {
   assert(numel > 0 && qmax > 0 && "LSQ gradient scale needs positive sizes");
-  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(numel) *
-                                            static_cast<double>(qmax)));
+  return static_cast<float>(
+      1.0 / std::sqrt(static_cast<double>(numel) * static_cast<double>(qmax)));
 }
 
 QParams chooseQParams(float min, float max, QuantRange range, bool symmetric,
@@ -171,8 +171,7 @@ QParams chooseQParams(float min, float max, QuantRange range, bool symmetric,
   if (symmetric) {
     float absMax = fmax(-minNeg, maxPos);
     params.scale = fmax(absMax / (levels / 2.0f), eps);
-    params.zeroPoint =
-        range.qmin < 0 ? 0 : (range.qmin + range.qmax + 1) / 2;
+    params.zeroPoint = range.qmin < 0 ? 0 : (range.qmin + range.qmax + 1) / 2;
     return params;
   }
   params.scale = fmax((maxPos - minNeg) / levels, eps);
@@ -325,8 +324,7 @@ void magnitudePruneMask(const float *w, int64_t numElements, double sparsity,
     uint32_t ka = magnitudeKey(w[a]), kb = magnitudeKey(w[b]);
     return ka != kb ? ka < kb : a < b;
   };
-  std::nth_element(order.begin(), order.begin() + numPruned, order.end(),
-                   less);
+  std::nth_element(order.begin(), order.begin() + numPruned, order.end(), less);
   std::fill(keep, keep + numElements, 1);
   for (int64_t i = 0; i < numPruned; ++i)
     keep[order[i]] = 0;

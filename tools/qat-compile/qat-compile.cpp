@@ -30,8 +30,9 @@ static llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
                                                 llvm::cl::init("-"));
 
 static llvm::cl::opt<std::string>
-    outputFilename("o", llvm::cl::desc("Output file (code generation is not "
-                                       "available yet)"),
+    outputFilename("o",
+                   llvm::cl::desc("Output file (code generation is not "
+                                  "available yet)"),
                    llvm::cl::value_desc("filename"));
 
 int main(int argc, char **argv) {
@@ -45,8 +46,7 @@ int main(int argc, char **argv) {
       "-o is an error.\n");
 
   if (!outputFilename.empty()) {
-    llvm::errs() << "qat-compile: error: code generation (-o "
-                 << outputFilename
+    llvm::errs() << "qat-compile: error: code generation (-o " << outputFilename
                  << ") is not available yet; this version only verifies its "
                     "input\n";
     return 1;
@@ -68,8 +68,7 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module || failed(verify(*module)))
     return 1;
 

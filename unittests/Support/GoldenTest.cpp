@@ -148,9 +148,9 @@ TEST_P(Golden, MatchesPyTorch) {
   std::vector<double> magnitude(layout.numChannels, 0.0);
   for (int64_t i = 0; i < n; ++i) {
     int64_t ch = layout.channelOf(i);
-    FakeQuantGrad g = fakeQuantGrad(x[i], dy[i], scales[ch], zeroPoints[ch],
-                                    range, RoundingMode::HalfToEven,
-                                    c.gradFactor);
+    FakeQuantGrad g =
+        fakeQuantGrad(x[i], dy[i], scales[ch], zeroPoints[ch], range,
+                      RoundingMode::HalfToEven, c.gradFactor);
     magnitude[ch] += std::fabs(g.dScale) + std::fabs(g.dZeroPoint);
   }
   for (int64_t ch = 0; ch < layout.numChannels; ++ch) {
@@ -162,10 +162,10 @@ TEST_P(Golden, MatchesPyTorch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    PyTorch, Golden, ::testing::ValuesIn(loadGoldenCases()),
-    [](const ::testing::TestParamInfo<GoldenCase> &info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(PyTorch, Golden,
+                         ::testing::ValuesIn(loadGoldenCases()),
+                         [](const ::testing::TestParamInfo<GoldenCase> &info) {
+                           return info.param.name;
+                         });
 
 } // namespace

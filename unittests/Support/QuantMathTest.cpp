@@ -34,11 +34,16 @@ TEST(Rounding, TiesInEveryMode) {
     float expected[4]; // HalfToEven, HalfAwayFromZero, HalfUp, TowardZero
   };
   const Case cases[] = {
-      {0.5f, {0, 1, 1, 0}},     {1.5f, {2, 2, 2, 1}},
-      {2.5f, {2, 3, 3, 2}},     {-0.5f, {0, -1, 0, 0}},
-      {-1.5f, {-2, -2, -1, -1}}, {-2.5f, {-2, -3, -2, -2}},
-      {0.49999997f, {0, 0, 0, 0}}, {-0.49999997f, {0, 0, 0, 0}},
-      {2.75f, {3, 3, 3, 2}},    {-2.75f, {-3, -3, -3, -2}},
+      {0.5f, {0, 1, 1, 0}},
+      {1.5f, {2, 2, 2, 1}},
+      {2.5f, {2, 3, 3, 2}},
+      {-0.5f, {0, -1, 0, 0}},
+      {-1.5f, {-2, -2, -1, -1}},
+      {-2.5f, {-2, -3, -2, -2}},
+      {0.49999997f, {0, 0, 0, 0}},
+      {-0.49999997f, {0, 0, 0, 0}},
+      {2.75f, {3, 3, 3, 2}},
+      {-2.75f, {-3, -3, -3, -2}},
       {8388607.5f, {8388608, 8388608, 8388608, 8388607}},
   };
   for (const Case &c : cases)
@@ -123,8 +128,7 @@ TEST(Quantize, SaturatesAtTheRangeEdges) {
   EXPECT_EQ(quantize(-1.0f, 0.1f, 0, uint8(), RoundingMode::HalfToEven), 0);
   EXPECT_EQ(quantize(12.7f, 0.1f, 0, int8(), RoundingMode::HalfToEven), 127);
   EXPECT_EQ(quantize(12.8f, 0.1f, 0, int8(), RoundingMode::HalfToEven), 127);
-  EXPECT_EQ(quantize(-12.85f, 0.1f, 0, int8(), RoundingMode::HalfToEven),
-            -128);
+  EXPECT_EQ(quantize(-12.85f, 0.1f, 0, int8(), RoundingMode::HalfToEven), -128);
 }
 
 TEST(Quantize, ExtremeScales) {
@@ -214,20 +218,20 @@ TEST(FakeQuantGrad, SteMaskAndLsqInEachRegion) {
   float s = 0.5f;
   int64_t z = 10;
   // Inside: x/s = 2.6, round = 3 -> dScale = (3 - 2.6) * dy.
-  FakeQuantGrad in = fakeQuantGrad(1.3f, 2.0f, s, z, r,
-                                   RoundingMode::HalfToEven, 1.0f);
+  FakeQuantGrad in =
+      fakeQuantGrad(1.3f, 2.0f, s, z, r, RoundingMode::HalfToEven, 1.0f);
   EXPECT_EQ(in.dx, 2.0f);
   EXPECT_NEAR(in.dScale, 0.8f, 1e-6);
   EXPECT_EQ(in.dZeroPoint, 0.0f);
   // Below: round(-200) + 10 < -128.
-  FakeQuantGrad below = fakeQuantGrad(-100.0f, 2.0f, s, z, r,
-                                      RoundingMode::HalfToEven, 1.0f);
+  FakeQuantGrad below =
+      fakeQuantGrad(-100.0f, 2.0f, s, z, r, RoundingMode::HalfToEven, 1.0f);
   EXPECT_EQ(below.dx, 0.0f);
   EXPECT_EQ(below.dScale, (-128 - 10) * 2.0f);
   EXPECT_EQ(below.dZeroPoint, -s * 2.0f);
   // Above, with a gradient factor.
-  FakeQuantGrad above = fakeQuantGrad(100.0f, 2.0f, s, z, r,
-                                      RoundingMode::HalfToEven, 0.25f);
+  FakeQuantGrad above =
+      fakeQuantGrad(100.0f, 2.0f, s, z, r, RoundingMode::HalfToEven, 0.25f);
   EXPECT_EQ(above.dx, 0.0f);
   EXPECT_EQ(above.dScale, (127 - 10) * 2.0f * 0.25f);
   EXPECT_EQ(above.dZeroPoint, -s * 2.0f * 0.25f);
@@ -290,8 +294,10 @@ TEST(ChooseQParams, AffineAndSymmetric) {
   EXPECT_TRUE(isValidScale(zero.scale));
   EXPECT_EQ(chooseQParams(0.0f, 0.0f, int8(), false, 0.5f).scale, 0.5f);
   // NaN bounds give a NaN scale, never a plausible-looking one.
-  EXPECT_TRUE(std::isnan(chooseQParams(std::nanf(""), 1.0f, int8(), false).scale));
-  EXPECT_TRUE(std::isnan(chooseQParams(-1.0f, std::nanf(""), int8(), true).scale));
+  EXPECT_TRUE(
+      std::isnan(chooseQParams(std::nanf(""), 1.0f, int8(), false).scale));
+  EXPECT_TRUE(
+      std::isnan(chooseQParams(-1.0f, std::nanf(""), int8(), true).scale));
 }
 
 TEST(ChooseQParams, CoversTheObservedRange) {
@@ -305,14 +311,17 @@ TEST(ChooseQParams, CoversTheObservedRange) {
     QParams p = chooseQParams(lo, hi, r, false);
     // Zero is exactly representable, and min/max land within one step of the
     // range ends.
-    EXPECT_EQ(fakeQuant(0.0f, p.scale, p.zeroPoint, r, RoundingMode::HalfToEven),
-              0.0f);
+    EXPECT_EQ(
+        fakeQuant(0.0f, p.scale, p.zeroPoint, r, RoundingMode::HalfToEven),
+        0.0f);
     float lo0 = std::min(lo, 0.0f), hi0 = std::max(hi, 0.0f);
     EXPECT_LE(std::fabs(fakeQuant(lo0, p.scale, p.zeroPoint, r,
-                                  RoundingMode::HalfToEven) - lo0),
+                                  RoundingMode::HalfToEven) -
+                        lo0),
               p.scale * 1.0001f);
     EXPECT_LE(std::fabs(fakeQuant(hi0, p.scale, p.zeroPoint, r,
-                                  RoundingMode::HalfToEven) - hi0),
+                                  RoundingMode::HalfToEven) -
+                        hi0),
               p.scale * 1.0001f);
   }
 }
@@ -369,8 +378,8 @@ TEST(Prune, MagnitudeMaskMatchesSortOnRandomInput) {
 TEST(Prune, NmMaskKeepsNLargestPerGroup) {
   // 2x8 along axis 1, 2:4.
   const int64_t shape[] = {2, 8};
-  float w[] = {1, -4, 3, 2, 0, 0, 0, 0, //
-               5, 5, -5, 1, 0.1f, -0.3f, 0.2f, 0.4f};
+  float w[] = {1, -4, 3,  2, 0,    0,     0,    0, //
+               5, 5,  -5, 1, 0.1f, -0.3f, 0.2f, 0.4f};
   uint8_t keep[16];
   nmPruneMask(w, shape, 2, 1, 2, 4, keep);
   const uint8_t expected[] = {0, 1, 1, 0, 0, 0, 1, 1, //

@@ -95,9 +95,9 @@ float fakeQuant(float x, float scale, int64_t zeroPoint, QuantRange range,
 
 /// Per-element gradient contributions of fake_quant for upstream gradient dy.
 struct FakeQuantGrad {
-  float dx = 0;        ///< dy inside the range, else 0 (straight-through).
-  float dScale = 0;    ///< LSQ scale gradient, times gradFactor.
-  float dZeroPoint = 0;///< -scale * dy outside the range, else 0.
+  float dx = 0;         ///< dy inside the range, else 0 (straight-through).
+  float dScale = 0;     ///< LSQ scale gradient, times gradFactor.
+  float dZeroPoint = 0; ///< -scale * dy outside the range, else 0.
 };
 
 /// The straight-through / LSQ gradient of fakeQuant at x. With

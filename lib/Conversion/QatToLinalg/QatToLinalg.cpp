@@ -1,4 +1,5 @@
-//===- QatToLinalg.cpp - Lower qat ops to linalg ---------------------------===//
+//===- QatToLinalg.cpp - Lower qat ops to linalg
+//---------------------------===//
 //
 // Part of qat-mlir. Each pattern emits, in a linalg.generic body, the same
 // sequence of binary32 / integer operations as the reference library
@@ -132,10 +133,10 @@ public:
     return arith::SIToFPOp::create(b, b.getF32Type(), i64Value);
   }
 
-  /// The clamped code of quantmath::quantize as an integral f32 (NaN x -> qmin; the
-  /// callers handle NaN themselves).
-  Value clampedCode(Value x, Value scale, Value zeroPointF, ::quantmath::QuantRange r,
-                    RoundingMode mode) {
+  /// The clamped code of quantmath::quantize as an integral f32 (NaN x -> qmin;
+  /// the callers handle NaN themselves).
+  Value clampedCode(Value x, Value scale, Value zeroPointF,
+                    ::quantmath::QuantRange r, RoundingMode mode) {
     return clampF(add(round(div(x, scale), mode), zeroPointF), r);
   }
 
@@ -189,11 +190,9 @@ SmallVector<utils::IteratorType> reduceAllBut(unsigned rank,
 /// fake_quant and quantize share one shape: an elementwise generic over the
 /// input with the scale and zero point read through parameter maps.
 template <typename OpTy>
-Value lowerQuantizeLike(OpTy op, ConversionPatternRewriter &rewriter,
-                        Type resultElementType,
-                        function_ref<Value(Scalar &, Value x, Value s,
-                                           Value zI64)>
-                            body) {
+Value lowerQuantizeLike(
+    OpTy op, ConversionPatternRewriter &rewriter, Type resultElementType,
+    function_ref<Value(Scalar &, Value x, Value s, Value zI64)> body) {
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
   auto inputType = cast<RankedTensorType>(op.getInput().getType());
@@ -221,14 +220,14 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
                   ConversionPatternRewriter &rewriter) const override {
     ::quantmath::QuantRange range = op.getQuantRange();
     RoundingMode mode = op.getRounding();
-    Value result = lowerQuantizeLike(
-        op, rewriter, rewriter.getF32Type(),
-        [&](Scalar &e, Value x, Value s, Value z) {
-          Value zf = e.toF32(z);
-          Value q = e.clampedCode(x, s, zf, range, mode);
-          Value y = e.mul(e.sub(q, zf), s);
-          return e.select(e.isNaN(x), x, y);
-        });
+    Value result = lowerQuantizeLike(op, rewriter, rewriter.getF32Type(),
+                                     [&](Scalar &e, Value x, Value s, Value z) {
+                                       Value zf = e.toF32(z);
+                                       Value q =
+                                           e.clampedCode(x, s, zf, range, mode);
+                                       Value y = e.mul(e.sub(q, zf), s);
+                                       return e.select(e.isNaN(x), x, y);
+                                     });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -245,8 +244,8 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
     Value result = lowerQuantizeLike(
         op, rewriter, elementType, [&](Scalar &e, Value x, Value s, Value z) {
           Value q = e.clampedCode(x, s, e.toF32(z), range, mode);
-          Value qI64 = arith::FPToSIOp::create(e.builder(),
-                                               e.builder().getI64Type(), q);
+          Value qI64 =
+              arith::FPToSIOp::create(e.builder(), e.builder().getI64Type(), q);
           // NaN quantizes to the zero point.
           return e.fromI64(e.select(e.isNaN(x), z, qI64), elementType);
         });
@@ -261,14 +260,14 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
   matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     bool isSigned = op.getIsSigned();
-    Value result = lowerQuantizeLike(
-        op, rewriter, rewriter.getF32Type(),
-        [&](Scalar &e, Value q, Value s, Value z) {
-          // (q - z) exactly in i64, then one rounding to f32.
-          Value diff = arith::SubIOp::create(e.builder(), e.toI64(q, isSigned),
-                                             z);
-          return e.mul(e.toF32(diff), s);
-        });
+    Value result =
+        lowerQuantizeLike(op, rewriter, rewriter.getF32Type(),
+                          [&](Scalar &e, Value q, Value s, Value z) {
+                            // (q - z) exactly in i64, then one rounding to f32.
+                            Value diff = arith::SubIOp::create(
+                                e.builder(), e.toI64(q, isSigned), z);
+                            return e.mul(e.toF32(diff), s);
+                          });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -296,7 +295,8 @@ struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
     //    (quantmath::fakeQuantGrad).
     Value init = emptyLike(rewriter, loc, op.getInput(), rewriter.getF32Type());
     auto perElement = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{init.getType(), init.getType(), init.getType()},
+        rewriter, loc,
+        TypeRange{init.getType(), init.getType(), init.getType()},
         ValueRange{op.getInput(), op.getScale(), op.getZeroPoint(),
                    op.getGrad()},
         ValueRange{init, init, init},
@@ -313,25 +313,25 @@ struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
           Value outside = arith::OrIOp::create(b, bodyLoc, below, above);
           Value zero = e.f32(0.0);
           Value dx = e.select(outside, zero, dy);
-          Value dScale = e.select(
-              below, e.mul(e.sub(e.f32(range.qmin), z), dy),
-              e.select(above, e.mul(e.sub(e.f32(range.qmax), z), dy),
-                       e.mul(e.sub(rounded, scaled), dy)));
+          Value dScale =
+              e.select(below, e.mul(e.sub(e.f32(range.qmin), z), dy),
+                       e.select(above, e.mul(e.sub(e.f32(range.qmax), z), dy),
+                                e.mul(e.sub(rounded, scaled), dy)));
           Value negScale = arith::NegFOp::create(b, bodyLoc, s);
           Value dZeroPoint = e.select(outside, e.mul(negScale, dy), zero);
           Value factor = e.f32(gradFactor);
           dScale = e.mul(dScale, factor);
           dZeroPoint = e.mul(dZeroPoint, factor);
           Value nan = e.isNaN(x);
-          linalg::YieldOp::create(
-              b, bodyLoc,
-              ValueRange{e.select(nan, x, dx), e.select(nan, x, dScale),
-                         e.select(nan, x, dZeroPoint)});
+          linalg::YieldOp::create(b, bodyLoc,
+                                  ValueRange{e.select(nan, x, dx),
+                                             e.select(nan, x, dScale),
+                                             e.select(nan, x, dZeroPoint)});
         });
 
     // 2. Sum the contributions per tensor or per channel.
-    Value zero = arith::ConstantOp::create(rewriter, loc,
-                                           rewriter.getF32FloatAttr(0.0));
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getF32FloatAttr(0.0));
     Value sumInit = filled(rewriter, loc, op.getScale(), zero);
     auto sums = linalg::GenericOp::create(
         rewriter, loc, TypeRange{sumInit.getType(), sumInit.getType()},
@@ -344,8 +344,8 @@ struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
               b, bodyLoc,
               ValueRange{e.add(args[2], args[0]), e.add(args[3], args[1])});
         });
-    rewriter.replaceOp(op, {perElement.getResult(0), sums.getResult(0),
-                            sums.getResult(1)});
+    rewriter.replaceOp(
+        op, {perElement.getResult(0), sums.getResult(0), sums.getResult(1)});
     return success();
   }
 };
@@ -362,8 +362,8 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
                                ArrayRef<int64_t> values) {
     auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
                                       b.getI64Type());
-    return arith::ConstantOp::create(
-        b, loc, DenseIntElementsAttr::get(type, values));
+    return arith::ConstantOp::create(b, loc,
+                                     DenseIntElementsAttr::get(type, values));
   }
 
   LogicalResult
@@ -418,7 +418,8 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
             mask = e.i64(masks[0]), half = e.i64(halves[0]);
           }
           Value acc = e.toI64(args[0], /*isSigned=*/true);
-          Value centered = arith::SubIOp::create(ib, acc, e.i64(inputZeroPoint));
+          Value centered =
+              arith::SubIOp::create(ib, acc, e.i64(inputZeroPoint));
           Value product = arith::MulIOp::create(ib, centered, multiplier);
           // quantmath::roundingRightShift.
           Value floorQuotient = arith::ShRSIOp::create(ib, product, shift);
@@ -429,8 +430,8 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
           Value roundUp;
           switch (mode) {
           case RoundingMode::half_to_even: {
-            Value odd = arith::TruncIOp::create(ib, ib.getI1Type(),
-                                                floorQuotient);
+            Value odd =
+                arith::TruncIOp::create(ib, ib.getI1Type(), floorQuotient);
             roundUp = arith::OrIOp::create(
                 ib, aboveHalf, arith::AndIOp::create(ib, atHalf, odd));
             break;
@@ -445,9 +446,9 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
             roundUp = e.cmpi(P::uge, remainder, half);
             break;
           case RoundingMode::toward_zero:
-            roundUp = arith::AndIOp::create(
-                ib, e.cmpi(P::slt, product, e.i64(0)),
-                e.cmpi(P::ne, remainder, e.i64(0)));
+            roundUp =
+                arith::AndIOp::create(ib, e.cmpi(P::slt, product, e.i64(0)),
+                                      e.cmpi(P::ne, remainder, e.i64(0)));
             break;
           }
           Value rounded = arith::AddIOp::create(
@@ -489,7 +490,8 @@ struct ObserveLowering : OpConversionPattern<ObserveOp> {
     // result type below where that one is more or less static).
     SmallVector<OpFoldResult> sizes;
     if (std::optional<uint64_t> axis = op.getAxis())
-      sizes.push_back(tensor::getMixedSize(rewriter, loc, op.getInput(), *axis));
+      sizes.push_back(
+          tensor::getMixedSize(rewriter, loc, op.getInput(), *axis));
     auto fill = [&](float v) {
       Value empty =
           tensor::EmptyOp::create(rewriter, loc, sizes, rewriter.getF32Type());
@@ -510,12 +512,11 @@ struct ObserveLowering : OpConversionPattern<ObserveOp> {
         });
     SmallVector<Value> results;
     for (Value result : generic.getResults())
-      results.push_back(
-          result.getType() == op.getMin().getType()
-              ? result
-              : tensor::CastOp::create(rewriter, loc, op.getMin().getType(),
-                                       result)
-                    .getResult());
+      results.push_back(result.getType() == op.getMin().getType()
+                            ? result
+                            : tensor::CastOp::create(
+                                  rewriter, loc, op.getMin().getType(), result)
+                                  .getResult());
     rewriter.replaceOp(op, results);
     return success();
   }
@@ -538,8 +539,7 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
         emptyLike(rewriter, loc, op.getMin(), rewriter.getF32Type());
     Value zeroPointInit = emptyLike(rewriter, loc, op.getMin(), zeroPointType);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc,
-        TypeRange{scaleInit.getType(), zeroPointInit.getType()},
+        rewriter, loc, TypeRange{scaleInit.getType(), zeroPointInit.getType()},
         ValueRange{op.getMin(), op.getMax()},
         ValueRange{scaleInit, zeroPointInit},
         ArrayRef<AffineMap>{id, id, id, id}, parallel(rank),
@@ -558,15 +558,14 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
                 ib, arith::NegFOp::create(ib, minNeg), maxPos);
             scale = arith::MaximumFOp::create(
                 ib, e.div(absMax, e.div(levels, e.f32(2.0))), e.f32(eps));
-            zeroPoint = e.i64(range.qmin < 0
-                                  ? 0
-                                  : (range.qmin + range.qmax + 1) / 2);
+            zeroPoint =
+                e.i64(range.qmin < 0 ? 0 : (range.qmin + range.qmax + 1) / 2);
           } else {
             scale = arith::MaximumFOp::create(
                 ib, e.div(e.sub(maxPos, minNeg), levels), e.f32(eps));
             Value zeroF =
-                e.sub(e.f32(range.qmin),
-                      e.round(e.div(minNeg, scale), RoundingMode::half_to_even));
+                e.sub(e.f32(range.qmin), e.round(e.div(minNeg, scale),
+                                                 RoundingMode::half_to_even));
             zeroPoint = e.zeroPoint(zeroF, range);
           }
           Value zeroPointOut = isa<FloatType>(zeroPointType)
@@ -656,16 +655,15 @@ struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
                 using P = arith::CmpIPredicate;
                 Value larger = arith::OrIOp::create(
                     lib, le.cmpi(P::ugt, otherKey, key),
-                    arith::AndIOp::create(
-                        lib, le.cmpi(P::eq, otherKey, key),
-                        le.cmpi(P::ugt, otherPos, position)));
+                    arith::AndIOp::create(lib, le.cmpi(P::eq, otherKey, key),
+                                          le.cmpi(P::ugt, otherPos, position)));
                 Value count = arith::AddIOp::create(
                     lib, iter[0],
                     arith::ExtUIOp::create(lib, lib.getI64Type(), larger));
                 scf::YieldOp::create(lib, count);
               });
-          Value keep = e.cmpi(arith::CmpIPredicate::slt, loop.getResult(0),
-                              e.i64(n));
+          Value keep =
+              e.cmpi(arith::CmpIPredicate::slt, loop.getResult(0), e.i64(n));
           linalg::YieldOp::create(b, bodyLoc, keep);
         });
     rewriter.replaceOp(op, generic.getResult(0));
@@ -691,9 +689,8 @@ struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
     // keys[i] = magnitudeKey(w[i]) << 32 | flat(i).
     Value keysInit = emptyLike(rewriter, loc, op.getInput(), i64);
     auto keys = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{keysInit.getType()},
-        ValueRange{op.getInput()}, ValueRange{keysInit},
-        ArrayRef<AffineMap>{id, id}, parallel(rank),
+        rewriter, loc, TypeRange{keysInit.getType()}, ValueRange{op.getInput()},
+        ValueRange{keysInit}, ArrayRef<AffineMap>{id, id}, parallel(rank),
         [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
           Scalar e(b, bodyLoc);
           ImplicitLocOpBuilder &ib = e.builder();
@@ -762,10 +759,9 @@ struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
                     arith::ExtUIOp::create(cb, countLoc, i64, below));
                 linalg::YieldOp::create(cb, countLoc, sum);
               });
-          Value total = tensor::ExtractOp::create(lib, count.getResult(0),
-                                                  ValueRange{});
-          Value accept =
-              le.cmpi(arith::CmpIPredicate::sle, total, numPruned);
+          Value total =
+              tensor::ExtractOp::create(lib, count.getResult(0), ValueRange{});
+          Value accept = le.cmpi(arith::CmpIPredicate::sle, total, numPruned);
           scf::YieldOp::create(lib, le.select(accept, candidate, iter[0]));
         });
     Value threshold = search.getResult(0);
@@ -830,6 +826,5 @@ struct ConvertQatToLinalgPass
 void mlir::qat::populateQatToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, QuantizeLowering,
                DequantizeLowering, RequantizeLowering, ObserveLowering,
-               ChooseQParamsLowering, PruneMaskLowering>(
-      patterns.getContext());
+               ChooseQParamsLowering, PruneMaskLowering>(patterns.getContext());
 }

@@ -34,8 +34,7 @@ using namespace mlir::qat;
 namespace {
 
 /// The attributes every Qat_QuantOp has, read through one template.
-template <typename OpTy>
-::quantmath::QuantRange computeQuantRange(OpTy op) {
+template <typename OpTy>::quantmath::QuantRange computeQuantRange(OpTy op) {
   std::optional<::quantmath::QuantRange> range = ::quantmath::getQuantRange(
       op.getNumBits(), op.getIsSigned(), op.getNarrowRange());
   assert(range && "num_bits is verified to lie in [2, 16]");
@@ -52,8 +51,7 @@ std::string describeRange(::quantmath::QuantRange r) {
 
 /// quant_min / quant_max lie inside the bit-width range and leave at least
 /// two levels.
-template <typename OpTy>
-LogicalResult verifyQuantRange(OpTy op) {
+template <typename OpTy> LogicalResult verifyQuantRange(OpTy op) {
   ::quantmath::QuantRange base = *::quantmath::getQuantRange(
       op.getNumBits(), op.getIsSigned(), op.getNarrowRange());
   for (auto [name, bound] : {std::make_pair("quant_min", op.getQuantMin()),
@@ -118,6 +116,14 @@ LogicalResult verifyScaleAndZeroPoint(Operation *op, Value input, Value scale,
   return success();
 }
 
+/// The checks shared by the ops with an input, a scale and a zero point.
+template <typename OpTy> LogicalResult verifyQuantizeLike(OpTy op) {
+  if (failed(verifyQuantRange(op)))
+    return failure();
+  return verifyScaleAndZeroPoint(op, op.getInput(), op.getScale(),
+                                 op.getZeroPoint(), op.getAxis());
+}
+
 /// An integer tensor of `type` can hold every value of `range`.
 LogicalResult verifyStorage(Operation *op, StringRef name,
                             RankedTensorType type, unsigned numBits) {
@@ -161,8 +167,8 @@ std::optional<std::vector<int64_t>> getIntegers(Attribute attr,
 }
 
 /// Zero points of either element type, normalized as every op does.
-std::optional<std::vector<int64_t>> getZeroPoints(Attribute attr,
-                                                  ::quantmath::QuantRange range) {
+std::optional<std::vector<int64_t>>
+getZeroPoints(Attribute attr, ::quantmath::QuantRange range) {
   std::vector<int64_t> result;
   if (std::optional<std::vector<float>> floats = getFloats(attr)) {
     for (float z : *floats)
@@ -195,11 +201,38 @@ std::optional<std::vector<float>> getValidScales(Attribute attr) {
     return ::quantmath::ChannelLayout::perTensor();
   auto shaped = cast<ShapedType>(type);
   return ::quantmath::ChannelLayout::perAxis(shaped.getShape().data(),
-                                       shaped.getRank(), *axis);
+                                             shaped.getRank(), *axis);
 }
 
 bool hasStaticShape(Type type) {
   return cast<ShapedType>(type).hasStaticShape();
+}
+
+/// The quantization parameters of an op with constant, valid ones, in the
+/// form the reference library takes.
+struct ConstantParams {
+  std::vector<float> scales;
+  std::vector<int64_t> zeroPoints;
+  ::quantmath::QuantRange range;
+  ::quantmath::ChannelLayout layout;
+};
+
+template <typename OpTy>
+std::optional<ConstantParams> getConstantParams(OpTy op, Attribute scale,
+                                                Attribute zeroPoint) {
+  if (!hasStaticShape(op.getInput().getType()))
+    return std::nullopt;
+  ConstantParams params;
+  params.range = op.getQuantRange();
+  std::optional<std::vector<float>> scales = getValidScales(scale);
+  std::optional<std::vector<int64_t>> zeroPoints =
+      getZeroPoints(zeroPoint, params.range);
+  if (!scales || !zeroPoints)
+    return std::nullopt;
+  params.scales = std::move(*scales);
+  params.zeroPoints = std::move(*zeroPoints);
+  params.layout = getLayout(op.getInput().getType(), op.getAxis());
+  return params;
 }
 
 DenseElementsAttr makeIntegers(Type type, ArrayRef<int64_t> values) {
@@ -229,31 +262,19 @@ DenseElementsAttr makeZeroPoints(Type type, ArrayRef<int64_t> values) {
 // FakeQuantOp
 //===----------------------------------------------------------------------===//
 
-::quantmath::QuantRange FakeQuantOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
-
-LogicalResult FakeQuantOp::verify() {
-  if (failed(verifyQuantRange(*this)))
-    return failure();
-  return verifyScaleAndZeroPoint(*this, getInput(), getScale(),
-                                 getZeroPoint(), getAxis());
-}
+LogicalResult FakeQuantOp::verify() { return verifyQuantizeLike(*this); }
 
 OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
-  if (!hasStaticShape(getType()))
-    return {};
-  ::quantmath::QuantRange range = getQuantRange();
+  std::optional<ConstantParams> params =
+      getConstantParams(*this, adaptor.getScale(), adaptor.getZeroPoint());
   std::optional<std::vector<float>> x = getFloats(adaptor.getInput());
-  std::optional<std::vector<float>> scales = getValidScales(adaptor.getScale());
-  std::optional<std::vector<int64_t>> zeroPoints =
-      getZeroPoints(adaptor.getZeroPoint(), range);
-  if (!x || !scales || !zeroPoints)
+  if (!params || !x)
     return {};
   std::vector<float> y(x->size());
-  ::quantmath::fakeQuantTensor(x->data(), x->size(), getLayout(getType(), getAxis()),
-                         scales->data(), zeroPoints->data(), range,
-                         toReference(getRounding()), y.data());
+  ::quantmath::fakeQuantTensor(x->data(), x->size(), params->layout,
+                               params->scales.data(), params->zeroPoints.data(),
+                               params->range, toReference(getRounding()),
+                               y.data());
   return DenseElementsAttr::get(getType(), ArrayRef<float>(y));
 }
 
@@ -261,36 +282,22 @@ OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
 // FakeQuantGradOp
 //===----------------------------------------------------------------------===//
 
-::quantmath::QuantRange FakeQuantGradOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
-
-LogicalResult FakeQuantGradOp::verify() {
-  if (failed(verifyQuantRange(*this)))
-    return failure();
-  return verifyScaleAndZeroPoint(*this, getInput(), getScale(),
-                                 getZeroPoint(), getAxis());
-}
+LogicalResult FakeQuantGradOp::verify() { return verifyQuantizeLike(*this); }
 
 LogicalResult FakeQuantGradOp::fold(FoldAdaptor adaptor,
                                     SmallVectorImpl<OpFoldResult> &results) {
-  if (!hasStaticShape(getInput().getType()) ||
-      !hasStaticShape(getScale().getType()))
-    return failure();
-  ::quantmath::QuantRange range = getQuantRange();
+  std::optional<ConstantParams> params =
+      getConstantParams(*this, adaptor.getScale(), adaptor.getZeroPoint());
   std::optional<std::vector<float>> x = getFloats(adaptor.getInput());
   std::optional<std::vector<float>> dy = getFloats(adaptor.getGrad());
-  std::optional<std::vector<float>> scales = getValidScales(adaptor.getScale());
-  std::optional<std::vector<int64_t>> zeroPoints =
-      getZeroPoints(adaptor.getZeroPoint(), range);
-  if (!x || !dy || !scales || !zeroPoints)
+  if (!params || !x || !dy)
     return failure();
-  std::vector<float> dx(x->size()), dScale(scales->size()),
-      dZeroPoint(scales->size());
+  size_t numChannels = params->scales.size();
+  std::vector<float> dx(x->size()), dScale(numChannels),
+      dZeroPoint(numChannels);
   ::quantmath::fakeQuantGradTensor(
-      x->data(), dy->data(), x->size(),
-      getLayout(getInput().getType(), getAxis()), scales->data(),
-      zeroPoints->data(), range, toReference(getRounding()),
+      x->data(), dy->data(), x->size(), params->layout, params->scales.data(),
+      params->zeroPoints.data(), params->range, toReference(getRounding()),
       getGradFactor().convertToFloat(), dx.data(), dScale.data(),
       dZeroPoint.data());
   auto scaleType = cast<ShapedType>(getScale().getType());
@@ -306,16 +313,10 @@ LogicalResult FakeQuantGradOp::fold(FoldAdaptor adaptor,
 // QuantizeOp
 //===----------------------------------------------------------------------===//
 
-::quantmath::QuantRange QuantizeOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
-
 LogicalResult QuantizeOp::verify() {
-  if (failed(verifyQuantRange(*this)) ||
-      failed(verifyStorage(*this, "result", getType(), getNumBits())))
+  if (failed(verifyStorage(*this, "result", getType(), getNumBits())))
     return failure();
-  return verifyScaleAndZeroPoint(*this, getInput(), getScale(),
-                                 getZeroPoint(), getAxis());
+  return verifyQuantizeLike(*this);
 }
 
 /// quantize(dequantize(q)) == q when both use the same parameters and the
@@ -349,22 +350,17 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
     if (isExactRoundTrip(*this, dequantize, adaptor.getScale()))
       return dequantize.getInput();
 
-  if (!hasStaticShape(getType()))
-    return {};
-  ::quantmath::QuantRange range = getQuantRange();
+  std::optional<ConstantParams> params =
+      getConstantParams(*this, adaptor.getScale(), adaptor.getZeroPoint());
   std::optional<std::vector<float>> x = getFloats(adaptor.getInput());
-  std::optional<std::vector<float>> scales = getValidScales(adaptor.getScale());
-  std::optional<std::vector<int64_t>> zeroPoints =
-      getZeroPoints(adaptor.getZeroPoint(), range);
-  if (!x || !scales || !zeroPoints)
+  if (!params || !x)
     return {};
-  ::quantmath::ChannelLayout layout = getLayout(getType(), getAxis());
   ::quantmath::RoundingMode mode = toReference(getRounding());
   std::vector<int64_t> q(x->size());
   for (size_t i = 0; i < x->size(); ++i) {
-    int64_t c = layout.channelOf(i);
-    q[i] = ::quantmath::quantize((*x)[i], (*scales)[c], (*zeroPoints)[c], range,
-                           mode);
+    int64_t c = params->layout.channelOf(i);
+    q[i] = ::quantmath::quantize((*x)[i], params->scales[c],
+                                 params->zeroPoints[c], params->range, mode);
   }
   return makeIntegers(getType(), q);
 }
@@ -373,35 +369,24 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
 // DequantizeOp
 //===----------------------------------------------------------------------===//
 
-::quantmath::QuantRange DequantizeOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
-
 LogicalResult DequantizeOp::verify() {
-  if (failed(verifyQuantRange(*this)) ||
-      failed(verifyStorage(*this, "input", getInput().getType(),
-                           getNumBits())))
+  if (failed(verifyStorage(*this, "input", getInput().getType(), getNumBits())))
     return failure();
-  return verifyScaleAndZeroPoint(*this, getInput(), getScale(),
-                                 getZeroPoint(), getAxis());
+  return verifyQuantizeLike(*this);
 }
 
 OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
-  if (!hasStaticShape(getType()))
-    return {};
-  ::quantmath::QuantRange range = getQuantRange();
+  std::optional<ConstantParams> params =
+      getConstantParams(*this, adaptor.getScale(), adaptor.getZeroPoint());
   std::optional<std::vector<int64_t>> q =
       getIntegers(adaptor.getInput(), getIsSigned());
-  std::optional<std::vector<float>> scales = getValidScales(adaptor.getScale());
-  std::optional<std::vector<int64_t>> zeroPoints =
-      getZeroPoints(adaptor.getZeroPoint(), range);
-  if (!q || !scales || !zeroPoints)
+  if (!params || !q)
     return {};
-  ::quantmath::ChannelLayout layout = getLayout(getType(), getAxis());
   std::vector<float> x(q->size());
   for (size_t i = 0; i < q->size(); ++i) {
-    int64_t c = layout.channelOf(i);
-    x[i] = ::quantmath::dequantize((*q)[i], (*scales)[c], (*zeroPoints)[c]);
+    int64_t c = params->layout.channelOf(i);
+    x[i] = ::quantmath::dequantize((*q)[i], params->scales[c],
+                                   params->zeroPoints[c]);
   }
   return DenseElementsAttr::get(getType(), ArrayRef<float>(x));
 }
@@ -409,10 +394,6 @@ OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
 //===----------------------------------------------------------------------===//
 // RequantizeOp
 //===----------------------------------------------------------------------===//
-
-::quantmath::QuantRange RequantizeOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
 
 LogicalResult RequantizeOp::verify() {
   if (failed(verifyQuantRange(*this)) ||
@@ -463,10 +444,10 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
   for (size_t i = 0; i < acc->size(); ++i) {
     int64_t c = layout.channelOf(i);
     ::quantmath::FixedPointMultiplier m{getMultiplier()[c], getShift()[c]};
-    q[i] = ::quantmath::requantize(
-        static_cast<int32_t>((*acc)[i]), m,
-        static_cast<int32_t>(getInputZeroPoint()),
-        static_cast<int32_t>(getOutputZeroPoint()), range, mode);
+    q[i] = ::quantmath::requantize(static_cast<int32_t>((*acc)[i]), m,
+                                   static_cast<int32_t>(getInputZeroPoint()),
+                                   static_cast<int32_t>(getOutputZeroPoint()),
+                                   range, mode);
   }
   return makeIntegers(getType(), q);
 }
@@ -488,9 +469,11 @@ LogicalResult ObserveOp::fold(FoldAdaptor adaptor,
   std::optional<std::vector<float>> x = getFloats(adaptor.getInput());
   if (!x)
     return failure();
-  ::quantmath::ChannelLayout layout = getLayout(getInput().getType(), getAxis());
+  ::quantmath::ChannelLayout layout =
+      getLayout(getInput().getType(), getAxis());
   std::vector<float> min(layout.numChannels), max(layout.numChannels);
-  ::quantmath::observeTensor(x->data(), x->size(), layout, min.data(), max.data());
+  ::quantmath::observeTensor(x->data(), x->size(), layout, min.data(),
+                             max.data());
   auto type = cast<ShapedType>(getMin().getType());
   results.push_back(DenseElementsAttr::get(type, ArrayRef<float>(min)));
   results.push_back(DenseElementsAttr::get(type, ArrayRef<float>(max)));
@@ -500,10 +483,6 @@ LogicalResult ObserveOp::fold(FoldAdaptor adaptor,
 //===----------------------------------------------------------------------===//
 // ChooseQParamsOp
 //===----------------------------------------------------------------------===//
-
-::quantmath::QuantRange ChooseQParamsOp::getQuantRange() {
-  return computeQuantRange(*this);
-}
 
 LogicalResult ChooseQParamsOp::verify() {
   if (failed(verifyQuantRange(*this)))
@@ -533,8 +512,8 @@ LogicalResult ChooseQParamsOp::fold(FoldAdaptor adaptor,
   std::vector<int64_t> zeroPoints;
   for (size_t i = 0; i < mins->size(); ++i) {
     ::quantmath::QParams p =
-        ::quantmath::chooseQParams((*mins)[i], (*maxs)[i], range, getSymmetric(),
-                             getEps().convertToFloat());
+        ::quantmath::chooseQParams((*mins)[i], (*maxs)[i], range,
+                                   getSymmetric(), getEps().convertToFloat());
     scales.push_back(p.scale);
     zeroPoints.push_back(p.zeroPoint);
   }
@@ -568,11 +547,10 @@ LogicalResult PruneMaskOp::verify() {
     return emitOpError("expected axis < input rank ")
            << type.getRank() << ", got " << *getAxis();
   int64_t size = type.getDimSize(*getAxis());
-  if (!ShapedType::isDynamic(size) &&
-      size % static_cast<int64_t>(*getM()) != 0)
+  if (!ShapedType::isDynamic(size) && size % static_cast<int64_t>(*getM()) != 0)
     return emitOpError("expected dimension ")
-           << *getAxis() << " (size " << size << ") to be a multiple of m = "
-           << *getM();
+           << *getAxis() << " (size " << size
+           << ") to be a multiple of m = " << *getM();
   return success();
 }
 
@@ -590,10 +568,10 @@ OpFoldResult PruneMaskOp::fold(FoldAdaptor adaptor) {
     if (!sparsity)
       return {};
     ::quantmath::magnitudePruneMask(w->data(), w->size(), sparsity->front(),
-                              keep.data());
+                                    keep.data());
   } else {
     ::quantmath::nmPruneMask(w->data(), type.getShape().data(), type.getRank(),
-                       *getAxis(), *getN(), *getM(), keep.data());
+                             *getAxis(), *getN(), *getM(), keep.data());
   }
   SmallVector<bool> mask(keep.begin(), keep.end());
   return DenseElementsAttr::get(cast<ShapedType>(getMask().getType()),

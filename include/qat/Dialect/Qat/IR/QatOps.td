@@ -58,6 +58,11 @@ class Qat_QuantOp<string mnemonic, list<Trait> traits = []>
     /// The integer range [qmin, qmax] these attributes describe.
     ::quantmath::QuantRange getQuantRange();
   }];
+  let extraClassDefinition = [{
+    ::quantmath::QuantRange $cppClass::getQuantRange() {
+      return computeQuantRange(*this);
+    }
+  }];
   let hasVerifier = 1;
 }
 
