@@ -1,9 +1,10 @@
 //===- qat-compile.cpp - The qat-mlir ahead-of-time compiler --------------===//
 //
-// Part of qat-mlir. Today qat-compile parses and verifies its input and
-// reports what it found; code generation (object files, shared libraries and
-// headers) arrives with the AOT work and is refused with a diagnostic until
-// then, never faked.
+// Part of qat-mlir. Compiles a program (float linalg on tensors, qat ops, or
+// integer linalg) to a shared library, an object, assembly, LLVM IR, the
+// lowered MLIR, or a C header, through the same pipeline builders qat-opt
+// registers. Every public function becomes an entry point of the runtime ABI
+// (runtime/include/qat_runtime/qat_abi.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,44 +14,122 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
 
+#include "qat/Compiler/Compiler.h"
 #include "qat/InitAll.h"
 
 using namespace mlir;
 
-static llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
-                                                llvm::cl::desc("<input.mlir>"),
-                                                llvm::cl::init("-"));
+namespace {
 
-static llvm::cl::opt<std::string>
-    outputFilename("o",
-                   llvm::cl::desc("Output file (code generation is not "
-                                  "available yet)"),
-                   llvm::cl::value_desc("filename"));
+enum class Emit { Verify, MLIR, LLVM, Asm, Obj, SharedLib, Header };
+
+llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
+                                         llvm::cl::desc("<input.mlir>"),
+                                         llvm::cl::init("-"));
+
+llvm::cl::opt<std::string> outputFilename("o",
+                                          llvm::cl::desc("Output file"),
+                                          llvm::cl::value_desc("filename"));
+
+llvm::cl::opt<Emit> emitKind(
+    "emit", llvm::cl::desc("What to produce (default: from the -o extension)"),
+    llvm::cl::values(
+        clEnumValN(Emit::Verify, "verify",
+                   "parse, verify and list the entry points"),
+        clEnumValN(Emit::MLIR, "mlir", "the module lowered to the LLVM dialect"),
+        clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
+        clEnumValN(Emit::Asm, "asm", "assembly"),
+        clEnumValN(Emit::Obj, "obj", "an object file (.o)"),
+        clEnumValN(Emit::SharedLib, "so", "a shared library (.so)"),
+        clEnumValN(Emit::Header, "header", "a C header for the entry points")));
+
+llvm::cl::opt<std::string>
+    targetTriple("target", llvm::cl::desc("Target triple (default: the host)"),
+                 llvm::cl::init(""));
+
+llvm::cl::opt<std::string> targetCpu(
+    "mcpu",
+    llvm::cl::desc("Target CPU: 'native' (the host, the default) or an LLVM "
+                   "CPU name such as x86-64-v3 for a portable build"),
+    llvm::cl::init("native"));
+
+llvm::cl::opt<std::string>
+    targetFeatures("mattr", llvm::cl::desc("Extra target features (+avx2,...)"),
+                   llvm::cl::init(""));
+
+llvm::cl::opt<char> optLevel("O",
+                             llvm::cl::desc("Optimization level: -O0 to -O3 "
+                                            "(default -O2)"),
+                             llvm::cl::Prefix, llvm::cl::init('2'));
+
+int fail(const Twine &message) {
+  llvm::errs() << "qat-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// The kind to emit when --emit is not given.
+std::optional<Emit> inferEmit() {
+  if (emitKind.getNumOccurrences())
+    return emitKind.getValue();
+  if (outputFilename.empty())
+    return Emit::Verify;
+  StringRef ext = llvm::sys::path::extension(outputFilename);
+  return llvm::StringSwitch<std::optional<Emit>>(ext)
+      .Case(".so", Emit::SharedLib)
+      .Case(".o", Emit::Obj)
+      .Case(".s", Emit::Asm)
+      .Case(".ll", Emit::LLVM)
+      .Case(".mlir", Emit::MLIR)
+      .Case(".h", Emit::Header)
+      .Default(std::nullopt);
+}
+
+std::string describe(const qat::TensorSignature &t) {
+  static const char *names[] = {"?", "f32", "f64", "i1", "i8",
+                                "i16", "i32", "i64"};
+  std::string s = t.name + ": " + names[t.dtype] + "[";
+  for (auto [i, d] : llvm::enumerate(t.shape))
+    s += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return s + "]";
+}
+
+} // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "qat-compile: ahead-of-time compiler for qat-mlir programs\n\n"
-      "This version parses and verifies a program (float linalg, qat ops or\n"
-      "integer linalg) and lists its public functions. Code generation to\n"
-      "objects and shared libraries is not available yet; asking for it with\n"
-      "-o is an error.\n");
+      "  qat-compile model.mlir                  verify, list entry points\n"
+      "  qat-compile model.mlir -o libmodel.so   shared library\n"
+      "  qat-compile model.mlir -o model.o       object file\n"
+      "  qat-compile model.mlir -o model.h       C header\n"
+      "  qat-compile model.mlir --emit=llvm      LLVM IR on stdout\n");
 
-  if (!outputFilename.empty()) {
-    llvm::errs() << "qat-compile: error: code generation (-o " << outputFilename
-                 << ") is not available yet; this version only verifies its "
-                    "input\n";
-    return 1;
-  }
+  std::optional<Emit> emit = inferEmit();
+  if (!emit)
+    return fail("cannot tell what to emit from '" + outputFilename +
+                "': use --emit=so|obj|asm|llvm|mlir|header");
+  bool binary = *emit == Emit::Obj || *emit == Emit::SharedLib;
+  if (binary && (outputFilename.empty() || outputFilename == "-"))
+    return fail("--emit=obj and --emit=so need an output file (-o)");
+  if (optLevel < '0' || optLevel > '3')
+    return fail("invalid optimization level -O" +
+                std::string(1, optLevel.getValue()));
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -61,10 +140,8 @@ int main(int argc, char **argv) {
   std::string errorMessage;
   std::unique_ptr<llvm::MemoryBuffer> file =
       openInputFile(inputFilename, &errorMessage);
-  if (!file) {
-    llvm::errs() << "qat-compile: error: " << errorMessage << "\n";
-    return 1;
-  }
+  if (!file)
+    return fail(errorMessage);
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
@@ -72,15 +149,113 @@ int main(int argc, char **argv) {
   if (!module || failed(verify(*module)))
     return 1;
 
-  unsigned numPublic = 0;
-  module->walk([&](FunctionOpInterface func) {
-    if (func.isExternal() || !func.isPublic())
-      return;
-    ++numPublic;
-    llvm::outs() << "function @" << func.getName() << ": "
-                 << func.getFunctionType() << "\n";
-  });
-  llvm::outs() << "verified " << inputFilename << ": " << numPublic
-               << " public function" << (numPublic == 1 ? "" : "s") << "\n";
+  FailureOr<std::vector<qat::EntrySignature>> entries =
+      qat::prepareEntryPoints(*module);
+  if (failed(entries))
+    return 1;
+
+  StringRef moduleName = llvm::sys::path::filename(inputFilename);
+  if (*emit == Emit::Verify) {
+    for (const qat::EntrySignature &entry : *entries) {
+      llvm::outs() << "entry @" << entry.name << "(";
+      for (auto [i, t] : llvm::enumerate(entry.args))
+        llvm::outs() << (i ? ", " : "") << describe(t);
+      llvm::outs() << ") -> (";
+      for (auto [i, t] : llvm::enumerate(entry.results))
+        llvm::outs() << (i ? ", " : "") << describe(t);
+      llvm::outs() << ")\n";
+    }
+    llvm::outs() << "verified " << inputFilename << ": " << entries->size()
+                 << " entry point" << (entries->size() == 1 ? "" : "s")
+                 << "\n";
+    return 0;
+  }
+
+  auto openOutput = [&]() {
+    std::string error;
+    auto out = openOutputFile(
+        outputFilename.empty() ? std::string("-") : outputFilename.getValue(),
+        &error);
+    if (!out)
+      fail(error);
+    return out;
+  };
+
+  if (*emit == Emit::Header) {
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    out->os() << qat::generateHeader(*entries, moduleName);
+    out->keep();
+    return 0;
+  }
+
+  if (failed(qat::lowerToLLVMDialect(*module)))
+    return 1;
+  if (*emit == Emit::MLIR) {
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+
+  qat::TargetOptions targetOptions;
+  targetOptions.triple = targetTriple;
+  targetOptions.cpu = targetCpu;
+  targetOptions.features = targetFeatures;
+  targetOptions.optLevel =
+      static_cast<llvm::CodeGenOptLevel>(optLevel.getValue() - '0');
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> target =
+      qat::createTargetMachine(targetOptions, error);
+  if (!target)
+    return fail(error);
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = qat::translateWithRuntimeABI(
+      *module, llvmContext, *entries, *target,
+      ("qat-compile " + moduleName).str());
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  if (failed(qat::optimizeLLVMModule(*llvmModule, *target)))
+    return 1;
+
+  if (*emit == Emit::LLVM) {
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
+  }
+
+  if (*emit == Emit::Asm || *emit == Emit::Obj) {
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    if (failed(qat::emitMachineCode(*llvmModule, *target, out->os(),
+                                    *emit == Emit::Asm, error)))
+      return fail(error);
+    out->keep();
+    return 0;
+  }
+
+  // A shared library: an object in a temporary file, then the link.
+  SmallString<128> objectPath;
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+          "qat-compile", "o", fd, objectPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  llvm::FileRemover removeObject(objectPath);
+  {
+    llvm::raw_fd_ostream objectStream(fd, /*shouldClose=*/true);
+    if (failed(qat::emitMachineCode(*llvmModule, *target, objectStream,
+                                    /*assembly=*/false, error)))
+      return fail(error);
+  }
+  if (failed(qat::linkSharedLibrary(objectPath, outputFilename, error)))
+    return fail(error);
   return 0;
 }

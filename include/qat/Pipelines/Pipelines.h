@@ -17,8 +17,9 @@ namespace mlir::qat {
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
 /// LLVM dialect, ready for mlir-runner or translation: convert-qat-to-linalg,
 /// elementwise arith on tensors to linalg,
-/// one-shot bufferization (identity layouts at function boundaries), buffer
-/// deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
+/// one-shot bufferization (identity layouts at function boundaries), results
+/// turned into caller-allocated out-parameters (static shapes; the runtime
+/// ABI), buffer deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
 /// loops; tiling and vectorization are the AOT compiler's work.
 void buildQatCpuPipeline(OpPassManager &pm);
 

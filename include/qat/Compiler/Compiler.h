@@ -1,0 +1,92 @@
+//===- Compiler.h - Ahead-of-time compilation to CPU code -------*- C++ -*-===//
+//
+// Part of qat-mlir. The steps qat-compile runs, as functions other tools can
+// call: find and check the entry points, lower with qat-cpu-pipeline,
+// translate to LLVM IR with the runtime ABI (runtime/include/qat_runtime/
+// qat_abi.h) added, optimize, emit an object and link a shared library, and
+// write a C header.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_COMPILER_COMPILER_H
+#define QAT_COMPILER_COMPILER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/Support/CodeGen.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+class raw_pwrite_stream;
+} // namespace llvm
+
+namespace mlir::qat {
+
+/// A tensor of an entry point's signature. Dynamic sizes are -1.
+struct TensorSignature {
+  std::string name;
+  int32_t dtype = 0; ///< a qat_dtype
+  SmallVector<int64_t> shape;
+};
+
+/// A public function of the compiled module, callable through the runtime.
+struct EntrySignature {
+  std::string name;
+  std::vector<TensorSignature> args;
+  std::vector<TensorSignature> results;
+};
+
+/// Finds every public function with a body, checks that it can be an entry
+/// point (a C identifier for a name; ranked tensors of f32, f64, i1, i8, i16,
+/// i32 or i64 for arguments; statically shaped results) and marks it for the
+/// C interface. Emits a diagnostic on the offending function otherwise.
+FailureOr<std::vector<EntrySignature>> prepareEntryPoints(ModuleOp module);
+
+/// Runs qat-cpu-pipeline on `module`.
+LogicalResult lowerToLLVMDialect(ModuleOp module);
+
+struct TargetOptions {
+  std::string triple; ///< empty: the host
+  std::string cpu;    ///< "native" (the host CPU), or an LLVM CPU name
+  std::string features;
+  llvm::CodeGenOptLevel optLevel = llvm::CodeGenOptLevel::Default;
+};
+
+/// The target machine for `options`, or a diagnostic message in `error`.
+std::unique_ptr<llvm::TargetMachine>
+createTargetMachine(const TargetOptions &options, std::string &error);
+
+/// Translates a module in the LLVM dialect to LLVM IR and adds the runtime
+/// ABI: one `qat_entry_<name>(void **)` per entry and `qat_module_info()`.
+std::unique_ptr<llvm::Module>
+translateWithRuntimeABI(ModuleOp module, llvm::LLVMContext &context,
+                        ArrayRef<EntrySignature> entries,
+                        llvm::TargetMachine &target, StringRef producer);
+
+/// Runs LLVM's optimization pipeline for the target's optimization level.
+LogicalResult optimizeLLVMModule(llvm::Module &module,
+                                 llvm::TargetMachine &target);
+
+/// Writes an object file or assembly for `module`.
+LogicalResult emitMachineCode(llvm::Module &module, llvm::TargetMachine &target,
+                              llvm::raw_pwrite_stream &os, bool assembly,
+                              std::string &error);
+
+/// Links an object file into a shared library with the system compiler
+/// driver ($QAT_CC, else cc).
+LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
+                                std::string &error);
+
+/// A C header declaring the entry points of a compiled module.
+std::string generateHeader(ArrayRef<EntrySignature> entries,
+                           StringRef moduleName);
+
+} // namespace mlir::qat
+
+#endif // QAT_COMPILER_COMPILER_H

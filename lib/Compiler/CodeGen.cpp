@@ -1,0 +1,145 @@
+//===- CodeGen.cpp - Lowering, LLVM optimization, emission, linking -------===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Compiler/Compiler.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include "qat/Pipelines/Pipelines.h"
+
+using namespace mlir;
+using namespace mlir::qat;
+
+LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module) {
+  PassManager pm(module.getContext());
+  buildQatCpuPipeline(pm);
+  return pm.run(module);
+}
+
+std::unique_ptr<llvm::TargetMachine>
+mlir::qat::createTargetMachine(const TargetOptions &options,
+                               std::string &error) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::InitializeNativeTargetAsmParser();
+
+  llvm::Triple triple(options.triple.empty()
+                          ? llvm::sys::getDefaultTargetTriple()
+                          : options.triple);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+
+  std::string cpu = options.cpu;
+  std::string features = options.features;
+  if (cpu.empty() || cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    // The host's features, so that e.g. AVX-512 VNNI is used where present.
+    SmallVector<std::string> hostFeatures;
+    for (const auto &feature : llvm::sys::getHostCPUFeatures())
+      hostFeatures.push_back((feature.second ? "+" : "-") +
+                             feature.first().str());
+    llvm::sort(hostFeatures);
+    std::string joined = llvm::join(hostFeatures, ",");
+    features = features.empty() ? joined : joined + "," + features;
+  }
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      options.optLevel));
+  if (!machine)
+    error = "cannot create a target machine for " + triple.str() + " (" +
+            cpu + ")";
+  return machine;
+}
+
+LogicalResult mlir::qat::optimizeLLVMModule(llvm::Module &module,
+                                            llvm::TargetMachine &target) {
+  llvm::OptimizationLevel level;
+  switch (target.getOptLevel()) {
+  case llvm::CodeGenOptLevel::None:
+    level = llvm::OptimizationLevel::O0;
+    break;
+  case llvm::CodeGenOptLevel::Less:
+    level = llvm::OptimizationLevel::O1;
+    break;
+  case llvm::CodeGenOptLevel::Default:
+    level = llvm::OptimizationLevel::O2;
+    break;
+  case llvm::CodeGenOptLevel::Aggressive:
+    level = llvm::OptimizationLevel::O3;
+    break;
+  }
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&target);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm =
+      level == llvm::OptimizationLevel::O0
+          ? builder.buildO0DefaultPipeline(level)
+          : builder.buildPerModuleDefaultPipeline(level);
+  mpm.run(module, mam);
+  return success();
+}
+
+LogicalResult mlir::qat::emitMachineCode(llvm::Module &module,
+                                         llvm::TargetMachine &target,
+                                         llvm::raw_pwrite_stream &os,
+                                         bool assembly, std::string &error) {
+  llvm::legacy::PassManager pm;
+  auto fileType = assembly ? llvm::CodeGenFileType::AssemblyFile
+                           : llvm::CodeGenFileType::ObjectFile;
+  if (target.addPassesToEmitFile(pm, os, nullptr, fileType)) {
+    error = "the target cannot emit this file type";
+    return failure();
+  }
+  pm.run(module);
+  return success();
+}
+
+LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
+                                           StringRef outputPath,
+                                           std::string &error) {
+  std::string driver = "cc";
+  if (const char *env = std::getenv("QAT_CC"))
+    driver = env;
+  llvm::ErrorOr<std::string> program = llvm::sys::findProgramByName(driver);
+  if (!program) {
+    error = "cannot find the linker driver '" + driver +
+            "' (set QAT_CC to a C compiler)";
+    return failure();
+  }
+  // libm for the math functions LLVM may call (e.g. roundevenf on targets
+  // without a rounding instruction).
+  SmallVector<StringRef> args = {*program, "-shared", "-o", outputPath,
+                                 objectPath, "-lm"};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  if (rc != 0) {
+    error = "linking " + outputPath.str() + " failed" +
+            (message.empty() ? "" : ": " + message);
+    return failure();
+  }
+  return success();
+}

@@ -1,0 +1,81 @@
+/*===- qat_abi.h - The ABI between compiled modules and the runtime -*- C -*-===*
+ *
+ * Part of qat-mlir.
+ *
+ * Every shared library or object that qat-compile produces exports
+ *
+ *     const qat_abi_module *qat_module_info(void);
+ *
+ * describing its entry points, and one function per entry point
+ *
+ *     void qat_entry_<name>(void **args);
+ *
+ * where args[0 .. num_args-1] point to the input memref descriptors and
+ * args[num_args .. num_args+num_results-1] to the result descriptors, which
+ * the caller allocates (results are out-parameters). A memref descriptor of
+ * rank R is laid out as MLIR's StridedMemRefType<T, R>:
+ *
+ *     struct { T *allocated; T *aligned; int64_t offset;
+ *              int64_t sizes[R]; int64_t strides[R]; };
+ *
+ * The structs below are read by the runtime and written by the compiler as
+ * LLVM constants; their layout is the C layout of these declarations. Bump
+ * QAT_ABI_VERSION on any change.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef QAT_RUNTIME_QAT_ABI_H
+#define QAT_RUNTIME_QAT_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QAT_ABI_VERSION 1
+
+/* Element types of entry-point tensors. */
+typedef enum qat_dtype {
+  QAT_DTYPE_F32 = 1,
+  QAT_DTYPE_F64 = 2,
+  QAT_DTYPE_I1 = 3, /* one byte per element, 0 or 1 */
+  QAT_DTYPE_I8 = 4, /* signless: int8 or uint8 data */
+  QAT_DTYPE_I16 = 5,
+  QAT_DTYPE_I32 = 6,
+  QAT_DTYPE_I64 = 7,
+} qat_dtype;
+
+/* A tensor in an entry-point signature. shape[i] is -1 for a dynamic size. */
+typedef struct qat_abi_tensor {
+  const char *name;
+  int32_t dtype; /* a qat_dtype */
+  int32_t rank;
+  const int64_t *shape;
+} qat_abi_tensor;
+
+typedef struct qat_abi_entry {
+  const char *name;
+  void (*invoke)(void **args);
+  int32_t num_args;
+  int32_t num_results;
+  const qat_abi_tensor *args;
+  const qat_abi_tensor *results;
+} qat_abi_entry;
+
+typedef struct qat_abi_module {
+  uint32_t abi_version; /* QAT_ABI_VERSION of the producer */
+  int32_t num_entries;
+  const qat_abi_entry *entries;
+  const char *producer; /* e.g. "qat-compile" and the source file name */
+} qat_abi_module;
+
+/* The symbol every compiled module exports. */
+#define QAT_MODULE_INFO_SYMBOL "qat_module_info"
+typedef const qat_abi_module *(*qat_module_info_fn)(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* QAT_RUNTIME_QAT_ABI_H */

@@ -1,0 +1,531 @@
+/*===- qat_runtime.c - The qat-mlir runtime C API ---------------*- C -*-===*
+ *
+ * Part of qat-mlir. See include/qat_runtime/qat_runtime.h.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#define _GNU_SOURCE
+#include "qat_runtime/qat_runtime.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*===------------------------------------------------------------------===*
+ * Status
+ *===------------------------------------------------------------------===*/
+
+struct qat_status_t {
+  qat_status_code code;
+  char message[];
+};
+
+/* Out-of-memory while reporting an error still yields a status. */
+static struct {
+  qat_status_code code;
+  char message[32];
+} out_of_memory = {QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory"};
+
+static qat_status make_status(qat_status_code code, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int length = vsnprintf(NULL, 0, format, args);
+  va_end(args);
+  if (length < 0)
+    length = 0;
+  qat_status status = malloc(sizeof(*status) + (size_t)length + 1);
+  if (!status)
+    return (qat_status)&out_of_memory;
+  status->code = code;
+  va_start(args, format);
+  vsnprintf(status->message, (size_t)length + 1, format, args);
+  va_end(args);
+  return status;
+}
+
+qat_status_code qat_status_get_code(qat_status status) {
+  return status ? status->code : QAT_STATUS_OK;
+}
+
+const char *qat_status_message(qat_status status) {
+  return status ? status->message : "";
+}
+
+void qat_status_free(qat_status status) {
+  if (status != (qat_status)&out_of_memory)
+    free(status);
+}
+
+/*===------------------------------------------------------------------===*
+ * Tensors
+ *===------------------------------------------------------------------===*/
+
+struct qat_tensor {
+  qat_dtype dtype;
+  int32_t rank;
+  int64_t shape[QAT_MAX_RANK];
+  int64_t num_elements;
+  void *data;
+  int owns_data;
+};
+
+size_t qat_dtype_size(qat_dtype dtype) {
+  switch (dtype) {
+  case QAT_DTYPE_F32:
+  case QAT_DTYPE_I32:
+    return 4;
+  case QAT_DTYPE_F64:
+  case QAT_DTYPE_I64:
+    return 8;
+  case QAT_DTYPE_I1:
+  case QAT_DTYPE_I8:
+    return 1;
+  case QAT_DTYPE_I16:
+    return 2;
+  }
+  return 0;
+}
+
+const char *qat_dtype_name(qat_dtype dtype) {
+  switch (dtype) {
+  case QAT_DTYPE_F32:
+    return "f32";
+  case QAT_DTYPE_F64:
+    return "f64";
+  case QAT_DTYPE_I1:
+    return "i1";
+  case QAT_DTYPE_I8:
+    return "i8";
+  case QAT_DTYPE_I16:
+    return "i16";
+  case QAT_DTYPE_I32:
+    return "i32";
+  case QAT_DTYPE_I64:
+    return "i64";
+  }
+  return "unknown";
+}
+
+/* Writes "[2x3x?]" into buffer. */
+static const char *format_shape(char *buffer, size_t size, int32_t rank,
+                                const int64_t *shape) {
+  size_t used = (size_t)snprintf(buffer, size, "[");
+  for (int32_t i = 0; i < rank && used < size; ++i) {
+    if (shape[i] < 0)
+      used += (size_t)snprintf(buffer + used, size - used, "%s?",
+                               i ? "x" : "");
+    else
+      used += (size_t)snprintf(buffer + used, size - used, "%s%lld",
+                               i ? "x" : "", (long long)shape[i]);
+  }
+  if (used < size)
+    snprintf(buffer + used, size - used, "]");
+  return buffer;
+}
+
+static qat_status new_tensor(qat_dtype dtype, int32_t rank,
+                             const int64_t *shape, qat_tensor **out) {
+  if (!out)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT, "out must not be NULL");
+  *out = NULL;
+  if (qat_dtype_size(dtype) == 0)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT, "unknown dtype %d",
+                       (int)dtype);
+  if (rank < 0 || rank > QAT_MAX_RANK)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "rank %d is outside [0, %d]", (int)rank, QAT_MAX_RANK);
+  if (rank > 0 && !shape)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "shape must not be NULL for rank %d", (int)rank);
+  int64_t count = 1;
+  const int64_t limit = INT64_MAX / 16; /* room for the byte size */
+  for (int32_t i = 0; i < rank; ++i) {
+    if (shape[i] < 0)
+      return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                         "dimension %d has negative size %lld", (int)i,
+                         (long long)shape[i]);
+    if (shape[i] != 0 && count > limit / shape[i])
+      return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                         "the tensor's size overflows");
+    count *= shape[i];
+  }
+  qat_tensor *tensor = calloc(1, sizeof(*tensor));
+  if (!tensor)
+    return make_status(QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  tensor->dtype = dtype;
+  tensor->rank = rank;
+  if (rank)
+    memcpy(tensor->shape, shape, sizeof(int64_t) * (size_t)rank);
+  tensor->num_elements = count;
+  *out = tensor;
+  return NULL;
+}
+
+qat_status qat_tensor_create(qat_dtype dtype, int32_t rank,
+                             const int64_t *shape, qat_tensor **out) {
+  qat_status status = new_tensor(dtype, rank, shape, out);
+  if (status)
+    return status;
+  qat_tensor *tensor = *out;
+  size_t bytes = qat_tensor_byte_size(tensor);
+  /* Round up to the alignment (aligned_alloc requires it); never 0. */
+  size_t padded = (bytes + QAT_TENSOR_ALIGNMENT - 1) /
+                  QAT_TENSOR_ALIGNMENT * QAT_TENSOR_ALIGNMENT;
+  if (padded == 0)
+    padded = QAT_TENSOR_ALIGNMENT;
+  tensor->data = aligned_alloc(QAT_TENSOR_ALIGNMENT, padded);
+  if (!tensor->data) {
+    free(tensor);
+    *out = NULL;
+    return make_status(QAT_STATUS_RESOURCE_EXHAUSTED,
+                       "cannot allocate %zu bytes", padded);
+  }
+  memset(tensor->data, 0, padded);
+  tensor->owns_data = 1;
+  return NULL;
+}
+
+qat_status qat_tensor_wrap(qat_dtype dtype, int32_t rank, const int64_t *shape,
+                           void *data, qat_tensor **out) {
+  qat_status status = new_tensor(dtype, rank, shape, out);
+  if (status)
+    return status;
+  if (!data && (*out)->num_elements > 0) {
+    free(*out);
+    *out = NULL;
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "data must not be NULL for a non-empty tensor");
+  }
+  (*out)->data = data;
+  return NULL;
+}
+
+void qat_tensor_release(qat_tensor *tensor) {
+  if (!tensor)
+    return;
+  if (tensor->owns_data)
+    free(tensor->data);
+  free(tensor);
+}
+
+void *qat_tensor_data(const qat_tensor *t) { return t ? t->data : NULL; }
+qat_dtype qat_tensor_dtype(const qat_tensor *t) { return t->dtype; }
+int32_t qat_tensor_rank(const qat_tensor *t) { return t->rank; }
+const int64_t *qat_tensor_shape(const qat_tensor *t) { return t->shape; }
+int64_t qat_tensor_num_elements(const qat_tensor *t) {
+  return t->num_elements;
+}
+size_t qat_tensor_byte_size(const qat_tensor *t) {
+  return (size_t)t->num_elements * qat_dtype_size(t->dtype);
+}
+
+/*===------------------------------------------------------------------===*
+ * Modules
+ *===------------------------------------------------------------------===*/
+
+struct qat_entry {
+  const qat_abi_entry *abi;
+};
+
+struct qat_module {
+  void *handle;
+  const qat_abi_module *info;
+  qat_entry *entries;
+};
+
+/* The tables come from a library: check them before trusting them. */
+static qat_status check_tensor_table(const char *path, const char *entry,
+                                     const qat_abi_tensor *table,
+                                     int32_t count) {
+  if (count < 0 || (count > 0 && !table))
+    return make_status(QAT_STATUS_FAILED_PRECONDITION,
+                       "%s: entry '%s' has a malformed signature", path, entry);
+  for (int32_t i = 0; i < count; ++i) {
+    const qat_abi_tensor *t = &table[i];
+    if (!t->name || qat_dtype_size((qat_dtype)t->dtype) == 0 || t->rank < 0 ||
+        t->rank > QAT_MAX_RANK || (t->rank > 0 && !t->shape))
+      return make_status(QAT_STATUS_FAILED_PRECONDITION,
+                         "%s: entry '%s' has a malformed tensor #%d", path,
+                         entry, (int)i);
+  }
+  return NULL;
+}
+
+qat_status qat_module_open(const char *path, qat_module **out) {
+  if (!path || !out)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "path and out must not be NULL");
+  *out = NULL;
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    return make_status(QAT_STATUS_NOT_FOUND, "cannot load %s: %s", path,
+                       dlerror());
+  qat_module_info_fn info_fn =
+      (qat_module_info_fn)dlsym(handle, QAT_MODULE_INFO_SYMBOL);
+  if (!info_fn) {
+    dlclose(handle);
+    return make_status(QAT_STATUS_FAILED_PRECONDITION,
+                       "%s is not a qat-compile library (no %s symbol)", path,
+                       QAT_MODULE_INFO_SYMBOL);
+  }
+  const qat_abi_module *info = info_fn();
+  qat_status status = NULL;
+  if (!info || info->abi_version != QAT_ABI_VERSION)
+    status = make_status(QAT_STATUS_FAILED_PRECONDITION,
+                         "%s was built for runtime ABI version %u, this "
+                         "runtime implements version %d",
+                         path, info ? info->abi_version : 0u, QAT_ABI_VERSION);
+  else if (info->num_entries < 0 || (info->num_entries > 0 && !info->entries))
+    status = make_status(QAT_STATUS_FAILED_PRECONDITION,
+                         "%s has a malformed entry table", path);
+  for (int32_t i = 0; !status && i < info->num_entries; ++i) {
+    const qat_abi_entry *e = &info->entries[i];
+    if (!e->name || !e->invoke) {
+      status = make_status(QAT_STATUS_FAILED_PRECONDITION,
+                           "%s has a malformed entry #%d", path, (int)i);
+      break;
+    }
+    status = check_tensor_table(path, e->name, e->args, e->num_args);
+    if (!status)
+      status = check_tensor_table(path, e->name, e->results, e->num_results);
+  }
+  qat_module *module = NULL;
+  if (!status) {
+    module = calloc(1, sizeof(*module));
+    if (module)
+      module->entries =
+          calloc(info->num_entries ? (size_t)info->num_entries : 1,
+                 sizeof(qat_entry));
+    if (!module || !module->entries) {
+      free(module);
+      module = NULL;
+      status = make_status(QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+  }
+  if (status) {
+    dlclose(handle);
+    return status;
+  }
+  module->handle = handle;
+  module->info = info;
+  for (int32_t i = 0; i < info->num_entries; ++i)
+    module->entries[i].abi = &info->entries[i];
+  *out = module;
+  return NULL;
+}
+
+void qat_module_release(qat_module *module) {
+  if (!module)
+    return;
+  dlclose(module->handle);
+  free(module->entries);
+  free(module);
+}
+
+int32_t qat_module_num_entries(const qat_module *module) {
+  return module ? module->info->num_entries : 0;
+}
+
+const qat_entry *qat_module_entry(const qat_module *module, int32_t i) {
+  if (!module || i < 0 || i >= module->info->num_entries)
+    return NULL;
+  return &module->entries[i];
+}
+
+qat_status qat_module_find_entry(const qat_module *module, const char *name,
+                                 const qat_entry **out) {
+  if (!module || !name || !out)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "module, name and out must not be NULL");
+  *out = NULL;
+  char available[512] = "";
+  size_t used = 0;
+  for (int32_t i = 0; i < module->info->num_entries; ++i) {
+    const char *candidate = module->entries[i].abi->name;
+    if (strcmp(candidate, name) == 0) {
+      *out = &module->entries[i];
+      return NULL;
+    }
+    if (used < sizeof(available))
+      used += (size_t)snprintf(available + used, sizeof(available) - used,
+                               "%s%s", i ? ", " : "", candidate);
+  }
+  return make_status(QAT_STATUS_NOT_FOUND,
+                     "no entry point '%s'; the module has: %s", name,
+                     module->info->num_entries ? available : "(none)");
+}
+
+/*===------------------------------------------------------------------===*
+ * Entry points
+ *===------------------------------------------------------------------===*/
+
+const char *qat_entry_name(const qat_entry *entry) { return entry->abi->name; }
+int32_t qat_entry_num_args(const qat_entry *entry) {
+  return entry->abi->num_args;
+}
+int32_t qat_entry_num_results(const qat_entry *entry) {
+  return entry->abi->num_results;
+}
+
+static void fill_info(const qat_abi_tensor *t, qat_tensor_info *out) {
+  out->name = t->name;
+  out->dtype = (qat_dtype)t->dtype;
+  out->rank = t->rank;
+  out->shape = t->shape;
+}
+
+qat_status qat_entry_arg_info(const qat_entry *entry, int32_t i,
+                              qat_tensor_info *out) {
+  if (!entry || !out || i < 0 || i >= entry->abi->num_args)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "argument index %d out of range", (int)i);
+  fill_info(&entry->abi->args[i], out);
+  return NULL;
+}
+
+qat_status qat_entry_result_info(const qat_entry *entry, int32_t i,
+                                 qat_tensor_info *out) {
+  if (!entry || !out || i < 0 || i >= entry->abi->num_results)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "result index %d out of range", (int)i);
+  fill_info(&entry->abi->results[i], out);
+  return NULL;
+}
+
+/* A tensor matches its signature: dtype, rank, static sizes. */
+static qat_status check_tensor(const qat_entry *entry, const char *kind,
+                               int32_t i, const qat_abi_tensor *expected,
+                               const qat_tensor *actual) {
+  const char *name = entry->abi->name;
+  if (!actual)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "%s %d ('%s') of '%s' is NULL", kind, (int)i,
+                       expected->name, name);
+  char want[256], got[256];
+  if (actual->dtype != (qat_dtype)expected->dtype)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "%s %d ('%s') of '%s': expected dtype %s, got %s",
+                       kind, (int)i, expected->name, name,
+                       qat_dtype_name((qat_dtype)expected->dtype),
+                       qat_dtype_name(actual->dtype));
+  int mismatch = actual->rank != expected->rank;
+  for (int32_t d = 0; !mismatch && d < expected->rank; ++d)
+    mismatch = expected->shape[d] >= 0 && expected->shape[d] != actual->shape[d];
+  if (mismatch)
+    return make_status(
+        QAT_STATUS_INVALID_ARGUMENT,
+        "%s %d ('%s') of '%s': expected shape %s, got %s", kind, (int)i,
+        expected->name, name,
+        format_shape(want, sizeof(want), expected->rank, expected->shape),
+        format_shape(got, sizeof(got), actual->rank, actual->shape));
+  return NULL;
+}
+
+static int overlaps(const qat_tensor *a, const qat_tensor *b) {
+  const char *a0 = a->data, *b0 = b->data;
+  size_t an = qat_tensor_byte_size(a), bn = qat_tensor_byte_size(b);
+  if (!a0 || !b0 || an == 0 || bn == 0)
+    return 0;
+  return a0 < b0 + bn && b0 < a0 + an;
+}
+
+/* Words of a memref descriptor of rank R: allocated, aligned, offset,
+ * sizes[R], strides[R]. */
+#define QAT_DESCRIPTOR_WORDS (3 + 2 * QAT_MAX_RANK)
+typedef int64_t descriptor[QAT_DESCRIPTOR_WORDS];
+
+static void fill_descriptor(descriptor d, const qat_tensor *t) {
+  void *data = t->data;
+  memcpy(&d[0], &data, sizeof(void *));
+  memcpy(&d[1], &data, sizeof(void *));
+  d[2] = 0;
+  int64_t stride = 1;
+  for (int32_t i = t->rank - 1; i >= 0; --i) {
+    d[3 + i] = t->shape[i];
+    d[3 + t->rank + i] = stride;
+    stride *= t->shape[i];
+  }
+}
+
+qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
+                            int32_t num_args, qat_tensor *const *results,
+                            int32_t num_results) {
+  if (!entry)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL");
+  const qat_abi_entry *abi = entry->abi;
+  if (num_args != abi->num_args || (num_args > 0 && !args))
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "'%s' takes %d argument%s, got %d", abi->name,
+                       (int)abi->num_args, abi->num_args == 1 ? "" : "s",
+                       (int)num_args);
+  if (num_results != abi->num_results || (num_results > 0 && !results))
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "'%s' has %d result%s, got %d result tensors",
+                       abi->name, (int)abi->num_results,
+                       abi->num_results == 1 ? "" : "s", (int)num_results);
+  for (int32_t i = 0; i < num_args; ++i) {
+    qat_status status = check_tensor(entry, "argument", i, &abi->args[i],
+                                     args[i]);
+    if (status)
+      return status;
+  }
+  for (int32_t i = 0; i < num_results; ++i) {
+    qat_status status = check_tensor(entry, "result", i, &abi->results[i],
+                                     results[i]);
+    if (status)
+      return status;
+    for (int32_t j = 0; j < num_args; ++j)
+      if (overlaps(results[i], args[j]))
+        return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                           "result %d of '%s' overlaps argument %d", (int)i,
+                           abi->name, (int)j);
+  }
+
+  int32_t count = num_args + num_results;
+  descriptor *descriptors = malloc(sizeof(descriptor) * (size_t)(count + 1));
+  void **pointers = malloc(sizeof(void *) * (size_t)(count + 1));
+  if (!descriptors || !pointers) {
+    free(descriptors);
+    free(pointers);
+    return make_status(QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  for (int32_t i = 0; i < count; ++i) {
+    fill_descriptor(descriptors[i], i < num_args ? args[i]
+                                                 : results[i - num_args]);
+    pointers[i] = descriptors[i];
+  }
+  abi->invoke(pointers);
+  free(pointers);
+  free(descriptors);
+  return NULL;
+}
+
+qat_status qat_entry_call(const qat_entry *entry, qat_tensor *const *args,
+                          int32_t num_args, qat_tensor **results,
+                          int32_t num_results) {
+  if (!entry)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL");
+  const qat_abi_entry *abi = entry->abi;
+  if (num_results != abi->num_results || (num_results > 0 && !results))
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "'%s' has %d result%s, got room for %d", abi->name,
+                       (int)abi->num_results, abi->num_results == 1 ? "" : "s",
+                       (int)num_results);
+  for (int32_t i = 0; i < num_results; ++i)
+    results[i] = NULL;
+  qat_status status = NULL;
+  for (int32_t i = 0; !status && i < num_results; ++i)
+    status = qat_tensor_create((qat_dtype)abi->results[i].dtype,
+                               abi->results[i].rank, abi->results[i].shape,
+                               &results[i]);
+  if (!status)
+    status = qat_entry_invoke(entry, args, num_args, results, num_results);
+  if (status)
+    for (int32_t i = 0; i < num_results; ++i) {
+      qat_tensor_release(results[i]);
+      results[i] = NULL;
+    }
+  return status;
+}
