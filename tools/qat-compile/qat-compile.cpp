@@ -37,13 +37,16 @@ namespace {
 
 enum class Emit { Verify, MLIR, LLVM, Asm, Obj, SharedLib, Header };
 
+llvm::cl::OptionCategory category("qat-compile options");
+
 llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
                                          llvm::cl::desc("<input.mlir>"),
-                                         llvm::cl::init("-"));
+                                         llvm::cl::init("-"), llvm::cl::cat(category));
 
 llvm::cl::opt<std::string> outputFilename("o",
                                           llvm::cl::desc("Output file"),
-                                          llvm::cl::value_desc("filename"));
+                                          llvm::cl::value_desc("filename"),
+                                          llvm::cl::cat(category));
 
 llvm::cl::opt<Emit> emitKind(
     "emit", llvm::cl::desc("What to produce (default: from the -o extension)"),
@@ -55,26 +58,28 @@ llvm::cl::opt<Emit> emitKind(
         clEnumValN(Emit::Asm, "asm", "assembly"),
         clEnumValN(Emit::Obj, "obj", "an object file (.o)"),
         clEnumValN(Emit::SharedLib, "so", "a shared library (.so)"),
-        clEnumValN(Emit::Header, "header", "a C header for the entry points")));
+        clEnumValN(Emit::Header, "header", "a C header for the entry points")),
+    llvm::cl::cat(category));
 
 llvm::cl::opt<std::string>
     targetTriple("target", llvm::cl::desc("Target triple (default: the host)"),
-                 llvm::cl::init(""));
+                 llvm::cl::init(""), llvm::cl::cat(category));
 
 llvm::cl::opt<std::string> targetCpu(
     "mcpu",
     llvm::cl::desc("Target CPU: 'native' (the host, the default) or an LLVM "
                    "CPU name such as x86-64-v3 for a portable build"),
-    llvm::cl::init("native"));
+    llvm::cl::init("native"), llvm::cl::cat(category));
 
 llvm::cl::opt<std::string>
     targetFeatures("mattr", llvm::cl::desc("Extra target features (+avx2,...)"),
-                   llvm::cl::init(""));
+                   llvm::cl::init(""), llvm::cl::cat(category));
 
 llvm::cl::opt<char> optLevel("O",
                              llvm::cl::desc("Optimization level: -O0 to -O3 "
                                             "(default -O2)"),
-                             llvm::cl::Prefix, llvm::cl::init('2'));
+                             llvm::cl::Prefix, llvm::cl::init('2'),
+                             llvm::cl::cat(category));
 
 int fail(const Twine &message) {
   llvm::errs() << "qat-compile: error: " << message << "\n";
@@ -111,6 +116,7 @@ std::string describe(const qat::TensorSignature &t) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "qat-compile: ahead-of-time compiler for qat-mlir programs\n\n"
