@@ -1,0 +1,1 @@
+"""qat-mlir's Python side: today the runtime wrapper (qat.runtime)."""

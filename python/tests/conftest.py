@@ -1,0 +1,43 @@
+"""Fixtures: compile MLIR text with qat-compile and open it with the runtime."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+from qat.runtime import Model  # noqa: E402
+
+
+def _qat_compile() -> str:
+    path = os.environ.get("QAT_COMPILE") or os.path.join(
+        HERE, "..", "..", "build", "bin", "qat-compile")
+    if not os.path.exists(path):
+        pytest.fail(f"qat-compile not found at {path}: build the project or "
+                    "set QAT_COMPILE")
+    return path
+
+
+@pytest.fixture
+def compile_mlir(tmp_path):
+    """compile_mlir(text) -> Model of the compiled library."""
+    models = []
+
+    def compile(text: str, name: str = "model") -> Model:
+        source = tmp_path / f"{name}.mlir"
+        source.write_text(text)
+        library = tmp_path / f"lib{name}.so"
+        result = subprocess.run(
+            [_qat_compile(), str(source), "-o", str(library)],
+            capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        model = Model(str(library))
+        models.append(model)
+        return model
+
+    yield compile
+    for model in models:
+        model.close()

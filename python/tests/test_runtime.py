@@ -1,0 +1,172 @@
+"""qat-compile + the runtime from Python, against numpy references."""
+
+import numpy as np
+import pytest
+
+from qat.runtime import Model, QatError
+
+MLP = """
+func.func @mlp(%x: tensor<?x16xf32> {qat.name = "x"}, %w1: tensor<16x32xf32>,
+               %b1: tensor<32xf32>, %w2: tensor<32x10xf32>) -> tensor<8x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %x8 = tensor.extract_slice %x[0, 0] [8, 16] [1, 1] : tensor<?x16xf32> to tensor<8x16xf32>
+  %e1 = tensor.empty() : tensor<8x32xf32>
+  %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %h = linalg.matmul ins(%x8, %w1 : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z1 : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %hr = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>],
+                        iterator_types = ["parallel", "parallel"]}
+      ins(%h, %b1 : tensor<8x32xf32>, tensor<32xf32>) outs(%e1 : tensor<8x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<8x32xf32>
+  %e2 = tensor.empty() : tensor<8x10xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<8x10xf32>) -> tensor<8x10xf32>
+  %y = linalg.matmul ins(%hr, %w2 : tensor<8x32xf32>, tensor<32x10xf32>) outs(%z2 : tensor<8x10xf32>) -> tensor<8x10xf32>
+  return %y : tensor<8x10xf32>
+}
+"""
+
+CONV = """
+func.func @conv_pool(%x: tensor<2x8x8x1xf32>, %w: tensor<3x3x1x4xf32>) -> tensor<2x3x3x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %e = tensor.empty() : tensor<2x6x6x4xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<2x6x6x4xf32>) -> tensor<2x6x6x4xf32>
+  %c = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<2x8x8x1xf32>, tensor<3x3x1x4xf32>) outs(%z : tensor<2x6x6x4xf32>) -> tensor<2x6x6x4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> (n, h, w, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%c : tensor<2x6x6x4xf32>) outs(%e : tensor<2x6x6x4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %m = arith.maximumf %a, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<2x6x6x4xf32>
+  %window = tensor.empty() : tensor<2x2xf32>
+  %pe = tensor.empty() : tensor<2x3x3x4xf32>
+  %pi = linalg.fill ins(%ninf : f32) outs(%pe : tensor<2x3x3x4xf32>) -> tensor<2x3x3x4xf32>
+  %p = linalg.pooling_nhwc_max {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%r, %window : tensor<2x6x6x4xf32>, tensor<2x2xf32>) outs(%pi : tensor<2x3x3x4xf32>) -> tensor<2x3x3x4xf32>
+  return %p : tensor<2x3x3x4xf32>
+}
+"""
+
+FAKE_QUANT = """
+func.func @fq(%w: tensor<16x6xf32>, %s: tensor<6xf32>, %z: tensor<6xi32>) -> tensor<16x6xf32> {
+  %y = qat.fake_quant %w, %s, %z {axis = 1 : i64, num_bits = 4 : i64} : tensor<16x6xf32>, tensor<6xf32>, tensor<6xi32>
+  return %y : tensor<16x6xf32>
+}
+"""
+
+QMATMUL = """
+func.func @qmatmul(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi8> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %z = linalg.fill ins(%zero : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %acc = linalg.matmul ins(%a, %b : tensor<8x32xi8>, tensor<32x16xi8>) outs(%z : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %q = qat.requantize %acc {multiplier = array<i32: 1374389535>, shift = array<i32: 39>,
+                            output_zero_point = -7 : i32, quant_min = -7 : i64} : tensor<8x16xi32> -> tensor<8x16xi8>
+  return %q : tensor<8x16xi8>
+}
+"""
+
+
+def test_float_mlp_matches_numpy(compile_mlir):
+    model = compile_mlir(MLP)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16), dtype=np.float32)
+    w1 = rng.standard_normal((16, 32), dtype=np.float32)
+    b1 = rng.standard_normal(32, dtype=np.float32)
+    w2 = rng.standard_normal((32, 10), dtype=np.float32)
+    expected = np.maximum(x @ w1 + b1, 0) @ w2
+    np.testing.assert_allclose(model.mlp(x, w1, b1, w2), expected,
+                               rtol=1e-5, atol=1e-5)
+    # The dynamic batch dimension accepts more rows.
+    x12 = np.concatenate([x, x[:4]])
+    np.testing.assert_allclose(model.mlp(x12, w1, b1, w2), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_conv_and_pooling_match_numpy(compile_mlir):
+    model = compile_mlir(CONV)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 8, 8, 1), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 1, 4), dtype=np.float32)
+    conv = np.zeros((2, 6, 6, 4), dtype=np.float32)
+    for i in range(3):
+        for j in range(3):
+            conv += np.einsum("nhwc,cf->nhwf", x[:, i:i + 6, j:j + 6, :],
+                              w[i, j])
+    relu = np.maximum(conv, 0)
+    pooled = relu.reshape(2, 3, 2, 3, 2, 4).max(axis=(2, 4))
+    np.testing.assert_allclose(model.conv_pool(x, w), pooled, rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_fake_quant_matches_numpy_bit_for_bit(compile_mlir):
+    model = compile_mlir(FAKE_QUANT)
+    rng = np.random.default_rng(2)
+    w = (rng.standard_normal((16, 6)) * 2).astype(np.float32)
+    w[0, :] = [0.25, -0.75, 1.25, 0.0, 100.0, -100.0]  # ties, saturation
+    s = np.array([0.5, 0.5, 0.5, 0.013, 0.3, 0.3], dtype=np.float32)
+    z = np.array([0, 1, -2, 3, 0, 0], dtype=np.int32)
+    # numpy: binary32 division, rint rounds half to even, int4 [-8, 7].
+    q = np.clip(np.rint(w / s) + z.astype(np.float32), -8, 7)
+    expected = ((q - z) * s).astype(np.float32)
+    np.testing.assert_array_equal(model.fq(w, s, z), expected)
+
+
+def test_int8_matmul_and_requantize_match_numpy(compile_mlir):
+    model = compile_mlir(QMATMUL)
+    rng = np.random.default_rng(3)
+    a = rng.integers(-128, 128, (8, 32), dtype=np.int8)
+    b = rng.integers(-128, 128, (32, 16), dtype=np.int8)
+    acc = a.astype(np.int64) @ b.astype(np.int64)
+    # round(acc * 1374389535 / 2^39), ties to even, exactly in int64/object.
+    num = acc.astype(object) * 1374389535
+    den = 2 ** 39
+    floor = np.vectorize(lambda v: v // den)(num)
+    rem = num - floor * den
+    up = (2 * rem > den) | ((2 * rem == den) & (floor % 2 == 1))
+    rounded = (floor + up).astype(np.int64)
+    expected = np.clip(rounded - 7, -7, 127).astype(np.int8)
+    np.testing.assert_array_equal(model.qmatmul(a, b), expected)
+    # uint8 data is accepted for signless i8 (same bits).
+    np.testing.assert_array_equal(model.qmatmul(a.view(np.uint8), b), expected)
+
+
+def test_signature_listing(compile_mlir):
+    model = compile_mlir(MLP)
+    entry = model.entries["mlp"]
+    assert entry.args[0].name == "x"
+    assert entry.args[0].shape == (None, 16)
+    assert entry.args[0].dtype == np.float32
+    assert entry.results[0].shape == (8, 10)
+    assert "mlp(x: float32[?x16]" in repr(entry)
+
+
+def test_bad_calls_raise_with_the_runtime_message(compile_mlir):
+    model = compile_mlir(MLP)
+    x = np.zeros((8, 16), np.float32)
+    w1 = np.zeros((16, 32), np.float32)
+    b1 = np.zeros(32, np.float32)
+    w2 = np.zeros((32, 10), np.float32)
+    with pytest.raises(QatError, match="'mlp' takes 4 arguments, got 3") as e:
+        model.mlp(x, w1, b1)
+    assert e.value.code == 3
+    with pytest.raises(QatError, match="expected dtype f32, got f64"):
+        model.mlp(x.astype(np.float64), w1, b1, w2)
+    with pytest.raises(QatError, match=r"expected shape \[16x32\], got \[32x16\]"):
+        model.mlp(x, w1.T, b1, w2)
+    with pytest.raises(TypeError, match="complex64 has no runtime equivalent"):
+        model.mlp(x.astype(np.complex64), w1, b1, w2)
+    with pytest.raises(AttributeError, match="no entry point 'nope'"):
+        model.nope
+    with pytest.raises(QatError, match="cannot load") as e:
+        Model("/nonexistent/libmodel.so")
+    assert e.value.code == 5
+    model.close()
+    with pytest.raises(QatError, match="closed"):
+        model.entries["mlp"](x, w1, b1, w2)
