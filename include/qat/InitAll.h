@@ -13,6 +13,7 @@
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Transforms/Passes.h"
 
 namespace mlir::qat {
 
@@ -22,6 +23,7 @@ inline void registerAllQatDialects(DialectRegistry &registry) {
 
 inline void registerAllQatPasses() {
   registerQatConversionPasses();
+  registerQatTransformsPasses();
   registerQatPipelines();
 }
 

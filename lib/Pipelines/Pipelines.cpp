@@ -16,12 +16,15 @@
 #include "mlir/Pass/PassRegistry.h"
 
 #include "qat/Conversion/Passes.h"
+#include "qat/Transforms/Passes.h"
 
 using namespace mlir;
 
 void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(createConvertQatToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  // Contiguous innermost loops, which LLVM vectorizes.
+  pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

@@ -1,0 +1,27 @@
+//===- Passes.h - General transforms of qat-mlir ----------------*- C++ -*-===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_TRANSFORMS_PASSES_H
+#define QAT_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qat {
+
+/// The loop order qat-interchange-loops gives `op` (old dimensions in their
+/// new order), or std::nullopt when it leaves the op alone.
+std::optional<SmallVector<unsigned>>
+getVectorizableInterchange(linalg::LinalgOp op);
+
+#define GEN_PASS_DECL
+#define GEN_PASS_REGISTRATION
+#include "qat/Transforms/Passes.h.inc"
+
+} // namespace mlir::qat
+
+#endif // QAT_TRANSFORMS_PASSES_H
