@@ -23,6 +23,9 @@ using namespace mlir;
 void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(createConvertQatToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  // Chains of elementwise ops (bias, activation, fake quantization) become
+  // one loop nest.
+  pm.addPass(createLinalgElementwiseOpFusionPass());
   // Contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
 

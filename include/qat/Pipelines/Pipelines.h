@@ -16,7 +16,8 @@ namespace mlir::qat {
 
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
 /// LLVM dialect, ready for mlir-runner or translation: convert-qat-to-linalg,
-/// elementwise arith on tensors to linalg, qat-interchange-loops,
+/// elementwise arith on tensors to linalg, elementwise fusion,
+/// qat-interchange-loops,
 /// one-shot bufferization (identity layouts at function boundaries), results
 /// turned into caller-allocated out-parameters (static shapes; the runtime
 /// ABI), buffer deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
