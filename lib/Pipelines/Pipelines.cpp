@@ -26,7 +26,9 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   // Chains of elementwise ops (bias, activation, fake quantization) become
   // one loop nest.
   pm.addPass(createLinalgElementwiseOpFusionPass());
-  // Contiguous innermost loops, which LLVM vectorizes.
+  // Float matmuls get register-blocked vector code; other contractions
+  // contiguous innermost loops, which LLVM vectorizes.
+  pm.addNestedPass<func::FuncOp>(createVectorizeMatmul());
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
 
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -43,9 +45,11 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm);
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }

@@ -170,3 +170,24 @@ def test_bad_calls_raise_with_the_runtime_message(compile_mlir):
     model.close()
     with pytest.raises(QatError, match="closed"):
         model.entries["mlp"](x, w1, b1, w2)
+
+
+@pytest.mark.parametrize("m,k,n", [(13, 29, 37), (1, 784, 10), (8, 3, 32),
+                                   (17, 1, 5)])
+def test_vectorized_matmul_edges_match_numpy(compile_mlir, m, k, n):
+    # Shapes that leave partial row blocks and masked column blocks.
+    text = f"""
+func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
+                     outs(%z : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %c : tensor<{m}x{n}xf32>
+}}
+"""
+    model = compile_mlir(text, name=f"mm{m}_{k}_{n}")
+    rng = np.random.default_rng(m * 1000 + n)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    np.testing.assert_allclose(model.mm(a, b), a @ b, rtol=1e-4, atol=1e-4)

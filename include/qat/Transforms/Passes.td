@@ -32,4 +32,36 @@ def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
+  let summary = "Register-blocked vector code for float matmuls";
+  let description = [{
+    Rewrites each statically shaped f32 `linalg.matmul` on tensors into a loop
+    nest over blocks of `tile-m` rows and `tile-n` columns of C. A block's
+    `tile-m` accumulator vectors stay in registers for the whole reduction;
+    each reduction step loads one `tile-n` segment of a row of B, broadcasts
+    one element of A per row and updates the accumulators with `vector.fma`.
+    Rows that do not fill a block are done one at a time; columns past the
+    end of a row are masked.
+
+    The reduction of each output element runs in order, as in the scalar
+    loops, but with fused multiply-adds (one rounding per step instead of
+    two), as BLAS libraries do.
+
+    Example: a 256x784x64 matmul becomes `scf.for` loops over 32 row blocks
+    and 2 column blocks around a 784-step loop carrying eight
+    `vector<32xf32>` accumulators.
+  }];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
+    Option<"tileN", "tile-n", "int64_t", "32",
+           "columns of the register block (a multiple of the vector width)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,40 @@
+// RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16" | FileCheck %s
+
+// CHECK-LABEL: func @matmul
+// CHECK-SAME: (%[[A:.*]]: tensor<10x5xf32>, %[[B:.*]]: tensor<5x40xf32>, %[[C:.*]]: tensor<10x40xf32>)
+func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf32>) -> tensor<10x40xf32> {
+  // Blocks of 4 rows for rows 0-7.
+  // CHECK: %[[C4:.*]] = arith.constant 4 : index
+  // CHECK: %[[MAIN:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %[[C4]] iter_args(%[[CI:.*]] = %[[C]])
+  // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args(%[[CJ:.*]] = %[[CI]])
+  // 40 is not a multiple of 16: column blocks are masked (not in bounds).
+  // CHECK: %[[ACC0:.*]] = vector.transfer_read %[[CJ]][%[[I]], %[[J]]], %{{.*}} : tensor<10x40xf32>, vector<16xf32>
+  // CHECK-NOT: in_bounds = [true]
+  // CHECK: %[[R:.*]]:4 = scf.for %[[K:.*]] = {{.*}} iter_args(%[[A0:.*]] = %[[ACC0]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+  // CHECK: %[[BROW:.*]] = vector.transfer_read %[[B]][%[[K]], %[[J]]]
+  // CHECK: %[[AIK:.*]] = tensor.extract %[[A]][%[[I]], %[[K]]]
+  // CHECK: %[[SPLAT:.*]] = vector.broadcast %[[AIK]] : f32 to vector<16xf32>
+  // CHECK: vector.fma %[[SPLAT]], %[[BROW]], %[[A0]] : vector<16xf32>
+  // CHECK: scf.yield
+  // CHECK: vector.transfer_write %[[R]]#0, %[[CJ]][%[[I]], %[[J]]]
+  // Rows 8 and 9 one at a time.
+  // CHECK: %[[C8:.*]] = arith.constant 8 : index
+  // CHECK: %[[C10:.*]] = arith.constant 10 : index
+  // CHECK: scf.for %{{.*}} = %[[C8]] to %[[C10]] step %{{.*}} iter_args(%{{.*}} = %[[MAIN]])
+  // CHECK-NOT: linalg.matmul
+  %0 = linalg.matmul ins(%a, %b : tensor<10x5xf32>, tensor<5x40xf32>) outs(%c : tensor<10x40xf32>) -> tensor<10x40xf32>
+  return %0 : tensor<10x40xf32>
+}
+
+// -----
+
+// Integer, dynamic and transposed matmuls are left to other passes.
+// CHECK-LABEL: func @unchanged
+func.func @unchanged(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %c: tensor<4x16xi32>,
+                     %d: tensor<?x8xf32>, %e: tensor<8x16xf32>, %f: tensor<?x16xf32>) -> (tensor<4x16xi32>, tensor<?x16xf32>) {
+  // CHECK: linalg.matmul
+  // CHECK: linalg.matmul
+  %0 = linalg.matmul ins(%a, %b : tensor<4x8xi8>, tensor<8x16xi8>) outs(%c : tensor<4x16xi32>) -> tensor<4x16xi32>
+  %1 = linalg.matmul ins(%d, %e : tensor<?x8xf32>, tensor<8x16xf32>) outs(%f : tensor<?x16xf32>) -> tensor<?x16xf32>
+  return %0, %1 : tensor<4x16xi32>, tensor<?x16xf32>
+}
