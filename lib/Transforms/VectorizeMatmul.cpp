@@ -1,10 +1,10 @@
 //===- VectorizeMatmul.cpp - qat-vectorize-matmul --------------------------===//
 //
 // Part of qat-mlir. Rewrites a float linalg.matmul on tensors into a register-
-// blocked loop nest of vector operations: for each block of tile-m rows and
-// tile-n columns of C, tile-m accumulator vectors live in registers across
-// the whole reduction, each step broadcasting one element of A per row and
-// loading one row segment of B.
+// blocked loop nest of vector operations: for each column panel of C, for
+// each block of tile-m rows, tile-m accumulator vectors live in registers
+// across the whole reduction, each step broadcasting one element of A per row
+// and loading one row segment of B.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,30 +56,34 @@ public:
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 
-  /// C with rows [first, last) computed, in blocks of `rows` rows.
-  Value rowBlocks(Value c, int64_t first, int64_t last, int64_t rows) {
-    if (first >= last)
-      return c;
+  /// C computed: an outer loop over column panels of tile-n columns (the
+  /// panel of B, K x tile-n, stays in cache while every row block uses it),
+  /// then row blocks of tile-m rows and the remaining rows one by one.
+  Value panels(Value c, int64_t m, int64_t tileM) {
+    int64_t full = m - m % tileM;
     auto loop = scf::ForOp::create(
-        b, index(first), index(last), index(rows), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value i0, ValueRange iter) {
-          ImplicitLocOpBuilder ib(loc, nested);
-          Value result = columnBlocks(ib, iter[0], i0, rows);
-          scf::YieldOp::create(ib, result);
+        b, index(0), index(n), index(tileN), ValueRange{c},
+        [&](OpBuilder &nested, Location loc, Value j0, ValueRange iter) {
+          ImplicitLocOpBuilder jb(loc, nested);
+          Value result = rowBlocks(jb, iter[0], j0, 0, full, tileM);
+          result = rowBlocks(jb, result, j0, full, m, 1);
+          scf::YieldOp::create(jb, result);
         });
     return loop.getResult(0);
   }
 
 private:
-  /// All column blocks of rows [i0, i0 + rows).
-  Value columnBlocks(ImplicitLocOpBuilder &ib, Value c, Value i0,
-                     int64_t rows) {
+  /// Rows [first, last) of the panel at column j0, in blocks of `rows`.
+  Value rowBlocks(ImplicitLocOpBuilder &jb, Value c, Value j0, int64_t first,
+                  int64_t last, int64_t rows) {
+    if (first >= last)
+      return c;
     auto loop = scf::ForOp::create(
-        ib, index(0), index(n), index(tileN), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value j0, ValueRange iter) {
-          ImplicitLocOpBuilder jb(loc, nested);
-          Value result = block(jb, iter[0], i0, j0, rows);
-          scf::YieldOp::create(jb, result);
+        jb, index(first), index(last), index(rows), ValueRange{c},
+        [&](OpBuilder &nested, Location loc, Value i0, ValueRange iter) {
+          ImplicitLocOpBuilder ib(loc, nested);
+          Value result = block(ib, iter[0], i0, j0, rows);
+          scf::YieldOp::create(ib, result);
         });
     return loop.getResult(0);
   }
@@ -155,11 +159,7 @@ struct VectorizeMatmulPass
       MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN);
       int64_t m = cast<RankedTensorType>(op.getInputs()[0].getType())
                       .getDimSize(0);
-      int64_t full = m - m % tileM;
-      Value c = op.getOutputs()[0];
-      c = builder.rowBlocks(c, 0, full, tileM);
-      c = builder.rowBlocks(c, full, m, 1);
-      rewriter.replaceOp(op, c);
+      rewriter.replaceOp(op, builder.panels(op.getOutputs()[0], m, tileM));
     }
   }
 };

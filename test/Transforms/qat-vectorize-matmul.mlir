@@ -3,12 +3,13 @@
 // CHECK-LABEL: func @matmul
 // CHECK-SAME: (%[[A:.*]]: tensor<10x5xf32>, %[[B:.*]]: tensor<5x40xf32>, %[[C:.*]]: tensor<10x40xf32>)
 func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf32>) -> tensor<10x40xf32> {
+  // Column panels of 16 outside; 40 is not a multiple of 16, so column
+  // blocks are masked (not in bounds).
+  // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args(%[[CJ:.*]] = %[[C]])
   // Blocks of 4 rows for rows 0-7.
   // CHECK: %[[C4:.*]] = arith.constant 4 : index
-  // CHECK: %[[MAIN:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %[[C4]] iter_args(%[[CI:.*]] = %[[C]])
-  // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args(%[[CJ:.*]] = %[[CI]])
-  // 40 is not a multiple of 16: column blocks are masked (not in bounds).
-  // CHECK: %[[ACC0:.*]] = vector.transfer_read %[[CJ]][%[[I]], %[[J]]], %{{.*}} : tensor<10x40xf32>, vector<16xf32>
+  // CHECK: %[[MAIN:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %[[C4]] iter_args(%[[CI:.*]] = %[[CJ]])
+  // CHECK: %[[ACC0:.*]] = vector.transfer_read %[[CI]][%[[I]], %[[J]]], %{{.*}} : tensor<10x40xf32>, vector<16xf32>
   // CHECK-NOT: in_bounds = [true]
   // CHECK: %[[R:.*]]:4 = scf.for %[[K:.*]] = {{.*}} iter_args(%[[A0:.*]] = %[[ACC0]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
   // CHECK: %[[BROW:.*]] = vector.transfer_read %[[B]][%[[K]], %[[J]]]
@@ -16,7 +17,7 @@ func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf
   // CHECK: %[[SPLAT:.*]] = vector.broadcast %[[AIK]] : f32 to vector<16xf32>
   // CHECK: vector.fma %[[SPLAT]], %[[BROW]], %[[A0]] : vector<16xf32>
   // CHECK: scf.yield
-  // CHECK: vector.transfer_write %[[R]]#0, %[[CJ]][%[[I]], %[[J]]]
+  // CHECK: vector.transfer_write %[[R]]#0, %[[CI]][%[[I]], %[[J]]]
   // Rows 8 and 9 one at a time.
   // CHECK: %[[C8:.*]] = arith.constant 8 : index
   // CHECK: %[[C10:.*]] = arith.constant 10 : index

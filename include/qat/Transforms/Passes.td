@@ -36,7 +36,8 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
   let summary = "Register-blocked vector code for float matmuls";
   let description = [{
     Rewrites each statically shaped f32 `linalg.matmul` on tensors into a loop
-    nest over blocks of `tile-m` rows and `tile-n` columns of C. A block's
+    nest over column panels of `tile-n` columns of C (the panel of B stays in
+    cache while all rows use it) and, inside, blocks of `tile-m` rows. A block's
     `tile-m` accumulator vectors stay in registers for the whole reduction;
     each reduction step loads one `tile-n` segment of a row of B, broadcasts
     one element of A per row and updates the accumulators with `vector.fma`.
@@ -47,9 +48,9 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     loops, but with fused multiply-adds (one rounding per step instead of
     two), as BLAS libraries do.
 
-    Example: a 256x784x64 matmul becomes `scf.for` loops over 32 row blocks
-    and 2 column blocks around a 784-step loop carrying eight
-    `vector<32xf32>` accumulators.
+    Example: a 256x784x64 matmul becomes `scf.for` loops over 2 column panels
+    and 32 row blocks around a 784-step loop carrying eight `vector<32xf32>`
+    accumulators.
   }];
   let options = [
     Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
