@@ -10,6 +10,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -23,10 +24,20 @@
 using namespace mlir;
 using namespace mlir::qat;
 
-LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module) {
+LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
+                                           const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
-  buildQatCpuPipeline(pm);
+  buildQatCpuPipeline(pm, options);
   return pm.run(module);
+}
+
+CpuPipelineOptions
+mlir::qat::getCpuPipelineOptions(const llvm::TargetMachine &target) {
+  CpuPipelineOptions options;
+  const llvm::MCSubtargetInfo *subtarget = target.getMCSubtargetInfo();
+  options.vnni = target.getTargetTriple().isX86() && subtarget &&
+                 subtarget->checkFeatures("+avx512vnni");
+  return options;
 }
 
 std::unique_ptr<llvm::TargetMachine>

@@ -20,7 +20,8 @@
 
 using namespace mlir;
 
-void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
+void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
+                                    const CpuPipelineOptions &options) {
   pm.addPass(createConvertQatToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   // Chains of elementwise ops (bias, activation, fake quantization) become
@@ -28,6 +29,8 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(createLinalgElementwiseOpFusionPass());
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
+  if (options.vnni)
+    pm.addNestedPass<func::FuncOp>(createX86VnniMatmul());
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul());
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
 
@@ -44,6 +47,10 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::buildBufferDeallocationPipeline(pm);
 
+  if (options.vnni)
+    pm.addNestedPass<func::FuncOp>(createX86LowerVnniDot());
+  // No calls into MLIR's runner libraries from compiled code.
+  pm.addNestedPass<func::FuncOp>(createExpandStridedCopies());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -54,9 +61,22 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm) {
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+namespace {
+struct CpuPipelineCommandLine
+    : public PassPipelineOptions<CpuPipelineCommandLine> {
+  Option<bool> vnni{*this, "vnni",
+                    llvm::cl::desc("Use AVX-512 VNNI for int8 matmuls"),
+                    llvm::cl::init(false)};
+};
+} // namespace
+
 void mlir::qat::registerQatPipelines() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CpuPipelineCommandLine>(
       "qat-cpu-pipeline",
-      "Lower qat ops and linalg on tensors to the LLVM dialect (scalar loops)",
-      buildQatCpuPipeline);
+      "Lower qat ops and linalg on tensors to the LLVM dialect",
+      [](OpPassManager &pm, const CpuPipelineCommandLine &commandLine) {
+        CpuPipelineOptions options;
+        options.vnni = commandLine.vnni;
+        buildQatCpuPipeline(pm, options);
+      });
 }

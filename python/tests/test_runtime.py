@@ -191,3 +191,43 @@ func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
     np.testing.assert_allclose(model.mm(a, b), a @ b, rtol=1e-4, atol=1e-4)
+
+
+def _int8_matmul_mlir(m, k, n, constant_b=None):
+    if constant_b is None:
+        b_arg, b_def = f", %b: tensor<{k}x{n}xi8>", ""
+    else:
+        rows = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]"
+                         for row in constant_b)
+        b_arg = ""
+        b_def = f"%b = arith.constant dense<[{rows}]> : tensor<{k}x{n}xi8>"
+    return f"""
+func.func @mm(%a: tensor<{m}x{k}xi8>{b_arg}) -> tensor<{m}x{n}xi32> {{
+  {b_def}
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<{m}x{n}xi32>
+  %z = linalg.fill ins(%zero : i32) outs(%e : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
+  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xi8>, tensor<{k}x{n}xi8>)
+                     outs(%z : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
+  return %c : tensor<{m}x{n}xi32>
+}}
+"""
+
+
+@pytest.mark.parametrize("m,k,n", [(13, 30, 37), (1, 784, 10), (8, 64, 32),
+                                   (5, 3, 17), (16, 256, 48)])
+def test_int8_matmul_matches_numpy_exactly(compile_mlir, m, k, n):
+    # On CPUs with AVX-512 VNNI this runs the vpdpbusd kernels (A biased by
+    # 128 and corrected with B's column sums); the result must be exact.
+    rng = np.random.default_rng(m + 7 * k + 31 * n)
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    a[0, :] = -128  # the extremes, where the bias matters most
+    b[:, 0] = -128
+    expected = a.astype(np.int32) @ b.astype(np.int32)
+    model = compile_mlir(_int8_matmul_mlir(m, k, n), name=f"q{m}_{k}_{n}")
+    np.testing.assert_array_equal(model.mm(a, b), expected)
+    # The same with B as a constant (packed at compile time).
+    frozen = compile_mlir(_int8_matmul_mlir(m, k, n, constant_b=b),
+                          name=f"qc{m}_{k}_{n}")
+    np.testing.assert_array_equal(frozen.mm(a), expected)

@@ -196,17 +196,6 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (failed(qat::lowerToLLVMDialect(*module)))
-    return 1;
-  if (*emit == Emit::MLIR) {
-    auto out = openOutput();
-    if (!out)
-      return 1;
-    module->print(out->os());
-    out->keep();
-    return 0;
-  }
-
   qat::TargetOptions targetOptions;
   targetOptions.triple = targetTriple;
   targetOptions.cpu = targetCpu;
@@ -218,6 +207,18 @@ int main(int argc, char **argv) {
       qat::createTargetMachine(targetOptions, error);
   if (!target)
     return fail(error);
+
+  if (failed(qat::lowerToLLVMDialect(*module,
+                                     qat::getCpuPipelineOptions(*target))))
+    return 1;
+  if (*emit == Emit::MLIR) {
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule = qat::translateWithRuntimeABI(

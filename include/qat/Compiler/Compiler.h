@@ -15,6 +15,8 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/CodeGen.h"
 
+#include "qat/Pipelines/Pipelines.h"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +51,8 @@ struct EntrySignature {
 FailureOr<std::vector<EntrySignature>> prepareEntryPoints(ModuleOp module);
 
 /// Runs qat-cpu-pipeline on `module`.
-LogicalResult lowerToLLVMDialect(ModuleOp module);
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 const CpuPipelineOptions &options);
 
 struct TargetOptions {
   std::string triple; ///< empty: the host
@@ -61,6 +64,10 @@ struct TargetOptions {
 /// The target machine for `options`, or a diagnostic message in `error`.
 std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const TargetOptions &options, std::string &error);
+
+/// What qat-cpu-pipeline may use on `target` (e.g. VNNI when it has
+/// avx512vnni).
+CpuPipelineOptions getCpuPipelineOptions(const llvm::TargetMachine &target);
 
 /// Translates a module in the LLVM dialect to LLVM IR and adds the runtime
 /// ABI: one `qat_entry_<name>(void **)` per entry and `qat_module_info()`.

@@ -14,6 +14,12 @@ class OpPassManager;
 
 namespace mlir::qat {
 
+/// What the target CPU offers the code generator.
+struct CpuPipelineOptions {
+  /// AVX-512 VNNI: int8 matmuls use vpdpbusd (qat-x86-vnni-matmul).
+  bool vnni = false;
+};
+
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
 /// LLVM dialect, ready for mlir-runner or translation: convert-qat-to-linalg,
 /// elementwise arith on tensors to linalg, elementwise fusion,
@@ -22,7 +28,8 @@ namespace mlir::qat {
 /// turned into caller-allocated out-parameters (static shapes; the runtime
 /// ABI), buffer deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
 /// loops; tiling and vectorization are the AOT compiler's work.
-void buildQatCpuPipeline(OpPassManager &pm);
+void buildQatCpuPipeline(OpPassManager &pm,
+                         const CpuPipelineOptions &options = {});
 
 /// Registers every pipeline above with the pass registry.
 void registerQatPipelines();

@@ -8,10 +8,12 @@
 #define QAT_TRANSFORMS_PASSES_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::qat {
@@ -20,6 +22,12 @@ namespace mlir::qat {
 /// new order), or std::nullopt when it leaves the op alone.
 std::optional<SmallVector<unsigned>>
 getVectorizableInterchange(linalg::LinalgOp op);
+
+/// acc[l] += sum_g zext(unsignedBytes[4l + g]) * sext(signedBytes[4l + g])
+/// for vector<16xi32> acc and vector<64xi8> bytes, as pure vector ops in the
+/// form qat-x86-lower-vnni-dot recognizes.
+Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
+                      Value signedBytes);
 
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION

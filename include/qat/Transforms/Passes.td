@@ -10,6 +10,25 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
+  let summary = "Turn memref.copy of strided memrefs into linalg.copy";
+  let description = [{
+    LLVM lowering turns a `memref.copy` between contiguous memrefs into a
+    memcpy, but any other copy into a call to `memrefCopy` from MLIR's
+    runner-utils library, which compiled models must not depend on. This pass
+    rewrites those copies (for example into a subview made by bufferizing
+    `tensor.pad` or `tensor.insert_slice`) as `linalg.copy`, which later
+    becomes plain loops.
+
+    ```mlir
+    memref.copy %a, %b : memref<4x4xi8> to memref<4x4xi8, strided<[8, 1]>>
+    // becomes
+    linalg.copy ins(%a : memref<4x4xi8>) outs(%b : memref<4x4xi8, strided<[8, 1]>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
   let summary = "Move reduction loops outside the contiguous output loop";
   let description = [{
@@ -63,6 +82,57 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
   ];
+}
+
+def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
+  let summary = "AVX-512 VNNI code for int8 x int8 -> int32 matmuls";
+  let description = [{
+    Rewrites each statically shaped, signed int8 x int8 -> int32
+    `linalg.matmul` on tensors into register-blocked code around VNNI dot
+    products (64 byte products, summed in groups of 4 into 16 int32 lanes,
+    per vpdpbusd). The dot products are emitted as pure vector arithmetic
+    (zero/sign extension, multiply, `vector.multi_reduction`) so that
+    bufferization can reason about them; `qat-x86-lower-vnni-dot` turns them
+    into `llvm.x86.avx512.vpdpbusd.512` after bufferization. vpdpbusd multiplies
+    unsigned by signed bytes, so A is biased by 128 (each byte xor 0x80) and
+    the accumulators start at `C - 128 * colsum(B)`, which cancels the bias
+    exactly: the results equal the scalar int32 arithmetic.
+
+    B is packed to `[ceil(N/16)][ceil(K/4)][64]` bytes (4 consecutive k of 16
+    columns per vector), zero padded; a constant B (frozen weights) is packed
+    at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
+    accumulators in registers across the reduction; leftover rows are done one
+    at a time, leftover columns masked.
+
+    Only for targets with AVX-512 VNNI: qat-compile enables it when the target
+    CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def X86LowerVnniDot : Pass<"qat-x86-lower-vnni-dot", "func::FuncOp"> {
+  let summary = "Turn byte dot products into the AVX-512 VNNI instruction";
+  let description = [{
+    Rewrites the vector form of a VNNI dot product,
+
+    ```mlir
+    %a = arith.extui (vector.shape_cast %x : vector<64xi8> to vector<16x4xi8>)
+    %b = arith.extsi (vector.shape_cast %y : vector<64xi8> to vector<16x4xi8>)
+    %r = vector.multi_reduction <add>, (arith.muli %a, %b), %acc [1]
+        : vector<16x4xi32> to vector<16xi32>
+    ```
+
+    into `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%acc, %x, %y)`,
+    which computes exactly that. Runs after bufferization (the intrinsic call
+    has no declared memory effects). Only for targets with AVX-512 VNNI.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // QAT_TRANSFORMS_PASSES_TD

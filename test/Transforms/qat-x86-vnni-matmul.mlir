@@ -1,0 +1,46 @@
+// RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul | FileCheck %s
+// RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul --qat-x86-lower-vnni-dot | FileCheck %s --check-prefix=LOWERED
+
+// CHECK-LABEL: func @runtime_weights
+func.func @runtime_weights(%a: tensor<9x8xi8>, %b: tensor<8x20xi8>, %c: tensor<9x20xi32>) -> tensor<9x20xi32> {
+  // B padded to 8x32 and packed to [2][2][64]; -128 * column sums.
+  // CHECK: tensor.pad
+  // CHECK: linalg.generic
+  // CHECK: } -> tensor<2x2x64xi8>
+  // CHECK: arith.constant -128 : i32
+  // The bias 0x80808080 (-2139062144) flips A to unsigned.
+  // CHECK-DAG: arith.constant -2139062144 : i32
+  // CHECK: scf.for
+  // CHECK: arith.extui {{.*}} : vector<16x4xi8> to vector<16x4xi32>
+  // CHECK: arith.extsi {{.*}} : vector<16x4xi8> to vector<16x4xi32>
+  // CHECK: vector.multi_reduction <add>, {{.*}} [1] : vector<16x4xi32> to vector<16xi32>
+  // CHECK-NOT: linalg.matmul
+  // LOWERED: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"({{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+  // LOWERED-NOT: vector.multi_reduction
+  %0 = linalg.matmul ins(%a, %b : tensor<9x8xi8>, tensor<8x20xi8>) outs(%c : tensor<9x20xi32>) -> tensor<9x20xi32>
+  return %0 : tensor<9x20xi32>
+}
+
+// -----
+
+// Constant weights are packed at compile time: B[k][j] = k - 2j for 4x2,
+// padded to 16 columns; column sums 6 (j = 0) and -2 (j = 1) times -128.
+// CHECK-LABEL: func @constant_weights
+func.func @constant_weights(%a: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi32> {
+  // CHECK-DAG: arith.constant dense<[-768, 256, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
+  // CHECK-DAG: arith.constant dense<{{\[\[\[}}0, 1, 2, 3, -2, -1, 0, 1, 0, 0, {{.*}}]]]> : tensor<1x1x64xi8>
+  // CHECK-NOT: tensor.pad
+  %b = arith.constant dense<[[0, -2], [1, -1], [2, 0], [3, 1]]> : tensor<4x2xi8>
+  %0 = linalg.matmul ins(%a, %b : tensor<1x4xi8>, tensor<4x2xi8>) outs(%c : tensor<1x2xi32>) -> tensor<1x2xi32>
+  return %0 : tensor<1x2xi32>
+}
+
+// -----
+
+// Unsigned-cast and float matmuls are not for this pass.
+// CHECK-LABEL: func @unchanged
+func.func @unchanged(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %c: tensor<4x16xi32>) -> tensor<4x16xi32> {
+  // CHECK: linalg.matmul
+  %0 = linalg.matmul {cast = #linalg.type_fn<cast_unsigned>} ins(%a, %b : tensor<4x8xi8>, tensor<8x16xi8>) outs(%c : tensor<4x16xi32>) -> tensor<4x16xi32>
+  return %0 : tensor<4x16xi32>
+}
