@@ -22,12 +22,12 @@ struct CpuPipelineOptions {
 
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
 /// LLVM dialect, ready for mlir-runner or translation: convert-qat-to-linalg,
-/// elementwise arith on tensors to linalg, elementwise fusion,
-/// qat-interchange-loops,
-/// one-shot bufferization (identity layouts at function boundaries), results
-/// turned into caller-allocated out-parameters (static shapes; the runtime
-/// ABI), buffer deallocation, linalg to loops and conversion to LLVM. Today it emits scalar
-/// loops; tiling and vectorization are the AOT compiler's work.
+/// elementwise arith on tensors to linalg, elementwise fusion, the VNNI int8
+/// matmul kernels (options.vnni), register-blocked float matmuls,
+/// qat-interchange-loops for the other contractions, one-shot bufferization
+/// (identity layouts at function boundaries) with results turned into
+/// caller-allocated out-parameters (the runtime ABI), buffer deallocation,
+/// and lowering of loops, vectors and everything else to LLVM.
 void buildQatCpuPipeline(OpPassManager &pm,
                          const CpuPipelineOptions &options = {});
 
