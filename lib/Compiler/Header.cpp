@@ -37,40 +37,20 @@ const char *cTypeOf(int32_t dtype) {
   return "void";
 }
 
-const char *dtypeName(int32_t dtype) {
-  switch (dtype) {
-  case QAT_DTYPE_F32:
-    return "f32";
-  case QAT_DTYPE_F64:
-    return "f64";
-  case QAT_DTYPE_I1:
-    return "i1";
-  case QAT_DTYPE_I8:
-    return "i8";
-  case QAT_DTYPE_I16:
-    return "i16";
-  case QAT_DTYPE_I32:
-    return "i32";
-  case QAT_DTYPE_I64:
-    return "i64";
-  }
-  return "?";
-}
-
-std::string describe(const TensorSignature &t) {
-  std::string s = t.name + ": " + dtypeName(t.dtype) + "[";
-  for (auto [i, d] : llvm::enumerate(t.shape))
-    s += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
-  return s + "]";
-}
-
 /// The descriptor struct name for an element type and rank.
 std::string descriptorName(const TensorSignature &t) {
-  return std::string("qat_memref_") + dtypeName(t.dtype) + "_" +
+  return std::string("qat_memref_") + qat_abi_dtype_name(t.dtype) + "_" +
          std::to_string(t.shape.size()) + "d";
 }
 
 } // namespace
+
+std::string mlir::qat::formatSignature(const TensorSignature &t) {
+  std::string s = t.name + ": " + qat_abi_dtype_name(t.dtype) + "[";
+  for (auto [i, d] : llvm::enumerate(t.shape))
+    s += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
+  return s + "]";
+}
 
 std::string mlir::qat::generateHeader(ArrayRef<EntrySignature> entries,
                                       StringRef moduleName) {
@@ -107,10 +87,10 @@ std::string mlir::qat::generateHeader(ArrayRef<EntrySignature> entries,
   for (const EntrySignature &entry : entries) {
     os << "\n/* " << entry.name << "(";
     for (auto [i, t] : llvm::enumerate(entry.args))
-      os << (i ? ", " : "") << describe(t);
+      os << (i ? ", " : "") << formatSignature(t);
     os << ") -> (";
     for (auto [i, t] : llvm::enumerate(entry.results))
-      os << (i ? ", " : "") << describe(t);
+      os << (i ? ", " : "") << formatSignature(t);
     os << ") */\n";
     os << "void _mlir_ciface_" << entry.name << "(";
     bool first = true;

@@ -10,6 +10,8 @@
 
 #include "qat/Transforms/Passes.h"
 
+#include "MatmulKernels.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,19 +28,6 @@ using namespace mlir;
 using namespace mlir::qat;
 
 namespace {
-
-bool isCandidate(linalg::MatmulOp op) {
-  if (!op.hasPureTensorSemantics())
-    return false;
-  for (Value operand : op->getOperands()) {
-    auto type = dyn_cast<RankedTensorType>(operand.getType());
-    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
-      return false;
-  }
-  // Only the default maps (no transposition or broadcast).
-  return op.getIndexingMapsArray() ==
-         op.getDefaultIndexingMaps(op->getContext());
-}
 
 /// Builds the loop nest for one matmul.
 class MatmulBuilder {
@@ -147,13 +136,12 @@ struct VectorizeMatmulPass
                                "be positive");
       return signalPassFailure();
     }
-    SmallVector<linalg::MatmulOp> candidates;
-    getOperation().walk([&](linalg::MatmulOp op) {
-      if (isCandidate(op))
-        candidates.push_back(op);
-    });
+    Type f32 = Float32Type::get(&getContext());
     IRRewriter rewriter(&getContext());
-    for (linalg::MatmulOp op : candidates) {
+    for (linalg::MatmulOp op :
+         collectMatmuls(getOperation(), [&](linalg::MatmulOp op) {
+           return isStaticMatmul(op, f32, f32);
+         })) {
       rewriter.setInsertionPoint(op);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
       MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN);

@@ -13,6 +13,8 @@
 
 #include "qat/Transforms/Passes.h"
 
+#include "MatmulKernels.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -35,20 +37,6 @@ constexpr int64_t kLanes = 16;  // int32 lanes of a zmm register
 constexpr int64_t kGroup = 4;   // bytes summed per lane by vpdpbusd
 constexpr int64_t kRows = 8;    // rows of a register block
 constexpr int64_t kVectors = 2; // 16-column vectors of a register block
-
-bool isCandidate(linalg::MatmulOp op) {
-  if (!op.hasPureTensorSemantics() || op.getCast() != linalg::TypeFn::cast_signed)
-    return false;
-  auto isStatic = [](Value v, unsigned width) {
-    auto type = dyn_cast<RankedTensorType>(v.getType());
-    return type && type.hasStaticShape() &&
-           type.getElementType().isSignlessInteger(width);
-  };
-  return isStatic(op.getInputs()[0], 8) && isStatic(op.getInputs()[1], 8) &&
-         isStatic(op.getOutputs()[0], 32) &&
-         op.getIndexingMapsArray() ==
-             op.getDefaultIndexingMaps(op->getContext());
-}
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -300,13 +288,13 @@ private:
 struct X86VnniMatmulPass
     : mlir::qat::impl::X86VnniMatmulBase<X86VnniMatmulPass> {
   void runOnOperation() override {
-    SmallVector<linalg::MatmulOp> candidates;
-    getOperation().walk([&](linalg::MatmulOp op) {
-      if (isCandidate(op))
-        candidates.push_back(op);
-    });
+    Builder builder(&getContext());
     IRRewriter rewriter(&getContext());
-    for (linalg::MatmulOp op : candidates) {
+    for (linalg::MatmulOp op :
+         collectMatmuls(getOperation(), [&](linalg::MatmulOp op) {
+           return op.getCast() == linalg::TypeFn::cast_signed &&
+                  isStaticMatmul(op, builder.getI8Type(), builder.getI32Type());
+         })) {
       rewriter.setInsertionPoint(op);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
       Value a = op.getInputs()[0], bMat = op.getInputs()[1];

@@ -72,40 +72,11 @@ struct qat_tensor {
 };
 
 size_t qat_dtype_size(qat_dtype dtype) {
-  switch (dtype) {
-  case QAT_DTYPE_F32:
-  case QAT_DTYPE_I32:
-    return 4;
-  case QAT_DTYPE_F64:
-  case QAT_DTYPE_I64:
-    return 8;
-  case QAT_DTYPE_I1:
-  case QAT_DTYPE_I8:
-    return 1;
-  case QAT_DTYPE_I16:
-    return 2;
-  }
-  return 0;
+  return (size_t)qat_abi_dtype_size(dtype);
 }
 
 const char *qat_dtype_name(qat_dtype dtype) {
-  switch (dtype) {
-  case QAT_DTYPE_F32:
-    return "f32";
-  case QAT_DTYPE_F64:
-    return "f64";
-  case QAT_DTYPE_I1:
-    return "i1";
-  case QAT_DTYPE_I8:
-    return "i8";
-  case QAT_DTYPE_I16:
-    return "i16";
-  case QAT_DTYPE_I32:
-    return "i32";
-  case QAT_DTYPE_I64:
-    return "i64";
-  }
-  return "unknown";
+  return qat_abi_dtype_name(dtype);
 }
 
 /* Writes "[2x3x?]" into buffer. */

@@ -103,15 +103,6 @@ std::optional<Emit> inferEmit() {
       .Default(std::nullopt);
 }
 
-std::string describe(const qat::TensorSignature &t) {
-  static const char *names[] = {"?", "f32", "f64", "i1", "i8",
-                                "i16", "i32", "i64"};
-  std::string s = t.name + ": " + names[t.dtype] + "[";
-  for (auto [i, d] : llvm::enumerate(t.shape))
-    s += (i ? "x" : "") + (d < 0 ? std::string("?") : std::to_string(d));
-  return s + "]";
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -165,10 +156,10 @@ int main(int argc, char **argv) {
     for (const qat::EntrySignature &entry : *entries) {
       llvm::outs() << "entry @" << entry.name << "(";
       for (auto [i, t] : llvm::enumerate(entry.args))
-        llvm::outs() << (i ? ", " : "") << describe(t);
+        llvm::outs() << (i ? ", " : "") << qat::formatSignature(t);
       llvm::outs() << ") -> (";
       for (auto [i, t] : llvm::enumerate(entry.results))
-        llvm::outs() << (i ? ", " : "") << describe(t);
+        llvm::outs() << (i ? ", " : "") << qat::formatSignature(t);
       llvm::outs() << ")\n";
     }
     llvm::outs() << "verified " << inputFilename << ": " << entries->size()

@@ -90,6 +90,9 @@ LogicalResult emitMachineCode(llvm::Module &module, llvm::TargetMachine &target,
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
                                 std::string &error);
 
+/// "name: f32[2x?]" for messages and listings.
+std::string formatSignature(const TensorSignature &tensor);
+
 /// A C header declaring the entry points of a compiled module.
 std::string generateHeader(ArrayRef<EntrySignature> entries,
                            StringRef moduleName);

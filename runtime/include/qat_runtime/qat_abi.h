@@ -46,6 +46,45 @@ typedef enum qat_dtype {
   QAT_DTYPE_I64 = 7,
 } qat_dtype;
 
+/* Bytes per element; 0 for an unknown dtype. */
+static inline int qat_abi_dtype_size(int32_t dtype) {
+  switch (dtype) {
+  case QAT_DTYPE_F32:
+  case QAT_DTYPE_I32:
+    return 4;
+  case QAT_DTYPE_F64:
+  case QAT_DTYPE_I64:
+    return 8;
+  case QAT_DTYPE_I1:
+  case QAT_DTYPE_I8:
+    return 1;
+  case QAT_DTYPE_I16:
+    return 2;
+  }
+  return 0;
+}
+
+/* "f32", "i8", ...; "unknown" for an unknown dtype. */
+static inline const char *qat_abi_dtype_name(int32_t dtype) {
+  switch (dtype) {
+  case QAT_DTYPE_F32:
+    return "f32";
+  case QAT_DTYPE_F64:
+    return "f64";
+  case QAT_DTYPE_I1:
+    return "i1";
+  case QAT_DTYPE_I8:
+    return "i8";
+  case QAT_DTYPE_I16:
+    return "i16";
+  case QAT_DTYPE_I32:
+    return "i32";
+  case QAT_DTYPE_I64:
+    return "i64";
+  }
+  return "unknown";
+}
+
 /* A tensor in an entry-point signature. shape[i] is -1 for a dynamic size. */
 typedef struct qat_abi_tensor {
   const char *name;
