@@ -29,6 +29,7 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   pm.addPass(createLinalgElementwiseOpFusionPass());
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
+  pm.addNestedPass<func::FuncOp>(createConvToMatmul());
   if (options.vnni)
     pm.addNestedPass<func::FuncOp>(createX86VnniMatmul());
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul());

@@ -47,6 +47,19 @@ struct PackedB {
   Value correction;
 };
 
+/// The value of a constant matrix, also through a collapse_shape (a
+/// convolution filter seen as a matrix).
+DenseIntElementsAttr getConstantMatrix(Value matrix) {
+  DenseIntElementsAttr value;
+  if (matchPattern(matrix, m_Constant(&value)))
+    return value;
+  auto collapse = matrix.getDefiningOp<tensor::CollapseShapeOp>();
+  if (collapse && matchPattern(collapse.getSrc(), m_Constant(&value)))
+    return cast<DenseIntElementsAttr>(
+        value.reshape(cast<ShapedType>(matrix.getType())));
+  return {};
+}
+
 /// Packs a constant B at compile time.
 PackedB packConstant(ImplicitLocOpBuilder &b, DenseIntElementsAttr values,
                      int64_t k, int64_t n) {
@@ -301,10 +314,9 @@ struct X86VnniMatmulPass
       auto aType = cast<RankedTensorType>(a.getType());
       int64_t m = aType.getDimSize(0), k = aType.getDimSize(1);
       int64_t n = cast<RankedTensorType>(bMat.getType()).getDimSize(1);
-      DenseIntElementsAttr constantB;
-      PackedB packed = matchPattern(bMat, m_Constant(&constantB))
-                           ? packConstant(b, constantB, k, n)
-                           : packAtRunTime(b, bMat, k, n);
+      DenseIntElementsAttr constantB = getConstantMatrix(bMat);
+      PackedB packed = constantB ? packConstant(b, constantB, k, n)
+                                 : packAtRunTime(b, bMat, k, n);
       VnniBuilder builder(b, a, packed, m, k, n);
       rewriter.replaceOp(op, builder.build(op.getOutputs()[0]));
     }

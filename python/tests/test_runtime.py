@@ -231,3 +231,53 @@ def test_int8_matmul_matches_numpy_exactly(compile_mlir, m, k, n):
     frozen = compile_mlir(_int8_matmul_mlir(m, k, n, constant_b=b),
                           name=f"qc{m}_{k}_{n}")
     np.testing.assert_array_equal(frozen.mm(a), expected)
+
+
+def _conv_reference(x, w, stride, dilation):
+    """NHWC x HWCF convolution in int64 (exact for integers)."""
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd - dilation * (kw - 1) - 1) // stride + 1
+    out = np.zeros((n, oh, ow, f), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i * dilation:i * dilation + stride * (oh - 1) + 1:stride,
+                      j * dilation:j * dilation + stride * (ow - 1) + 1:stride, :]
+            out += np.einsum("nhwc,cf->nhwf", patch.astype(np.int64),
+                             w[i, j].astype(np.int64))
+    return out
+
+
+@pytest.mark.parametrize("stride,dilation,constant", [(1, 1, True),
+                                                      (2, 1, False),
+                                                      (1, 2, True)])
+def test_int8_conv_matches_numpy_exactly(compile_mlir, stride, dilation,
+                                         constant):
+    # Runs as im2col + the int8 matmul kernel (VNNI where the CPU has it).
+    rng = np.random.default_rng(stride * 10 + dilation)
+    x = rng.integers(-128, 128, (2, 9, 11, 5), dtype=np.int8)
+    w = rng.integers(-128, 128, (3, 3, 5, 7), dtype=np.int8)
+    expected = _conv_reference(x, w, stride, dilation)
+    oh, ow = expected.shape[1:3]
+    if constant:
+        data = "0x" + w.tobytes().hex().upper()
+        w_arg, w_def = "", f'%w = arith.constant dense<"{data}"> : tensor<3x3x5x7xi8>'
+    else:
+        w_arg, w_def = ", %w: tensor<3x3x5x7xi8>", ""
+    out = f"tensor<2x{oh}x{ow}x7xi32>"
+    text = f"""
+func.func @conv(%x: tensor<2x9x11x5xi8>{w_arg}) -> {out} {{
+  {w_def}
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : {out}
+  %z = linalg.fill ins(%zero : i32) outs(%e : {out}) -> {out}
+  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
+                                  strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %w : tensor<2x9x11x5xi8>, tensor<3x3x5x7xi8>) outs(%z : {out}) -> {out}
+  return %c : {out}
+}}
+"""
+    model = compile_mlir(text, name=f"conv{stride}{dilation}{int(constant)}")
+    result = model.conv(x) if constant else model.conv(x, w)
+    np.testing.assert_array_equal(result, expected)

@@ -10,6 +10,35 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
+  let summary = "Rewrite NHWC/HWCF convolutions as im2col and a matmul";
+  let description = [{
+    Rewrites a statically shaped `linalg.conv_2d_nhwc_hwcf` (any strides and
+    dilations) into an im2col gather, a `linalg.matmul` and reshapes:
+
+    ```
+    cols[n*OH*OW + oh*OW + ow][(kh*KW + kw)*C + c]
+        = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
+    out[N*OH*OW][F] += cols x filter[KH*KW*C][F]
+    ```
+
+    so that the convolution runs on the matmul kernels (register-blocked FMA
+    for f32, VNNI for int8 with constant filters packed at compile time).
+    The reduction runs over (kh, kw, c) in the convolution's own order.
+    Convolutions whose im2col matrix would exceed `max-im2col-bytes` are left
+    alone (they keep the loop-interchange path).
+  }];
+  let options = [
+    Option<"maxIm2colBytes", "max-im2col-bytes", "int64_t",
+           "64 * 1024 * 1024",
+           "largest im2col matrix to materialize, in bytes">,
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
   let summary = "Turn memref.copy of strided memrefs into linalg.copy";
   let description = [{

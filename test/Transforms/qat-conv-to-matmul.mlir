@@ -1,0 +1,30 @@
+// RUN: qat-opt %s -split-input-file --qat-conv-to-matmul | FileCheck %s
+// RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1000 | FileCheck %s --check-prefix=LIMIT
+
+// Stride 2, dilation 3: rows are (n, oh, ow), columns (kh, kw, c).
+// CHECK-DAG: #[[GATHER:.*]] = affine_map<(d0, d1) -> (d0 floordiv 12, ((d0 mod 12) floordiv 4) * 2 + (d1 floordiv 6) * 3, (d0 mod 4) * 2 + ((d1 mod 6) floordiv 3) * 3, d1 mod 3)>
+// CHECK-LABEL: func @conv
+func.func @conv(%x: tensor<2x10x12x3xi8>, %w: tensor<2x2x3x5xi8>, %o: tensor<2x3x4x5xi32>) -> tensor<2x3x4x5xi32> {
+  // CHECK: %[[COLS:.*]] = linalg.generic {indexing_maps = [#[[GATHER]], #{{.*}}], iterator_types = ["parallel", "parallel"]}
+  // CHECK-SAME: outs(%{{.*}} : tensor<24x12xi8>)
+  // CHECK: %[[W:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2], [3]] : tensor<2x2x3x5xi8> into tensor<12x5xi8>
+  // CHECK: %[[O:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2], [3]] : tensor<2x3x4x5xi32> into tensor<24x5xi32>
+  // CHECK: %[[MM:.*]] = linalg.matmul ins(%[[COLS]], %[[W]] : tensor<24x12xi8>, tensor<12x5xi8>) outs(%[[O]] : tensor<24x5xi32>)
+  // CHECK: tensor.expand_shape %[[MM]] {{\[\[}}0, 1, 2], [3]] output_shape [2, 3, 4, 5]
+  // The im2col matrix is 288 bytes: over a 1000-byte limit it is still done.
+  // LIMIT: linalg.matmul
+  %0 = linalg.conv_2d_nhwc_hwcf {dilations = dense<3> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : tensor<2x10x12x3xi8>, tensor<2x2x3x5xi8>) outs(%o : tensor<2x3x4x5xi32>) -> tensor<2x3x4x5xi32>
+  return %0 : tensor<2x3x4x5xi32>
+}
+
+// -----
+
+// 64 x 27 x 4 bytes = 6912 bytes of im2col: over the limit, left alone.
+// LIMIT-LABEL: func @large
+func.func @large(%x: tensor<1x10x10x3xf32>, %w: tensor<3x3x3x8xf32>, %o: tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32> {
+  // LIMIT: linalg.conv_2d_nhwc_hwcf
+  %0 = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x10x10x3xf32>, tensor<3x3x3x8xf32>) outs(%o : tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+  return %0 : tensor<1x8x8x8xf32>
+}
