@@ -180,7 +180,7 @@ public:
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
-    signFlip = arith::ConstantIntOp::create(b, 0x80808080, 32);
+    biasA();
   }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
@@ -193,6 +193,25 @@ public:
   }
 
 private:
+  /// A made unsigned once, up front: a xor 0x80 = a + 128 as u8.
+  void biasA() {
+    MLIRContext *ctx = b.getContext();
+    auto type = cast<RankedTensorType>(a.getType());
+    Value init = tensor::EmptyOp::create(b, type.getShape(), b.getI8Type());
+    AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+    a = linalg::GenericOp::create(
+            b, TypeRange{type}, ValueRange{a}, ValueRange{init},
+            ArrayRef<AffineMap>{id, id},
+            {utils::IteratorType::parallel, utils::IteratorType::parallel},
+            [](OpBuilder &nb, Location loc, ValueRange args) {
+              ImplicitLocOpBuilder ib(loc, nb);
+              Value flip = arith::ConstantIntOp::create(ib, -128, 8);
+              linalg::YieldOp::create(
+                  ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
+            })
+            .getResult(0);
+  }
+
   /// Column panels [first, last) of `vectors` 16-column vectors each.
   Value panels(Value c, int64_t first, int64_t last, int64_t vectors) {
     if (first >= last)
@@ -262,7 +281,7 @@ private:
           Value kStart = arith::MulIOp::create(kbld, kq, index(kGroup));
           SmallVector<Value> next;
           for (int64_t r = 0; r < rows; ++r) {
-            // Four bytes of A as one int32, made unsigned, in every lane.
+            // Four bytes of the biased A as one int32 in every lane.
             Value group = vector::TransferReadOp::create(
                 kbld, groupType, a, ValueRange{rowIndex[r], kStart}, zero8,
                 ArrayRef<bool>{k % kGroup == 0});
@@ -271,10 +290,9 @@ private:
                 vector::BitCastOp::create(
                     kbld, VectorType::get({1}, kbld.getI32Type()), group),
                 ArrayRef<int64_t>{0});
-            Value unsignedWord = arith::XOrIOp::create(kbld, word, signFlip);
             Value splat = vector::BitCastOp::create(
                 kbld, bytesType,
-                vector::BroadcastOp::create(kbld, accType, unsignedWord));
+                vector::BroadcastOp::create(kbld, accType, word));
             for (int64_t v = 0; v < vectors; ++v)
               next.push_back(
                   buildDotProduct(kbld, acc[r * vectors + v], splat, bVectors[v]));
@@ -295,7 +313,7 @@ private:
   PackedB packedB;
   int64_t m, k, n;
   VectorType accType, bytesType, groupType;
-  Value zero8, zero32, signFlip;
+  Value zero8, zero32;
 };
 
 struct X86VnniMatmulPass
