@@ -25,7 +25,7 @@ using namespace mlir;
 using namespace mlir::qat;
 
 LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
-                                           const CpuPipelineOptions &options) {
+                                            const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
   buildQatCpuPipeline(pm, options);
   return pm.run(module);
@@ -73,8 +73,8 @@ mlir::qat::createTargetMachine(const TargetOptions &options,
       triple, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
       options.optLevel));
   if (!machine)
-    error = "cannot create a target machine for " + triple.str() + " (" +
-            cpu + ")";
+    error =
+        "cannot create a target machine for " + triple.str() + " (" + cpu + ")";
   return machine;
 }
 
@@ -142,8 +142,8 @@ LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
   }
   // libm for the math functions LLVM may call (e.g. roundevenf on targets
   // without a rounding instruction).
-  SmallVector<StringRef> args = {*program, "-shared", "-o", outputPath,
-                                 objectPath, "-lm"};
+  SmallVector<StringRef> args = {*program,   "-shared",  "-o",
+                                 outputPath, objectPath, "-lm"};
   std::string message;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                      &message);

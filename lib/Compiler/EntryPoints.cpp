@@ -76,8 +76,7 @@ FailureOr<TensorSignature> getTensorSignature(func::FuncOp func, Type type,
            << tensorType.getElementType();
   for (int64_t size : tensorType.getShape())
     signature.shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
-  StringAttr name =
-      attrs ? attrs.getAs<StringAttr>("qat.name") : StringAttr();
+  StringAttr name = attrs ? attrs.getAs<StringAttr>("qat.name") : StringAttr();
   signature.name = name ? name.str() : (kind + Twine(index)).str();
   return signature;
 }
@@ -152,8 +151,8 @@ public:
       : module(module), ctx(module.getContext()),
         ptrTy(llvm::PointerType::getUnqual(ctx)),
         i32Ty(llvm::Type::getInt32Ty(ctx)), i64Ty(llvm::Type::getInt64Ty(ctx)),
-        tensorTy(llvm::StructType::create(
-            ctx, {ptrTy, i32Ty, i32Ty, ptrTy}, "qat_abi_tensor")),
+        tensorTy(llvm::StructType::create(ctx, {ptrTy, i32Ty, i32Ty, ptrTy},
+                                          "qat_abi_tensor")),
         entryTy(llvm::StructType::create(
             ctx, {ptrTy, ptrTy, i32Ty, i32Ty, ptrTy, ptrTy}, "qat_abi_entry")),
         moduleTy(llvm::StructType::create(ctx, {i32Ty, i32Ty, ptrTy, ptrTy},
@@ -165,10 +164,9 @@ public:
   }
 
   llvm::Constant *global(llvm::Constant *init, const Twine &name) {
-    return new llvm::GlobalVariable(module, init->getType(),
-                                    /*isConstant=*/true,
-                                    llvm::GlobalValue::PrivateLinkage, init,
-                                    name);
+    return new llvm::GlobalVariable(
+        module, init->getType(),
+        /*isConstant=*/true, llvm::GlobalValue::PrivateLinkage, init, name);
   }
 
   llvm::Constant *tensors(ArrayRef<TensorSignature> signatures,
@@ -188,17 +186,16 @@ public:
                      llvm::ConstantInt::get(i32Ty, t.dtype),
                      llvm::ConstantInt::get(i32Ty, t.shape.size()), shape}));
     }
-    return global(llvm::ConstantArray::get(
-                      llvm::ArrayType::get(tensorTy, elements.size()),
-                      elements),
-                  name);
+    return global(
+        llvm::ConstantArray::get(
+            llvm::ArrayType::get(tensorTy, elements.size()), elements),
+        name);
   }
 
   /// void qat_entry_<name>(void **args): loads each descriptor pointer and
   /// calls the C interface wrapper MLIR generated.
   llvm::Function *packedEntry(const EntrySignature &entry) {
-    llvm::Function *ciface =
-        module.getFunction("_mlir_ciface_" + entry.name);
+    llvm::Function *ciface = module.getFunction("_mlir_ciface_" + entry.name);
     assert(ciface && "entry points are emitted with a C interface");
     auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy},
                                          /*isVarArg=*/false);
@@ -222,31 +219,29 @@ public:
     for (const EntrySignature &entry : entries) {
       std::string prefix = "qat.abi." + entry.name;
       elements.push_back(llvm::ConstantStruct::get(
-          entryTy,
-          {string(entry.name, prefix + ".name"), packedEntry(entry),
-           llvm::ConstantInt::get(i32Ty, entry.args.size()),
-           llvm::ConstantInt::get(i32Ty, entry.results.size()),
-           tensors(entry.args, prefix + ".args"),
-           tensors(entry.results, prefix + ".results")}));
+          entryTy, {string(entry.name, prefix + ".name"), packedEntry(entry),
+                    llvm::ConstantInt::get(i32Ty, entry.args.size()),
+                    llvm::ConstantInt::get(i32Ty, entry.results.size()),
+                    tensors(entry.args, prefix + ".args"),
+                    tensors(entry.results, prefix + ".results")}));
     }
     llvm::Constant *table =
         elements.empty()
             ? static_cast<llvm::Constant *>(
                   llvm::ConstantPointerNull::get(ptrTy))
-            : global(llvm::ConstantArray::get(
-                         llvm::ArrayType::get(entryTy, elements.size()),
-                         elements),
-                     "qat.abi.entries");
-    llvm::Constant *info = global(
-        llvm::ConstantStruct::get(
-            moduleTy, {llvm::ConstantInt::get(i32Ty, QAT_ABI_VERSION),
-                       llvm::ConstantInt::get(i32Ty, entries.size()), table,
-                       string(producer, "qat.abi.producer")}),
-        "qat.abi.module");
+            : global(
+                  llvm::ConstantArray::get(
+                      llvm::ArrayType::get(entryTy, elements.size()), elements),
+                  "qat.abi.entries");
+    llvm::Constant *info =
+        global(llvm::ConstantStruct::get(
+                   moduleTy, {llvm::ConstantInt::get(i32Ty, QAT_ABI_VERSION),
+                              llvm::ConstantInt::get(i32Ty, entries.size()),
+                              table, string(producer, "qat.abi.producer")}),
+               "qat.abi.module");
     auto *type = llvm::FunctionType::get(ptrTy, /*isVarArg=*/false);
-    auto *fn =
-        llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
-                               QAT_MODULE_INFO_SYMBOL, module);
+    auto *fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                                      QAT_MODULE_INFO_SYMBOL, module);
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
     b.CreateRet(info);
   }
@@ -261,10 +256,11 @@ private:
 
 } // namespace
 
-std::unique_ptr<llvm::Module> mlir::qat::translateWithRuntimeABI(
-    ModuleOp module, llvm::LLVMContext &context,
-    ArrayRef<EntrySignature> entries, llvm::TargetMachine &target,
-    StringRef producer) {
+std::unique_ptr<llvm::Module>
+mlir::qat::translateWithRuntimeABI(ModuleOp module, llvm::LLVMContext &context,
+                                   ArrayRef<EntrySignature> entries,
+                                   llvm::TargetMachine &target,
+                                   StringRef producer) {
   DialectRegistry registry;
   registerAllToLLVMIRTranslations(registry);
   module->getContext()->appendDialectRegistry(registry);

@@ -1,4 +1,5 @@
-//===- ConvToMatmul.cpp - qat-conv-to-matmul --------------------------------===//
+//===- ConvToMatmul.cpp - qat-conv-to-matmul
+//--------------------------------===//
 //
 // Part of qat-mlir.
 //
@@ -20,14 +21,14 @@ using namespace mlir::qat;
 
 namespace {
 
-struct ConvToMatmulPass
-    : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
+struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
   using Base::Base;
 
   void runOnOperation() override {
     SmallVector<linalg::Conv2DNhwcHwcfOp> convs;
     getOperation().walk([&](linalg::Conv2DNhwcHwcfOp op) {
-      if (op.hasPureTensorSemantics() && llvm::all_of(op->getOperandTypes(), [](Type t) {
+      if (op.hasPureTensorSemantics() &&
+          llvm::all_of(op->getOperandTypes(), [](Type t) {
             return cast<ShapedType>(t).hasStaticShape();
           }))
         convs.push_back(op);
@@ -73,7 +74,8 @@ struct ConvToMatmulPass
         ctx);
     Type elementType = inputType.getElementType();
     auto colsType = RankedTensorType::get({rows, depth}, elementType);
-    Value colsInit = tensor::EmptyOp::create(b, colsType.getShape(), elementType);
+    Value colsInit =
+        tensor::EmptyOp::create(b, colsType.getShape(), elementType);
     Value cols =
         linalg::GenericOp::create(
             b, TypeRange{colsType}, ValueRange{op.getInputs()[0]},
@@ -87,13 +89,14 @@ struct ConvToMatmulPass
             .getResult(0);
 
     Value filter = tensor::CollapseShapeOp::create(
-        b, op.getInputs()[1], SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+        b, op.getInputs()[1],
+        SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
     Value output = tensor::CollapseShapeOp::create(
         b, op.getOutputs()[0],
         SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-    auto matmul = linalg::MatmulOp::create(
-        b, TypeRange{output.getType()}, ValueRange{cols, filter},
-        ValueRange{output});
+    auto matmul =
+        linalg::MatmulOp::create(b, TypeRange{output.getType()},
+                                 ValueRange{cols, filter}, ValueRange{output});
     Value result = tensor::ExpandShapeOp::create(
         b, outputType, matmul.getResult(0),
         SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});

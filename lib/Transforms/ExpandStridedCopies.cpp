@@ -1,4 +1,5 @@
-//===- ExpandStridedCopies.cpp - qat-expand-strided-copies -----------------===//
+//===- ExpandStridedCopies.cpp - qat-expand-strided-copies
+//-----------------===//
 //
 // Part of qat-mlir.
 //

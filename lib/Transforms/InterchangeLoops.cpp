@@ -1,4 +1,5 @@
-//===- InterchangeLoops.cpp - qat-interchange-loops ------------------------===//
+//===- InterchangeLoops.cpp - qat-interchange-loops
+//------------------------===//
 //
 // Part of qat-mlir.
 //

@@ -1,4 +1,5 @@
-//===- VectorizeMatmul.cpp - qat-vectorize-matmul --------------------------===//
+//===- VectorizeMatmul.cpp - qat-vectorize-matmul
+//--------------------------===//
 //
 // Part of qat-mlir. Rewrites a float linalg.matmul on tensors into a register-
 // blocked loop nest of vector operations: for each column panel of C, for
@@ -50,33 +51,21 @@ public:
   /// then row blocks of tile-m rows and the remaining rows one by one.
   Value panels(Value c, int64_t m, int64_t tileM) {
     int64_t full = m - m % tileM;
-    auto loop = scf::ForOp::create(
-        b, index(0), index(n), index(tileN), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value j0, ValueRange iter) {
-          ImplicitLocOpBuilder jb(loc, nested);
-          Value result = rowBlocks(jb, iter[0], j0, 0, full, tileM);
-          result = rowBlocks(jb, result, j0, full, m, 1);
-          scf::YieldOp::create(jb, result);
+    return updateInLoop(
+        b, c, 0, n, tileN, [&](ImplicitLocOpBuilder &jb, Value c, Value j0) {
+          auto rowBlocks = [&](int64_t first, int64_t last, int64_t rows,
+                               Value c) {
+            return updateInLoop(
+                jb, c, first, last, rows,
+                [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
+                  return block(ib, c, i0, j0, rows);
+                });
+          };
+          return rowBlocks(full, m, 1, rowBlocks(0, full, tileM, c));
         });
-    return loop.getResult(0);
   }
 
 private:
-  /// Rows [first, last) of the panel at column j0, in blocks of `rows`.
-  Value rowBlocks(ImplicitLocOpBuilder &jb, Value c, Value j0, int64_t first,
-                  int64_t last, int64_t rows) {
-    if (first >= last)
-      return c;
-    auto loop = scf::ForOp::create(
-        jb, index(first), index(last), index(rows), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value i0, ValueRange iter) {
-          ImplicitLocOpBuilder ib(loc, nested);
-          Value result = block(ib, iter[0], i0, j0, rows);
-          scf::YieldOp::create(ib, result);
-        });
-    return loop.getResult(0);
-  }
-
   Value row(ImplicitLocOpBuilder &ib, Value i0, int64_t r) {
     return r == 0 ? i0 : arith::AddIOp::create(ib, i0, index(r)).getResult();
   }
@@ -92,8 +81,7 @@ private:
     for (int64_t r = 0; r < rows; ++r) {
       rowIndices.push_back(row(jb, i0, r));
       accumulators.push_back(vector::TransferReadOp::create(
-          jb, vectorType, c, ValueRange{rowIndices[r], j0}, padding,
-          inBounds));
+          jb, vectorType, c, ValueRange{rowIndices[r], j0}, padding, inBounds));
     }
     auto reduction = scf::ForOp::create(
         jb, index(0), index(k), index(1), accumulators,
@@ -103,8 +91,8 @@ private:
               kb, vectorType, bMat, ValueRange{kk, j0}, padding, inBounds);
           SmallVector<Value> next;
           for (int64_t r = 0; r < rows; ++r) {
-            Value aElement = tensor::ExtractOp::create(
-                kb, a, ValueRange{rowIndices[r], kk});
+            Value aElement =
+                tensor::ExtractOp::create(kb, a, ValueRange{rowIndices[r], kk});
             Value aSplat =
                 vector::BroadcastOp::create(kb, vectorType, aElement);
             next.push_back(vector::FMAOp::create(kb, aSplat, bRow, acc[r]));
@@ -145,8 +133,8 @@ struct VectorizeMatmulPass
       rewriter.setInsertionPoint(op);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
       MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN);
-      int64_t m = cast<RankedTensorType>(op.getInputs()[0].getType())
-                      .getDimSize(0);
+      int64_t m =
+          cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(0);
       rewriter.replaceOp(op, builder.panels(op.getOutputs()[0], m, tileM));
     }
   }

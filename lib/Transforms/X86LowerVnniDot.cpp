@@ -1,4 +1,5 @@
-//===- X86LowerVnniDot.cpp - qat-x86-lower-vnni-dot ------------------------===//
+//===- X86LowerVnniDot.cpp - qat-x86-lower-vnni-dot
+//------------------------===//
 //
 // Part of qat-mlir.
 //
@@ -24,8 +25,7 @@ namespace {
 
 /// The vector<64xi8> that `extended` extends, through its shape_cast from
 /// vector<64xi8> to vector<16x4xi8>.
-template <typename ExtOp>
-Value getBytes(Value extended) {
+template <typename ExtOp> Value getBytes(Value extended) {
   auto ext = extended.getDefiningOp<ExtOp>();
   if (!ext)
     return {};
@@ -56,8 +56,8 @@ struct LowerVnniDot : OpRewritePattern<vector::MultiDimReductionOp> {
     Value unsignedBytes = getBytes<arith::ExtUIOp>(mul.getLhs());
     Value signedBytes = getBytes<arith::ExtSIOp>(mul.getRhs());
     if (!unsignedBytes || !signedBytes)
-      return rewriter.notifyMatchFailure(
-          op, "not zext(64 bytes) * sext(64 bytes)");
+      return rewriter.notifyMatchFailure(op,
+                                         "not zext(64 bytes) * sext(64 bytes)");
     rewriter.replaceOpWithNewOp<LLVM::CallIntrinsicOp>(
         op, op.getType(),
         rewriter.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),

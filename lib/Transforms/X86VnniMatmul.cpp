@@ -1,4 +1,5 @@
-//===- X86VnniMatmul.cpp - qat-x86-vnni-matmul -----------------------------===//
+//===- X86VnniMatmul.cpp - qat-x86-vnni-matmul
+//-----------------------------===//
 //
 // Part of qat-mlir. Rewrites int8 x int8 -> int32 matmuls into AVX-512 VNNI
 // code: vpdpbusd multiplies 64 unsigned bytes by 64 signed bytes and adds
@@ -99,19 +100,17 @@ PackedB packAtRunTime(ImplicitLocOpBuilder &b, Value bMat, int64_t k,
                                     b.getIndexAttr(nb * kLanes - n)};
   auto paddedType =
       RankedTensorType::get({kb * kGroup, nb * kLanes}, b.getI8Type());
-  Value padded =
-      tensor::PadOp::create(b, paddedType, bMat, low, high, zero8);
+  Value padded = tensor::PadOp::create(b, paddedType, bMat, low, high, zero8);
 
   // packed[jb][kq][t] = padded[4 * kq + t mod 4][16 * jb + t floordiv 4]
   AffineExpr jb, kq, t;
   bindDims(ctx, jb, kq, t);
-  auto gather = AffineMap::get(3, 0, {kq * kGroup + t % kGroup,
-                                      jb * kLanes + t.floorDiv(kGroup)},
-                               ctx);
+  auto gather = AffineMap::get(
+      3, 0, {kq * kGroup + t % kGroup, jb * kLanes + t.floorDiv(kGroup)}, ctx);
   auto packedType =
       RankedTensorType::get({nb, kb, kLanes * kGroup}, b.getI8Type());
-  Value packedInit = tensor::EmptyOp::create(b, packedType.getShape(),
-                                             b.getI8Type());
+  Value packedInit =
+      tensor::EmptyOp::create(b, packedType.getShape(), b.getI8Type());
   Value packed =
       linalg::GenericOp::create(
           b, TypeRange{packedType}, ValueRange{padded}, ValueRange{packedInit},
@@ -126,12 +125,12 @@ PackedB packAtRunTime(ImplicitLocOpBuilder &b, Value bMat, int64_t k,
   // correction[j] = -128 * sum_k padded[k][j]
   auto correctionType = RankedTensorType::get({nb * kLanes}, b.getI32Type());
   Value zero32 = arith::ConstantIntOp::create(b, 0, 32);
-  Value init = linalg::FillOp::create(
-                   b, zero32,
-                   tensor::EmptyOp::create(b, correctionType.getShape(),
-                                           b.getI32Type())
-                       .getResult())
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(
+          b, zero32,
+          tensor::EmptyOp::create(b, correctionType.getShape(), b.getI32Type())
+              .getResult())
+          .getResult(0);
   AffineExpr r, c;
   bindDims(ctx, r, c);
   Value correction =
@@ -163,9 +162,9 @@ Value mlir::qat::buildDotProduct(ImplicitLocOpBuilder &b, Value acc,
   Value rhs = arith::ExtSIOp::create(
       b, wide, vector::ShapeCastOp::create(b, groups, signedBytes));
   Value products = arith::MulIOp::create(b, lhs, rhs);
-  return vector::MultiDimReductionOp::create(
-      b, products, acc, ArrayRef<bool>{false, true},
-      vector::CombiningKind::ADD);
+  return vector::MultiDimReductionOp::create(b, products, acc,
+                                             ArrayRef<bool>{false, true},
+                                             vector::CombiningKind::ADD);
 }
 
 namespace {
@@ -212,34 +211,23 @@ private:
             .getResult(0);
   }
 
-  /// Column panels [first, last) of `vectors` 16-column vectors each.
+  /// Column panels [first, last) of `vectors` 16-column vectors each, then
+  /// row blocks of kRows rows and the remaining rows one by one.
   Value panels(Value c, int64_t first, int64_t last, int64_t vectors) {
-    if (first >= last)
-      return c;
     int64_t fullRows = m - m % kRows;
-    auto loop = scf::ForOp::create(
-        b, index(first), index(last), index(vectors), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value jv, ValueRange iter) {
-          ImplicitLocOpBuilder jb(loc, nested);
-          Value result = rowBlocks(jb, iter[0], jv, vectors, 0, fullRows, kRows);
-          result = rowBlocks(jb, result, jv, vectors, fullRows, m, 1);
-          scf::YieldOp::create(jb, result);
+    return updateInLoop(
+        b, c, first, last, vectors,
+        [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
+          auto rowBlocks = [&](int64_t from, int64_t to, int64_t rows,
+                               Value c) {
+            return updateInLoop(
+                jb, c, from, to, rows,
+                [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
+                  return block(ib, c, i0, jv, vectors, rows);
+                });
+          };
+          return rowBlocks(fullRows, m, 1, rowBlocks(0, fullRows, kRows, c));
         });
-    return loop.getResult(0);
-  }
-
-  Value rowBlocks(ImplicitLocOpBuilder &jb, Value c, Value jv, int64_t vectors,
-                  int64_t first, int64_t last, int64_t rows) {
-    if (first >= last)
-      return c;
-    auto loop = scf::ForOp::create(
-        jb, index(first), index(last), index(rows), ValueRange{c},
-        [&](OpBuilder &nested, Location loc, Value i0, ValueRange iter) {
-          ImplicitLocOpBuilder ib(loc, nested);
-          Value result = block(ib, iter[0], i0, jv, vectors, rows);
-          scf::YieldOp::create(ib, result);
-        });
-    return loop.getResult(0);
   }
 
   Value add(ImplicitLocOpBuilder &ib, Value x, int64_t v) {
@@ -294,8 +282,8 @@ private:
                 kbld, bytesType,
                 vector::BroadcastOp::create(kbld, accType, word));
             for (int64_t v = 0; v < vectors; ++v)
-              next.push_back(
-                  buildDotProduct(kbld, acc[r * vectors + v], splat, bVectors[v]));
+              next.push_back(buildDotProduct(kbld, acc[r * vectors + v], splat,
+                                             bVectors[v]));
           }
           scf::YieldOp::create(kbld, next);
         });

@@ -85,8 +85,7 @@ static const char *format_shape(char *buffer, size_t size, int32_t rank,
   size_t used = (size_t)snprintf(buffer, size, "[");
   for (int32_t i = 0; i < rank && used < size; ++i) {
     if (shape[i] < 0)
-      used += (size_t)snprintf(buffer + used, size - used, "%s?",
-                               i ? "x" : "");
+      used += (size_t)snprintf(buffer + used, size - used, "%s?", i ? "x" : "");
     else
       used += (size_t)snprintf(buffer + used, size - used, "%s%lld",
                                i ? "x" : "", (long long)shape[i]);
@@ -142,8 +141,8 @@ qat_status qat_tensor_create(qat_dtype dtype, int32_t rank,
   qat_tensor *tensor = *out;
   size_t bytes = qat_tensor_byte_size(tensor);
   /* Round up to the alignment (aligned_alloc requires it); never 0. */
-  size_t padded = (bytes + QAT_TENSOR_ALIGNMENT - 1) /
-                  QAT_TENSOR_ALIGNMENT * QAT_TENSOR_ALIGNMENT;
+  size_t padded = (bytes + QAT_TENSOR_ALIGNMENT - 1) / QAT_TENSOR_ALIGNMENT *
+                  QAT_TENSOR_ALIGNMENT;
   if (padded == 0)
     padded = QAT_TENSOR_ALIGNMENT;
   tensor->data = aligned_alloc(QAT_TENSOR_ALIGNMENT, padded);
@@ -185,9 +184,7 @@ void *qat_tensor_data(const qat_tensor *t) { return t ? t->data : NULL; }
 qat_dtype qat_tensor_dtype(const qat_tensor *t) { return t->dtype; }
 int32_t qat_tensor_rank(const qat_tensor *t) { return t->rank; }
 const int64_t *qat_tensor_shape(const qat_tensor *t) { return t->shape; }
-int64_t qat_tensor_num_elements(const qat_tensor *t) {
-  return t->num_elements;
-}
+int64_t qat_tensor_num_elements(const qat_tensor *t) { return t->num_elements; }
 size_t qat_tensor_byte_size(const qat_tensor *t) {
   return (size_t)t->num_elements * qat_dtype_size(t->dtype);
 }
@@ -266,9 +263,8 @@ qat_status qat_module_open(const char *path, qat_module **out) {
   if (!status) {
     module = calloc(1, sizeof(*module));
     if (module)
-      module->entries =
-          calloc(info->num_entries ? (size_t)info->num_entries : 1,
-                 sizeof(qat_entry));
+      module->entries = calloc(
+          info->num_entries ? (size_t)info->num_entries : 1, sizeof(qat_entry));
     if (!module || !module->entries) {
       free(module);
       module = NULL;
@@ -377,13 +373,14 @@ static qat_status check_tensor(const qat_entry *entry, const char *kind,
   char want[256], got[256];
   if (actual->dtype != (qat_dtype)expected->dtype)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
-                       "%s %d ('%s') of '%s': expected dtype %s, got %s",
-                       kind, (int)i, expected->name, name,
+                       "%s %d ('%s') of '%s': expected dtype %s, got %s", kind,
+                       (int)i, expected->name, name,
                        qat_dtype_name((qat_dtype)expected->dtype),
                        qat_dtype_name(actual->dtype));
   int mismatch = actual->rank != expected->rank;
   for (int32_t d = 0; !mismatch && d < expected->rank; ++d)
-    mismatch = expected->shape[d] >= 0 && expected->shape[d] != actual->shape[d];
+    mismatch =
+        expected->shape[d] >= 0 && expected->shape[d] != actual->shape[d];
   if (mismatch)
     return make_status(
         QAT_STATUS_INVALID_ARGUMENT,
@@ -433,18 +430,18 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
                        (int)num_args);
   if (num_results != abi->num_results || (num_results > 0 && !results))
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
-                       "'%s' has %d result%s, got %d result tensors",
-                       abi->name, (int)abi->num_results,
-                       abi->num_results == 1 ? "" : "s", (int)num_results);
+                       "'%s' has %d result%s, got %d result tensors", abi->name,
+                       (int)abi->num_results, abi->num_results == 1 ? "" : "s",
+                       (int)num_results);
   for (int32_t i = 0; i < num_args; ++i) {
-    qat_status status = check_tensor(entry, "argument", i, &abi->args[i],
-                                     args[i]);
+    qat_status status =
+        check_tensor(entry, "argument", i, &abi->args[i], args[i]);
     if (status)
       return status;
   }
   for (int32_t i = 0; i < num_results; ++i) {
-    qat_status status = check_tensor(entry, "result", i, &abi->results[i],
-                                     results[i]);
+    qat_status status =
+        check_tensor(entry, "result", i, &abi->results[i], results[i]);
     if (status)
       return status;
     for (int32_t j = 0; j < num_args; ++j)
@@ -463,8 +460,8 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
     return make_status(QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   for (int32_t i = 0; i < count; ++i) {
-    fill_descriptor(descriptors[i], i < num_args ? args[i]
-                                                 : results[i - num_args]);
+    fill_descriptor(descriptors[i],
+                    i < num_args ? args[i] : results[i - num_args]);
     pointers[i] = descriptors[i];
   }
   abi->invoke(pointers);

@@ -41,10 +41,10 @@ llvm::cl::OptionCategory category("qat-compile options");
 
 llvm::cl::opt<std::string> inputFilename(llvm::cl::Positional,
                                          llvm::cl::desc("<input.mlir>"),
-                                         llvm::cl::init("-"), llvm::cl::cat(category));
+                                         llvm::cl::init("-"),
+                                         llvm::cl::cat(category));
 
-llvm::cl::opt<std::string> outputFilename("o",
-                                          llvm::cl::desc("Output file"),
+llvm::cl::opt<std::string> outputFilename("o", llvm::cl::desc("Output file"),
                                           llvm::cl::value_desc("filename"),
                                           llvm::cl::cat(category));
 
@@ -53,7 +53,8 @@ llvm::cl::opt<Emit> emitKind(
     llvm::cl::values(
         clEnumValN(Emit::Verify, "verify",
                    "parse, verify and list the entry points"),
-        clEnumValN(Emit::MLIR, "mlir", "the module lowered to the LLVM dialect"),
+        clEnumValN(Emit::MLIR, "mlir",
+                   "the module lowered to the LLVM dialect"),
         clEnumValN(Emit::LLVM, "llvm", "optimized LLVM IR"),
         clEnumValN(Emit::Asm, "asm", "assembly"),
         clEnumValN(Emit::Obj, "obj", "an object file (.o)"),
@@ -163,8 +164,7 @@ int main(int argc, char **argv) {
       llvm::outs() << ")\n";
     }
     llvm::outs() << "verified " << inputFilename << ": " << entries->size()
-                 << " entry point" << (entries->size() == 1 ? "" : "s")
-                 << "\n";
+                 << " entry point" << (entries->size() == 1 ? "" : "s") << "\n";
     return 0;
   }
 
@@ -212,9 +212,9 @@ int main(int argc, char **argv) {
   }
 
   llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule = qat::translateWithRuntimeABI(
-      *module, llvmContext, *entries, *target,
-      ("qat-compile " + moduleName).str());
+  std::unique_ptr<llvm::Module> llvmModule =
+      qat::translateWithRuntimeABI(*module, llvmContext, *entries, *target,
+                                   ("qat-compile " + moduleName).str());
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
   if (failed(qat::optimizeLLVMModule(*llvmModule, *target)))

@@ -81,8 +81,7 @@ static void test_listing(const qat_module *module) {
   CHECK(strcmp(info.name, "w1") == 0 && info.dtype == QAT_DTYPE_F32 &&
             info.rank == 2 && info.shape[0] == 4 && info.shape[1] == 8,
         "w1 is f32[4x8], got %s", info.name);
-  CHECK(ok(qat_entry_result_info(mlp, 0, &info)) &&
-            strcmp(info.name, "y") == 0,
+  CHECK(ok(qat_entry_result_info(mlp, 0, &info)) && strcmp(info.name, "y") == 0,
         "result name");
   CHECK(fails_with(qat_entry_arg_info(mlp, 5, &info),
                    QAT_STATUS_INVALID_ARGUMENT, "out of range"),
@@ -109,11 +108,10 @@ static void test_mlp(const qat_module *module) {
       buffers[b][i] = random_float();
   const int64_t sx[] = {2, 4}, sw1[] = {4, 8}, sb1[] = {8}, sw2[] = {8, 3},
                 sb2[] = {3};
-  qat_tensor *args[] = {wrap(QAT_DTYPE_F32, 2, sx, x),
-                        wrap(QAT_DTYPE_F32, 2, sw1, w1),
-                        wrap(QAT_DTYPE_F32, 1, sb1, b1),
-                        wrap(QAT_DTYPE_F32, 2, sw2, w2),
-                        wrap(QAT_DTYPE_F32, 1, sb2, b2)};
+  qat_tensor *args[] = {
+      wrap(QAT_DTYPE_F32, 2, sx, x), wrap(QAT_DTYPE_F32, 2, sw1, w1),
+      wrap(QAT_DTYPE_F32, 1, sb1, b1), wrap(QAT_DTYPE_F32, 2, sw2, w2),
+      wrap(QAT_DTYPE_F32, 1, sb2, b2)};
   qat_tensor *y = NULL;
   CHECK(ok(qat_entry_call(mlp, args, 5, &y, 1)), "call mlp");
   if (y) {
@@ -154,13 +152,15 @@ static void test_mlp(const qat_module *module) {
   /* Bad calls. */
   qat_tensor *none = NULL;
   CHECK(fails_with(qat_entry_call(mlp, args, 4, &none, 1),
-                   QAT_STATUS_INVALID_ARGUMENT, "'mlp' takes 5 arguments, got 4"),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "'mlp' takes 5 arguments, got 4"),
         "argument count");
   qat_tensor *swapped[] = {args[1], args[0], args[2], args[3], args[4]};
-  CHECK(fails_with(qat_entry_call(mlp, swapped, 5, &none, 1),
-                   QAT_STATUS_INVALID_ARGUMENT,
-                   "argument 0 ('x') of 'mlp': expected shape [2x4], got [4x8]"),
-        "shape");
+  CHECK(
+      fails_with(qat_entry_call(mlp, swapped, 5, &none, 1),
+                 QAT_STATUS_INVALID_ARGUMENT,
+                 "argument 0 ('x') of 'mlp': expected shape [2x4], got [4x8]"),
+      "shape");
   int32_t ints[8];
   qat_tensor *wrong_dtype = wrap(QAT_DTYPE_I32, 1, sb1, ints);
   qat_tensor *typed[] = {args[0], args[1], wrong_dtype, args[3], args[4]};
@@ -170,7 +170,8 @@ static void test_mlp(const qat_module *module) {
         "dtype");
   qat_tensor *with_null[] = {args[0], NULL, args[2], args[3], args[4]};
   CHECK(fails_with(qat_entry_call(mlp, with_null, 5, &none, 1),
-                   QAT_STATUS_INVALID_ARGUMENT, "argument 1 ('w1') of 'mlp' is NULL"),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "argument 1 ('w1') of 'mlp' is NULL"),
         "NULL argument");
   CHECK(none == NULL, "no result left allocated after a failed call");
   qat_tensor *bad_result = wrap(QAT_DTYPE_F32, 1, sb2, b2);
@@ -219,7 +220,8 @@ static void test_dynamic(const qat_module *module) {
   qat_tensor *arg = wrap(QAT_DTYPE_F32, 2, wrong, x);
   qat_tensor *sum = NULL;
   CHECK(fails_with(qat_entry_call(colsum, &arg, 1, &sum, 1),
-                   QAT_STATUS_INVALID_ARGUMENT, "expected shape [?x4], got [3x5]"),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "expected shape [?x4], got [3x5]"),
         "static size of a dynamic tensor");
   qat_tensor_release(arg);
 }
@@ -256,8 +258,8 @@ static void test_integer(const qat_module *module) {
         int32_t acc = 0;
         for (int k = 0; k < 16; ++k)
           acc += (int32_t)a[i * 16 + k] * (int32_t)b[k * 8 + j];
-        mismatches +=
-            ((int8_t *)qat_tensor_data(q))[i * 8 + j] != requantize_reference(acc);
+        mismatches += ((int8_t *)qat_tensor_data(q))[i * 8 + j] !=
+                      requantize_reference(acc);
       }
   CHECK(q && mismatches == 0, "%d of 32 int8 results differ", mismatches);
   qat_tensor_release(q);
@@ -292,10 +294,12 @@ static void test_two_results(const qat_module *module) {
 static void test_errors(const char *runtime_library) {
   qat_module *module = NULL;
   CHECK(fails_with(qat_module_open("/nonexistent/libmodel.so", &module),
-                   QAT_STATUS_NOT_FOUND, "cannot load /nonexistent/libmodel.so"),
+                   QAT_STATUS_NOT_FOUND,
+                   "cannot load /nonexistent/libmodel.so"),
         "missing file");
   CHECK(fails_with(qat_module_open(runtime_library, &module),
-                   QAT_STATUS_FAILED_PRECONDITION, "is not a qat-compile library"),
+                   QAT_STATUS_FAILED_PRECONDITION,
+                   "is not a qat-compile library"),
         "not a compiled model");
   CHECK(module == NULL, "no module on failure");
   qat_tensor *t = NULL;
@@ -333,11 +337,12 @@ int main(int argc, char **argv) {
   if (!ok(qat_module_open(models, &module)))
     return 2;
   const qat_entry *missing = NULL;
-  CHECK(fails_with(qat_module_find_entry(module, "nope", &missing),
-                   QAT_STATUS_NOT_FOUND,
-                   "no entry point 'nope'; the module has: mlp, colsum, qmatmul, "
-                   "scale_and_sum"),
-        "missing entry");
+  CHECK(
+      fails_with(qat_module_find_entry(module, "nope", &missing),
+                 QAT_STATUS_NOT_FOUND,
+                 "no entry point 'nope'; the module has: mlp, colsum, qmatmul, "
+                 "scale_and_sum"),
+      "missing entry");
   test_listing(module);
   test_mlp(module);
   test_dynamic(module);

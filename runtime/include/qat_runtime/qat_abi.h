@@ -1,4 +1,5 @@
-/*===- qat_abi.h - The ABI between compiled modules and the runtime -*- C -*-===*
+/*===- qat_abi.h - The ABI between compiled modules and the runtime -*- C
+ *-*-===*
  *
  * Part of qat-mlir.
  *
