@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::qat {
@@ -59,6 +60,56 @@ inline Value updateInLoop(
         scf::YieldOp::create(ib, body(ib, iter[0], iv));
       });
   return loop.getResult(0);
+}
+
+/// Computes `rows` rows of C: A rows from aRow0, C rows from cRow0 of `c`
+/// (all of C, or a strip of it); returns the updated `c`.
+using RowStripFn = function_ref<Value(ImplicitLocOpBuilder &, Value c,
+                                      Value aRow0, Value cRow0, int64_t rows)>;
+
+/// All m rows of the m x n matrix `c`: strips of `stripRows` rows, then the
+/// remaining rows one at a time. With `parallel`, the strips are the
+/// iterations of an scf.forall (each writing its own rows through
+/// tensor.parallel_insert_slice), which becomes an OpenMP loop later.
+inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
+                              int64_t n, int64_t stripRows, bool parallel,
+                              RowStripFn strip) {
+  int64_t strips = m / stripRows, full = strips * stripRows;
+  auto rowStrip = [&](ImplicitLocOpBuilder &ib, Value c, Value i0,
+                      int64_t rows) { return strip(ib, c, i0, i0, rows); };
+  if (parallel && strips >= 2) {
+    auto forall = scf::ForallOp::create(
+        b, ArrayRef<OpFoldResult>{b.getIndexAttr(strips)}, ValueRange{c},
+        std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value t = forall.getInductionVar(0);
+    Value i0 = arith::MulIOp::create(
+        b, t, arith::ConstantIndexOp::create(b, stripRows));
+    SmallVector<OpFoldResult> offsets = {i0, b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(stripRows),
+                                       b.getIndexAttr(n)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
+                                         b.getIndexAttr(1)};
+    Value shared = forall.getRegionIterArgs()[0];
+    Value slice = tensor::ExtractSliceOp::create(b, shared, offsets, sizes,
+                                                 strides);
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    Value updated = strip(b, slice, i0, zero, stripRows);
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, updated, shared, offsets, sizes,
+                                          strides);
+    c = forall.getResult(0);
+  } else {
+    c = updateInLoop(b, c, 0, full, stripRows,
+                     [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
+                       return rowStrip(ib, c, i0, stripRows);
+                     });
+  }
+  return updateInLoop(b, c, full, m, 1,
+                      [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
+                        return rowStrip(ib, c, i0, 1);
+                      });
 }
 
 } // namespace mlir::qat

@@ -46,23 +46,14 @@ public:
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 
-  /// C computed: an outer loop over column panels of tile-n columns (the
-  /// panel of B, K x tile-n, stays in cache while every row block uses it),
-  /// then row blocks of tile-m rows and the remaining rows one by one.
-  Value panels(Value c, int64_t m, int64_t tileM) {
-    int64_t full = m - m % tileM;
-    return updateInLoop(
-        b, c, 0, n, tileN, [&](ImplicitLocOpBuilder &jb, Value c, Value j0) {
-          auto rowBlocks = [&](int64_t first, int64_t last, int64_t rows,
-                               Value c) {
-            return updateInLoop(
-                jb, c, first, last, rows,
-                [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
-                  return block(ib, c, i0, j0, rows);
-                });
-          };
-          return rowBlocks(full, m, 1, rowBlocks(0, full, tileM, c));
-        });
+  /// `rows` rows of C (A rows from aRow0, C rows from cRow0 of `c`), panel
+  /// by panel of tile-n columns.
+  Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+              int64_t rows) {
+    return updateInLoop(sb, c, 0, n, tileN,
+                        [&](ImplicitLocOpBuilder &jb, Value c, Value j0) {
+                          return block(jb, c, aRow0, cRow0, j0, rows);
+                        });
   }
 
 private:
@@ -71,17 +62,18 @@ private:
   }
 
   /// One block: accumulators read from C, the reduction, written back.
-  Value block(ImplicitLocOpBuilder &jb, Value c, Value i0, Value j0,
-              int64_t rows) {
+  Value block(ImplicitLocOpBuilder &jb, Value c, Value aRow0, Value cRow0,
+              Value j0, int64_t rows) {
     // Column blocks past the end of a row are masked (out-of-bounds lanes are
     // read as 0 and not written).
     SmallVector<bool> inBounds = {fullColumns};
     SmallVector<Value> accumulators;
-    SmallVector<Value> rowIndices;
+    SmallVector<Value> rowIndices, cRows;
     for (int64_t r = 0; r < rows; ++r) {
-      rowIndices.push_back(row(jb, i0, r));
+      rowIndices.push_back(row(jb, aRow0, r));
+      cRows.push_back(row(jb, cRow0, r));
       accumulators.push_back(vector::TransferReadOp::create(
-          jb, vectorType, c, ValueRange{rowIndices[r], j0}, padding, inBounds));
+          jb, vectorType, c, ValueRange{cRows[r], j0}, padding, inBounds));
     }
     auto reduction = scf::ForOp::create(
         jb, index(0), index(k), index(1), accumulators,
@@ -101,8 +93,7 @@ private:
         });
     for (int64_t r = 0; r < rows; ++r)
       c = vector::TransferWriteOp::create(jb, reduction.getResult(r), c,
-                                          ValueRange{rowIndices[r], j0},
-                                          inBounds)
+                                          ValueRange{cRows[r], j0}, inBounds)
               .getResult();
     return c;
   }
@@ -133,9 +124,18 @@ struct VectorizeMatmulPass
       rewriter.setInsertionPoint(op);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
       MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN);
-      int64_t m =
-          cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(0);
-      rewriter.replaceOp(op, builder.panels(op.getOutputs()[0], m, tileM));
+      auto type = cast<RankedTensorType>(op.getOutputs()[0].getType());
+      int64_t m = type.getDimSize(0), n = type.getDimSize(1);
+      int64_t k =
+          cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(1);
+      rewriter.replaceOp(
+          op, computeRowStrips(
+                  b, op.getOutputs()[0], m, n, tileM,
+                  /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+                  [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0,
+                      Value cRow0, int64_t rows) {
+                    return builder.strip(sb, c, aRow0, cRow0, rows);
+                  }));
     }
   }
 };

@@ -171,9 +171,9 @@ namespace {
 
 class VnniBuilder {
 public:
-  VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, int64_t m,
-              int64_t k, int64_t n)
-      : b(b), a(a), packedB(packedB), m(m), k(k), n(n),
+  VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, int64_t k,
+              int64_t n)
+      : b(b), a(a), packedB(packedB), k(k), n(n),
         accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
@@ -184,11 +184,20 @@ public:
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 
-  Value build(Value c) {
+  /// `rows` rows of C (A rows from aRow0, C rows from cRow0 of `c`): panels
+  /// of kVectors 16-column vectors, then a last single-vector panel.
+  Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+              int64_t rows) {
     int64_t nb = ceilDiv(n, kLanes);
     int64_t fullPanels = nb - nb % kVectors;
-    c = panels(c, 0, fullPanels, kVectors);
-    return panels(c, fullPanels, nb, 1);
+    auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {
+      return updateInLoop(sb, c, first, last, vectors,
+                          [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
+                            return block(jb, c, aRow0, cRow0, jv, vectors,
+                                         rows);
+                          });
+    };
+    return panels(fullPanels, nb, 1, panels(0, fullPanels, kVectors, c));
   }
 
 private:
@@ -211,33 +220,14 @@ private:
             .getResult(0);
   }
 
-  /// Column panels [first, last) of `vectors` 16-column vectors each, then
-  /// row blocks of kRows rows and the remaining rows one by one.
-  Value panels(Value c, int64_t first, int64_t last, int64_t vectors) {
-    int64_t fullRows = m - m % kRows;
-    return updateInLoop(
-        b, c, first, last, vectors,
-        [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
-          auto rowBlocks = [&](int64_t from, int64_t to, int64_t rows,
-                               Value c) {
-            return updateInLoop(
-                jb, c, from, to, rows,
-                [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
-                  return block(ib, c, i0, jv, vectors, rows);
-                });
-          };
-          return rowBlocks(fullRows, m, 1, rowBlocks(0, fullRows, kRows, c));
-        });
-  }
-
   Value add(ImplicitLocOpBuilder &ib, Value x, int64_t v) {
     return v == 0 ? x : arith::AddIOp::create(ib, x, index(v)).getResult();
   }
 
-  Value block(ImplicitLocOpBuilder &ib, Value c, Value i0, Value jv,
-              int64_t vectors, int64_t rows) {
+  Value block(ImplicitLocOpBuilder &ib, Value c, Value aRow0, Value cRow0,
+              Value jv, int64_t vectors, int64_t rows) {
     SmallVector<bool> columnsInBounds = {n % kLanes == 0};
-    SmallVector<Value> rowIndex, columns, accumulators;
+    SmallVector<Value> rowIndex, cRows, columns, accumulators;
     for (int64_t v = 0; v < vectors; ++v)
       columns.push_back(
           arith::MulIOp::create(ib, add(ib, jv, v), index(kLanes)));
@@ -247,10 +237,11 @@ private:
           ib, accType, packedB.correction, ValueRange{columns[v]}, zero32,
           ArrayRef<bool>{true}));
     for (int64_t r = 0; r < rows; ++r) {
-      rowIndex.push_back(add(ib, i0, r));
+      rowIndex.push_back(add(ib, aRow0, r));
+      cRows.push_back(add(ib, cRow0, r));
       for (int64_t v = 0; v < vectors; ++v) {
         Value init = vector::TransferReadOp::create(
-            ib, accType, c, ValueRange{rowIndex[r], columns[v]}, zero32,
+            ib, accType, c, ValueRange{cRows[r], columns[v]}, zero32,
             columnsInBounds);
         accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
       }
@@ -291,7 +282,7 @@ private:
       for (int64_t v = 0; v < vectors; ++v)
         c = vector::TransferWriteOp::create(
                 ib, reduction.getResult(r * vectors + v), c,
-                ValueRange{rowIndex[r], columns[v]}, columnsInBounds)
+                ValueRange{cRows[r], columns[v]}, columnsInBounds)
                 .getResult();
     return c;
   }
@@ -299,13 +290,15 @@ private:
   ImplicitLocOpBuilder &b;
   Value a;
   PackedB packedB;
-  int64_t m, k, n;
+  int64_t k, n;
   VectorType accType, bytesType, groupType;
   Value zero8, zero32;
 };
 
 struct X86VnniMatmulPass
     : mlir::qat::impl::X86VnniMatmulBase<X86VnniMatmulPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     Builder builder(&getContext());
     IRRewriter rewriter(&getContext());
@@ -323,8 +316,15 @@ struct X86VnniMatmulPass
       DenseIntElementsAttr constantB = getConstantMatrix(bMat);
       PackedB packed = constantB ? packConstant(b, constantB, k, n)
                                  : packAtRunTime(b, bMat, k, n);
-      VnniBuilder builder(b, a, packed, m, k, n);
-      rewriter.replaceOp(op, builder.build(op.getOutputs()[0]));
+      VnniBuilder builder(b, a, packed, k, n);
+      rewriter.replaceOp(
+          op, computeRowStrips(
+                  b, op.getOutputs()[0], m, n, kRows,
+                  /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+                  [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0,
+                      Value cRow0, int64_t rows) {
+                    return builder.strip(sb, c, aRow0, cRow0, rows);
+                  }));
     }
   }
 };

@@ -1,15 +1,14 @@
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16" | FileCheck %s
+// RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16 parallel=true parallel-min-macs=0" | FileCheck %s --check-prefix=PAR
 
 // CHECK-LABEL: func @matmul
 // CHECK-SAME: (%[[A:.*]]: tensor<10x5xf32>, %[[B:.*]]: tensor<5x40xf32>, %[[C:.*]]: tensor<10x40xf32>)
 func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf32>) -> tensor<10x40xf32> {
-  // Column panels of 16 outside; 40 is not a multiple of 16, so column
-  // blocks are masked (not in bounds).
-  // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args(%[[CJ:.*]] = %[[C]])
-  // Blocks of 4 rows for rows 0-7.
-  // CHECK: %[[C4:.*]] = arith.constant 4 : index
-  // CHECK: %[[MAIN:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %[[C4]] iter_args(%[[CI:.*]] = %[[CJ]])
-  // CHECK: %[[ACC0:.*]] = vector.transfer_read %[[CI]][%[[I]], %[[J]]], %{{.*}} : tensor<10x40xf32>, vector<16xf32>
+  // Strips of 4 rows (rows 0-7), each over column panels of 16; 40 is not a
+  // multiple of 16, so column blocks are masked (not in bounds).
+  // CHECK: %[[MAIN:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[CI:.*]] = %[[C]])
+  // CHECK: scf.for %[[J:.*]] = {{.*}} iter_args(%[[CJ:.*]] = %[[CI]])
+  // CHECK: %[[ACC0:.*]] = vector.transfer_read %[[CJ]][%[[I]], %[[J]]], %{{.*}} : tensor<10x40xf32>, vector<16xf32>
   // CHECK-NOT: in_bounds = [true]
   // CHECK: %[[R:.*]]:4 = scf.for %[[K:.*]] = {{.*}} iter_args(%[[A0:.*]] = %[[ACC0]], %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
   // CHECK: %[[BROW:.*]] = vector.transfer_read %[[B]][%[[K]], %[[J]]]
@@ -17,12 +16,22 @@ func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf
   // CHECK: %[[SPLAT:.*]] = vector.broadcast %[[AIK]] : f32 to vector<16xf32>
   // CHECK: vector.fma %[[SPLAT]], %[[BROW]], %[[A0]] : vector<16xf32>
   // CHECK: scf.yield
-  // CHECK: vector.transfer_write %[[R]]#0, %[[CI]][%[[I]], %[[J]]]
+  // CHECK: vector.transfer_write %[[R]]#0, %[[CJ]][%[[I]], %[[J]]]
   // Rows 8 and 9 one at a time.
   // CHECK: %[[C8:.*]] = arith.constant 8 : index
   // CHECK: %[[C10:.*]] = arith.constant 10 : index
   // CHECK: scf.for %{{.*}} = %[[C8]] to %[[C10]] step %{{.*}} iter_args(%{{.*}} = %[[MAIN]])
   // CHECK-NOT: linalg.matmul
+
+  // In parallel, each strip is an iteration of an scf.forall on its own rows.
+  // PAR: %[[ALL:.*]] = scf.forall (%[[T:.*]]) in (2) shared_outs(%[[S:.*]] = %{{.*}}) -> (tensor<10x40xf32>)
+  // PAR: %[[I0:.*]] = arith.muli %[[T]], %{{.*}} : index
+  // PAR: %[[STRIP:.*]] = tensor.extract_slice %[[S]][%[[I0]], 0] [4, 40] [1, 1] : tensor<10x40xf32> to tensor<4x40xf32>
+  // A is read at the strip's rows, the strip at its own.
+  // PAR: tensor.extract %{{.*}}[%[[I0]], %{{.*}}] : tensor<10x5xf32>
+  // PAR: scf.forall.in_parallel
+  // PAR: tensor.parallel_insert_slice %{{.*}} into %[[S]][%[[I0]], 0] [4, 40] [1, 1] : tensor<4x40xf32> into tensor<10x40xf32>
+  // PAR: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[ALL]])
   %0 = linalg.matmul ins(%a, %b : tensor<10x5xf32>, tensor<5x40xf32>) outs(%c : tensor<10x40xf32>) -> tensor<10x40xf32>
   return %0 : tensor<10x40xf32>
 }

@@ -90,7 +90,10 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     each reduction step loads one `tile-n` segment of a row of B, broadcasts
     one element of A per row and updates the accumulators with `vector.fma`.
     Rows that do not fill a block are done one at a time; columns past the
-    end of a row are masked.
+    end of a row are masked. With `parallel`, the strips of `tile-m` rows of
+    matmuls of at least `parallel-min-macs` multiply-accumulates are the
+    iterations of an `scf.forall` (qat-cpu-pipeline runs them on OpenMP
+    threads).
 
     The reduction of each output element runs in order, as in the scalar
     loops, but with fused multiply-adds (one rounding per step instead of
@@ -104,6 +107,10 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
     Option<"tileN", "tile-n", "int64_t", "32",
            "columns of the register block (a multiple of the vector width)">,
+    Option<"parallel", "parallel", "bool", "false",
+           "run strips of tile-m rows as the iterations of an scf.forall">,
+    Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
+           "smallest matmul (M * N * K) to parallelize">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -131,11 +138,18 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     columns per vector), zero padded; a constant B (frozen weights) is packed
     at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
     accumulators in registers across the reduction; leftover rows are done one
-    at a time, leftover columns masked.
+    at a time, leftover columns masked. With `parallel`, strips of 8 rows are
+    the iterations of an `scf.forall`, as in qat-vectorize-matmul.
 
     Only for targets with AVX-512 VNNI: qat-compile enables it when the target
     CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
   }];
+  let options = [
+    Option<"parallel", "parallel", "bool", "false",
+           "run strips of 8 rows as the iterations of an scf.forall">,
+    Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
+           "smallest matmul (M * N * K) to parallelize">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
