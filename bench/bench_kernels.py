@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Kernel benchmark: qat-mlir's compiled code next to PyTorch, in one run.
 
-    /usr/bin/python3 bench/bench_kernels.py [--threads 1] [--repeat 5]
+    /usr/bin/python3 bench/bench_kernels.py [--threads 1|2] [--repeat 5]
 
 For each layer shape it compiles a one-op program with qat-compile (the same
 path a model takes), runs it through the runtime, and times PyTorch on the
@@ -106,6 +106,9 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    # The same thread count for both sides: our compiled code uses OpenMP
+    # (libomp reads OMP_NUM_THREADS when the first model is loaded).
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
     torch.set_num_threads(args.threads)
     torch.backends.quantized.engine = "onednn"
     rng = np.random.default_rng(0)
@@ -165,7 +168,8 @@ def main():
                          "quantized Linear",
                          timeit(lambda: linear(xq), args.repeat)))
 
-    print(f"threads: {args.threads} (PyTorch {torch.__version__}, int8 engine "
+    print(f"threads: {args.threads} on both sides (PyTorch {torch.__version__}, "
+          f"int8 engine "
           f"{torch.backends.quantized.engine}); medians of {args.repeat}")
     header = (f"{'kernel':<14} {'shape':<16} {'qat-mlir ms':>11} "
               f"{'GOP/s':>8} {'peer':<17} {'peer ms':>9} {'GOP/s':>8} "

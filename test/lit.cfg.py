@@ -19,7 +19,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
-tools = ["qat-opt", "qat-compile", "mlir-opt", "mlir-runner", "not", "split-file", "llvm-nm", "llvm-objdump"]
+tools = ["qat-opt", "qat-compile", "mlir-opt", "mlir-runner", "not", "split-file", "llvm-nm", "llvm-objdump", "llvm-readelf"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))

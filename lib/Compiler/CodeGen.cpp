@@ -128,8 +128,15 @@ LogicalResult mlir::qat::emitMachineCode(llvm::Module &module,
   return success();
 }
 
+bool mlir::qat::usesOpenMP(const llvm::Module &module) {
+  for (const llvm::Function &function : module)
+    if (function.isDeclaration() && function.getName().starts_with("__kmpc_"))
+      return true;
+  return false;
+}
+
 LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
-                                           StringRef outputPath,
+                                           StringRef outputPath, bool openmp,
                                            std::string &error) {
   std::string driver = "cc";
   if (const char *env = std::getenv("QAT_CC"))
@@ -142,10 +149,25 @@ LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
   }
   // libm for the math functions LLVM may call (e.g. roundevenf on targets
   // without a rounding instruction).
-  SmallVector<StringRef> args = {*program,   "-shared",  "-o",
-                                 outputPath, objectPath, "-lm"};
+  SmallVector<std::string> args = {*program, "-shared", "-o",
+                                   outputPath.str(), objectPath.str(), "-lm"};
+  if (openmp) {
+    std::string dir = QAT_OPENMP_LIBRARY_DIR;
+    if (const char *env = std::getenv("QAT_OPENMP_DIR"))
+      dir = env;
+    if (!llvm::sys::fs::exists(dir + "/libomp.so")) {
+      error = "the model runs loops on threads, but libomp.so is not in " +
+              dir + " (install libomp-22-dev, set QAT_OPENMP_DIR, or compile "
+              "with --parallel=false)";
+      return failure();
+    }
+    args.push_back("-L" + dir);
+    args.push_back("-Wl,-rpath," + dir);
+    args.push_back("-lomp");
+  }
+  SmallVector<StringRef> argRefs(args.begin(), args.end());
   std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
+  int rc = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt, {}, 0, 0,
                                      &message);
   if (rc != 0) {
     error = "linking " + outputPath.str() + " failed" +

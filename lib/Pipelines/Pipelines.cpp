@@ -12,8 +12,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Transforms/Passes.h"
@@ -30,9 +32,14 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createConvToMatmul());
-  if (options.vnni)
-    pm.addNestedPass<func::FuncOp>(createX86VnniMatmul());
-  pm.addNestedPass<func::FuncOp>(createVectorizeMatmul());
+  if (options.vnni) {
+    X86VnniMatmulOptions vnni;
+    vnni.parallel = options.parallel;
+    pm.addNestedPass<func::FuncOp>(createX86VnniMatmul(vnni));
+  }
+  VectorizeMatmulOptions vectorize;
+  vectorize.parallel = options.parallel;
+  pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
 
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -50,6 +57,14 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
 
   if (options.vnni)
     pm.addNestedPass<func::FuncOp>(createX86LowerVnniDot());
+  if (options.parallel) {
+    // scf.forall -> scf.parallel -> an OpenMP worksharing loop.
+    pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+    pm.addPass(createConvertSCFToOpenMPPass());
+    // Inlines the memref.alloca_scope the conversion wraps the body in (it
+    // holds no allocas), before scf-to-cf gives that body several blocks.
+    pm.addPass(createCanonicalizerPass());
+  }
   // No calls into MLIR's runner libraries from compiled code.
   pm.addNestedPass<func::FuncOp>(createExpandStridedCopies());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
@@ -68,6 +83,10 @@ struct CpuPipelineCommandLine
   Option<bool> vnni{*this, "vnni",
                     llvm::cl::desc("Use AVX-512 VNNI for int8 matmuls"),
                     llvm::cl::init(false)};
+  Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("Run large matmuls on OpenMP threads (needs libomp)"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -78,6 +97,7 @@ void mlir::qat::registerQatPipelines() {
       [](OpPassManager &pm, const CpuPipelineCommandLine &commandLine) {
         CpuPipelineOptions options;
         options.vnni = commandLine.vnni;
+        options.parallel = commandLine.parallel;
         buildQatCpuPipeline(pm, options);
       });
 }

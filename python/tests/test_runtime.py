@@ -281,3 +281,33 @@ func.func @conv(%x: tensor<2x9x11x5xi8>{w_arg}) -> {out} {{
     model = compile_mlir(text, name=f"conv{stride}{dilation}{int(constant)}")
     result = model.conv(x) if constant else model.conv(x, w)
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "i8"])
+def test_parallel_matmuls_match_numpy(compile_mlir, dtype):
+    # Large enough to run on OpenMP threads (qat-compile's default), with a
+    # partial last strip of rows and masked columns.
+    m, k, n = 261, 300, 250
+    rng = np.random.default_rng(11)
+    if dtype == "f32":
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        text = f"""
+func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{m}x{n}xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
+                     outs(%z : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  return %c : tensor<{m}x{n}xf32>
+}}
+"""
+        model = compile_mlir(text, name="pmm_f32")
+        np.testing.assert_allclose(model.mm(a, b), a @ b, rtol=1e-4,
+                                   atol=1e-3)
+    else:
+        a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        model = compile_mlir(_int8_matmul_mlir(m, k, n), name="pmm_i8")
+        np.testing.assert_array_equal(
+            model.mm(a, b), a.astype(np.int32) @ b.astype(np.int32))

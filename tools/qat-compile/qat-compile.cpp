@@ -76,6 +76,12 @@ llvm::cl::opt<std::string>
     targetFeatures("mattr", llvm::cl::desc("Extra target features (+avx2,...)"),
                    llvm::cl::init(""), llvm::cl::cat(category));
 
+llvm::cl::opt<bool> parallelLoops(
+    "parallel",
+    llvm::cl::desc("Run large matmuls and convolutions on several threads "
+                   "(OpenMP; OMP_NUM_THREADS picks how many). Default: on"),
+    llvm::cl::init(true), llvm::cl::cat(category));
+
 llvm::cl::opt<char> optLevel("O",
                              llvm::cl::desc("Optimization level: -O0 to -O3 "
                                             "(default -O2)"),
@@ -199,8 +205,10 @@ int main(int argc, char **argv) {
   if (!target)
     return fail(error);
 
-  if (failed(qat::lowerToLLVMDialect(*module,
-                                     qat::getCpuPipelineOptions(*target))))
+  qat::CpuPipelineOptions pipelineOptions =
+      qat::getCpuPipelineOptions(*target);
+  pipelineOptions.parallel = parallelLoops;
+  if (failed(qat::lowerToLLVMDialect(*module, pipelineOptions)))
     return 1;
   if (*emit == Emit::MLIR) {
     auto out = openOutput();
@@ -253,7 +261,8 @@ int main(int argc, char **argv) {
                                     /*assembly=*/false, error)))
       return fail(error);
   }
-  if (failed(qat::linkSharedLibrary(objectPath, outputFilename, error)))
+  if (failed(qat::linkSharedLibrary(objectPath, outputFilename,
+                                    qat::usesOpenMP(*llvmModule), error)))
     return fail(error);
   return 0;
 }

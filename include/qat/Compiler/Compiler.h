@@ -85,10 +85,14 @@ LogicalResult emitMachineCode(llvm::Module &module, llvm::TargetMachine &target,
                               llvm::raw_pwrite_stream &os, bool assembly,
                               std::string &error);
 
+/// True when the module calls into the OpenMP runtime (parallel loops).
+bool usesOpenMP(const llvm::Module &module);
+
 /// Links an object file into a shared library with the system compiler
-/// driver ($QAT_CC, else cc).
+/// driver ($QAT_CC, else cc), against libomp when `openmp` (found in
+/// $QAT_OPENMP_DIR, else LLVM's library directory, recorded as the rpath).
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                std::string &error);
+                                bool openmp, std::string &error);
 
 /// "name: f32[2x?]" for messages and listings.
 std::string formatSignature(const TensorSignature &tensor);

@@ -18,6 +18,9 @@ namespace mlir::qat {
 struct CpuPipelineOptions {
   /// AVX-512 VNNI: int8 matmuls use vpdpbusd (qat-x86-vnni-matmul).
   bool vnni = false;
+  /// Large matmuls run their row strips on OpenMP threads (the compiled code
+  /// then needs libomp).
+  bool parallel = false;
 };
 
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
