@@ -1,5 +1,7 @@
 """qat-compile + the runtime from Python, against numpy references."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -135,6 +137,14 @@ def test_int8_matmul_and_requantize_match_numpy(compile_mlir):
     np.testing.assert_array_equal(model.qmatmul(a, b), expected)
     # uint8 data is accepted for signless i8 (same bits).
     np.testing.assert_array_equal(model.qmatmul(a.view(np.uint8), b), expected)
+
+
+def test_bare_file_name_is_a_file_in_the_current_directory(
+        compile_mlir, tmp_path, monkeypatch):
+    compile_mlir(MLP, name="local")
+    monkeypatch.chdir(tmp_path)
+    with Model("liblocal.so") as model:
+        assert "mlp" in model.entries
 
 
 def test_signature_listing(compile_mlir):
@@ -311,3 +321,54 @@ func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n
         model = compile_mlir(_int8_matmul_mlir(m, k, n), name="pmm_i8")
         np.testing.assert_array_equal(
             model.mm(a, b), a.astype(np.int32) @ b.astype(np.int32))
+
+
+def test_op_coverage_matches_numpy(compile_mlir):
+    """batch_matmul, depthwise and NCHW convolutions, pad + sum pooling,
+    transpose, reduce, reshape, concat, broadcast, dynamic slices, math."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "op_coverage.mlir")) as f:
+        model = compile_mlir(f.read(), name="ops")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 8, 16), dtype=np.float32)
+    b = rng.standard_normal((4, 16, 8), dtype=np.float32)
+    np.testing.assert_allclose(model.bmm(a, b), a @ b, rtol=1e-5, atol=1e-5)
+
+    x = rng.standard_normal((1, 10, 10, 8), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 8), dtype=np.float32)
+    ref = sum(x[:, i:i + 8, j:j + 8, :] * w[i, j]
+              for i in range(3) for j in range(3))
+    np.testing.assert_allclose(model.dw(x, w), ref, rtol=1e-5, atol=1e-5)
+
+    x = rng.standard_normal((1, 8, 8, 4), dtype=np.float32)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    np.testing.assert_allclose(model.pool_pad(x),
+                               padded.reshape(1, 5, 2, 5, 2, 4).sum((2, 4)),
+                               rtol=1e-5, atol=1e-5)
+
+    x = rng.standard_normal((4, 6), dtype=np.float32)
+    y = rng.standard_normal(6, dtype=np.float32)
+    t, r, flat, cat, bcast = model.misc(x, y)
+    np.testing.assert_array_equal(t, x.T)
+    np.testing.assert_allclose(r, x.sum(1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(flat, x.ravel())
+    np.testing.assert_array_equal(cat, np.concatenate([x, x]))
+    np.testing.assert_array_equal(bcast, np.broadcast_to(y, (4, 6)))
+
+    x = rng.standard_normal((1, 3, 10, 10), dtype=np.float32)
+    w = rng.standard_normal((8, 3, 3, 3), dtype=np.float32)
+    ref = np.zeros((1, 8, 8, 8), np.float32)
+    for i in range(3):
+        for j in range(3):
+            ref += np.einsum("nchw,fc->nfhw", x[:, :, i:i + 8, j:j + 8],
+                             w[:, :, i, j])
+    np.testing.assert_allclose(model.nchw(x, w), ref, rtol=1e-4, atol=1e-4)
+
+    a = rng.standard_normal((7, 16), dtype=np.float32)
+    b = rng.standard_normal((16, 8), dtype=np.float32)
+    np.testing.assert_allclose(model.dynmm(a, b), a[:4] @ b, rtol=1e-5,
+                               atol=1e-5)
+
+    x = rng.standard_normal((2, 10), dtype=np.float32)
+    np.testing.assert_allclose(model.softmaxish(x), np.tanh(np.exp(x)),
+                               rtol=1e-6, atol=1e-6)

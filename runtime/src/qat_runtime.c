@@ -226,7 +226,17 @@ qat_status qat_module_open(const char *path, qat_module **out) {
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
                        "path and out must not be NULL");
   *out = NULL;
-  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  /* A bare file name is a file in the current directory, not a library for
+   * dlopen to search for. */
+  char local[4096];
+  const char *file = path;
+  if (!strchr(path, '/')) {
+    if (snprintf(local, sizeof(local), "./%s", path) >= (int)sizeof(local))
+      return make_status(QAT_STATUS_INVALID_ARGUMENT, "path too long: %s",
+                         path);
+    file = local;
+  }
+  void *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     return make_status(QAT_STATUS_NOT_FOUND, "cannot load %s: %s", path,
                        dlerror());

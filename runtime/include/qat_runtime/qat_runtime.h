@@ -111,7 +111,8 @@ typedef struct qat_module qat_module;
 /* An entry point; owned by its module, valid until qat_module_release. */
 typedef struct qat_entry qat_entry;
 
-/* Opens a shared library produced by qat-compile. Fails with NOT_FOUND when
+/* Opens a shared library produced by qat-compile (a file path; a bare name is
+ * a file in the current directory). Fails with NOT_FOUND when
  * the file cannot be loaded, FAILED_PRECONDITION when it is not a qat-compile
  * library or was built for another ABI version. */
 qat_status qat_module_open(const char *path, qat_module **out);
