@@ -58,35 +58,34 @@ struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     MLIRContext *ctx = op.getContext();
 
-    // cols[m][k] = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
-    AffineExpr m, k;
-    bindDims(ctx, m, k);
-    AffineExpr batch = m.floorDiv(oh * ow);
-    AffineExpr outRow = (m % (oh * ow)).floorDiv(ow);
-    AffineExpr outCol = m % ow;
-    AffineExpr filterRow = k.floorDiv(kw * c);
-    AffineExpr filterCol = (k % (kw * c)).floorDiv(c);
-    AffineExpr channel = k % c;
+    // cols[n][oh][ow][kh][kw][c] = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]:
+    // no division in the indexing, and the channel loop copies contiguous
+    // memory on both sides. Collapsed, it is the rows x depth matrix.
+    AffineExpr dn, doh, dow, dkh, dkw, dc;
+    bindDims(ctx, dn, doh, dow, dkh, dkw, dc);
     auto gather = AffineMap::get(
-        2, 0,
-        {batch, outRow * strides[0] + filterRow * dilations[0],
-         outCol * strides[1] + filterCol * dilations[1], channel},
+        6, 0,
+        {dn, doh * strides[0] + dkh * dilations[0],
+         dow * strides[1] + dkw * dilations[1], dc},
         ctx);
     Type elementType = inputType.getElementType();
-    auto colsType = RankedTensorType::get({rows, depth}, elementType);
-    Value colsInit =
-        tensor::EmptyOp::create(b, colsType.getShape(), elementType);
-    Value cols =
+    auto patchesType =
+        RankedTensorType::get({n, oh, ow, kh, kw, c}, elementType);
+    Value patchesInit =
+        tensor::EmptyOp::create(b, patchesType.getShape(), elementType);
+    Value patches =
         linalg::GenericOp::create(
-            b, TypeRange{colsType}, ValueRange{op.getInputs()[0]},
-            ValueRange{colsInit},
+            b, TypeRange{patchesType}, ValueRange{op.getInputs()[0]},
+            ValueRange{patchesInit},
             ArrayRef<AffineMap>{gather,
-                                AffineMap::getMultiDimIdentityMap(2, ctx)},
-            {utils::IteratorType::parallel, utils::IteratorType::parallel},
+                                AffineMap::getMultiDimIdentityMap(6, ctx)},
+            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
             [](OpBuilder &nb, Location loc, ValueRange args) {
               linalg::YieldOp::create(nb, loc, args[0]);
             })
             .getResult(0);
+    Value cols = tensor::CollapseShapeOp::create(
+        b, patches, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
 
     Value filter = tensor::CollapseShapeOp::create(
         b, op.getInputs()[1],

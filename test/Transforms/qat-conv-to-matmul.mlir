@@ -1,12 +1,14 @@
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1000 | FileCheck %s --check-prefix=LIMIT
 
-// Stride 2, dilation 3: rows are (n, oh, ow), columns (kh, kw, c).
-// CHECK-DAG: #[[GATHER:.*]] = affine_map<(d0, d1) -> (d0 floordiv 12, ((d0 mod 12) floordiv 4) * 2 + (d1 floordiv 6) * 3, (d0 mod 4) * 2 + ((d1 mod 6) floordiv 3) * 3, d1 mod 3)>
+// Stride 2, dilation 3: patches (n, oh, ow, kh, kw, c), collapsed to rows
+// (n, oh, ow) and columns (kh, kw, c).
+// CHECK-DAG: #[[GATHER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 * 2 + d3 * 3, d2 * 2 + d4 * 3, d5)>
 // CHECK-LABEL: func @conv
 func.func @conv(%x: tensor<2x10x12x3xi8>, %w: tensor<2x2x3x5xi8>, %o: tensor<2x3x4x5xi32>) -> tensor<2x3x4x5xi32> {
-  // CHECK: %[[COLS:.*]] = linalg.generic {indexing_maps = [#[[GATHER]], #{{.*}}], iterator_types = ["parallel", "parallel"]}
-  // CHECK-SAME: outs(%{{.*}} : tensor<24x12xi8>)
+  // CHECK: %[[PATCHES:.*]] = linalg.generic {indexing_maps = [#[[GATHER]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]}
+  // CHECK-SAME: outs(%{{.*}} : tensor<2x3x4x2x2x3xi8>)
+  // CHECK: %[[COLS:.*]] = tensor.collapse_shape %[[PATCHES]] {{\[\[}}0, 1, 2], [3, 4, 5]] : tensor<2x3x4x2x2x3xi8> into tensor<24x12xi8>
   // CHECK: %[[W:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2], [3]] : tensor<2x2x3x5xi8> into tensor<12x5xi8>
   // CHECK: %[[O:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2], [3]] : tensor<2x3x4x5xi32> into tensor<24x5xi32>
   // CHECK: %[[MM:.*]] = linalg.matmul ins(%[[COLS]], %[[W]] : tensor<24x12xi8>, tensor<12x5xi8>) outs(%[[O]] : tensor<24x5xi32>)

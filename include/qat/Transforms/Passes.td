@@ -17,8 +17,8 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
     dilations) into an im2col gather, a `linalg.matmul` and reshapes:
 
     ```
-    cols[n*OH*OW + oh*OW + ow][(kh*KW + kw)*C + c]
-        = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
+    patches[n][oh][ow][kh][kw][c] = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
+    cols = collapse(patches) : [N*OH*OW][KH*KW*C]
     out[N*OH*OW][F] += cols x filter[KH*KW*C][F]
     ```
 
