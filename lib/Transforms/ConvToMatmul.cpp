@@ -63,11 +63,10 @@ struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
     // memory on both sides. Collapsed, it is the rows x depth matrix.
     AffineExpr dn, doh, dow, dkh, dkw, dc;
     bindDims(ctx, dn, doh, dow, dkh, dkw, dc);
-    auto gather = AffineMap::get(
-        6, 0,
-        {dn, doh * strides[0] + dkh * dilations[0],
-         dow * strides[1] + dkw * dilations[1], dc},
-        ctx);
+    auto gather = AffineMap::get(6, 0,
+                                 {dn, doh * strides[0] + dkh * dilations[0],
+                                  dow * strides[1] + dkw * dilations[1], dc},
+                                 ctx);
     Type elementType = inputType.getElementType();
     auto patchesType =
         RankedTensorType::get({n, oh, ow, kh, kw, c}, elementType);

@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace mlir::qat {
@@ -41,6 +43,123 @@ collectMatmuls(Operation *root, function_ref<bool(linalg::MatmulOp)> accept) {
   });
   return matmuls;
 }
+
+/// An elementwise op applied to a matmul's result, fused into the kernel so
+/// that each accumulator vector is finished in registers (bias, activation)
+/// before it is stored.
+class Epilogue {
+public:
+  /// The single elementwise consumer of `matmul` the kernels can fuse: a 2-D
+  /// all-parallel linalg.generic producing the matmul's element type, reading
+  /// the matmul result through the identity map and its other inputs through
+  /// (i, j), (j) or () maps, with a body of scalar elementwise ops that does
+  /// not read its output.
+  static std::optional<Epilogue> find(linalg::MatmulOp matmul) {
+    Value result = matmul.getResult(0);
+    if (!result.hasOneUse())
+      return std::nullopt;
+    auto generic = dyn_cast<linalg::GenericOp>(*result.getUsers().begin());
+    if (!generic || generic.getNumDpsInits() != 1 ||
+        generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2 ||
+        generic.getResult(0).getType() != result.getType())
+      return std::nullopt;
+    MLIRContext *ctx = matmul.getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+    AffineMap columns = AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx);
+    AffineMap scalar = AffineMap::get(2, 0, ctx);
+    std::optional<unsigned> matmulInput;
+    for (OpOperand *input : generic.getDpsInputOperands()) {
+      AffineMap map = generic.getMatchingIndexingMap(input);
+      if (input->get() == result) {
+        if (map != identity || matmulInput)
+          return std::nullopt;
+        matmulInput = input->getOperandNumber();
+      } else if (map != identity && map != columns && map != scalar) {
+        return std::nullopt;
+      }
+    }
+    if (!matmulInput ||
+        !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
+             .isIdentity())
+      return std::nullopt;
+    Block &body = generic.getRegion().front();
+    if (!body.getArgument(generic.getNumDpsInputs()).use_empty())
+      return std::nullopt;
+    for (Operation &op : body.without_terminator()) {
+      bool scalarTypes =
+          llvm::all_of(op.getOperandTypes(),
+                       [](Type t) { return t.isIntOrIndexOrFloat(); }) &&
+          llvm::all_of(op.getResultTypes(),
+                       [](Type t) { return t.isIntOrIndexOrFloat(); });
+      bool elementwise = op.hasTrait<OpTrait::Elementwise>() ||
+                         op.hasTrait<OpTrait::ConstantLike>();
+      if (!scalarTypes || !elementwise || op.getNumRegions() != 0 ||
+          isa<IndexType>(op.getResultTypes().front()))
+        return std::nullopt;
+    }
+    return Epilogue(generic, *matmulInput);
+  }
+
+  linalg::GenericOp getOp() { return op; }
+
+  /// The epilogue of one accumulator vector `acc` of type `type`, the
+  /// elements C[row][column0 : column0 + lanes]; `inBounds` as for C.
+  Value apply(ImplicitLocOpBuilder &b, Value acc, Value row, Value column0,
+              VectorType type, ArrayRef<bool> inBounds) {
+    IRMapping mapping;
+    Block &body = op.getRegion().front();
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      BlockArgument arg = body.getArgument(input->getOperandNumber());
+      if (input->getOperandNumber() == matmulInput) {
+        mapping.map(arg, acc);
+        continue;
+      }
+      Value source = input->get();
+      AffineMap map = op.getMatchingIndexingMap(input);
+      auto elementType = cast<ShapedType>(source.getType()).getElementType();
+      auto vectorType = VectorType::get(type.getShape(), elementType);
+      Value padding = arith::ConstantOp::create(b, b.getZeroAttr(elementType));
+      Value value;
+      if (map.getNumResults() == 0)
+        value = vector::BroadcastOp::create(
+            b, vectorType, tensor::ExtractOp::create(b, source, ValueRange{}));
+      else if (map.getNumResults() == 1)
+        value = vector::TransferReadOp::create(
+            b, vectorType, source, ValueRange{column0}, padding, inBounds);
+      else
+        value = vector::TransferReadOp::create(
+            b, vectorType, source, ValueRange{row, column0}, padding, inBounds);
+      mapping.map(arg, value);
+    }
+    for (Operation &scalarOp : body.without_terminator()) {
+      if (scalarOp.hasTrait<OpTrait::ConstantLike>()) {
+        b.clone(scalarOp, mapping);
+        continue;
+      }
+      // Scalar operands (constants) are broadcast to vectors.
+      for (Value operand : scalarOp.getOperands()) {
+        Value mapped = mapping.lookupOrDefault(operand);
+        if (!isa<VectorType>(mapped.getType()))
+          mapping.map(
+              operand,
+              vector::BroadcastOp::create(
+                  b, VectorType::get(type.getShape(), mapped.getType()), mapped)
+                  .getResult());
+      }
+      Operation *clone = b.clone(scalarOp, mapping);
+      for (OpResult result : clone->getResults())
+        result.setType(VectorType::get(type.getShape(), result.getType()));
+    }
+    return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  }
+
+private:
+  Epilogue(linalg::GenericOp op, unsigned matmulInput)
+      : op(op), matmulInput(matmulInput) {}
+
+  linalg::GenericOp op;
+  unsigned matmulInput;
+};
 
 /// `c` threaded through `for iv = first; iv < last; iv += step`, each
 /// iteration returning the updated value from `body`. No loop (and `c`
@@ -78,9 +197,9 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
   auto rowStrip = [&](ImplicitLocOpBuilder &ib, Value c, Value i0,
                       int64_t rows) { return strip(ib, c, i0, i0, rows); };
   if (parallel && strips >= 2) {
-    auto forall = scf::ForallOp::create(
-        b, ArrayRef<OpFoldResult>{b.getIndexAttr(strips)}, ValueRange{c},
-        std::nullopt);
+    auto forall =
+        scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(strips)},
+                              ValueRange{c}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(forall.getBody());
     Value t = forall.getInductionVar(0);
@@ -89,11 +208,10 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
     SmallVector<OpFoldResult> offsets = {i0, b.getIndexAttr(0)};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(stripRows),
                                        b.getIndexAttr(n)};
-    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1),
-                                         b.getIndexAttr(1)};
+    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
     Value shared = forall.getRegionIterArgs()[0];
-    Value slice = tensor::ExtractSliceOp::create(b, shared, offsets, sizes,
-                                                 strides);
+    Value slice =
+        tensor::ExtractSliceOp::create(b, shared, offsets, sizes, strides);
     Value zero = arith::ConstantIndexOp::create(b, 0);
     Value updated = strip(b, slice, i0, zero, stripRows);
     b.setInsertionPointToStart(forall.getTerminator().getBody());

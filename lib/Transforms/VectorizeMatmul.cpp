@@ -33,8 +33,9 @@ namespace {
 /// Builds the loop nest for one matmul.
 class MatmulBuilder {
 public:
-  MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, int64_t tileN)
-      : b(b), a(a), bMat(bMat), tileN(tileN) {
+  MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, int64_t tileN,
+                std::optional<Epilogue> epilogue)
+      : b(b), a(a), bMat(bMat), tileN(tileN), epilogue(epilogue) {
     auto aType = cast<RankedTensorType>(a.getType());
     auto bType = cast<RankedTensorType>(bMat.getType());
     k = aType.getDimSize(1);
@@ -91,10 +92,15 @@ private:
           }
           scf::YieldOp::create(kb, next);
         });
-    for (int64_t r = 0; r < rows; ++r)
-      c = vector::TransferWriteOp::create(jb, reduction.getResult(r), c,
+    for (int64_t r = 0; r < rows; ++r) {
+      Value result = reduction.getResult(r);
+      if (epilogue)
+        result = epilogue->apply(jb, result, rowIndices[r], j0, vectorType,
+                                 inBounds);
+      c = vector::TransferWriteOp::create(jb, result, c,
                                           ValueRange{cRows[r], j0}, inBounds)
               .getResult();
+    }
     return c;
   }
 
@@ -103,6 +109,7 @@ private:
   int64_t k = 0, n = 0, tileN;
   VectorType vectorType;
   bool fullColumns = true;
+  std::optional<Epilogue> epilogue;
 };
 
 struct VectorizeMatmulPass
@@ -121,21 +128,29 @@ struct VectorizeMatmulPass
          collectMatmuls(getOperation(), [&](linalg::MatmulOp op) {
            return isStaticMatmul(op, f32, f32);
          })) {
-      rewriter.setInsertionPoint(op);
+      // With an epilogue, the kernel replaces it too, at its place (after
+      // everything it reads).
+      std::optional<Epilogue> epilogue = Epilogue::find(op);
+      Operation *replaced =
+          epilogue ? epilogue->getOp().getOperation() : op.getOperation();
+      rewriter.setInsertionPoint(replaced);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-      MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN);
+      MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN,
+                            epilogue);
       auto type = cast<RankedTensorType>(op.getOutputs()[0].getType());
       int64_t m = type.getDimSize(0), n = type.getDimSize(1);
       int64_t k =
           cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(1);
-      rewriter.replaceOp(
-          op, computeRowStrips(
-                  b, op.getOutputs()[0], m, n, tileM,
-                  /*parallel=*/parallel && m * n * k >= parallelMinMacs,
-                  [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0,
-                      Value cRow0, int64_t rows) {
-                    return builder.strip(sb, c, aRow0, cRow0, rows);
-                  }));
+      Value result = computeRowStrips(
+          b, op.getOutputs()[0], m, n, tileM,
+          /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+          [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+              int64_t rows) {
+            return builder.strip(sb, c, aRow0, cRow0, rows);
+          });
+      rewriter.replaceOp(replaced, result);
+      if (epilogue)
+        rewriter.eraseOp(op);
     }
   }
 };

@@ -172,8 +172,8 @@ namespace {
 class VnniBuilder {
 public:
   VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, int64_t k,
-              int64_t n)
-      : b(b), a(a), packedB(packedB), k(k), n(n),
+              int64_t n, std::optional<Epilogue> epilogue)
+      : b(b), a(a), packedB(packedB), k(k), n(n), epilogue(epilogue),
         accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
@@ -279,11 +279,16 @@ private:
           scf::YieldOp::create(kbld, next);
         });
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t v = 0; v < vectors; ++v)
-        c = vector::TransferWriteOp::create(
-                ib, reduction.getResult(r * vectors + v), c,
-                ValueRange{cRows[r], columns[v]}, columnsInBounds)
+      for (int64_t v = 0; v < vectors; ++v) {
+        Value result = reduction.getResult(r * vectors + v);
+        if (epilogue)
+          result = epilogue->apply(ib, result, rowIndex[r], columns[v], accType,
+                                   columnsInBounds);
+        c = vector::TransferWriteOp::create(ib, result, c,
+                                            ValueRange{cRows[r], columns[v]},
+                                            columnsInBounds)
                 .getResult();
+      }
     return c;
   }
 
@@ -291,6 +296,7 @@ private:
   Value a;
   PackedB packedB;
   int64_t k, n;
+  std::optional<Epilogue> epilogue;
   VectorType accType, bytesType, groupType;
   Value zero8, zero32;
 };
@@ -307,7 +313,12 @@ struct X86VnniMatmulPass
            return op.getCast() == linalg::TypeFn::cast_signed &&
                   isStaticMatmul(op, builder.getI8Type(), builder.getI32Type());
          })) {
-      rewriter.setInsertionPoint(op);
+      // With an epilogue, the kernel replaces it too, at its place (after
+      // everything it reads).
+      std::optional<Epilogue> epilogue = Epilogue::find(op);
+      Operation *replaced =
+          epilogue ? epilogue->getOp().getOperation() : op.getOperation();
+      rewriter.setInsertionPoint(replaced);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
       Value a = op.getInputs()[0], bMat = op.getInputs()[1];
       auto aType = cast<RankedTensorType>(a.getType());
@@ -316,15 +327,17 @@ struct X86VnniMatmulPass
       DenseIntElementsAttr constantB = getConstantMatrix(bMat);
       PackedB packed = constantB ? packConstant(b, constantB, k, n)
                                  : packAtRunTime(b, bMat, k, n);
-      VnniBuilder builder(b, a, packed, k, n);
-      rewriter.replaceOp(
-          op, computeRowStrips(
-                  b, op.getOutputs()[0], m, n, kRows,
-                  /*parallel=*/parallel && m * n * k >= parallelMinMacs,
-                  [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0,
-                      Value cRow0, int64_t rows) {
-                    return builder.strip(sb, c, aRow0, cRow0, rows);
-                  }));
+      VnniBuilder builder(b, a, packed, k, n, epilogue);
+      Value result = computeRowStrips(
+          b, op.getOutputs()[0], m, n, kRows,
+          /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+          [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+              int64_t rows) {
+            return builder.strip(sb, c, aRow0, cRow0, rows);
+          });
+      rewriter.replaceOp(replaced, result);
+      if (epilogue)
+        rewriter.eraseOp(op);
     }
   }
 };

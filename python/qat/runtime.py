@@ -172,7 +172,8 @@ class Entry:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _as_input(self, array, i):
-        array = np.ascontiguousarray(array)
+        # np.asarray keeps 0-D arrays 0-D (ascontiguousarray makes them 1-D).
+        array = np.asarray(array, order="C")
         if array.dtype not in _CODES:
             raise TypeError(f"argument {i} of '{self.name}': numpy dtype "
                             f"{array.dtype} has no runtime equivalent")

@@ -372,3 +372,61 @@ def test_op_coverage_matches_numpy(compile_mlir):
     x = rng.standard_normal((2, 10), dtype=np.float32)
     np.testing.assert_allclose(model.softmaxish(x), np.tanh(np.exp(x)),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_fused_epilogues_match_numpy(compile_mlir):
+    # Bias + residual + scale after an f32 matmul, bias + ReLU after an int8
+    # one: both are finished in the matmul kernels' registers.
+    rng = np.random.default_rng(5)
+    text = """
+func.func @f32(%x: tensor<13x20xf32>, %w: tensor<20x37xf32>, %bias: tensor<37xf32>,
+               %res: tensor<13x37xf32>, %scale: tensor<f32>) -> tensor<13x37xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<13x37xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<13x37xf32>) -> tensor<13x37xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<13x20xf32>, tensor<20x37xf32>) outs(%z : tensor<13x37xf32>) -> tensor<13x37xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>,
+                                        affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m, %bias, %res, %scale : tensor<13x37xf32>, tensor<37xf32>, tensor<13x37xf32>, tensor<f32>)
+      outs(%e : tensor<13x37xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %s: f32, %o: f32):
+    %t = arith.addf %a, %b : f32
+    %u = arith.addf %t, %c : f32
+    %v = arith.mulf %u, %s : f32
+    linalg.yield %v : f32
+  } -> tensor<13x37xf32>
+  return %r : tensor<13x37xf32>
+}
+
+func.func @i8(%a: tensor<9x32xi8>, %b: tensor<32x20xi8>, %bias: tensor<20xi32>) -> tensor<9x20xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<9x20xi32>
+  %z = linalg.fill ins(%zero : i32) outs(%e : tensor<9x20xi32>) -> tensor<9x20xi32>
+  %m = linalg.matmul ins(%a, %b : tensor<9x32xi8>, tensor<32x20xi8>) outs(%z : tensor<9x20xi32>) -> tensor<9x20xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m, %bias : tensor<9x20xi32>, tensor<20xi32>) outs(%e : tensor<9x20xi32>) {
+  ^bb0(%x: i32, %y: i32, %o: i32):
+    %s = arith.addi %x, %y : i32
+    %r = arith.maxsi %s, %zero : i32
+    linalg.yield %r : i32
+  } -> tensor<9x20xi32>
+  return %r : tensor<9x20xi32>
+}
+"""
+    model = compile_mlir(text, name="epilogues")
+    x = rng.standard_normal((13, 20), dtype=np.float32)
+    w = rng.standard_normal((20, 37), dtype=np.float32)
+    bias = rng.standard_normal(37, dtype=np.float32)
+    res = rng.standard_normal((13, 37), dtype=np.float32)
+    scale = np.array(0.5, dtype=np.float32)
+    np.testing.assert_allclose(model.f32(x, w, bias, res, scale),
+                               (x @ w + bias + res) * 0.5, rtol=1e-5,
+                               atol=1e-5)
+    a = rng.integers(-128, 128, (9, 32), dtype=np.int8)
+    b = rng.integers(-128, 128, (32, 20), dtype=np.int8)
+    ibias = rng.integers(-5000, 5000, 20, dtype=np.int32)
+    expected = np.maximum(a.astype(np.int32) @ b.astype(np.int32) + ibias, 0)
+    np.testing.assert_array_equal(model.i8(a, b, ibias), expected)

@@ -48,3 +48,49 @@ func.func @unchanged(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %c: tensor<4x16xi3
   %1 = linalg.matmul ins(%d, %e : tensor<?x8xf32>, tensor<8x16xf32>) outs(%f : tensor<?x16xf32>) -> tensor<?x16xf32>
   return %0, %1 : tensor<4x16xi32>, tensor<?x16xf32>
 }
+
+// -----
+
+// A bias + ReLU consumer is finished on the accumulators before the store.
+// CHECK-LABEL: func @bias_relu_epilogue
+// CHECK-SAME: %[[BIAS:[a-z0-9]+]]: tensor<40xf32>
+func.func @bias_relu_epilogue(%x: tensor<8x16xf32>, %w: tensor<16x40xf32>, %bias: tensor<40xf32>) -> tensor<8x40xf32> {
+  // CHECK: %[[ACC:.*]]:4 = scf.for
+  // CHECK: %[[B0:.*]] = vector.transfer_read %[[BIAS]][%[[J:.*]]], %{{.*}} : tensor<40xf32>, vector<16xf32>
+  // CHECK: %[[S0:.*]] = arith.addf %[[ACC]]#0, %[[B0]] : vector<16xf32>
+  // CHECK: %[[R0:.*]] = arith.maximumf %[[S0]], %{{.*}} : vector<16xf32>
+  // CHECK: vector.transfer_write %[[R0]]
+  // CHECK-NOT: linalg.generic
+  // CHECK-NOT: linalg.matmul
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x40xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<8x40xf32>) -> tensor<8x40xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x40xf32>) outs(%z : tensor<8x40xf32>) -> tensor<8x40xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m, %bias : tensor<8x40xf32>, tensor<40xf32>) outs(%e : tensor<8x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    %c = arith.maximumf %s, %zero : f32
+    linalg.yield %c : f32
+  } -> tensor<8x40xf32>
+  return %r : tensor<8x40xf32>
+}
+
+// -----
+
+// The matmul result is used twice: its consumer stays a separate loop.
+// CHECK-LABEL: func @shared_result_not_fused
+func.func @shared_result_not_fused(%x: tensor<8x16xf32>, %w: tensor<16x40xf32>, %z: tensor<8x40xf32>) -> (tensor<8x40xf32>, tensor<8x40xf32>) {
+  // CHECK: scf.for
+  // CHECK: linalg.generic
+  %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x40xf32>) outs(%z : tensor<8x40xf32>) -> tensor<8x40xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m : tensor<8x40xf32>) outs(%z : tensor<8x40xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<8x40xf32>
+  return %m, %r : tensor<8x40xf32>, tensor<8x40xf32>
+}

@@ -46,3 +46,23 @@ func.func @unchanged(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %c: tensor<4x16xi3
   %0 = linalg.matmul {cast = #linalg.type_fn<cast_unsigned>} ins(%a, %b : tensor<4x8xi8>, tensor<8x16xi8>) outs(%c : tensor<4x16xi32>) -> tensor<4x16xi32>
   return %0 : tensor<4x16xi32>
 }
+
+// -----
+
+// An int32 bias-add consumer is fused into the VNNI kernel's stores.
+// CHECK-LABEL: func @bias_epilogue
+func.func @bias_epilogue(%a: tensor<8x8xi8>, %b: tensor<8x16xi8>, %c: tensor<8x16xi32>, %bias: tensor<16xi32>) -> tensor<8x16xi32> {
+  // CHECK: vector.transfer_read %{{.*}}[%{{.*}}], %{{.*}} : tensor<16xi32>, vector<16xi32>
+  // CHECK: arith.addi %{{.*}} : vector<16xi32>
+  // CHECK: vector.transfer_write
+  // CHECK-NOT: linalg.generic {{.*}}ins(%{{.*}} : tensor<8x16xi32>, tensor<16xi32>)
+  %m = linalg.matmul ins(%a, %b : tensor<8x8xi8>, tensor<8x16xi8>) outs(%c : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m, %bias : tensor<8x16xi32>, tensor<16xi32>) outs(%c : tensor<8x16xi32>) {
+  ^bb0(%x: i32, %y: i32, %o: i32):
+    %s = arith.addi %x, %y : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}

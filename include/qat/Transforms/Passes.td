@@ -90,7 +90,11 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     each reduction step loads one `tile-n` segment of a row of B, broadcasts
     one element of A per row and updates the accumulators with `vector.fma`.
     Rows that do not fill a block are done one at a time; columns past the
-    end of a row are masked. With `parallel`, the strips of `tile-m` rows of
+    end of a row are masked. A single elementwise consumer of the matmul
+    (a `linalg.generic` reading it through the identity map, other inputs
+    per element, per column or scalar: bias, residual, activation) is applied
+    to the accumulators before they are stored, and replaced by the kernel.
+    With `parallel`, the strips of `tile-m` rows of
     matmuls of at least `parallel-min-macs` multiply-accumulates are the
     iterations of an `scf.forall` (qat-cpu-pipeline runs them on OpenMP
     threads).
@@ -138,8 +142,8 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     columns per vector), zero padded; a constant B (frozen weights) is packed
     at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
     accumulators in registers across the reduction; leftover rows are done one
-    at a time, leftover columns masked. With `parallel`, strips of 8 rows are
-    the iterations of an `scf.forall`, as in qat-vectorize-matmul.
+    at a time, leftover columns masked. Elementwise consumers are fused and
+    `parallel` strips are made as in qat-vectorize-matmul.
 
     Only for targets with AVX-512 VNNI: qat-compile enables it when the target
     CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
