@@ -50,7 +50,8 @@ collectMatmuls(Operation *root, function_ref<bool(linalg::MatmulOp)> accept) {
 class Epilogue {
 public:
   /// The single elementwise consumer of `matmul` the kernels can fuse: a 2-D
-  /// all-parallel linalg.generic producing the matmul's element type, reading
+  /// all-parallel linalg.generic of the matmul's shape (any element type, so
+  /// requantization to int8 fuses too), reading
   /// the matmul result through the identity map and its other inputs through
   /// (i, j), (j) or () maps, with a body of scalar elementwise ops that does
   /// not read its output.
@@ -61,7 +62,8 @@ public:
     auto generic = dyn_cast<linalg::GenericOp>(*result.getUsers().begin());
     if (!generic || generic.getNumDpsInits() != 1 ||
         generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2 ||
-        generic.getResult(0).getType() != result.getType())
+        cast<ShapedType>(generic.getResult(0).getType()).getShape() !=
+            cast<ShapedType>(result.getType()).getShape())
       return std::nullopt;
     MLIRContext *ctx = matmul.getContext();
     AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
@@ -101,6 +103,10 @@ public:
   }
 
   linalg::GenericOp getOp() { return op; }
+
+  /// Where the fused kernel writes: the epilogue's output tensor. The
+  /// matmul's own output is then only read (for the accumulators' start).
+  Value getDestination() { return op.getDpsInitOperand(0)->get(); }
 
   /// The epilogue of one accumulator vector `acc` of type `type`, the
   /// elements C[row][column0 : column0 + lanes]; `inBounds` as for C.

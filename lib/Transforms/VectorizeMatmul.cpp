@@ -33,9 +33,10 @@ namespace {
 /// Builds the loop nest for one matmul.
 class MatmulBuilder {
 public:
-  MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, int64_t tileN,
-                std::optional<Epilogue> epilogue)
-      : b(b), a(a), bMat(bMat), tileN(tileN), epilogue(epilogue) {
+  MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, Value cStart,
+                int64_t tileN, std::optional<Epilogue> epilogue)
+      : b(b), a(a), bMat(bMat), cStart(cStart), tileN(tileN),
+        epilogue(epilogue) {
     auto aType = cast<RankedTensorType>(a.getType());
     auto bType = cast<RankedTensorType>(bMat.getType());
     k = aType.getDimSize(1);
@@ -73,8 +74,12 @@ private:
     for (int64_t r = 0; r < rows; ++r) {
       rowIndices.push_back(row(jb, aRow0, r));
       cRows.push_back(row(jb, cRow0, r));
+      // With an epilogue, `c` is the epilogue's output and the accumulators
+      // start from the matmul's own (never written) output.
       accumulators.push_back(vector::TransferReadOp::create(
-          jb, vectorType, c, ValueRange{cRows[r], j0}, padding, inBounds));
+          jb, vectorType, epilogue ? cStart : c,
+          ValueRange{epilogue ? rowIndices[r] : cRows[r], j0}, padding,
+          inBounds));
     }
     auto reduction = scf::ForOp::create(
         jb, index(0), index(k), index(1), accumulators,
@@ -105,7 +110,7 @@ private:
   }
 
   ImplicitLocOpBuilder &b;
-  Value a, bMat, padding;
+  Value a, bMat, cStart, padding;
   int64_t k = 0, n = 0, tileN;
   VectorType vectorType;
   bool fullColumns = true;
@@ -135,14 +140,16 @@ struct VectorizeMatmulPass
           epilogue ? epilogue->getOp().getOperation() : op.getOperation();
       rewriter.setInsertionPoint(replaced);
       ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-      MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1], tileN,
-                            epilogue);
+      MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1],
+                            op.getOutputs()[0], tileN, epilogue);
+      Value destination =
+          epilogue ? epilogue->getDestination() : op.getOutputs()[0];
       auto type = cast<RankedTensorType>(op.getOutputs()[0].getType());
       int64_t m = type.getDimSize(0), n = type.getDimSize(1);
       int64_t k =
           cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(1);
       Value result = computeRowStrips(
-          b, op.getOutputs()[0], m, n, tileM,
+          b, destination, m, n, tileM,
           /*parallel=*/parallel && m * n * k >= parallelMinMacs,
           [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
               int64_t rows) {

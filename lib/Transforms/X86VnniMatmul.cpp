@@ -171,9 +171,10 @@ namespace {
 
 class VnniBuilder {
 public:
-  VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, int64_t k,
-              int64_t n, std::optional<Epilogue> epilogue)
-      : b(b), a(a), packedB(packedB), k(k), n(n), epilogue(epilogue),
+  VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, Value cStart,
+              int64_t k, int64_t n, std::optional<Epilogue> epilogue)
+      : b(b), a(a), cStart(cStart), packedB(packedB), k(k), n(n),
+        epilogue(epilogue),
         accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
@@ -240,8 +241,11 @@ private:
       rowIndex.push_back(add(ib, aRow0, r));
       cRows.push_back(add(ib, cRow0, r));
       for (int64_t v = 0; v < vectors; ++v) {
+        // With an epilogue, `c` is the epilogue's output and the
+        // accumulators start from the matmul's own (never written) output.
         Value init = vector::TransferReadOp::create(
-            ib, accType, c, ValueRange{cRows[r], columns[v]}, zero32,
+            ib, accType, epilogue ? cStart : c,
+            ValueRange{epilogue ? rowIndex[r] : cRows[r], columns[v]}, zero32,
             columnsInBounds);
         accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
       }
@@ -293,7 +297,7 @@ private:
   }
 
   ImplicitLocOpBuilder &b;
-  Value a;
+  Value a, cStart;
   PackedB packedB;
   int64_t k, n;
   std::optional<Epilogue> epilogue;
@@ -327,9 +331,11 @@ struct X86VnniMatmulPass
       DenseIntElementsAttr constantB = getConstantMatrix(bMat);
       PackedB packed = constantB ? packConstant(b, constantB, k, n)
                                  : packAtRunTime(b, bMat, k, n);
-      VnniBuilder builder(b, a, packed, k, n, epilogue);
+      VnniBuilder builder(b, a, packed, op.getOutputs()[0], k, n, epilogue);
+      Value destination =
+          epilogue ? epilogue->getDestination() : op.getOutputs()[0];
       Value result = computeRowStrips(
-          b, op.getOutputs()[0], m, n, kRows,
+          b, destination, m, n, kRows,
           /*parallel=*/parallel && m * n * k >= parallelMinMacs,
           [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
               int64_t rows) {

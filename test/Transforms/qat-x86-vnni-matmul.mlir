@@ -66,3 +66,26 @@ func.func @bias_epilogue(%a: tensor<8x8xi8>, %b: tensor<8x16xi8>, %c: tensor<8x1
   } -> tensor<8x16xi32>
   return %r : tensor<8x16xi32>
 }
+
+// -----
+
+// An epilogue that changes the element type (requantization to int8) writes
+// the kernel's results into its own output; the accumulators start from the
+// matmul's output, which is only read.
+// CHECK-LABEL: func @narrowing_epilogue
+// CHECK-SAME: %[[C:[a-z0-9]+]]: tensor<8x16xi32>, %[[OUT:[a-z0-9]+]]: tensor<8x16xi8>
+func.func @narrowing_epilogue(%a: tensor<8x8xi8>, %b: tensor<8x16xi8>, %c: tensor<8x16xi32>, %out: tensor<8x16xi8>) -> tensor<8x16xi8> {
+  // CHECK: scf.for %{{.*}} iter_args(%[[D:.*]] = %[[OUT]]) -> (tensor<8x16xi8>)
+  // CHECK: vector.transfer_read %[[C]]
+  // CHECK: arith.trunci %{{.*}} : vector<16xi32> to vector<16xi8>
+  // CHECK: vector.transfer_write %{{.*}}, %{{.*}} : vector<16xi8>, tensor<8x16xi8>
+  %m = linalg.matmul ins(%a, %b : tensor<8x8xi8>, tensor<8x16xi8>) outs(%c : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m : tensor<8x16xi32>) outs(%out : tensor<8x16xi8>) {
+  ^bb0(%x: i32, %o: i8):
+    %t = arith.trunci %x : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<8x16xi8>
+  return %r : tensor<8x16xi8>
+}

@@ -92,8 +92,9 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     Rows that do not fill a block are done one at a time; columns past the
     end of a row are masked. A single elementwise consumer of the matmul
     (a `linalg.generic` reading it through the identity map, other inputs
-    per element, per column or scalar: bias, residual, activation) is applied
-    to the accumulators before they are stored, and replaced by the kernel.
+    per element, per column or scalar: bias, residual, activation,
+    requantization) is applied to the accumulators before they are stored
+    into the consumer's output, and replaced by the kernel.
     With `parallel`, the strips of `tile-m` rows of
     matmuls of at least `parallel-min-macs` multiply-accumulates are the
     iterations of an `scf.forall` (qat-cpu-pipeline runs them on OpenMP
