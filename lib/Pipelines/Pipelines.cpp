@@ -31,6 +31,7 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   pm.addPass(createLinalgElementwiseOpFusionPass());
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
+  pm.addNestedPass<func::FuncOp>(createBatchMatmulToMatmul());
   pm.addNestedPass<func::FuncOp>(createConvToMatmul());
   if (options.vnni) {
     X86VnniMatmulOptions vnni;

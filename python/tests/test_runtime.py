@@ -430,3 +430,22 @@ func.func @i8(%a: tensor<9x32xi8>, %b: tensor<32x20xi8>, %bias: tensor<20xi32>) 
     ibias = rng.integers(-5000, 5000, 20, dtype=np.int32)
     expected = np.maximum(a.astype(np.int32) @ b.astype(np.int32) + ibias, 0)
     np.testing.assert_array_equal(model.i8(a, b, ibias), expected)
+
+
+def test_int8_batch_matmul_matches_numpy_exactly(compile_mlir):
+    text = """
+func.func @bmm(%a: tensor<3x9x20xi8>, %b: tensor<3x20x17xi8>) -> tensor<3x9x17xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<3x9x17xi32>
+  %z = linalg.fill ins(%zero : i32) outs(%e : tensor<3x9x17xi32>) -> tensor<3x9x17xi32>
+  %c = linalg.batch_matmul ins(%a, %b : tensor<3x9x20xi8>, tensor<3x20x17xi8>)
+                           outs(%z : tensor<3x9x17xi32>) -> tensor<3x9x17xi32>
+  return %c : tensor<3x9x17xi32>
+}
+"""
+    model = compile_mlir(text, name="bmm8")
+    rng = np.random.default_rng(9)
+    a = rng.integers(-128, 128, (3, 9, 20), dtype=np.int8)
+    b = rng.integers(-128, 128, (3, 20, 17), dtype=np.int8)
+    np.testing.assert_array_equal(model.bmm(a, b),
+                                  a.astype(np.int32) @ b.astype(np.int32))

@@ -10,6 +10,32 @@
 
 include "mlir/Pass/PassBase.td"
 
+def BatchMatmulToMatmul : Pass<"qat-batch-matmul-to-matmul", "func::FuncOp"> {
+  let summary = "Rewrite batch matmuls as a loop of matmuls";
+  let description = [{
+    Rewrites a statically shaped `linalg.batch_matmul` on tensors into an
+    `scf.for` over the batch whose body extracts one `M x K` and one `K x N`
+    slice, multiplies them with `linalg.matmul` and inserts the `M x N`
+    result, so that each product runs on the matmul kernels.
+
+    ```mlir
+    %c = linalg.batch_matmul ins(%a, %b : tensor<4x8x16xf32>, tensor<4x16x8xf32>) ...
+    // becomes
+    %c = scf.for %i = 0 to 4 iter_args(%acc = %init) {
+      %ai = tensor.extract_slice %a[%i, 0, 0] [1, 8, 16] [1, 1, 1] : ... to tensor<8x16xf32>
+      ...
+      %ci = linalg.matmul ins(%ai, %bi ...) outs(%oi ...)
+      scf.yield (tensor.insert_slice %ci into %acc[%i, 0, 0] ...)
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
   let summary = "Rewrite NHWC/HWCF convolutions as im2col and a matmul";
   let description = [{
