@@ -28,7 +28,19 @@ LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
                                             const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
   buildQatCpuPipeline(pm, options);
-  return pm.run(module);
+  if (failed(pm.run(module)))
+    return failure();
+  // Whatever the pipeline left outside the LLVM and OpenMP dialects has no
+  // lowering: name it at its location rather than fail in translation.
+  WalkResult leftover = module.walk([](Operation *op) {
+    StringRef dialect = op->getName().getDialectNamespace();
+    if (isa<ModuleOp>(op) || dialect == "llvm" || dialect == "omp")
+      return WalkResult::advance();
+    op->emitError("qat-cpu-pipeline could not lower '")
+        << op->getName() << "' to LLVM: this operation is not supported yet";
+    return WalkResult::interrupt();
+  });
+  return failure(leftover.wasInterrupted());
 }
 
 CpuPipelineOptions

@@ -25,6 +25,7 @@ using namespace mlir;
 void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
                                     const CpuPipelineOptions &options) {
   pm.addPass(createConvertQatToLinalg());
+  pm.addNestedPass<func::FuncOp>(createDecomposeAggregates());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   // Chains of elementwise ops (bias, activation, fake quantization) become
   // one loop nest.

@@ -48,3 +48,14 @@ func.func @softmaxish(%x: tensor<2x10xf32>) -> tensor<2x10xf32> {
   %t = math.tanh %e : tensor<2x10xf32>
   return %t : tensor<2x10xf32>
 }
+func.func @softmax(%x: tensor<2x10xf32>) -> tensor<2x10xf32> {
+  %e = tensor.empty() : tensor<2x10xf32>
+  %s = linalg.softmax dimension(1) ins(%x : tensor<2x10xf32>) outs(%e : tensor<2x10xf32>) -> tensor<2x10xf32>
+  return %s : tensor<2x10xf32>
+}
+func.func @matmul_bt(%a: tensor<4x8xf32>, %b: tensor<6x8xf32>) -> tensor<4x6xf32> {
+  %z = arith.constant dense<0.0> : tensor<4x6xf32>
+  %c = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %b : tensor<4x8xf32>, tensor<6x8xf32>) outs(%z : tensor<4x6xf32>) -> tensor<4x6xf32>
+  return %c : tensor<4x6xf32>
+}

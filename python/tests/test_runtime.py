@@ -325,7 +325,8 @@ func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n
 
 def test_op_coverage_matches_numpy(compile_mlir):
     """batch_matmul, depthwise and NCHW convolutions, pad + sum pooling,
-    transpose, reduce, reshape, concat, broadcast, dynamic slices, math."""
+    transpose, reduce, reshape, concat, broadcast, dynamic slices, math,
+    softmax, a matmul with transposed B."""
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "op_coverage.mlir")) as f:
         model = compile_mlir(f.read(), name="ops")
@@ -372,6 +373,14 @@ def test_op_coverage_matches_numpy(compile_mlir):
     x = rng.standard_normal((2, 10), dtype=np.float32)
     np.testing.assert_allclose(model.softmaxish(x), np.tanh(np.exp(x)),
                                rtol=1e-6, atol=1e-6)
+    e = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(model.softmax(x), e / e.sum(1, keepdims=True),
+                               rtol=1e-6, atol=1e-7)
+
+    a = rng.standard_normal((4, 8), dtype=np.float32)
+    b = rng.standard_normal((6, 8), dtype=np.float32)
+    np.testing.assert_allclose(model.matmul_bt(a, b), a @ b.T, rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_fused_epilogues_match_numpy(compile_mlir):

@@ -65,6 +65,22 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
   ];
 }
 
+def DecomposeAggregates : Pass<"qat-decompose-aggregates", "func::FuncOp"> {
+  let summary = "Decompose aggregate linalg ops (softmax) into generic ops";
+  let description = [{
+    Rewrites every op implementing `linalg::AggregatedOpInterface` on tensors
+    (for example `linalg.softmax`) into the sequence of simpler linalg ops it
+    stands for (max, subtract and exponentiate, sum, divide), which the rest
+    of qat-cpu-pipeline can fuse, bufferize and lower.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
   let summary = "Turn memref.copy of strided memrefs into linalg.copy";
   let description = [{
