@@ -1,4 +1,5 @@
-//===- BatchMatmulToMatmul.cpp - qat-batch-matmul-to-matmul ----------------===//
+//===- BatchMatmulToMatmul.cpp - qat-batch-matmul-to-matmul
+//----------------===//
 //
 // Part of qat-mlir.
 //
@@ -25,8 +26,7 @@ namespace {
 /// One batch element of a rank-3 tensor: [i, 0, 0] [1, d1, d2], rank-reduced.
 Value sliceOf(ImplicitLocOpBuilder &b, Value tensor, Value i) {
   auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<OpFoldResult> offsets = {i, b.getIndexAttr(0),
-                                       b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> offsets = {i, b.getIndexAttr(0), b.getIndexAttr(0)};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
                                      b.getIndexAttr(type.getDimSize(1)),
                                      b.getIndexAttr(type.getDimSize(2))};

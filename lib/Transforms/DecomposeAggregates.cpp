@@ -1,4 +1,5 @@
-//===- DecomposeAggregates.cpp - qat-decompose-aggregates ------------------===//
+//===- DecomposeAggregates.cpp - qat-decompose-aggregates
+//------------------===//
 //
 // Part of qat-mlir.
 //

@@ -236,6 +236,39 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
                       });
 }
 
+/// Replaces `matmul`, and its fused epilogue when it has one, by a kernel:
+/// `makeKernel(builder, epilogue)` returns an object whose
+/// `strip(builder, c, aRow0, cRow0, rows)` computes rows of the result, run
+/// over all rows by computeRowStrips (in parallel when `parallel` and the
+/// matmul has at least `parallelMinMacs` multiply-accumulates).
+template <typename MakeKernel>
+void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
+                       int64_t stripRows, bool parallel,
+                       int64_t parallelMinMacs, MakeKernel makeKernel) {
+  // With an epilogue, the kernel goes at the epilogue's place (after all it
+  // reads) and writes into the epilogue's output.
+  std::optional<Epilogue> epilogue = Epilogue::find(matmul);
+  Operation *replaced =
+      epilogue ? epilogue->getOp().getOperation() : matmul.getOperation();
+  rewriter.setInsertionPoint(replaced);
+  ImplicitLocOpBuilder b(matmul.getLoc(), rewriter);
+  auto kernel = makeKernel(b, epilogue);
+  auto type = cast<RankedTensorType>(matmul.getOutputs()[0].getType());
+  int64_t m = type.getDimSize(0), n = type.getDimSize(1);
+  int64_t k =
+      cast<RankedTensorType>(matmul.getInputs()[0].getType()).getDimSize(1);
+  Value destination =
+      epilogue ? epilogue->getDestination() : matmul.getOutputs()[0];
+  Value result = computeRowStrips(
+      b, destination, m, n, stripRows,
+      /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+      [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+          int64_t rows) { return kernel.strip(sb, c, aRow0, cRow0, rows); });
+  rewriter.replaceOp(replaced, result);
+  if (epilogue)
+    rewriter.eraseOp(matmul);
+}
+
 } // namespace mlir::qat
 
 #endif // QAT_LIB_TRANSFORMS_MATMULKERNELS_H

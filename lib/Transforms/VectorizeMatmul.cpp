@@ -133,31 +133,12 @@ struct VectorizeMatmulPass
          collectMatmuls(getOperation(), [&](linalg::MatmulOp op) {
            return isStaticMatmul(op, f32, f32);
          })) {
-      // With an epilogue, the kernel replaces it too, at its place (after
-      // everything it reads).
-      std::optional<Epilogue> epilogue = Epilogue::find(op);
-      Operation *replaced =
-          epilogue ? epilogue->getOp().getOperation() : op.getOperation();
-      rewriter.setInsertionPoint(replaced);
-      ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-      MatmulBuilder builder(b, op.getInputs()[0], op.getInputs()[1],
-                            op.getOutputs()[0], tileN, epilogue);
-      Value destination =
-          epilogue ? epilogue->getDestination() : op.getOutputs()[0];
-      auto type = cast<RankedTensorType>(op.getOutputs()[0].getType());
-      int64_t m = type.getDimSize(0), n = type.getDimSize(1);
-      int64_t k =
-          cast<RankedTensorType>(op.getInputs()[0].getType()).getDimSize(1);
-      Value result = computeRowStrips(
-          b, destination, m, n, tileM,
-          /*parallel=*/parallel && m * n * k >= parallelMinMacs,
-          [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
-              int64_t rows) {
-            return builder.strip(sb, c, aRow0, cRow0, rows);
+      replaceWithKernel(
+          rewriter, op, tileM, parallel, parallelMinMacs,
+          [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
+            return MatmulBuilder(b, op.getInputs()[0], op.getInputs()[1],
+                                 op.getOutputs()[0], tileN, epilogue);
           });
-      rewriter.replaceOp(replaced, result);
-      if (epilogue)
-        rewriter.eraseOp(op);
     }
   }
 };

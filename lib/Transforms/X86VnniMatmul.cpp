@@ -174,8 +174,7 @@ public:
   VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, Value cStart,
               int64_t k, int64_t n, std::optional<Epilogue> epilogue)
       : b(b), a(a), cStart(cStart), packedB(packedB), k(k), n(n),
-        epilogue(epilogue),
-        accType(VectorType::get({kLanes}, b.getI32Type())),
+        epilogue(epilogue), accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
@@ -317,33 +316,19 @@ struct X86VnniMatmulPass
            return op.getCast() == linalg::TypeFn::cast_signed &&
                   isStaticMatmul(op, builder.getI8Type(), builder.getI32Type());
          })) {
-      // With an epilogue, the kernel replaces it too, at its place (after
-      // everything it reads).
-      std::optional<Epilogue> epilogue = Epilogue::find(op);
-      Operation *replaced =
-          epilogue ? epilogue->getOp().getOperation() : op.getOperation();
-      rewriter.setInsertionPoint(replaced);
-      ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-      Value a = op.getInputs()[0], bMat = op.getInputs()[1];
-      auto aType = cast<RankedTensorType>(a.getType());
-      int64_t m = aType.getDimSize(0), k = aType.getDimSize(1);
-      int64_t n = cast<RankedTensorType>(bMat.getType()).getDimSize(1);
-      DenseIntElementsAttr constantB = getConstantMatrix(bMat);
-      PackedB packed = constantB ? packConstant(b, constantB, k, n)
-                                 : packAtRunTime(b, bMat, k, n);
-      VnniBuilder builder(b, a, packed, op.getOutputs()[0], k, n, epilogue);
-      Value destination =
-          epilogue ? epilogue->getDestination() : op.getOutputs()[0];
-      Value result = computeRowStrips(
-          b, destination, m, n, kRows,
-          /*parallel=*/parallel && m * n * k >= parallelMinMacs,
-          [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
-              int64_t rows) {
-            return builder.strip(sb, c, aRow0, cRow0, rows);
+      replaceWithKernel(
+          rewriter, op, kRows, parallel, parallelMinMacs,
+          [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
+            Value a = op.getInputs()[0], bMat = op.getInputs()[1];
+            auto aType = cast<RankedTensorType>(a.getType());
+            int64_t k = aType.getDimSize(1);
+            int64_t n = cast<RankedTensorType>(bMat.getType()).getDimSize(1);
+            DenseIntElementsAttr constantB = getConstantMatrix(bMat);
+            PackedB packed = constantB ? packConstant(b, constantB, k, n)
+                                       : packAtRunTime(b, bMat, k, n);
+            return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n,
+                               epilogue);
           });
-      rewriter.replaceOp(replaced, result);
-      if (epilogue)
-        rewriter.eraseOp(op);
     }
   }
 };

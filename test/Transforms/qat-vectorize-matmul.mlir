@@ -1,5 +1,7 @@
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16" | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16 parallel=true parallel-min-macs=0" | FileCheck %s --check-prefix=PAR
+// RUN: not qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=0" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// BADTILE: error: qat-vectorize-matmul: tile-m and tile-n must be positive
 
 // CHECK-LABEL: func @matmul
 // CHECK-SAME: (%[[A:.*]]: tensor<10x5xf32>, %[[B:.*]]: tensor<5x40xf32>, %[[C:.*]]: tensor<10x40xf32>)
