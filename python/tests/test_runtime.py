@@ -75,6 +75,29 @@ func.func @qmatmul(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi8>
 """
 
 
+def _matmul_mlir(m, k, n, dtype="i8", constant_b=None):
+    """C = A x B as one linalg.matmul: f32, or i8 x i8 -> i32."""
+    inp, acc, zero = ("f32", "f32", "0.0") if dtype == "f32" else ("i8", "i32",
+                                                                    "0")
+    if constant_b is None:
+        b_arg, b_def = f", %b: tensor<{k}x{n}x{inp}>", ""
+    else:
+        data = "0x" + constant_b.tobytes().hex().upper()
+        b_arg = ""
+        b_def = f'%b = arith.constant dense<"{data}"> : tensor<{k}x{n}x{inp}>'
+    return f"""
+func.func @mm(%a: tensor<{m}x{k}x{inp}>{b_arg}) -> tensor<{m}x{n}x{acc}> {{
+  {b_def}
+  %zero = arith.constant {zero} : {acc}
+  %e = tensor.empty() : tensor<{m}x{n}x{acc}>
+  %z = linalg.fill ins(%zero : {acc}) outs(%e : tensor<{m}x{n}x{acc}>) -> tensor<{m}x{n}x{acc}>
+  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}x{inp}>, tensor<{k}x{n}x{inp}>)
+                     outs(%z : tensor<{m}x{n}x{acc}>) -> tensor<{m}x{n}x{acc}>
+  return %c : tensor<{m}x{n}x{acc}>
+}}
+"""
+
+
 def test_float_mlp_matches_numpy(compile_mlir):
     model = compile_mlir(MLP)
     rng = np.random.default_rng(0)
@@ -186,42 +209,12 @@ def test_bad_calls_raise_with_the_runtime_message(compile_mlir):
                                    (17, 1, 5)])
 def test_vectorized_matmul_edges_match_numpy(compile_mlir, m, k, n):
     # Shapes that leave partial row blocks and masked column blocks.
-    text = f"""
-func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<{m}x{n}xf32>
-  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
-                     outs(%z : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  return %c : tensor<{m}x{n}xf32>
-}}
-"""
+    text = _matmul_mlir(m, k, n, dtype="f32")
     model = compile_mlir(text, name=f"mm{m}_{k}_{n}")
     rng = np.random.default_rng(m * 1000 + n)
     a = rng.standard_normal((m, k), dtype=np.float32)
     b = rng.standard_normal((k, n), dtype=np.float32)
     np.testing.assert_allclose(model.mm(a, b), a @ b, rtol=1e-4, atol=1e-4)
-
-
-def _int8_matmul_mlir(m, k, n, constant_b=None):
-    if constant_b is None:
-        b_arg, b_def = f", %b: tensor<{k}x{n}xi8>", ""
-    else:
-        rows = ", ".join("[" + ", ".join(str(int(v)) for v in row) + "]"
-                         for row in constant_b)
-        b_arg = ""
-        b_def = f"%b = arith.constant dense<[{rows}]> : tensor<{k}x{n}xi8>"
-    return f"""
-func.func @mm(%a: tensor<{m}x{k}xi8>{b_arg}) -> tensor<{m}x{n}xi32> {{
-  {b_def}
-  %zero = arith.constant 0 : i32
-  %e = tensor.empty() : tensor<{m}x{n}xi32>
-  %z = linalg.fill ins(%zero : i32) outs(%e : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
-  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xi8>, tensor<{k}x{n}xi8>)
-                     outs(%z : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
-  return %c : tensor<{m}x{n}xi32>
-}}
-"""
 
 
 @pytest.mark.parametrize("m,k,n", [(13, 30, 37), (1, 784, 10), (8, 64, 32),
@@ -235,10 +228,10 @@ def test_int8_matmul_matches_numpy_exactly(compile_mlir, m, k, n):
     a[0, :] = -128  # the extremes, where the bias matters most
     b[:, 0] = -128
     expected = a.astype(np.int32) @ b.astype(np.int32)
-    model = compile_mlir(_int8_matmul_mlir(m, k, n), name=f"q{m}_{k}_{n}")
+    model = compile_mlir(_matmul_mlir(m, k, n), name=f"q{m}_{k}_{n}")
     np.testing.assert_array_equal(model.mm(a, b), expected)
     # The same with B as a constant (packed at compile time).
-    frozen = compile_mlir(_int8_matmul_mlir(m, k, n, constant_b=b),
+    frozen = compile_mlir(_matmul_mlir(m, k, n, constant_b=b),
                           name=f"qc{m}_{k}_{n}")
     np.testing.assert_array_equal(frozen.mm(a), expected)
 
@@ -302,23 +295,14 @@ def test_parallel_matmuls_match_numpy(compile_mlir, dtype):
     if dtype == "f32":
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
-        text = f"""
-func.func @mm(%a: tensor<{m}x{k}xf32>, %b: tensor<{k}x{n}xf32>) -> tensor<{m}x{n}xf32> {{
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<{m}x{n}xf32>
-  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  %c = linalg.matmul ins(%a, %b : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>)
-                     outs(%z : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  return %c : tensor<{m}x{n}xf32>
-}}
-"""
+        text = _matmul_mlir(m, k, n, dtype="f32")
         model = compile_mlir(text, name="pmm_f32")
         np.testing.assert_allclose(model.mm(a, b), a @ b, rtol=1e-4,
                                    atol=1e-3)
     else:
         a = rng.integers(-128, 128, (m, k), dtype=np.int8)
         b = rng.integers(-128, 128, (k, n), dtype=np.int8)
-        model = compile_mlir(_int8_matmul_mlir(m, k, n), name="pmm_i8")
+        model = compile_mlir(_matmul_mlir(m, k, n), name="pmm_i8")
         np.testing.assert_array_equal(
             model.mm(a, b), a.astype(np.int32) @ b.astype(np.int32))
 
