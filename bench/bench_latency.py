@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Batch-1 latency of an int8 MLP (784-256-128-10, ReLU), ours next to PyTorch.
+
+    /usr/bin/python3 bench/bench_latency.py [--threads 1] [--calls 5000]
+
+Ours: the MLP as integer linalg (int8 x int8 -> int32 matmuls with constant
+weights, requantize with fused ReLU), compiled by qat-compile and called from
+Python through qat.runtime. PyTorch: the same layer sizes as quantized Linear
++ ReLU modules on its 'onednn' engine, called on a quantized input. The
+weights and scales are random (latency does not depend on them). Also prints
+the cost of calling a trivial compiled entry from Python, which bounds how
+much of our time is the Python/ctypes call rather than compiled code.
+Medians of 5 runs of --calls calls. Prints a table; no pass/fail.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from qat.runtime import Model  # noqa: E402
+
+QAT_COMPILE = os.environ.get("QAT_COMPILE",
+                             os.path.join(ROOT, "build", "bin", "qat-compile"))
+LAYERS = [(784, 256), (256, 128), (128, 10)]
+
+
+def per_call(fn, calls):
+    for _ in range(100):
+        fn()
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - start) / calls)
+    return statistics.median(samples)
+
+
+def mlp_mlir(weights):
+    lines = ["func.func @mlp(%x: tensor<1x784xi8>) -> tensor<1x10xi8> {",
+             "  %c0 = arith.constant 0 : i32"]
+    previous = "%x"
+    for i, ((k, n), w) in enumerate(zip(LAYERS, weights)):
+        data = "0x" + w.tobytes().hex().upper()
+        lines += [
+            f'  %w{i} = arith.constant dense<"{data}"> : tensor<{k}x{n}xi8>',
+            f"  %e{i} = tensor.empty() : tensor<1x{n}xi32>",
+            f"  %z{i} = linalg.fill ins(%c0 : i32) outs(%e{i} : tensor<1x{n}xi32>)"
+            f" -> tensor<1x{n}xi32>",
+            f"  %a{i} = linalg.matmul ins({previous}, %w{i} : tensor<1x{k}xi8>,"
+            f" tensor<{k}x{n}xi8>) outs(%z{i} : tensor<1x{n}xi32>) ->"
+            f" tensor<1x{n}xi32>",
+            f"  %q{i} = qat.requantize %a{i} {{multiplier = array<i32: "
+            f"1073741824>, shift = array<i32: 40>, quant_min = 0 : i64}} :"
+            f" tensor<1x{n}xi32> -> tensor<1x{n}xi8>",
+        ]
+        previous = f"%q{i}"
+    lines += [f"  return {previous} : tensor<1x10xi8>", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def compile_model(text, workdir, name):
+    source = os.path.join(workdir, name + ".mlir")
+    library = os.path.join(workdir, "lib" + name + ".so")
+    with open(source, "w") as f:
+        f.write(text)
+    subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
+    return Model(library)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=5000)
+    args = parser.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    torch.set_num_threads(args.threads)
+    torch.backends.quantized.engine = "onednn"
+    rng = np.random.default_rng(0)
+    weights = [rng.integers(-128, 128, (k, n), dtype=np.int8)
+               for k, n in LAYERS]
+
+    with tempfile.TemporaryDirectory() as workdir:
+        model = compile_model(mlp_mlir(weights), workdir, "mlp")
+        trivial = compile_model(
+            "func.func @f(%x: tensor<1x784xi8>) -> tensor<1x784xi8> {\n"
+            "  return %x : tensor<1x784xi8>\n}\n", workdir, "trivial")
+        x = rng.integers(-128, 128, (1, 784), dtype=np.int8)
+        ours = per_call(lambda: model.mlp(x), args.calls)
+        call = per_call(lambda: trivial.f(x), args.calls)
+
+    layers = []
+    for (k, n), w in zip(LAYERS, weights):
+        linear = torch.ao.nn.quantized.Linear(k, n)
+        linear.set_weight_bias(
+            torch.quantize_per_tensor(torch.from_numpy(w.T.astype(np.float32))
+                                      * 0.01, 0.01, 0, torch.qint8), None)
+        layers += [linear, torch.nn.ReLU()]
+    torch_mlp = torch.nn.Sequential(*layers[:-1])
+    xq = torch.quantize_per_tensor(torch.rand(1, 784), 1 / 255, 0,
+                                   torch.quint8)
+    with torch.no_grad():
+        theirs = per_call(lambda: torch_mlp(xq), args.calls)
+
+    print(f"threads: {args.threads} on both sides (PyTorch {torch.__version__}, "
+          f"int8 engine onednn); medians of 5 x {args.calls} calls")
+    print(f"{'what':<46} {'us/call':>9}")
+    print("-" * 56)
+    print(f"{'qat-mlir int8 MLP, batch 1 (Python call)':<46} {ours * 1e6:>9.1f}")
+    print(f"{'  of which a trivial entry call costs':<46} {call * 1e6:>9.1f}")
+    print(f"{'PyTorch quantized MLP, batch 1':<46} {theirs * 1e6:>9.1f}")
+    print(f"{'speed-up (PyTorch / qat-mlir)':<46} {theirs / ours:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
