@@ -14,20 +14,13 @@ multiply-accumulate. Prints a table; no pass/fail.
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-from qat.runtime import Model  # noqa: E402
-
-QAT_COMPILE = os.environ.get("QAT_COMPILE",
-                             os.path.join(ROOT, "build", "bin", "qat-compile"))
+from common import compile_model
 
 
 def timeit(fn, repeat):
@@ -46,15 +39,6 @@ def timeit(fn, repeat):
             fn()
         samples.append((time.perf_counter() - t0) / n)
     return statistics.median(samples)
-
-
-def compile_model(text, workdir, name):
-    source = os.path.join(workdir, name + ".mlir")
-    library = os.path.join(workdir, "lib" + name + ".so")
-    with open(source, "w") as f:
-        f.write(text)
-    subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
-    return Model(library)
 
 
 def matmul_mlir(m, k, n, in_type, acc_type, zero):

@@ -16,20 +16,13 @@ Medians of 5 runs of --calls calls. Prints a table; no pass/fail.
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-from qat.runtime import Model  # noqa: E402
-
-QAT_COMPILE = os.environ.get("QAT_COMPILE",
-                             os.path.join(ROOT, "build", "bin", "qat-compile"))
+from common import compile_model
 LAYERS = [(784, 256), (256, 128), (128, 10)]
 
 
@@ -66,15 +59,6 @@ def mlp_mlir(weights):
         previous = f"%q{i}"
     lines += [f"  return {previous} : tensor<1x10xi8>", "}"]
     return "\n".join(lines) + "\n"
-
-
-def compile_model(text, workdir, name):
-    source = os.path.join(workdir, name + ".mlir")
-    library = os.path.join(workdir, "lib" + name + ".so")
-    with open(source, "w") as f:
-        f.write(text)
-    subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
-    return Model(library)
 
 
 def main():

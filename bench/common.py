@@ -1,0 +1,23 @@
+"""What the benchmarks share: compiling a program with qat-compile and
+opening it with the runtime."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from qat.runtime import Model  # noqa: E402
+
+QAT_COMPILE = os.environ.get("QAT_COMPILE",
+                             os.path.join(ROOT, "build", "bin", "qat-compile"))
+
+
+def compile_model(text, workdir, name):
+    """Compiles MLIR `text` to workdir/lib<name>.so and opens it."""
+    source = os.path.join(workdir, name + ".mlir")
+    library = os.path.join(workdir, "lib" + name + ".so")
+    with open(source, "w") as f:
+        f.write(text)
+    subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
+    return Model(library)
