@@ -108,34 +108,50 @@ public:
   /// matmul's own output is then only read (for the accumulators' start).
   Value getDestination() { return op.getDpsInitOperand(0)->get(); }
 
-  /// The epilogue of one accumulator vector `acc` of type `type`, the
-  /// elements C[row][column0 : column0 + lanes]; `inBounds` as for C.
-  Value apply(ImplicitLocOpBuilder &b, Value acc, Value row, Value column0,
-              VectorType type, ArrayRef<bool> inBounds) {
+  /// The epilogue inputs that do not depend on the row (per column or
+  /// scalar: biases, scales), loaded once for the columns at `column0`.
+  IRMapping loadColumnInputs(ImplicitLocOpBuilder &b, Value column0,
+                             VectorType type, ArrayRef<bool> inBounds) {
     IRMapping mapping;
+    Block &body = op.getRegion().front();
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      unsigned rank = op.getMatchingIndexingMap(input).getNumResults();
+      if (input->getOperandNumber() == matmulInput || rank == 2)
+        continue;
+      Value source = input->get();
+      auto vectorType = VectorType::get(
+          type.getShape(), cast<ShapedType>(source.getType()).getElementType());
+      Value value =
+          rank == 0 ? vector::BroadcastOp::create(
+                          b, vectorType,
+                          tensor::ExtractOp::create(b, source, ValueRange{}))
+                          .getResult()
+                    : readVector(b, source, vectorType, {column0}, inBounds);
+      mapping.map(body.getArgument(input->getOperandNumber()), value);
+    }
+    return mapping;
+  }
+
+  /// The epilogue of one accumulator vector `acc` of type `type`, the
+  /// elements C[row][column0 : column0 + lanes]; `inBounds` as for C;
+  /// `columnInputs` from loadColumnInputs for the same columns.
+  Value apply(ImplicitLocOpBuilder &b, Value acc, Value row, Value column0,
+              VectorType type, ArrayRef<bool> inBounds,
+              const IRMapping &columnInputs) {
+    IRMapping mapping = columnInputs;
     Block &body = op.getRegion().front();
     for (OpOperand *input : op.getDpsInputOperands()) {
       BlockArgument arg = body.getArgument(input->getOperandNumber());
       if (input->getOperandNumber() == matmulInput) {
         mapping.map(arg, acc);
-        continue;
+      } else if (op.getMatchingIndexingMap(input).getNumResults() == 2) {
+        Value source = input->get();
+        auto vectorType = VectorType::get(
+            type.getShape(),
+            cast<ShapedType>(source.getType()).getElementType());
+        mapping.map(
+            arg, readVector(b, source, vectorType, {row, column0}, inBounds));
       }
-      Value source = input->get();
-      AffineMap map = op.getMatchingIndexingMap(input);
-      auto elementType = cast<ShapedType>(source.getType()).getElementType();
-      auto vectorType = VectorType::get(type.getShape(), elementType);
-      Value padding = arith::ConstantOp::create(b, b.getZeroAttr(elementType));
-      Value value;
-      if (map.getNumResults() == 0)
-        value = vector::BroadcastOp::create(
-            b, vectorType, tensor::ExtractOp::create(b, source, ValueRange{}));
-      else if (map.getNumResults() == 1)
-        value = vector::TransferReadOp::create(
-            b, vectorType, source, ValueRange{column0}, padding, inBounds);
-      else
-        value = vector::TransferReadOp::create(
-            b, vectorType, source, ValueRange{row, column0}, padding, inBounds);
-      mapping.map(arg, value);
     }
     for (Operation &scalarOp : body.without_terminator()) {
       if (scalarOp.hasTrait<OpTrait::ConstantLike>()) {
@@ -160,6 +176,15 @@ public:
   }
 
 private:
+  static Value readVector(ImplicitLocOpBuilder &b, Value source,
+                          VectorType type, ValueRange indices,
+                          ArrayRef<bool> inBounds) {
+    Value padding =
+        arith::ConstantOp::create(b, b.getZeroAttr(type.getElementType()));
+    return vector::TransferReadOp::create(b, type, source, indices, padding,
+                                          inBounds);
+  }
+
   Epilogue(linalg::GenericOp op, unsigned matmulInput)
       : op(op), matmulInput(matmulInput) {}
 

@@ -97,11 +97,14 @@ private:
           }
           scf::YieldOp::create(kb, next);
         });
+    IRMapping columnInputs;
+    if (epilogue)
+      columnInputs = epilogue->loadColumnInputs(jb, j0, vectorType, inBounds);
     for (int64_t r = 0; r < rows; ++r) {
       Value result = reduction.getResult(r);
       if (epilogue)
         result = epilogue->apply(jb, result, rowIndices[r], j0, vectorType,
-                                 inBounds);
+                                 inBounds, columnInputs);
       c = vector::TransferWriteOp::create(jb, result, c,
                                           ValueRange{cRows[r], j0}, inBounds)
               .getResult();

@@ -281,12 +281,17 @@ private:
           }
           scf::YieldOp::create(kbld, next);
         });
+    SmallVector<IRMapping> columnInputs(vectors);
+    if (epilogue)
+      for (int64_t v = 0; v < vectors; ++v)
+        columnInputs[v] = epilogue->loadColumnInputs(ib, columns[v], accType,
+                                                     columnsInBounds);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t v = 0; v < vectors; ++v) {
         Value result = reduction.getResult(r * vectors + v);
         if (epilogue)
           result = epilogue->apply(ib, result, rowIndex[r], columns[v], accType,
-                                   columnsInBounds);
+                                   columnsInBounds, columnInputs[v]);
         c = vector::TransferWriteOp::create(ib, result, c,
                                             ValueRange{cRows[r], columns[v]},
                                             columnsInBounds)
