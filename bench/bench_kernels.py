@@ -12,7 +12,6 @@ multiply-accumulate. Prints a table; no pass/fail.
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -20,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from common import compile_model
+from common import compile_model, use_threads
 
 
 def timeit(fn, repeat):
@@ -90,11 +89,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    # The same thread count for both sides: our compiled code uses OpenMP
-    # (libomp reads OMP_NUM_THREADS when the first model is loaded).
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    torch.set_num_threads(args.threads)
-    torch.backends.quantized.engine = "onednn"
+    use_threads(args.threads)
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:

@@ -14,7 +14,6 @@ Medians of 5 runs of --calls calls. Prints a table; no pass/fail.
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -22,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from common import compile_model
+from common import compile_model, use_threads
 LAYERS = [(784, 256), (256, 128), (128, 10)]
 
 
@@ -66,9 +65,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--calls", type=int, default=5000)
     args = parser.parse_args()
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    torch.set_num_threads(args.threads)
-    torch.backends.quantized.engine = "onednn"
+    use_threads(args.threads)
     rng = np.random.default_rng(0)
     weights = [rng.integers(-128, 128, (k, n), dtype=np.int8)
                for k, n in LAYERS]

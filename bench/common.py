@@ -13,6 +13,17 @@ QAT_COMPILE = os.environ.get("QAT_COMPILE",
                              os.path.join(ROOT, "build", "bin", "qat-compile"))
 
 
+def use_threads(threads):
+    """The same thread count on both sides: our compiled code uses OpenMP,
+    whose libomp reads OMP_NUM_THREADS when the first model is loaded; PyTorch
+    its own setting. Its int8 engine is oneDNN."""
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+    torch.backends.quantized.engine = "onednn"
+
+
 def compile_model(text, workdir, name):
     """Compiles MLIR `text` to workdir/lib<name>.so and opens it."""
     source = os.path.join(workdir, name + ".mlir")
