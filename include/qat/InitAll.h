@@ -12,6 +12,7 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Transforms/Passes.h"
 
@@ -23,6 +24,7 @@ inline void registerAllQatDialects(DialectRegistry &registry) {
 
 inline void registerAllQatPasses() {
   registerQatConversionPasses();
+  registerQatGraphPasses();
   registerQatTransformsPasses();
   registerQatPipelines();
 }

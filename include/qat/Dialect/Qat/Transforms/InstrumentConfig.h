@@ -1,0 +1,62 @@
+//===- InstrumentConfig.h - What qat-instrument quantizes, and how -*- C++ -*-//
+//
+// Part of qat-mlir. The settings of qat-instrument: global defaults (from the
+// pass options or a JSON file) and per-layer overrides matched by name or
+// glob pattern, in the spirit of PyTorch's qconfig mapping. The JSON format
+// is documented in docs/Instrumentation.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_INSTRUMENTCONFIG_H
+#define QAT_DIALECT_QAT_TRANSFORMS_INSTRUMENTCONFIG_H
+
+#include "qat/Dialect/Qat/IR/QatOps.h"
+
+#include "llvm/Support/GlobPattern.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::qat {
+
+/// How one layer is quantized.
+struct LayerQuantSpec {
+  unsigned weightBits = 8;
+  unsigned actBits = 8;
+  bool perChannel = true;
+  bool symmetricActivations = false;
+  RoundingMode rounding = RoundingMode::half_to_even;
+  bool skip = false;
+};
+
+/// Settings of one `layers` entry; unset fields keep the defaults.
+struct LayerOverride {
+  std::string pattern;
+  llvm::GlobPattern glob;
+  std::optional<unsigned> weightBits, actBits;
+  std::optional<bool> perChannel, symmetricActivations, skip;
+  std::optional<RoundingMode> rounding;
+  /// Set once a layer matched the pattern.
+  bool used = false;
+};
+
+struct InstrumentConfig {
+  LayerQuantSpec defaults;
+  bool skipFirstLast = false;
+  SmallVector<LayerOverride> overrides;
+
+  /// Parses a JSON config, applying its global keys on top of `*this`.
+  /// On error returns a message naming the offending key path.
+  llvm::Error parseJSON(StringRef text);
+
+  /// The spec of layer `name`: the defaults, then each matching override in
+  /// file order. Marks the overrides used.
+  LayerQuantSpec resolve(StringRef name);
+};
+
+/// Checks a bit width given by an option or a config key.
+llvm::Error checkBitWidth(StringRef key, int64_t bits);
+
+} // namespace mlir::qat
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_INSTRUMENTCONFIG_H

@@ -1,0 +1,128 @@
+//===- Passes.td - Graph-level QAT passes -------------------*- tablegen -*-===//
+//
+// Part of qat-mlir. Passes that turn a float graph (func + linalg on tensors)
+// into a QAT graph: batch-norm folding and fake-quant instrumentation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+#define QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FoldBatchNorm : Pass<"qat-fold-batchnorm", "func::FuncOp"> {
+  let summary = "Fold inference-form batch norm into the preceding layer";
+  let description = [{
+    Folds the per-channel affine elementwise ops that follow a layer (a
+    matmul or convolution whose weight is a parameter) into the layer's
+    weight and a bias. Inference-form batch norm,
+
+    ```
+    y = (x - mean) / sqrt(var + eps) * gamma + beta
+    ```
+
+    written as one `linalg.generic` or as a chain of them (bias add, subtract,
+    multiply, divide, by per-channel parameters or constants), is the common
+    case. For a chain computing `a * x + c` per output channel:
+
+    ```
+    layer(x, W) -> chain        becomes        layer(x, W * a) + c
+    ```
+
+    `a` and `c` are computed in the IR from the chain's own operands by one
+    per-channel `linalg.generic` (so gradients still reach gamma, beta and the
+    weights when the parameters are function arguments); the weight is scaled
+    along its output-channel dimension. No division by `a` is ever formed, so
+    channels with gamma = 0 fold to a zero weight and a bias of beta, without
+    NaN. A layer whose accumulator is initialised with a bias (as
+    `tosa-to-linalg` emits) has that bias scaled too.
+
+    Chains that only add (a plain bias) are left alone, as are chains whose
+    intermediate values have other users, and elementwise ops that are not
+    affine in the layer's output (ReLU stops the chain).
+
+    ```mlir
+    %y = linalg.conv_2d_nhwc_hwcf ins(%x, %w : ...) outs(%zero : ...)
+    %bn = linalg.generic {...} ins(%y, %gamma, %beta, %mean, %var : ...) {
+      // (y - mean) / sqrt(var + eps) * gamma + beta
+    }
+    // becomes
+    %a, %c = linalg.generic {...} ins(%gamma, %beta, %mean, %var : ...)
+    %w2 = linalg.generic {...} ins(%w, %a : ...)       // w * a[f]
+    %y2 = linalg.conv_2d_nhwc_hwcf ins(%x, %w2 : ...) outs(%zero : ...)
+    %bn = linalg.generic {...} ins(%y2, %c : ...)      // y2 + c[f]
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def Instrument : Pass<"qat-instrument", "ModuleOp"> {
+  let summary = "Insert fake-quant ops on weights and activations";
+  let description = [{
+    Turns each function that contains layers (linalg matmuls, batch matmuls,
+    convolutions and depthwise convolutions) into a QAT graph, placing
+    `qat.fake_quant` where an integer deployment quantizes
+    (docs/Instrumentation.md states the rules with examples):
+
+    * the weight of every layer (default: int8 symmetric, narrow range, per
+      output channel);
+    * every activation a layer or an integer elementwise op reads, once: the
+      graph inputs, and each layer's output after its fused epilogue (bias
+      add, per-channel scale, ReLU, ReLU6/clamp), never before it;
+    * the output of ops whose result leaves the integer grid (residual add,
+      multiply, average/sum pooling, reductions, other elementwise ops), while
+      shape ops, max pooling, transposes, broadcasts, slices and zero padding
+      keep their input's quantization;
+    * the inputs and output of a concatenation share one scale and zero point,
+      so the integer program concatenates without requantizing.
+
+    Biases stay float. Each scale (and each zero point of an affine
+    activation) becomes a new function argument with `qat.name` and a
+    `qat.qparam` dictionary saying what it guards (`role`, `layer`, `init`);
+    the original arguments get `qat.role = "input"` or `"parameter"`. For each
+    function `@f` the pass adds `@f_init_qparams`, taking `@f`'s original
+    arguments and returning the initial value of every new argument: weight
+    ranges from the weights' min/max, activation ranges from the float
+    forward pass on the given inputs (a one-batch calibration). Layers are
+    named by their `qat.layer` attribute, else their location's name, else
+    `<kind>_<n>` (`matmul_0`, `conv_1`, ...); the pass writes the name into
+    `qat.layer`.
+
+    A JSON `config` file overrides the options globally and per layer (exact
+    names or glob patterns); see docs/Instrumentation.md. `dry-run` only
+    prints the plan.
+  }];
+  let options = [
+    Option<"weightBits", "weight-bits", "unsigned", "8",
+           "bit width of weights (2-16)">,
+    Option<"actBits", "act-bits", "unsigned", "8",
+           "bit width of activations (2-16)">,
+    Option<"perChannel", "per-channel", "bool", "true",
+           "quantize weights per output channel (else per tensor)">,
+    Option<"symmetricActivations", "symmetric-activations", "bool", "false",
+           "signed activations with a zero point of 0 (else unsigned affine)">,
+    Option<"rounding", "rounding", "std::string", "\"half_to_even\"",
+           "rounding mode: half_to_even, half_away_from_zero, half_up, "
+           "toward_zero">,
+    Option<"skipFirstLast", "skip-first-last", "bool", "false",
+           "leave the first and the last layer of each function in float">,
+    Option<"configFile", "config", "std::string", "\"\"",
+           "JSON file with global settings and per-layer overrides">,
+    Option<"dryRun", "dry-run", "bool", "false",
+           "print the plan and leave the IR unchanged">,
+    Option<"reportFile", "report", "std::string", "\"\"",
+           "write the plan to this file ('-' for stdout; dry-run defaults "
+           "to '-')">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::qat::QatDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

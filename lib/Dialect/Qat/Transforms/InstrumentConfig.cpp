@@ -1,0 +1,197 @@
+//===- InstrumentConfig.cpp - qat-instrument's JSON config ----------------===//
+//
+// Part of qat-mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/InstrumentConfig.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using namespace mlir::qat;
+
+static llvm::Error configError(const Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+llvm::Error mlir::qat::checkBitWidth(StringRef key, int64_t bits) {
+  if (bits < 2 || bits > 16)
+    return configError(llvm::formatv(
+        "{0}: bit width {1} is out of range (expected 2 to 16)", key, bits));
+  return llvm::Error::success();
+}
+
+namespace {
+
+/// Reads the keys of one JSON object, rejecting unknown ones.
+class ObjectReader {
+public:
+  ObjectReader(const llvm::json::Object &object, std::string path)
+      : object(object), path(std::move(path)) {}
+
+  llvm::Error readBits(StringRef key, std::optional<unsigned> &out) {
+    const llvm::json::Value *value = lookup(key);
+    if (!value)
+      return llvm::Error::success();
+    std::optional<int64_t> bits = value->getAsInteger();
+    if (!bits)
+      return configError(keyPath(key) + ": expected an integer");
+    if (llvm::Error error = checkBitWidth(keyPath(key), *bits))
+      return error;
+    out = static_cast<unsigned>(*bits);
+    return llvm::Error::success();
+  }
+
+  llvm::Error readBool(StringRef key, std::optional<bool> &out) {
+    const llvm::json::Value *value = lookup(key);
+    if (!value)
+      return llvm::Error::success();
+    std::optional<bool> flag = value->getAsBoolean();
+    if (!flag)
+      return configError(keyPath(key) + ": expected true or false");
+    out = *flag;
+    return llvm::Error::success();
+  }
+
+  llvm::Error readRounding(StringRef key, std::optional<RoundingMode> &out) {
+    const llvm::json::Value *value = lookup(key);
+    if (!value)
+      return llvm::Error::success();
+    std::optional<StringRef> name = value->getAsString();
+    std::optional<RoundingMode> mode =
+        name ? symbolizeRoundingMode(*name) : std::nullopt;
+    if (!mode)
+      return configError(keyPath(key) +
+                         ": expected one of half_to_even, "
+                         "half_away_from_zero, half_up, toward_zero");
+    out = *mode;
+    return llvm::Error::success();
+  }
+
+  /// Fails on a key outside `known`.
+  llvm::Error checkKeys(ArrayRef<StringRef> known) {
+    for (const auto &entry : object) {
+      StringRef key = entry.first;
+      if (!llvm::is_contained(known, key))
+        return configError(llvm::formatv("{0}: unknown key (expected one of "
+                                         "{1})",
+                                         keyPath(key),
+                                         llvm::join(known, ", ")));
+    }
+    return llvm::Error::success();
+  }
+
+  std::string keyPath(StringRef key) const {
+    return path.empty() ? key.str() : path + "." + key.str();
+  }
+
+  const llvm::json::Value *lookup(StringRef key) const {
+    return object.get(key);
+  }
+
+private:
+  const llvm::json::Object &object;
+  std::string path;
+};
+
+/// Keys a layer entry and the top level share.
+constexpr StringRef kSpecKeys[] = {"weight_bits", "act_bits", "per_channel",
+                                   "symmetric_activations", "rounding"};
+
+llvm::Error readSpec(ObjectReader &reader, LayerOverride &spec) {
+  if (llvm::Error e = reader.readBits("weight_bits", spec.weightBits))
+    return e;
+  if (llvm::Error e = reader.readBits("act_bits", spec.actBits))
+    return e;
+  if (llvm::Error e = reader.readBool("per_channel", spec.perChannel))
+    return e;
+  if (llvm::Error e =
+          reader.readBool("symmetric_activations", spec.symmetricActivations))
+    return e;
+  return reader.readRounding("rounding", spec.rounding);
+}
+
+void apply(const LayerOverride &source, LayerQuantSpec &spec) {
+  spec.weightBits = source.weightBits.value_or(spec.weightBits);
+  spec.actBits = source.actBits.value_or(spec.actBits);
+  spec.perChannel = source.perChannel.value_or(spec.perChannel);
+  spec.symmetricActivations =
+      source.symmetricActivations.value_or(spec.symmetricActivations);
+  spec.rounding = source.rounding.value_or(spec.rounding);
+  spec.skip = source.skip.value_or(spec.skip);
+}
+
+} // namespace
+
+llvm::Error InstrumentConfig::parseJSON(StringRef text) {
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);
+  if (!parsed)
+    return configError("invalid JSON: " + llvm::toString(parsed.takeError()));
+  const llvm::json::Object *root = parsed->getAsObject();
+  if (!root)
+    return configError("expected a JSON object at the top level");
+
+  SmallVector<StringRef> topKeys(std::begin(kSpecKeys), std::end(kSpecKeys));
+  topKeys.append({"skip_first_last", "layers"});
+  ObjectReader reader(*root, "");
+  if (llvm::Error e = reader.checkKeys(topKeys))
+    return e;
+  LayerOverride global;
+  if (llvm::Error e = readSpec(reader, global))
+    return e;
+  apply(global, defaults);
+  std::optional<bool> skipEnds;
+  if (llvm::Error e = reader.readBool("skip_first_last", skipEnds))
+    return e;
+  skipFirstLast = skipEnds.value_or(skipFirstLast);
+
+  const llvm::json::Value *layers = reader.lookup("layers");
+  if (!layers)
+    return llvm::Error::success();
+  const llvm::json::Array *entries = layers->getAsArray();
+  if (!entries)
+    return configError("layers: expected an array of objects");
+  for (auto [i, entry] : llvm::enumerate(*entries)) {
+    std::string path = llvm::formatv("layers[{0}]", i).str();
+    const llvm::json::Object *object = entry.getAsObject();
+    if (!object)
+      return configError(path + ": expected an object");
+    SmallVector<StringRef> layerKeys(std::begin(kSpecKeys),
+                                     std::end(kSpecKeys));
+    layerKeys.append({"name", "skip"});
+    ObjectReader layerReader(*object, path);
+    if (llvm::Error e = layerReader.checkKeys(layerKeys))
+      return e;
+    LayerOverride override;
+    const llvm::json::Value *name = layerReader.lookup("name");
+    if (!name || !name->getAsString() || name->getAsString()->empty())
+      return configError(path + ".name: expected a layer name or glob pattern");
+    override.pattern = name->getAsString()->str();
+    llvm::Expected<llvm::GlobPattern> glob =
+        llvm::GlobPattern::create(override.pattern);
+    if (!glob)
+      return configError(
+          path + ".name: invalid pattern: " + llvm::toString(glob.takeError()));
+    override.glob = std::move(*glob);
+    if (llvm::Error e = readSpec(layerReader, override))
+      return e;
+    if (llvm::Error e = layerReader.readBool("skip", override.skip))
+      return e;
+    overrides.push_back(std::move(override));
+  }
+  return llvm::Error::success();
+}
+
+LayerQuantSpec InstrumentConfig::resolve(StringRef name) {
+  LayerQuantSpec spec = defaults;
+  for (LayerOverride &override : overrides) {
+    if (!override.glob.match(name))
+      continue;
+    override.used = true;
+    apply(override, spec);
+  }
+  return spec;
+}
