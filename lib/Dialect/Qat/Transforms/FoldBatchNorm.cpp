@@ -207,13 +207,14 @@ void fold(const FoldCandidate &candidate) {
   // layer(x, w * a) with its accumulator scaled too, plus c.
   Value weight = layer.getWeight();
   Value scaledWeight = emitChannelwise(b, weight, a, *layer.weightAxis, true);
+  Value init = linalg::LinalgOp(layer.op).getDpsInits()[0];
+  Value scaledInit = isZeroFill(init)
+                         ? init
+                         : emitChannelwise(b, init, a, channelDim, true);
   Operation *folded = b.clone(*layer.op);
   auto foldedOp = cast<linalg::LinalgOp>(folded);
   foldedOp->setOperand(*layer.weightInput, scaledWeight);
-  Value init = foldedOp.getDpsInits()[0];
-  if (!isZeroFill(init))
-    foldedOp.getDpsInitsMutable()[0].set(
-        emitChannelwise(b, init, a, channelDim, true));
+  foldedOp.getDpsInitsMutable()[0].set(scaledInit);
   Value result = emitChannelwise(b, folded->getResult(0), c, channelDim, false);
 
   last->getResult(0).replaceAllUsesWith(result);
