@@ -208,9 +208,8 @@ void fold(const FoldCandidate &candidate) {
   Value weight = layer.getWeight();
   Value scaledWeight = emitChannelwise(b, weight, a, *layer.weightAxis, true);
   Value init = linalg::LinalgOp(layer.op).getDpsInits()[0];
-  Value scaledInit = isZeroFill(init)
-                         ? init
-                         : emitChannelwise(b, init, a, channelDim, true);
+  Value scaledInit =
+      isZeroFill(init) ? init : emitChannelwise(b, init, a, channelDim, true);
   Operation *folded = b.clone(*layer.op);
   auto foldedOp = cast<linalg::LinalgOp>(folded);
   foldedOp->setOperand(*layer.weightInput, scaledWeight);

@@ -809,11 +809,12 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
          {std::pair<StringRef, unsigned>{"weight-bits", weightBits},
           {"act-bits", actBits}})
       if (llvm::Error error = checkBitWidth(key, bits))
-        return module.emitError("qat-instrument: ")
+        return mlir::emitError(module.getLoc(), "qat-instrument: ")
                << llvm::toString(std::move(error));
     std::optional<RoundingMode> mode = symbolizeRoundingMode(rounding);
     if (!mode)
-      return module.emitError("qat-instrument: rounding: unknown mode '")
+      return mlir::emitError(module.getLoc(),
+                             "qat-instrument: rounding: unknown mode '")
              << rounding
              << "' (expected half_to_even, half_away_from_zero, half_up or "
                 "toward_zero)";
@@ -824,10 +825,11 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       return config;
     auto buffer = llvm::MemoryBuffer::getFile(configFile, /*IsText=*/true);
     if (!buffer)
-      return module.emitError("qat-instrument: cannot read config '")
+      return mlir::emitError(module.getLoc(),
+                             "qat-instrument: cannot read config '")
              << configFile << "': " << buffer.getError().message();
     if (llvm::Error error = config.parseJSON((*buffer)->getBuffer()))
-      return module.emitError("qat-instrument: config '")
+      return mlir::emitError(module.getLoc(), "qat-instrument: config '")
              << configFile << "': " << llvm::toString(std::move(error));
     return config;
   }
@@ -864,7 +866,7 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       for (const auto &plan : plans)
         for (const LayerPlan &layer : plan->layers)
           names.push_back(layer.name);
-      module.emitError("qat-instrument: config '")
+      mlir::emitError(module.getLoc(), "qat-instrument: config '")
           << configFile << "': layer pattern '" << override.pattern
           << "' matches no layer (layers: "
           << (names.empty() ? std::string("none") : llvm::join(names, ", "))
@@ -872,8 +874,9 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       return signalPassFailure();
     }
     if (plans.empty())
-      module.emitWarning("qat-instrument: no function has a layer (a linalg "
-                         "matmul or convolution) to instrument");
+      mlir::emitWarning(module.getLoc(),
+                        "qat-instrument: no function has a layer (a linalg "
+                        "matmul or convolution) to instrument");
 
     std::string reportPath = reportFile;
     if (reportPath.empty() && dryRun)
@@ -884,7 +887,8 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       if (reportPath != "-") {
         file = std::make_unique<llvm::raw_fd_ostream>(reportPath, error);
         if (error) {
-          module.emitError("qat-instrument: cannot write report '")
+          mlir::emitError(module.getLoc(),
+                          "qat-instrument: cannot write report '")
               << reportPath << "': " << error.message();
           return signalPassFailure();
         }

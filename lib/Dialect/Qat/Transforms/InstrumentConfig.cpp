@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/JSON.h"
 
 using namespace mlir;
@@ -175,7 +176,6 @@ llvm::Error InstrumentConfig::parseJSON(StringRef text) {
     if (!glob)
       return configError(
           path + ".name: invalid pattern: " + llvm::toString(glob.takeError()));
-    override.glob = std::move(*glob);
     if (llvm::Error e = readSpec(layerReader, override))
       return e;
     if (llvm::Error e = layerReader.readBool("skip", override.skip))
@@ -188,7 +188,14 @@ llvm::Error InstrumentConfig::parseJSON(StringRef text) {
 LayerQuantSpec InstrumentConfig::resolve(StringRef name) {
   LayerQuantSpec spec = defaults;
   for (LayerOverride &override : overrides) {
-    if (!override.glob.match(name))
+    // Valid: parseJSON checked the pattern.
+    llvm::Expected<llvm::GlobPattern> glob =
+        llvm::GlobPattern::create(override.pattern);
+    if (!glob) {
+      llvm::consumeError(glob.takeError());
+      continue;
+    }
+    if (!glob->match(name))
       continue;
     override.used = true;
     apply(override, spec);

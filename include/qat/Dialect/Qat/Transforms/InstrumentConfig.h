@@ -12,8 +12,6 @@
 
 #include "qat/Dialect/Qat/IR/QatOps.h"
 
-#include "llvm/Support/GlobPattern.h"
-
 #include <optional>
 #include <string>
 
@@ -31,8 +29,8 @@ struct LayerQuantSpec {
 
 /// Settings of one `layers` entry; unset fields keep the defaults.
 struct LayerOverride {
+  /// A layer name or glob pattern (checked when parsed).
   std::string pattern;
-  llvm::GlobPattern glob;
   std::optional<unsigned> weightBits, actBits;
   std::optional<bool> perChannel, symmetricActivations, skip;
   std::optional<RoundingMode> rounding;
