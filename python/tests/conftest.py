@@ -12,13 +12,31 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from qat.runtime import Model  # noqa: E402
 
 
-def _qat_compile() -> str:
-    path = os.environ.get("QAT_COMPILE") or os.path.join(
-        HERE, "..", "..", "build", "bin", "qat-compile")
+def _tool(name: str) -> str:
+    variable = name.upper().replace("-", "_")
+    path = os.environ.get(variable) or os.path.join(
+        HERE, "..", "..", "build", "bin", name)
     if not os.path.exists(path):
-        pytest.fail(f"qat-compile not found at {path}: build the project or "
-                    "set QAT_COMPILE")
+        pytest.fail(f"{name} not found at {path}: build the project or set "
+                    f"{variable}")
     return path
+
+
+def _qat_compile() -> str:
+    return _tool("qat-compile")
+
+
+@pytest.fixture
+def qat_opt():
+    """qat_opt(text, *flags) -> the output of qat-opt on `text`."""
+
+    def run(text: str, *flags: str) -> str:
+        result = subprocess.run([_tool("qat-opt"), *flags, "-"], input=text,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    return run
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 
+from reference import choose_qparams, fake_quant
+
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                        "docs", "examples", "mlp.mlir")
 
@@ -23,11 +25,9 @@ def _constants(text):
 
 def _fake_quant_columns(w):
     """Symmetric narrow int8 per output column, scale from the range."""
-    lo = np.minimum(w.min(axis=0), 0)
-    hi = np.maximum(w.max(axis=0), 0)
-    scale = (np.maximum(-lo, hi) / np.float32(127.0)).astype(np.float32)
-    scale = np.maximum(scale, np.float32(1.1920928955078125e-07))
-    return (np.clip(np.rint(w / scale), -127, 127) * scale).astype(np.float32)
+    scale, zero = choose_qparams(w.min(axis=0), w.max(axis=0), 8, True,
+                                 narrow=True, symmetric=True)
+    return fake_quant(w, scale, zero, 8, True, narrow=True, axis=1)
 
 
 def test_readme_example_matches_numpy(compile_mlir):
