@@ -124,11 +124,22 @@ mlir::qat::prepareEntryPoints(ModuleOp module) {
       }
       entry.results.push_back(*result);
     }
-    // The names now live in the signature; LLVM has no use for them.
+    // The names now live in the signature; LLVM has no use for them, nor
+    // for the other qat.* annotations (roles, qparam descriptions).
+    auto stripQat = [](DictionaryAttr attrs) {
+      SmallVector<NamedAttribute> kept;
+      if (attrs)
+        for (NamedAttribute attr : attrs)
+          if (!attr.getName().getValue().starts_with("qat."))
+            kept.push_back(attr);
+      return DictionaryAttr::get(attrs ? attrs.getContext() : nullptr, kept);
+    };
     for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-      func.removeArgAttr(i, "qat.name");
+      if (DictionaryAttr attrs = func.getArgAttrDict(i))
+        func.setArgAttrs(i, stripQat(attrs));
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
-      func.removeResultAttr(i, StringAttr::get(func.getContext(), "qat.name"));
+      if (DictionaryAttr attrs = func.getResultAttrDict(i))
+        func.setResultAttrs(i, stripQat(attrs));
     func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(func.getContext()));
     entries.push_back(std::move(entry));
