@@ -223,6 +223,34 @@ bool mlir::qat::isPerChannelMap(AffineMap map, int64_t dim) {
   });
 }
 
+/// "max" or "min" when `cmp` and its one user, a select, compute the max or
+/// min of `x` and a value independent of it.
+static std::optional<StringRef> matchCompareSelect(arith::CmpFOp cmp, Value x) {
+  if (!cmp->hasOneUse() || !x.hasNUses(2))
+    return std::nullopt;
+  auto select = dyn_cast<arith::SelectOp>(*cmp->user_begin());
+  if (!select || select.getCondition() != cmp.getResult())
+    return std::nullopt;
+  bool xLeft = cmp.getLhs() == x;
+  Value other = xLeft ? cmp.getRhs() : cmp.getLhs();
+  if (other == x)
+    return std::nullopt;
+  bool selectsX = select.getTrueValue() == x;
+  if (!(selectsX
+            ? select.getFalseValue() == other
+            : select.getTrueValue() == other && select.getFalseValue() == x))
+    return std::nullopt;
+  using P = arith::CmpFPredicate;
+  P pred = cmp.getPredicate();
+  bool greater = llvm::is_contained({P::OGT, P::OGE, P::UGT, P::UGE}, pred);
+  bool less = llvm::is_contained({P::OLT, P::OLE, P::ULT, P::ULE}, pred);
+  if (!greater && !less)
+    return std::nullopt;
+  // Is "x is the larger one" the condition that selects x?
+  bool xLarger = greater == xLeft;
+  return StringRef(xLarger == selectsX ? "max" : "min");
+}
+
 std::optional<PayloadChain> mlir::qat::matchPayloadChain(linalg::LinalgOp op,
                                                          unsigned input) {
   Block *body = op.getBlock();
@@ -238,11 +266,26 @@ std::optional<PayloadChain> mlir::qat::matchPayloadChain(linalg::LinalgOp op,
   PayloadChain chain;
   Value current = x;
   llvm::SmallDenseSet<Value> dependent = {x};
+  Operation *matchedSelect = nullptr;
   for (Operation &inner : body->without_terminator()) {
+    if (&inner == matchedSelect)
+      continue;
     unsigned uses = llvm::count_if(
         inner.getOperands(), [&](Value v) { return dependent.contains(v); });
     if (uses == 0)
       continue;
+    // max / min written as a compare and a select: x > c ? x : c.
+    if (auto cmp = dyn_cast<arith::CmpFOp>(inner)) {
+      std::optional<StringRef> step = matchCompareSelect(cmp, current);
+      if (!step)
+        return std::nullopt;
+      chain.clamps = true;
+      chain.steps.push_back(*step);
+      matchedSelect = *cmp->user_begin();
+      current = matchedSelect->getResult(0);
+      dependent.insert(current);
+      continue;
+    }
     // Exactly one dependent operand, the latest link, used once.
     if (uses != 1 || !current.hasOneUse() ||
         !llvm::is_contained(inner.getOperands(), current))

@@ -208,3 +208,43 @@ func.func @concat(%x: tensor<2x4xf32>, %w1: tensor<4x3xf32>, %w2: tensor<4x5xf32
 // PLAN:      func @concat: 2 layers (0 skipped), 2 weight and 3 activation fake-quants, 6 new arguments
 // PLAN:        activation matmul_0 output: 8-bit unsigned affine, parameters concat_0.act_*
 // PLAN-NEXT:   activation matmul_1 output: 8-bit unsigned affine, parameters concat_0.act_*
+
+// -----
+
+// A linear layer as an exporter writes it: a transposed weight (quantized
+// after the transpose, per output column), a named broadcast + linalg.add
+// bias and a compare-and-select ReLU, all one epilogue.
+
+#id = affine_map<(i, j) -> (i, j)>
+func.func @named(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>, %b: tensor<3xf32>) -> tensor<2x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %et = tensor.empty() : tensor<4x3xf32>
+  %wt = linalg.transpose ins(%w : tensor<3x4xf32>) outs(%et : tensor<4x3xf32>) permutation = [1, 0]
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%x, %wt : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %bb = linalg.broadcast ins(%b : tensor<3xf32>) outs(%e : tensor<2x3xf32>) dimensions = [0]
+  %yb = linalg.add ins(%y, %bb : tensor<2x3xf32>, tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%yb : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.cmpf ugt, %a, %zero : f32
+    %s = arith.select %c, %a, %zero : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func.func @named(
+// CHECK:         %[[WT:.*]] = linalg.transpose
+// CHECK:         %[[WQ:.*]] = qat.fake_quant %[[WT]], %{{.*}}, %{{.*}} {axis = 1 : i64, narrow_range = true} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+// CHECK:         %[[Y:.*]] = linalg.matmul {{.*}} ins(%{{.*}}, %[[WQ]] :
+// CHECK-NOT:     qat.fake_quant
+// CHECK:         %[[YB:.*]] = linalg.add ins(%[[Y]], %{{.*}} :
+// CHECK-NOT:     qat.fake_quant
+// CHECK:         %[[R:.*]] = linalg.generic {{.*}} ins(%[[YB]] :
+// CHECK:         %[[RQ:.*]] = qat.fake_quant %[[R]]
+// CHECK:         return %[[RQ]]
+
+// PLAN:      func @named: 1 layers (0 skipped), 1 weight and 2 activation fake-quants, 5 new arguments
+// PLAN:        activation matmul_0 output after add, max: 8-bit unsigned affine, parameters matmul_0.act_*
