@@ -43,6 +43,20 @@ std::string descriptorName(const TensorSignature &t) {
          std::to_string(t.shape.size()) + "d";
 }
 
+/// `name` as a C identifier not yet in `taken` (tensor names may hold dots
+/// and colons: "conv_0.weight_scale").
+std::string cIdentifier(StringRef name, std::set<std::string> &taken) {
+  std::string id;
+  for (char c : name)
+    id += llvm::isAlnum(c) ? c : '_';
+  if (id.empty() || llvm::isDigit(id.front()))
+    id.insert(id.begin(), '_');
+  std::string unique = id;
+  for (unsigned i = 1; !taken.insert(unique).second; ++i)
+    unique = id + "_" + std::to_string(i);
+  return unique;
+}
+
 } // namespace
 
 std::string mlir::qat::formatSignature(const TensorSignature &t) {
@@ -94,9 +108,11 @@ std::string mlir::qat::generateHeader(ArrayRef<EntrySignature> entries,
     os << ") */\n";
     os << "void _mlir_ciface_" << entry.name << "(";
     bool first = true;
+    std::set<std::string> parameters;
     for (const auto *list : {&entry.args, &entry.results})
       for (const TensorSignature &t : *list) {
-        os << (first ? "" : ", ") << descriptorName(t) << " *" << t.name;
+        os << (first ? "" : ", ") << descriptorName(t) << " *"
+           << cIdentifier(t.name, parameters);
         first = false;
       }
     if (first)

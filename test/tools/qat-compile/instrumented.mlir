@@ -8,3 +8,9 @@
 
 // CHECK: entry @mlp3(arg0: f32[2x4], arg1: f32[4x4], arg2: f32[4x4], arg3: f32[4x3], fc1.weight_scale: f32[4], arg0.act_scale: f32[], arg0.act_zero_point: i32[],
 // CHECK: entry @mlp3_init_qparams(arg0: f32[2x4], arg1: f32[4x4], arg2: f32[4x4], arg3: f32[4x3]) -> (fc1.weight_scale: f32[4], arg0.act_scale: f32[], arg0.act_zero_point: i32[],
+
+// The C header turns the dotted names into identifiers, and compiles.
+// RUN: qat-compile %t.mlir --emit=header -o %t.h
+// RUN: FileCheck %s --check-prefix=HEADER < %t.h
+// RUN: cc -fsyntax-only -x c %t.h
+// HEADER: void _mlir_ciface_mlp3(qat_memref_f32_2d *arg0, {{.*}}, qat_memref_f32_1d *fc1_weight_scale, qat_memref_f32_0d *arg0_act_scale, qat_memref_i32_0d *arg0_act_zero_point,
