@@ -1,0 +1,662 @@
+//===- BuildTrainStep.cpp - qat-build-train-step --------------------------===//
+//
+// Part of qat-mlir. Generates @train_step, @eval_step and @gradients from a
+// forward function: the forward is cloned, a loss appended, its gradients
+// built by reverse mode (Autodiff.h) and an optimizer update applied, all as
+// linalg on tensors that qat-compile compiles like any other function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Dialect/Qat/Transforms/Autodiff.h"
+#include "qat/Dialect/Qat/Transforms/Graph.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_BUILDTRAINSTEP
+#include "qat/Dialect/Qat/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Building blocks
+//===----------------------------------------------------------------------===//
+
+using BodyFn =
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
+
+/// A linalg.generic over the loops of `type` (the first result's type):
+/// inputs of that shape are indexed by the identity, 0-D inputs broadcast.
+SmallVector<Value> emitMap(ImplicitLocOpBuilder &b, RankedTensorType type,
+                           ValueRange inputs, unsigned numResults,
+                           BodyFn body) {
+  MLIRContext *ctx = b.getContext();
+  unsigned rank = type.getRank();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, ctx);
+  SmallVector<AffineMap> maps;
+  for (Value input : inputs)
+    maps.push_back(cast<RankedTensorType>(input.getType()).getRank() == 0
+                       ? scalar
+                       : identity);
+  SmallVector<Value> inits;
+  for (unsigned i = 0; i < numResults; ++i) {
+    inits.push_back(
+        tensor::EmptyOp::create(b, type.getShape(), type.getElementType()));
+    maps.push_back(identity);
+  }
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, SmallVector<Type>(numResults, type), inputs, inits, maps, iterators,
+      [&](OpBuilder &nested, Location loc, ValueRange args) {
+        linalg::YieldOp::create(
+            nested, loc, body(nested, loc, args.take_front(inputs.size())));
+      });
+  return SmallVector<Value>(generic.getResults());
+}
+
+Value filled(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, double value) {
+  Type f32 = b.getF32Type();
+  Value empty = tensor::EmptyOp::create(b, shape, f32);
+  Value v = arith::ConstantOp::create(b, b.getFloatAttr(f32, value));
+  return linalg::FillOp::create(b, v, empty).getResult(0);
+}
+
+Value cst(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+struct Loss {
+  Value value;    ///< 0-D
+  Value gradient; ///< d loss / d output
+};
+
+/// Mean softmax cross-entropy of logits [N, C] against labels [N] (i32).
+Loss emitCrossEntropy(ImplicitLocOpBuilder &b, Value logits, Value labels) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(logits.getType());
+  int64_t n = type.getDimSize(0);
+  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
+  auto par = utils::IteratorType::parallel;
+  auto red = utils::IteratorType::reduction;
+  auto rowType = RankedTensorType::get({n}, b.getF32Type());
+  auto isLabel = [](OpBuilder &nb, Location loc, Value label) {
+    Value col = linalg::IndexOp::create(nb, loc, 1);
+    Value want = arith::IndexCastOp::create(nb, loc, nb.getIndexType(), label);
+    return arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, col, want)
+        .getResult();
+  };
+  auto reduceRows = [&](ValueRange ins, SmallVector<AffineMap> maps,
+                        double init, BodyFn fn) {
+    maps.push_back(row);
+    return linalg::GenericOp::create(
+               b, TypeRange{rowType}, ins, ValueRange{filled(b, {n}, init)},
+               maps, ArrayRef<utils::IteratorType>{par, red},
+               [&](OpBuilder &nb, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(nb, loc, fn(nb, loc, args));
+               })
+        .getResult(0);
+  };
+  // Row max, exp(l - max), row sum, the label's logit.
+  Value max = reduceRows({logits}, {full}, -INFINITY,
+                         [](OpBuilder &nb, Location loc, ValueRange a) {
+                           return SmallVector<Value>{
+                               arith::MaximumFOp::create(nb, loc, a[0], a[1])};
+                         });
+  Value exps = linalg::GenericOp::create(
+                   b, TypeRange{type}, ValueRange{logits, max},
+                   ValueRange{tensor::EmptyOp::create(b, type.getShape(),
+                                                      type.getElementType())},
+                   ArrayRef<AffineMap>{full, row, full},
+                   ArrayRef<utils::IteratorType>{par, par},
+                   [](OpBuilder &nb, Location loc, ValueRange a) {
+                     Value d = arith::SubFOp::create(nb, loc, a[0], a[1]);
+                     linalg::YieldOp::create(
+                         nb, loc, ValueRange{math::ExpOp::create(nb, loc, d)});
+                   })
+                   .getResult(0);
+  Value sum = reduceRows(
+      {exps}, {full}, 0.0, [](OpBuilder &nb, Location loc, ValueRange a) {
+        return SmallVector<Value>{arith::AddFOp::create(nb, loc, a[0], a[1])};
+      });
+  Value picked = reduceRows(
+      {logits, labels}, {full, row}, 0.0,
+      [&](OpBuilder &nb, Location loc, ValueRange a) {
+        Value v = arith::SelectOp::create(nb, loc, isLabel(nb, loc, a[1]), a[0],
+                                          cst(nb, loc, 0.0));
+        return SmallVector<Value>{arith::AddFOp::create(nb, loc, a[2], v)};
+      });
+  // loss = sum_n (max + log(sum) - picked) / N
+  double invN = 1.0 / static_cast<double>(n);
+  AffineMap id1 = AffineMap::getMultiDimIdentityMap(1, ctx);
+  Value loss =
+      linalg::GenericOp::create(
+          b, TypeRange{RankedTensorType::get({}, b.getF32Type())},
+          ValueRange{max, sum, picked}, ValueRange{filled(b, {}, 0.0)},
+          ArrayRef<AffineMap>{id1, id1, id1, AffineMap::get(1, 0, {}, ctx)},
+          ArrayRef<utils::IteratorType>{red},
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            Value lse = arith::AddFOp::create(
+                nb, loc, a[0], math::LogOp::create(nb, loc, a[1]));
+            Value l = arith::SubFOp::create(nb, loc, lse, a[2]);
+            l = arith::MulFOp::create(nb, loc, l, cst(nb, loc, invN));
+            linalg::YieldOp::create(
+                nb, loc, ValueRange{arith::AddFOp::create(nb, loc, a[3], l)});
+          })
+          .getResult(0);
+  // d loss / d logits = (softmax - onehot) / N
+  Value gradient =
+      linalg::GenericOp::create(
+          b, TypeRange{type}, ValueRange{exps, sum, labels},
+          ValueRange{tensor::EmptyOp::create(b, type.getShape(),
+                                             type.getElementType())},
+          ArrayRef<AffineMap>{full, row, row, full},
+          ArrayRef<utils::IteratorType>{par, par},
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            Value p = arith::DivFOp::create(nb, loc, a[0], a[1]);
+            Value hot =
+                arith::SelectOp::create(nb, loc, isLabel(nb, loc, a[2]),
+                                        cst(nb, loc, 1.0), cst(nb, loc, 0.0));
+            Value d = arith::SubFOp::create(nb, loc, p, hot);
+            linalg::YieldOp::create(nb, loc,
+                                    ValueRange{arith::MulFOp::create(
+                                        nb, loc, d, cst(nb, loc, invN))});
+          })
+          .getResult(0);
+  return {loss, gradient};
+}
+
+/// Mean squared error of `output` against `target` (same type).
+Loss emitMeanSquaredError(ImplicitLocOpBuilder &b, Value output, Value target) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(output.getType());
+  double invCount = 1.0 / static_cast<double>(type.getNumElements());
+  Value diff = emitMap(b, type, {output, target}, 1,
+                       [](OpBuilder &nb, Location loc, ValueRange a) {
+                         return SmallVector<Value>{
+                             arith::SubFOp::create(nb, loc, a[0], a[1])};
+                       })[0];
+  unsigned rank = type.getRank();
+  Value loss =
+      linalg::GenericOp::create(
+          b, TypeRange{RankedTensorType::get({}, b.getF32Type())},
+          ValueRange{diff}, ValueRange{filled(b, {}, 0.0)},
+          ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                              AffineMap::get(rank, 0, {}, ctx)},
+          SmallVector<utils::IteratorType>(rank,
+                                           utils::IteratorType::reduction),
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            Value sq = arith::MulFOp::create(nb, loc, a[0], a[0]);
+            sq = arith::MulFOp::create(nb, loc, sq, cst(nb, loc, invCount));
+            linalg::YieldOp::create(
+                nb, loc, ValueRange{arith::AddFOp::create(nb, loc, a[1], sq)});
+          })
+          .getResult(0);
+  Value gradient = emitMap(
+      b, type, {diff}, 1, [&](OpBuilder &nb, Location loc, ValueRange a) {
+        return SmallVector<Value>{
+            arith::MulFOp::create(nb, loc, a[0], cst(nb, loc, 2.0 * invCount))};
+      })[0];
+  return {loss, gradient};
+}
+
+//===----------------------------------------------------------------------===//
+// The forward's signature
+//===----------------------------------------------------------------------===//
+
+enum class Role { Param, QParam, Input };
+
+struct Argument {
+  unsigned index;
+  Role role;
+  std::string name;
+  bool trained; ///< gets a gradient and an update
+};
+
+struct Signature {
+  SmallVector<Argument> args;
+  SmallVector<std::string> outputNames;
+
+  auto withRole(Role role) const {
+    return llvm::make_filter_range(
+        args, [role](const Argument &a) { return a.role == role; });
+  }
+};
+
+FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
+  Signature sig;
+  GraphAnalysis graph(forward);
+  for (BlockArgument arg : forward.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    Argument a{i, Role::Param, "", false};
+    if (auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.name"))
+      a.name = name.str();
+    else
+      a.name = "arg" + std::to_string(i);
+    auto role = forward.getArgAttrOfType<StringAttr>(i, "qat.role");
+    if (role && role.getValue() == "qparam")
+      a.role = Role::QParam;
+    else if (role ? role.getValue() == "input" : graph.isInput(arg))
+      a.role = Role::Input;
+    bool isFloat = isa<FloatType>(getElementTypeOrSelf(arg.getType()));
+    if (a.role == Role::Param && !isFloat)
+      return forward.emitOpError("argument #")
+             << i << " ('" << a.name << "') is a parameter but not a float "
+             << "tensor; mark inputs with qat.role = \"input\"";
+    a.trained = isFloat && (a.role == Role::Param ||
+                            (a.role == Role::QParam && learnScales));
+    sig.args.push_back(std::move(a));
+  }
+  for (unsigned i = 0, e = forward.getNumResults(); i < e; ++i) {
+    auto name = forward.getResultAttrOfType<StringAttr>(i, "qat.name");
+    sig.outputNames.push_back(name ? name.str() : "result" + std::to_string(i));
+  }
+  return sig;
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+struct BuildTrainStepPass
+    : public qat::impl::BuildTrainStepBase<BuildTrainStepPass> {
+  using BuildTrainStepBase::BuildTrainStepBase;
+
+  FailureOr<func::FuncOp> findForward() {
+    ModuleOp module = getOperation();
+    if (!forward.empty()) {
+      auto func = module.lookupSymbol<func::FuncOp>(forward);
+      if (!func || func.isExternal())
+        return module.emitError("qat-build-train-step: no function @")
+               << forward << " with a body";
+      return func;
+    }
+    SmallVector<func::FuncOp> candidates;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal() && !func->hasAttr("qat.init_qparams_for") &&
+          llvm::any_of(func.getBody().front(),
+                       [](Operation &op) { return isLayerOp(&op); }))
+        candidates.push_back(func);
+    if (candidates.size() == 1)
+      return candidates.front();
+    auto names = llvm::map_range(
+        candidates, [](func::FuncOp f) { return f.getSymName().str(); });
+    return module.emitError("qat-build-train-step: ")
+           << (candidates.empty() ? "no function has a layer"
+                                  : "several functions have layers (" +
+                                        llvm::join(names, ", ") + ")")
+           << "; name the forward function with forward=";
+  }
+
+  /// A new function `name` after `forward` whose arguments are `types`,
+  /// named `names`; the builder is left in its entry block.
+  func::FuncOp createFunction(func::FuncOp forward, StringRef name,
+                              ArrayRef<Type> types, ArrayRef<std::string> names,
+                              ImplicitLocOpBuilder &b) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointAfter(forward);
+    auto func = func::FuncOp::create(
+        b, name, FunctionType::get(b.getContext(), types, {}));
+    for (auto [i, n] : llvm::enumerate(names))
+      func.setArgAttr(i, "qat.name", b.getStringAttr(n));
+    func.addEntryBlock();
+    return func;
+  }
+
+  /// Clones the forward's body with its arguments mapped to `args`;
+  /// returns its results.
+  SmallVector<Value> cloneForward(func::FuncOp forward, ValueRange args,
+                                  ImplicitLocOpBuilder &b) {
+    IRMapping mapping;
+    mapping.map(forward.getArguments(), args);
+    for (Operation &op : forward.getBody().front().without_terminator())
+      b.clone(op, mapping);
+    auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+    return llvm::map_to_vector(
+        ret.getOperands(), [&](Value v) { return mapping.lookupOrDefault(v); });
+  }
+
+  /// Finishes `func` with a return of `results` named `names`.
+  void finish(func::FuncOp func, ArrayRef<Value> results,
+              ArrayRef<std::string> names, ImplicitLocOpBuilder &b) {
+    func::ReturnOp::create(b, results);
+    func.setType(FunctionType::get(b.getContext(), func.getArgumentTypes(),
+                                   ValueRange(results).getTypes()));
+    for (auto [i, n] : llvm::enumerate(names))
+      func.setResultAttr(i, "qat.name", b.getStringAttr(n));
+  }
+
+  FailureOr<Loss> emitLoss(func::FuncOp forward, Value output, Value labels,
+                           ImplicitLocOpBuilder &b) {
+    if (loss == "mse")
+      return emitMeanSquaredError(b, output, labels);
+    return emitCrossEntropy(b, output, labels);
+  }
+
+  /// The labels' type for `output`, or a diagnostic.
+  FailureOr<Type> getLabelType(func::FuncOp forward) {
+    if (forward.getNumResults() == 0)
+      return forward.emitOpError("has no result to compute a loss on");
+    auto type = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+      return forward.emitOpError("result #0 must be a static f32 tensor to "
+                                 "compute a loss on, got ")
+             << forward.getResultTypes()[0];
+    if (loss == "mse")
+      return Type(type);
+    if (loss != "cross-entropy")
+      return forward.emitOpError("qat-build-train-step: unknown loss '")
+             << loss << "' (expected cross-entropy or mse)";
+    if (type.getRank() != 2)
+      return forward.emitOpError("cross-entropy expects logits "
+                                 "tensor<NxCxf32> as result #0, got ")
+             << type;
+    return Type(RankedTensorType::get({type.getDimSize(0)},
+                                      IntegerType::get(&getContext(), 32)));
+  }
+
+  /// Optimizer state names per trained tensor.
+  SmallVector<StringRef> stateKinds() const {
+    if (optimizer == "adam")
+      return {"adam_m", "adam_v"};
+    if (momentum != 0.0)
+      return {"momentum"};
+    return {};
+  }
+
+  /// The updated tensor and states for tensor `p` with gradient `g`.
+  SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
+                            Value step, bool isScale, ImplicitLocOpBuilder &b) {
+    auto type = cast<RankedTensorType>(p.getType());
+    double wd = weightDecay, mu = momentum, b1 = beta1, b2 = beta2,
+           eps = epsilon;
+    // A learned scale stays positive (at least binary32 epsilon, as
+    // choose_qparams guarantees).
+    auto clampScale = [&](OpBuilder &nb, Location loc, Value v) -> Value {
+      if (!isScale)
+        return v;
+      return arith::MaximumFOp::create(nb, loc, v,
+                                       cst(nb, loc, 1.1920928955078125e-07));
+    };
+    auto decayed = [&](OpBuilder &nb, Location loc, Value pv, Value gv) {
+      if (wd == 0.0 || isScale)
+        return gv;
+      return arith::AddFOp::create(
+                 nb, loc, gv,
+                 arith::MulFOp::create(nb, loc, pv, cst(nb, loc, wd)))
+          .getResult();
+    };
+    if (optimizer == "adam") {
+      return emitMap(
+          b, type, {p, g, states[0], states[1], lr, step}, 3,
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            Value gv = decayed(nb, loc, a[0], a[1]);
+            auto lerp = [&](Value old, Value x, double beta) {
+              return arith::AddFOp::create(
+                  nb, loc,
+                  arith::MulFOp::create(nb, loc, old, cst(nb, loc, beta)),
+                  arith::MulFOp::create(nb, loc, x, cst(nb, loc, 1.0 - beta)));
+            };
+            Value m = lerp(a[2], gv, b1);
+            Value v = lerp(a[3], arith::MulFOp::create(nb, loc, gv, gv), b2);
+            auto correction = [&](double beta) {
+              Value power =
+                  math::PowFOp::create(nb, loc, cst(nb, loc, beta), a[5]);
+              return arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), power);
+            };
+            Value mHat = arith::DivFOp::create(nb, loc, m, correction(b1));
+            Value vHat = arith::DivFOp::create(nb, loc, v, correction(b2));
+            Value den = arith::AddFOp::create(
+                nb, loc, math::SqrtOp::create(nb, loc, vHat),
+                cst(nb, loc, eps));
+            Value stepSize = arith::MulFOp::create(
+                nb, loc, a[4], arith::DivFOp::create(nb, loc, mHat, den));
+            Value next = arith::SubFOp::create(nb, loc, a[0], stepSize);
+            return SmallVector<Value>{clampScale(nb, loc, next), m, v};
+          });
+    }
+    if (mu != 0.0) {
+      return emitMap(
+          b, type, {p, g, states[0], lr}, 2,
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            Value gv = decayed(nb, loc, a[0], a[1]);
+            Value buf = arith::AddFOp::create(
+                nb, loc, arith::MulFOp::create(nb, loc, a[2], cst(nb, loc, mu)),
+                gv);
+            Value next = arith::SubFOp::create(
+                nb, loc, a[0], arith::MulFOp::create(nb, loc, a[3], buf));
+            return SmallVector<Value>{clampScale(nb, loc, next), buf};
+          });
+    }
+    return emitMap(
+        b, type, {p, g, lr}, 1, [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gv = decayed(nb, loc, a[0], a[1]);
+          Value next = arith::SubFOp::create(
+              nb, loc, a[0], arith::MulFOp::create(nb, loc, a[2], gv));
+          return SmallVector<Value>{clampScale(nb, loc, next)};
+        });
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (optimizer != "sgd" && optimizer != "adam") {
+      module.emitError("qat-build-train-step: unknown optimizer '")
+          << optimizer << "' (expected sgd or adam)";
+      return signalPassFailure();
+    }
+    if (rangeLearning != "lsq" && rangeLearning != "none") {
+      module.emitError("qat-build-train-step: unknown range-learning '")
+          << rangeLearning << "' (expected lsq or none)";
+      return signalPassFailure();
+    }
+    FailureOr<func::FuncOp> found = findForward();
+    if (failed(found))
+      return signalPassFailure();
+    func::FuncOp fwd = *found;
+    if (!fwd.getBody().hasOneBlock()) {
+      fwd.emitOpError("expected a single-block body to differentiate");
+      return signalPassFailure();
+    }
+    for (StringRef name : {"train_step", "eval_step", "gradients"})
+      if (module.lookupSymbol(name)) {
+        module.emitError("qat-build-train-step: the module already has @")
+            << name;
+        return signalPassFailure();
+      }
+    FailureOr<Type> labelType = getLabelType(fwd);
+    if (failed(labelType))
+      return signalPassFailure();
+    FailureOr<Signature> sig = readSignature(fwd, rangeLearning == "lsq");
+    if (failed(sig))
+      return signalPassFailure();
+    if (llvm::none_of(sig->args, [](const Argument &a) { return a.trained; })) {
+      fwd.emitOpError("has no parameter to train (every argument is an "
+                      "input)");
+      return signalPassFailure();
+    }
+
+    ImplicitLocOpBuilder b(fwd.getLoc(), fwd);
+    Type scalar = RankedTensorType::get({}, b.getF32Type());
+    auto prefix = [](const Argument &a) {
+      switch (a.role) {
+      case Role::Param:
+        return "param:" + a.name;
+      case Role::QParam:
+        return "qparam:" + a.name;
+      case Role::Input:
+        return "input:" + a.name;
+      }
+      llvm_unreachable("role");
+    };
+    auto typeOf = [&](const Argument &a) {
+      return fwd.getArgumentTypes()[a.index];
+    };
+
+    // Argument order (docs/Training.md): parameters, learned scales,
+    // [optimizer state], inputs, labels, [hyper-parameters].
+    SmallVector<const Argument *> params, inputs, trained;
+    for (Role role : {Role::Param, Role::QParam})
+      for (const Argument &a : sig->withRole(role))
+        params.push_back(&a);
+    for (const Argument &a : sig->withRole(Role::Input))
+      inputs.push_back(&a);
+    for (const Argument *a : params)
+      if (a->trained)
+        trained.push_back(a);
+    SmallVector<StringRef> kinds = stateKinds();
+
+    struct Layout {
+      SmallVector<Type> types;
+      SmallVector<std::string> names;
+      SmallVector<unsigned> forwardPosition; ///< per forward argument
+      unsigned labels = 0, states = 0, lr = 0;
+    };
+    auto layout = [&](bool withState) {
+      Layout l;
+      l.forwardPosition.resize(sig->args.size());
+      auto add = [&](Type type, std::string name) {
+        l.types.push_back(type);
+        l.names.push_back(std::move(name));
+        return l.types.size() - 1;
+      };
+      for (const Argument *a : params)
+        l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
+      l.states = l.types.size();
+      if (withState)
+        for (StringRef kind : kinds)
+          for (const Argument *a : trained)
+            add(typeOf(*a), (kind + ":" + a->name).str());
+      for (const Argument *a : inputs)
+        l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
+      l.labels = add(*labelType, "labels");
+      if (withState) {
+        l.lr = add(scalar, "lr");
+        if (optimizer == "adam")
+          add(scalar, "step");
+      }
+      return l;
+    };
+
+    AutodiffOptions adOptions;
+    adOptions.lsqGradScale = true;
+
+    // Emits forward + loss (+ gradients of the trained tensors) into `func`.
+    auto emitCore = [&](func::FuncOp func, const Layout &l, bool withGradients,
+                        Value &lossValue, SmallVector<Value> &outputs,
+                        SmallVector<Value> &gradients) -> LogicalResult {
+      Block &entry = func.getBody().front();
+      b.setInsertionPointToEnd(&entry);
+      ValueRange args = entry.getArguments();
+      SmallVector<Value> forwardArgs;
+      for (unsigned position : l.forwardPosition)
+        forwardArgs.push_back(args[position]);
+      outputs = cloneForward(fwd, forwardArgs, b);
+      FailureOr<Loss> lossAndGradient =
+          emitLoss(fwd, outputs[0], args[l.labels], b);
+      if (failed(lossAndGradient))
+        return failure();
+      lossValue = lossAndGradient->value;
+      if (!withGradients)
+        return success();
+      SmallVector<Value> wrt;
+      for (const Argument *a : trained)
+        wrt.push_back(forwardArgs[a->index]);
+      FailureOr<SmallVector<Value>> grads = buildGradients(
+          b, entry, {{outputs[0], lossAndGradient->gradient}}, wrt, adOptions);
+      if (failed(grads))
+        return failure();
+      gradients = std::move(*grads);
+      return success();
+    };
+
+    // @eval_step(params, scales, inputs, labels) -> (loss, outputs)
+    {
+      Layout l = layout(false);
+      func::FuncOp eval = createFunction(fwd, "eval_step", l.types, l.names, b);
+      Value lossValue;
+      SmallVector<Value> outputs, gradients;
+      if (failed(emitCore(eval, l, false, lossValue, outputs, gradients)))
+        return signalPassFailure();
+      SmallVector<Value> results = {lossValue};
+      SmallVector<std::string> names = {"loss"};
+      for (auto [v, n] : llvm::zip(outputs, sig->outputNames)) {
+        results.push_back(v);
+        names.push_back("output:" + n);
+      }
+      finish(eval, results, names, b);
+    }
+
+    // @gradients(params, scales, inputs, labels) -> (loss, gradients)
+    {
+      Layout l = layout(false);
+      func::FuncOp grads =
+          createFunction(fwd, "gradients", l.types, l.names, b);
+      Value lossValue;
+      SmallVector<Value> outputs, gradients;
+      if (failed(emitCore(grads, l, true, lossValue, outputs, gradients)))
+        return signalPassFailure();
+      SmallVector<Value> results = {lossValue};
+      SmallVector<std::string> names = {"loss"};
+      for (auto [a, g] : llvm::zip(trained, gradients)) {
+        results.push_back(g);
+        names.push_back("grad:" + a->name);
+      }
+      finish(grads, results, names, b);
+    }
+
+    // @train_step(params, scales, optimizer state, inputs, labels, lr[, step])
+    //   -> (trained tensors, optimizer state, loss)
+    {
+      Layout l = layout(true);
+      func::FuncOp step =
+          createFunction(fwd, "train_step", l.types, l.names, b);
+      Value lossValue;
+      SmallVector<Value> outputs, gradients;
+      if (failed(emitCore(step, l, true, lossValue, outputs, gradients)))
+        return signalPassFailure();
+      ValueRange args = step.getBody().front().getArguments();
+      Value lr = args[l.lr];
+      Value stepNumber = optimizer == "adam" ? args[l.lr + 1] : Value();
+      SmallVector<Value> newParams;
+      SmallVector<SmallVector<Value>> newStates(kinds.size());
+      for (auto [t, a] : llvm::enumerate(trained)) {
+        SmallVector<Value> states;
+        for (unsigned k = 0; k < kinds.size(); ++k)
+          states.push_back(args[l.states + k * trained.size() + t]);
+        SmallVector<Value> updated =
+            update(args[l.forwardPosition[a->index]], gradients[t], states, lr,
+                   stepNumber, a->role == Role::QParam, b);
+        newParams.push_back(updated[0]);
+        for (unsigned k = 0; k < kinds.size(); ++k)
+          newStates[k].push_back(updated[k + 1]);
+      }
+      SmallVector<Value> results;
+      SmallVector<std::string> resultNames;
+      for (auto [a, v] : llvm::zip(trained, newParams)) {
+        results.push_back(v);
+        resultNames.push_back(prefix(*a));
+      }
+      for (auto [k, kind] : llvm::enumerate(kinds))
+        for (auto [a, v] : llvm::zip(trained, newStates[k])) {
+          results.push_back(v);
+          resultNames.push_back((kind + ":" + a->name).str());
+        }
+      results.push_back(lossValue);
+      resultNames.push_back("loss");
+      finish(step, results, resultNames, b);
+    }
+  }
+};
+
+} // namespace
