@@ -24,8 +24,8 @@ using namespace mlir::qat::autodiff;
 Value ReverseBuilder::zeros(RankedTensorType type) {
   Value empty =
       tensor::EmptyOp::create(b, type.getShape(), type.getElementType());
-  Value zero = arith::ConstantOp::create(
-      b, b.getZeroAttr(type.getElementType()));
+  Value zero =
+      arith::ConstantOp::create(b, b.getZeroAttr(type.getElementType()));
   return linalg::FillOp::create(b, zero, empty).getResult(0);
 }
 
@@ -43,8 +43,7 @@ Value ReverseBuilder::elementwise(
   auto generic = linalg::GenericOp::create(
       b, TypeRange{type}, inputs, ValueRange{init}, maps, iterators,
       [&](OpBuilder &nested, Location loc, ValueRange args) {
-        linalg::YieldOp::create(nested, loc,
-                                fn(nested, loc, args.drop_back()));
+        linalg::YieldOp::create(nested, loc, fn(nested, loc, args.drop_back()));
       });
   return generic.getResult(0);
 }
@@ -57,12 +56,10 @@ void ReverseBuilder::accumulate(Value value, Value gradient) {
     adjoint = gradient;
     return;
   }
-  adjoint = elementwise({adjoint, gradient},
-                        [](OpBuilder &nested, Location loc, ValueRange args) {
-                          return arith::AddFOp::create(nested, loc, args[0],
-                                                       args[1])
-                              .getResult();
-                        });
+  adjoint = elementwise({adjoint, gradient}, [](OpBuilder &nested, Location loc,
+                                                ValueRange args) {
+    return arith::AddFOp::create(nested, loc, args[0], args[1]).getResult();
+  });
 }
 
 void ReverseBuilder::computeActivity(Block &block, ArrayRef<Value> wrt) {
@@ -87,14 +84,15 @@ void ReverseBuilder::computeActivity(Block &block, ArrayRef<Value> wrt) {
 
 static SmallVector<OpFoldResult> asFoldResults(OpBuilder &b,
                                                ArrayRef<int64_t> values) {
-  return llvm::map_to_vector(values, [&](int64_t v) -> OpFoldResult {
-    return b.getIndexAttr(v);
-  });
+  return llvm::map_to_vector(
+      values, [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); });
 }
 
 /// Static offsets, sizes and strides of a slice op, or failure.
-template <typename SliceOp>
-static LogicalResult checkStaticSlice(SliceOp op) {
+template <typename SliceOp> static LogicalResult checkStaticSlice(SliceOp op) {
+  if (!op.getSourceType().hasStaticShape() ||
+      !op.getResultType().hasStaticShape())
+    return op.emitOpError("has no gradient rule for dynamic shapes");
   if (!op.hasZeroOffset() && ShapedType::isDynamicShape(op.getStaticOffsets()))
     return op.emitOpError("has no gradient rule for dynamic offsets");
   if (ShapedType::isDynamicShape(op.getStaticSizes()) ||
@@ -150,9 +148,9 @@ static LogicalResult visitTensorOp(ReverseBuilder &rb, Operation *op,
         if (rb.isActive(insert.getDest()))
           rb.accumulate(insert.getDest(),
                         tensor::InsertSliceOp::create(
-                            b, loc, rb.zeros(insert.getSourceType()),
-                            gradient, insert.getMixedOffsets(),
-                            insert.getMixedSizes(), insert.getMixedStrides()));
+                            b, loc, rb.zeros(insert.getSourceType()), gradient,
+                            insert.getMixedOffsets(), insert.getMixedSizes(),
+                            insert.getMixedStrides()));
         return success();
       })
       .Case([&](tensor::PadOp pad) -> LogicalResult {
@@ -161,12 +159,11 @@ static LogicalResult visitTensorOp(ReverseBuilder &rb, Operation *op,
           return pad.emitOpError("has no gradient rule for dynamic padding");
         auto type = pad.getSourceType();
         SmallVector<int64_t> ones(type.getRank(), 1);
-        rb.accumulate(pad.getSource(),
-                      tensor::ExtractSliceOp::create(
-                          b, loc, type, gradient,
-                          asFoldResults(b, pad.getStaticLow()),
-                          asFoldResults(b, type.getShape()),
-                          asFoldResults(b, ones)));
+        rb.accumulate(pad.getSource(), tensor::ExtractSliceOp::create(
+                                           b, loc, type, gradient,
+                                           asFoldResults(b, pad.getStaticLow()),
+                                           asFoldResults(b, type.getShape()),
+                                           asFoldResults(b, ones)));
         return success();
       })
       .Case([&](tensor::ConcatOp concat) -> LogicalResult {
@@ -177,16 +174,16 @@ static LogicalResult visitTensorOp(ReverseBuilder &rb, Operation *op,
           if (!type.hasStaticShape())
             return concat.emitOpError(
                 "has no gradient rule for dynamic shapes");
-          SmallVector<int64_t> offsets(type.getRank(), 0), ones(type.getRank(),
-                                                                1);
+          SmallVector<int64_t> offsets(type.getRank(), 0),
+              ones(type.getRank(), 1);
           offsets[dim] = offset;
           offset += type.getDimSize(dim);
           if (rb.isActive(input))
-            rb.accumulate(input, tensor::ExtractSliceOp::create(
-                                     b, loc, type, gradient,
-                                     asFoldResults(b, offsets),
-                                     asFoldResults(b, type.getShape()),
-                                     asFoldResults(b, ones)));
+            rb.accumulate(input,
+                          tensor::ExtractSliceOp::create(
+                              b, loc, type, gradient, asFoldResults(b, offsets),
+                              asFoldResults(b, type.getShape()),
+                              asFoldResults(b, ones)));
         }
         return success();
       })
@@ -261,8 +258,7 @@ LogicalResult ReverseBuilder::visit(Operation *op) {
 FailureOr<SmallVector<Value>>
 mlir::qat::buildGradients(OpBuilder &builder, Block &block,
                           ArrayRef<std::pair<Value, Value>> seeds,
-                          ArrayRef<Value> wrt,
-                          const AutodiffOptions &options) {
+                          ArrayRef<Value> wrt, const AutodiffOptions &options) {
   ReverseBuilder rb(builder, options);
   rb.computeActivity(block, wrt);
   for (auto [value, gradient] : seeds)

@@ -566,9 +566,11 @@ LogicalResult mlir::qat::autodiff::differentiateLinalg(ReverseBuilder &rb,
     return failure();
   auto [kind, combined] = *payload;
   Value init = op.getDpsInits()[0];
-  if (rb.isActive(init)) {
-    if (kind != PayloadKind::Sum)
-      return op.emitOpError("has no gradient rule for its initial value");
+  // A plain payload overwrites its init: no gradient flows to it.
+  if (rb.isActive(init) && kind != PayloadKind::Plain) {
+    if (kind == PayloadKind::Max)
+      return op.emitOpError("has no gradient rule for the initial value of "
+                            "a max reduction");
     rb.accumulate(init, gradient);
   }
   Block *body = op.getBlock();

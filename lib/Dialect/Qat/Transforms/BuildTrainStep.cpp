@@ -256,6 +256,10 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
              << "tensor; mark inputs with qat.role = \"input\"";
     a.trained = isFloat && (a.role == Role::Param ||
                             (a.role == Role::QParam && learnScales));
+    if (a.trained && !cast<ShapedType>(arg.getType()).hasStaticShape())
+      return forward.emitOpError("argument #")
+             << i << " ('" << a.name << "') is trained but has a dynamic "
+             << "shape; parameters need static shapes";
     sig.args.push_back(std::move(a));
   }
   for (unsigned i = 0, e = forward.getNumResults(); i < e; ++i) {
@@ -282,19 +286,25 @@ struct BuildTrainStepPass
                << forward << " with a body";
       return func;
     }
-    SmallVector<func::FuncOp> candidates;
-    for (auto func : module.getOps<func::FuncOp>())
-      if (!func.isExternal() && !func->hasAttr("qat.init_qparams_for") &&
-          llvm::any_of(func.getBody().front(),
+    // The functions with layers, else all functions (not initialisers).
+    SmallVector<func::FuncOp> withLayers, all;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal() || func->hasAttr("qat.init_qparams_for"))
+        continue;
+      all.push_back(func);
+      if (llvm::any_of(func.getBody().front(),
                        [](Operation &op) { return isLayerOp(&op); }))
-        candidates.push_back(func);
+        withLayers.push_back(func);
+    }
+    SmallVector<func::FuncOp> &candidates =
+        withLayers.empty() ? all : withLayers;
     if (candidates.size() == 1)
       return candidates.front();
     auto names = llvm::map_range(
         candidates, [](func::FuncOp f) { return f.getSymName().str(); });
     return module.emitError("qat-build-train-step: ")
-           << (candidates.empty() ? "no function has a layer"
-                                  : "several functions have layers (" +
+           << (candidates.empty() ? "the module has no function"
+                                  : "several candidate functions (" +
                                         llvm::join(names, ", ") + ")")
            << "; name the forward function with forward=";
   }

@@ -1,0 +1,195 @@
+"""qat-build-train-step end to end: gradients of an instrumented network
+against PyTorch golden values, of float networks against PyTorch autograd,
+and training that lowers the loss."""
+
+import os
+
+import numpy as np
+import pytest
+
+from reference import F32
+from test_instrument import CNN, PARAM_SHAPES, make_inputs
+
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+
+
+def named_call(entry, values):
+    """Calls `entry` with arguments looked up by name ("param:w1" -> "w1")."""
+    args = []
+    for arg in entry.args:
+        key = arg.name.split(":", 1)[-1]
+        args.append(values[key])
+    out = entry(*args)
+    out = out if isinstance(out, tuple) else (out,)
+    return {r.name: v for r, v in zip(entry.results, out)}
+
+
+def test_qat_gradients_match_pytorch_golden(qat_opt, compile_mlir):
+    """scripts/gen_train_golden.py wrote PyTorch's loss and gradients of the
+    same network with learnable fake-quants (LSQ scales)."""
+    with open(os.path.join(GOLDEN, "qat_convnet.mlir")) as f:
+        text = f.read()
+    golden = dict(np.load(os.path.join(GOLDEN, "qat_convnet.npz")))
+    model = compile_mlir(
+        qat_opt(text, "--qat-instrument", "--qat-build-train-step"),
+        name="qat_convnet")
+    got = named_call(model.gradients, golden)
+    np.testing.assert_allclose(got["loss"], golden["loss"], rtol=1e-5)
+    trained = [r.name for r in model.gradients.results[1:]]
+    assert sorted(trained) == sorted(k for k in golden if k.startswith(
+        "grad:"))
+    for name in trained:
+        expected = golden[name]
+        # Relative to each tensor's largest gradient: summation order is the
+        # only difference between the two programs.
+        tolerance = 1e-5 * float(np.abs(expected).max())
+        np.testing.assert_allclose(got[name], expected, rtol=1e-4,
+                                   atol=tolerance, err_msg=name)
+
+
+def test_float_cnn_gradients_match_pytorch(qat_opt, compile_mlir):
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    model = compile_mlir(qat_opt(CNN, "--qat-build-train-step"), name="cnn_ad")
+    image, params = make_inputs(0)
+    labels = np.array([3, 7], np.int32)
+    got = named_call(model.gradients, dict(params, image=image, labels=labels))
+
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+
+    def channel(v):
+        return v[None, :, None, None]
+
+    x = torch.tensor(image).permute(0, 3, 1, 2)
+    c = functional.conv2d(x, p["w1"].permute(3, 2, 0, 1), padding=1)
+    bn = ((c - channel(p["mean"])) / torch.sqrt(channel(p["var"]) + 1e-5) *
+          channel(p["gamma"]) + channel(p["beta"]))
+    mp = functional.max_pool2d(torch.relu(bn), 2)
+    d = functional.conv2d(mp, p["dw"].permute(2, 0, 1)[:, None], padding=1,
+                          groups=8) + channel(p["db"])
+    d = torch.clamp(torch.clamp(d, max=6.0), min=0.0)
+    q = functional.conv2d(d, p["pw"].permute(3, 2, 0, 1)) + channel(p["pb"])
+    r = torch.relu(q + mp)
+    y = (r.sum(dim=(2, 3)) * 0.0625) @ p["wf"] + p["bf"]
+    loss = functional.cross_entropy(y, torch.tensor(labels).long())
+    loss.backward()
+    np.testing.assert_allclose(got["loss"], loss.item(), rtol=1e-5)
+    for name in PARAM_SHAPES:
+        np.testing.assert_allclose(got["grad:" + name], p[name].grad.numpy(),
+                                   rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+MLP = """
+#id = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+func.func @mlp(%x: tensor<64x8xf32> {qat.name = "x"}, %w1: tensor<8x16xf32> {qat.name = "w1"},
+    %b1: tensor<16xf32> {qat.name = "b1"}, %w2: tensor<16x3xf32> {qat.name = "w2"},
+    %b2: tensor<3xf32> {qat.name = "b2"}) -> (tensor<64x3xf32> {qat.name = "logits"}) {
+  %zero = arith.constant 0.0 : f32
+  %e1 = tensor.empty() : tensor<64x16xf32>
+  %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %h = linalg.matmul ins(%x, %w1 : tensor<64x8xf32>, tensor<8x16xf32>) outs(%f1 : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %hr = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h, %b1 : tensor<64x16xf32>, tensor<16xf32>) outs(%e1 : tensor<64x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<64x16xf32>
+  %e2 = tensor.empty() : tensor<64x3xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<64x3xf32>) -> tensor<64x3xf32>
+  %y = linalg.matmul ins(%hr, %w2 : tensor<64x16xf32>, tensor<16x3xf32>) outs(%f2 : tensor<64x3xf32>) -> tensor<64x3xf32>
+  %yb = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %b2 : tensor<64x3xf32>, tensor<3xf32>) outs(%e2 : tensor<64x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<64x3xf32>
+  return %yb : tensor<64x3xf32>
+}
+"""
+
+
+def separable_data(rng, n=64):
+    """Three Gaussian blobs in 8 dimensions, labels 0..2."""
+    centers = rng.standard_normal((3, 8)).astype(F32) * 2
+    labels = rng.integers(0, 3, n).astype(np.int32)
+    x = centers[labels] + rng.standard_normal((n, 8)).astype(F32) * 0.5
+    return x.astype(F32), labels
+
+
+def init_mlp(rng):
+    return {"w1": (rng.standard_normal((8, 16)) * 0.3).astype(F32),
+            "b1": np.zeros(16, F32),
+            "w2": (rng.standard_normal((16, 3)) * 0.3).astype(F32),
+            "b2": np.zeros(3, F32)}
+
+
+def train(model, values, batches, lr):
+    """Runs train_step over `batches`; returns the losses."""
+    step = model.train_step
+    for arg in step.args:
+        if arg.name.split(":")[0] in ("momentum", "adam_m", "adam_v"):
+            values[arg.name] = np.zeros(arg.shape, F32)
+    losses = []
+    for i, (x, labels) in enumerate(batches):
+        args = []
+        for arg in step.args:
+            kind, _, key = arg.name.partition(":")
+            if arg.name == "lr":
+                args.append(F32(lr))
+            elif arg.name == "step":
+                args.append(F32(i + 1))
+            elif arg.name == "labels":
+                args.append(labels)
+            elif kind == "input":
+                args.append(x)
+            elif kind in ("param", "qparam"):
+                args.append(values[key])
+            else:
+                args.append(values[arg.name])
+        out = step(*args)
+        for result, value in zip(step.results, out):
+            kind, _, key = result.name.partition(":")
+            if kind in ("param", "qparam"):
+                values[key] = value
+            elif result.name == "loss":
+                losses.append(float(value))
+            else:
+                values[result.name] = value
+    return losses
+
+
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.1), ("adam", 0.01)])
+def test_training_lowers_the_loss(qat_opt, compile_mlir, optimizer, lr):
+    model = compile_mlir(
+        qat_opt(MLP, f"--qat-build-train-step=optimizer={optimizer}"),
+        name=f"mlp_{optimizer}")
+    rng = np.random.default_rng(5)
+    x, labels = separable_data(rng)
+    values = init_mlp(rng)
+    losses = train(model, values, [(x, labels)] * 60, lr)
+    assert losses[-1] < losses[0] / 5, losses[::10]
+    # The trained parameters classify the training set.
+    _, logits = model.eval_step(*[values[k] for k in ("w1", "b1", "w2", "b2")],
+                                x, labels)
+    assert (logits.argmax(axis=1) == labels).mean() > 0.95
+
+
+def test_qat_training_lowers_the_loss_and_learns_scales(qat_opt,
+                                                        compile_mlir):
+    text = qat_opt(MLP, "--qat-instrument", "--qat-build-train-step")
+    model = compile_mlir(text, name="mlp_qat")
+    rng = np.random.default_rng(6)
+    x, labels = separable_data(rng)
+    values = init_mlp(rng)
+    init = model.mlp_init_qparams
+    out = init(*[dict(values, x=x)[a.name] for a in init.args])
+    initial = {r.name: v for r, v in zip(init.results, out)}
+    values.update(initial)
+    losses = train(model, values, [(x, labels)] * 60, 0.05)
+    assert losses[-1] < losses[0] / 5, losses[::10]
+    moved = [k for k in initial if k.endswith("_scale")
+             and not np.array_equal(values[k], initial[k])]
+    assert moved, "LSQ did not update any scale"
+    assert all((np.asarray(values[k]) > 0).all() for k in moved)

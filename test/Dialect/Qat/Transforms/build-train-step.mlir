@@ -1,0 +1,48 @@
+// RUN: qat-opt %s --qat-build-train-step | FileCheck %s
+// RUN: qat-opt %s --qat-build-train-step="optimizer=adam loss=mse" | FileCheck %s --check-prefix=ADAM
+// RUN: qat-opt %s --qat-build-train-step="momentum=0" | FileCheck %s --check-prefix=PLAIN
+
+// A one-layer classifier: the generated functions, their argument order and
+// names (the state layout), the loss and the optimizer update.
+
+func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.name = "w"}) -> (tensor<4x2xf32> {qat.name = "logits"}) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x2xf32>) -> tensor<4x2xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<4x3xf32>, tensor<3x2xf32>) outs(%f : tensor<4x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// CHECK-LABEL: func.func @train_step(
+// CHECK-SAME:    %[[W:[^:]*]]: tensor<3x2xf32> {qat.name = "param:w"}, %[[M:[^:]*]]: tensor<3x2xf32> {qat.name = "momentum:w"}, %[[X:[^:]*]]: tensor<4x3xf32> {qat.name = "input:x"}, %[[L:[^:]*]]: tensor<4xi32> {qat.name = "labels"}, %[[LR:[^:]*]]: tensor<f32> {qat.name = "lr"})
+// CHECK-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "momentum:w"}, tensor<f32> {qat.name = "loss"})
+// CHECK:         %[[Y:.*]] = linalg.matmul ins(%[[X]], %[[W]] :
+// Cross-entropy: row max, exp, row sum, the label's logit, the mean.
+// CHECK:         math.exp
+// CHECK:         linalg.index 1
+// CHECK:         %[[LOSS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<f32>)
+// CHECK:           math.log
+// The weight's gradient is x^T . dy, as a matmul.
+// CHECK:         %[[XT:.*]] = linalg.transpose ins(%[[X]] : tensor<4x3xf32>)
+// CHECK:         %[[GW:.*]] = linalg.matmul ins(%[[XT]], %{{.*}} : tensor<3x4xf32>, tensor<4x2xf32>)
+// SGD with momentum 0.9.
+// CHECK:         %[[UP:.*]]:2 = linalg.generic {{.*}} ins(%[[W]], %[[GW]], %[[M]], %[[LR]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<3x2xf32>, tensor<f32>)
+// CHECK:           arith.constant 0.899999976 : f32
+// CHECK:         return %[[UP]]#0, %[[UP]]#1, %[[LOSS]]
+
+// CHECK-LABEL: func.func @gradients(
+// CHECK-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}, %{{.*}}: tensor<4xi32> {qat.name = "labels"})
+// CHECK-SAME:    -> (tensor<f32> {qat.name = "loss"}, tensor<3x2xf32> {qat.name = "grad:w"})
+
+// CHECK-LABEL: func.func @eval_step(
+// CHECK-SAME:    -> (tensor<f32> {qat.name = "loss"}, tensor<4x2xf32> {qat.name = "output:logits"})
+
+// ADAM-LABEL: func.func @train_step(
+// ADAM-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<3x2xf32> {qat.name = "adam_m:w"}, %{{.*}}: tensor<3x2xf32> {qat.name = "adam_v:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}, %{{.*}}: tensor<4x2xf32> {qat.name = "labels"}, %{{.*}}: tensor<f32> {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
+// ADAM-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "adam_m:w"}, tensor<3x2xf32> {qat.name = "adam_v:w"}, tensor<f32> {qat.name = "loss"})
+// ADAM:         math.powf
+// ADAM:         math.sqrt
+
+// PLAIN-LABEL: func.func @train_step(
+// PLAIN-SAME:    %{{.*}}: tensor<3x2xf32> {qat.name = "param:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}
+// PLAIN-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<f32> {qat.name = "loss"})
