@@ -59,11 +59,24 @@ func.func @nothing_to_train(%x: tensor<2x3xf32> {qat.role = "input"}, %w: tensor
 
 // -----
 
-func.func @dynamic(%x: tensor<2x3xf32>, %w: tensor<?x2xf32>) -> tensor<2x2xf32> {
+func.func @dynamic_slice(%x: tensor<2x3xf32>, %w: tensor<3x2xf32>) -> tensor<2x2xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<2x2xf32>
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %wd = tensor.cast %w : tensor<3x2xf32> to tensor<?x2xf32>
   // expected-error @+1 {{has no gradient rule for dynamic shapes}}
+  %w2 = tensor.extract_slice %wd[0, 0] [3, 2] [1, 1] : tensor<?x2xf32> to tensor<3x2xf32>
+  %y = linalg.matmul ins(%x, %w2 : tensor<2x3xf32>, tensor<3x2xf32>) outs(%f : tensor<2x2xf32>) -> tensor<2x2xf32>
+  return %y : tensor<2x2xf32>
+}
+
+// -----
+
+// expected-error @+1 {{argument #1 ('arg1') is trained but has a dynamic shape; parameters need static shapes}}
+func.func @dynamic_parameter(%x: tensor<2x3xf32>, %w: tensor<?x2xf32>) -> tensor<2x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
   %w2 = tensor.extract_slice %w[0, 0] [3, 2] [1, 1] : tensor<?x2xf32> to tensor<3x2xf32>
   %y = linalg.matmul ins(%x, %w2 : tensor<2x3xf32>, tensor<3x2xf32>) outs(%f : tensor<2x2xf32>) -> tensor<2x2xf32>
   return %y : tensor<2x2xf32>
