@@ -14,10 +14,12 @@ GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 
 
 def named_call(entry, values):
-    """Calls `entry` with arguments looked up by name ("param:w1" -> "w1")."""
+    """Calls `entry` with arguments looked up by name: "param:w1" as "w1",
+    state such as "act_min:x" by its full name."""
     args = []
     for arg in entry.args:
-        key = arg.name.split(":", 1)[-1]
+        kind, _, name = arg.name.partition(":")
+        key = name if kind in ("param", "qparam", "input") else arg.name
         args.append(values[key])
     out = entry(*args)
     out = out if isinstance(out, tuple) else (out,)
@@ -125,12 +127,13 @@ def init_mlp(rng):
             "b2": np.zeros(3, F32)}
 
 
-def train(model, values, batches, lr):
-    """Runs train_step over `batches`; returns the losses."""
+def train(model, values, batches, lr, first_step=1):
+    """Runs train_step over `batches` (steps numbered from `first_step`);
+    returns the losses."""
     step = model.train_step
     for arg in step.args:
         if arg.name.split(":")[0] in ("momentum", "adam_m", "adam_v"):
-            values[arg.name] = np.zeros(arg.shape, F32)
+            values.setdefault(arg.name, np.zeros(arg.shape, F32))
     losses = []
     for i, (x, labels) in enumerate(batches):
         args = []
@@ -139,7 +142,7 @@ def train(model, values, batches, lr):
             if arg.name == "lr":
                 args.append(F32(lr))
             elif arg.name == "step":
-                args.append(F32(i + 1))
+                args.append(F32(first_step + i))
             elif arg.name == "labels":
                 args.append(labels)
             elif kind == "input":
@@ -193,3 +196,63 @@ def test_qat_training_lowers_the_loss_and_learns_scales(qat_opt,
              and not np.array_equal(values[k], initial[k])]
     assert moved, "LSQ did not update any scale"
     assert all((np.asarray(values[k]) > 0).all() for k in moved)
+
+
+def test_ema_observers_follow_pytorch_moving_average(qat_opt, compile_mlir):
+    """range-learning=ema: the input's observer is MovingAverageMinMaxObserver
+    (first batch taken as is, then min += 0.01 * (batch_min - min)), frozen
+    after freeze-observers-after steps; @calibrate keeps running min/max of
+    the float network."""
+    text = qat_opt(MLP, "--qat-instrument", "--qat-build-train-step="
+                   "range-learning=ema freeze-observers-after=2")
+    model = compile_mlir(text, name="mlp_ema")
+    rng = np.random.default_rng(7)
+    values = init_mlp(rng)
+    batches = [separable_data(rng) for _ in range(3)]
+
+    # Calibration: running min/max of x and of the hidden layer (float).
+    calibrate = model.calibrate
+    state = {a.name: np.float32(np.inf if "min" in a.name else -np.inf)
+             for a in calibrate.args if a.name.startswith("act_")}
+    hidden = []
+    for x, _ in batches:
+        out = named_call(calibrate, dict(values, **state, x=x))
+        state.update(out)
+        hidden.append(np.maximum(x @ values["w1"] + values["b1"], 0))
+    xs = np.concatenate([x for x, _ in batches])
+    assert state["act_min:x"] == xs.min() and state["act_max:x"] == xs.max()
+    hs = np.concatenate(hidden)
+    np.testing.assert_allclose(state["act_max:matmul_0"], hs.max(), rtol=1e-6)
+    assert state["act_min:matmul_0"] == 0.0  # after ReLU
+
+    # Training: the input's observer is exact to check.
+    for arg in model.train_step.args:
+        if arg.name.startswith("act_"):
+            values[arg.name] = np.float32(np.inf if "min" in arg.name
+                                          else -np.inf)
+    expected_min = None
+    for i, (x, labels) in enumerate(batches):
+        train(model, values, [(x, labels)], 0.05, first_step=i + 1)
+        if i == 0:
+            expected_min = x.min()
+        elif i + 1 <= 2:
+            expected_min = np.float32(expected_min + np.float32(0.01) *
+                                      (x.min() - expected_min))
+        # Step 3 > freeze-observers-after: unchanged.
+        np.testing.assert_allclose(values["act_min:x"], expected_min,
+                                   rtol=1e-6)
+
+
+def test_ema_training_lowers_the_loss(qat_opt, compile_mlir):
+    text = qat_opt(MLP, "--qat-instrument",
+                   "--qat-build-train-step=range-learning=ema")
+    model = compile_mlir(text, name="mlp_ema_train")
+    rng = np.random.default_rng(8)
+    x, labels = separable_data(rng)
+    values = init_mlp(rng)
+    for arg in model.train_step.args:
+        if arg.name.startswith("act_"):
+            values[arg.name] = np.float32(np.inf if "min" in arg.name
+                                          else -np.inf)
+    losses = train(model, values, [(x, labels)] * 60, 0.1)
+    assert losses[-1] < losses[0] / 5, losses[::10]

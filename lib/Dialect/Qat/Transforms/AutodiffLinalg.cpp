@@ -539,6 +539,124 @@ LogicalResult matmulAdjoint(ReverseBuilder &rb, linalg::MatmulOp op,
   return success();
 }
 
+/// Gradients of an f32 NHWC/HWCF convolution as ops the CPU pipeline runs
+/// on its matmul kernels:
+///   dx = conv(dilate(dy), flip(w)^T)   (stride 1, the forward's dilation)
+///   dw = im2col(x)^T . dy              (a matmul)
+LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
+                          Value gradient) {
+  OpBuilder &b = rb.b;
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1];
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  auto yType = cast<RankedTensorType>(gradient.getType());
+  Type f32 = xType.getElementType();
+  SmallVector<int64_t> strides(op.getStrides().getValues<int64_t>());
+  SmallVector<int64_t> dilations(op.getDilations().getValues<int64_t>());
+  int64_t n = xType.getDimSize(0), c = xType.getDimSize(3);
+  int64_t kh = wType.getDimSize(0), kw = wType.getDimSize(1);
+  int64_t f = wType.getDimSize(3);
+  int64_t oh = yType.getDimSize(1), ow = yType.getDimSize(2);
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+
+  if (rb.isActive(x)) {
+    SmallVector<WindowAccess> windows;
+    for (unsigned i = 0; i < 2; ++i) {
+      int64_t k = wType.getDimSize(i), p = yType.getDimSize(1 + i);
+      int64_t e = xType.getDimSize(1 + i);
+      WindowAccess window;
+      window.outputDim = 1 + i;
+      window.a = strides[i];
+      window.padLow = dilations[i] * (k - 1);
+      window.pRange = p;
+      window.dilatedSize = window.padLow + (p - 1) * window.a + 1 +
+                           std::max<int64_t>(0, e - 1 - (p - 1) * window.a);
+      windows.push_back(window);
+    }
+    Value dilated = dilate(rb, gradient, windows);
+    // flipped[i][j][f][c] = w[kh - 1 - i][kw - 1 - j][c][f]
+    auto flippedType = RankedTensorType::get({kh, kw, f, c}, f32);
+    AffineMap read = AffineMap::get(
+        4, 0, {d(0) * -1 + (kh - 1), d(1) * -1 + (kw - 1), d(3), d(2)}, ctx);
+    Value flipped =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{flippedType}, ValueRange{w},
+            ValueRange{
+                tensor::EmptyOp::create(b, loc, flippedType.getShape(), f32)},
+            ArrayRef<AffineMap>{read,
+                                AffineMap::getMultiDimIdentityMap(4, ctx)},
+            SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel),
+            [](OpBuilder &nb, Location nloc, ValueRange args) {
+              linalg::YieldOp::create(nb, nloc, args[0]);
+            })
+            .getResult(0);
+    auto dx = linalg::Conv2DNhwcHwcfOp::create(
+        b, loc, TypeRange{xType}, ValueRange{dilated, flipped},
+        ValueRange{rb.zeros(xType)},
+        {b.getNamedAttr("strides", b.getI64TensorAttr({1, 1})),
+         b.getNamedAttr("dilations", b.getI64TensorAttr(dilations))});
+    rb.accumulate(x, dx.getResult(0));
+  }
+
+  if (rb.isActive(w)) {
+    // patches[n][oh][ow][i][j][c] = x[n][oh*sh + i*dh][ow*sw + j*dw][c]
+    auto patchType = RankedTensorType::get({n, oh, ow, kh, kw, c}, f32);
+    AffineMap gather =
+        AffineMap::get(6, 0,
+                       {d(0), d(1) * strides[0] + d(3) * dilations[0],
+                        d(2) * strides[1] + d(4) * dilations[1], d(5)},
+                       ctx);
+    Value patches =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{patchType}, ValueRange{x},
+            ValueRange{
+                tensor::EmptyOp::create(b, loc, patchType.getShape(), f32)},
+            ArrayRef<AffineMap>{gather,
+                                AffineMap::getMultiDimIdentityMap(6, ctx)},
+            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
+            [](OpBuilder &nb, Location nloc, ValueRange args) {
+              linalg::YieldOp::create(nb, nloc, args[0]);
+            })
+            .getResult(0);
+    int64_t rows = n * oh * ow, cols = kh * kw * c;
+    auto colsType = RankedTensorType::get({rows, cols}, f32);
+    Value flat = tensor::CollapseShapeOp::create(
+        b, loc, colsType, patches,
+        SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+    auto transposedType = RankedTensorType::get({cols, rows}, f32);
+    Value transposed =
+        linalg::TransposeOp::create(
+            b, loc, flat,
+            tensor::EmptyOp::create(b, loc, transposedType.getShape(), f32),
+            ArrayRef<int64_t>{1, 0})
+            .getResult()[0];
+    Value dyFlat = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({rows, f}, f32), gradient,
+        SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+    auto dwFlatType = RankedTensorType::get({cols, f}, f32);
+    Value dwFlat = linalg::MatmulOp::create(b, loc, TypeRange{dwFlatType},
+                                            ValueRange{transposed, dyFlat},
+                                            ValueRange{rb.zeros(dwFlatType)})
+                       .getResult(0);
+    rb.accumulate(w, tensor::ExpandShapeOp::create(
+                         b, loc, wType, dwFlat,
+                         SmallVector<ReassociationIndices>{{0, 1, 2}, {3}}));
+  }
+  rb.accumulate(op.getDpsInits()[0], gradient);
+  return success();
+}
+
+bool isPlainF32Conv(linalg::LinalgOp op) {
+  if (!isa<linalg::Conv2DNhwcHwcfOp>(op.getOperation()))
+    return false;
+  return llvm::all_of(op->getOperandTypes(), [](Type t) {
+    auto type = dyn_cast<RankedTensorType>(t);
+    return type && type.getElementType().isF32() && type.hasStaticShape();
+  });
+}
+
 bool isPlainF32Matmul(linalg::LinalgOp op) {
   auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
   if (!matmul || matmul.hasUserDefinedMaps())
@@ -561,6 +679,9 @@ LogicalResult mlir::qat::autodiff::differentiateLinalg(ReverseBuilder &rb,
   if (isPlainF32Matmul(op))
     return matmulAdjoint(rb, cast<linalg::MatmulOp>(op.getOperation()),
                          gradient);
+  if (isPlainF32Conv(op))
+    return convAdjoint(rb, cast<linalg::Conv2DNhwcHwcfOp>(op.getOperation()),
+                       gradient);
   FailureOr<std::pair<PayloadKind, Value>> payload = classifyPayload(op);
   if (failed(payload))
     return failure();

@@ -222,6 +222,9 @@ struct Argument {
   Role role;
   std::string name;
   bool trained; ///< gets a gradient and an update
+  /// For qparams: "weight_scale", "act_scale" or "act_zero_point", and the
+  /// activation group (the `layer` of qat.qparam) they belong to.
+  std::string qparamRole, group;
 };
 
 struct Signature {
@@ -239,15 +242,22 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
   GraphAnalysis graph(forward);
   for (BlockArgument arg : forward.getArguments()) {
     unsigned i = arg.getArgNumber();
-    Argument a{i, Role::Param, "", false};
+    Argument a{i, Role::Param, "", false, "", ""};
     if (auto name = forward.getArgAttrOfType<StringAttr>(i, "qat.name"))
       a.name = name.str();
     else
       a.name = "arg" + std::to_string(i);
     auto role = forward.getArgAttrOfType<StringAttr>(i, "qat.role");
-    if (role && role.getValue() == "qparam")
+    if (role && role.getValue() == "qparam") {
       a.role = Role::QParam;
-    else if (role ? role.getValue() == "input" : graph.isInput(arg))
+      if (auto info =
+              forward.getArgAttrOfType<DictionaryAttr>(i, "qat.qparam")) {
+        if (auto r = info.getAs<StringAttr>("role"))
+          a.qparamRole = r.str();
+        if (auto layer = info.getAs<StringAttr>("layer"))
+          a.group = layer.str();
+      }
+    } else if (role ? role.getValue() == "input" : graph.isInput(arg))
       a.role = Role::Input;
     bool isFloat = isa<FloatType>(getElementTypeOrSelf(arg.getType()));
     if (a.role == Role::Param && !isFloat)
@@ -267,6 +277,120 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
     sig.outputNames.push_back(name ? name.str() : "result" + std::to_string(i));
   }
   return sig;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization ranges computed in the step (range-learning=ema, calibrate)
+//===----------------------------------------------------------------------===//
+
+/// How the activation observers are used.
+enum class RangeUse {
+  Update,    ///< moving average (train_step)
+  Frozen,    ///< read only (eval_step, gradients)
+  Calibrate, ///< running min/max of the float network (calibrate)
+};
+
+struct Range {
+  Value min, max; ///< 0-D f32
+};
+
+/// Replaces the scales and zero points of the fake-quants in `block` that
+/// read a placeholder of `placeholders` by values computed in the block:
+/// weight scales from the weight's min/max, activation parameters from the
+/// observers `ranges` (updated as `use` says; the final ranges are left in
+/// `ranges`). Calibrate also removes the fake-quants.
+void computeRanges(Block &block,
+                   const DenseMap<Value, const Argument *> &placeholders,
+                   llvm::StringMap<Range> &ranges, RangeUse use, Value step,
+                   double averaging, int64_t freezeAfter, OpBuilder &builder) {
+  SmallVector<FakeQuantOp> fakeQuants;
+  block.walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
+  for (FakeQuantOp fq : fakeQuants) {
+    const Argument *arg = placeholders.lookup(fq.getScale());
+    if (!arg)
+      continue;
+    ImplicitLocOpBuilder b(fq.getLoc(), fq);
+    auto scaleType = cast<RankedTensorType>(fq.getScale().getType());
+    auto zeroType = cast<RankedTensorType>(fq.getZeroPoint().getType());
+    auto attrs = [&](bool symmetric) {
+      return SmallVector<NamedAttribute>{
+          b.getNamedAttr("num_bits", b.getI64IntegerAttr(fq.getNumBits())),
+          b.getNamedAttr("is_signed", b.getBoolAttr(fq.getIsSigned())),
+          b.getNamedAttr("narrow_range", b.getBoolAttr(fq.getNarrowRange())),
+          b.getNamedAttr("symmetric", b.getBoolAttr(symmetric))};
+    };
+    if (arg->qparamRole == "weight_scale") {
+      SmallVector<NamedAttribute> axis;
+      if (std::optional<uint64_t> a = fq.getAxis())
+        axis.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(*a)));
+      auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
+                                       ValueRange{fq.getInput()}, axis);
+      auto qparams = ChooseQParamsOp::create(
+          b,
+          TypeRange{scaleType, RankedTensorType::get(scaleType.getShape(),
+                                                     b.getI32Type())},
+          ValueRange{observe.getMin(), observe.getMax()}, attrs(true));
+      fq.getScaleMutable().set(qparams.getScale());
+      continue;
+    }
+    Range &range = ranges[arg->group];
+    auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
+                                     ValueRange{fq.getInput()});
+    Value batchMin = observe.getMin(), batchMax = observe.getMax();
+    auto combine = [&](Value old, Value batch, bool isMin) -> Value {
+      if (use == RangeUse::Frozen)
+        return old;
+      return emitMap(
+          b, scaleType, {old, batch, step ? step : old}, 1,
+          [&](OpBuilder &nb, Location loc, ValueRange a) {
+            if (use == RangeUse::Calibrate)
+              return SmallVector<Value>{
+                  isMin ? arith::MinimumFOp::create(nb, loc, a[0], a[1])
+                              .getResult()
+                        : arith::MaximumFOp::create(nb, loc, a[0], a[1])
+                              .getResult()};
+            Value unset = arith::CmpFOp::create(
+                nb, loc, arith::CmpFPredicate::OEQ, a[0],
+                cst(nb, loc, isMin ? INFINITY : -INFINITY));
+            Value moved = arith::AddFOp::create(
+                nb, loc, a[0],
+                arith::MulFOp::create(
+                    nb, loc, cst(nb, loc, averaging),
+                    arith::SubFOp::create(nb, loc, a[1], a[0])));
+            if (freezeAfter >= 0) {
+              Value frozen = arith::CmpFOp::create(
+                  nb, loc, arith::CmpFPredicate::OGT, a[2],
+                  cst(nb, loc, static_cast<double>(freezeAfter)));
+              moved = arith::SelectOp::create(nb, loc, frozen, a[0], moved);
+            }
+            return SmallVector<Value>{
+                arith::SelectOp::create(nb, loc, unset, a[1], moved)};
+          })[0];
+    };
+    range = {combine(range.min, batchMin, true),
+             combine(range.max, batchMax, false)};
+    if (use == RangeUse::Calibrate) {
+      fq.getResult().replaceAllUsesWith(fq.getInput());
+      fq->erase();
+      continue;
+    }
+    bool symmetric = fq.getIsSigned();
+    auto qparams = ChooseQParamsOp::create(b, TypeRange{scaleType, zeroType},
+                                           ValueRange{range.min, range.max},
+                                           attrs(symmetric));
+    fq.getScaleMutable().set(qparams.getScale());
+    if (placeholders.lookup(fq.getZeroPoint()))
+      fq.getZeroPointMutable().set(qparams.getZeroPoint());
+  }
+  // Calibrate: weight fake-quants go too (a float forward).
+  if (use == RangeUse::Calibrate) {
+    fakeQuants.clear();
+    block.walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
+    for (FakeQuantOp fq : fakeQuants) {
+      fq.getResult().replaceAllUsesWith(fq.getInput());
+      fq->erase();
+    }
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -465,11 +589,13 @@ struct BuildTrainStepPass
           << optimizer << "' (expected sgd or adam)";
       return signalPassFailure();
     }
-    if (rangeLearning != "lsq" && rangeLearning != "none") {
+    if (rangeLearning != "lsq" && rangeLearning != "ema" &&
+        rangeLearning != "none") {
       module.emitError("qat-build-train-step: unknown range-learning '")
-          << rangeLearning << "' (expected lsq or none)";
+          << rangeLearning << "' (expected lsq, ema or none)";
       return signalPassFailure();
     }
+    bool ema = rangeLearning == "ema";
     FailureOr<func::FuncOp> found = findForward();
     if (failed(found))
       return signalPassFailure();
@@ -478,7 +604,7 @@ struct BuildTrainStepPass
       fwd.emitOpError("expected a single-block body to differentiate");
       return signalPassFailure();
     }
-    for (StringRef name : {"train_step", "eval_step", "gradients"})
+    for (StringRef name : {"train_step", "eval_step", "gradients", "calibrate"})
       if (module.lookupSymbol(name)) {
         module.emitError("qat-build-train-step: the module already has @")
             << name;
@@ -518,7 +644,15 @@ struct BuildTrainStepPass
     SmallVector<const Argument *> params, inputs, trained;
     for (Role role : {Role::Param, Role::QParam})
       for (const Argument &a : sig->withRole(role))
-        params.push_back(&a);
+        if (!(ema && role == Role::QParam))
+          params.push_back(&a);
+    // ema: the activation observers, one pair per parameter group.
+    SmallVector<std::string> groups;
+    DenseMap<Value, const Argument *> placeholderOf;
+    if (ema)
+      for (const Argument &a : sig->withRole(Role::QParam))
+        if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
+          groups.push_back(a.group);
     for (const Argument &a : sig->withRole(Role::Input))
       inputs.push_back(&a);
     for (const Argument *a : params)
@@ -529,12 +663,15 @@ struct BuildTrainStepPass
     struct Layout {
       SmallVector<Type> types;
       SmallVector<std::string> names;
-      SmallVector<unsigned> forwardPosition; ///< per forward argument
-      unsigned labels = 0, states = 0, lr = 0;
+      /// Per forward argument: its position, or -1 (computed in the body).
+      SmallVector<int> forwardPosition;
+      unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
+      bool hasLabels = true;
     };
-    auto layout = [&](bool withState) {
+    auto layout = [&](bool withState, bool withLabels = true) {
       Layout l;
-      l.forwardPosition.resize(sig->args.size());
+      l.forwardPosition.assign(sig->args.size(), -1);
+      l.hasLabels = withLabels;
       auto add = [&](Type type, std::string name) {
         l.types.push_back(type);
         l.names.push_back(std::move(name));
@@ -547,13 +684,19 @@ struct BuildTrainStepPass
         for (StringRef kind : kinds)
           for (const Argument *a : trained)
             add(typeOf(*a), (kind + ":" + a->name).str());
+      l.ranges = l.types.size();
+      for (const std::string &g : groups) {
+        add(scalar, "act_min:" + g);
+        add(scalar, "act_max:" + g);
+      }
       for (const Argument *a : inputs)
         l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
-      l.labels = add(*labelType, "labels");
+      if (withLabels)
+        l.labels = add(*labelType, "labels");
       if (withState) {
         l.lr = add(scalar, "lr");
-        if (optimizer == "adam")
-          add(scalar, "step");
+        if (optimizer == "adam" || ema)
+          l.step = add(scalar, "step");
       }
       return l;
     };
@@ -561,19 +704,60 @@ struct BuildTrainStepPass
     AutodiffOptions adOptions;
     adOptions.lsqGradScale = true;
 
-    // Emits forward + loss (+ gradients of the trained tensors) into `func`.
-    auto emitCore = [&](func::FuncOp func, const Layout &l, bool withGradients,
-                        Value &lossValue, SmallVector<Value> &outputs,
-                        SmallVector<Value> &gradients) -> LogicalResult {
+    // Clones the forward into `func`; in ema mode computes its scales from
+    // the observers (as `use` says), leaving the final observers in
+    // `ranges`. Returns the forward's arguments as mapped.
+    auto emitForward = [&](func::FuncOp func, const Layout &l, RangeUse use,
+                           SmallVector<Value> &outputs,
+                           SmallVector<Range> &ranges) {
       Block &entry = func.getBody().front();
       b.setInsertionPointToEnd(&entry);
       ValueRange args = entry.getArguments();
       SmallVector<Value> forwardArgs;
-      for (unsigned position : l.forwardPosition)
-        forwardArgs.push_back(args[position]);
+      DenseMap<Value, const Argument *> placeholders;
+      for (auto [i, position] : llvm::enumerate(l.forwardPosition)) {
+        if (position >= 0) {
+          forwardArgs.push_back(args[position]);
+          continue;
+        }
+        // A scale computed in the body: a placeholder until computeRanges.
+        auto type = cast<RankedTensorType>(fwd.getArgumentTypes()[i]);
+        Value placeholder = arith::ConstantOp::create(
+            b,
+            DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+        placeholders[placeholder] = &sig->args[i];
+        forwardArgs.push_back(placeholder);
+      }
       outputs = cloneForward(fwd, forwardArgs, b);
+      if (!ema)
+        return forwardArgs;
+      llvm::StringMap<Range> byGroup;
+      for (auto [k, g] : llvm::enumerate(groups))
+        byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
+      computeRanges(entry, placeholders, byGroup, use,
+                    l.step ? args[l.step] : Value(), averagingConstant,
+                    freezeObserversAfter, b);
+      for (auto [value, arg] : placeholders)
+        if (value.use_empty())
+          value.getDefiningOp()->erase();
+      ranges.clear();
+      for (const std::string &g : groups)
+        ranges.push_back(byGroup[g]);
+      b.setInsertionPointToEnd(&entry);
+      return forwardArgs;
+    };
+
+    // Emits forward + loss (+ gradients of the trained tensors) into `func`.
+    auto emitCore = [&](func::FuncOp func, const Layout &l, bool withGradients,
+                        Value &lossValue, SmallVector<Value> &outputs,
+                        SmallVector<Value> &gradients,
+                        SmallVector<Range> &ranges,
+                        RangeUse use = RangeUse::Frozen) -> LogicalResult {
+      Block &entry = func.getBody().front();
+      SmallVector<Value> forwardArgs =
+          emitForward(func, l, use, outputs, ranges);
       FailureOr<Loss> lossAndGradient =
-          emitLoss(fwd, outputs[0], args[l.labels], b);
+          emitLoss(fwd, outputs[0], entry.getArgument(l.labels), b);
       if (failed(lossAndGradient))
         return failure();
       lossValue = lossAndGradient->value;
@@ -596,7 +780,9 @@ struct BuildTrainStepPass
       func::FuncOp eval = createFunction(fwd, "eval_step", l.types, l.names, b);
       Value lossValue;
       SmallVector<Value> outputs, gradients;
-      if (failed(emitCore(eval, l, false, lossValue, outputs, gradients)))
+      SmallVector<Range> ranges;
+      if (failed(
+              emitCore(eval, l, false, lossValue, outputs, gradients, ranges)))
         return signalPassFailure();
       SmallVector<Value> results = {lossValue};
       SmallVector<std::string> names = {"loss"};
@@ -614,7 +800,9 @@ struct BuildTrainStepPass
           createFunction(fwd, "gradients", l.types, l.names, b);
       Value lossValue;
       SmallVector<Value> outputs, gradients;
-      if (failed(emitCore(grads, l, true, lossValue, outputs, gradients)))
+      SmallVector<Range> ranges;
+      if (failed(
+              emitCore(grads, l, true, lossValue, outputs, gradients, ranges)))
         return signalPassFailure();
       SmallVector<Value> results = {lossValue};
       SmallVector<std::string> names = {"loss"};
@@ -633,13 +821,16 @@ struct BuildTrainStepPass
           createFunction(fwd, "train_step", l.types, l.names, b);
       Value lossValue;
       SmallVector<Value> outputs, gradients;
-      if (failed(emitCore(step, l, true, lossValue, outputs, gradients)))
+      SmallVector<Range> ranges;
+      if (failed(emitCore(step, l, true, lossValue, outputs, gradients, ranges,
+                          RangeUse::Update)))
         return signalPassFailure();
       ValueRange args = step.getBody().front().getArguments();
       Value lr = args[l.lr];
-      Value stepNumber = optimizer == "adam" ? args[l.lr + 1] : Value();
+      Value stepNumber = optimizer == "adam" ? args[l.step] : Value();
       SmallVector<Value> newParams;
       SmallVector<SmallVector<Value>> newStates(kinds.size());
+      b.setInsertionPointToEnd(&step.getBody().front());
       for (auto [t, a] : llvm::enumerate(trained)) {
         SmallVector<Value> states;
         for (unsigned k = 0; k < kinds.size(); ++k)
@@ -662,9 +853,31 @@ struct BuildTrainStepPass
           results.push_back(v);
           resultNames.push_back((kind + ":" + a->name).str());
         }
+      for (auto [g, range] : llvm::zip(groups, ranges)) {
+        results.append({range.min, range.max});
+        resultNames.append({"act_min:" + g, "act_max:" + g});
+      }
       results.push_back(lossValue);
       resultNames.push_back("loss");
       finish(step, results, resultNames, b);
+    }
+
+    // ema: @calibrate(params, observers, inputs) -> (observers): the float
+    // forward, with running min/max at every activation quantization point.
+    if (ema && !groups.empty()) {
+      Layout l = layout(false, /*withLabels=*/false);
+      func::FuncOp calibrate =
+          createFunction(fwd, "calibrate", l.types, l.names, b);
+      SmallVector<Value> outputs;
+      SmallVector<Range> ranges;
+      emitForward(calibrate, l, RangeUse::Calibrate, outputs, ranges);
+      SmallVector<Value> results;
+      SmallVector<std::string> names;
+      for (auto [g, range] : llvm::zip(groups, ranges)) {
+        results.append({range.min, range.max});
+        names.append({"act_min:" + g, "act_max:" + g});
+      }
+      finish(calibrate, results, names, b);
     }
   }
 };

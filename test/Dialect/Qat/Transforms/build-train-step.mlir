@@ -46,3 +46,23 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // PLAIN-LABEL: func.func @train_step(
 // PLAIN-SAME:    %{{.*}}: tensor<3x2xf32> {qat.name = "param:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}
 // PLAIN-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<f32> {qat.name = "loss"})
+
+// range-learning=ema on the instrumented network: no scale arguments; the
+// observers are state, updated by a moving average in @train_step, and
+// @calibrate runs the float network with running min/max.
+// RUN: qat-opt %s --qat-instrument --qat-build-train-step="range-learning=ema freeze-observers-after=10" | FileCheck %s --check-prefix=EMA
+// EMA-LABEL: func.func @calibrate(
+// EMA-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}, %{{.*}}: tensor<f32> {qat.name = "act_max:x"}, %{{.*}}: tensor<f32> {qat.name = "act_min:matmul_0"}, %{{.*}}: tensor<f32> {qat.name = "act_max:matmul_0"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"})
+// EMA-NOT:     qat.fake_quant
+// EMA:         arith.minimumf
+// EMA-LABEL: func.func @train_step(
+// EMA-SAME:    {qat.name = "momentum:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}
+// EMA-SAME:    {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
+// EMA-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "momentum:w"}, tensor<f32> {qat.name = "act_min:x"}, tensor<f32> {qat.name = "act_max:x"}, tensor<f32> {qat.name = "act_min:matmul_0"}, tensor<f32> {qat.name = "act_max:matmul_0"}, tensor<f32> {qat.name = "loss"})
+// The weight scale comes from the current weight, per output channel.
+// EMA:         %[[MIN:.*]], %[[MAX:.*]] = qat.observe %{{.*}} {axis = 1 : i64} : tensor<3x2xf32> -> tensor<2xf32>
+// EMA:         qat.choose_qparams %[[MIN]], %[[MAX]] {narrow_range = true, symmetric = true}
+// The input's observer: first batch as is, then min + 0.01 * (batch - min),
+// frozen after step 10.
+// EMA:         arith.constant 0.00999999977 : f32
+// EMA:         arith.constant 1.000000e+01 : f32

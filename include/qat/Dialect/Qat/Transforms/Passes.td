@@ -135,13 +135,24 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
       returns the updated parameters (and learned scales) and optimizer
       state, and the loss;
     * `@eval_step`: the loss and the forward's outputs, nothing updated;
-    * `@gradients`: the loss and the gradient of every trained tensor.
+    * `@gradients`: the loss and the gradient of every trained tensor;
+    * with `range-learning=ema`, `@calibrate`: the forward in float, updating
+      running min/max observers of every activation quantization point.
 
     The loss is computed on the forward's first result: softmax
     cross-entropy over integer class labels (`tensor<Nxi32>`, logits
     `tensor<NxCxf32>`), or mean squared error against a target of the
     result's type. The learning rate is an input (`lr`, a 0-D tensor), so a
-    schedule can drive it; Adam also takes the 1-based step number (`step`).
+    schedule can drive it; Adam and `ema` also take the 1-based step number
+    (`step`).
+
+    Range learning: `lsq` trains the scales of an instrumented forward with
+    LSQ gradients (its zero points stay fixed); `ema` replaces them: weight
+    scales are computed from the current weights every step, activation
+    scales and zero points from exponential-moving-average min/max observers
+    (PyTorch's MovingAverageMinMaxObserver; state `act_min:<name>`,
+    `act_max:<name>`, +inf/-inf before the first batch), frozen after
+    `freeze-observers-after` steps; `none` passes the scales through.
 
     Arguments and results are named (`qat.name`) `kind:name`: `param:w1`,
     `qparam:conv_0.weight_scale`, `momentum:w1`, `adam_m:w1`, `adam_v:w1`,
@@ -170,7 +181,12 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
     Option<"epsilon", "epsilon", "double", "1e-8", "Adam epsilon">,
     Option<"rangeLearning", "range-learning", "std::string", "\"lsq\"",
-           "lsq (scales trained by gradient) or none (scales are inputs)">,
+           "lsq (scales trained by gradient), ema (moving-average min/max "
+           "observers) or none (scales are inputs)">,
+    Option<"averagingConstant", "averaging-constant", "double", "0.01",
+           "ema: weight of the current batch in the moving average">,
+    Option<"freezeObserversAfter", "freeze-observers-after", "int64_t", "-1",
+           "ema: stop updating activation ranges after this step (-1: never)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
