@@ -28,8 +28,8 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createDecomposeAggregates());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   // Chains of elementwise ops (bias, activation, fake quantization) become
-  // one loop nest.
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  // one loop nest; matmuls and convolutions stay named for their kernels.
+  pm.addNestedPass<func::FuncOp>(createFuseElementwise());
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createBatchMatmulToMatmul());

@@ -442,3 +442,27 @@ func.func @bmm(%a: tensor<3x9x20xi8>, %b: tensor<3x20x17xi8>) -> tensor<3x9x17xi
     b = rng.integers(-128, 128, (3, 20, 17), dtype=np.int8)
     np.testing.assert_array_equal(model.bmm(a, b),
                                   a.astype(np.int32) @ b.astype(np.int32))
+
+
+def test_conv_in_batch_chunks_matches_numpy(qat_opt, compile_mlir):
+    """A convolution whose im2col matrix exceeds max-im2col-bytes runs as a
+    loop over batch chunks, with the same result."""
+    from reference import conv_nhwc_hwcf
+    text = """
+func.func @conv(%x: tensor<6x9x9x3xf32>, %w: tensor<3x3x3x5xf32>) -> tensor<6x4x4x5xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<6x4x4x5xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<6x4x4x5xf32>) -> tensor<6x4x4x5xf32>
+  %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : tensor<6x9x9x3xf32>, tensor<3x3x3x5xf32>) outs(%f : tensor<6x4x4x5xf32>) -> tensor<6x4x4x5xf32>
+  return %y : tensor<6x4x4x5xf32>
+}"""
+    # One image's im2col is 16 x 27 x 4 = 1728 bytes: chunks of 2 images.
+    chunked = qat_opt(text, "--qat-conv-to-matmul=max-im2col-bytes=4000")
+    assert "scf.for" in chunked and "linalg.conv_2d" not in chunked
+    model = compile_mlir(chunked, name="conv_chunks")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 9, 9, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(model.conv(x, w), conv_nhwc_hwcf(x, w, 2),
+                               rtol=1e-5, atol=1e-5)

@@ -1,5 +1,6 @@
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1000 | FileCheck %s --check-prefix=LIMIT
+// RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1024 | FileCheck %s --check-prefix=CHUNK
 
 // Stride 2, dilation 3: patches (n, oh, ow, kh, kw, c), collapsed to rows
 // (n, oh, ow) and columns (kh, kw, c).
@@ -29,4 +30,21 @@ func.func @large(%x: tensor<1x10x10x3xf32>, %w: tensor<3x3x3x8xf32>, %o: tensor<
   %0 = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
       ins(%x, %w : tensor<1x10x10x3xf32>, tensor<3x3x3x8xf32>) outs(%o : tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
   return %0 : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+// Too large for one im2col matrix (4x4x4 rows x 9 columns x 4 bytes = 2304
+// bytes > 1024): the largest batch chunk that fits (1 image: 576 bytes; 2
+// would be 1152) is converted in an scf.for over the batch.
+// CHUNK-LABEL: func.func @batch_chunks
+// CHUNK:         %[[R:.*]] = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:.*]] = %{{.*}}) -> (tensor<4x4x4x2xf32>)
+// CHUNK:           %[[X:.*]] = tensor.extract_slice %{{.*}}[%[[I]], 0, 0, 0] [1, 6, 6, 1] [1, 1, 1, 1]
+// CHUNK:           %[[M:.*]] = linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x9xf32>, tensor<9x2xf32>)
+// CHUNK:           tensor.insert_slice %{{.*}} into %[[ACC]][%[[I]], 0, 0, 0] [1, 4, 4, 2]
+// CHUNK-NOT:     linalg.conv_2d_nhwc_hwcf
+func.func @batch_chunks(%x: tensor<4x6x6x1xf32>, %w: tensor<3x3x1x2xf32>, %init: tensor<4x4x4x2xf32>) -> tensor<4x4x4x2xf32> {
+  %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<4x6x6x1xf32>, tensor<3x3x1x2xf32>) outs(%init : tensor<4x4x4x2xf32>) -> tensor<4x4x4x2xf32>
+  return %y : tensor<4x4x4x2xf32>
 }

@@ -100,6 +100,26 @@ def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def FuseElementwise : Pass<"qat-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuse elementwise ops and reshapes, sparing the kernel ops";
+  let description = [{
+    Upstream `linalg-fuse-elementwise-ops` (elementwise producer/consumer
+    fusion, reshape propagation by expansion, linalg canonicalizations), with
+    one difference: a reshape is never folded into a named matmul, batch
+    matmul or convolution, and those ops are never fused into or expanded.
+    Upstream would turn `matmul(collapse_shape(x), ...)` into a
+    `linalg.generic` over the expanded dimensions, which then misses the
+    matmul kernels (`qat-vectorize-matmul`, `qat-x86-vnni-matmul`,
+    `qat-conv-to-matmul`) and runs as scalar loops. Gradients built by
+    `qat-build-train-step` produce exactly such reshapes (im2col matrices).
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
   let summary = "Move reduction loops outside the contiguous output loop";
   let description = [{

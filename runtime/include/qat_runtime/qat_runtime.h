@@ -28,6 +28,12 @@
  * no mutable global state). A qat_tensor is not synchronized: do not write a
  * tensor while another thread reads it. A qat_status belongs to its caller.
  *
+ * Memory: compiled entries allocate their temporaries with malloc on every
+ * call. With glibc, the first qat_module_open makes malloc keep freed memory
+ * for reuse (mallopt: no mmap, no trimming), so repeated calls do not fault
+ * pages in again; set QAT_RUNTIME_MALLOC=system before it to keep glibc's
+ * defaults. The process keeps its peak heap size.
+ *
  *===----------------------------------------------------------------------===*/
 
 #ifndef QAT_RUNTIME_QAT_RUNTIME_H
