@@ -256,3 +256,36 @@ def test_ema_training_lowers_the_loss(qat_opt, compile_mlir):
                                           else -np.inf)
     losses = train(model, values, [(x, labels)] * 60, 0.1)
     assert losses[-1] < losses[0] / 5, losses[::10]
+
+
+def test_freeze_after_ema_training_reproduces_eval(qat_opt, compile_mlir,
+                                                   tmp_path):
+    """@qparams turns trained observers into the forward's scales and zero
+    points; qat-freeze makes them (and the trained weights) constants; the
+    frozen forward then computes exactly what @eval_step computed."""
+    import json
+    instrumented = qat_opt(MLP, "--qat-instrument")
+    model = compile_mlir(qat_opt(instrumented,
+                                 "--qat-build-train-step=range-learning=ema"),
+                         name="mlp_freeze")
+    rng = np.random.default_rng(9)
+    x, labels = separable_data(rng)
+    values = init_mlp(rng)
+    for arg in model.train_step.args:
+        if arg.name.startswith("act_"):
+            values[arg.name] = np.float32(np.inf if "min" in arg.name
+                                          else -np.inf)
+    train(model, values, [(x, labels)] * 5, 0.05)
+    qparams = named_call(model.qparams, values)
+    evaluated = named_call(model.eval_step, dict(values, x=x,
+                                                 labels=labels))
+    frozen_values = {k: np.asarray(v).tolist() for k, v in qparams.items()}
+    frozen_values.update({"param:" + k: values[k].tolist()
+                          for k in ("w1", "b1", "w2", "b2")})
+    path = tmp_path / "values.json"
+    path.write_text(json.dumps(frozen_values))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=mlp")
+    assert "qat.frozen" in frozen
+    forward = compile_mlir(frozen, name="mlp_frozen").mlp
+    assert [a.name for a in forward.args] == ["x"]
+    np.testing.assert_array_equal(forward(x), evaluated["output:logits"])

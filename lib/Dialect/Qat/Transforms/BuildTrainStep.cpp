@@ -302,7 +302,8 @@ struct Range {
 void computeRanges(Block &block,
                    const DenseMap<Value, const Argument *> &placeholders,
                    llvm::StringMap<Range> &ranges, RangeUse use, Value step,
-                   double averaging, int64_t freezeAfter, OpBuilder &builder) {
+                   double averaging, int64_t freezeAfter, OpBuilder &builder,
+                   DenseMap<const Argument *, Value> *computed = nullptr) {
   SmallVector<FakeQuantOp> fakeQuants;
   block.walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
   for (FakeQuantOp fq : fakeQuants) {
@@ -331,6 +332,8 @@ void computeRanges(Block &block,
                                                      b.getI32Type())},
           ValueRange{observe.getMin(), observe.getMax()}, attrs(true));
       fq.getScaleMutable().set(qparams.getScale());
+      if (computed)
+        computed->try_emplace(arg, qparams.getScale());
       continue;
     }
     Range &range = ranges[arg->group];
@@ -379,8 +382,13 @@ void computeRanges(Block &block,
                                            ValueRange{range.min, range.max},
                                            attrs(symmetric));
     fq.getScaleMutable().set(qparams.getScale());
-    if (placeholders.lookup(fq.getZeroPoint()))
+    if (computed)
+      computed->try_emplace(arg, qparams.getScale());
+    if (const Argument *zero = placeholders.lookup(fq.getZeroPoint())) {
       fq.getZeroPointMutable().set(qparams.getZeroPoint());
+      if (computed)
+        computed->try_emplace(zero, qparams.getZeroPoint());
+    }
   }
   // Calibrate: weight fake-quants go too (a float forward).
   if (use == RangeUse::Calibrate) {
@@ -604,7 +612,8 @@ struct BuildTrainStepPass
       fwd.emitOpError("expected a single-block body to differentiate");
       return signalPassFailure();
     }
-    for (StringRef name : {"train_step", "eval_step", "gradients", "calibrate"})
+    for (StringRef name :
+         {"train_step", "eval_step", "gradients", "calibrate", "qparams"})
       if (module.lookupSymbol(name)) {
         module.emitError("qat-build-train-step: the module already has @")
             << name;
@@ -668,7 +677,8 @@ struct BuildTrainStepPass
       unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
       bool hasLabels = true;
     };
-    auto layout = [&](bool withState, bool withLabels = true) {
+    auto layout = [&](bool withState, bool withLabels = true,
+                      bool withInputs = true) {
       Layout l;
       l.forwardPosition.assign(sig->args.size(), -1);
       l.hasLabels = withLabels;
@@ -689,8 +699,9 @@ struct BuildTrainStepPass
         add(scalar, "act_min:" + g);
         add(scalar, "act_max:" + g);
       }
-      for (const Argument *a : inputs)
-        l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
+      if (withInputs)
+        for (const Argument *a : inputs)
+          l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
       if (withLabels)
         l.labels = add(*labelType, "labels");
       if (withState) {
@@ -709,7 +720,9 @@ struct BuildTrainStepPass
     // `ranges`. Returns the forward's arguments as mapped.
     auto emitForward = [&](func::FuncOp func, const Layout &l, RangeUse use,
                            SmallVector<Value> &outputs,
-                           SmallVector<Range> &ranges) {
+                           SmallVector<Range> &ranges,
+                           DenseMap<const Argument *, Value> *computed =
+                               nullptr) {
       Block &entry = func.getBody().front();
       b.setInsertionPointToEnd(&entry);
       ValueRange args = entry.getArguments();
@@ -725,7 +738,8 @@ struct BuildTrainStepPass
         Value placeholder = arith::ConstantOp::create(
             b,
             DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
-        placeholders[placeholder] = &sig->args[i];
+        if (sig->args[i].role == Role::QParam)
+          placeholders[placeholder] = &sig->args[i];
         forwardArgs.push_back(placeholder);
       }
       outputs = cloneForward(fwd, forwardArgs, b);
@@ -736,7 +750,7 @@ struct BuildTrainStepPass
         byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
       computeRanges(entry, placeholders, byGroup, use,
                     l.step ? args[l.step] : Value(), averagingConstant,
-                    freezeObserversAfter, b);
+                    freezeObserversAfter, b, computed);
       for (auto [value, arg] : placeholders)
         if (value.use_empty())
           value.getDefiningOp()->erase();
@@ -878,6 +892,32 @@ struct BuildTrainStepPass
         names.append({"act_min:" + g, "act_max:" + g});
       }
       finish(calibrate, results, names, b);
+    }
+
+    // ema: @qparams(params, observers) -> (the forward's scale and zero-point
+    // arguments, as the observers and weights give them), for qat-freeze.
+    if (ema) {
+      Layout l = layout(false, /*withLabels=*/false, /*withInputs=*/false);
+      func::FuncOp exporter =
+          createFunction(fwd, "qparams", l.types, l.names, b);
+      SmallVector<Value> outputs;
+      SmallVector<Range> ranges;
+      DenseMap<const Argument *, Value> computed;
+      emitForward(exporter, l, RangeUse::Frozen, outputs, ranges, &computed);
+      SmallVector<Value> results;
+      SmallVector<std::string> names;
+      for (const Argument &a : sig->withRole(Role::QParam)) {
+        Value value = computed.lookup(&a);
+        if (!value) {
+          auto type = cast<RankedTensorType>(typeOf(a));
+          value = arith::ConstantOp::create(
+              b, DenseElementsAttr::get(type,
+                                        b.getZeroAttr(type.getElementType())));
+        }
+        results.push_back(value);
+        names.push_back(a.name);
+      }
+      finish(exporter, results, names, b);
     }
   }
 };

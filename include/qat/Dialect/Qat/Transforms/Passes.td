@@ -197,4 +197,35 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
   ];
 }
 
+def Freeze : Pass<"qat-freeze", "ModuleOp"> {
+  let summary = "Turn learned quantization parameters (and weights) into constants";
+  let description = [{
+    Reads a JSON file mapping argument names to values and replaces each
+    named argument of the QAT function by a constant of its type: the learned
+    scales and zero points (`conv_0.weight_scale`, `image.act_zero_point`),
+    and any parameters given (`w1`), ready for conversion to integers. Keys
+    are arguments' `qat.name`s; the `param:` / `qparam:` prefixes of the
+    train-step names are accepted too. A value is a number or a (nested)
+    list of numbers, in row-major order, with as many elements as the
+    argument's static shape.
+
+    ```json
+    {"conv_0.weight_scale": [0.01, 0.02], "image.act_scale": 0.0078,
+     "image.act_zero_point": 128, "w1": [[0.1, -0.2], [0.3, 0.4]]}
+    ```
+
+    The function is the one with `qat.role = "qparam"` arguments (or
+    `function=`). Every such argument must get a value; a key that names no
+    argument, a value of the wrong size or type, and invalid JSON are errors,
+    and nothing changes. The frozen function is marked `qat.frozen`.
+  }];
+  let options = [
+    Option<"valuesFile", "values", "std::string", "\"\"",
+           "JSON file of argument values">,
+    Option<"function", "function", "std::string", "\"\"",
+           "the function to freeze (default: the one with qparam arguments)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
