@@ -405,6 +405,481 @@ void computeRanges(Block &block,
 // The pass
 //===----------------------------------------------------------------------===//
 
+/// The checked settings of qat-build-train-step.
+struct TrainStepOptions {
+  std::string loss, optimizer;
+  bool ema = false, learnScales = false;
+  double momentum, weightDecay, beta1, beta2, epsilon, averagingConstant;
+  int64_t freezeObserversAfter;
+};
+
+/// The labels' type for the forward's first result, or a diagnostic.
+FailureOr<Type> getLabelType(func::FuncOp forward, StringRef loss) {
+  if (forward.getNumResults() == 0)
+    return forward.emitOpError("has no result to compute a loss on");
+  auto type = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    return forward.emitOpError("result #0 must be a static f32 tensor to "
+                               "compute a loss on, got ")
+           << forward.getResultTypes()[0];
+  if (loss == "mse")
+    return Type(type);
+  if (loss != "cross-entropy")
+    return forward.emitOpError("qat-build-train-step: unknown loss '")
+           << loss << "' (expected cross-entropy or mse)";
+  if (type.getRank() != 2)
+    return forward.emitOpError("cross-entropy expects logits "
+                               "tensor<NxCxf32> as result #0, got ")
+           << type;
+  return Type(RankedTensorType::get(
+      {type.getDimSize(0)}, IntegerType::get(forward.getContext(), 32)));
+}
+
+/// Emits the training functions of one forward function into its module.
+class TrainStepGenerator {
+public:
+  TrainStepGenerator(func::FuncOp forward, Signature signature, Type labelType,
+                     const TrainStepOptions &options);
+
+  LogicalResult emitEvalStep();
+  LogicalResult emitGradients();
+  LogicalResult emitTrainStep();
+  void emitCalibrate();
+  void emitQParams();
+
+private:
+  /// Where each tensor sits in a generated function's arguments.
+  struct Layout {
+    SmallVector<Type> types;
+    SmallVector<std::string> names;
+    /// Per forward argument: its position, or -1 (computed in the body).
+    SmallVector<int> forwardPosition;
+    unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
+  };
+  /// The argument order of docs/Training.md: parameters, learned scales,
+  /// [optimizer state], observers, [inputs], [labels], [lr, step].
+  Layout layout(bool withState, bool withLabels = true,
+                bool withInputs = true) const;
+
+  std::string nameOf(const Argument &a) const;
+  Type typeOf(const Argument &a) const {
+    return func::FuncOp(forward).getArgumentTypes()[a.index];
+  }
+  SmallVector<StringRef> stateKinds() const;
+
+  /// A new function after the forward with `l`'s arguments; the builder is
+  /// left at the end of its entry block.
+  func::FuncOp createFunction(StringRef name, const Layout &l);
+  /// Returns `results`, named `names`, from `func`.
+  void finish(func::FuncOp func, ArrayRef<Value> results,
+              ArrayRef<std::string> names);
+  /// Clones the forward with its arguments mapped to `args`; returns its
+  /// results.
+  SmallVector<Value> cloneForward(ValueRange args);
+  /// Clones the forward into `func`; with ema, computes its scales from the
+  /// weights and the observers (as `use` says), leaving the final observers
+  /// in `ranges` and, if asked, each computed scale in `computed`. Returns the
+  /// forward's arguments as mapped.
+  SmallVector<Value>
+  emitForward(func::FuncOp func, const Layout &l, RangeUse use,
+              SmallVector<Value> &outputs, SmallVector<Range> &ranges,
+              DenseMap<const Argument *, Value> *computed = nullptr);
+  /// Forward, loss and, with `withGradients`, the trained tensors'
+  /// gradients.
+  LogicalResult emitCore(func::FuncOp func, const Layout &l, bool withGradients,
+                         RangeUse use, Value &loss, SmallVector<Value> &outputs,
+                         SmallVector<Value> &gradients,
+                         SmallVector<Range> &ranges);
+  /// The optimizer step of tensor `p` with gradient `g`: the new tensor,
+  /// then the new states.
+  SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
+                            Value step, bool isScale);
+
+  func::FuncOp forward;
+  Signature sig;
+  Type labelType;
+  const TrainStepOptions &options;
+  ImplicitLocOpBuilder b;
+  SmallVector<const Argument *> params, inputs, trained;
+  /// ema: the activation parameter groups, each with an observer pair.
+  SmallVector<std::string> groups;
+};
+
+TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
+                                       Signature signature, Type labelType,
+                                       const TrainStepOptions &options)
+    : forward(forward), sig(std::move(signature)), labelType(labelType),
+      options(options), b(forward.getLoc(), forward) {
+  for (Role role : {Role::Param, Role::QParam})
+    for (const Argument &a : sig.withRole(role))
+      if (!(options.ema && role == Role::QParam))
+        params.push_back(&a);
+  for (const Argument &a : sig.withRole(Role::Input))
+    inputs.push_back(&a);
+  for (const Argument *a : params)
+    if (a->trained)
+      trained.push_back(a);
+  if (options.ema)
+    for (const Argument &a : sig.withRole(Role::QParam))
+      if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
+        groups.push_back(a.group);
+}
+
+std::string TrainStepGenerator::nameOf(const Argument &a) const {
+  switch (a.role) {
+  case Role::Param:
+    return "param:" + a.name;
+  case Role::QParam:
+    return "qparam:" + a.name;
+  case Role::Input:
+    return "input:" + a.name;
+  }
+  llvm_unreachable("role");
+}
+
+SmallVector<StringRef> TrainStepGenerator::stateKinds() const {
+  if (options.optimizer == "adam")
+    return {"adam_m", "adam_v"};
+  if (options.momentum != 0.0)
+    return {"momentum"};
+  return {};
+}
+
+TrainStepGenerator::Layout TrainStepGenerator::layout(bool withState,
+                                                      bool withLabels,
+                                                      bool withInputs) const {
+  Layout l;
+  l.forwardPosition.assign(sig.args.size(), -1);
+  auto add = [&](Type type, std::string name) {
+    l.types.push_back(type);
+    l.names.push_back(std::move(name));
+    return l.types.size() - 1;
+  };
+  Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
+  for (const Argument *a : params)
+    l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  l.states = l.types.size();
+  if (withState)
+    for (StringRef kind : stateKinds())
+      for (const Argument *a : trained)
+        add(typeOf(*a), (kind + ":" + a->name).str());
+  l.ranges = l.types.size();
+  for (const std::string &g : groups) {
+    add(scalar, "act_min:" + g);
+    add(scalar, "act_max:" + g);
+  }
+  if (withInputs)
+    for (const Argument *a : inputs)
+      l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  if (withLabels)
+    l.labels = add(labelType, "labels");
+  if (withState) {
+    l.lr = add(scalar, "lr");
+    if (options.optimizer == "adam" || options.ema)
+      l.step = add(scalar, "step");
+  }
+  return l;
+}
+
+func::FuncOp TrainStepGenerator::createFunction(StringRef name,
+                                                const Layout &l) {
+  b.setInsertionPointAfter(forward);
+  auto func = func::FuncOp::create(
+      b, name, FunctionType::get(b.getContext(), l.types, {}));
+  for (auto [i, n] : llvm::enumerate(l.names))
+    func.setArgAttr(i, "qat.name", b.getStringAttr(n));
+  b.setInsertionPointToEnd(func.addEntryBlock());
+  return func;
+}
+
+void TrainStepGenerator::finish(func::FuncOp func, ArrayRef<Value> results,
+                                ArrayRef<std::string> names) {
+  b.setInsertionPointToEnd(&func.getBody().front());
+  func::ReturnOp::create(b, results);
+  func.setType(FunctionType::get(b.getContext(), func.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+  for (auto [i, n] : llvm::enumerate(names))
+    func.setResultAttr(i, "qat.name", b.getStringAttr(n));
+}
+
+SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args) {
+  IRMapping mapping;
+  mapping.map(forward.getArguments(), args);
+  for (Operation &op : forward.getBody().front().without_terminator())
+    b.clone(op, mapping);
+  auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+  return llvm::map_to_vector(
+      ret.getOperands(), [&](Value v) { return mapping.lookupOrDefault(v); });
+}
+
+SmallVector<Value>
+TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
+                                RangeUse use, SmallVector<Value> &outputs,
+                                SmallVector<Range> &ranges,
+                                DenseMap<const Argument *, Value> *computed) {
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToEnd(&entry);
+  ValueRange args = entry.getArguments();
+  SmallVector<Value> forwardArgs;
+  DenseMap<Value, const Argument *> placeholders;
+  for (auto [i, position] : llvm::enumerate(l.forwardPosition)) {
+    if (position >= 0) {
+      forwardArgs.push_back(args[position]);
+      continue;
+    }
+    // Computed in the body (a scale) or unused (an input of @qparams):
+    // zeros until computeRanges replaces the scales.
+    auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
+    Value placeholder = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+    if (sig.args[i].role == Role::QParam)
+      placeholders[placeholder] = &sig.args[i];
+    forwardArgs.push_back(placeholder);
+  }
+  outputs = cloneForward(forwardArgs);
+  if (!options.ema)
+    return forwardArgs;
+  llvm::StringMap<Range> byGroup;
+  for (auto [k, g] : llvm::enumerate(groups))
+    byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
+  computeRanges(entry, placeholders, byGroup, use,
+                l.step ? args[l.step] : Value(), options.averagingConstant,
+                options.freezeObserversAfter, b, computed);
+  for (auto [value, arg] : placeholders)
+    if (value.use_empty())
+      value.getDefiningOp()->erase();
+  ranges.clear();
+  for (const std::string &g : groups)
+    ranges.push_back(byGroup[g]);
+  b.setInsertionPointToEnd(&entry);
+  return forwardArgs;
+}
+
+LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
+                                           bool withGradients, RangeUse use,
+                                           Value &loss,
+                                           SmallVector<Value> &outputs,
+                                           SmallVector<Value> &gradients,
+                                           SmallVector<Range> &ranges) {
+  Block &entry = func.getBody().front();
+  SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges);
+  Value labels = entry.getArgument(l.labels);
+  Loss lossAndGradient = options.loss == "mse"
+                             ? emitMeanSquaredError(b, outputs[0], labels)
+                             : emitCrossEntropy(b, outputs[0], labels);
+  loss = lossAndGradient.value;
+  if (!withGradients)
+    return success();
+  SmallVector<Value> wrt;
+  for (const Argument *a : trained)
+    wrt.push_back(forwardArgs[a->index]);
+  AutodiffOptions autodiff;
+  autodiff.lsqGradScale = true;
+  FailureOr<SmallVector<Value>> grads = buildGradients(
+      b, entry, {{outputs[0], lossAndGradient.gradient}}, wrt, autodiff);
+  if (failed(grads))
+    return failure();
+  gradients = std::move(*grads);
+  return success();
+}
+
+LogicalResult TrainStepGenerator::emitEvalStep() {
+  Layout l = layout(/*withState=*/false);
+  func::FuncOp func = createFunction("eval_step", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Range> ranges;
+  if (failed(emitCore(func, l, false, RangeUse::Frozen, loss, outputs,
+                      gradients, ranges)))
+    return failure();
+  SmallVector<Value> results = {loss};
+  SmallVector<std::string> names = {"loss"};
+  for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
+    results.push_back(v);
+    names.push_back("output:" + n);
+  }
+  finish(func, results, names);
+  return success();
+}
+
+LogicalResult TrainStepGenerator::emitGradients() {
+  Layout l = layout(/*withState=*/false);
+  func::FuncOp func = createFunction("gradients", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Range> ranges;
+  if (failed(emitCore(func, l, true, RangeUse::Frozen, loss, outputs, gradients,
+                      ranges)))
+    return failure();
+  SmallVector<Value> results = {loss};
+  SmallVector<std::string> names = {"loss"};
+  for (auto [a, g] : llvm::zip(trained, gradients)) {
+    results.push_back(g);
+    names.push_back("grad:" + a->name);
+  }
+  finish(func, results, names);
+  return success();
+}
+
+LogicalResult TrainStepGenerator::emitTrainStep() {
+  Layout l = layout(/*withState=*/true);
+  func::FuncOp func = createFunction("train_step", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Range> ranges;
+  if (failed(emitCore(func, l, true, RangeUse::Update, loss, outputs, gradients,
+                      ranges)))
+    return failure();
+  ValueRange args = func.getBody().front().getArguments();
+  Value lr = args[l.lr];
+  Value step = options.optimizer == "adam" ? args[l.step] : Value();
+  SmallVector<StringRef> kinds = stateKinds();
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  SmallVector<SmallVector<Value>> newStates(kinds.size());
+  b.setInsertionPointToEnd(&func.getBody().front());
+  for (auto [t, a] : llvm::enumerate(trained)) {
+    SmallVector<Value> states;
+    for (unsigned k = 0; k < kinds.size(); ++k)
+      states.push_back(args[l.states + k * trained.size() + t]);
+    SmallVector<Value> updated =
+        update(args[l.forwardPosition[a->index]], gradients[t], states, lr,
+               step, a->role == Role::QParam);
+    results.push_back(updated[0]);
+    names.push_back(nameOf(*a));
+    for (unsigned k = 0; k < kinds.size(); ++k)
+      newStates[k].push_back(updated[k + 1]);
+  }
+  for (auto [k, kind] : llvm::enumerate(kinds))
+    for (auto [a, v] : llvm::zip(trained, newStates[k])) {
+      results.push_back(v);
+      names.push_back((kind + ":" + a->name).str());
+    }
+  for (auto [g, range] : llvm::zip(groups, ranges)) {
+    results.append({range.min, range.max});
+    names.append({"act_min:" + g, "act_max:" + g});
+  }
+  results.push_back(loss);
+  names.push_back("loss");
+  finish(func, results, names);
+  return success();
+}
+
+void TrainStepGenerator::emitCalibrate() {
+  Layout l = layout(false, /*withLabels=*/false);
+  func::FuncOp func = createFunction("calibrate", l);
+  SmallVector<Value> outputs;
+  SmallVector<Range> ranges;
+  emitForward(func, l, RangeUse::Calibrate, outputs, ranges);
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  for (auto [g, range] : llvm::zip(groups, ranges)) {
+    results.append({range.min, range.max});
+    names.append({"act_min:" + g, "act_max:" + g});
+  }
+  finish(func, results, names);
+}
+
+void TrainStepGenerator::emitQParams() {
+  Layout l = layout(false, /*withLabels=*/false, /*withInputs=*/false);
+  func::FuncOp func = createFunction("qparams", l);
+  SmallVector<Value> outputs;
+  SmallVector<Range> ranges;
+  DenseMap<const Argument *, Value> computed;
+  emitForward(func, l, RangeUse::Frozen, outputs, ranges, &computed);
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  for (const Argument &a : sig.withRole(Role::QParam)) {
+    Value value = computed.lookup(&a);
+    if (!value) {
+      auto type = cast<RankedTensorType>(typeOf(a));
+      value = arith::ConstantOp::create(
+          b,
+          DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+    }
+    results.push_back(value);
+    names.push_back(a.name);
+  }
+  finish(func, results, names);
+}
+
+/// The updated tensor and states for tensor `p` with gradient `g`.
+SmallVector<Value> TrainStepGenerator::update(Value p, Value g,
+                                              ArrayRef<Value> states, Value lr,
+                                              Value step, bool isScale) {
+  auto type = cast<RankedTensorType>(p.getType());
+  double wd = options.weightDecay, mu = options.momentum, b1 = options.beta1,
+         b2 = options.beta2, eps = options.epsilon;
+  // A learned scale stays positive (at least binary32 epsilon, as
+  // choose_qparams guarantees).
+  auto clampScale = [&](OpBuilder &nb, Location loc, Value v) -> Value {
+    if (!isScale)
+      return v;
+    return arith::MaximumFOp::create(nb, loc, v,
+                                     cst(nb, loc, 1.1920928955078125e-07));
+  };
+  auto decayed = [&](OpBuilder &nb, Location loc, Value pv, Value gv) {
+    if (wd == 0.0 || isScale)
+      return gv;
+    return arith::AddFOp::create(
+               nb, loc, gv,
+               arith::MulFOp::create(nb, loc, pv, cst(nb, loc, wd)))
+        .getResult();
+  };
+  if (options.optimizer == "adam") {
+    return emitMap(
+        b, type, {p, g, states[0], states[1], lr, step}, 3,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gv = decayed(nb, loc, a[0], a[1]);
+          auto lerp = [&](Value old, Value x, double beta) {
+            return arith::AddFOp::create(
+                nb, loc,
+                arith::MulFOp::create(nb, loc, old, cst(nb, loc, beta)),
+                arith::MulFOp::create(nb, loc, x, cst(nb, loc, 1.0 - beta)));
+          };
+          Value m = lerp(a[2], gv, b1);
+          Value v = lerp(a[3], arith::MulFOp::create(nb, loc, gv, gv), b2);
+          auto correction = [&](double beta) {
+            Value power =
+                math::PowFOp::create(nb, loc, cst(nb, loc, beta), a[5]);
+            return arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), power);
+          };
+          Value mHat = arith::DivFOp::create(nb, loc, m, correction(b1));
+          Value vHat = arith::DivFOp::create(nb, loc, v, correction(b2));
+          Value den = arith::AddFOp::create(
+              nb, loc, math::SqrtOp::create(nb, loc, vHat), cst(nb, loc, eps));
+          Value stepSize = arith::MulFOp::create(
+              nb, loc, a[4], arith::DivFOp::create(nb, loc, mHat, den));
+          Value next = arith::SubFOp::create(nb, loc, a[0], stepSize);
+          return SmallVector<Value>{clampScale(nb, loc, next), m, v};
+        });
+  }
+  if (mu != 0.0) {
+    return emitMap(
+        b, type, {p, g, states[0], lr}, 2,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gv = decayed(nb, loc, a[0], a[1]);
+          Value buf = arith::AddFOp::create(
+              nb, loc, arith::MulFOp::create(nb, loc, a[2], cst(nb, loc, mu)),
+              gv);
+          Value next = arith::SubFOp::create(
+              nb, loc, a[0], arith::MulFOp::create(nb, loc, a[3], buf));
+          return SmallVector<Value>{clampScale(nb, loc, next), buf};
+        });
+  }
+  return emitMap(b, type, {p, g, lr}, 1,
+                 [&](OpBuilder &nb, Location loc, ValueRange a) {
+                   Value gv = decayed(nb, loc, a[0], a[1]);
+                   Value next = arith::SubFOp::create(
+                       nb, loc, a[0], arith::MulFOp::create(nb, loc, a[2], gv));
+                   return SmallVector<Value>{clampScale(nb, loc, next)};
+                 });
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
 struct BuildTrainStepPass
     : public qat::impl::BuildTrainStepBase<BuildTrainStepPass> {
   using BuildTrainStepBase::BuildTrainStepBase;
@@ -441,155 +916,6 @@ struct BuildTrainStepPass
            << "; name the forward function with forward=";
   }
 
-  /// A new function `name` after `forward` whose arguments are `types`,
-  /// named `names`; the builder is left in its entry block.
-  func::FuncOp createFunction(func::FuncOp forward, StringRef name,
-                              ArrayRef<Type> types, ArrayRef<std::string> names,
-                              ImplicitLocOpBuilder &b) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointAfter(forward);
-    auto func = func::FuncOp::create(
-        b, name, FunctionType::get(b.getContext(), types, {}));
-    for (auto [i, n] : llvm::enumerate(names))
-      func.setArgAttr(i, "qat.name", b.getStringAttr(n));
-    func.addEntryBlock();
-    return func;
-  }
-
-  /// Clones the forward's body with its arguments mapped to `args`;
-  /// returns its results.
-  SmallVector<Value> cloneForward(func::FuncOp forward, ValueRange args,
-                                  ImplicitLocOpBuilder &b) {
-    IRMapping mapping;
-    mapping.map(forward.getArguments(), args);
-    for (Operation &op : forward.getBody().front().without_terminator())
-      b.clone(op, mapping);
-    auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
-    return llvm::map_to_vector(
-        ret.getOperands(), [&](Value v) { return mapping.lookupOrDefault(v); });
-  }
-
-  /// Finishes `func` with a return of `results` named `names`.
-  void finish(func::FuncOp func, ArrayRef<Value> results,
-              ArrayRef<std::string> names, ImplicitLocOpBuilder &b) {
-    func::ReturnOp::create(b, results);
-    func.setType(FunctionType::get(b.getContext(), func.getArgumentTypes(),
-                                   ValueRange(results).getTypes()));
-    for (auto [i, n] : llvm::enumerate(names))
-      func.setResultAttr(i, "qat.name", b.getStringAttr(n));
-  }
-
-  FailureOr<Loss> emitLoss(func::FuncOp forward, Value output, Value labels,
-                           ImplicitLocOpBuilder &b) {
-    if (loss == "mse")
-      return emitMeanSquaredError(b, output, labels);
-    return emitCrossEntropy(b, output, labels);
-  }
-
-  /// The labels' type for `output`, or a diagnostic.
-  FailureOr<Type> getLabelType(func::FuncOp forward) {
-    if (forward.getNumResults() == 0)
-      return forward.emitOpError("has no result to compute a loss on");
-    auto type = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
-      return forward.emitOpError("result #0 must be a static f32 tensor to "
-                                 "compute a loss on, got ")
-             << forward.getResultTypes()[0];
-    if (loss == "mse")
-      return Type(type);
-    if (loss != "cross-entropy")
-      return forward.emitOpError("qat-build-train-step: unknown loss '")
-             << loss << "' (expected cross-entropy or mse)";
-    if (type.getRank() != 2)
-      return forward.emitOpError("cross-entropy expects logits "
-                                 "tensor<NxCxf32> as result #0, got ")
-             << type;
-    return Type(RankedTensorType::get({type.getDimSize(0)},
-                                      IntegerType::get(&getContext(), 32)));
-  }
-
-  /// Optimizer state names per trained tensor.
-  SmallVector<StringRef> stateKinds() const {
-    if (optimizer == "adam")
-      return {"adam_m", "adam_v"};
-    if (momentum != 0.0)
-      return {"momentum"};
-    return {};
-  }
-
-  /// The updated tensor and states for tensor `p` with gradient `g`.
-  SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
-                            Value step, bool isScale, ImplicitLocOpBuilder &b) {
-    auto type = cast<RankedTensorType>(p.getType());
-    double wd = weightDecay, mu = momentum, b1 = beta1, b2 = beta2,
-           eps = epsilon;
-    // A learned scale stays positive (at least binary32 epsilon, as
-    // choose_qparams guarantees).
-    auto clampScale = [&](OpBuilder &nb, Location loc, Value v) -> Value {
-      if (!isScale)
-        return v;
-      return arith::MaximumFOp::create(nb, loc, v,
-                                       cst(nb, loc, 1.1920928955078125e-07));
-    };
-    auto decayed = [&](OpBuilder &nb, Location loc, Value pv, Value gv) {
-      if (wd == 0.0 || isScale)
-        return gv;
-      return arith::AddFOp::create(
-                 nb, loc, gv,
-                 arith::MulFOp::create(nb, loc, pv, cst(nb, loc, wd)))
-          .getResult();
-    };
-    if (optimizer == "adam") {
-      return emitMap(
-          b, type, {p, g, states[0], states[1], lr, step}, 3,
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            Value gv = decayed(nb, loc, a[0], a[1]);
-            auto lerp = [&](Value old, Value x, double beta) {
-              return arith::AddFOp::create(
-                  nb, loc,
-                  arith::MulFOp::create(nb, loc, old, cst(nb, loc, beta)),
-                  arith::MulFOp::create(nb, loc, x, cst(nb, loc, 1.0 - beta)));
-            };
-            Value m = lerp(a[2], gv, b1);
-            Value v = lerp(a[3], arith::MulFOp::create(nb, loc, gv, gv), b2);
-            auto correction = [&](double beta) {
-              Value power =
-                  math::PowFOp::create(nb, loc, cst(nb, loc, beta), a[5]);
-              return arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), power);
-            };
-            Value mHat = arith::DivFOp::create(nb, loc, m, correction(b1));
-            Value vHat = arith::DivFOp::create(nb, loc, v, correction(b2));
-            Value den = arith::AddFOp::create(
-                nb, loc, math::SqrtOp::create(nb, loc, vHat),
-                cst(nb, loc, eps));
-            Value stepSize = arith::MulFOp::create(
-                nb, loc, a[4], arith::DivFOp::create(nb, loc, mHat, den));
-            Value next = arith::SubFOp::create(nb, loc, a[0], stepSize);
-            return SmallVector<Value>{clampScale(nb, loc, next), m, v};
-          });
-    }
-    if (mu != 0.0) {
-      return emitMap(
-          b, type, {p, g, states[0], lr}, 2,
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            Value gv = decayed(nb, loc, a[0], a[1]);
-            Value buf = arith::AddFOp::create(
-                nb, loc, arith::MulFOp::create(nb, loc, a[2], cst(nb, loc, mu)),
-                gv);
-            Value next = arith::SubFOp::create(
-                nb, loc, a[0], arith::MulFOp::create(nb, loc, a[3], buf));
-            return SmallVector<Value>{clampScale(nb, loc, next), buf};
-          });
-    }
-    return emitMap(
-        b, type, {p, g, lr}, 1, [&](OpBuilder &nb, Location loc, ValueRange a) {
-          Value gv = decayed(nb, loc, a[0], a[1]);
-          Value next = arith::SubFOp::create(
-              nb, loc, a[0], arith::MulFOp::create(nb, loc, a[2], gv));
-          return SmallVector<Value>{clampScale(nb, loc, next)};
-        });
-  }
-
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (optimizer != "sgd" && optimizer != "adam") {
@@ -603,7 +929,6 @@ struct BuildTrainStepPass
           << rangeLearning << "' (expected lsq, ema or none)";
       return signalPassFailure();
     }
-    bool ema = rangeLearning == "ema";
     FailureOr<func::FuncOp> found = findForward();
     if (failed(found))
       return signalPassFailure();
@@ -619,7 +944,7 @@ struct BuildTrainStepPass
             << name;
         return signalPassFailure();
       }
-    FailureOr<Type> labelType = getLabelType(fwd);
+    FailureOr<Type> labelType = getLabelType(fwd, loss);
     if (failed(labelType))
       return signalPassFailure();
     FailureOr<Signature> sig = readSignature(fwd, rangeLearning == "lsq");
@@ -630,294 +955,24 @@ struct BuildTrainStepPass
                       "input)");
       return signalPassFailure();
     }
-
-    ImplicitLocOpBuilder b(fwd.getLoc(), fwd);
-    Type scalar = RankedTensorType::get({}, b.getF32Type());
-    auto prefix = [](const Argument &a) {
-      switch (a.role) {
-      case Role::Param:
-        return "param:" + a.name;
-      case Role::QParam:
-        return "qparam:" + a.name;
-      case Role::Input:
-        return "input:" + a.name;
-      }
-      llvm_unreachable("role");
-    };
-    auto typeOf = [&](const Argument &a) {
-      return fwd.getArgumentTypes()[a.index];
-    };
-
-    // Argument order (docs/Training.md): parameters, learned scales,
-    // [optimizer state], inputs, labels, [hyper-parameters].
-    SmallVector<const Argument *> params, inputs, trained;
-    for (Role role : {Role::Param, Role::QParam})
-      for (const Argument &a : sig->withRole(role))
-        if (!(ema && role == Role::QParam))
-          params.push_back(&a);
-    // ema: the activation observers, one pair per parameter group.
-    SmallVector<std::string> groups;
-    DenseMap<Value, const Argument *> placeholderOf;
-    if (ema)
-      for (const Argument &a : sig->withRole(Role::QParam))
-        if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
-          groups.push_back(a.group);
-    for (const Argument &a : sig->withRole(Role::Input))
-      inputs.push_back(&a);
-    for (const Argument *a : params)
-      if (a->trained)
-        trained.push_back(a);
-    SmallVector<StringRef> kinds = stateKinds();
-
-    struct Layout {
-      SmallVector<Type> types;
-      SmallVector<std::string> names;
-      /// Per forward argument: its position, or -1 (computed in the body).
-      SmallVector<int> forwardPosition;
-      unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
-      bool hasLabels = true;
-    };
-    auto layout = [&](bool withState, bool withLabels = true,
-                      bool withInputs = true) {
-      Layout l;
-      l.forwardPosition.assign(sig->args.size(), -1);
-      l.hasLabels = withLabels;
-      auto add = [&](Type type, std::string name) {
-        l.types.push_back(type);
-        l.names.push_back(std::move(name));
-        return l.types.size() - 1;
-      };
-      for (const Argument *a : params)
-        l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
-      l.states = l.types.size();
-      if (withState)
-        for (StringRef kind : kinds)
-          for (const Argument *a : trained)
-            add(typeOf(*a), (kind + ":" + a->name).str());
-      l.ranges = l.types.size();
-      for (const std::string &g : groups) {
-        add(scalar, "act_min:" + g);
-        add(scalar, "act_max:" + g);
-      }
-      if (withInputs)
-        for (const Argument *a : inputs)
-          l.forwardPosition[a->index] = add(typeOf(*a), prefix(*a));
-      if (withLabels)
-        l.labels = add(*labelType, "labels");
-      if (withState) {
-        l.lr = add(scalar, "lr");
-        if (optimizer == "adam" || ema)
-          l.step = add(scalar, "step");
-      }
-      return l;
-    };
-
-    AutodiffOptions adOptions;
-    adOptions.lsqGradScale = true;
-
-    // Clones the forward into `func`; in ema mode computes its scales from
-    // the observers (as `use` says), leaving the final observers in
-    // `ranges`. Returns the forward's arguments as mapped.
-    auto emitForward = [&](func::FuncOp func, const Layout &l, RangeUse use,
-                           SmallVector<Value> &outputs,
-                           SmallVector<Range> &ranges,
-                           DenseMap<const Argument *, Value> *computed =
-                               nullptr) {
-      Block &entry = func.getBody().front();
-      b.setInsertionPointToEnd(&entry);
-      ValueRange args = entry.getArguments();
-      SmallVector<Value> forwardArgs;
-      DenseMap<Value, const Argument *> placeholders;
-      for (auto [i, position] : llvm::enumerate(l.forwardPosition)) {
-        if (position >= 0) {
-          forwardArgs.push_back(args[position]);
-          continue;
-        }
-        // A scale computed in the body: a placeholder until computeRanges.
-        auto type = cast<RankedTensorType>(fwd.getArgumentTypes()[i]);
-        Value placeholder = arith::ConstantOp::create(
-            b,
-            DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
-        if (sig->args[i].role == Role::QParam)
-          placeholders[placeholder] = &sig->args[i];
-        forwardArgs.push_back(placeholder);
-      }
-      outputs = cloneForward(fwd, forwardArgs, b);
-      if (!ema)
-        return forwardArgs;
-      llvm::StringMap<Range> byGroup;
-      for (auto [k, g] : llvm::enumerate(groups))
-        byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
-      computeRanges(entry, placeholders, byGroup, use,
-                    l.step ? args[l.step] : Value(), averagingConstant,
-                    freezeObserversAfter, b, computed);
-      for (auto [value, arg] : placeholders)
-        if (value.use_empty())
-          value.getDefiningOp()->erase();
-      ranges.clear();
-      for (const std::string &g : groups)
-        ranges.push_back(byGroup[g]);
-      b.setInsertionPointToEnd(&entry);
-      return forwardArgs;
-    };
-
-    // Emits forward + loss (+ gradients of the trained tensors) into `func`.
-    auto emitCore = [&](func::FuncOp func, const Layout &l, bool withGradients,
-                        Value &lossValue, SmallVector<Value> &outputs,
-                        SmallVector<Value> &gradients,
-                        SmallVector<Range> &ranges,
-                        RangeUse use = RangeUse::Frozen) -> LogicalResult {
-      Block &entry = func.getBody().front();
-      SmallVector<Value> forwardArgs =
-          emitForward(func, l, use, outputs, ranges);
-      FailureOr<Loss> lossAndGradient =
-          emitLoss(fwd, outputs[0], entry.getArgument(l.labels), b);
-      if (failed(lossAndGradient))
-        return failure();
-      lossValue = lossAndGradient->value;
-      if (!withGradients)
-        return success();
-      SmallVector<Value> wrt;
-      for (const Argument *a : trained)
-        wrt.push_back(forwardArgs[a->index]);
-      FailureOr<SmallVector<Value>> grads = buildGradients(
-          b, entry, {{outputs[0], lossAndGradient->gradient}}, wrt, adOptions);
-      if (failed(grads))
-        return failure();
-      gradients = std::move(*grads);
-      return success();
-    };
-
-    // @eval_step(params, scales, inputs, labels) -> (loss, outputs)
-    {
-      Layout l = layout(false);
-      func::FuncOp eval = createFunction(fwd, "eval_step", l.types, l.names, b);
-      Value lossValue;
-      SmallVector<Value> outputs, gradients;
-      SmallVector<Range> ranges;
-      if (failed(
-              emitCore(eval, l, false, lossValue, outputs, gradients, ranges)))
-        return signalPassFailure();
-      SmallVector<Value> results = {lossValue};
-      SmallVector<std::string> names = {"loss"};
-      for (auto [v, n] : llvm::zip(outputs, sig->outputNames)) {
-        results.push_back(v);
-        names.push_back("output:" + n);
-      }
-      finish(eval, results, names, b);
-    }
-
-    // @gradients(params, scales, inputs, labels) -> (loss, gradients)
-    {
-      Layout l = layout(false);
-      func::FuncOp grads =
-          createFunction(fwd, "gradients", l.types, l.names, b);
-      Value lossValue;
-      SmallVector<Value> outputs, gradients;
-      SmallVector<Range> ranges;
-      if (failed(
-              emitCore(grads, l, true, lossValue, outputs, gradients, ranges)))
-        return signalPassFailure();
-      SmallVector<Value> results = {lossValue};
-      SmallVector<std::string> names = {"loss"};
-      for (auto [a, g] : llvm::zip(trained, gradients)) {
-        results.push_back(g);
-        names.push_back("grad:" + a->name);
-      }
-      finish(grads, results, names, b);
-    }
-
-    // @train_step(params, scales, optimizer state, inputs, labels, lr[, step])
-    //   -> (trained tensors, optimizer state, loss)
-    {
-      Layout l = layout(true);
-      func::FuncOp step =
-          createFunction(fwd, "train_step", l.types, l.names, b);
-      Value lossValue;
-      SmallVector<Value> outputs, gradients;
-      SmallVector<Range> ranges;
-      if (failed(emitCore(step, l, true, lossValue, outputs, gradients, ranges,
-                          RangeUse::Update)))
-        return signalPassFailure();
-      ValueRange args = step.getBody().front().getArguments();
-      Value lr = args[l.lr];
-      Value stepNumber = optimizer == "adam" ? args[l.step] : Value();
-      SmallVector<Value> newParams;
-      SmallVector<SmallVector<Value>> newStates(kinds.size());
-      b.setInsertionPointToEnd(&step.getBody().front());
-      for (auto [t, a] : llvm::enumerate(trained)) {
-        SmallVector<Value> states;
-        for (unsigned k = 0; k < kinds.size(); ++k)
-          states.push_back(args[l.states + k * trained.size() + t]);
-        SmallVector<Value> updated =
-            update(args[l.forwardPosition[a->index]], gradients[t], states, lr,
-                   stepNumber, a->role == Role::QParam, b);
-        newParams.push_back(updated[0]);
-        for (unsigned k = 0; k < kinds.size(); ++k)
-          newStates[k].push_back(updated[k + 1]);
-      }
-      SmallVector<Value> results;
-      SmallVector<std::string> resultNames;
-      for (auto [a, v] : llvm::zip(trained, newParams)) {
-        results.push_back(v);
-        resultNames.push_back(prefix(*a));
-      }
-      for (auto [k, kind] : llvm::enumerate(kinds))
-        for (auto [a, v] : llvm::zip(trained, newStates[k])) {
-          results.push_back(v);
-          resultNames.push_back((kind + ":" + a->name).str());
-        }
-      for (auto [g, range] : llvm::zip(groups, ranges)) {
-        results.append({range.min, range.max});
-        resultNames.append({"act_min:" + g, "act_max:" + g});
-      }
-      results.push_back(lossValue);
-      resultNames.push_back("loss");
-      finish(step, results, resultNames, b);
-    }
-
-    // ema: @calibrate(params, observers, inputs) -> (observers): the float
-    // forward, with running min/max at every activation quantization point.
-    if (ema && !groups.empty()) {
-      Layout l = layout(false, /*withLabels=*/false);
-      func::FuncOp calibrate =
-          createFunction(fwd, "calibrate", l.types, l.names, b);
-      SmallVector<Value> outputs;
-      SmallVector<Range> ranges;
-      emitForward(calibrate, l, RangeUse::Calibrate, outputs, ranges);
-      SmallVector<Value> results;
-      SmallVector<std::string> names;
-      for (auto [g, range] : llvm::zip(groups, ranges)) {
-        results.append({range.min, range.max});
-        names.append({"act_min:" + g, "act_max:" + g});
-      }
-      finish(calibrate, results, names, b);
-    }
-
-    // ema: @qparams(params, observers) -> (the forward's scale and zero-point
-    // arguments, as the observers and weights give them), for qat-freeze.
-    if (ema) {
-      Layout l = layout(false, /*withLabels=*/false, /*withInputs=*/false);
-      func::FuncOp exporter =
-          createFunction(fwd, "qparams", l.types, l.names, b);
-      SmallVector<Value> outputs;
-      SmallVector<Range> ranges;
-      DenseMap<const Argument *, Value> computed;
-      emitForward(exporter, l, RangeUse::Frozen, outputs, ranges, &computed);
-      SmallVector<Value> results;
-      SmallVector<std::string> names;
-      for (const Argument &a : sig->withRole(Role::QParam)) {
-        Value value = computed.lookup(&a);
-        if (!value) {
-          auto type = cast<RankedTensorType>(typeOf(a));
-          value = arith::ConstantOp::create(
-              b, DenseElementsAttr::get(type,
-                                        b.getZeroAttr(type.getElementType())));
-        }
-        results.push_back(value);
-        names.push_back(a.name);
-      }
-      finish(exporter, results, names, b);
+    TrainStepOptions options{loss,
+                             optimizer,
+                             rangeLearning == "ema",
+                             rangeLearning == "lsq",
+                             momentum,
+                             weightDecay,
+                             beta1,
+                             beta2,
+                             epsilon,
+                             averagingConstant,
+                             freezeObserversAfter};
+    TrainStepGenerator generator(fwd, std::move(*sig), *labelType, options);
+    if (failed(generator.emitEvalStep()) || failed(generator.emitGradients()) ||
+        failed(generator.emitTrainStep()))
+      return signalPassFailure();
+    if (options.ema) {
+      generator.emitCalibrate();
+      generator.emitQParams();
     }
   }
 };
