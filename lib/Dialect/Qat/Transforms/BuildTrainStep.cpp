@@ -13,6 +13,8 @@
 #include "qat/Dialect/Qat/Transforms/Autodiff.h"
 #include "qat/Dialect/Qat/Transforms/Graph.h"
 
+#include "TrainStep.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/StringExtras.h"
@@ -24,192 +26,9 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::train;
 
 namespace {
-
-//===----------------------------------------------------------------------===//
-// Building blocks
-//===----------------------------------------------------------------------===//
-
-using BodyFn =
-    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)>;
-
-/// A linalg.generic over the loops of `type` (the first result's type):
-/// inputs of that shape are indexed by the identity, 0-D inputs broadcast.
-SmallVector<Value> emitMap(ImplicitLocOpBuilder &b, RankedTensorType type,
-                           ValueRange inputs, unsigned numResults,
-                           BodyFn body) {
-  MLIRContext *ctx = b.getContext();
-  unsigned rank = type.getRank();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  AffineMap scalar = AffineMap::get(rank, 0, {}, ctx);
-  SmallVector<AffineMap> maps;
-  for (Value input : inputs)
-    maps.push_back(cast<RankedTensorType>(input.getType()).getRank() == 0
-                       ? scalar
-                       : identity);
-  SmallVector<Value> inits;
-  for (unsigned i = 0; i < numResults; ++i) {
-    inits.push_back(
-        tensor::EmptyOp::create(b, type.getShape(), type.getElementType()));
-    maps.push_back(identity);
-  }
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::parallel);
-  auto generic = linalg::GenericOp::create(
-      b, SmallVector<Type>(numResults, type), inputs, inits, maps, iterators,
-      [&](OpBuilder &nested, Location loc, ValueRange args) {
-        linalg::YieldOp::create(
-            nested, loc, body(nested, loc, args.take_front(inputs.size())));
-      });
-  return SmallVector<Value>(generic.getResults());
-}
-
-Value filled(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, double value) {
-  Type f32 = b.getF32Type();
-  Value empty = tensor::EmptyOp::create(b, shape, f32);
-  Value v = arith::ConstantOp::create(b, b.getFloatAttr(f32, value));
-  return linalg::FillOp::create(b, v, empty).getResult(0);
-}
-
-Value cst(OpBuilder &b, Location loc, double value) {
-  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-}
-
-struct Loss {
-  Value value;    ///< 0-D
-  Value gradient; ///< d loss / d output
-};
-
-/// Mean softmax cross-entropy of logits [N, C] against labels [N] (i32).
-Loss emitCrossEntropy(ImplicitLocOpBuilder &b, Value logits, Value labels) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(logits.getType());
-  int64_t n = type.getDimSize(0);
-  AffineMap full = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap row = AffineMap::get(2, 0, {getAffineDimExpr(0, ctx)}, ctx);
-  auto par = utils::IteratorType::parallel;
-  auto red = utils::IteratorType::reduction;
-  auto rowType = RankedTensorType::get({n}, b.getF32Type());
-  auto isLabel = [](OpBuilder &nb, Location loc, Value label) {
-    Value col = linalg::IndexOp::create(nb, loc, 1);
-    Value want = arith::IndexCastOp::create(nb, loc, nb.getIndexType(), label);
-    return arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::eq, col, want)
-        .getResult();
-  };
-  auto reduceRows = [&](ValueRange ins, SmallVector<AffineMap> maps,
-                        double init, BodyFn fn) {
-    maps.push_back(row);
-    return linalg::GenericOp::create(
-               b, TypeRange{rowType}, ins, ValueRange{filled(b, {n}, init)},
-               maps, ArrayRef<utils::IteratorType>{par, red},
-               [&](OpBuilder &nb, Location loc, ValueRange args) {
-                 linalg::YieldOp::create(nb, loc, fn(nb, loc, args));
-               })
-        .getResult(0);
-  };
-  // Row max, exp(l - max), row sum, the label's logit.
-  Value max = reduceRows({logits}, {full}, -INFINITY,
-                         [](OpBuilder &nb, Location loc, ValueRange a) {
-                           return SmallVector<Value>{
-                               arith::MaximumFOp::create(nb, loc, a[0], a[1])};
-                         });
-  Value exps = linalg::GenericOp::create(
-                   b, TypeRange{type}, ValueRange{logits, max},
-                   ValueRange{tensor::EmptyOp::create(b, type.getShape(),
-                                                      type.getElementType())},
-                   ArrayRef<AffineMap>{full, row, full},
-                   ArrayRef<utils::IteratorType>{par, par},
-                   [](OpBuilder &nb, Location loc, ValueRange a) {
-                     Value d = arith::SubFOp::create(nb, loc, a[0], a[1]);
-                     linalg::YieldOp::create(
-                         nb, loc, ValueRange{math::ExpOp::create(nb, loc, d)});
-                   })
-                   .getResult(0);
-  Value sum = reduceRows(
-      {exps}, {full}, 0.0, [](OpBuilder &nb, Location loc, ValueRange a) {
-        return SmallVector<Value>{arith::AddFOp::create(nb, loc, a[0], a[1])};
-      });
-  Value picked = reduceRows(
-      {logits, labels}, {full, row}, 0.0,
-      [&](OpBuilder &nb, Location loc, ValueRange a) {
-        Value v = arith::SelectOp::create(nb, loc, isLabel(nb, loc, a[1]), a[0],
-                                          cst(nb, loc, 0.0));
-        return SmallVector<Value>{arith::AddFOp::create(nb, loc, a[2], v)};
-      });
-  // loss = sum_n (max + log(sum) - picked) / N
-  double invN = 1.0 / static_cast<double>(n);
-  AffineMap id1 = AffineMap::getMultiDimIdentityMap(1, ctx);
-  Value loss =
-      linalg::GenericOp::create(
-          b, TypeRange{RankedTensorType::get({}, b.getF32Type())},
-          ValueRange{max, sum, picked}, ValueRange{filled(b, {}, 0.0)},
-          ArrayRef<AffineMap>{id1, id1, id1, AffineMap::get(1, 0, {}, ctx)},
-          ArrayRef<utils::IteratorType>{red},
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            Value lse = arith::AddFOp::create(
-                nb, loc, a[0], math::LogOp::create(nb, loc, a[1]));
-            Value l = arith::SubFOp::create(nb, loc, lse, a[2]);
-            l = arith::MulFOp::create(nb, loc, l, cst(nb, loc, invN));
-            linalg::YieldOp::create(
-                nb, loc, ValueRange{arith::AddFOp::create(nb, loc, a[3], l)});
-          })
-          .getResult(0);
-  // d loss / d logits = (softmax - onehot) / N
-  Value gradient =
-      linalg::GenericOp::create(
-          b, TypeRange{type}, ValueRange{exps, sum, labels},
-          ValueRange{tensor::EmptyOp::create(b, type.getShape(),
-                                             type.getElementType())},
-          ArrayRef<AffineMap>{full, row, row, full},
-          ArrayRef<utils::IteratorType>{par, par},
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            Value p = arith::DivFOp::create(nb, loc, a[0], a[1]);
-            Value hot =
-                arith::SelectOp::create(nb, loc, isLabel(nb, loc, a[2]),
-                                        cst(nb, loc, 1.0), cst(nb, loc, 0.0));
-            Value d = arith::SubFOp::create(nb, loc, p, hot);
-            linalg::YieldOp::create(nb, loc,
-                                    ValueRange{arith::MulFOp::create(
-                                        nb, loc, d, cst(nb, loc, invN))});
-          })
-          .getResult(0);
-  return {loss, gradient};
-}
-
-/// Mean squared error of `output` against `target` (same type).
-Loss emitMeanSquaredError(ImplicitLocOpBuilder &b, Value output, Value target) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(output.getType());
-  double invCount = 1.0 / static_cast<double>(type.getNumElements());
-  Value diff = emitMap(b, type, {output, target}, 1,
-                       [](OpBuilder &nb, Location loc, ValueRange a) {
-                         return SmallVector<Value>{
-                             arith::SubFOp::create(nb, loc, a[0], a[1])};
-                       })[0];
-  unsigned rank = type.getRank();
-  Value loss =
-      linalg::GenericOp::create(
-          b, TypeRange{RankedTensorType::get({}, b.getF32Type())},
-          ValueRange{diff}, ValueRange{filled(b, {}, 0.0)},
-          ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
-                              AffineMap::get(rank, 0, {}, ctx)},
-          SmallVector<utils::IteratorType>(rank,
-                                           utils::IteratorType::reduction),
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            Value sq = arith::MulFOp::create(nb, loc, a[0], a[0]);
-            sq = arith::MulFOp::create(nb, loc, sq, cst(nb, loc, invCount));
-            linalg::YieldOp::create(
-                nb, loc, ValueRange{arith::AddFOp::create(nb, loc, a[1], sq)});
-          })
-          .getResult(0);
-  Value gradient = emitMap(
-      b, type, {diff}, 1, [&](OpBuilder &nb, Location loc, ValueRange a) {
-        return SmallVector<Value>{
-            arith::MulFOp::create(nb, loc, a[0], cst(nb, loc, 2.0 * invCount))};
-      })[0];
-  return {loss, gradient};
-}
 
 //===----------------------------------------------------------------------===//
 // The forward's signature
@@ -278,132 +97,6 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
   }
   return sig;
 }
-
-//===----------------------------------------------------------------------===//
-// Quantization ranges computed in the step (range-learning=ema, calibrate)
-//===----------------------------------------------------------------------===//
-
-/// How the activation observers are used.
-enum class RangeUse {
-  Update,    ///< moving average (train_step)
-  Frozen,    ///< read only (eval_step, gradients)
-  Calibrate, ///< running min/max of the float network (calibrate)
-};
-
-struct Range {
-  Value min, max; ///< 0-D f32
-};
-
-/// Replaces the scales and zero points of the fake-quants in `block` that
-/// read a placeholder of `placeholders` by values computed in the block:
-/// weight scales from the weight's min/max, activation parameters from the
-/// observers `ranges` (updated as `use` says; the final ranges are left in
-/// `ranges`). Calibrate also removes the fake-quants.
-void computeRanges(Block &block,
-                   const DenseMap<Value, const Argument *> &placeholders,
-                   llvm::StringMap<Range> &ranges, RangeUse use, Value step,
-                   double averaging, int64_t freezeAfter, OpBuilder &builder,
-                   DenseMap<const Argument *, Value> *computed = nullptr) {
-  SmallVector<FakeQuantOp> fakeQuants;
-  block.walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
-  for (FakeQuantOp fq : fakeQuants) {
-    const Argument *arg = placeholders.lookup(fq.getScale());
-    if (!arg)
-      continue;
-    ImplicitLocOpBuilder b(fq.getLoc(), fq);
-    auto scaleType = cast<RankedTensorType>(fq.getScale().getType());
-    auto zeroType = cast<RankedTensorType>(fq.getZeroPoint().getType());
-    auto attrs = [&](bool symmetric) {
-      return SmallVector<NamedAttribute>{
-          b.getNamedAttr("num_bits", b.getI64IntegerAttr(fq.getNumBits())),
-          b.getNamedAttr("is_signed", b.getBoolAttr(fq.getIsSigned())),
-          b.getNamedAttr("narrow_range", b.getBoolAttr(fq.getNarrowRange())),
-          b.getNamedAttr("symmetric", b.getBoolAttr(symmetric))};
-    };
-    if (arg->qparamRole == "weight_scale") {
-      SmallVector<NamedAttribute> axis;
-      if (std::optional<uint64_t> a = fq.getAxis())
-        axis.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(*a)));
-      auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
-                                       ValueRange{fq.getInput()}, axis);
-      auto qparams = ChooseQParamsOp::create(
-          b,
-          TypeRange{scaleType, RankedTensorType::get(scaleType.getShape(),
-                                                     b.getI32Type())},
-          ValueRange{observe.getMin(), observe.getMax()}, attrs(true));
-      fq.getScaleMutable().set(qparams.getScale());
-      if (computed)
-        computed->try_emplace(arg, qparams.getScale());
-      continue;
-    }
-    Range &range = ranges[arg->group];
-    auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
-                                     ValueRange{fq.getInput()});
-    Value batchMin = observe.getMin(), batchMax = observe.getMax();
-    auto combine = [&](Value old, Value batch, bool isMin) -> Value {
-      if (use == RangeUse::Frozen)
-        return old;
-      return emitMap(
-          b, scaleType, {old, batch, step ? step : old}, 1,
-          [&](OpBuilder &nb, Location loc, ValueRange a) {
-            if (use == RangeUse::Calibrate)
-              return SmallVector<Value>{
-                  isMin ? arith::MinimumFOp::create(nb, loc, a[0], a[1])
-                              .getResult()
-                        : arith::MaximumFOp::create(nb, loc, a[0], a[1])
-                              .getResult()};
-            Value unset = arith::CmpFOp::create(
-                nb, loc, arith::CmpFPredicate::OEQ, a[0],
-                cst(nb, loc, isMin ? INFINITY : -INFINITY));
-            Value moved = arith::AddFOp::create(
-                nb, loc, a[0],
-                arith::MulFOp::create(
-                    nb, loc, cst(nb, loc, averaging),
-                    arith::SubFOp::create(nb, loc, a[1], a[0])));
-            if (freezeAfter >= 0) {
-              Value frozen = arith::CmpFOp::create(
-                  nb, loc, arith::CmpFPredicate::OGT, a[2],
-                  cst(nb, loc, static_cast<double>(freezeAfter)));
-              moved = arith::SelectOp::create(nb, loc, frozen, a[0], moved);
-            }
-            return SmallVector<Value>{
-                arith::SelectOp::create(nb, loc, unset, a[1], moved)};
-          })[0];
-    };
-    range = {combine(range.min, batchMin, true),
-             combine(range.max, batchMax, false)};
-    if (use == RangeUse::Calibrate) {
-      fq.getResult().replaceAllUsesWith(fq.getInput());
-      fq->erase();
-      continue;
-    }
-    bool symmetric = fq.getIsSigned();
-    auto qparams = ChooseQParamsOp::create(b, TypeRange{scaleType, zeroType},
-                                           ValueRange{range.min, range.max},
-                                           attrs(symmetric));
-    fq.getScaleMutable().set(qparams.getScale());
-    if (computed)
-      computed->try_emplace(arg, qparams.getScale());
-    if (const Argument *zero = placeholders.lookup(fq.getZeroPoint())) {
-      fq.getZeroPointMutable().set(qparams.getZeroPoint());
-      if (computed)
-        computed->try_emplace(zero, qparams.getZeroPoint());
-    }
-  }
-  // Calibrate: weight fake-quants go too (a float forward).
-  if (use == RangeUse::Calibrate) {
-    fakeQuants.clear();
-    block.walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
-    for (FakeQuantOp fq : fakeQuants) {
-      fq.getResult().replaceAllUsesWith(fq.getInput());
-      fq->erase();
-    }
-  }
-}
-
-//===----------------------------------------------------------------------===//
-// The pass
-//===----------------------------------------------------------------------===//
 
 /// The checked settings of qat-build-train-step.
 struct TrainStepOptions {
@@ -482,14 +175,14 @@ private:
   /// forward's arguments as mapped.
   SmallVector<Value>
   emitForward(func::FuncOp func, const Layout &l, RangeUse use,
-              SmallVector<Value> &outputs, SmallVector<Range> &ranges,
+              SmallVector<Value> &outputs, SmallVector<Observer> &ranges,
               DenseMap<const Argument *, Value> *computed = nullptr);
   /// Forward, loss and, with `withGradients`, the trained tensors'
   /// gradients.
   LogicalResult emitCore(func::FuncOp func, const Layout &l, bool withGradients,
                          RangeUse use, Value &loss, SmallVector<Value> &outputs,
                          SmallVector<Value> &gradients,
-                         SmallVector<Range> &ranges);
+                         SmallVector<Observer> &ranges);
   /// The optimizer step of tensor `p` with gradient `g`: the new tensor,
   /// then the new states.
   SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
@@ -615,13 +308,14 @@ SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args) {
 SmallVector<Value>
 TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
                                 RangeUse use, SmallVector<Value> &outputs,
-                                SmallVector<Range> &ranges,
+                                SmallVector<Observer> &ranges,
                                 DenseMap<const Argument *, Value> *computed) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToEnd(&entry);
   ValueRange args = entry.getArguments();
   SmallVector<Value> forwardArgs;
-  DenseMap<Value, const Argument *> placeholders;
+  DenseMap<Value, QParamSlot> placeholders;
+  DenseMap<Value, const Argument *> argumentOf;
   for (auto [i, position] : llvm::enumerate(l.forwardPosition)) {
     if (position >= 0) {
       forwardArgs.push_back(args[position]);
@@ -632,19 +326,31 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
     auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
     Value placeholder = arith::ConstantOp::create(
         b, DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
-    if (sig.args[i].role == Role::QParam)
-      placeholders[placeholder] = &sig.args[i];
+    const Argument &arg = sig.args[i];
+    if (arg.role == Role::QParam) {
+      QParamSlot::Kind kind =
+          arg.qparamRole == "weight_scale" ? QParamSlot::WeightScale
+          : arg.qparamRole == "act_scale"  ? QParamSlot::ActScale
+                                           : QParamSlot::ActZeroPoint;
+      placeholders[placeholder] = {kind, arg.group};
+      argumentOf[placeholder] = &arg;
+    }
     forwardArgs.push_back(placeholder);
   }
   outputs = cloneForward(forwardArgs);
   if (!options.ema)
     return forwardArgs;
-  llvm::StringMap<Range> byGroup;
+  llvm::StringMap<Observer> byGroup;
   for (auto [k, g] : llvm::enumerate(groups))
     byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
-  computeRanges(entry, placeholders, byGroup, use,
-                l.step ? args[l.step] : Value(), options.averagingConstant,
-                options.freezeObserversAfter, b, computed);
+  DenseMap<Value, Value> replaced;
+  computeRanges(entry, placeholders, byGroup,
+                {use, l.step ? args[l.step] : Value(),
+                 options.averagingConstant, options.freezeObserversAfter},
+                &replaced);
+  if (computed)
+    for (auto [placeholder, value] : replaced)
+      (*computed)[argumentOf.lookup(placeholder)] = value;
   for (auto [value, arg] : placeholders)
     if (value.use_empty())
       value.getDefiningOp()->erase();
@@ -660,7 +366,7 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
                                            Value &loss,
                                            SmallVector<Value> &outputs,
                                            SmallVector<Value> &gradients,
-                                           SmallVector<Range> &ranges) {
+                                           SmallVector<Observer> &ranges) {
   Block &entry = func.getBody().front();
   SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges);
   Value labels = entry.getArgument(l.labels);
@@ -688,7 +394,7 @@ LogicalResult TrainStepGenerator::emitEvalStep() {
   func::FuncOp func = createFunction("eval_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
-  SmallVector<Range> ranges;
+  SmallVector<Observer> ranges;
   if (failed(emitCore(func, l, false, RangeUse::Frozen, loss, outputs,
                       gradients, ranges)))
     return failure();
@@ -707,7 +413,7 @@ LogicalResult TrainStepGenerator::emitGradients() {
   func::FuncOp func = createFunction("gradients", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
-  SmallVector<Range> ranges;
+  SmallVector<Observer> ranges;
   if (failed(emitCore(func, l, true, RangeUse::Frozen, loss, outputs, gradients,
                       ranges)))
     return failure();
@@ -726,7 +432,7 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
   func::FuncOp func = createFunction("train_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
-  SmallVector<Range> ranges;
+  SmallVector<Observer> ranges;
   if (failed(emitCore(func, l, true, RangeUse::Update, loss, outputs, gradients,
                       ranges)))
     return failure();
@@ -769,7 +475,7 @@ void TrainStepGenerator::emitCalibrate() {
   Layout l = layout(false, /*withLabels=*/false);
   func::FuncOp func = createFunction("calibrate", l);
   SmallVector<Value> outputs;
-  SmallVector<Range> ranges;
+  SmallVector<Observer> ranges;
   emitForward(func, l, RangeUse::Calibrate, outputs, ranges);
   SmallVector<Value> results;
   SmallVector<std::string> names;
@@ -784,7 +490,7 @@ void TrainStepGenerator::emitQParams() {
   Layout l = layout(false, /*withLabels=*/false, /*withInputs=*/false);
   func::FuncOp func = createFunction("qparams", l);
   SmallVector<Value> outputs;
-  SmallVector<Range> ranges;
+  SmallVector<Observer> ranges;
   DenseMap<const Argument *, Value> computed;
   emitForward(func, l, RangeUse::Frozen, outputs, ranges, &computed);
   SmallVector<Value> results;
