@@ -208,3 +208,41 @@ def test_gradients_match_finite_differences(qat_opt, compile_mlir, name):
         scale = max(1.0, float(np.abs(fd).max()))
         np.testing.assert_allclose(gradient, fd, rtol=0, atol=3e-3 * scale,
                                    err_msg=f"{name}: {result.name}")
+
+
+def test_pruned_weights_get_no_gradient(qat_opt, compile_mlir):
+    """A 2:4 mask (qat.prune_mask) applied with a select: the mask itself
+    carries no gradient, the kept weights get x^T dy, the pruned ones 0."""
+    text = """
+func.func @f(%x: tensor<3x8xf32> {qat.role = "input"}, %w: tensor<8x2xf32>) -> tensor<3x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %mask = qat.prune_mask %w {n = 2 : i64, m = 4 : i64, axis = 0 : i64} : tensor<8x2xf32> -> tensor<8x2xi1>
+  %ew = tensor.empty() : tensor<8x2xf32>
+  %wm = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%w, %mask : tensor<8x2xf32>, tensor<8x2xi1>) outs(%ew : tensor<8x2xf32>) {
+  ^bb0(%a: f32, %keep: i1, %o: f32):
+    %r = arith.select %keep, %a, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<8x2xf32>
+  %e = tensor.empty() : tensor<3x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul ins(%x, %wm : tensor<3x8xf32>, tensor<8x2xf32>) outs(%f : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}"""
+    model = compile_program(qat_opt, compile_mlir, text, "pruned")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 8)).astype(F32)
+    w = rng.standard_normal((8, 2)).astype(F32)
+    target = rng.standard_normal((3, 2)).astype(F32)
+    loss, grad = model.gradients(w, x, target)
+    # numpy: keep the 2 largest |w| of every 4 consecutive rows per column.
+    mask = np.zeros_like(w, dtype=bool)
+    for start in range(0, 8, 4):
+        block = np.abs(w[start:start + 4])
+        for j in range(2):
+            mask[start + np.argsort(block[:, j])[-2:], j] = True
+    y = x @ np.where(mask, w, 0)
+    dy = 2 * (y - target) / y.size
+    np.testing.assert_allclose(grad, np.where(mask, x.T @ dy, 0), rtol=1e-5,
+                               atol=1e-6)
+    assert (grad[~mask] == 0).all()

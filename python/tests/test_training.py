@@ -289,3 +289,32 @@ def test_freeze_after_ema_training_reproduces_eval(qat_opt, compile_mlir,
     forward = compile_mlir(frozen, name="mlp_frozen").mlp
     assert [a.name for a in forward.args] == ["x"]
     np.testing.assert_array_equal(forward(x), evaluated["output:logits"])
+
+
+def test_lsq_scales_initialised_from_calibration(qat_opt, compile_mlir):
+    """With LSQ, @calibrate over several batches and @qparams give the
+    initial scales: activations from the running min/max, weights from
+    their own min/max (numpy's choose_qparams)."""
+    from reference import choose_qparams
+    model = compile_mlir(qat_opt(MLP, "--qat-instrument",
+                                 "--qat-build-train-step"), name="mlp_lsq_cal")
+    rng = np.random.default_rng(10)
+    values = init_mlp(rng)
+    state = {a.name: np.float32(np.inf if "min" in a.name else -np.inf)
+             for a in model.calibrate.args if a.name.startswith("act_")}
+    batches = [separable_data(rng)[0] for _ in range(3)]
+    for x in batches:
+        state.update(named_call(model.calibrate, dict(values, **state, x=x)))
+    qparams = named_call(model.qparams, dict(values, **state))
+    xs = np.concatenate(batches)
+    scale, zero = choose_qparams(xs.min(), xs.max(), 8, False)
+    np.testing.assert_allclose(qparams["x.act_scale"], scale, rtol=1e-6)
+    assert qparams["x.act_zero_point"] == zero
+    w_scale, _ = choose_qparams(values["w1"].min(axis=0),
+                                values["w1"].max(axis=0), 8, True,
+                                narrow=True, symmetric=True)
+    np.testing.assert_allclose(qparams["matmul_0.weight_scale"], w_scale,
+                               rtol=1e-6)
+    # They are the train step's scale arguments.
+    assert {"qparam:" + k for k in qparams} <= {
+        a.name for a in model.train_step.args}

@@ -137,6 +137,9 @@ public:
   LogicalResult emitEvalStep();
   LogicalResult emitGradients();
   LogicalResult emitTrainStep();
+  /// Whether the forward has activation quantization parameters (then
+  /// @calibrate and @qparams exist).
+  bool hasObservers() const { return !groups.empty(); }
   void emitCalibrate();
   void emitQParams();
 
@@ -148,11 +151,28 @@ private:
     /// Per forward argument: its position, or -1 (computed in the body).
     SmallVector<int> forwardPosition;
     unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
+    bool observers = false;
   };
-  /// The argument order of docs/Training.md: parameters, learned scales,
-  /// [optimizer state], observers, [inputs], [labels], [lr, step].
-  Layout layout(bool withState, bool withLabels = true,
-                bool withInputs = true) const;
+  /// The parts a function takes, in the order of docs/Training.md.
+  struct Parts {
+    bool scales = true; ///< the forward's scale arguments
+    bool state = false; ///< optimizer state (and lr, step)
+    bool observers = false;
+    bool inputs = true;
+    bool labels = true;
+  };
+  /// Parameters, [scales], [optimizer state], [observers], [inputs],
+  /// [labels], [lr, step].
+  Layout layout(const Parts &parts) const;
+  /// The parts of the step functions: scales as arguments with lsq and
+  /// none, observers with ema.
+  Parts stepParts(bool state) const {
+    Parts parts;
+    parts.scales = !options.ema;
+    parts.observers = options.ema;
+    parts.state = state;
+    return parts;
+  }
 
   std::string nameOf(const Argument &a) const;
   Type typeOf(const Argument &a) const {
@@ -193,8 +213,8 @@ private:
   Type labelType;
   const TrainStepOptions &options;
   ImplicitLocOpBuilder b;
-  SmallVector<const Argument *> params, inputs, trained;
-  /// ema: the activation parameter groups, each with an observer pair.
+  SmallVector<const Argument *> params, scales, inputs, trained;
+  /// The activation parameter groups, each with an observer pair.
   SmallVector<std::string> groups;
 };
 
@@ -203,19 +223,19 @@ TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
                                        const TrainStepOptions &options)
     : forward(forward), sig(std::move(signature)), labelType(labelType),
       options(options), b(forward.getLoc(), forward) {
-  for (Role role : {Role::Param, Role::QParam})
-    for (const Argument &a : sig.withRole(role))
-      if (!(options.ema && role == Role::QParam))
-        params.push_back(&a);
+  for (const Argument &a : sig.withRole(Role::Param))
+    params.push_back(&a);
+  for (const Argument &a : sig.withRole(Role::QParam)) {
+    scales.push_back(&a);
+    if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
+      groups.push_back(a.group);
+  }
   for (const Argument &a : sig.withRole(Role::Input))
     inputs.push_back(&a);
-  for (const Argument *a : params)
-    if (a->trained)
-      trained.push_back(a);
-  if (options.ema)
-    for (const Argument &a : sig.withRole(Role::QParam))
-      if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
-        groups.push_back(a.group);
+  for (ArrayRef<const Argument *> list : {ArrayRef(params), ArrayRef(scales)})
+    for (const Argument *a : list)
+      if (a->trained)
+        trained.push_back(a);
 }
 
 std::string TrainStepGenerator::nameOf(const Argument &a) const {
@@ -238,9 +258,8 @@ SmallVector<StringRef> TrainStepGenerator::stateKinds() const {
   return {};
 }
 
-TrainStepGenerator::Layout TrainStepGenerator::layout(bool withState,
-                                                      bool withLabels,
-                                                      bool withInputs) const {
+TrainStepGenerator::Layout
+TrainStepGenerator::layout(const Parts &parts) const {
   Layout l;
   l.forwardPosition.assign(sig.args.size(), -1);
   auto add = [&](Type type, std::string name) {
@@ -251,22 +270,27 @@ TrainStepGenerator::Layout TrainStepGenerator::layout(bool withState,
   Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
   for (const Argument *a : params)
     l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  if (parts.scales)
+    for (const Argument *a : scales)
+      l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
   l.states = l.types.size();
-  if (withState)
+  if (parts.state)
     for (StringRef kind : stateKinds())
       for (const Argument *a : trained)
         add(typeOf(*a), (kind + ":" + a->name).str());
   l.ranges = l.types.size();
-  for (const std::string &g : groups) {
-    add(scalar, "act_min:" + g);
-    add(scalar, "act_max:" + g);
-  }
-  if (withInputs)
+  l.observers = parts.observers;
+  if (parts.observers)
+    for (const std::string &g : groups) {
+      add(scalar, "act_min:" + g);
+      add(scalar, "act_max:" + g);
+    }
+  if (parts.inputs)
     for (const Argument *a : inputs)
       l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
-  if (withLabels)
+  if (parts.labels)
     l.labels = add(labelType, "labels");
-  if (withState) {
+  if (parts.state) {
     l.lr = add(scalar, "lr");
     if (options.optimizer == "adam" || options.ema)
       l.step = add(scalar, "step");
@@ -338,7 +362,7 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
     forwardArgs.push_back(placeholder);
   }
   outputs = cloneForward(forwardArgs);
-  if (!options.ema)
+  if (!l.observers)
     return forwardArgs;
   llvm::StringMap<Observer> byGroup;
   for (auto [k, g] : llvm::enumerate(groups))
@@ -390,7 +414,7 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
 }
 
 LogicalResult TrainStepGenerator::emitEvalStep() {
-  Layout l = layout(/*withState=*/false);
+  Layout l = layout(stepParts(/*state=*/false));
   func::FuncOp func = createFunction("eval_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
@@ -409,7 +433,7 @@ LogicalResult TrainStepGenerator::emitEvalStep() {
 }
 
 LogicalResult TrainStepGenerator::emitGradients() {
-  Layout l = layout(/*withState=*/false);
+  Layout l = layout(stepParts(/*state=*/false));
   func::FuncOp func = createFunction("gradients", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
@@ -428,7 +452,7 @@ LogicalResult TrainStepGenerator::emitGradients() {
 }
 
 LogicalResult TrainStepGenerator::emitTrainStep() {
-  Layout l = layout(/*withState=*/true);
+  Layout l = layout(stepParts(/*state=*/true));
   func::FuncOp func = createFunction("train_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
@@ -472,7 +496,11 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
 }
 
 void TrainStepGenerator::emitCalibrate() {
-  Layout l = layout(false, /*withLabels=*/false);
+  Parts parts;
+  parts.scales = false;
+  parts.observers = true;
+  parts.labels = false;
+  Layout l = layout(parts);
   func::FuncOp func = createFunction("calibrate", l);
   SmallVector<Value> outputs;
   SmallVector<Observer> ranges;
@@ -487,7 +515,12 @@ void TrainStepGenerator::emitCalibrate() {
 }
 
 void TrainStepGenerator::emitQParams() {
-  Layout l = layout(false, /*withLabels=*/false, /*withInputs=*/false);
+  Parts parts;
+  parts.scales = false;
+  parts.observers = true;
+  parts.inputs = false;
+  parts.labels = false;
+  Layout l = layout(parts);
   func::FuncOp func = createFunction("qparams", l);
   SmallVector<Value> outputs;
   SmallVector<Observer> ranges;
@@ -676,7 +709,7 @@ struct BuildTrainStepPass
     if (failed(generator.emitEvalStep()) || failed(generator.emitGradients()) ||
         failed(generator.emitTrainStep()))
       return signalPassFailure();
-    if (options.ema) {
+    if (generator.hasObservers()) {
       generator.emitCalibrate();
       generator.emitQParams();
     }

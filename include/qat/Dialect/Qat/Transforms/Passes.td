@@ -136,8 +136,10 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
       state, and the loss;
     * `@eval_step`: the loss and the forward's outputs, nothing updated;
     * `@gradients`: the loss and the gradient of every trained tensor;
-    * with `range-learning=ema`, `@calibrate`: the forward in float, updating
-      running min/max observers of every activation quantization point.
+    * for an instrumented forward, `@calibrate` (the forward in float,
+      updating running min/max observers of every activation quantization
+      point) and `@qparams` (the forward's scales and zero points from the
+      weights and observers: LSQ's initial values, or `qat-freeze`'s input).
 
     The loss is computed on the forward's first result: softmax
     cross-entropy over integer class labels (`tensor<Nxi32>`, logits
