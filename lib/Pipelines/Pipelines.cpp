@@ -43,6 +43,8 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   vectorize.parallel = options.parallel;
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
+  if (options.parallel)
+    pm.addNestedPass<func::FuncOp>(createParallelizeLoops());
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

@@ -44,12 +44,12 @@ def compile_mlir(tmp_path):
     """compile_mlir(text) -> Model of the compiled library."""
     models = []
 
-    def compile(text: str, name: str = "model") -> Model:
+    def compile(text: str, name: str = "model", flags=()) -> Model:
         source = tmp_path / f"{name}.mlir"
         source.write_text(text)
         library = tmp_path / f"lib{name}.so"
         result = subprocess.run(
-            [_qat_compile(), str(source), "-o", str(library)],
+            [_qat_compile(), str(source), "-o", str(library), *flags],
             capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         model = Model(str(library))

@@ -3,6 +3,7 @@ against PyTorch golden values, of float networks against PyTorch autograd,
 and training that lowers the loss."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -318,3 +319,24 @@ def test_lsq_scales_initialised_from_calibration(qat_opt, compile_mlir):
     # They are the train step's scale arguments.
     assert {"qparam:" + k for k in qparams} <= {
         a.name for a in model.train_step.args}
+
+
+def test_threads_do_not_change_a_bit(qat_opt, compile_mlir):
+    """The CNN's gradients (batch 64) with ops split across threads
+    (qat-parallelize-loops, matmul strips) equal the single-threaded ones."""
+    # Batch 2 -> 64 (the 2x2 pooling window stays).
+    batch64 = re.sub(r"tensor<2x(?=\d)", "tensor<64x",
+                     CNN.replace("tensor<2x2xf32>", "WINDOW"))
+    text = qat_opt(batch64.replace("WINDOW", "tensor<2x2xf32>"),
+                   "--qat-build-train-step")
+    assert "scf.forall" in qat_opt(text, "--qat-parallelize-loops")
+    parallel = compile_mlir(text, name="cnn_par").gradients
+    serial = compile_mlir(text, name="cnn_ser",
+                          flags=["--parallel=false"]).gradients
+    rng = np.random.default_rng(11)
+    args = [rng.integers(0, 10, a.shape).astype(np.int32)
+            if a.dtype == np.int32 else
+            (rng.standard_normal(a.shape) * 0.5).astype(F32)
+            for a in parallel.args]
+    for a, b, result in zip(parallel(*args), serial(*args), parallel.results):
+        np.testing.assert_array_equal(a, b, err_msg=result.name)

@@ -142,6 +142,31 @@ def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
+  let summary = "Split large linalg ops into per-thread chunks";
+  let description = [{
+    Tiles the outermost parallel loop of every linalg op on tensors with at
+    least `min-iterations` iterations (elementwise ops, pooling, reductions
+    over inner dimensions, gathers, transposes, the generic adjoints of
+    training) into `threads` equal chunks, as an `scf.forall` that
+    qat-cpu-pipeline runs on OpenMP threads. Ops already inside an
+    `scf.forall` (the matmul kernels' strips) and ops whose outermost
+    parallel loop has fewer iterations than `threads` are left alone.
+    Chunks are independent: each computes a disjoint slice of the result,
+    with the same per-element arithmetic, so results are bit for bit the
+    same.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", "2", "number of chunks">,
+    Option<"minIterations", "min-iterations", "int64_t", "65536",
+           "smallest op (product of its loop sizes) worth splitting">,
+  ];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
   let summary = "Register-blocked vector code for float matmuls";
   let description = [{
