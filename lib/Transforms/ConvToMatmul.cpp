@@ -21,6 +21,36 @@ namespace mlir::qat {
 using namespace mlir;
 using namespace mlir::qat;
 
+Value mlir::qat::buildIm2col(ImplicitLocOpBuilder &b, Value input,
+                             ArrayRef<int64_t> outputSizes,
+                             ArrayRef<int64_t> windowSizes,
+                             ArrayRef<int64_t> strides,
+                             ArrayRef<int64_t> dilations) {
+  MLIRContext *ctx = b.getContext();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  AffineExpr dn, doh, dow, dkh, dkw, dc;
+  bindDims(ctx, dn, doh, dow, dkh, dkw, dc);
+  auto gather = AffineMap::get(6, 0,
+                               {dn, doh * strides[0] + dkh * dilations[0],
+                                dow * strides[1] + dkw * dilations[1], dc},
+                               ctx);
+  Type elementType = inputType.getElementType();
+  auto patchesType = RankedTensorType::get(
+      {outputSizes[0], outputSizes[1], outputSizes[2], windowSizes[0],
+       windowSizes[1], inputType.getDimSize(3)},
+      elementType);
+  Value init = tensor::EmptyOp::create(b, patchesType.getShape(), elementType);
+  return linalg::GenericOp::create(
+             b, TypeRange{patchesType}, ValueRange{input}, ValueRange{init},
+             ArrayRef<AffineMap>{gather,
+                                 AffineMap::getMultiDimIdentityMap(6, ctx)},
+             SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location loc, ValueRange args) {
+               linalg::YieldOp::create(nb, loc, args[0]);
+             })
+      .getResult(0);
+}
+
 namespace {
 
 struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
@@ -119,33 +149,9 @@ struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
 
     rewriter.setInsertionPoint(op);
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    MLIRContext *ctx = op.getContext();
 
-    // cols[n][oh][ow][kh][kw][c] = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]:
-    // no division in the indexing, and the channel loop copies contiguous
-    // memory on both sides. Collapsed, it is the rows x depth matrix.
-    AffineExpr dn, doh, dow, dkh, dkw, dc;
-    bindDims(ctx, dn, doh, dow, dkh, dkw, dc);
-    auto gather = AffineMap::get(6, 0,
-                                 {dn, doh * strides[0] + dkh * dilations[0],
-                                  dow * strides[1] + dkw * dilations[1], dc},
-                                 ctx);
-    Type elementType = inputType.getElementType();
-    auto patchesType =
-        RankedTensorType::get({n, oh, ow, kh, kw, c}, elementType);
-    Value patchesInit =
-        tensor::EmptyOp::create(b, patchesType.getShape(), elementType);
-    Value patches =
-        linalg::GenericOp::create(
-            b, TypeRange{patchesType}, ValueRange{op.getInputs()[0]},
-            ValueRange{patchesInit},
-            ArrayRef<AffineMap>{gather,
-                                AffineMap::getMultiDimIdentityMap(6, ctx)},
-            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
-            [](OpBuilder &nb, Location loc, ValueRange args) {
-              linalg::YieldOp::create(nb, loc, args[0]);
-            })
-            .getResult(0);
+    Value patches = buildIm2col(b, op.getInputs()[0], {n, oh, ow}, {kh, kw},
+                                strides, dilations);
     Value cols = tensor::CollapseShapeOp::create(
         b, patches, SmallVector<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
 

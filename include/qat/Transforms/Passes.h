@@ -30,6 +30,16 @@ getVectorizableInterchange(linalg::LinalgOp op);
 Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
                       Value signedBytes);
 
+/// The im2col patches of an NHWC/HWCF convolution's input `input`:
+/// patches[n][oh][ow][kh][kw][c] = input[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
+/// (no division in the indexing; the channel loop copies contiguous memory),
+/// a tensor of the given output and filter sizes. Collapsed to
+/// [n*oh*ow][kh*kw*c], it is the matrix a convolution multiplies with its
+/// filter (qat-conv-to-matmul, and training's filter gradients).
+Value buildIm2col(ImplicitLocOpBuilder &b, Value input,
+                  ArrayRef<int64_t> outputSizes, ArrayRef<int64_t> windowSizes,
+                  ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations);
+
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION
 #include "qat/Transforms/Passes.h.inc"

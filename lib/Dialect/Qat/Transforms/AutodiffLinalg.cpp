@@ -18,6 +18,8 @@
 
 #include "AutodiffImpl.h"
 
+#include "qat/Transforms/Passes.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -601,25 +603,8 @@ LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
   }
 
   if (rb.isActive(w)) {
-    // patches[n][oh][ow][i][j][c] = x[n][oh*sh + i*dh][ow*sw + j*dw][c]
-    auto patchType = RankedTensorType::get({n, oh, ow, kh, kw, c}, f32);
-    AffineMap gather =
-        AffineMap::get(6, 0,
-                       {d(0), d(1) * strides[0] + d(3) * dilations[0],
-                        d(2) * strides[1] + d(4) * dilations[1], d(5)},
-                       ctx);
     Value patches =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{patchType}, ValueRange{x},
-            ValueRange{
-                tensor::EmptyOp::create(b, loc, patchType.getShape(), f32)},
-            ArrayRef<AffineMap>{gather,
-                                AffineMap::getMultiDimIdentityMap(6, ctx)},
-            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
-            [](OpBuilder &nb, Location nloc, ValueRange args) {
-              linalg::YieldOp::create(nb, nloc, args[0]);
-            })
-            .getResult(0);
+        buildIm2col(rb.b, x, {n, oh, ow}, {kh, kw}, strides, dilations);
     int64_t rows = n * oh * ow, cols = kh * kw * c;
     auto colsType = RankedTensorType::get({rows, cols}, f32);
     Value flat = tensor::CollapseShapeOp::create(

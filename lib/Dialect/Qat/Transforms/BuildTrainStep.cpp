@@ -134,8 +134,9 @@ public:
   TrainStepGenerator(func::FuncOp forward, Signature signature, Type labelType,
                      const TrainStepOptions &options);
 
-  LogicalResult emitEvalStep();
-  LogicalResult emitGradients();
+  /// @eval_step (loss and outputs) or @gradients (loss and the trained
+  /// tensors' gradients): nothing is updated.
+  LogicalResult emitEvaluation(bool withGradients);
   LogicalResult emitTrainStep();
   /// Whether the forward has activation quantization parameters (then
   /// @calibrate and @qparams exist).
@@ -413,39 +414,28 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
   return success();
 }
 
-LogicalResult TrainStepGenerator::emitEvalStep() {
+LogicalResult TrainStepGenerator::emitEvaluation(bool withGradients) {
   Layout l = layout(stepParts(/*state=*/false));
-  func::FuncOp func = createFunction("eval_step", l);
+  func::FuncOp func =
+      createFunction(withGradients ? "gradients" : "eval_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
   SmallVector<Observer> ranges;
-  if (failed(emitCore(func, l, false, RangeUse::Frozen, loss, outputs,
+  if (failed(emitCore(func, l, withGradients, RangeUse::Frozen, loss, outputs,
                       gradients, ranges)))
     return failure();
   SmallVector<Value> results = {loss};
   SmallVector<std::string> names = {"loss"};
-  for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
-    results.push_back(v);
-    names.push_back("output:" + n);
-  }
-  finish(func, results, names);
-  return success();
-}
-
-LogicalResult TrainStepGenerator::emitGradients() {
-  Layout l = layout(stepParts(/*state=*/false));
-  func::FuncOp func = createFunction("gradients", l);
-  Value loss;
-  SmallVector<Value> outputs, gradients;
-  SmallVector<Observer> ranges;
-  if (failed(emitCore(func, l, true, RangeUse::Frozen, loss, outputs, gradients,
-                      ranges)))
-    return failure();
-  SmallVector<Value> results = {loss};
-  SmallVector<std::string> names = {"loss"};
-  for (auto [a, g] : llvm::zip(trained, gradients)) {
-    results.push_back(g);
-    names.push_back("grad:" + a->name);
+  if (withGradients) {
+    for (auto [a, g] : llvm::zip(trained, gradients)) {
+      results.push_back(g);
+      names.push_back("grad:" + a->name);
+    }
+  } else {
+    for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
+      results.push_back(v);
+      names.push_back("output:" + n);
+    }
   }
   finish(func, results, names);
   return success();
@@ -706,7 +696,8 @@ struct BuildTrainStepPass
                              averagingConstant,
                              freezeObserversAfter};
     TrainStepGenerator generator(fwd, std::move(*sig), *labelType, options);
-    if (failed(generator.emitEvalStep()) || failed(generator.emitGradients()) ||
+    if (failed(generator.emitEvaluation(/*withGradients=*/false)) ||
+        failed(generator.emitEvaluation(/*withGradients=*/true)) ||
         failed(generator.emitTrainStep()))
       return signalPassFailure();
     if (generator.hasObservers()) {
