@@ -6,6 +6,8 @@
 
 #include "qat/Pipelines/Pipelines.h"
 
+#include <thread>
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -43,8 +45,14 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   vectorize.parallel = options.parallel;
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
-  if (options.parallel)
-    pm.addNestedPass<func::FuncOp>(createParallelizeLoops());
+  if (options.parallel) {
+    ParallelizeLoopsOptions parallelize;
+    parallelize.threads =
+        options.chunks > 0
+            ? options.chunks
+            : std::max<int64_t>(2, std::thread::hardware_concurrency());
+    pm.addNestedPass<func::FuncOp>(createParallelizeLoops(parallelize));
+  }
 
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

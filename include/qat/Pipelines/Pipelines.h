@@ -8,6 +8,8 @@
 #ifndef QAT_PIPELINES_PIPELINES_H
 #define QAT_PIPELINES_PIPELINES_H
 
+#include <cstdint>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
@@ -21,6 +23,10 @@ struct CpuPipelineOptions {
   /// Large matmuls run their row strips on OpenMP threads (the compiled code
   /// then needs libomp).
   bool parallel = false;
+  /// With `parallel`, the other large linalg ops are split into this many
+  /// chunks (qat-parallelize-loops); 0: the compiling machine's hardware
+  /// threads, at least 2.
+  int64_t chunks = 0;
 };
 
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the
