@@ -356,4 +356,31 @@ void nmPruneMask(const float *w, const int64_t *shape, unsigned rank,
   }
 }
 
+int64_t accumulatorBound(int64_t depth, QuantRange activations,
+                         int64_t aZeroPoint, QuantRange weights) {
+  assert(depth >= 0 && "negative depth");
+  unsigned __int128 a = static_cast<unsigned __int128>(
+      std::max(std::abs(activations.qmin - aZeroPoint),
+               std::abs(activations.qmax - aZeroPoint)));
+  unsigned __int128 w = static_cast<unsigned __int128>(
+      std::max(std::abs(weights.qmin), std::abs(weights.qmax)));
+  unsigned __int128 bound = a * w * static_cast<unsigned __int128>(depth);
+  if (bound >
+      static_cast<unsigned __int128>(std::numeric_limits<int64_t>::max()))
+    return std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(bound);
+}
+
+bool fitsInt32(int64_t bound, int64_t maxAbsBias) {
+  int64_t limit = std::numeric_limits<int32_t>::max();
+  return bound <= limit && maxAbsBias <= limit - bound;
+}
+
+int64_t quantizeBias(float bias, float inputScale, float weightScale,
+                     RoundingMode mode) {
+  QuantRange int32Range{std::numeric_limits<int32_t>::min(),
+                        std::numeric_limits<int32_t>::max()};
+  return quantize(bias, inputScale * weightScale, 0, int32Range, mode);
+}
+
 } // namespace quantmath

@@ -194,3 +194,70 @@ TEST(Requantize, CloseToRealArithmetic) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Integer layers: accumulator bounds and bias quantization
+//===----------------------------------------------------------------------===//
+
+TEST(AccumulatorBound, IsReachedExactlyByBruteForce) {
+  // Every small range, zero point and depth up to 2: the bound equals the
+  // largest |sum| over all code vectors.
+  for (unsigned aBits : {2u, 3u}) {
+    for (bool aSigned : {false, true}) {
+      QuantRange a = *getQuantRange(aBits, aSigned, false);
+      for (unsigned wBits : {2u, 3u}) {
+        QuantRange w = *getQuantRange(wBits, true, true);
+        for (int64_t z = a.qmin; z <= a.qmax; ++z) {
+          for (int64_t depth = 1; depth <= 2; ++depth) {
+            int64_t best = 0;
+            for (int64_t a0 = a.qmin; a0 <= a.qmax; ++a0)
+              for (int64_t a1 = a.qmin; a1 <= a.qmax; ++a1)
+                for (int64_t w0 = w.qmin; w0 <= w.qmax; ++w0)
+                  for (int64_t w1 = w.qmin; w1 <= w.qmax; ++w1) {
+                    int64_t sum = (a0 - z) * w0;
+                    if (depth == 2)
+                      sum += (a1 - z) * w1;
+                    best = std::max<int64_t>(best, std::llabs(sum));
+                  }
+            EXPECT_EQ(accumulatorBound(depth, a, z, w), best)
+                << "a " << aBits << (aSigned ? "s" : "u") << " z " << z << " w "
+                << wBits << " depth " << depth;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(AccumulatorBound, Int8LayersFitUpToDepth66311) {
+  QuantRange u8 = *getQuantRange(8, false, false);
+  QuantRange s8 = *getQuantRange(8, true, true); // [-127, 127]
+  // 255 * 127 = 32385 per term (zero point at either end of the range).
+  EXPECT_EQ(accumulatorBound(784, u8, 0, s8), 784 * 32385);
+  EXPECT_EQ(accumulatorBound(784, u8, 128, s8), 784 * 128 * 127);
+  EXPECT_TRUE(fitsInt32(accumulatorBound(66311, u8, 0, s8)));  // 2147481735
+  EXPECT_FALSE(fitsInt32(accumulatorBound(66312, u8, 0, s8))); // 2147514120
+  EXPECT_FALSE(fitsInt32(accumulatorBound(66311, u8, 0, s8), 2000));
+  EXPECT_TRUE(fitsInt32(accumulatorBound(66311, u8, 0, s8), 1912));
+  // 4-bit weights and activations leave room for far deeper layers.
+  QuantRange u4 = *getQuantRange(4, false, false);
+  QuantRange s4 = *getQuantRange(4, true, true); // [-7, 7]
+  EXPECT_TRUE(fitsInt32(accumulatorBound(20000000, u4, 0, s4)));
+  // Saturates instead of overflowing.
+  EXPECT_EQ(accumulatorBound(std::numeric_limits<int64_t>::max(), u8, 0, s8),
+            std::numeric_limits<int64_t>::max());
+}
+
+TEST(QuantizeBias, RoundsAndSaturatesLikeQuantize) {
+  // scale = 0.5 * 2 = 1: ties follow the mode.
+  EXPECT_EQ(quantizeBias(2.5f, 0.5f, 2.0f, RoundingMode::HalfToEven), 2);
+  EXPECT_EQ(quantizeBias(2.5f, 0.5f, 2.0f, RoundingMode::HalfAwayFromZero), 3);
+  EXPECT_EQ(quantizeBias(-2.5f, 0.5f, 2.0f, RoundingMode::HalfAwayFromZero),
+            -3);
+  EXPECT_EQ(quantizeBias(0.75f, 0.25f, 0.5f, RoundingMode::HalfToEven), 6);
+  EXPECT_EQ(quantizeBias(1e30f, 1e-3f, 1e-3f, RoundingMode::HalfToEven),
+            std::numeric_limits<int32_t>::max());
+  EXPECT_EQ(quantizeBias(-1e30f, 1e-3f, 1e-3f, RoundingMode::HalfToEven),
+            std::numeric_limits<int32_t>::min());
+  EXPECT_EQ(quantizeBias(NAN, 1.0f, 1.0f, RoundingMode::HalfToEven), 0);
+}

@@ -163,6 +163,23 @@ int64_t requantize(int32_t acc, FixedPointMultiplier m, int32_t inputZeroPoint,
                    int32_t outputZeroPoint, QuantRange clamp,
                    RoundingMode mode);
 
+/// The largest |sum over depth terms of (a - aZeroPoint) * w| with codes a in
+/// `activations` and weight codes w in `weights` (zero point 0): the bound an
+/// integer layer's accumulator must hold. Exact (it is reached), saturated to
+/// INT64_MAX.
+int64_t accumulatorBound(int64_t depth, QuantRange activations,
+                         int64_t aZeroPoint, QuantRange weights);
+
+/// Whether an accumulator bounded by `bound`, plus a bias of magnitude at most
+/// `maxAbsBias`, fits int32.
+bool fitsInt32(int64_t bound, int64_t maxAbsBias = 0);
+
+/// A float bias as an int32 accumulator term of scale
+/// inputScale * weightScale (the product in binary32): quantize(bias, scale,
+/// 0, [INT32_MIN, INT32_MAX], mode), saturating.
+int64_t quantizeBias(float bias, float inputScale, float weightScale,
+                     RoundingMode mode);
+
 //===----------------------------------------------------------------------===//
 // Whole tensors (row-major, flat), as used by folders and tests.
 //===----------------------------------------------------------------------===//
