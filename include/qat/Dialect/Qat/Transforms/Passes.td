@@ -230,4 +230,41 @@ def Freeze : Pass<"qat-freeze", "ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
+  let summary = "Lower a frozen QAT graph to integer linalg";
+  let description = [{
+    Rewrites the layers of a frozen QAT function (`qat-freeze`: constant
+    weights, scales and zero points) into integer arithmetic:
+
+    ```
+    x  -> qat.quantize (at graph inputs only)            int8 codes
+    W  -> int8 constant (per output channel)
+    acc = matmul(x, W) + C     int32, C = bias / (s_x s_w) - z_x * colsum(W)
+    y  = qat.requantize(acc)   multiplier s_x s_w / s_y (fixed point, per
+                               channel), ReLU / ReLU6 as output clamps
+    -> next layer (int8), or qat.dequantize at the graph's outputs
+    ```
+
+    Activation codes are stored as signed 8-bit: an unsigned range is shifted
+    by -128 (codes and zero point), so every matmul is int8 x int8 -> int32,
+    the form the CPU pipeline runs on its VNNI kernels. Before rewriting, the
+    pass checks that no accumulator can overflow int32 for the layer's depth
+    and code ranges (`quantmath::accumulatorBound`).
+
+    Supported today: chains of `linalg.matmul` layers (weights as
+    constants, per-channel or per-tensor symmetric; activations per tensor,
+    8 bits or fewer) with a bias add and ReLU/ReLU6/clamp epilogue. Anything
+    else is reported at the op, with the reason, and nothing changes.
+    Results follow the fast float simulation up to rounding: the bias and
+    the requantization round once each where the simulation rounds in
+    binary32.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::qat::QatDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

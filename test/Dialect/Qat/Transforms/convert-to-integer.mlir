@@ -1,0 +1,74 @@
+// RUN: qat-opt %s --split-input-file --verify-diagnostics --qat-convert-to-integer | FileCheck %s
+
+// A frozen one-layer network: u8 input (zero point 128), per-column int8
+// weights, bias and ReLU, u8 output (zero point 0). Codes are stored signed
+// (shifted by -128); the bias becomes the int32 accumulator's initial value,
+// round(b / (s_x * s_w)) - z_x * colsum(W) with z_x = 128 - 128 = 0 here:
+// 0.1 / (0.02 * 0.01) = 500, -0.2 / (0.02 * 0.02) = -500, 0.3 / (0.02 * 0.04)
+// = 375; weights w / s_w. ReLU becomes the lower clamp at the code of 0.
+
+// CHECK-LABEL: func.func @layer(
+// CHECK-SAME:    %[[X:.*]]: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen}
+// CHECK-DAG:     %[[W:.*]] = arith.constant dense<{{\[}}[1, 1, 1], [2, 2, 2], [-3, -3, -3], [127, 64, 0]]> : tensor<4x3xi8>
+// CHECK-DAG:     %[[C:.*]] = arith.constant dense<[500, -500, 375]> : tensor<3xi32>
+// CHECK-DAG:     %[[XQ:.*]] = qat.quantize %[[X]], %{{.*}}, %{{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<2x4xf32>, tensor<f32>, tensor<i32> -> tensor<2x4xi8>
+// CHECK:         %[[INIT:.*]] = linalg.broadcast ins(%[[C]] : tensor<3xi32>)
+// CHECK:         %[[ACC:.*]] = linalg.matmul ins(%[[XQ]], %[[W]] : tensor<2x4xi8>, tensor<4x3xi8>) outs(%[[INIT]] : tensor<2x3xi32>)
+// CHECK:         %[[Y:.*]] = qat.requantize %[[ACC]] {axis = 1 : i64, multiplier = array<i32: {{.*}}>, output_zero_point = -128 : i32, quant_max = 127 : i64, quant_min = -128 : i64, shift = array<i32: {{.*}}>} : tensor<2x3xi32> -> tensor<2x3xi8>
+// CHECK:         %[[R:.*]] = qat.dequantize %[[Y]], %{{.*}}, %{{.*}} : tensor<2x3xi8>, tensor<f32>, tensor<i32> -> tensor<2x3xf32>
+// CHECK:         return %[[R]]
+// CHECK-NOT:     qat.fake_quant
+func.func @layer(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<[[0.01, 0.02, 0.04], [0.02, 0.04, 0.08], [-0.03, -0.06, -0.12], [1.27, 1.28, 0.0]]> : tensor<4x3xf32>
+  %b = arith.constant dense<[0.1, -0.2, 0.3]> : tensor<3xf32>
+  %sx = arith.constant dense<0.02> : tensor<f32>
+  %zx = arith.constant dense<128> : tensor<i32>
+  %sw = arith.constant dense<[0.01, 0.02, 0.04]> : tensor<3xf32>
+  %zw = arith.constant dense<0> : tensor<3xi32>
+  %sy = arith.constant dense<0.05> : tensor<f32>
+  %zy = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %sw, %zw {axis = 1 : i64, narrow_range = true} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %b : tensor<2x3xf32>, tensor<3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %o: f32):
+    %s = arith.addf %a, %bb : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<2x3xf32>
+  %yq = qat.fake_quant %r, %sy, %zy {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}
+
+// -----
+
+// Not frozen: the scale is an argument.
+func.func @not_frozen(%x: tensor<2x4xf32>, %sx: tensor<f32>, %w: tensor<4x3xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %zx = arith.constant dense<0> : tensor<i32>
+  %sw = arith.constant dense<0.01> : tensor<f32>
+  // expected-error @+1 {{cannot be converted to integers: input: its scale is not a constant (run qat-freeze first)}}
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %sw, %zx {narrow_range = true} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %yq = qat.fake_quant %y, %sw, %zx {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @conv_not_yet(%x: tensor<1x4x4x1xf32>, %w: tensor<3x3x1x2xf32>) -> tensor<1x2x2x2xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  // expected-error @+1 {{cannot be converted to integers yet (only linalg.matmul layers are)}}
+  %c = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x4x4x1xf32>, tensor<3x3x1x2xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  return %c : tensor<1x2x2x2xf32>
+}
