@@ -54,6 +54,8 @@ def test_integer_mlp_matches_simulation_and_numpy(qat_opt, compile_mlir,
     # Fast float mode: at most one output step apart, on few elements.
     step = q["matmul_1.act_scale"]
     steps = np.abs(deployed - simulated) / step
+    print(f"MLP: max {steps.max():.3f} steps, {(steps > 0.5).mean():.3f} "
+          "of outputs differ")
     assert steps.max() <= 1.0 + 1e-4, steps.max()
     assert (steps > 0.5).mean() < 0.1
     assert (deployed.argmax(1) == simulated.argmax(1)).mean() >= 0.95
@@ -81,3 +83,87 @@ def test_integer_mlp_matches_simulation_and_numpy(qat_opt, compile_mlir,
     # differently from the binary64 product, nothing else.
     assert np.abs(deployed - expected).max() <= F32(s_in) * 1.0001
     assert (deployed != expected).mean() < 0.01
+
+
+def conv_block(i, x, size, cin, cout, batch):
+    """pad 1 -> conv3x3 -> bias + ReLU -> 2x2 max pool, NHWC/HWCF."""
+    t = f"tensor<{batch}x{size}x{size}x{cout}xf32>"
+    h = size // 2
+    return f"""
+  %xp{i} = tensor.pad {x} low[0, 1, 1, 0] high[0, 1, 1, 0] {{
+  ^bb0(%a{i}: index, %b{i}: index, %c{i}: index, %d{i}: index):
+    tensor.yield %zero : f32
+  }} : tensor<{batch}x{size}x{size}x{cin}xf32> to tensor<{batch}x{size + 2}x{size + 2}x{cin}xf32>
+  %e{i} = tensor.empty() : {t}
+  %f{i} = linalg.fill ins(%zero : f32) outs(%e{i} : {t}) -> {t}
+  %c{i} = linalg.conv_2d_nhwc_hwcf {{dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}}
+      ins(%xp{i}, %k{i} : tensor<{batch}x{size + 2}x{size + 2}x{cin}xf32>, tensor<3x3x{cin}x{cout}xf32>) outs(%f{i} : {t}) -> {t}
+  %r{i} = linalg.generic {{indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> (c)>, affine_map<(n, h, w, c) -> (n, h, w, c)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}}
+      ins(%c{i}, %kb{i} : {t}, tensor<{cout}xf32>) outs(%e{i} : {t}) {{
+  ^bb0(%v: f32, %bb: f32, %o: f32):
+    %s = arith.addf %v, %bb : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  }} -> {t}
+  %win{i} = tensor.empty() : tensor<2x2xf32>
+  %ep{i} = tensor.empty() : tensor<{batch}x{h}x{h}x{cout}xf32>
+  %fp{i} = linalg.fill ins(%ninf : f32) outs(%ep{i} : tensor<{batch}x{h}x{h}x{cout}xf32>) -> tensor<{batch}x{h}x{h}x{cout}xf32>
+  %p{i} = linalg.pooling_nhwc_max {{dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}}
+      ins(%r{i}, %win{i} : {t}, tensor<2x2xf32>) outs(%fp{i} : tensor<{batch}x{h}x{h}x{cout}xf32>) -> tensor<{batch}x{h}x{h}x{cout}xf32>"""
+
+
+def cnn_text(batch=4):
+    return f"""
+func.func @cnn(%x: tensor<{batch}x8x8x1xf32> {{qat.name = "x"}},
+    %k0: tensor<3x3x1x4xf32> {{qat.name = "k0"}}, %kb0: tensor<4xf32> {{qat.name = "kb0"}},
+    %k1: tensor<3x3x4x8xf32> {{qat.name = "k1"}}, %kb1: tensor<8xf32> {{qat.name = "kb1"}},
+    %w: tensor<32x5xf32> {{qat.name = "w"}}, %wb: tensor<5xf32> {{qat.name = "wb"}})
+    -> (tensor<{batch}x5xf32> {{qat.name = "logits"}}) {{
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32""" + conv_block(
+        0, "%x", 8, 1, 4, batch) + conv_block(1, "%p0", 4, 4, 8, batch) + f"""
+  %flat = tensor.collapse_shape %p1 [[0], [1, 2, 3]] : tensor<{batch}x2x2x8xf32> into tensor<{batch}x32xf32>
+  %ey = tensor.empty() : tensor<{batch}x5xf32>
+  %fy = linalg.fill ins(%zero : f32) outs(%ey : tensor<{batch}x5xf32>) -> tensor<{batch}x5xf32>
+  %y = linalg.matmul ins(%flat, %w : tensor<{batch}x32xf32>, tensor<32x5xf32>) outs(%fy : tensor<{batch}x5xf32>) -> tensor<{batch}x5xf32>
+  %yb = linalg.generic {{indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}}
+      ins(%y, %wb : tensor<{batch}x5xf32>, tensor<5xf32>) outs(%ey : tensor<{batch}x5xf32>) {{
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  }} -> tensor<{batch}x5xf32>
+  return %yb : tensor<{batch}x5xf32>
+}}
+"""
+
+
+def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path):
+    """Convolutions with padding (padded with the zero point's code), max
+    pooling and flattening carried on int8 codes, then a linear layer."""
+    instrumented = qat_opt(cnn_text(), "--qat-instrument")
+    model = compile_mlir(instrumented, name="cnn_qat")
+    rng = np.random.default_rng(13)
+    shapes = {a.name: a.shape for a in model.cnn.args}
+    values = {k: (rng.standard_normal(shapes[k]) * 0.3).astype(F32)
+              for k in ("k0", "kb0", "k1", "kb1", "w", "wb")}
+    x = rng.random(shapes["x"], dtype=F32)
+    init = model.cnn_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    frozen_values = {k: np.asarray(v).tolist() for k, v in q.items()}
+    frozen_values.update({k: v.tolist() for k, v in values.items()})
+    path = tmp_path / "cnn.json"
+    path.write_text(json.dumps(frozen_values))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=cnn")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @cnn_init")[0]
+    assert "qat.fake_quant" not in body
+    assert "xi8>" in body and "linalg.pooling_nhwc_max" in body
+    simulated = compile_mlir(frozen, name="cnn_sim").cnn(x)
+    deployed = compile_mlir(integer, name="cnn_int").cnn(x)
+    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
+    print(f"CNN: max {steps.max():.3f} steps, {(steps > 0.5).mean():.3f} "
+          "of outputs differ")
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2
+    assert (deployed.argmax(1) == simulated.argmax(1)).all()

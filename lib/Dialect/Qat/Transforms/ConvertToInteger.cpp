@@ -39,12 +39,18 @@ struct Codes {
   int64_t storedZeroPoint() const { return zeroPoint - offset; }
 };
 
-/// One matched layer.
+/// One matched layer: a matmul (weights [K][N]) or an NHWC/HWCF convolution
+/// (weights [KH][KW][C][F]); either way the weights are row-major with the
+/// output channels last.
 struct IntegerLayer {
-  linalg::MatmulOp matmul;
+  linalg::LinalgOp op;
   FakeQuantOp input, weight, output;
-  SmallVector<float> weights; ///< row-major [K][N]
-  SmallVector<float> bias;    ///< per column, zeros when none
+  /// Grid-preserving ops from the input fake-quant to the layer's activation
+  /// operand (padding, max pooling, reshapes), in order.
+  SmallVector<Operation *> path;
+  int64_t channels = 0, depth = 0;
+  SmallVector<float> weights;
+  SmallVector<float> bias; ///< per column, zeros when none
   std::optional<float> clampLow, clampHigh;
   Codes inputCodes, weightCodes, outputCodes;
   SmallVector<Operation *> epilogue;
@@ -113,7 +119,10 @@ public:
   void rewrite();
 
 private:
-  FailureOr<IntegerLayer> matchLayer(linalg::MatmulOp matmul);
+  FailureOr<IntegerLayer> matchLayer(linalg::LinalgOp op);
+  /// The codes of `layer`'s activation operand: the input's codes carried
+  /// through the layer's path.
+  Value emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer);
   LogicalResult matchEpilogue(IntegerLayer &layer);
 
   func::FuncOp func;
@@ -123,15 +132,15 @@ private:
 };
 
 LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
-  Value value = layer.matmul->getResult(0);
-  auto matmulType = cast<RankedTensorType>(value.getType());
-  int64_t n = matmulType.getDimSize(1);
+  Value value = layer.op->getResult(0);
+  auto resultType = cast<RankedTensorType>(value.getType());
+  int64_t rank = resultType.getRank(), n = layer.channels;
   layer.bias.assign(n, 0.0f);
   while (true) {
     if (!value.hasOneUse())
-      return layer.matmul.emitOpError("cannot be converted to integers: its "
-                                      "output has several users before its "
-                                      "fake-quant");
+      return layer.op.emitOpError("cannot be converted to integers: its "
+                                  "output has several users before its "
+                                  "fake-quant");
     Operation *user = *value.user_begin();
     if (auto fq = dyn_cast<FakeQuantOp>(user)) {
       layer.output = fq;
@@ -161,7 +170,7 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         Value bias = generic.getDpsInputs()[arg.getArgNumber()];
         FailureOr<SmallVector<float>> values = constantValues<float>(bias);
         AffineMap map = generic.getIndexingMapsArray()[arg.getArgNumber()];
-        if (failed(values) || !isPerChannelMap(map, 1) ||
+        if (failed(values) || !isPerChannelMap(map, rank - 1) ||
             static_cast<int64_t>(values->size()) != n)
           return generic.emitOpError("cannot be converted to integers: the "
                                      "bias is not a constant per column");
@@ -181,19 +190,55 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
   }
 }
 
-FailureOr<IntegerLayer> Converter::matchLayer(linalg::MatmulOp matmul) {
+/// The data operand of a grid-preserving op the integer layers can carry
+/// codes through, or null.
+Value pathSource(Operation *op) {
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    std::optional<float> value =
+        pad.getConstantPaddingValue()
+            ? scalarConstant(pad.getConstantPaddingValue())
+            : std::nullopt;
+    if (value && (*value == 0.0f || std::isinf(*value) ||
+                  *value == -std::numeric_limits<float>::max()))
+      return pad.getSource();
+    return {};
+  }
+  if (isa<linalg::PoolingNhwcMaxOp>(op))
+    return cast<linalg::LinalgOp>(op).getDpsInputs()[0];
+  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
+    return op->getOperand(0);
+  return {};
+}
+
+FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   IntegerLayer layer;
-  layer.matmul = matmul;
+  layer.op = op;
   auto fail = [&](Operation *at, const Twine &why) {
     at->emitOpError("cannot be converted to integers: ") << why;
     return failure();
   };
-  if (matmul.hasUserDefinedMaps() || !matmul.hasPureTensorSemantics())
-    return fail(matmul, "expected a plain matmul on tensors");
-  layer.input = matmul.getDpsInputs()[0].getDefiningOp<FakeQuantOp>();
-  layer.weight = matmul.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
-  if (!layer.input || !layer.weight)
-    return fail(matmul, "both operands must be fake-quantized");
+  auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
+  if (!op.hasPureTensorSemantics() ||
+      !(isa<linalg::Conv2DNhwcHwcfOp>(op.getOperation()) ||
+        (matmul && !matmul.hasUserDefinedMaps())))
+    return op.emitOpError("cannot be converted to integers yet (only "
+                          "linalg.matmul and linalg.conv_2d_nhwc_hwcf layers "
+                          "are)");
+  // The activation operand, through padding, max pooling and reshapes.
+  Value source = op.getDpsInputs()[0];
+  while (!(layer.input = source.getDefiningOp<FakeQuantOp>())) {
+    Operation *def = source.getDefiningOp();
+    Value next = def ? pathSource(def) : Value();
+    if (!next)
+      return fail(op, "its input must be fake-quantized (through padding, "
+                      "max pooling or reshapes only)");
+    layer.path.push_back(def);
+    source = next;
+  }
+  std::reverse(layer.path.begin(), layer.path.end());
+  layer.weight = op.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
+  if (!layer.weight)
+    return fail(op, "its weight must be fake-quantized");
   std::string why;
   FailureOr<Codes> in = readCodes(layer.input, /*perTensor=*/true, why);
   if (failed(in))
@@ -201,16 +246,21 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::MatmulOp matmul) {
   FailureOr<Codes> w = readCodes(layer.weight, /*perTensor=*/false, why);
   if (failed(w))
     return fail(layer.weight, "weight: " + why);
+  auto weightType = cast<RankedTensorType>(layer.weight.getType());
+  int64_t channelAxis = weightType.getRank() - 1;
   if (w->zeroPoint != 0 || w->offset != 0)
     return fail(layer.weight, "weights must be signed and symmetric");
-  if (w->scales.size() > 1 && layer.weight.getAxis() != 1u)
-    return fail(layer.weight, "per-channel weights must use the columns "
-                              "(axis 1)");
+  if (w->scales.size() > 1 &&
+      layer.weight.getAxis() != static_cast<uint64_t>(channelAxis))
+    return fail(layer.weight, "per-channel weights must use the output "
+                              "channels (the last dimension)");
   FailureOr<SmallVector<float>> weights =
       constantValues<float>(layer.weight.getInput());
   if (failed(weights))
     return fail(layer.weight, "the weight is not a constant (freeze it)");
   layer.weights = *weights;
+  layer.channels = weightType.getDimSize(channelAxis);
+  layer.depth = weightType.getNumElements() / layer.channels;
   layer.inputCodes = *in;
   layer.weightCodes = *w;
   if (failed(matchEpilogue(layer)))
@@ -221,26 +271,23 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::MatmulOp matmul) {
   layer.outputCodes = *out;
 
   // Every rescale must have a fixed-point form.
-  for (size_t j = 0; j < std::max<size_t>(1, w->scales.size()); ++j) {
-    double real = static_cast<double>(in->scales.front()) *
-                  w->scales[std::min(j, w->scales.size() - 1)] /
+  for (size_t j = 0; j < w->scales.size(); ++j) {
+    double real = static_cast<double>(in->scales.front()) * w->scales[j] /
                   out->scales.front();
     if (!quantmath::decomposeMultiplier(real))
-      return fail(matmul, "the rescale s_in * s_w / s_out = " +
-                              Twine(std::to_string(real)) +
-                              " has no fixed-point form");
+      return fail(op, "the rescale s_in * s_w / s_out = " +
+                          Twine(std::to_string(real)) +
+                          " has no fixed-point form");
   }
 
-  // int32 must hold every accumulator, bias included.
-  auto type = cast<RankedTensorType>(matmul.getDpsInputs()[1].getType());
-  int64_t depth = type.getDimSize(0);
+  // int32 must hold every accumulator.
   quantmath::QuantRange stored{in->range.qmin - in->offset,
                                in->range.qmax - in->offset};
-  int64_t bound = quantmath::accumulatorBound(depth, stored,
+  int64_t bound = quantmath::accumulatorBound(layer.depth, stored,
                                               in->storedZeroPoint(), w->range);
   if (!quantmath::fitsInt32(bound))
-    return fail(matmul, "an int32 accumulator could overflow (depth " +
-                            Twine(depth) + ", bound " + Twine(bound) + ")");
+    return fail(op, "an int32 accumulator could overflow (depth " +
+                        Twine(layer.depth) + ", bound " + Twine(bound) + ")");
   return layer;
 }
 
@@ -248,11 +295,7 @@ LogicalResult Converter::match() {
   for (Operation &op : func.getBody().front()) {
     if (!isLayerOp(&op))
       continue;
-    auto matmul = dyn_cast<linalg::MatmulOp>(op);
-    if (!matmul)
-      return op.emitOpError("cannot be converted to integers yet (only "
-                            "linalg.matmul layers are)");
-    FailureOr<IntegerLayer> layer = matchLayer(matmul);
+    FailureOr<IntegerLayer> layer = matchLayer(cast<linalg::LinalgOp>(op));
     if (failed(layer))
       return failure();
     layers.push_back(std::move(*layer));
@@ -262,47 +305,93 @@ LogicalResult Converter::match() {
   return success();
 }
 
+Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
+  MLIRContext *ctx = b.getContext();
+  Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32);
+  const Codes &in = layer.inputCodes;
+  // The codes of the input fake-quant: the previous layer's, or quantized
+  // here (once).
+  Value codes = converted.lookup(layer.input);
+  if (!codes) {
+    auto type = cast<RankedTensorType>(layer.input.getType());
+    Value scale = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
+                                  in.scales.front()));
+    Value zero = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(RankedTensorType::get({}, i32),
+                                  static_cast<int32_t>(in.storedZeroPoint())));
+    codes = QuantizeOp::create(
+        b, RankedTensorType::get(type.getShape(), i8),
+        ValueRange{layer.input.getInput(), scale, zero},
+        {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
+         b.getNamedAttr("quant_min",
+                        b.getI64IntegerAttr(in.range.qmin - in.offset)),
+         b.getNamedAttr("quant_max",
+                        b.getI64IntegerAttr(in.range.qmax - in.offset)),
+         b.getNamedAttr(
+             "rounding",
+             layer.input.getRoundingAttr()
+                 ? Attribute(layer.input.getRoundingAttr())
+                 : RoundingModeAttr::get(ctx, RoundingMode::half_to_even))});
+    converted[layer.input] = codes;
+  }
+  // The same grid-preserving ops, on codes: real 0 is the zero point's code,
+  // -inf the smallest code.
+  for (Operation *op : layer.path) {
+    auto codesType = [&](Value v) {
+      return RankedTensorType::get(
+          cast<RankedTensorType>(v.getType()).getShape(), i8);
+    };
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      float value = *scalarConstant(pad.getConstantPaddingValue());
+      int64_t code =
+          value == 0.0f ? in.storedZeroPoint() : in.range.qmin - in.offset;
+      Value padding = arith::ConstantOp::create(
+          b, b.getIntegerAttr(i8, static_cast<int8_t>(code)));
+      codes = tensor::PadOp::create(b, codesType(pad.getResult()), codes,
+                                    pad.getMixedLowPad(), pad.getMixedHighPad(),
+                                    padding);
+    } else if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
+      auto type = codesType(pool->getResult(0));
+      Value lowest = arith::ConstantOp::create(
+          b,
+          b.getIntegerAttr(i8, static_cast<int8_t>(in.range.qmin - in.offset)));
+      Value empty = tensor::EmptyOp::create(b, type.getShape(), i8);
+      Value init = linalg::FillOp::create(b, lowest, empty).getResult(0);
+      codes = linalg::PoolingNhwcMaxOp::create(
+                  b, TypeRange{type}, ValueRange{codes, pool.getDpsInputs()[1]},
+                  ValueRange{init},
+                  {b.getNamedAttr("strides", pool.getStridesAttr()),
+                   b.getNamedAttr("dilations", pool.getDilationsAttr())})
+                  .getResult(0);
+    } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
+      codes = tensor::CollapseShapeOp::create(
+          b, codesType(collapse.getResult()), codes,
+          collapse.getReassociationIndices());
+    } else {
+      auto expand = cast<tensor::ExpandShapeOp>(op);
+      codes =
+          tensor::ExpandShapeOp::create(b, codesType(expand.getResult()), codes,
+                                        expand.getReassociationIndices());
+    }
+  }
+  return codes;
+}
+
 void Converter::rewrite() {
   MLIRContext *ctx = func.getContext();
   Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32);
   for (IntegerLayer &layer : layers) {
-    ImplicitLocOpBuilder b(layer.matmul.getLoc(), layer.matmul);
+    ImplicitLocOpBuilder b(layer.op.getLoc(), layer.op);
     const Codes &in = layer.inputCodes, &w = layer.weightCodes,
                 &out = layer.outputCodes;
-    auto xType = cast<RankedTensorType>(layer.input.getType());
     auto wType = cast<RankedTensorType>(layer.weight.getType());
-    int64_t m = xType.getDimSize(0), k = wType.getDimSize(0),
-            n = wType.getDimSize(1);
+    auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
+    int64_t k = layer.depth, n = layer.channels, rank = resultType.getRank();
     auto scaleOf = [&](const Codes &c, int64_t j) {
       return c.scales.size() == 1 ? c.scales.front() : c.scales[j];
     };
-
-    // Input codes: the previous layer's, or quantized here.
-    Value x;
-    if (Value previous = converted.lookup(layer.input)) {
-      x = previous;
-    } else {
-      Value scale = arith::ConstantOp::create(
-          b, DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
-                                    in.scales.front()));
-      Value zero = arith::ConstantOp::create(
-          b,
-          DenseElementsAttr::get(RankedTensorType::get({}, i32),
-                                 static_cast<int32_t>(in.storedZeroPoint())));
-      x = QuantizeOp::create(
-          b, RankedTensorType::get(xType.getShape(), i8),
-          ValueRange{layer.input.getInput(), scale, zero},
-          {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
-           b.getNamedAttr("quant_min",
-                          b.getI64IntegerAttr(in.range.qmin - in.offset)),
-           b.getNamedAttr("quant_max",
-                          b.getI64IntegerAttr(in.range.qmax - in.offset)),
-           b.getNamedAttr(
-               "rounding",
-               layer.input.getRoundingAttr()
-                   ? Attribute(layer.input.getRoundingAttr())
-                   : RoundingModeAttr::get(ctx, RoundingMode::half_to_even))});
-    }
+    Value x = emitInput(b, layer);
 
     // Weight codes, the accumulator's constant term and the multipliers.
     SmallVector<int8_t> codes(k * n);
@@ -329,22 +418,31 @@ void Converter::rewrite() {
       multipliers[j] = fixed.multiplier;
       shifts[j] = fixed.shift;
     }
-    auto weightType = RankedTensorType::get({k, n}, i8);
     Value weights = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(weightType, ArrayRef<int8_t>(codes)));
-    auto accType = RankedTensorType::get({m, n}, i32);
+        b, DenseElementsAttr::get(RankedTensorType::get(wType.getShape(), i8),
+                                  ArrayRef<int8_t>(codes)));
+    auto accType = RankedTensorType::get(resultType.getShape(), i32);
     Value bias = arith::ConstantOp::create(
         b, DenseElementsAttr::get(RankedTensorType::get({n}, i32),
                                   ArrayRef<int32_t>(constant)));
+    SmallVector<int64_t> broadcastDims =
+        llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
     Value init =
         linalg::BroadcastOp::create(
             b, bias, tensor::EmptyOp::create(b, accType.getShape(), i32),
-            ArrayRef<int64_t>{0})
+            broadcastDims)
             .getResult()[0];
-    Value acc =
-        linalg::MatmulOp::create(b, TypeRange{accType}, ValueRange{x, weights},
-                                 ValueRange{init})
-            .getResult(0);
+    Value acc;
+    if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(layer.op.getOperation()))
+      acc = linalg::Conv2DNhwcHwcfOp::create(
+                b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
+                {b.getNamedAttr("strides", conv.getStridesAttr()),
+                 b.getNamedAttr("dilations", conv.getDilationsAttr())})
+                .getResult(0);
+    else
+      acc = linalg::MatmulOp::create(b, TypeRange{accType},
+                                     ValueRange{x, weights}, ValueRange{init})
+                .getResult(0);
 
     // Requantize, with the epilogue's clamps as code bounds.
     int64_t low = out.range.qmin, high = out.range.qmax;
@@ -369,18 +467,21 @@ void Converter::rewrite() {
         b.getNamedAttr("quant_min", b.getI64IntegerAttr(low - out.offset)),
         b.getNamedAttr("quant_max", b.getI64IntegerAttr(high - out.offset))};
     if (w.scales.size() > 1)
-      attrs.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(1)));
+      attrs.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(rank - 1)));
     if (auto rounding = layer.output.getRoundingAttr())
       attrs.push_back(b.getNamedAttr("rounding", rounding));
-    Value y = RequantizeOp::create(b, RankedTensorType::get({m, n}, i8),
-                                   ValueRange{acc}, attrs);
+    Value y = RequantizeOp::create(
+        b, RankedTensorType::get(resultType.getShape(), i8), ValueRange{acc},
+        attrs);
     converted[layer.output] = y;
 
     // Float users of the output (not the next layer) get dequantized codes.
     // Users of the output that are not a converted layer reading it as input.
     auto isFloatUser = [&](Operation *user) {
       return llvm::none_of(layers, [&](IntegerLayer &next) {
-        return next.input == layer.output && next.matmul.getOperation() == user;
+        Operation *reader =
+            next.path.empty() ? next.op.getOperation() : next.path.front();
+        return next.input == layer.output && reader == user;
       });
     };
     bool floatUsers = llvm::any_of(layer.output->getUsers(), isFloatUser);
@@ -409,7 +510,9 @@ void Converter::rewrite() {
     order.insert(layer.output);
     for (Operation *op : llvm::reverse(layer.epilogue))
       order.insert(op);
-    order.insert(layer.matmul);
+    order.insert(layer.op);
+    for (Operation *op : llvm::reverse(layer.path))
+      order.insert(op);
     order.insert(layer.weight);
     order.insert(layer.input);
   }

@@ -239,7 +239,7 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     ```
     x  -> qat.quantize (at graph inputs only)            int8 codes
     W  -> int8 constant (per output channel)
-    acc = matmul(x, W) + C     int32, C = bias / (s_x s_w) - z_x * colsum(W)
+    acc = layer(x, W) + C      int32, C = bias / (s_x s_w) - z_x * colsum(W)
     y  = qat.requantize(acc)   multiplier s_x s_w / s_y (fixed point, per
                                channel), ReLU / ReLU6 as output clamps
     -> next layer (int8), or qat.dequantize at the graph's outputs
@@ -251,10 +251,13 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     pass checks that no accumulator can overflow int32 for the layer's depth
     and code ranges (`quantmath::accumulatorBound`).
 
-    Supported today: chains of `linalg.matmul` layers (weights as
-    constants, per-channel or per-tensor symmetric; activations per tensor,
-    8 bits or fewer) with a bias add and ReLU/ReLU6/clamp epilogue. Anything
-    else is reported at the op, with the reason, and nothing changes.
+    Supported today: chains of `linalg.matmul` and
+    `linalg.conv_2d_nhwc_hwcf` layers (weights as constants, per-channel or
+    per-tensor symmetric; activations per tensor, 8 bits or fewer) with a
+    bias add and ReLU/ReLU6/clamp epilogue, joined by zero padding (padded
+    with the zero point's code), max pooling and reshapes, which are carried
+    out on the codes. Anything else is reported at the op, with the reason,
+    and nothing changes.
     Results follow the fast float simulation up to rounding: the bias and
     the requantization round once each where the simulation rounds in
     binary32.
