@@ -167,3 +167,53 @@ def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path):
     assert steps.max() <= 1.0 + 1e-4, steps.max()
     assert (steps > 0.5).mean() < 0.2
     assert (deployed.argmax(1) == simulated.argmax(1)).all()
+
+
+def test_checker_finds_the_first_diverging_layer(qat_opt, compile_mlir,
+                                                 tmp_path):
+    """qat-expose-layers + qat.check: the converted CNN agrees with its
+    simulation layer by layer; a deployment with one corrupted layer is
+    reported at that layer, the earlier ones still agreeing."""
+    import re
+    from qat.check import compare, format_report
+    instrumented = qat_opt(cnn_text(), "--qat-instrument")
+    model = compile_mlir(instrumented, name="cnn_qat_check")
+    rng = np.random.default_rng(14)
+    shapes = {a.name: a.shape for a in model.cnn.args}
+    values = {k: (rng.standard_normal(shapes[k]) * 0.3).astype(F32)
+              for k in ("k0", "kb0", "k1", "kb1", "w", "wb")}
+    x = rng.random(shapes["x"], dtype=F32)
+    init = model.cnn_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    path = tmp_path / "check.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in dict(values, **q).items()}))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=cnn")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    sim = compile_mlir(qat_opt(frozen, "--qat-expose-layers"),
+                       name="sim_layers").cnn
+    dep = compile_mlir(qat_opt(integer, "--qat-expose-layers"),
+                       name="int_layers").cnn
+    assert [r.name for r in dep.results] == [
+        "logits", "layer:conv_0", "layer:conv_1", "layer:matmul_0"]
+    report = compare(sim, dep, x)
+    assert [r.layer for r in report] == ["conv_0", "conv_1", "matmul_0"]
+    assert all(r.differing == 0 for r in report), format_report(report)
+
+    # Corrupt conv_1's output zero point in the deployed program.
+    requantizes = [m.start() for m in re.finditer("qat.requantize", integer)]
+    start = requantizes[1]
+    end = integer.index("\n", start)
+    line = integer[start:end]
+    zero = int(re.search(r"output_zero_point = (-?\d+)", line).group(1))
+    broken = integer[:start] + line.replace(
+        f"output_zero_point = {zero}", f"output_zero_point = {zero + 3}") + \
+        integer[end:]
+    dep = compile_mlir(qat_opt(broken, "--qat-expose-layers"),
+                       name="int_broken").cnn
+    report = compare(sim, dep, x)
+    text = format_report(report)
+    assert report[0].differing == 0, text
+    assert report[1].differing > 0 and report[1].max_steps >= 1, text
+    assert text.endswith("first divergence: conv_1")

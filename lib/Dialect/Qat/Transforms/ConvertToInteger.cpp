@@ -470,6 +470,13 @@ void Converter::rewrite() {
       attrs.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(rank - 1)));
     if (auto rounding = layer.output.getRoundingAttr())
       attrs.push_back(b.getNamedAttr("rounding", rounding));
+    // The layer's name and output scale stay on its codes, for the
+    // differential checker (qat-expose-layers).
+    if (auto name = layer.op->getAttrOfType<StringAttr>("qat.layer")) {
+      attrs.push_back(b.getNamedAttr("qat.layer", name));
+      attrs.push_back(
+          b.getNamedAttr("qat.scale", b.getF32FloatAttr(out.scales.front())));
+    }
     Value y = RequantizeOp::create(
         b, RankedTensorType::get(resultType.getShape(), i8), ValueRange{acc},
         attrs);

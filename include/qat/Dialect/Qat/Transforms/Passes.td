@@ -270,4 +270,20 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
   ];
 }
 
+def ExposeLayers : Pass<"qat-expose-layers", "func::FuncOp"> {
+  let summary = "Return every layer's quantized output, for comparison";
+  let description = [{
+    Appends to the function's results each named layer's (`qat.layer`)
+    quantized output as a float tensor named `layer:<name>`: in a QAT
+    function, the output fake-quant at the end of the layer's epilogue; in a
+    function converted by `qat-convert-to-integer`, the layer's requantized
+    codes, dequantized. Compiling a QAT function and its integer conversion
+    after this pass and calling both on the same inputs compares them layer
+    by layer (`python3 -m qat.check`); the first layer whose outputs differ
+    is where simulation and deployment diverge.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qat::QatDialect"];
+}
+
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

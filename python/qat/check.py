@@ -1,0 +1,107 @@
+"""The differential checker: a QAT function and its integer conversion, run on
+the same inputs, compared layer by layer.
+
+Both programs are compiled after `qat-opt --qat-expose-layers`, which returns
+every layer's quantized output as `layer:<name>`. The first layer whose
+outputs differ is where simulation and deployment diverge; differences are
+counted in steps of that layer's output grid.
+
+    /usr/bin/python3 -m qat.check libsim.so libint.so inputs.npz [--entry net]
+"""
+
+import argparse
+import sys
+from typing import List, NamedTuple
+
+import numpy as np
+
+from qat.runtime import Model
+
+
+class LayerDifference(NamedTuple):
+    layer: str
+    elements: int
+    differing: int
+    max_steps: float  # largest difference, in steps of the output grid
+    step: float
+
+
+def _step(values: np.ndarray) -> float:
+    """The grid step of quantized `values`: the smallest gap between two
+    distinct values (0 when all are equal)."""
+    unique = np.unique(values)
+    gaps = np.diff(unique)
+    return float(gaps[gaps > 0].min()) if gaps.size else 0.0
+
+
+def compare(simulated, deployed, *inputs) -> List[LayerDifference]:
+    """Calls both entries on `inputs`; returns, per layer they both expose
+    (in the simulation's order), how their outputs differ."""
+    def layers(entry):
+        out = entry(*inputs)
+        out = out if isinstance(out, tuple) else (out,)
+        return {r.name[len("layer:"):]: v for r, v in zip(entry.results, out)
+                if r.name.startswith("layer:")}
+
+    sim, dep = layers(simulated), layers(deployed)
+    report = []
+    for name, a in sim.items():
+        if name not in dep:
+            continue
+        b = dep[name]
+        step = _step(a)
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        report.append(LayerDifference(
+            name, a.size, int(np.count_nonzero(diff)),
+            float(diff.max() / step) if step else float(diff.max() > 0),
+            step))
+    return report
+
+
+def format_report(report: List[LayerDifference]) -> str:
+    lines = []
+    first = next((r for r in report if r.differing), None)
+    for r in report:
+        lines.append(f"{r.layer}: {r.differing} of {r.elements} elements "
+                     f"differ, at most {r.max_steps:.2f} steps "
+                     f"(step {r.step:.6g})")
+    lines.append("first divergence: " + (first.layer if first else "none"))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m qat.check",
+        description="Compare a QAT program and its integer conversion layer "
+                    "by layer (both compiled after qat-expose-layers).")
+    parser.add_argument("simulation", help="library of the QAT function")
+    parser.add_argument("deployment", help="library of the integer function")
+    parser.add_argument("inputs", help=".npz of the inputs, in argument order")
+    parser.add_argument("--entry", default=None,
+                        help="entry point (default: the only one exposing "
+                             "layers)")
+    args = parser.parse_args(argv)
+    try:
+        sim_model, dep_model = Model(args.simulation), Model(args.deployment)
+        data = np.load(args.inputs)
+        inputs = [data[k] for k in data.files]
+    except Exception as error:  # a user's file: one line, no traceback
+        print(f"qat.check: {error}", file=sys.stderr)
+        return 1
+
+    def entry(model):
+        if args.entry:
+            return model[args.entry]
+        names = [e for e in model.entries
+                 if any(r.name.startswith("layer:") for r in model[e].results)]
+        if len(names) != 1:
+            raise SystemExit("qat.check: choose the entry with --entry "
+                             f"(candidates: {', '.join(names) or 'none'})")
+        return model[names[0]]
+
+    print(format_report(compare(entry(sim_model), entry(dep_model), *inputs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
