@@ -217,3 +217,77 @@ def test_checker_finds_the_first_diverging_layer(qat_opt, compile_mlir,
     assert report[0].differing == 0, text
     assert report[1].differing > 0 and report[1].max_steps >= 1, text
     assert text.endswith("first divergence: conv_1")
+
+
+MOBILE = """
+#id = affine_map<(n, h, w, c) -> (n, h, w, c)>
+#ch = affine_map<(n, h, w, c) -> (c)>
+func.func @net(%x: tensor<4x8x8x2xf32> {qat.name = "x"},
+    %dw: tensor<3x3x2xf32> {qat.name = "dw"}, %db: tensor<2xf32> {qat.name = "db"},
+    %pw: tensor<1x1x2x4xf32> {qat.name = "pw"}, %pb: tensor<4xf32> {qat.name = "pb"},
+    %w: tensor<256x5xf32> {qat.name = "w"}) -> (tensor<4x5xf32> {qat.name = "logits"}) {
+  %zero = arith.constant 0.0 : f32
+  %six = arith.constant 6.0 : f32
+  %xp = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %zero : f32
+  } : tensor<4x8x8x2xf32> to tensor<4x10x10x2xf32>
+  %e2 = tensor.empty() : tensor<4x8x8x2xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<4x8x8x2xf32>) -> tensor<4x8x8x2xf32>
+  %d = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%xp, %dw : tensor<4x10x10x2xf32>, tensor<3x3x2xf32>) outs(%f2 : tensor<4x8x8x2xf32>) -> tensor<4x8x8x2xf32>
+  %d6 = linalg.generic {indexing_maps = [#id, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%d, %db : tensor<4x8x8x2xf32>, tensor<2xf32>) outs(%e2 : tensor<4x8x8x2xf32>) {
+  ^bb0(%v: f32, %bb: f32, %o: f32):
+    %s = arith.addf %v, %bb : f32
+    %lo = arith.maximumf %s, %zero : f32
+    %hi = arith.minimumf %lo, %six : f32
+    linalg.yield %hi : f32
+  } -> tensor<4x8x8x2xf32>
+  %e4 = tensor.empty() : tensor<4x8x8x4xf32>
+  %f4 = linalg.fill ins(%zero : f32) outs(%e4 : tensor<4x8x8x4xf32>) -> tensor<4x8x8x4xf32>
+  %p = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%d6, %pw : tensor<4x8x8x2xf32>, tensor<1x1x2x4xf32>) outs(%f4 : tensor<4x8x8x4xf32>) -> tensor<4x8x8x4xf32>
+  %pr = linalg.generic {indexing_maps = [#id, #ch, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p, %pb : tensor<4x8x8x4xf32>, tensor<4xf32>) outs(%e4 : tensor<4x8x8x4xf32>) {
+  ^bb0(%v: f32, %bb: f32, %o: f32):
+    %s = arith.addf %v, %bb : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8x8x4xf32>
+  %flat = tensor.collapse_shape %pr [[0], [1, 2, 3]] : tensor<4x8x8x4xf32> into tensor<4x256xf32>
+  %ey = tensor.empty() : tensor<4x5xf32>
+  %fy = linalg.fill ins(%zero : f32) outs(%ey : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %y = linalg.matmul ins(%flat, %w : tensor<4x256xf32>, tensor<256x5xf32>) outs(%fy : tensor<4x5xf32>) -> tensor<4x5xf32>
+  return %y : tensor<4x5xf32>
+}
+"""
+
+
+def test_integer_depthwise_pointwise_matches_simulation(qat_opt, compile_mlir,
+                                                        tmp_path):
+    """Depthwise (per-channel weights along C) with ReLU6 as a code clamp,
+    then a pointwise convolution and a linear layer."""
+    instrumented = qat_opt(MOBILE, "--qat-instrument")
+    model = compile_mlir(instrumented, name="mobile_qat")
+    rng = np.random.default_rng(15)
+    shapes = {a.name: a.shape for a in model.net.args}
+    values = {k: (rng.standard_normal(shapes[k]) * 0.8).astype(F32)
+              for k in ("dw", "db", "pw", "pb", "w")}
+    x = (rng.random(shapes["x"], dtype=F32) * 4).astype(F32)
+    init = model.net_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    path = tmp_path / "mobile.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in dict(values, **q).items()}))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    assert "linalg.depthwise_conv_2d_nhwc_hwc" in body and "xi8>" in body
+    assert "qat.fake_quant" not in body
+    simulated = compile_mlir(frozen, name="mobile_sim").net(x)
+    deployed = compile_mlir(integer, name="mobile_int").net(x)
+    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2

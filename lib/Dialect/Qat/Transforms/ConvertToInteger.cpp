@@ -219,11 +219,12 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   };
   auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
   if (!op.hasPureTensorSemantics() ||
-      !(isa<linalg::Conv2DNhwcHwcfOp>(op.getOperation()) ||
+      !(isa<linalg::Conv2DNhwcHwcfOp, linalg::DepthwiseConv2DNhwcHwcOp>(
+            op.getOperation()) ||
         (matmul && !matmul.hasUserDefinedMaps())))
     return op.emitOpError("cannot be converted to integers yet (only "
-                          "linalg.matmul and linalg.conv_2d_nhwc_hwcf layers "
-                          "are)");
+                          "linalg.matmul, linalg.conv_2d_nhwc_hwcf and "
+                          "linalg.depthwise_conv_2d_nhwc_hwc layers are)");
   // The activation operand, through padding, max pooling and reshapes.
   Value source = op.getDpsInputs()[0];
   while (!(layer.input = source.getDefiningOp<FakeQuantOp>())) {
@@ -438,6 +439,13 @@ void Converter::rewrite() {
                 b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
                 {b.getNamedAttr("strides", conv.getStridesAttr()),
                  b.getNamedAttr("dilations", conv.getDilationsAttr())})
+                .getResult(0);
+    else if (auto depthwise = dyn_cast<linalg::DepthwiseConv2DNhwcHwcOp>(
+                 layer.op.getOperation()))
+      acc = linalg::DepthwiseConv2DNhwcHwcOp::create(
+                b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
+                {b.getNamedAttr("strides", depthwise.getStridesAttr()),
+                 b.getNamedAttr("dilations", depthwise.getDilationsAttr())})
                 .getResult(0);
     else
       acc = linalg::MatmulOp::create(b, TypeRange{accType},

@@ -63,12 +63,12 @@ func.func @not_frozen(%x: tensor<2x4xf32>, %sx: tensor<f32>, %w: tensor<4x3xf32>
 
 // -----
 
-func.func @depthwise_not_yet(%x: tensor<1x4x4x2xf32>, %w: tensor<3x3x2xf32>) -> tensor<1x2x2x2xf32> attributes {qat.frozen} {
+func.func @nchw_not_yet(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x3x3xf32>) -> tensor<1x2x2x2xf32> attributes {qat.frozen} {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x2x2x2xf32>
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
-  // expected-error @+1 {{cannot be converted to integers yet (only linalg.matmul and linalg.conv_2d_nhwc_hwcf layers are)}}
-  %c = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
-      ins(%x, %w : tensor<1x4x4x2xf32>, tensor<3x3x2xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  // expected-error @+1 {{cannot be converted to integers yet (only linalg.matmul, linalg.conv_2d_nhwc_hwcf and linalg.depthwise_conv_2d_nhwc_hwc layers are)}}
+  %c = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x2x4x4xf32>, tensor<2x2x3x3xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %c : tensor<1x2x2x2xf32>
 }
