@@ -6,6 +6,7 @@ docs/Semantics.md (exact)."""
 import json
 
 import numpy as np
+import pytest
 
 from reference import F32, choose_qparams, quant_range
 from test_training import MLP, init_mlp, separable_data
@@ -137,11 +138,17 @@ func.func @cnn(%x: tensor<{batch}x8x8x1xf32> {{qat.name = "x"}},
 """
 
 
-def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path):
+@pytest.mark.parametrize("bits", ["weight-bits=8 act-bits=8",
+                                  "weight-bits=4 act-bits=8",
+                                  "weight-bits=4 act-bits=4"])
+def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path,
+                                        bits):
     """Convolutions with padding (padded with the zero point's code), max
-    pooling and flattening carried on int8 codes, then a linear layer."""
-    instrumented = qat_opt(cnn_text(), "--qat-instrument")
-    model = compile_mlir(instrumented, name="cnn_qat")
+    pooling and flattening carried on int8 codes, then a linear layer; at
+    8 and 4 bits (narrower codes are stored unpacked in int8)."""
+    instrumented = qat_opt(cnn_text(), f"--qat-instrument={bits}")
+    tag = bits.replace(" ", "_").replace("=", "")
+    model = compile_mlir(instrumented, name="cnn_qat" + tag)
     rng = np.random.default_rng(13)
     shapes = {a.name: a.shape for a in model.cnn.args}
     values = {k: (rng.standard_normal(shapes[k]) * 0.3).astype(F32)
@@ -152,15 +159,15 @@ def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path):
                  init(*[dict(values, x=x)[a.name] for a in init.args])))
     frozen_values = {k: np.asarray(v).tolist() for k, v in q.items()}
     frozen_values.update({k: v.tolist() for k, v in values.items()})
-    path = tmp_path / "cnn.json"
+    path = tmp_path / f"cnn{tag}.json"
     path.write_text(json.dumps(frozen_values))
     frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=cnn")
     integer = qat_opt(frozen, "--qat-convert-to-integer")
     body = integer.split("func.func @cnn_init")[0]
     assert "qat.fake_quant" not in body
     assert "xi8>" in body and "linalg.pooling_nhwc_max" in body
-    simulated = compile_mlir(frozen, name="cnn_sim").cnn(x)
-    deployed = compile_mlir(integer, name="cnn_int").cnn(x)
+    simulated = compile_mlir(frozen, name="cnn_sim" + tag).cnn(x)
+    deployed = compile_mlir(integer, name="cnn_int" + tag).cnn(x)
     steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
     print(f"CNN: max {steps.max():.3f} steps, {(steps > 0.5).mean():.3f} "
           "of outputs differ")
