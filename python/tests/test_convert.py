@@ -298,3 +298,77 @@ def test_integer_depthwise_pointwise_matches_simulation(qat_opt, compile_mlir,
     steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
     assert steps.max() <= 1.0 + 1e-4, steps.max()
     assert (steps > 0.5).mean() < 0.2
+
+
+POOLED = """
+func.func @net(%x: tensor<4x8x8x1xf32> {qat.name = "x"},
+    %k0: tensor<3x3x1x4xf32> {qat.name = "k0"}, %kb0: tensor<4xf32> {qat.name = "kb0"},
+    %w: tensor<4x5xf32> {qat.name = "w"}) -> (tensor<4x5xf32> {qat.name = "logits"}) {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %quarter = arith.constant 0.25 : f32
+  %four = arith.constant 4.0 : f32""" + conv_block(0, "%x", 8, 1, 4, 4) + """
+  %win = tensor.empty() : tensor<2x2xf32>
+  %ea = tensor.empty() : tensor<4x2x2x4xf32>
+  %fa = linalg.fill ins(%zero : f32) outs(%ea : tensor<4x2x2x4xf32>) -> tensor<4x2x2x4xf32>
+  %sa = linalg.pooling_nhwc_sum {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%p0, %win : tensor<4x4x4x4xf32>, tensor<2x2xf32>) outs(%fa : tensor<4x2x2x4xf32>) -> tensor<4x2x2x4xf32>
+  %avg = linalg.generic {indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> (n, h, w, c)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sa : tensor<4x2x2x4xf32>) outs(%ea : tensor<4x2x2x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %m = arith.mulf %v, %quarter : f32
+    linalg.yield %m : f32
+  } -> tensor<4x2x2x4xf32>
+  %eg = tensor.empty() : tensor<4x4xf32>
+  %fg = linalg.fill ins(%zero : f32) outs(%eg : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %sum = linalg.generic {indexing_maps = [affine_map<(n, c, h, w) -> (n, h, w, c)>, affine_map<(n, c, h, w) -> (n, c)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%avg : tensor<4x2x2x4xf32>) outs(%fg : tensor<4x4xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %v, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<4x4xf32>
+  %mean = linalg.generic {indexing_maps = [affine_map<(n, c) -> (n, c)>, affine_map<(n, c) -> (n, c)>], iterator_types = ["parallel", "parallel"]}
+      ins(%sum : tensor<4x4xf32>) outs(%eg : tensor<4x4xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %m = arith.divf %v, %four : f32
+    linalg.yield %m : f32
+  } -> tensor<4x4xf32>
+  %ey = tensor.empty() : tensor<4x5xf32>
+  %fy = linalg.fill ins(%zero : f32) outs(%ey : tensor<4x5xf32>) -> tensor<4x5xf32>
+  %y = linalg.matmul ins(%mean, %w : tensor<4x4xf32>, tensor<4x5xf32>) outs(%fy : tensor<4x5xf32>) -> tensor<4x5xf32>
+  return %y : tensor<4x5xf32>
+}
+"""
+
+
+def test_integer_average_pool_and_global_mean(qat_opt, compile_mlir,
+                                              tmp_path):
+    """Sum pooling scaled by 1/4 and a global mean (a reduction divided by
+    its count): int32 sums of codes, the zero point's share in the
+    requantization's input zero point, 1/count in its multiplier."""
+    instrumented = qat_opt(POOLED, "--qat-instrument")
+    model = compile_mlir(instrumented, name="pooled_qat")
+    rng = np.random.default_rng(16)
+    shapes = {a.name: a.shape for a in model.net.args}
+    values = {k: (rng.standard_normal(shapes[k]) * 0.5).astype(F32)
+              for k in ("k0", "kb0", "w")}
+    x = rng.random(shapes["x"], dtype=F32)
+    init = model.net_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    path = tmp_path / "pooled.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in dict(values, **q).items()}))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    assert "qat.fake_quant" not in body
+    assert "linalg.pooling_nhwc_sum" in body and "xi32>" in body
+    assert body.count("input_zero_point") >= 2, body
+    simulated = compile_mlir(frozen, name="pooled_sim").net(x)
+    deployed = compile_mlir(integer, name="pooled_int").net(x)
+    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
+    print(f"pooled: max {steps.max():.3f} steps, "
+          f"{(steps > 0.5).mean():.3f} of outputs differ")
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2

@@ -49,6 +49,12 @@ struct IntegerLayer {
   /// operand (padding, max pooling, reshapes), in order.
   SmallVector<Operation *> path;
   int64_t channels = 0, depth = 0;
+  /// A sum (sum pooling, a reduction) instead of a layer with weights:
+  /// `count` terms, scaled by `factor` (an average's 1/count) before the
+  /// output fake-quant.
+  bool isSum = false;
+  int64_t count = 0;
+  double factor = 1.0;
   SmallVector<float> weights;
   SmallVector<float> bias; ///< per column, zeros when none
   std::optional<float> clampLow, clampHigh;
@@ -120,9 +126,22 @@ public:
 
 private:
   FailureOr<IntegerLayer> matchLayer(linalg::LinalgOp op);
+  /// A sum of quantized codes (sum pooling, a reduction), with its scale
+  /// and output fake-quant; failure (no diagnostic) leaves it in float.
+  FailureOr<IntegerLayer> matchSum(linalg::LinalgOp op);
   /// The codes of `layer`'s activation operand: the input's codes carried
   /// through the layer's path.
   Value emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer);
+  /// The int32 accumulator of a layer with weights (bias and zero-point
+  /// correction in its init), and its per-channel multipliers.
+  Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+                        SmallVectorImpl<int32_t> &multipliers,
+                        SmallVectorImpl<int32_t> &shifts);
+  /// The int32 sum of a sum layer's codes; its zero-point share goes to the
+  /// requantization's input zero point.
+  Value emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+                SmallVectorImpl<int32_t> &multipliers,
+                SmallVectorImpl<int32_t> &shifts, int32_t &inputZeroPoint);
   LogicalResult matchEpilogue(IntegerLayer &layer);
 
   func::FuncOp func;
@@ -150,7 +169,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
     unsigned input = value.use_begin()->getOperandNumber();
     std::optional<PayloadChain> chain =
         generic ? matchPayloadChain(generic, input) : std::nullopt;
-    if (!chain || !isElementwiseOn(generic, input) || chain->scales)
+    if (!chain || !isElementwiseOn(generic, input) ||
+        (chain->scales && !layer.isSum))
       return user->emitOpError("cannot be converted to integers: expected a "
                                "bias add, ReLU, ReLU6 or clamp after the "
                                "layer, or its output fake-quant");
@@ -161,7 +181,22 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         continue;
       Value other = inner.getOperand(1);
       std::optional<float> c = scalarConstant(other);
+      if (layer.isSum && isa<arith::MulFOp, arith::DivFOp>(inner)) {
+        // A sum's scale (an average's 1/count), before any clamp.
+        std::optional<float> k = c;
+        if (!k && isa<arith::MulFOp>(inner))
+          k = scalarConstant(inner.getOperand(0));
+        if (!k || layer.clampLow || layer.clampHigh)
+          return generic.emitOpError("cannot be converted to integers: "
+                                     "expected a constant scale before any "
+                                     "clamp");
+        layer.factor *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
+        continue;
+      }
       if (isa<arith::AddFOp>(inner)) {
+        if (layer.isSum)
+          return generic.emitOpError("cannot be converted to integers: a "
+                                     "bias after a sum");
         auto arg = dyn_cast<BlockArgument>(other);
         if (!arg || arg.getOwner() != body || layer.clampLow || layer.clampHigh)
           return generic.emitOpError("cannot be converted to integers: "
@@ -292,10 +327,80 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   return layer;
 }
 
+/// Whether `op` sums its one data input: sum pooling, or a reduction whose
+/// payload is `acc + x`.
+static bool isSumOp(linalg::LinalgOp op) {
+  if (isa<linalg::PoolingNhwcSumOp>(op.getOperation()))
+    return true;
+  if (!isa<linalg::GenericOp>(op.getOperation()) || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
+    return false;
+  Block *body = op.getBlock();
+  auto add = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  return add && body->getOperations().size() == 2 &&
+         llvm::is_contained(add->getOperands(), body->getArgument(0)) &&
+         llvm::is_contained(add->getOperands(), body->getArgument(1));
+}
+
+FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
+  IntegerLayer layer;
+  layer.op = op;
+  layer.isSum = true;
+  if (!op.hasPureTensorSemantics() || !isSumOp(op))
+    return failure();
+  Value source = op.getDpsInputs()[0];
+  while (!(layer.input = source.getDefiningOp<FakeQuantOp>())) {
+    Operation *def = source.getDefiningOp();
+    Value next = def ? pathSource(def) : Value();
+    if (!next)
+      return failure();
+    layer.path.push_back(def);
+    source = next;
+  }
+  std::reverse(layer.path.begin(), layer.path.end());
+  Value init = op.getDpsInits()[0];
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  std::optional<float> start =
+      fill ? scalarConstant(fill.value()) : std::nullopt;
+  if (!start || *start != 0.0f)
+    return failure();
+  layer.count = 1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  for (unsigned loop : reductions)
+    layer.count *= ranges[loop];
+  std::string why;
+  FailureOr<Codes> in = readCodes(layer.input, /*perTensor=*/true, why);
+  if (failed(in))
+    return failure();
+  layer.inputCodes = *in;
+  layer.channels = 1;
+  if (failed(matchEpilogue(layer)))
+    return failure();
+  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
+  if (failed(out))
+    return failure();
+  layer.outputCodes = *out;
+  double real = static_cast<double>(in->scales.front()) * layer.factor /
+                out->scales.front();
+  int64_t maxCode = std::max(std::abs(in->range.qmin - in->zeroPoint),
+                             std::abs(in->range.qmax - in->zeroPoint));
+  if (!quantmath::decomposeMultiplier(real) ||
+      !quantmath::fitsInt32(layer.count * (maxCode + 256)))
+    return failure();
+  return layer;
+}
+
 LogicalResult Converter::match() {
   for (Operation &op : func.getBody().front()) {
-    if (!isLayerOp(&op))
+    if (!isLayerOp(&op)) {
+      auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+      if (linalgOp)
+        if (FailureOr<IntegerLayer> sum = matchSum(linalgOp); succeeded(sum))
+          layers.push_back(std::move(*sum));
       continue;
+    }
     FailureOr<IntegerLayer> layer = matchLayer(cast<linalg::LinalgOp>(op));
     if (failed(layer))
       return failure();
@@ -379,78 +484,131 @@ Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
   return codes;
 }
 
+Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                                 Value x, SmallVectorImpl<int32_t> &multipliers,
+                                 SmallVectorImpl<int32_t> &shifts) {
+  Type i8 = b.getIntegerType(8), i32 = b.getIntegerType(32);
+  const Codes &in = layer.inputCodes, &w = layer.weightCodes,
+              &out = layer.outputCodes;
+  auto wType = cast<RankedTensorType>(layer.weight.getType());
+  auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
+  int64_t k = layer.depth, n = layer.channels, rank = resultType.getRank();
+  auto scaleOf = [&](const Codes &c, int64_t j) {
+    return c.scales.size() == 1 ? c.scales.front() : c.scales[j];
+  };
+
+  // Weight codes, the accumulator's constant term and the multipliers.
+  SmallVector<int8_t> codes(k * n);
+  SmallVector<int32_t> constant(n);
+  int64_t perChannel = w.scales.size() == 1 ? 1 : n;
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t columnSum = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      int64_t q = quantmath::quantize(layer.weights[i * n + j], scaleOf(w, j),
+                                      0, w.range, w.rounding);
+      codes[i * n + j] = static_cast<int8_t>(q);
+      columnSum += q;
+    }
+    int64_t bias = quantmath::quantizeBias(layer.bias[j], in.scales.front(),
+                                           scaleOf(w, j), in.rounding);
+    int64_t c = bias - in.storedZeroPoint() * columnSum;
+    constant[j] = static_cast<int32_t>(
+        std::clamp<int64_t>(c, std::numeric_limits<int32_t>::min(),
+                            std::numeric_limits<int32_t>::max()));
+    if (j >= perChannel)
+      continue;
+    double real = static_cast<double>(in.scales.front()) * scaleOf(w, j) /
+                  out.scales.front();
+    // Representable: checked when the layer was matched.
+    quantmath::FixedPointMultiplier fixed =
+        *quantmath::decomposeMultiplier(real);
+    multipliers.push_back(fixed.multiplier);
+    shifts.push_back(fixed.shift);
+  }
+  Value weights = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(RankedTensorType::get(wType.getShape(), i8),
+                                ArrayRef<int8_t>(codes)));
+  auto accType = RankedTensorType::get(resultType.getShape(), i32);
+  Value bias = arith::ConstantOp::create(
+      b, DenseElementsAttr::get(RankedTensorType::get({n}, i32),
+                                ArrayRef<int32_t>(constant)));
+  SmallVector<int64_t> broadcastDims =
+      llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
+  Value init = linalg::BroadcastOp::create(
+                   b, bias, tensor::EmptyOp::create(b, accType.getShape(), i32),
+                   broadcastDims)
+                   .getResult()[0];
+  if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(layer.op.getOperation()))
+    return linalg::Conv2DNhwcHwcfOp::create(
+               b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
+               {b.getNamedAttr("strides", conv.getStridesAttr()),
+                b.getNamedAttr("dilations", conv.getDilationsAttr())})
+        .getResult(0);
+  if (auto depthwise = dyn_cast<linalg::DepthwiseConv2DNhwcHwcOp>(
+          layer.op.getOperation()))
+    return linalg::DepthwiseConv2DNhwcHwcOp::create(
+               b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
+               {b.getNamedAttr("strides", depthwise.getStridesAttr()),
+                b.getNamedAttr("dilations", depthwise.getDilationsAttr())})
+        .getResult(0);
+  return linalg::MatmulOp::create(b, TypeRange{accType}, ValueRange{x, weights},
+                                  ValueRange{init})
+      .getResult(0);
+}
+
+Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+                         SmallVectorImpl<int32_t> &multipliers,
+                         SmallVectorImpl<int32_t> &shifts,
+                         int32_t &inputZeroPoint) {
+  Type i32 = b.getIntegerType(32);
+  const Codes &in = layer.inputCodes, &out = layer.outputCodes;
+  auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
+  auto accType = RankedTensorType::get(resultType.getShape(), i32);
+  // sum(real) = s_in * (sum(codes) - count * z_in): the zero point's share
+  // is the requantization's input zero point (in range: checked at match).
+  inputZeroPoint = static_cast<int32_t>(layer.count * in.storedZeroPoint());
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
+      static_cast<double>(in.scales.front()) * layer.factor /
+      out.scales.front());
+  multipliers.push_back(fixed.multiplier);
+  shifts.push_back(fixed.shift);
+
+  Value zero = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+  Value empty = tensor::EmptyOp::create(b, accType.getShape(), i32);
+  Value init = linalg::FillOp::create(b, zero, empty).getResult(0);
+  if (auto pool = dyn_cast<linalg::PoolingNhwcSumOp>(layer.op.getOperation()))
+    return linalg::PoolingNhwcSumOp::create(
+               b, TypeRange{accType}, ValueRange{x, pool.getDpsInputs()[1]},
+               ValueRange{init},
+               {b.getNamedAttr("strides", pool.getStridesAttr()),
+                b.getNamedAttr("dilations", pool.getDilationsAttr())})
+        .getResult(0);
+  // A reduction: the same loops, summing widened codes.
+  return linalg::GenericOp::create(
+             b, TypeRange{accType}, ValueRange{x}, ValueRange{init},
+             layer.op.getIndexingMapsArray(), layer.op.getIteratorTypesArray(),
+             [&](OpBuilder &nested, Location loc, ValueRange args) {
+               Value wide = arith::ExtSIOp::create(nested, loc, i32, args[0]);
+               Value sum = arith::AddIOp::create(nested, loc, args[1], wide);
+               linalg::YieldOp::create(nested, loc, sum);
+             })
+      .getResult(0);
+}
+
 void Converter::rewrite() {
   MLIRContext *ctx = func.getContext();
   Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32);
   for (IntegerLayer &layer : layers) {
     ImplicitLocOpBuilder b(layer.op.getLoc(), layer.op);
-    const Codes &in = layer.inputCodes, &w = layer.weightCodes,
-                &out = layer.outputCodes;
-    auto wType = cast<RankedTensorType>(layer.weight.getType());
+    const Codes &out = layer.outputCodes;
     auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
-    int64_t k = layer.depth, n = layer.channels, rank = resultType.getRank();
-    auto scaleOf = [&](const Codes &c, int64_t j) {
-      return c.scales.size() == 1 ? c.scales.front() : c.scales[j];
-    };
+    int64_t rank = resultType.getRank();
     Value x = emitInput(b, layer);
-
-    // Weight codes, the accumulator's constant term and the multipliers.
-    SmallVector<int8_t> codes(k * n);
-    SmallVector<int32_t> constant(n), multipliers(n), shifts(n);
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t columnSum = 0;
-      for (int64_t i = 0; i < k; ++i) {
-        int64_t q = quantmath::quantize(layer.weights[i * n + j], scaleOf(w, j),
-                                        0, w.range, w.rounding);
-        codes[i * n + j] = static_cast<int8_t>(q);
-        columnSum += q;
-      }
-      int64_t bias = quantmath::quantizeBias(layer.bias[j], in.scales.front(),
-                                             scaleOf(w, j), in.rounding);
-      int64_t c = bias - in.storedZeroPoint() * columnSum;
-      constant[j] = static_cast<int32_t>(
-          std::clamp<int64_t>(c, std::numeric_limits<int32_t>::min(),
-                              std::numeric_limits<int32_t>::max()));
-      double real = static_cast<double>(in.scales.front()) * scaleOf(w, j) /
-                    out.scales.front();
-      // Representable: checked when the layer was matched.
-      quantmath::FixedPointMultiplier fixed =
-          *quantmath::decomposeMultiplier(real);
-      multipliers[j] = fixed.multiplier;
-      shifts[j] = fixed.shift;
-    }
-    Value weights = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(RankedTensorType::get(wType.getShape(), i8),
-                                  ArrayRef<int8_t>(codes)));
-    auto accType = RankedTensorType::get(resultType.getShape(), i32);
-    Value bias = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(RankedTensorType::get({n}, i32),
-                                  ArrayRef<int32_t>(constant)));
-    SmallVector<int64_t> broadcastDims =
-        llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
-    Value init =
-        linalg::BroadcastOp::create(
-            b, bias, tensor::EmptyOp::create(b, accType.getShape(), i32),
-            broadcastDims)
-            .getResult()[0];
-    Value acc;
-    if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(layer.op.getOperation()))
-      acc = linalg::Conv2DNhwcHwcfOp::create(
-                b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
-                {b.getNamedAttr("strides", conv.getStridesAttr()),
-                 b.getNamedAttr("dilations", conv.getDilationsAttr())})
-                .getResult(0);
-    else if (auto depthwise = dyn_cast<linalg::DepthwiseConv2DNhwcHwcOp>(
-                 layer.op.getOperation()))
-      acc = linalg::DepthwiseConv2DNhwcHwcOp::create(
-                b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
-                {b.getNamedAttr("strides", depthwise.getStridesAttr()),
-                 b.getNamedAttr("dilations", depthwise.getDilationsAttr())})
-                .getResult(0);
-    else
-      acc = linalg::MatmulOp::create(b, TypeRange{accType},
-                                     ValueRange{x, weights}, ValueRange{init})
-                .getResult(0);
+    SmallVector<int32_t> multipliers, shifts;
+    int32_t inputZeroPoint = 0;
+    Value acc = layer.isSum
+                    ? emitSum(b, layer, x, multipliers, shifts, inputZeroPoint)
+                    : emitContraction(b, layer, x, multipliers, shifts);
 
     // Requantize, with the epilogue's clamps as code bounds.
     int64_t low = out.range.qmin, high = out.range.qmax;
@@ -462,19 +620,16 @@ void Converter::rewrite() {
       high = std::min(
           high, quantmath::quantize(*layer.clampHigh, out.scales.front(),
                                     out.zeroPoint, out.range, out.rounding));
-    if (w.scales.size() == 1) {
-      multipliers.resize(1);
-      shifts.resize(1);
-    }
     SmallVector<NamedAttribute> attrs = {
         b.getNamedAttr("multiplier", b.getDenseI32ArrayAttr(multipliers)),
         b.getNamedAttr("shift", b.getDenseI32ArrayAttr(shifts)),
+        b.getNamedAttr("input_zero_point", b.getI32IntegerAttr(inputZeroPoint)),
         b.getNamedAttr("output_zero_point",
                        b.getI32IntegerAttr(out.storedZeroPoint())),
         b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
         b.getNamedAttr("quant_min", b.getI64IntegerAttr(low - out.offset)),
         b.getNamedAttr("quant_max", b.getI64IntegerAttr(high - out.offset))};
-    if (w.scales.size() > 1)
+    if (multipliers.size() > 1)
       attrs.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(rank - 1)));
     if (auto rounding = layer.output.getRoundingAttr())
       attrs.push_back(b.getNamedAttr("rounding", rounding));
@@ -528,7 +683,8 @@ void Converter::rewrite() {
     order.insert(layer.op);
     for (Operation *op : llvm::reverse(layer.path))
       order.insert(op);
-    order.insert(layer.weight);
+    if (layer.weight)
+      order.insert(layer.weight);
     order.insert(layer.input);
   }
   SmallVector<Operation *> dead(order.begin(), order.end());
