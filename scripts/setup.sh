@@ -21,6 +21,7 @@ PACKAGES=(
   libgtest-dev
   # Python side: golden vectors (torch), tests and front end.
   python3 python3-numpy python3-pytest python3-torch python3-onnx python3-tqdm
+  python3-matplotlib dataset-fashion-mnist
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -238,7 +238,7 @@ Value pathSource(Operation *op) {
       return pad.getSource();
     return {};
   }
-  if (isa<linalg::PoolingNhwcMaxOp>(op))
+  if (isa<linalg::PoolingNhwcMaxOp, linalg::TransposeOp>(op))
     return cast<linalg::LinalgOp>(op).getDpsInputs()[0];
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
     return op->getOperand(0);
@@ -267,7 +267,7 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
     Value next = def ? pathSource(def) : Value();
     if (!next)
       return fail(op, "its input must be fake-quantized (through padding, "
-                      "max pooling or reshapes only)");
+                      "max pooling, transposes or reshapes only)");
     layer.path.push_back(def);
     source = next;
   }
@@ -470,6 +470,12 @@ Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
                   {b.getNamedAttr("strides", pool.getStridesAttr()),
                    b.getNamedAttr("dilations", pool.getDilationsAttr())})
                   .getResult(0);
+    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+      auto type = codesType(transpose.getResult()[0]);
+      Value empty = tensor::EmptyOp::create(b, type.getShape(), i8);
+      codes = linalg::TransposeOp::create(b, codes, empty,
+                                          transpose.getPermutation())
+                  .getResult()[0];
     } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
       codes = tensor::CollapseShapeOp::create(
           b, codesType(collapse.getResult()), codes,
