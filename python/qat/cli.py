@@ -1,0 +1,399 @@
+"""`python3 -m qat <command>`: the compiler pipeline, one step per command.
+
+    import      model.onnx -> model.mlir + model.npz (parameters)
+    instrument  model.mlir -> model.qat.mlir (fake-quant placed)
+    calibrate   model.qat.mlir + values -> values with scales (PTQ ranges)
+    train       model(.qat).mlir + values -> trained values (float or QAT)
+    freeze      model.qat.mlir + values -> model.frozen.mlir (constants)
+    convert     model.frozen.mlir -> model.int.mlir (integer linalg)
+    compile     model.mlir -> libmodel.so
+    eval        libmodel.so (+ values) + data -> accuracy, latency
+    check       model.frozen.mlir + data -> layer-by-layer differences
+    demo        all of the above on Fashion-MNIST, with a report
+
+Values files are .npz archives of named arrays (parameters by their
+`qat.name`, scales and zero points by the names qat-instrument gives).
+User mistakes print one line, `error: ...`, and a hint; exit status 1.
+"""
+
+import argparse
+import os
+import sys
+from typing import Dict, List, Optional
+
+import numpy as np
+
+
+class UsageError(Exception):
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+def _read(path: str) -> str:
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _load_values(paths: Optional[List[str]]) -> Dict[str, np.ndarray]:
+    values = {}
+    for path in paths or []:
+        if not os.path.exists(path):
+            raise UsageError(f"{path}: no such file",
+                             "values come from `import`, `calibrate` or "
+                             "`train` (.npz)")
+        try:
+            with np.load(path) as z:
+                values.update({k: z[k] for k in z.files})
+        except (OSError, ValueError) as err:
+            raise UsageError(f"{path}: not an .npz archive ({err})")
+    return values
+
+
+def _save_values(path: str, values: Dict[str, np.ndarray]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    np.savez(path, **{k: np.asarray(v) for k, v in values.items()})
+
+
+def _default_out(path: str, suffix: str, strip: bool = True) -> str:
+    """model.qat.mlir -> model<suffix> (model.qat<suffix> without strip)."""
+    base = path[:-5] if path.endswith(".mlir") else os.path.splitext(path)[0]
+    for known in (".qat", ".frozen", ".int"):
+        if strip and base.endswith(known):
+            base = base[:-len(known)]
+    return base + suffix
+
+
+def _workdir(args) -> str:
+    return args.workdir or os.path.join(
+        os.path.dirname(os.path.abspath(args.output or args.model)),
+        ".qat-build")
+
+
+# Commands --------------------------------------------------------------------
+
+def cmd_import(args):
+    from qat.onnx_import import import_onnx
+    imported = import_onnx(args.model, batch=args.batch, name=args.name)
+    out = args.output or _default_out(args.model, ".mlir")
+    _write(out, imported.text)
+    params = args.params or out[:-5] + ".npz"
+    _save_values(params, imported.params)
+    ops = ", ".join(f"{k} x{v}" for k, v in sorted(imported.ops.items()))
+    print(f"imported @{imported.function} ({ops}) -> {out}; "
+          f"{len(imported.params)} parameters -> {params}")
+
+
+def cmd_instrument(args):
+    from qat import workflow
+    text = workflow.instrument(_read(args.model), args.weight_bits,
+                               args.act_bits, args.config)
+    out = args.output or _default_out(args.model, ".qat.mlir")
+    _write(out, text)
+    print(f"instrumented (W{args.weight_bits}A{args.act_bits}) -> {out}")
+
+
+def _data(args, split="train"):
+    from qat import data
+    return data.load(args.data, split, args.limit)
+
+
+def _fit_input(trainer_or_entry_shape, x, what):
+    from qat import data
+    return data.fit(x, trainer_or_entry_shape, what)
+
+
+def cmd_calibrate(args):
+    from qat import data as datasets
+    from qat import workflow
+    text = _read(args.model)
+    values = _load_values(args.values)
+    trainer = workflow.Trainer(text, values, _workdir(args), "calibrate",
+                               range_learning="none")
+    split = _data(args)
+    x = datasets.fit(split.x, trainer.input_shape, args.data)
+    qparams = trainer.calibrate(x, args.batches, progress=not args.quiet)
+    out = args.output or _default_out(args.model, ".calibrated.npz", strip=False)
+    _save_values(out, dict(values, **qparams))
+    print(f"calibrated {len(qparams)} scales and zero points on "
+          f"{min(len(x) // trainer.batch, args.batches) * trainer.batch} "
+          f"samples -> {out}")
+
+
+def cmd_train(args):
+    from qat import data as datasets
+    from qat import workflow
+    text = _read(args.model)
+    values = _load_values(args.values)
+    trainer = workflow.Trainer(text, values, _workdir(args), "train",
+                               optimizer=args.optimizer,
+                               momentum=args.momentum,
+                               weight_decay=args.weight_decay,
+                               range_learning=args.range_learning)
+    split = _data(args)
+    x = datasets.fit(split.x, trainer.input_shape, args.data)
+    history = trainer.fit(datasets.Split(x, split.y), args.epochs, args.lr,
+                          progress=not args.quiet)
+    out = args.output or _default_out(args.model, ".trained.npz", strip=False)
+    _save_values(out, trainer.values)
+    print(f"trained {trainer.step} steps, loss {history[0][1]:.4f} -> "
+          f"{history[-1][1]:.4f} -> {out}")
+
+
+def cmd_freeze(args):
+    from qat import workflow
+    text = _read(args.model)
+    values = _load_values(args.values)
+    function = args.function or workflow.forward_function(text)
+    out = args.output or _default_out(args.model, ".frozen.mlir")
+    _write(out, workflow.freeze(text, values, function))
+    print(f"froze @{function} with {len(values)} values -> {out}")
+
+
+def cmd_convert(args):
+    from qat import workflow
+    out = args.output or _default_out(args.model, ".int.mlir")
+    _write(out, workflow.convert(_read(args.model)))
+    print(f"converted to integers -> {out}")
+
+
+def cmd_compile(args):
+    from qat import pipeline
+    _read(args.model)
+    out = args.output or os.path.join(
+        os.path.dirname(os.path.abspath(args.model)),
+        "lib" + os.path.basename(_default_out(args.model, ".so", strip=False)))
+    pipeline.compile_library(_read(args.model), out, args.flag or ())
+    print(f"compiled -> {out} ({os.path.getsize(out) // 1024} KiB)")
+
+
+def cmd_eval(args):
+    from qat import data as datasets
+    from qat import workflow
+    from qat.runtime import Model, QatError
+    if not os.path.exists(args.library):
+        raise UsageError(f"{args.library}: no such file",
+                         "make one with `python3 -m qat compile`")
+    try:
+        model = Model(os.path.abspath(args.library))
+    except QatError as err:
+        raise UsageError(f"{args.library}: {err}")
+    name = args.entry or next(iter(model.entries))
+    if name not in model.entries:
+        raise UsageError(f"{args.library} has no entry @{name}",
+                         "entries: " + ", ".join(model.entries))
+    entry = model[name]
+    values = _load_values(args.values)
+    split = _data(args, args.split)
+    x = datasets.fit(split.x, entry.args[0].shape, args.data)
+    acc = workflow.accuracy(entry, values, datasets.Split(x, split.y))
+    per_call = workflow.latency(entry, values, x, repeat=50)
+    print(f"@{name}: accuracy {100 * acc:.2f}% on {len(x)} samples; "
+          f"{per_call * 1e6:.1f} us per call of batch {entry.args[0].shape[0]}")
+
+
+def cmd_check(args):
+    from qat import check, data as datasets, pipeline, workflow
+    frozen = _read(args.model)
+    function = workflow.forward_function(frozen)
+    work = _workdir(args)
+    sim = pipeline.load(pipeline.qat_opt(frozen, "--qat-expose-layers"), work,
+                        "check_sim")
+    integer = pipeline.load(pipeline.qat_opt(workflow.convert(frozen),
+                                             "--qat-expose-layers"),
+                            work, "check_int")
+    entry = sim[function]
+    split = _data(args, "test")
+    x = datasets.fit(split.x, entry.args[0].shape, args.data)
+    report = check.compare(entry, integer[function], x[:entry.args[0].shape[0]])
+    print(check.format_report(report))
+
+
+def cmd_demo(args):
+    from qat import demo
+    demo.run(args.output or "demo-out", networks=args.networks,
+             onnx_path=args.onnx,
+             float_epochs=(args.epochs if args.epochs is not None else
+                           (0 if args.onnx else 4)),
+             qat_epochs=args.qat_epochs, train_limit=args.limit,
+             test_limit=args.test_limit, batch=args.batch, data=args.data,
+             progress=not args.quiet, plots=not args.no_plots)
+
+
+# Parser ----------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python3 -m qat",
+        description="qat-mlir: quantization-aware training and integer "
+                    "deployment through MLIR.")
+    sub = p.add_subparsers(dest="command", metavar="command")
+
+    def command(name, help_):
+        c = sub.add_parser(name, help=help_, description=help_)
+        c.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress bars")
+        return c
+
+    def data_options(c, default="fashion-mnist"):
+        c.add_argument("--data", default=default,
+                       help="'fashion-mnist' (Debian's dataset-fashion-mnist) "
+                            "or a .npz with arrays x and y")
+        c.add_argument("--limit", type=int, help="use the first N samples")
+
+    def build_dir(c):
+        c.add_argument("--workdir", help="where compiled programs go "
+                       "(default: .qat-build beside the output)")
+
+    c = command("import", "ONNX model -> MLIR (linalg on tensors) + "
+                "parameters (.npz)")
+    c.add_argument("model", help="model.onnx")
+    c.add_argument("-o", "--output", help="model.mlir")
+    c.add_argument("--params", help="parameters .npz (default: beside -o)")
+    c.add_argument("--batch", type=int, default=64,
+                   help="static batch size for a symbolic batch dimension")
+    c.add_argument("--name", help="function name (default: the graph's)")
+    c.set_defaults(run=cmd_import)
+
+    c = command("instrument", "place fake-quant ops (qat-fold-batchnorm + "
+                "qat-instrument)")
+    c.add_argument("model")
+    c.add_argument("-o", "--output")
+    c.add_argument("--weight-bits", type=int, default=8)
+    c.add_argument("--act-bits", type=int, default=8)
+    c.add_argument("--config", help="per-layer JSON config "
+                   "(docs/Instrumentation.md)")
+    c.set_defaults(run=cmd_instrument)
+
+    c = command("calibrate", "activation ranges on data -> scales and zero "
+                "points (post-training quantization)")
+    c.add_argument("model", help="instrumented model (.qat.mlir)")
+    c.add_argument("--values", nargs="+", required=True,
+                   help=".npz files of parameter values")
+    c.add_argument("-o", "--output")
+    c.add_argument("--batches", type=int, default=32)
+    data_options(c)
+    build_dir(c)
+    c.set_defaults(run=cmd_calibrate)
+
+    c = command("train", "train through the compiled train step (float, or "
+                "QAT on an instrumented model)")
+    c.add_argument("model")
+    c.add_argument("--values", nargs="+", required=True)
+    c.add_argument("-o", "--output")
+    c.add_argument("--epochs", type=float, default=1)
+    c.add_argument("--lr", type=float, default=0.05)
+    c.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    c.add_argument("--momentum", type=float, default=0.9)
+    c.add_argument("--weight-decay", type=float, default=0.0)
+    c.add_argument("--range-learning", choices=["lsq", "ema", "none"],
+                   default="lsq")
+    data_options(c)
+    build_dir(c)
+    c.set_defaults(run=cmd_train)
+
+    c = command("freeze", "values -> constants (qat-freeze)")
+    c.add_argument("model")
+    c.add_argument("--values", nargs="+", required=True)
+    c.add_argument("-o", "--output")
+    c.add_argument("--function")
+    c.set_defaults(run=cmd_freeze)
+
+    c = command("convert", "frozen QAT model -> integer linalg "
+                "(qat-convert-to-integer)")
+    c.add_argument("model")
+    c.add_argument("-o", "--output")
+    c.set_defaults(run=cmd_convert)
+
+    c = command("compile", "MLIR -> shared library (qat-compile)")
+    c.add_argument("model")
+    c.add_argument("-o", "--output")
+    c.add_argument("--flag", action="append",
+                   help="extra qat-compile flag (repeatable)")
+    c.set_defaults(run=cmd_compile)
+
+    c = command("eval", "accuracy and latency of a compiled model through "
+                "the runtime")
+    c.add_argument("library")
+    c.add_argument("--values", nargs="*",
+                   help="parameter values when the model takes them")
+    c.add_argument("--entry")
+    c.add_argument("--split", choices=["train", "test"], default="test")
+    data_options(c)
+    c.set_defaults(run=cmd_eval)
+
+    c = command("check", "differential checker: the frozen QAT model vs its "
+                "integer conversion, layer by layer")
+    c.add_argument("model", help="frozen model (.frozen.mlir)")
+    c.add_argument("-o", "--output", help=argparse.SUPPRESS)
+    data_options(c)
+    build_dir(c)
+    c.set_defaults(run=cmd_check)
+
+    c = command("demo", "Fashion-MNIST: float training, PTQ and QAT at int8 "
+                "and W4A8, integer deployment, report")
+    c.add_argument("-o", "--output", help="report folder (default demo-out)")
+    c.add_argument("--networks", nargs="+", choices=["mlp", "cnn"],
+                   default=["mlp", "cnn"])
+    c.add_argument("--onnx", help="a float ONNX model to use instead")
+    c.add_argument("--epochs", type=float,
+                   help="float training epochs (default 4; 0 with --onnx)")
+    c.add_argument("--qat-epochs", type=float, default=1)
+    c.add_argument("--batch", type=int, default=64)
+    c.add_argument("--test-limit", type=int)
+    c.add_argument("--no-plots", action="store_true")
+    data_options(c)
+    c.set_defaults(run=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "run", None):
+        p.print_help()
+        return 1
+    from qat.data import DataError
+    from qat.onnx_import import OnnxImportError
+    from qat.pipeline import ToolError
+    from qat.runtime import QatError
+    try:
+        args.run(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return 1
+    except OnnxImportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if "supported" in str(err):
+            print("hint: docs/Frontend.md lists the supported ONNX ops and "
+                  "attributes", file=sys.stderr)
+        return 1
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except ToolError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (KeyError, ValueError, FloatingPointError, QatError) as err:
+        message = err.args[0] if isinstance(err, KeyError) else str(err)
+        print(f"error: {message}", file=sys.stderr)
+        if isinstance(err, KeyError):
+            print("hint: pass every values file the model needs with "
+                  "--values (parameters, and scales after calibrate)",
+                  file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,215 @@
+"""The main job: Fashion-MNIST from float training to deployed integer
+libraries, every step through the compiler.
+
+For each network (an MLP and a small CNN, written as ONNX and imported, or
+a float ONNX model of the user's):
+  1. train in float with the compiled train step (qat-build-train-step);
+  2. PTQ: instrument, calibrate ranges on training data (@calibrate),
+     freeze, convert to integers, compile;
+  3. QAT: the same instrumented network fine-tuned with LSQ scales, then
+     frozen, converted and compiled;
+at W8A8 and at W4A8; every deployed library is evaluated through the C
+runtime on the 10,000 test images. Prints a table and writes report.md
+with plots into the output folder.
+"""
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from qat import data as datasets
+from qat import models, pipeline, workflow
+from qat.onnx_import import import_onnx
+
+
+@dataclass
+class Row:
+    network: str
+    variant: str          # FP32, PTQ int8, QAT int8, PTQ W4A8, QAT W4A8
+    accuracy: float
+    weight_bytes: int     # as stored in the library
+    library_bytes: int
+    latency_us: float     # batch 1, median per call
+    history: List = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    rows: List[Row]
+    layer_sqnr: Dict[str, Dict[str, float]]  # "cnn QAT W4A8" -> layer -> dB
+    histories: Dict[str, List]
+    seconds: float
+
+
+VARIANTS = [("int8", 8, 8), ("W4A8", 4, 8)]
+
+
+def _log(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(message, flush=True)
+
+
+def _weight_bytes(params: Dict[str, np.ndarray], weight_bits: Optional[int]):
+    """fp32: 4 bytes per value; integer: weights one byte per code (4-bit
+    codes are stored unpacked), biases as int32."""
+    total = 0
+    for value in params.values():
+        if weight_bits is None or value.ndim < 2:
+            total += 4 * value.size
+        else:
+            total += value.size
+    return total
+
+
+def _sqnr(reference: np.ndarray, value: np.ndarray) -> float:
+    noise = float(np.sum((reference.astype(np.float64) - value) ** 2))
+    signal = float(np.sum(reference.astype(np.float64) ** 2))
+    return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
+
+
+def _layers(model, entry: str, x: np.ndarray) -> Dict[str, np.ndarray]:
+    e = model[entry]
+    out = e(np.ascontiguousarray(x[:e.args[0].shape[0]]))
+    out = out if isinstance(out, tuple) else (out,)
+    return {r.name[len("layer:"):]: v for r, v in zip(e.results, out)
+            if r.name.startswith("layer:")}
+
+
+def run_network(name: str, onnx_model, train, test, workdir: str,
+                float_epochs: float, qat_epochs: float, float_lr: float,
+                qat_lr: float, batch: int, quiet: bool, progress: bool):
+    rows, histories, sqnr = [], {}, {}
+    imported = import_onnx(onnx_model, batch=batch, name=name)
+    single = import_onnx(onnx_model, batch=1, name=name)
+    fn = imported.function
+    x_train = datasets.fit(train.x, imported.inputs[0][1], "training data")
+    x_test = datasets.fit(test.x, imported.inputs[0][1], "test data")
+    train = datasets.Split(x_train, train.y)
+    test = datasets.Split(x_test, test.y)
+    work = os.path.join(workdir, name)
+
+    def deploy(text_b, text_1, values, variant, weight_bits, history):
+        """Frozen + converted (when quantized) at the evaluation batch and at
+        batch 1; accuracy on the test set, latency, sizes."""
+        tag = variant.replace(" ", "_")
+        frozen = workflow.freeze(text_b, values, fn)
+        frozen1 = workflow.freeze(text_1, values, fn)
+        if weight_bits is not None:
+            frozen, frozen1 = workflow.convert(frozen), workflow.convert(frozen1)
+        model = pipeline.load(frozen, work, f"{tag}_b{batch}")
+        model1 = pipeline.load(frozen1, work, f"{tag}_b1")
+        acc = workflow.accuracy(model[fn], {}, test)
+        lat = workflow.latency(model1[fn], {}, test.x) * 1e6
+        params = {k: v for k, v in values.items() if k in imported.params}
+        row = Row(name, variant, acc, _weight_bytes(params, weight_bits),
+                  os.path.getsize(model1.path), lat, history)
+        _log(f"  {name} {variant:9s} accuracy {100 * acc:6.2f}%  "
+             f"latency {lat:8.1f} us/image", quiet)
+        return row
+
+    # 1. Float training through the compiled train step.
+    _log(f"[{name}] float training, {float_epochs:g} epochs "
+         f"(batch {batch}, SGD momentum 0.9, cosine lr {float_lr:g})", quiet)
+    trainer = workflow.Trainer(imported.text, imported.params, work,
+                               "train_f32")
+    history = []
+    if float_epochs > 0:
+        t = time.perf_counter()
+        history = trainer.fit(train, float_epochs, float_lr,
+                              progress=progress, desc=f"{name} fp32")
+        _log(f"  trained in {time.perf_counter() - t:.1f} s, last loss "
+             f"{history[-1][1]:.3f}", quiet)
+    histories[f"{name} FP32"] = history
+    float_values = trainer.values
+    rows.append(deploy(imported.text, single.text, float_values, "FP32", None,
+                       history))
+
+    # A near-float reference with the same layer names: 16-bit fake-quant.
+    ref_text = workflow.instrument(imported.text, 16, 16)
+    ref_trainer = workflow.Trainer(ref_text, float_values, work, "ref16",
+                                   range_learning="none")
+    ref_values = dict(float_values, **ref_trainer.calibrate(train.x))
+    ref_model = pipeline.load(pipeline.qat_opt(
+        workflow.freeze(ref_text, ref_values, fn), "--qat-expose-layers"),
+        work, "ref16_layers")
+    reference = _layers(ref_model, fn, test.x)
+
+    for label, weight_bits, act_bits in VARIANTS:
+        q_text = workflow.instrument(imported.text, weight_bits, act_bits)
+        q_single = workflow.instrument(single.text, weight_bits, act_bits)
+        _log(f"[{name}] {label}: calibrate (PTQ), then QAT {qat_epochs:g} "
+             f"epochs (LSQ scales, lr {qat_lr:g})", quiet)
+        qat = workflow.Trainer(q_text, float_values, work, f"train_{label}")
+        ptq_values = dict(float_values, **qat.calibrate(train.x))
+        rows.append(deploy(q_text, q_single, ptq_values, f"PTQ {label}",
+                           weight_bits, []))
+        history = qat.fit(train, qat_epochs, qat_lr, progress=progress,
+                          desc=f"{name} QAT {label}")
+        histories[f"{name} QAT {label}"] = history
+        qat_values = dict(qat.values)
+        rows.append(deploy(q_text, q_single, qat_values, f"QAT {label}",
+                           weight_bits, history))
+        for variant, values in (("PTQ", ptq_values), ("QAT", qat_values)):
+            exposed = pipeline.qat_opt(workflow.freeze(q_text, values, fn),
+                                       "--qat-expose-layers")
+            layers = _layers(pipeline.load(exposed, work,
+                                           f"layers_{variant}_{label}"),
+                             fn, test.x)
+            sqnr[f"{name} {variant} {label}"] = {
+                layer: _sqnr(reference[layer], value)
+                for layer, value in layers.items() if layer in reference}
+    return rows, histories, sqnr
+
+
+def format_table(rows: List[Row]) -> str:
+    lines = ["| network | model | accuracy | weights (KiB) | library (KiB) | "
+             "latency (us/image) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.network} | {r.variant} | {100 * r.accuracy:.2f}% "
+                     f"| {r.weight_bytes / 1024:.1f} | "
+                     f"{r.library_bytes / 1024:.0f} | {r.latency_us:.1f} |")
+    return "\n".join(lines)
+
+
+def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
+        onnx_path: Optional[str] = None, float_epochs: float = 4,
+        qat_epochs: float = 1, train_limit: Optional[int] = None,
+        test_limit: Optional[int] = None, batch: int = 64,
+        data: str = "fashion-mnist", quiet: bool = False,
+        progress: bool = True, plots: bool = True) -> Result:
+    start = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
+    workdir = os.path.join(out_dir, "build")
+    train = datasets.load(data, "train", train_limit)
+    test = (datasets.load(data, "test", test_limit) if data == "fashion-mnist"
+            else datasets.Split(train.x[-(test_limit or len(train.x) // 6):],
+                                train.y[-(test_limit or len(train.x) // 6):]))
+    _log(f"data: {len(train.x)} training and {len(test.x)} test samples "
+         f"({data})", quiet)
+    chosen = []
+    if onnx_path:
+        chosen.append((os.path.splitext(os.path.basename(onnx_path))[0],
+                       onnx_path))
+    else:
+        for name in networks:
+            chosen.append((name, {"mlp": models.mlp, "cnn": models.cnn}[name]()))
+    rows, histories, sqnr = [], {}, {}
+    for name, onnx_model in chosen:
+        lr = {"mlp": 0.05}.get(name, 0.05)
+        r, h, s = run_network(name, onnx_model, train, test, workdir,
+                              float_epochs, qat_epochs, lr, lr / 10, batch,
+                              quiet, progress)
+        rows += r
+        histories.update(h)
+        sqnr.update(s)
+    result = Result(rows, sqnr, histories, time.perf_counter() - start)
+    from qat import report
+    report.write(out_dir, result, plots=plots)
+    _log("", quiet)
+    _log(format_table(rows), quiet)
+    _log(f"\nreport: {os.path.join(out_dir, 'report.md')} "
+         f"({result.seconds:.0f} s in all)", quiet)
+    return result

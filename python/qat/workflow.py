@@ -1,0 +1,248 @@
+"""The compiler pipeline as Python steps, shared by the CLI and the demo.
+
+A network is MLIR text (a forward function with `qat.name`d arguments) plus
+a dict of values by name: parameters ("fc0.weight") and, once instrumented,
+scales and zero points ("matmul_0.act_scale"). Every step is a function of
+text and values:
+
+    text = instrument(text, weight_bits=8)       # qat-fold-batchnorm + qat-instrument
+    trainer = Trainer(text, values, "work/")     # qat-build-train-step, compiled
+    values = trainer.calibrate(x) | values       # @calibrate + @qparams (PTQ ranges)
+    values, history = trainer.fit(data, epochs)  # @train_step per batch
+    frozen = freeze(text, values, "cnn")         # qat-freeze
+    integer = convert(frozen)                    # qat-convert-to-integer
+"""
+
+import json
+import math
+import os
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from qat import pipeline
+from qat.data import Split
+from qat.runtime import Entry, Model
+
+
+def instrument(text: str, weight_bits: int = 8, act_bits: int = 8,
+               config: Optional[str] = None, extra: str = "") -> str:
+    options = f"weight-bits={weight_bits} act-bits={act_bits}"
+    if config:
+        options += f" config={config}"
+    if extra:
+        options += " " + extra
+    return pipeline.qat_opt(text, "--qat-fold-batchnorm",
+                            f"--qat-instrument={options}")
+
+
+def freeze(text: str, values: Dict[str, np.ndarray], function: str) -> str:
+    """qat-freeze: `values` (every scale and zero point, and the weights)
+    become constants of `function`."""
+    def plain(v):
+        v = np.asarray(v)
+        return v.tolist()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({k: plain(v) for k, v in values.items()}, f)
+        path = f.name
+    try:
+        return pipeline.qat_opt(
+            text, f"--qat-freeze=values={path} function={function}")
+    finally:
+        os.unlink(path)
+
+
+def convert(frozen: str) -> str:
+    return pipeline.qat_opt(frozen, "--qat-convert-to-integer",
+                            "--canonicalize")
+
+
+def forward_function(text: str) -> str:
+    """The name of the first public function in `text`."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("func.func @"):
+            return line[len("func.func @"):].split("(")[0]
+    raise pipeline.ToolError("no function in the module")
+
+
+def batches(n: int, batch: int, rng=None, drop_last=True):
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    stop = n - n % batch if drop_last else n
+    for start in range(0, stop, batch):
+        yield order[start:start + batch]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - setup installs python3-tqdm
+        tqdm = None
+    if tqdm is None or not enabled:
+        class Silent:
+            def update(self, n=1): pass
+            def set_postfix_str(self, s): pass
+            def close(self): pass
+        return Silent()
+    return tqdm(total=total, desc=desc, unit="step", leave=False,
+                dynamic_ncols=True)
+
+
+class Trainer:
+    """A compiled training program (`qat-build-train-step`) of `text` and
+    its state: values by name, optimizer state, observers."""
+
+    def __init__(self, text: str, values: Dict[str, np.ndarray],
+                 workdir: str, name: str = "train", optimizer: str = "sgd",
+                 momentum: float = 0.9, weight_decay: float = 0.0,
+                 range_learning: str = "lsq"):
+        options = (f"optimizer={optimizer} momentum={momentum} "
+                   f"weight-decay={weight_decay} range-learning={range_learning}")
+        program = pipeline.qat_opt(text, f"--qat-build-train-step={options}")
+        self.model: Model = pipeline.load(program, workdir, name)
+        self.step_entry: Entry = self.model.train_step
+        self.values = dict(values)
+        self.state: Dict[str, np.ndarray] = {}
+        for info in self.step_entry.args:
+            kind = info.name.partition(":")[0]
+            if kind in ("momentum", "adam_m", "adam_v"):
+                self.state[info.name] = np.zeros(info.shape, np.float32)
+        self.reset_observers()
+        self.batch = next(i.shape[0] for i in self.step_entry.args
+                          if i.name.startswith("input:"))
+        self.input_shape = next(i.shape for i in self.step_entry.args
+                                if i.name.startswith("input:"))
+        self.step = 0
+
+    def reset_observers(self) -> None:
+        for info in (i for e in self.model.entries.values() for i in e.args):
+            if info.name.startswith("act_min:"):
+                self.state[info.name] = np.array(np.inf, np.float32)
+            elif info.name.startswith("act_max:"):
+                self.state[info.name] = np.array(-np.inf, np.float32)
+
+    def _values(self, extra) -> Dict[str, np.ndarray]:
+        merged = dict(self.values)
+        merged.update(self.state)
+        merged.update(extra)
+        return merged
+
+    def calibrate(self, x: np.ndarray, max_batches: int = 32,
+                  progress: bool = False) -> Dict[str, np.ndarray]:
+        """Runs the float forward over `x` (running min/max per activation)
+        and returns the scales and zero points it implies (@qparams)."""
+        self.reset_observers()
+        calibrate = self.model.calibrate
+        n = min(len(x) // self.batch, max_batches)
+        if n == 0:
+            raise ValueError(f"calibration needs at least {self.batch} "
+                             f"samples, got {len(x)}")
+        input_name = next(i.name for i in calibrate.args
+                          if i.name.startswith("input:"))
+        bar = _progress(n, "calibrate", progress)
+        for i in range(n):
+            chunk = x[i * self.batch:(i + 1) * self.batch]
+            out = pipeline.named_call(calibrate,
+                                      self._values({input_name: chunk}))
+            self.state.update(out)
+            bar.update()
+        bar.close()
+        qparams = pipeline.named_call(self.model.qparams, self._values({}))
+        self.values.update(qparams)
+        return qparams
+
+    def fit(self, data: Split, epochs: float, lr: float,
+            progress: bool = True, desc: str = "train", seed: int = 0,
+            log_every: int = 20, on_epoch: Optional[Callable] = None):
+        """SGD over `data` for `epochs` (a fraction runs part of one), cosine
+        learning rate from `lr`; returns the loss history
+        [(step, loss)], averaged over `log_every` steps."""
+        rng = np.random.default_rng(seed)
+        per_epoch = len(data.x) // self.batch
+        total = max(1, int(round(per_epoch * epochs)))
+        if per_epoch == 0:
+            raise ValueError(f"training needs at least {self.batch} samples "
+                             f"(the batch size), got {len(data.x)}")
+        input_name = next(i.name for i in self.step_entry.args
+                          if i.name.startswith("input:"))
+        history, window = [], []
+        bar = _progress(total, desc, progress)
+        start, done = time.perf_counter(), 0
+        while done < total:
+            for idx in batches(len(data.x), self.batch, rng):
+                if done == total:
+                    break
+                rate = 0.5 * lr * (1 + math.cos(math.pi * done / total))
+                self.step += 1
+                out = pipeline.named_call(self.step_entry, self._values({
+                    input_name: data.x[idx], "labels": data.y[idx],
+                    "lr": np.array(rate, np.float32),
+                    "step": np.array(self.step, np.float32)}))
+                loss = float(out.pop("loss"))
+                if not math.isfinite(loss):
+                    bar.close()
+                    raise FloatingPointError(
+                        f"{desc}: the loss became {loss} at step {done + 1}; "
+                        "lower the learning rate")
+                for name, value in out.items():
+                    kind, _, bare = name.partition(":")
+                    if kind in ("param", "qparam"):
+                        self.values[bare] = value
+                    else:
+                        self.state[name] = value
+                window.append(loss)
+                done += 1
+                if len(window) == log_every or done == total:
+                    history.append((done, float(np.mean(window))))
+                    window = []
+                bar.update()
+                if done % 10 == 0:
+                    rate_s = done * self.batch / (time.perf_counter() - start)
+                    bar.set_postfix_str(f"loss {history[-1][1] if history else loss:.3f}, "
+                                        f"{rate_s:,.0f} samples/s")
+                if on_epoch and done % per_epoch == 0:
+                    on_epoch(done // per_epoch)
+        bar.close()
+        return history
+
+
+def predict(entry: Entry, values: Dict[str, np.ndarray],
+            x: np.ndarray) -> np.ndarray:
+    """Logits of `entry` (a forward function, frozen or not) over all of
+    `x`, in batches of its static batch size (the last one padded)."""
+    input_info = entry.args[0]
+    batch = input_info.shape[0]
+    outputs = []
+    for start in range(0, len(x), batch):
+        chunk = x[start:start + batch]
+        if len(chunk) < batch:
+            pad = np.zeros((batch - len(chunk),) + chunk.shape[1:], chunk.dtype)
+            chunk = np.concatenate([chunk, pad])
+        args = pipeline.arguments(entry, dict(values, **{input_info.name:
+                                                         chunk}))
+        out = entry(*args)
+        out = out[0] if isinstance(out, tuple) else out
+        outputs.append(out[:min(batch, len(x) - start)])
+    return np.concatenate(outputs)
+
+
+def accuracy(entry: Entry, values: Dict[str, np.ndarray], data: Split) -> float:
+    return float((predict(entry, values, data.x).argmax(1) == data.y).mean())
+
+
+def latency(entry: Entry, values: Dict[str, np.ndarray], x: np.ndarray,
+            repeat: int = 200) -> float:
+    """Median seconds per call of `entry` on one batch from `x`."""
+    input_info = entry.args[0]
+    args = pipeline.arguments(entry, dict(values, **{
+        input_info.name: np.ascontiguousarray(x[:input_info.shape[0]])}))
+    for _ in range(10):
+        entry(*args)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        entry(*args)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
