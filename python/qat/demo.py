@@ -127,15 +127,24 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     rows.append(deploy(imported.text, single.text, float_values, "FP32", None,
                        history))
 
-    # A near-float reference with the same layer names: 16-bit fake-quant.
+    # Per-layer error: each quantized model's layer outputs against the same
+    # weights under 16-bit fake quantization (same layer names), so the
+    # number measures quantization alone, not how far QAT moved the weights.
     ref_text = workflow.instrument(imported.text, 16, 16)
     ref_trainer = workflow.Trainer(ref_text, float_values, work, "ref16",
                                    range_learning="none")
-    ref_values = dict(float_values, **ref_trainer.calibrate(train.x))
-    ref_model = pipeline.load(pipeline.qat_opt(
-        workflow.freeze(ref_text, ref_values, fn), "--qat-expose-layers"),
-        work, "ref16_layers")
-    reference = _layers(ref_model, fn, test.x)
+
+    def layer_sqnr(q_text, values, tag):
+        ref_trainer.values = dict(values)
+        ref_values = dict(values, **ref_trainer.calibrate(train.x))
+        reference = _layers(pipeline.load(pipeline.qat_opt(
+            workflow.freeze(ref_text, ref_values, fn), "--qat-expose-layers"),
+            work, f"ref16_{tag}"), fn, test.x)
+        layers = _layers(pipeline.load(pipeline.qat_opt(
+            workflow.freeze(q_text, values, fn), "--qat-expose-layers"),
+            work, f"layers_{tag}"), fn, test.x)
+        return {layer: _sqnr(reference[layer], value)
+                for layer, value in layers.items() if layer in reference}
 
     for label, weight_bits, act_bits in VARIANTS:
         q_text = workflow.instrument(imported.text, weight_bits, act_bits)
@@ -153,14 +162,8 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         rows.append(deploy(q_text, q_single, qat_values, f"QAT {label}",
                            weight_bits, history))
         for variant, values in (("PTQ", ptq_values), ("QAT", qat_values)):
-            exposed = pipeline.qat_opt(workflow.freeze(q_text, values, fn),
-                                       "--qat-expose-layers")
-            layers = _layers(pipeline.load(exposed, work,
-                                           f"layers_{variant}_{label}"),
-                             fn, test.x)
-            sqnr[f"{name} {variant} {label}"] = {
-                layer: _sqnr(reference[layer], value)
-                for layer, value in layers.items() if layer in reference}
+            sqnr[f"{name} {variant} {label}"] = layer_sqnr(
+                q_text, values, f"{variant}_{label}")
     return rows, histories, sqnr
 
 

@@ -125,9 +125,8 @@ class _Emitter:
         """operands: [(ssa, physical shape)], maps: affine results per
         operand and the output; body(args) -> list of lines, the last
         yielding `%r`."""
-        rank = len(result_shape)
-        dims = ", ".join(f"d{i}" for i in range(rank))
-        iterators = iterators or ["parallel"] * rank
+        iterators = iterators or ["parallel"] * len(result_shape)
+        dims = ", ".join(f"d{i}" for i in range(len(iterators)))
         amap = [f"affine_map<({dims}) -> ({', '.join(m)})>" for m in maps]
         out_t = _type(result_shape if init is None else init[1])
         init_name = init[0] if init else self.empty(result_shape)

@@ -21,8 +21,8 @@ def write(out_dir: str, result, plots: bool = True) -> str:
     if sqnr:
         lines += ["## Per-layer quantization error", "",
                   "SQNR (dB) of each layer's quantized output against the same "
-                  "network with 16-bit fake quantization, on test images "
-                  "(higher is better):", ""]
+                  "network and weights with 16-bit fake quantization, on "
+                  "test images (higher is better):", ""]
         layers = sorted({l for v in sqnr.values() for l in v},
                         key=lambda l: min(list(v).index(l) if l in v else 99
                                           for v in sqnr.values()))
@@ -85,15 +85,22 @@ def _plots(out_dir, result):
     images.append(("Accuracy by bit width", "accuracy_by_bits.png"))
 
     if result.layer_sqnr:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for name, per_layer in result.layer_sqnr.items():
-            layers = list(per_layer)
-            ax.plot(range(len(layers)), [min(per_layer[l], 80) for l in layers],
-                    marker="o", label=name)
-        ax.set_xlabel("layer (in order)")
-        ax.set_ylabel("SQNR (dB)")
-        ax.set_title("Per-layer quantization error")
-        ax.legend(fontsize=7)
+        fig, axes = plt.subplots(1, len(networks), figsize=(5 * len(networks),
+                                                             4), squeeze=False)
+        for ax, network in zip(axes[0], networks):
+            for name, per_layer in result.layer_sqnr.items():
+                if not name.startswith(network + " "):
+                    continue
+                layers = list(per_layer)
+                ax.plot(range(len(layers)),
+                        [min(per_layer[l], 80) for l in layers], marker="o",
+                        label=name[len(network) + 1:])
+                ax.set_xticks(range(len(layers)))
+                ax.set_xticklabels(layers, rotation=20, fontsize=8)
+            ax.set_title(network)
+            ax.set_ylabel("SQNR (dB), higher is better")
+            ax.legend(fontsize=8)
+        fig.suptitle("Per-layer quantization error (vs 16-bit, same weights)")
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "layer_error.png"), dpi=100)
         plt.close(fig)

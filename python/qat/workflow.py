@@ -104,6 +104,7 @@ class Trainer:
         self.model: Model = pipeline.load(program, workdir, name)
         self.step_entry: Entry = self.model.train_step
         self.values = dict(values)
+        self.require("param")
         self.state: Dict[str, np.ndarray] = {}
         for info in self.step_entry.args:
             kind = info.name.partition(":")[0]
@@ -115,6 +116,14 @@ class Trainer:
         self.input_shape = next(i.shape for i in self.step_entry.args
                                 if i.name.startswith("input:"))
         self.step = 0
+
+    def require(self, kind: str) -> None:
+        """KeyError naming the first `kind:` argument without a value."""
+        for info in self.step_entry.args:
+            k, _, bare = info.name.partition(":")
+            if k == kind and bare not in self.values:
+                raise KeyError(f"no value for argument '{info.name}' of "
+                               "@train_step")
 
     def reset_observers(self) -> None:
         for info in (i for e in self.model.entries.values() for i in e.args):
@@ -159,6 +168,7 @@ class Trainer:
         """SGD over `data` for `epochs` (a fraction runs part of one), cosine
         learning rate from `lr`; returns the loss history
         [(step, loss)], averaged over `log_every` steps."""
+        self.require("qparam")
         rng = np.random.default_rng(seed)
         per_epoch = len(data.x) // self.batch
         total = max(1, int(round(per_epoch * epochs)))

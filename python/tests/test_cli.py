@@ -1,0 +1,170 @@
+"""python3 -m qat: the pipeline command by command on a small data set,
+the demo's report, the data readers, and the errors a user sees (one line,
+a hint, exit status 1, never a traceback)."""
+
+import gzip
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qat import data, models
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = os.path.join(HERE, "..")
+
+
+def qat(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=PYTHON)
+    result = subprocess.run([sys.executable, "-m", "qat", *map(str, args)],
+                            capture_output=True, text=True, cwd=cwd, env=env)
+    return result
+
+
+def ok(*args, cwd=None):
+    result = qat(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def user_error(*args, cwd=None):
+    """The command fails the way a user mistake should."""
+    result = qat(*args, cwd=cwd)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: "), result.stderr
+    assert len(lines) <= 2 and all(l.startswith(("error: ", "hint: "))
+                                   for l in lines), result.stderr
+    return result.stderr
+
+
+def separable(n, seed):
+    """Images whose class is the brightest of 4 quadrants."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 1, 28, 28), dtype=np.float32) * 0.3
+    y = rng.integers(0, 4, n).astype(np.int32)
+    for i, label in enumerate(y):
+        r, c = divmod(int(label), 2)
+        x[i, 0, r * 14:(r + 1) * 14, c * 14:(c + 1) * 14] += 0.7
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    import onnx
+    onnx.save(models.mlp(hidden=(32,), classes=4), folder / "mlp.onnx")
+    x, y = separable(1024, 0)
+    np.savez(folder / "data.npz", x=x, y=y)
+    return folder
+
+
+def test_pipeline_command_by_command(project):
+    d = project
+    out = ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    assert "Gemm x2" in out and os.path.exists(d / "mlp.npz")
+    out = ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+             "--epochs", 2, "--lr", 0.1, "-q", cwd=d)
+    first, last = map(float, re.search(r"loss ([0-9.]+) -> ([0-9.]+)",
+                                       out).groups())
+    assert last < first / 3, out
+    ok("instrument", "mlp.mlir", "--weight-bits", 4, cwd=d)
+    assert "qat.fake_quant" in (d / "mlp.qat.mlir").read_text()
+    out = ok("calibrate", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+             "--data", "data.npz", "-q", cwd=d)
+    assert "8 scales and zero points" in out
+    ok("train", "mlp.qat.mlir", "--values", "mlp.qat.calibrated.npz",
+       "--data", "data.npz", "--epochs", 1, "--lr", 0.01, "-q", cwd=d)
+    ok("freeze", "mlp.qat.mlir", "--values", "mlp.qat.trained.npz", cwd=d)
+    ok("convert", "mlp.frozen.mlir", cwd=d)
+    integer = (d / "mlp.int.mlir").read_text()
+    assert "qat.requantize" in integer and "qat.fake_quant" not in integer
+    ok("compile", "mlp.int.mlir", cwd=d)
+    out = ok("eval", "libmlp.int.so", "--data", "data.npz", cwd=d)
+    accuracy = float(re.search(r"accuracy ([0-9.]+)%", out).group(1))
+    assert accuracy > 95, out  # 4 separable classes
+    out = ok("check", "mlp.frozen.mlir", "--data", "data.npz", cwd=d)
+    assert "matmul_0:" in out and "first divergence" in out
+
+
+def test_demo_writes_report(tmp_path):
+    if not os.path.exists(os.path.join(data.FASHION_MNIST,
+                                       "train-images-idx3-ubyte.gz")):
+        pytest.skip(f"Fashion-MNIST not installed at {data.FASHION_MNIST} "
+                    "(Debian package dataset-fashion-mnist)")
+    out = ok("demo", "--networks", "mlp", "--limit", 4096, "--test-limit",
+             1000, "--epochs", 1, "--qat-epochs", 0.25, "-q", "-o",
+             tmp_path / "demo")
+    rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \|", out, re.M)
+    assert [r[0].strip() for r in rows] == [
+        "FP32", "PTQ int8", "QAT int8", "PTQ W4A8", "QAT W4A8"]
+    assert all(float(acc) > 60 for _, acc in rows), rows  # 10 classes
+    report = (tmp_path / "demo" / "report.md").read_text()
+    for image in ("training_curves.png", "accuracy_by_bits.png",
+                  "layer_error.png"):
+        path = tmp_path / "demo" / image
+        assert path.stat().st_size > 1000
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert image in report
+    assert "| mlp | QAT int8 |" in report and "SQNR" in report
+
+
+def test_idx_reader(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    labels = np.array([7, 1], np.uint8)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(b"\0\0\x08\x03" + struct.pack(">III", 2, 3, 4) +
+                images.tobytes())
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\0\0\x08\x01" + struct.pack(">I", 2) + labels.tobytes())
+    split = data.fashion_mnist("train", root=str(tmp_path))
+    np.testing.assert_array_equal(split.x[:, 0], images / np.float32(255))
+    assert split.x.dtype == np.float32 and split.x.shape == (2, 1, 3, 4)
+    np.testing.assert_array_equal(split.y, [7, 1])
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\0\0\x08\x01" + struct.pack(">I", 5) + labels.tobytes())
+    with pytest.raises(data.DataError, match="2 bytes for dimensions"):
+        data.fashion_mnist("train", root=str(tmp_path))
+
+
+def test_user_errors(project, tmp_path):
+    d = project
+    assert "missing.onnx: no such file" in user_error("import", "missing.onnx",
+                                                      cwd=d)
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Sin", ["x"], ["y"], name="wave")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
+                                                                        13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "sin.onnx")
+    message = user_error("import", tmp_path / "sin.onnx")
+    assert "node 'wave' (Sin): unsupported op type" in message
+    assert "hint: docs/Frontend.md" in message
+    (tmp_path / "bad.mlir").write_text("func.func @f( {\n")
+    assert "error: qat-opt" in user_error("instrument", tmp_path / "bad.mlir")
+    ok("import", "mlp.onnx", "-o", tmp_path / "m.mlir", "--batch", 32, cwd=d)
+    # Values that lack a parameter.
+    np.savez(tmp_path / "empty.npz", unrelated=np.zeros(1))
+    message = user_error("train", tmp_path / "m.mlir", "--values",
+                         tmp_path / "empty.npz", "--data", d / "data.npz")
+    assert "no value for argument 'param:fc0.weight'" in message
+    # Data that does not fit the model's input.
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((64, 10), np.float32),
+             y=np.zeros(64, np.int32))
+    message = user_error("train", tmp_path / "m.mlir", "--values",
+                         tmp_path / "m.npz", "--data", tmp_path / "wrong.npz")
+    assert "samples of shape [10] do not fit the model input [1, 28, 28]" \
+        in message
+    assert "no such file" in user_error("eval", tmp_path / "nothing.so")
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    assert "not an .npz archive" in user_error(
+        "freeze", tmp_path / "m.mlir", "--values", tmp_path / "x.npz")
