@@ -72,3 +72,44 @@ func.func @nchw_not_yet(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x3x3xf32>) -> ten
       ins(%x, %w : tensor<1x2x4x4xf32>, tensor<2x2x3x3xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %c : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// A global mean: the reduction sums widened codes into int32 (fill 0), the
+// zero point's share is the requantize's input zero point: 4 terms x stored
+// zero point (10 - 128) = -472; 1/4 goes into the multiplier with
+// s_x / s_y = 0.02 / 0.01: 0.5 = 2^30 / 2^31.
+
+// CHECK-LABEL: func.func @global_mean(
+// CHECK:         %[[XQ:.*]] = qat.quantize %{{.*}} -> tensor<2x2x2x3xi8>
+// CHECK:         %[[INIT:.*]] = linalg.fill ins(%{{.*}} : i32) outs(%{{.*}} : tensor<2x3xi32>)
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%[[XQ]] : tensor<2x2x2x3xi8>) outs(%[[INIT]] : tensor<2x3xi32>)
+// CHECK:           arith.extsi %{{.*}} : i8 to i32
+// CHECK:           arith.addi
+// CHECK:         qat.requantize %[[SUM]] {input_zero_point = -472 : i32, multiplier = array<i32: 1073741824>, output_zero_point = -128 : i32, quant_max = 127 : i64, quant_min = -128 : i64, shift = array<i32: 31>} : tensor<2x3xi32> -> tensor<2x3xi8>
+// CHECK-NOT:     qat.fake_quant
+func.func @global_mean(%x: tensor<2x2x2x3xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %four = arith.constant 4.0 : f32
+  %sx = arith.constant dense<0.02> : tensor<f32>
+  %zx = arith.constant dense<10> : tensor<i32>
+  %sy = arith.constant dense<0.01> : tensor<f32>
+  %zy = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<2x2x2x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(n, c, h, w) -> (n, h, w, c)>, affine_map<(n, c, h, w) -> (n, c)>], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+      ins(%xq : tensor<2x2x2x3xf32>) outs(%f : tensor<2x3xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %a = arith.addf %v, %acc : f32
+    linalg.yield %a : f32
+  } -> tensor<2x3xf32>
+  %m = linalg.generic {indexing_maps = [affine_map<(n, c) -> (n, c)>, affine_map<(n, c) -> (n, c)>], iterator_types = ["parallel", "parallel"]}
+      ins(%s : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %d = arith.divf %v, %four : f32
+    linalg.yield %d : f32
+  } -> tensor<2x3xf32>
+  %mq = qat.fake_quant %m, %sy, %zy {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %mq : tensor<2x3xf32>
+}
