@@ -44,7 +44,12 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _load_values(paths: Optional[List[str]]) -> Dict[str, np.ndarray]:
+def _load_values(paths: Optional[List[str]],
+                 required: bool = True) -> Dict[str, np.ndarray]:
+    if required and not paths:
+        raise UsageError("no values given",
+                         "pass --values FILE.npz (from `import`, `calibrate` "
+                         "or `train`)")
     values = {}
     for path in paths or []:
         if not os.path.exists(path):
@@ -192,7 +197,7 @@ def cmd_eval(args):
         raise UsageError(f"{args.library} has no entry @{name}",
                          "entries: " + ", ".join(model.entries))
     entry = model[name]
-    values = _load_values(args.values)
+    values = _load_values(args.values, required=False)
     split = _data(args, args.split)
     x = datasets.fit(split.x, entry.args[0].shape, args.data)
     acc = workflow.accuracy(entry, values, datasets.Split(x, split.y))
@@ -242,6 +247,10 @@ def parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=help_, description=help_)
         c.add_argument("-q", "--quiet", action="store_true",
                        help="no progress bars")
+        c.add_argument("--options", metavar="FILE.json",
+                       help="option values from a JSON object (keys as the "
+                            "long flags, e.g. {\"weight-bits\": 4, \"lr\": "
+                            "0.01}); flags given on the command line win")
         return c
 
     def data_options(c, default="fashion-mnist"):
@@ -277,8 +286,8 @@ def parser() -> argparse.ArgumentParser:
     c = command("calibrate", "activation ranges on data -> scales and zero "
                 "points (post-training quantization)")
     c.add_argument("model", help="instrumented model (.qat.mlir)")
-    c.add_argument("--values", nargs="+", required=True,
-                   help=".npz files of parameter values")
+    c.add_argument("--values", nargs="+",
+                   help=".npz files of parameter values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--batches", type=int, default=32)
     data_options(c)
@@ -288,7 +297,8 @@ def parser() -> argparse.ArgumentParser:
     c = command("train", "train through the compiled train step (float, or "
                 "QAT on an instrumented model)")
     c.add_argument("model")
-    c.add_argument("--values", nargs="+", required=True)
+    c.add_argument("--values", nargs="+",
+                   help=".npz files of values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--epochs", type=float, default=1)
     c.add_argument("--lr", type=float, default=0.05)
@@ -303,7 +313,8 @@ def parser() -> argparse.ArgumentParser:
 
     c = command("freeze", "values -> constants (qat-freeze)")
     c.add_argument("model")
-    c.add_argument("--values", nargs="+", required=True)
+    c.add_argument("--values", nargs="+",
+                   help=".npz files of values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--function")
     c.set_defaults(run=cmd_freeze)
@@ -356,12 +367,49 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _with_options_file(p: argparse.ArgumentParser, argv, args):
+    """Re-parses with the JSON file's values as defaults."""
+    import json
+    try:
+        with open(args.options) as f:
+            options = json.load(f)
+    except OSError as err:
+        raise UsageError(f"{args.options}: {err.strerror}")
+    except ValueError as err:
+        raise UsageError(f"{args.options}: not JSON ({err})")
+    if not isinstance(options, dict):
+        raise UsageError(f"{args.options}: expected a JSON object")
+    sub = next(a for a in p._actions
+               if isinstance(a, argparse._SubParsersAction))
+    command = sub.choices[args.command]
+    known = {a.dest: a for a in command._actions}
+    defaults = {}
+    for key, value in options.items():
+        dest = key.lstrip("-").replace("-", "_")
+        if dest not in known or dest in ("options", "help", "run"):
+            raise UsageError(f"{args.options}: '{key}' is not an option of "
+                             f"`{args.command}`",
+                             f"python3 -m qat {args.command} --help lists "
+                             "them")
+        defaults[dest] = value
+    command.set_defaults(**defaults)
+    return p.parse_args(argv)
+
+
 def main(argv=None) -> int:
     p = parser()
     args = p.parse_args(argv)
     if not getattr(args, "run", None):
         p.print_help()
         return 1
+    if args.options:
+        try:
+            args = _with_options_file(p, argv, args)
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            if err.hint:
+                print(f"hint: {err.hint}", file=sys.stderr)
+            return 1
     from qat.data import DataError
     from qat.onnx_import import OnnxImportError
     from qat.pipeline import ToolError

@@ -412,32 +412,54 @@ class _Importer:
         dilations = a.get("dilations", [1, 1])
         pads = self.conv_pads(a, (h, wd), (kh, kw), strides, dilations)
         depthwise = group == c and group > 1 and cg == 1 and f == c
-        if group != 1 and not depthwise:
-            self.fail(f"group={group} with {c} input and {f} output channels: "
-                      "only group=1 and depthwise (group = channels = "
-                      "outputs) convolutions are supported")
-        if group == 1 and cg != c:
-            self.fail(f"weight has {cg} input channels, the input {c}")
+        if group < 1 or c % group or f % group or cg * group != c:
+            self.fail(f"group={group} does not divide {c} input and {f} "
+                      f"output channels (weight shape {list(w.shape)})")
         src = self.pad(x, pads, 0.0)
         hp, wp = h + pads[0] + pads[2], wd + pads[1] + pads[3]
         oh = (hp - dilations[0] * (kh - 1) - 1) // strides[0] + 1
         ow = (wp - dilations[1] * (kw - 1) - 1) // strides[1] + 1
         out = (n, oh, ow, f)
-        init = self.e.filled(out, 0.0)
         attrs = (f"{{dilations = dense<[{dilations[0]}, {dilations[1]}]> : "
                  f"tensor<2xi64>, strides = dense<[{strides[0]}, "
                  f"{strides[1]}]> : tensor<2xi64>}}")
-        name = self.e.fresh()
-        if depthwise:
-            weight = self.param(node.input[1], w[:, 0].transpose(1, 2, 0))
-            op, wshape = "linalg.depthwise_conv_2d_nhwc_hwc", (kh, kw, c)
+
+        def conv(source, cin, weights, cout, tag=""):
+            init = self.e.filled((n, oh, ow, cout), 0.0)
+            result = self.e.fresh()
+            t_out = _type((n, oh, ow, cout))
+            if depthwise:
+                weight = self.param(node.input[1], weights[:, 0].transpose(
+                    1, 2, 0))
+                op, wshape = "linalg.depthwise_conv_2d_nhwc_hwc", (kh, kw, c)
+            else:
+                weight = self.param(node.input[1],
+                                    weights.transpose(2, 3, 1, 0), tag)
+                op, wshape = "linalg.conv_2d_nhwc_hwcf", (kh, kw, cin, cout)
+            self.e.emit(f"{result} = {op} {attrs}")
+            self.e.emit(f"    ins({source}, {weight} : "
+                        f"{_type((n, hp, wp, cin))}, {_type(wshape)}) "
+                        f"outs({init} : {t_out}) -> {t_out}")
+            return result
+
+        if group == 1 or depthwise:
+            name = conv(src, c, w, f)
         else:
-            weight = self.param(node.input[1], w.transpose(2, 3, 1, 0))
-            op, wshape = "linalg.conv_2d_nhwc_hwcf", (kh, kw, c, f)
-        self.e.emit(f"{name} = {op} {attrs}")
-        self.e.emit(f"    ins({src}, {weight} : {_type((n, hp, wp, c))}, "
-                    f"{_type(wshape)}) outs({init} : {_type(out)}) -> "
-                    f"{_type(out)}")
+            # A grouped convolution: one convolution per group on its slice
+            # of the input channels, concatenated.
+            fg, parts = f // group, []
+            for g in range(group):
+                part = self.e.fresh()
+                self.e.emit(f"{part} = tensor.extract_slice {src}[0, 0, 0, "
+                            f"{g * cg}] [{n}, {hp}, {wp}, {cg}] [1, 1, 1, 1] "
+                            f": {_type((n, hp, wp, c))} to "
+                            f"{_type((n, hp, wp, cg))}")
+                parts.append(conv(part, cg, w[g * fg:(g + 1) * fg], fg,
+                                  f"group{g}"))
+            name = self.e.fresh()
+            self.e.emit(f"{name} = tensor.concat dim(3) {', '.join(parts)} : "
+                        f"({', '.join([_type((n, oh, ow, fg))] * group)}) -> "
+                        f"{_type(out)}")
         y = _Value(name, (n, f, oh, ow), True)
         if len(node.input) > 2 and node.input[2]:
             y = self.channel_add(y, node.input[2], self.const(node.input[2]))

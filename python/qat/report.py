@@ -23,16 +23,20 @@ def write(out_dir: str, result, plots: bool = True) -> str:
                   "SQNR (dB) of each layer's quantized output against the same "
                   "network and weights with 16-bit fake quantization, on "
                   "test images (higher is better):", ""]
-        layers = sorted({l for v in sqnr.values() for l in v},
-                        key=lambda l: min(list(v).index(l) if l in v else 99
-                                          for v in sqnr.values()))
-        lines.append("| model | " + " | ".join(layers) + " |")
-        lines.append("|---|" + "---|" * len(layers))
-        for name, per_layer in sqnr.items():
-            cells = [f"{per_layer[l]:.1f}" if l in per_layer and
-                     math.isfinite(per_layer[l]) else "-" for l in layers]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.append("")
+        networks = list(dict.fromkeys(r.network for r in result.rows))
+        for network in networks:
+            models = {k: v for k, v in sqnr.items()
+                      if k.startswith(network + " ")}
+            layers = list(dict.fromkeys(l for v in models.values() for l in v))
+            if not layers:
+                continue
+            lines.append("| model | " + " | ".join(layers) + " |")
+            lines.append("|---|" + "---|" * len(layers))
+            for name, per_layer in models.items():
+                cells = [f"{per_layer[l]:.1f}" if l in per_layer and
+                         math.isfinite(per_layer[l]) else "-" for l in layers]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines.append("")
     for title, image in images:
         lines += [f"## {title}", "", f"![{title}]({image})", ""]
     lines.append(f"Total time: {result.seconds:.0f} s.")

@@ -178,7 +178,8 @@ class Trainer:
         input_name = next(i.name for i in self.step_entry.args
                           if i.name.startswith("input:"))
         history, window = [], []
-        bar = _progress(total, desc, progress)
+        epochs_total = math.ceil(total / per_epoch)
+        bar = _progress(total, f"{desc} epoch 1/{epochs_total}", progress)
         start, done = time.perf_counter(), 0
         while done < total:
             for idx in batches(len(data.x), self.batch, rng):
@@ -212,8 +213,13 @@ class Trainer:
                     rate_s = done * self.batch / (time.perf_counter() - start)
                     bar.set_postfix_str(f"loss {history[-1][1] if history else loss:.3f}, "
                                         f"{rate_s:,.0f} samples/s")
-                if on_epoch and done % per_epoch == 0:
-                    on_epoch(done // per_epoch)
+                if done % per_epoch == 0:
+                    epoch = done // per_epoch
+                    if done < total and hasattr(bar, "set_description"):
+                        bar.set_description(
+                            f"{desc} epoch {epoch + 1}/{epochs_total}")
+                    if on_epoch:
+                        on_epoch(epoch)
         bar.close()
         return history
 

@@ -168,3 +168,21 @@ def test_user_errors(project, tmp_path):
     (tmp_path / "x.npz").write_bytes(b"not a zip")
     assert "not an .npz archive" in user_error(
         "freeze", tmp_path / "m.mlir", "--values", tmp_path / "x.npz")
+
+
+def test_options_file(project, tmp_path):
+    d = project
+    ok("import", "mlp.onnx", "-o", tmp_path / "m.mlir", "--batch", 32, cwd=d)
+    (tmp_path / "opts.json").write_text('{"weight-bits": 4, "act-bits": 6}')
+    out = ok("instrument", tmp_path / "m.mlir", "--options",
+             tmp_path / "opts.json", "-o", tmp_path / "m4.mlir")
+    assert "W4A6" in out
+    text = (tmp_path / "m4.mlir").read_text()
+    assert "num_bits = 4" in text and "num_bits = 6" in text
+    out = ok("instrument", tmp_path / "m.mlir", "--options",
+             tmp_path / "opts.json", "--weight-bits", 8, "-o",
+             tmp_path / "m8.mlir")
+    assert "W8A6" in out  # the command line wins
+    (tmp_path / "bad.json").write_text('{"learning-rate": 1}')
+    assert "'learning-rate' is not an option of `instrument`" in user_error(
+        "instrument", tmp_path / "m.mlir", "--options", tmp_path / "bad.json")

@@ -121,6 +121,26 @@ def test_conv(compile_mlir, kw):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_grouped_conv(compile_mlir):
+    """group=2: one convolution per group on its channel slice, concatenated
+    (a depthwise multiplier of 2 takes the same path)."""
+    rng = np.random.default_rng(8)
+    x, w, b = rand(rng, 2, 4, 7, 7), rand(rng, 6, 2, 3, 3), rand(rng, 6)
+    wd = rand(rng, 8, 1, 3, 3)
+    model = make_model(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], group=2,
+                          kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Conv", ["x", "wd"], ["z"], group=4,
+                          kernel_shape=[3, 3], strides=[2, 2])],
+        {"x": [2, 4, 7, 7]}, {"y": 4, "z": 4}, {"w": w, "b": b, "wd": wd})
+    (y, z), imported = run(compile_mlir, model, {"x": x}, tag="grouped")
+    np.testing.assert_allclose(y, conv2d(x, w, b, pads=(1, 1, 1, 1),
+                                         group=2), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(z, conv2d(x, wd, None, stride=(2, 2),
+                                         group=4), rtol=1e-4, atol=1e-4)
+    assert "w.group1" in imported.params
+
+
 def test_depthwise_conv_batchnorm_clip(compile_mlir):
     rng = np.random.default_rng(2)
     x, w = rand(rng, 1, 4, 6, 6), rand(rng, 4, 1, 3, 3)
@@ -311,10 +331,11 @@ def test_dynamic_dimension_and_grouped_conv_are_named():
                        {"x": [1, "features"]}, {"y": 2})
     assert "dimension 1 is dynamic ('features')" in error_of(model)
     w = np.zeros((4, 2, 3, 3), F32)
-    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"], group=2,
-                                         kernel_shape=[3, 3], name="g2")],
-                       {"x": [1, 4, 6, 6]}, {"y": 4}, {"w": w})
-    assert error_of(model).startswith("node 'g2' (Conv): group=2")
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"], group=3,
+                                         kernel_shape=[3, 3], name="g3")],
+                       {"x": [1, 6, 6, 6]}, {"y": 4}, {"w": w})
+    assert error_of(model).startswith("node 'g3' (Conv): group=3 does not "
+                                      "divide 6 input and 4 output channels")
 
 
 def test_malformed_and_old_opset(tmp_path):
