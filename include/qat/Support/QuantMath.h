@@ -56,9 +56,10 @@ struct QuantRange {
   }
 };
 
-/// Smallest and largest supported bit widths.
+/// Smallest and largest supported bit widths (the ops narrow this: only
+/// qat.quantize goes beyond 16 bits, to int32 bias codes).
 constexpr unsigned kMinBits = 2;
-constexpr unsigned kMaxBits = 16;
+constexpr unsigned kMaxBits = 32;
 
 /// The range of a `bits`-wide integer: signed [-2^(b-1), 2^(b-1) - 1] or
 /// unsigned [0, 2^b - 1]; `narrowRange` raises qmin by one (so a signed range

@@ -244,8 +244,15 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
     Value result = lowerQuantizeLike(
         op, rewriter, elementType, [&](Scalar &e, Value x, Value s, Value z) {
           Value q = e.clampedCode(x, s, e.toF32(z), range, mode);
-          Value qI64 =
-              arith::FPToSIOp::create(e.builder(), e.builder().getI64Type(), q);
+          ImplicitLocOpBuilder &ib = e.builder();
+          // Clamped again in integers: past 24 bits the float bound rounds
+          // (float(2^31 - 1) = 2^31), where the reference returns qmax.
+          Value qI64 = arith::MinSIOp::create(
+              ib,
+              arith::MaxSIOp::create(
+                  ib, arith::FPToSIOp::create(ib, ib.getI64Type(), q),
+                  e.i64(range.qmin)),
+              e.i64(range.qmax));
           // NaN quantizes to the zero point.
           return e.fromI64(e.select(e.isNaN(x), z, qI64), elementType);
         });
@@ -602,6 +609,21 @@ std::optional<StringRef> whyNotLowerable(PruneMaskOp op) {
   return std::nullopt;
 }
 
+//===----------------------------------------------------------------------===//
+// straight_through
+//===----------------------------------------------------------------------===//
+
+/// The forward value; the gradient path only matters to differentiation.
+struct StraightThroughLowering : OpConversionPattern<StraightThroughOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StraightThroughOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getValue());
+    return success();
+  }
+};
+
 struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
   using OpConversionPattern::OpConversionPattern;
 
@@ -826,5 +848,6 @@ struct ConvertQatToLinalgPass
 void mlir::qat::populateQatToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, QuantizeLowering,
                DequantizeLowering, RequantizeLowering, ObserveLowering,
-               ChooseQParamsLowering, PruneMaskLowering>(patterns.getContext());
+               ChooseQParamsLowering, PruneMaskLowering,
+               StraightThroughLowering>(patterns.getContext());
 }

@@ -77,7 +77,10 @@ func.func @fake_quant_half_up(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32
 // CHECK-LABEL: func @quantize_unsigned_toward_zero
 func.func @quantize_unsigned_toward_zero(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xi8> {
   // CHECK: math.trunc
-  // CHECK: %[[Q:.*]] = arith.fptosi %{{.*}} : f32 to i64
+  // CHECK: %[[F:.*]] = arith.fptosi %{{.*}} : f32 to i64
+  // Clamped again in integers (wide ranges round in binary32).
+  // CHECK: %[[LO:.*]] = arith.maxsi %[[F]], %{{.*}} : i64
+  // CHECK: %[[Q:.*]] = arith.minsi %[[LO]], %{{.*}} : i64
   // NaN quantizes to the zero point.
   // CHECK: %[[SEL:.*]] = arith.select %{{.*}}, %{{.*}}, %[[Q]] : i64
   // CHECK: %[[T:.*]] = arith.trunci %[[SEL]] : i64 to i8
@@ -247,4 +250,15 @@ func.func @rank_0_and_int4(%x: tensor<f32>, %s: tensor<f32>, %z: tensor<i64>, %v
   %q = qat.quantize %v, %s, %z {num_bits = 4 : i64} : tensor<4xf32>, tensor<f32>, tensor<i64> -> tensor<4xi4>
   %d = qat.dequantize %q, %s, %z {num_bits = 4 : i64} : tensor<4xi4>, tensor<f32>, tensor<i64> -> tensor<4xf32>
   return %0, %d : tensor<f32>, tensor<4xf32>
+}
+
+// -----
+
+// The forward value; the gradient path is only for differentiation.
+// CHECK-LABEL: func @straight_through
+// CHECK-SAME:    (%{{.*}}: tensor<4xf32>, %[[V:.*]]: tensor<4xf32>)
+// CHECK-NEXT:    return %[[V]]
+func.func @straight_through(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = qat.straight_through %a, %b : tensor<4xf32>
+  return %0 : tensor<4xf32>
 }

@@ -349,3 +349,19 @@ func.func @prune_mask_float_mask(%w: tensor<4x4xf32>, %s: tensor<f32>) -> tensor
   %0 = qat.prune_mask %w sparsity(%s : tensor<f32>) : tensor<4x4xf32> -> tensor<4x4xf32>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+func.func @quantize_num_bits_too_large(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xi64> {
+  // expected-error @+1 {{attribute 'num_bits' failed to satisfy constraint}}
+  %0 = qat.quantize %x, %s, %z {num_bits = 33 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi64>
+  return %0 : tensor<4xi64>
+}
+
+// -----
+
+func.func @straight_through_types_differ(%a: tensor<4xf32>, %b: tensor<2x2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{all of {gradient_path, value, result} have same type}}
+  %0 = "qat.straight_through"(%a, %b) : (tensor<4xf32>, tensor<2x2xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

@@ -88,3 +88,12 @@ func.func @prune_mask(%w: tensor<64x64xf32>, %sparsity: tensor<f32>) -> (tensor<
   %1 = qat.prune_mask %w {n = 2 : i64, m = 4 : i64, axis = 1 : i64} : tensor<64x64xf32> -> tensor<64x64xi1>
   return %0, %1 : tensor<64x64xi1>, tensor<64x64xi1>
 }
+
+// CHECK-LABEL: func @straight_through_and_wide_quantize
+func.func @straight_through_and_wide_quantize(%a: tensor<4xf32>, %b: tensor<4xf32>, %s: tensor<4xf32>, %z: tensor<4xi32>) -> (tensor<4xf32>, tensor<4xi32>) {
+  // CHECK: qat.straight_through %{{.*}}, %{{.*}} : tensor<4xf32>
+  %0 = qat.straight_through %a, %b : tensor<4xf32>
+  // CHECK: qat.quantize %{{.*}} {axis = 0 : i64, num_bits = 32 : i64} : tensor<4xf32>, tensor<4xf32>, tensor<4xi32> -> tensor<4xi32>
+  %1 = qat.quantize %b, %s, %z {axis = 0 : i64, num_bits = 32 : i64} : tensor<4xf32>, tensor<4xf32>, tensor<4xi32> -> tensor<4xi32>
+  return %0, %1 : tensor<4xf32>, tensor<4xi32>
+}

@@ -37,7 +37,7 @@ namespace {
 template <typename OpTy>::quantmath::QuantRange computeQuantRange(OpTy op) {
   std::optional<::quantmath::QuantRange> range = ::quantmath::getQuantRange(
       op.getNumBits(), op.getIsSigned(), op.getNarrowRange());
-  assert(range && "num_bits is verified to lie in [2, 16]");
+  assert(range && "num_bits is verified to lie in [2, 16] ([2, 32] for quantize)");
   if (std::optional<uint64_t> lo = op.getQuantMin())
     range->qmin = std::max(range->qmin, static_cast<int64_t>(*lo));
   if (std::optional<uint64_t> hi = op.getQuantMax())

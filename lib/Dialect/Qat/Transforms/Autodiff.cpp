@@ -244,6 +244,12 @@ LogicalResult ReverseBuilder::visit(Operation *op) {
 
   if (auto fq = dyn_cast<FakeQuantOp>(op))
     return visitFakeQuant(*this, fq, gradient);
+  // The forward value came from `value`; the gradient goes to the path
+  // that models it.
+  if (auto straight = dyn_cast<StraightThroughOp>(op)) {
+    accumulate(straight.getGradientPath(), gradient);
+    return success();
+  }
   // Observers and qparam choice are not differentiated (PyTorch detaches
   // them too); masks are boolean.
   if (isa<ObserveOp, ChooseQParamsOp, PruneMaskOp>(op))

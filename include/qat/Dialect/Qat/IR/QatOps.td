@@ -31,12 +31,21 @@ def Qat_ZeroPointTensor : RankedTensorOf<[Qat_Int64OrNarrower, F32]>;
 def Qat_MaskTensor : RankedTensorOf<[I1]>;
 
 def Qat_BitWidthAttr : ConfinedAttr<I64Attr, [IntMinValue<2>, IntMaxValue<16>]>;
+// qat.quantize also produces int32 codes (a bias on the accumulator's grid).
+def Qat_WideBitWidthAttr : ConfinedAttr<I64Attr, [IntMinValue<2>, IntMaxValue<32>]>;
 
 // The integer range [qmin, qmax]: the range of a `num_bits` integer, signed or
 // unsigned, with qmin raised by one for `narrow_range`, optionally tightened
 // by explicit `quant_min` / `quant_max` (fused ReLU, ReLU6).
 defvar QatRangeAttrs = (ins
   DefaultValuedAttr<Qat_BitWidthAttr, "8">:$num_bits,
+  DefaultValuedAttr<BoolAttr, "true">:$is_signed,
+  DefaultValuedAttr<BoolAttr, "false">:$narrow_range,
+  OptionalAttr<I64Attr>:$quant_min,
+  OptionalAttr<I64Attr>:$quant_max
+);
+defvar QatWideRangeAttrs = (ins
+  DefaultValuedAttr<Qat_WideBitWidthAttr, "8">:$num_bits,
   DefaultValuedAttr<BoolAttr, "true">:$is_signed,
   DefaultValuedAttr<BoolAttr, "false">:$narrow_range,
   OptionalAttr<I64Attr>:$quant_min,
@@ -180,7 +189,9 @@ def Qat_QuantizeOp : Qat_QuantOp<"quantize", [AllShapesMatch<["input", "result"]
     point, range, rounding and per-channel rules of `qat.fake_quant`. NaN maps
     to `z` (the code of real 0). The result is a signless integer tensor at
     least `num_bits` wide; an unsigned range is stored as unsigned (for
-    example 0..255 in `i8`).
+    example 0..255 in `i8`). Unlike the other ops, `num_bits` may be up to
+    32: `num_bits = 32` quantizes a bias onto an int32 accumulator's grid
+    (`quantmath::quantizeBias`).
 
     Example:
 
@@ -192,7 +203,7 @@ def Qat_QuantizeOp : Qat_QuantOp<"quantize", [AllShapesMatch<["input", "result"]
   let arguments = !con(
     (ins Qat_FloatTensor:$input, Qat_FloatTensor:$scale,
          Qat_ZeroPointTensor:$zero_point),
-    QatRangeAttrs, QatAxisAttr, QatRoundingAttr);
+    QatWideRangeAttrs, QatAxisAttr, QatRoundingAttr);
   let results = (outs Qat_IntTensor:$result);
   let assemblyFormat = [{
     $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
@@ -373,6 +384,33 @@ def Qat_PruneMaskOp : Qat_Op<"prune_mask", [Pure, AllShapesMatch<["input", "mask
   }];
   let hasVerifier = 1;
   let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// straight_through
+//===----------------------------------------------------------------------===//
+
+def Qat_StraightThroughOp : Qat_Op<"straight_through", [Pure,
+    AllTypesMatch<["gradient_path", "value", "result"]>]> {
+  let summary = "the value of one operand with the gradient of another";
+  let description = [{
+    `result = value`. Reverse-mode differentiation (`qat-build-train-step`)
+    passes the result's gradient to `gradient_path` unchanged and none to
+    `value`: the forward computes `value`, the backward differentiates
+    `gradient_path`. `qat-faithful` uses it to give a layer the output that
+    deployment computes (exact integer arithmetic) while training keeps the
+    straight-through estimator of the float simulation. Lowering forwards
+    `value`; nothing folds it away before differentiation.
+
+    Example:
+
+    ```mlir
+    %y = qat.straight_through %simulated, %exact : tensor<8x16xf32>
+    ```
+  }];
+  let arguments = (ins Qat_FloatTensor:$gradient_path, Qat_FloatTensor:$value);
+  let results = (outs Qat_FloatTensor:$result);
+  let assemblyFormat = "$gradient_path `,` $value attr-dict `:` type($result)";
 }
 
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

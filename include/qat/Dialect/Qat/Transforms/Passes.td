@@ -270,6 +270,38 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
   ];
 }
 
+def Faithful : Pass<"qat-faithful", "func::FuncOp"> {
+  let summary = "Simulate each layer with the integer arithmetic deployment uses";
+  let description = [{
+    The faithful simulation. On a QAT function whose scales and zero points
+    are constants (`qat-freeze` with only the quantization parameters; the
+    weights and biases may stay arguments and keep training), every layer
+    `qat-convert-to-integer` would convert gets its integer form beside the
+    float one: input codes, weight codes (`qat.quantize` at run time when the
+    weights are arguments), the bias on the int32 grid (`qat.quantize` with
+    `num_bits = 32` and scale s_x * s_w), int32 accumulation with the same
+    zero-point correction, `qat.requantize` with the same fixed-point
+    multipliers and clamps. The layer's output becomes
+
+    ```
+    qat.straight_through %fake_quant_output, dequantize(%integer_codes)
+    ```
+
+    so the forward computes what the deployed program computes, bit for bit
+    (after `qat-convert-to-integer` of the same values, the outputs are
+    equal), while `qat-build-train-step` differentiates the float layer
+    (straight-through estimator, LSQ) as in the fast simulation. The function
+    is marked `qat.faithful`. A layer that cannot be converted is reported
+    as `qat-convert-to-integer` reports it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::qat::QatDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ExposeLayers : Pass<"qat-expose-layers", "func::FuncOp"> {
   let summary = "Return every layer's quantized output, for comparison";
   let description = [{

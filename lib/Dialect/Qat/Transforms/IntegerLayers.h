@@ -1,0 +1,123 @@
+//===- IntegerLayers.h - The integer form of QAT layers ---------*- C++ -*-===//
+//
+// Part of qat-mlir. Shared by qat-convert-to-integer (which replaces a
+// frozen graph's float layers by their integer form) and qat-faithful
+// (which computes each layer's output with that same integer arithmetic
+// while the float layers stay for gradients). Internal to the passes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_LIB_DIALECT_QAT_TRANSFORMS_INTEGERLAYERS_H
+#define QAT_LIB_DIALECT_QAT_TRANSFORMS_INTEGERLAYERS_H
+
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Support/QuantMath.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::qat::integer {
+
+/// Constant quantization parameters of a fake-quant, and how its codes are
+/// stored: signed 8-bit, shifted by `offset` (128 for unsigned ranges).
+struct Codes {
+  SmallVector<float> scales; ///< one per tensor or per channel
+  int64_t zeroPoint = 0;     ///< per-tensor zero point (0 for weights)
+  quantmath::QuantRange range;
+  int64_t offset = 0;
+  quantmath::RoundingMode rounding = quantmath::RoundingMode::HalfToEven;
+
+  int64_t storedZeroPoint() const { return zeroPoint - offset; }
+};
+
+/// One matched layer: a matmul (weights [K][N]) or an NHWC/HWCF convolution
+/// (weights [KH][KW][C][F]); either way the weights are row-major with the
+/// output channels last.
+struct IntegerLayer {
+  linalg::LinalgOp op;
+  FakeQuantOp input, weight, output;
+  /// Grid-preserving ops from the input fake-quant to the layer's activation
+  /// operand (padding, max pooling, reshapes), in order.
+  SmallVector<Operation *> path;
+  int64_t channels = 0, depth = 0;
+  /// A sum (sum pooling, a reduction) instead of a layer with weights:
+  /// `count` terms, scaled by `factor` (an average's 1/count) before the
+  /// output fake-quant.
+  bool isSum = false;
+  int64_t count = 0;
+  double factor = 1.0;
+  SmallVector<float> weights; ///< empty when not constant (faithful mode)
+  SmallVector<float> bias;    ///< per column, zeros when none
+  /// A bias that is not a constant (a trained parameter, faithful mode):
+  /// one value per column.
+  Value biasValue;
+  std::optional<float> clampLow, clampHigh;
+  Codes inputCodes, weightCodes, outputCodes;
+  SmallVector<Operation *> epilogue;
+};
+
+/// Matches and rewrites the layers of one function.
+class Converter {
+public:
+  enum class Mode {
+    /// Replace the float layers: weights and biases must be constants.
+    Deploy,
+    /// Keep the float layers for gradients; each layer's output value
+    /// becomes its integer result (`qat.straight_through`). Weights and
+    /// biases may be arguments (quantized at run time); scales are
+    /// constants.
+    Faithful,
+  };
+
+  Converter(func::FuncOp func, Mode mode) : func(func), mode(mode) {}
+
+  /// Matches every layer; fails with a diagnostic at the first one that
+  /// cannot be converted.
+  LogicalResult match();
+  void rewrite();
+
+private:
+  FailureOr<IntegerLayer> matchLayer(linalg::LinalgOp op);
+  /// A sum of quantized codes (sum pooling, a reduction), with its scale
+  /// and output fake-quant; failure (no diagnostic) leaves it in float.
+  FailureOr<IntegerLayer> matchSum(linalg::LinalgOp op);
+  LogicalResult matchEpilogue(IntegerLayer &layer);
+  /// The codes of `layer`'s activation operand: the input's codes carried
+  /// through the layer's path.
+  Value emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer);
+  /// The int32 accumulator of a layer with weights (bias and zero-point
+  /// correction in its init), and its per-channel multipliers.
+  Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+                        SmallVectorImpl<int32_t> &multipliers,
+                        SmallVectorImpl<int32_t> &shifts);
+  /// The accumulator's initial value per column, computed at run time from
+  /// weights and a bias that are not constants: quantizeBias(b) - z_x *
+  /// colsum(Wq), with `weightCodes` the run-time int8 weights.
+  Value emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                        Value weightCodes);
+  /// The int32 sum of a sum layer's codes; its zero-point share goes to the
+  /// requantization's input zero point.
+  Value emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+                SmallVectorImpl<int32_t> &multipliers,
+                SmallVectorImpl<int32_t> &shifts, int32_t &inputZeroPoint);
+  /// Float users of a layer's output read its integer result: dequantized,
+  /// replacing the float layer (Deploy) or as the value of a
+  /// straight-through (Faithful).
+  void connectOutput(IntegerLayer &layer, Value codes);
+  /// Deploy: erases the float layers, now dead.
+  void eraseFloatLayers();
+
+  func::FuncOp func;
+  Mode mode;
+  std::vector<IntegerLayer> layers;
+  /// Output fake-quant -> its layer's int8 result, once rewritten.
+  DenseMap<Operation *, Value> converted;
+};
+
+} // namespace mlir::qat::integer
+
+#endif // QAT_LIB_DIALECT_QAT_TRANSFORMS_INTEGERLAYERS_H

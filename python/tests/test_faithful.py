@@ -1,0 +1,158 @@
+"""qat-faithful: the simulation computes each layer with the integer
+arithmetic deployment uses, so the deployed program (qat-convert-to-integer
+of the same values) gives the same outputs bit for bit, on every test
+model; and training through it still works (gradients of the float layers,
+straight-through)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from reference import F32
+from test_convert import MOBILE, POOLED, cnn_text
+from test_training import MLP, init_mlp, named_call, separable_data
+
+# name, MLIR, entry, weight scale of the random values, instrument options
+MODELS = [
+    ("mlp", MLP, "mlp", 0.3, ""),
+    ("cnn", cnn_text(batch=16), "cnn", 0.3, ""),
+    ("cnn_w4a8", cnn_text(batch=16), "cnn", 0.3, "weight-bits=4 act-bits=8"),
+    ("cnn_w4a4", cnn_text(batch=16), "cnn", 0.3, "weight-bits=4 act-bits=4"),
+    ("mobile", MOBILE, "net", 0.8, ""),
+    ("pooled", POOLED, "net", 0.5, ""),
+]
+
+
+def freeze(qat_opt, text, values, function, path):
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in values.items()}))
+    return qat_opt(text, f"--qat-freeze=values={path} function={function}")
+
+
+def quantized_model(qat_opt, compile_mlir, tmp_path, name, text, entry, scale, options,
+          seed=0):
+    """Instrumented model, random values (biases too), the scales its
+    initialiser chooses on the inputs, and the inputs."""
+    flag = "--qat-instrument" + (f"={options}" if options else "")
+    instrumented = qat_opt(text, flag)
+    model = compile_mlir(instrumented, name=f"{name}_qat")
+    rng = np.random.default_rng(seed)
+    forward = model[entry]
+    inputs = {a.name for a in forward.args if a.name in ("x",)}
+    values = {a.name: (rng.standard_normal(a.shape) * scale).astype(F32)
+              for a in forward.args
+              if a.name not in inputs and a.dtype == np.float32 and
+              not a.name.endswith(("_scale", "_zero_point"))}
+    shape = next(a.shape for a in forward.args if a.name == "x")
+    x = (rng.random(shape, dtype=F32) * 2 - 0.5).astype(F32)
+    init = model[f"{entry}_init_qparams"]
+    qparams = dict(zip((r.name for r in init.results),
+                       init(*[dict(values, x=x)[a.name] for a in init.args])))
+    return instrumented, values, qparams, x
+
+
+@pytest.mark.parametrize("name,text,entry,scale,options", MODELS,
+                         ids=[m[0] for m in MODELS])
+def test_faithful_simulation_equals_deployment(qat_opt, compile_mlir,
+                                               tmp_path, name, text, entry,
+                                               scale, options):
+    instrumented, values, qparams, x = quantized_model(
+        qat_opt, compile_mlir, tmp_path, name, text, entry, scale, options)
+    # Scales frozen, weights and biases still arguments (still trainable).
+    scales_only = freeze(qat_opt, instrumented, qparams, entry,
+                         tmp_path / "qparams.json")
+    faithful = qat_opt(scales_only, "--qat-faithful")
+    assert "qat.straight_through" in faithful
+    simulated = compile_mlir(faithful, name=f"{name}_faithful")[entry]
+    got = simulated(*[dict(values, x=x)[a.name] for a in simulated.args])
+
+    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), entry,
+                    tmp_path / "all.json")
+    deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
+                            name=f"{name}_int")[entry](x)
+    fast = compile_mlir(frozen, name=f"{name}_fast")[entry](x)
+    differing = int(np.count_nonzero(fast != deployed))
+    print(f"{name}: fast simulation differs from deployment in {differing} "
+          f"of {deployed.size} outputs; faithful in "
+          f"{int(np.count_nonzero(got != deployed))}")
+    np.testing.assert_array_equal(got, deployed)
+
+
+def test_faithful_mode_can_tell_the_modes_apart(qat_opt, compile_mlir,
+                                                tmp_path):
+    """On a case where the fast simulation and deployment do differ, the
+    faithful simulation still agrees: the test above is not vacuous."""
+    instrumented, values, qparams, x = quantized_model(
+        qat_opt, compile_mlir, tmp_path, "wide", cnn_text(batch=64), "cnn",
+        1.0, "", seed=3)
+    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), "cnn",
+                    tmp_path / "all.json")
+    deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
+                            name="wide_int").cnn(x)
+    fast = compile_mlir(frozen, name="wide_fast").cnn(x)
+    assert np.count_nonzero(fast != deployed) > 0
+    faithful = compile_mlir(qat_opt(freeze(
+        qat_opt, instrumented, qparams, "cnn", tmp_path / "q.json"),
+        "--qat-faithful"), name="wide_faithful").cnn
+    got = faithful(*[dict(values, x=x)[a.name] for a in faithful.args])
+    np.testing.assert_array_equal(got, deployed)
+
+
+def test_training_through_the_faithful_simulation(qat_opt, compile_mlir,
+                                                  tmp_path):
+    """Fine-tuning with frozen scales: the loss falls, and the trained
+    weights deploy to exactly the outputs the faithful eval step saw."""
+    rng = np.random.default_rng(7)
+    instrumented = qat_opt(MLP, "--qat-instrument")
+    values = init_mlp(rng)
+    x, labels = separable_data(rng)
+    init = compile_mlir(instrumented, name="mlp_q").mlp_init_qparams
+    qparams = dict(zip((r.name for r in init.results),
+                       init(*[dict(values, x=x)[a.name] for a in init.args])))
+    faithful = qat_opt(freeze(qat_opt, instrumented, qparams, "mlp",
+                              tmp_path / "q.json"), "--qat-faithful")
+    model = compile_mlir(qat_opt(faithful, "--qat-build-train-step"),
+                         name="mlp_faithful_train")
+    state = {a.name: np.zeros(a.shape, F32) for a in model.train_step.args
+             if a.name.startswith("momentum:")}
+    losses = []
+    for step in range(1, 41):
+        out = named_call(model.train_step, dict(
+            values, **state, x=x, labels=labels, lr=np.array(0.1, F32),
+            step=np.array(step, F32)))
+        losses.append(float(out.pop("loss")))
+        for k, v in out.items():
+            kind, _, bare = k.partition(":")
+            if kind == "param":
+                values[bare] = v
+            else:
+                state[k] = v
+    assert losses[-1] < losses[0] / 3, losses
+    # The weights moved; the gradients reached them through straight_through.
+    evaluated = named_call(model.eval_step, dict(values, x=x, labels=labels))
+    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), "mlp",
+                    tmp_path / "all.json")
+    deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
+                            name="mlp_trained_int").mlp(x)
+    np.testing.assert_array_equal(evaluated["output:logits"], deployed)
+
+
+def test_int32_bias_codes_match_the_reference(qat_opt, compile_mlir):
+    """qat.quantize with num_bits = 32 (the faithful bias codes) saturates
+    like quantmath::quantize: float(2^31 - 1) rounds up to 2^31 in binary32,
+    the code is still 2^31 - 1."""
+    text = """
+func.func @q(%x: tensor<8xf32>, %s: tensor<f32>) -> tensor<8xi32> {
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.quantize %x, %s, %z {num_bits = 32 : i64} : tensor<8xf32>, tensor<f32>, tensor<i32> -> tensor<8xi32>
+  return %q : tensor<8xi32>
+}
+"""
+    x = np.array([1e10, -1e10, 2147483520.0, 2.0 ** 31, 0.5, 1.5, -2.5,
+                  np.nan], F32)
+    got = compile_mlir(text, name="q32").q(x, np.array(1.0, F32))
+    expected = [2**31 - 1, -2**31, 2147483520, 2**31 - 1, 0, 2, -2, 0]
+    np.testing.assert_array_equal(got, np.array(expected, np.int64))
+    halves = compile_mlir(text, name="q32h").q(x, np.array(0.5, F32))
+    np.testing.assert_array_equal(halves[4:7], [1, 3, -5])
