@@ -91,7 +91,9 @@ TEST(QuantRange, BitWidthsAndNarrowRange) {
   EXPECT_EQ(*getQuantRange(2, true, false), (QuantRange{-2, 1}));
   EXPECT_EQ(*getQuantRange(16, false, false), (QuantRange{0, 65535}));
   EXPECT_FALSE(getQuantRange(1, true, false));
-  EXPECT_FALSE(getQuantRange(17, true, false));
+  EXPECT_EQ(*getQuantRange(32, true, false),
+            (QuantRange{INT32_MIN, INT32_MAX})); // int32 bias codes
+  EXPECT_FALSE(getQuantRange(33, true, false));
 }
 
 TEST(ZeroPoint, FloatZeroPointsRoundHalfEvenAndClamp) {
