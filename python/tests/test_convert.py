@@ -372,3 +372,72 @@ def test_integer_average_pool_and_global_mean(qat_opt, compile_mlir,
           f"{(steps > 0.5).mean():.3f} of outputs differ")
     assert steps.max() <= 1.0 + 1e-4, steps.max()
     assert (steps > 0.5).mean() < 0.2
+
+
+def residual_text(batch=4):
+    """A ResNet basic block through the ONNX importer: conv-ReLU-conv, the
+    block's input added back, ReLU, global average pool, linear."""
+    from onnx import TensorProto, helper, numpy_helper
+    from qat.onnx_import import import_onnx
+    zeros = {"c1.weight": (8, 8, 3, 3), "c1.bias": (8,),
+             "c2.weight": (8, 8, 3, 3), "c2.bias": (8,),
+             "stem.weight": (8, 1, 3, 3), "fc.weight": (5, 8), "fc.bias": (5,)}
+    inits = [numpy_helper.from_array(np.zeros(s, np.float32), k)
+             for k, s in zeros.items()]
+    conv = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    nodes = [
+        helper.make_node("Conv", ["x", "stem.weight"], ["s"], **conv),
+        helper.make_node("Relu", ["s"], ["sr"]),
+        helper.make_node("Conv", ["sr", "c1.weight", "c1.bias"], ["a"], **conv),
+        helper.make_node("Relu", ["a"], ["ar"]),
+        helper.make_node("Conv", ["ar", "c2.weight", "c2.bias"], ["b"], **conv),
+        helper.make_node("Add", ["b", "sr"], ["sum"]),
+        helper.make_node("Relu", ["sum"], ["out"]),
+        helper.make_node("GlobalAveragePool", ["out"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["logits"],
+                         transB=1)]
+    graph = helper.make_graph(
+        nodes, "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 1, 6, 6])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                       [batch, 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
+                                                                        13)])
+    model.ir_version = 8
+    return import_onnx(model, batch=batch).text
+
+
+def test_integer_residual_block(qat_opt, compile_mlir, tmp_path):
+    """The residual add in integers: both operands rescaled to a common
+    int32 grid 2^20 finer than the coarser one, added, requantized with the
+    ReLU as the clamp; the identity input read twice (conv and add)."""
+    text = residual_text()
+    instrumented = qat_opt(text, "--qat-instrument")
+    model = compile_mlir(instrumented, name="residual_qat")
+    rng = np.random.default_rng(17)
+    entry = model.net
+    values = {a.name: (rng.standard_normal(a.shape) * 0.4).astype(F32)
+              for a in entry.args if a.name != "x" and a.dtype == np.float32
+              and not a.name.endswith(("_scale", "_zero_point"))}
+    x = rng.standard_normal([a.shape for a in entry.args
+                             if a.name == "x"][0]).astype(F32)
+    init = model.net_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    path = tmp_path / "residual.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in dict(values, **q).items()}))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    assert "qat.fake_quant" not in body
+    assert body.count("num_bits = 32") == 2 and "arith.addi" in body
+    simulated = compile_mlir(frozen, name="residual_sim").net(x)
+    deployed = compile_mlir(integer, name="residual_int").net(x)
+    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
+    print(f"residual: max {steps.max():.3f} steps, "
+          f"{(steps > 0.5).mean():.3f} of outputs differ")
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reference import F32
-from test_convert import MOBILE, POOLED, cnn_text
+from test_convert import MOBILE, POOLED, cnn_text, residual_text
 from test_training import MLP, init_mlp, named_call, separable_data
 
 # name, MLIR, entry, weight scale of the random values, instrument options
@@ -21,6 +21,7 @@ MODELS = [
     ("cnn_w4a4", cnn_text(batch=16), "cnn", 0.3, "weight-bits=4 act-bits=4"),
     ("mobile", MOBILE, "net", 0.8, ""),
     ("pooled", POOLED, "net", 0.5, ""),
+    ("residual", residual_text(batch=8), "net", 0.4, ""),
 ]
 
 

@@ -125,9 +125,9 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         continue;
       }
       if (isa<arith::AddFOp>(inner)) {
-        if (layer.isSum)
+        if (layer.isSum || layer.isAdd)
           return generic.emitOpError("cannot be converted to integers: a "
-                                     "bias after a sum");
+                                     "bias after a sum or residual add");
         auto arg = dyn_cast<BlockArgument>(other);
         if (!arg || arg.getOwner() != body || layer.clampLow || layer.clampHigh)
           return generic.emitOpError("cannot be converted to integers: "
@@ -326,8 +326,12 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
     return failure();
   layer.inputCodes = *in;
   layer.channels = 1;
-  if (failed(matchEpilogue(layer)))
-    return failure();
+  {
+    ScopedDiagnosticHandler quiet(func.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(matchEpilogue(layer)))
+      return failure();
+  }
   FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
   if (failed(out))
     return failure();
@@ -342,13 +346,82 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   return layer;
 }
 
+/// The quantized tensor `value` comes from: a fake-quant, through
+/// grid-preserving ops (returned in order in `path`), or null.
+static FakeQuantOp quantizedSource(Value value,
+                                   SmallVectorImpl<Operation *> &path) {
+  FakeQuantOp fq;
+  while (!(fq = value.getDefiningOp<FakeQuantOp>())) {
+    Operation *def = value.getDefiningOp();
+    Value next = def ? pathSource(def) : Value();
+    if (!next)
+      return {};
+    path.push_back(def);
+    value = next;
+  }
+  std::reverse(path.begin(), path.end());
+  return fq;
+}
+
+FailureOr<IntegerLayer> Converter::matchAdd(linalg::GenericOp op) {
+  // An elementwise `a + b` of two same-shaped tensors.
+  if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return failure();
+  Block *body = op.getBody();
+  auto add = body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add || body->getOperations().size() != 2 ||
+      !llvm::is_contained(add->getOperands(), body->getArgument(0)) ||
+      !llvm::is_contained(add->getOperands(), body->getArgument(1)))
+    return failure();
+  IntegerLayer layer;
+  layer.op = cast<linalg::LinalgOp>(op.getOperation());
+  layer.isAdd = true;
+  layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
+  layer.other = quantizedSource(op.getDpsInputs()[1], layer.otherPath);
+  if (!layer.input || !layer.other)
+    return failure();
+  std::string why;
+  FailureOr<Codes> a = readCodes(layer.input, /*perTensor=*/true, why);
+  FailureOr<Codes> b = readCodes(layer.other, /*perTensor=*/true, why);
+  if (failed(a) || failed(b))
+    return failure();
+  layer.inputCodes = *a;
+  layer.otherCodes = *b;
+  layer.channels = 1;
+  // An epilogue that does not match leaves the add in float, silently.
+  {
+    ScopedDiagnosticHandler quiet(func.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(matchEpilogue(layer)))
+      return failure();
+  }
+  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
+  if (failed(out))
+    return failure();
+  layer.outputCodes = *out;
+  double common = std::max<double>(a->scales.front(), b->scales.front()) *
+                  std::ldexp(1.0, -20);
+  if (!quantmath::decomposeMultiplier(a->scales.front() / common) ||
+      !quantmath::decomposeMultiplier(b->scales.front() / common) ||
+      !quantmath::decomposeMultiplier(common / out->scales.front()))
+    return failure();
+  return layer;
+}
+
 LogicalResult Converter::match() {
   for (Operation &op : func.getBody().front()) {
     if (!isLayerOp(&op)) {
       auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-      if (linalgOp)
-        if (FailureOr<IntegerLayer> sum = matchSum(linalgOp); succeeded(sum))
-          layers.push_back(std::move(*sum));
+      if (!linalgOp)
+        continue;
+      if (FailureOr<IntegerLayer> sum = matchSum(linalgOp); succeeded(sum))
+        layers.push_back(std::move(*sum));
+      else if (auto generic = dyn_cast<linalg::GenericOp>(op))
+        if (FailureOr<IntegerLayer> add = matchAdd(generic); succeeded(add))
+          layers.push_back(std::move(*add));
       continue;
     }
     FailureOr<IntegerLayer> layer = matchLayer(cast<linalg::LinalgOp>(op));
@@ -362,14 +435,18 @@ LogicalResult Converter::match() {
 }
 
 Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
+  return emitCodes(b, layer.input, layer.path, layer.inputCodes);
+}
+
+Value Converter::emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
+                           ArrayRef<Operation *> path, const Codes &in) {
   MLIRContext *ctx = b.getContext();
   Type i8 = IntegerType::get(ctx, 8), i32 = IntegerType::get(ctx, 32);
-  const Codes &in = layer.inputCodes;
   // The codes of the input fake-quant: the previous layer's, or quantized
   // here (once).
-  Value codes = converted.lookup(layer.input);
+  Value codes = converted.lookup(fq);
   if (!codes) {
-    auto type = cast<RankedTensorType>(layer.input.getType());
+    auto type = cast<RankedTensorType>(fq.getType());
     Value scale = arith::ConstantOp::create(
         b, DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
                                   in.scales.front()));
@@ -378,7 +455,7 @@ Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
                                   static_cast<int32_t>(in.storedZeroPoint())));
     codes = QuantizeOp::create(
         b, RankedTensorType::get(type.getShape(), i8),
-        ValueRange{layer.input.getInput(), scale, zero},
+        ValueRange{fq.getInput(), scale, zero},
         {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
          b.getNamedAttr("quant_min",
                         b.getI64IntegerAttr(in.range.qmin - in.offset)),
@@ -386,14 +463,14 @@ Value Converter::emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
                         b.getI64IntegerAttr(in.range.qmax - in.offset)),
          b.getNamedAttr(
              "rounding",
-             layer.input.getRoundingAttr()
-                 ? Attribute(layer.input.getRoundingAttr())
+             fq.getRoundingAttr()
+                 ? Attribute(fq.getRoundingAttr())
                  : RoundingModeAttr::get(ctx, RoundingMode::half_to_even))});
-    converted[layer.input] = codes;
+    converted[fq] = codes;
   }
   // The same grid-preserving ops, on codes: real 0 is the zero point's code,
   // -inf the smallest code.
-  for (Operation *op : layer.path) {
+  for (Operation *op : path) {
     auto codesType = [&](Value v) {
       return RankedTensorType::get(
           cast<RankedTensorType>(v.getType()).getShape(), i8);
@@ -628,6 +705,70 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
       .getResult(0);
 }
 
+Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                         SmallVectorImpl<int32_t> &multipliers,
+                         SmallVectorImpl<int32_t> &shifts) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getIntegerType(32);
+  auto type = RankedTensorType::get(
+      cast<RankedTensorType>(layer.op->getResult(0).getType()).getShape(), i32);
+  unsigned rank = type.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  SmallVector<utils::IteratorType> parallel(rank,
+                                            utils::IteratorType::parallel);
+  auto elementwise = [&](ValueRange inputs,
+                         function_ref<Value(OpBuilder &, Location, ValueRange)>
+                             body) -> Value {
+    SmallVector<AffineMap> maps(inputs.size() + 1, id);
+    return linalg::GenericOp::create(
+               b, TypeRange{type}, inputs,
+               ValueRange{tensor::EmptyOp::create(b, type.getShape(), i32)
+                              .getResult()},
+               maps, parallel,
+               [&](OpBuilder &nested, Location loc, ValueRange args) {
+                 linalg::YieldOp::create(nested, loc,
+                                         body(nested, loc, args));
+               })
+        .getResult(0);
+  };
+  // Each operand's codes, minus its zero point, on the common grid
+  // s_c = max(s_a, s_b) / 2^20: int32 with 20 bits of fraction to spare
+  // (|q - z| < 2^8, so |a| < 2^28 and the sum fits).
+  const Codes &a = layer.inputCodes, &c = layer.otherCodes;
+  double common = std::max<double>(a.scales.front(), c.scales.front()) *
+                  std::ldexp(1.0, -20);
+  auto onCommonGrid = [&](Value codes, const Codes &in) -> Value {
+    Value wide = elementwise(
+        ValueRange{codes}, [&](OpBuilder &nested, Location loc,
+                               ValueRange args) -> Value {
+          return arith::ExtSIOp::create(nested, loc, i32, args[0]);
+        });
+    quantmath::FixedPointMultiplier fixed =
+        *quantmath::decomposeMultiplier(in.scales.front() / common);
+    return RequantizeOp::create(
+        b, type, ValueRange{wide},
+        {b.getNamedAttr("multiplier",
+                        b.getDenseI32ArrayAttr({fixed.multiplier})),
+         b.getNamedAttr("shift", b.getDenseI32ArrayAttr({fixed.shift})),
+         b.getNamedAttr("input_zero_point",
+                        b.getI32IntegerAttr(in.storedZeroPoint())),
+         b.getNamedAttr("num_bits", b.getI64IntegerAttr(32))});
+  };
+  Value lhs = onCommonGrid(emitInput(b, layer), a);
+  Value rhs = onCommonGrid(
+      emitCodes(b, layer.other, layer.otherPath, layer.otherCodes), c);
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
+      common / layer.outputCodes.scales.front());
+  multipliers.push_back(fixed.multiplier);
+  shifts.push_back(fixed.shift);
+  return elementwise(ValueRange{lhs, rhs},
+                     [&](OpBuilder &nested, Location loc,
+                         ValueRange args) -> Value {
+                       return arith::AddIOp::create(nested, loc, args[0],
+                                                    args[1]);
+                     });
+}
+
 Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
                          SmallVectorImpl<int32_t> &multipliers,
                          SmallVectorImpl<int32_t> &shifts,
@@ -674,12 +815,16 @@ void Converter::rewrite() {
     const Codes &out = layer.outputCodes;
     auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
     int64_t rank = resultType.getRank();
-    Value x = emitInput(b, layer);
     SmallVector<int32_t> multipliers, shifts;
     int32_t inputZeroPoint = 0;
-    Value acc = layer.isSum
-                    ? emitSum(b, layer, x, multipliers, shifts, inputZeroPoint)
-                    : emitContraction(b, layer, x, multipliers, shifts);
+    Value acc;
+    if (layer.isAdd)
+      acc = emitAdd(b, layer, multipliers, shifts);
+    else if (layer.isSum)
+      acc = emitSum(b, layer, emitInput(b, layer), multipliers, shifts,
+                    inputZeroPoint);
+    else
+      acc = emitContraction(b, layer, emitInput(b, layer), multipliers, shifts);
 
     // Requantize, with the epilogue's clamps as code bounds.
     int64_t low = out.range.qmin, high = out.range.qmax;
@@ -750,9 +895,13 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
   // get dequantized codes.
   auto isFloatUser = [&](Operation *user) {
     return llvm::none_of(layers, [&](IntegerLayer &next) {
-      Operation *reader =
-          next.path.empty() ? next.op.getOperation() : next.path.front();
-      return next.input == layer.output && reader == user;
+      auto reads = [&](FakeQuantOp fq, ArrayRef<Operation *> path) {
+        Operation *reader =
+            path.empty() ? next.op.getOperation() : path.front();
+        return fq == layer.output && reader == user;
+      };
+      return reads(next.input, next.path) ||
+             (next.other && reads(next.other, next.otherPath));
     });
   };
   if (llvm::any_of(simulated.getUsers(), isFloatUser)) {
@@ -772,6 +921,10 @@ void Converter::eraseFloatLayers() {
     order.insert(layer.op);
     for (Operation *op : llvm::reverse(layer.path))
       order.insert(op);
+    for (Operation *op : llvm::reverse(layer.otherPath))
+      order.insert(op);
+    if (layer.other)
+      order.insert(layer.other);
     if (layer.weight)
       order.insert(layer.weight);
     order.insert(layer.input);

@@ -48,6 +48,12 @@ struct IntegerLayer {
   /// `count` terms, scaled by `factor` (an average's 1/count) before the
   /// output fake-quant.
   bool isSum = false;
+  /// A residual add of two quantized tensors: `input` + `other` (each
+  /// through its path), rescaled to a common int32 grid and added.
+  bool isAdd = false;
+  FakeQuantOp other;
+  SmallVector<Operation *> otherPath;
+  Codes otherCodes;
   int64_t count = 0;
   double factor = 1.0;
   SmallVector<float> weights; ///< empty when not constant (faithful mode)
@@ -85,10 +91,17 @@ private:
   /// A sum of quantized codes (sum pooling, a reduction), with its scale
   /// and output fake-quant; failure (no diagnostic) leaves it in float.
   FailureOr<IntegerLayer> matchSum(linalg::LinalgOp op);
+  /// A residual add of two quantized tensors with its epilogue and output
+  /// fake-quant; failure (no diagnostic) leaves it in float.
+  FailureOr<IntegerLayer> matchAdd(linalg::GenericOp op);
   LogicalResult matchEpilogue(IntegerLayer &layer);
   /// The codes of `layer`'s activation operand: the input's codes carried
   /// through the layer's path.
   Value emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer);
+  /// The codes of `fq` (converted already, or quantized here once), carried
+  /// through `path`.
+  Value emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
+                  ArrayRef<Operation *> path, const Codes &in);
   /// The int32 accumulator of a layer with weights (bias and zero-point
   /// correction in its init), and its per-channel multipliers.
   Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
@@ -104,6 +117,11 @@ private:
   Value emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
                 SmallVectorImpl<int32_t> &multipliers,
                 SmallVectorImpl<int32_t> &shifts, int32_t &inputZeroPoint);
+  /// The int32 sum of an add's operands, each rescaled exactly enough to a
+  /// common grid 2^-20 finer than the coarser operand's.
+  Value emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                SmallVectorImpl<int32_t> &multipliers,
+                SmallVectorImpl<int32_t> &shifts);
   /// Float users of a layer's output read its integer result: dequantized,
   /// replacing the float layer (Deploy) or as the value of a
   /// straight-through (Faithful).

@@ -113,3 +113,50 @@ func.func @global_mean(%x: tensor<2x2x2x3xf32>) -> tensor<2x3xf32> attributes {q
   %mq = qat.fake_quant %m, %sy, %zy {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %mq : tensor<2x3xf32>
 }
+
+// -----
+
+// A residual add with a ReLU: each operand's codes minus its zero point,
+// rescaled into int32 on a common grid s_c = max(0.02, 0.04) / 2^20 (exact
+// powers of two here: 0.02 / s_c = 2^19 = 2^30 / 2^11, 0.04 / s_c = 2^20 =
+// 2^30 / 2^10), added, then requantized by s_c / 0.05 with the ReLU as the
+// lower clamp (the output zero point's code).
+
+// CHECK-LABEL: func.func @residual(
+// CHECK:         %[[AQ:.*]] = qat.quantize %{{.*}} -> tensor<2x3xi8>
+// CHECK:         %[[AW:.*]] = linalg.generic {{.*}} ins(%[[AQ]] : tensor<2x3xi8>) outs(%{{.*}} : tensor<2x3xi32>)
+// CHECK:           arith.extsi
+// CHECK:         %[[A:.*]] = qat.requantize %[[AW]] {multiplier = array<i32: 1073741824>, num_bits = 32 : i64, shift = array<i32: 11>} : tensor<2x3xi32> -> tensor<2x3xi32>
+// CHECK:         %[[BQ:.*]] = qat.quantize %{{.*}} -> tensor<2x3xi8>
+// CHECK:         %[[BW:.*]] = linalg.generic {{.*}} ins(%[[BQ]] : tensor<2x3xi8>) outs(%{{.*}} : tensor<2x3xi32>)
+// CHECK:         %[[B:.*]] = qat.requantize %[[BW]] {input_zero_point = -128 : i32, multiplier = array<i32: 1073741824>, num_bits = 32 : i64, shift = array<i32: 10>} : tensor<2x3xi32> -> tensor<2x3xi32>
+// CHECK:         %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[A]], %[[B]] : tensor<2x3xi32>, tensor<2x3xi32>)
+// CHECK:           arith.addi
+// CHECK:         qat.requantize %[[SUM]] {multiplier = array<i32: {{[0-9]+}}>, output_zero_point = -128 : i32, quant_max = 127 : i64, quant_min = -128 : i64, shift = array<i32: 51>} : tensor<2x3xi32> -> tensor<2x3xi8>
+// CHECK-NOT:     qat.fake_quant
+func.func @residual(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %sa = arith.constant dense<0.02> : tensor<f32>
+  %za = arith.constant dense<128> : tensor<i32>
+  %sb = arith.constant dense<0.04> : tensor<f32>
+  %zb = arith.constant dense<0> : tensor<i32>
+  %so = arith.constant dense<0.05> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %a = qat.fake_quant %x, %sa, %za {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %b = qat.fake_quant %y, %sb, %zb {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %b : tensor<2x3xf32>, tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%u: f32, %v: f32, %o: f32):
+    %t = arith.addf %u, %v : f32
+    linalg.yield %t : f32
+  } -> tensor<2x3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%s : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%u: f32, %o: f32):
+    %t = arith.maximumf %u, %zero : f32
+    linalg.yield %t : f32
+  } -> tensor<2x3xf32>
+  %rq = qat.fake_quant %r, %so, %zo {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %rq : tensor<2x3xf32>
+}

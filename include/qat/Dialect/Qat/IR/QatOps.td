@@ -31,7 +31,8 @@ def Qat_ZeroPointTensor : RankedTensorOf<[Qat_Int64OrNarrower, F32]>;
 def Qat_MaskTensor : RankedTensorOf<[I1]>;
 
 def Qat_BitWidthAttr : ConfinedAttr<I64Attr, [IntMinValue<2>, IntMaxValue<16>]>;
-// qat.quantize also produces int32 codes (a bias on the accumulator's grid).
+// qat.quantize and qat.requantize also produce int32 codes (a bias on the
+// accumulator's grid, the operands of an integer residual add).
 def Qat_WideBitWidthAttr : ConfinedAttr<I64Attr, [IntMinValue<2>, IntMaxValue<32>]>;
 
 // The integer range [qmin, qmax]: the range of a `num_bits` integer, signed or
@@ -191,7 +192,7 @@ def Qat_QuantizeOp : Qat_QuantOp<"quantize", [AllShapesMatch<["input", "result"]
     least `num_bits` wide; an unsigned range is stored as unsigned (for
     example 0..255 in `i8`). Unlike the other ops, `num_bits` may be up to
     32: `num_bits = 32` quantizes a bias onto an int32 accumulator's grid
-    (`quantmath::quantizeBias`).
+    (`quantmath::quantizeBias`). (`qat.requantize` also goes to 32 bits.)
 
     Example:
 
@@ -260,7 +261,9 @@ def Qat_RequantizeOp : Qat_QuantOp<"requantize", [AllShapesMatch<["input", "resu
     `multiplier` in [2^30, 2^31). A single `multiplier`/`shift` pair is
     per-tensor; with `axis`, there is one pair per channel of that dimension.
     `quant_min`/`quant_max` express a fused ReLU (`quant_min` = output zero
-    point) or ReLU6 clamp.
+    point) or ReLU6 clamp. `num_bits` may be up to 32: an int32 result
+    rescales an accumulator onto another int32 grid (the operands of an
+    integer residual add).
 
     Example:
 
@@ -275,7 +278,7 @@ def Qat_RequantizeOp : Qat_QuantOp<"requantize", [AllShapesMatch<["input", "resu
          DenseI32ArrayAttr:$shift,
          DefaultValuedAttr<I32Attr, "0">:$input_zero_point,
          DefaultValuedAttr<I32Attr, "0">:$output_zero_point),
-    QatRangeAttrs, QatAxisAttr, QatRoundingAttr);
+    QatWideRangeAttrs, QatAxisAttr, QatRoundingAttr);
   let results = (outs Qat_IntTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasFolder = 1;
