@@ -166,6 +166,10 @@ def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path,
     body = integer.split("func.func @cnn_init")[0]
     assert "qat.fake_quant" not in body
     assert "xi8>" in body and "linalg.pooling_nhwc_max" in body
+    # 4-bit weights are stored two per byte (HWCF, output channels halved)
+    # and unpacked in front of the convolution.
+    packed = "dense<" in body and "tensor<3x3x4x4xi8>" in body
+    assert packed == bits.startswith("weight-bits=4"), body
     simulated = compile_mlir(frozen, name="cnn_sim" + tag).cnn(x)
     deployed = compile_mlir(integer, name="cnn_int" + tag).cnn(x)
     steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]

@@ -22,11 +22,13 @@ namespace {
 
 struct ConvertToIntegerPass
     : public qat::impl::ConvertToIntegerBase<ConvertToIntegerPass> {
+  using ConvertToIntegerBase::ConvertToIntegerBase;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (func.isExternal() || !func->hasAttr("qat.frozen"))
       return;
-    integer::Converter converter(func, integer::Converter::Mode::Deploy);
+    integer::Converter converter(func, integer::Converter::Mode::Deploy,
+                                 packInt4);
     if (failed(converter.match()))
       return signalPassFailure();
     converter.rewrite();

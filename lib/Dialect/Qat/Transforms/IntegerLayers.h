@@ -79,7 +79,8 @@ public:
     Faithful,
   };
 
-  Converter(func::FuncOp func, Mode mode) : func(func), mode(mode) {}
+  Converter(func::FuncOp func, Mode mode, bool packInt4 = false)
+      : func(func), mode(mode), packInt4(packInt4) {}
 
   /// Matches every layer; fails with a diagnostic at the first one that
   /// cannot be converted.
@@ -107,6 +108,10 @@ private:
   Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
                         SmallVectorImpl<int32_t> &multipliers,
                         SmallVectorImpl<int32_t> &shifts);
+  /// Constant weight codes of 4 bits or fewer, stored two per byte and
+  /// unpacked to int8 at run time.
+  Value emitPackedInt4(ImplicitLocOpBuilder &b, ArrayRef<int8_t> codes,
+                       RankedTensorType codesType);
   /// The accumulator's initial value per column, computed at run time from
   /// weights and a bias that are not constants: quantizeBias(b) - z_x *
   /// colsum(Wq), with `weightCodes` the run-time int8 weights.
@@ -131,6 +136,7 @@ private:
 
   func::FuncOp func;
   Mode mode;
+  bool packInt4;
   std::vector<IntegerLayer> layers;
   /// Output fake-quant -> its layer's int8 result, once rewritten.
   DenseMap<Operation *, Value> converted;

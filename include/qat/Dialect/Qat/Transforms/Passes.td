@@ -260,8 +260,16 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     and nothing changes.
     Results follow the fast float simulation up to rounding: the bias and
     the requantization round once each where the simulation rounds in
-    binary32.
+    binary32 (`qat-faithful` makes the simulation compute exactly this).
+
+    Weights of 4 bits or fewer are stored two codes per byte (`pack-int4`,
+    on by default) and unpacked to int8 by a `linalg.generic` in front of
+    the layer at run time.
   }];
+  let options = [
+    Option<"packInt4", "pack-int4", "bool", "true",
+           "store weight codes of 4 bits or fewer two per byte">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
