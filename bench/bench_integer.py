@@ -8,7 +8,8 @@ Networks on Fashion-MNIST shapes (the ones bench_train.py trains): an MLP
 weights; quantization parameters from a calibration batch. Ours: the float
 network frozen (weights as constants) and the integer one from
 qat-instrument + qat-freeze + qat-convert-to-integer, both compiled by
-qat-compile and called through the runtime. PyTorch: the same network in
+qat-compile and called through the runtime; W4A8 is the same with 4-bit
+weights, stored two per byte and unpacked at run time. PyTorch: the same network in
 fp32 and as FX static int8 (prepare_fx / convert_fx, x86 qconfig, 'onednn'
 engine), same thread count. Times are medians per call; sizes are the
 compiled libraries (ours) and the state_dict (PyTorch). Prints a table; no
@@ -66,22 +67,28 @@ def ours(kind, batch, workdir):
               for a in float_model.net.args if a.name != "image"}
     image = rng.random(float_model.net.args[0].shape, dtype=np.float32)
 
-    instrumented = qat_opt(text, "--qat-instrument")
-    model = compile_model(instrumented, workdir, f"{kind}{batch}_qat")
-    init = model.net_init_qparams
-    out = init(*[dict(params, image=image)[a.name] for a in init.args])
-    qparams = {r.name: v for r, v in zip(init.results, out)}
-    frozen = freeze(instrumented, dict(params, **qparams), workdir,
-                    f"{kind}{batch}")
-    integer = qat_opt(frozen, "--qat-convert-to-integer")
-    int_model = compile_model(integer, workdir, f"{kind}{batch}_int8")
+    def integer(weight_bits, tag):
+        instrumented = qat_opt(text, f"--qat-instrument=weight-bits="
+                                     f"{weight_bits}")
+        model = compile_model(instrumented, workdir, f"{kind}{batch}_{tag}q")
+        init = model.net_init_qparams
+        out = init(*[dict(params, image=image)[a.name] for a in init.args])
+        qparams = {r.name: v for r, v in zip(init.results, out)}
+        frozen = freeze(instrumented, dict(params, **qparams), workdir,
+                        f"{kind}{batch}{tag}")
+        return compile_model(qat_opt(frozen, "--qat-convert-to-integer"),
+                             workdir, f"{kind}{batch}_{tag}")
+
+    int_model = integer(8, "int8")
+    int4_model = integer(4, "int4")  # W4A8, weights packed two per byte
     fp32_model = compile_model(freeze(text, params, workdir, f"{kind}{batch}f"),
                                workdir, f"{kind}{batch}_fp32")
     t_int = per_call(lambda: int_model.net(image))
+    t_int4 = per_call(lambda: int4_model.net(image))
     t_float = per_call(lambda: fp32_model.net(image))
     sizes = [os.path.getsize(os.path.join(workdir, f"lib{kind}{batch}_{k}.so"))
-             for k in ("fp32", "int8")]
-    return t_float, t_int, sizes
+             for k in ("fp32", "int8", "int4")]
+    return t_float, t_int, t_int4, sizes
 
 
 def pytorch(kind, batch):
@@ -116,25 +123,27 @@ def main():
     print(f"ms per call, {options.threads} threads (PyTorch "
           f"{torch.__version__}, quantized engine "
           f"{torch.backends.quantized.engine})\n")
-    print("| network | batch | ours fp32 | ours int8 | PyTorch fp32 | "
-          "PyTorch int8 | ours int8 vs PyTorch int8 |")
-    print("|---|---|---|---|---|---|---|")
+    print("| network | batch | ours fp32 | ours int8 | ours W4A8 (packed) | "
+          "PyTorch fp32 | PyTorch int8 | PyTorch int8 / ours int8 |")
+    print("|---|---|---|---|---|---|---|---|")
     sizes = {}
     with tempfile.TemporaryDirectory() as workdir:
         for kind in ("MLP", "CNN"):
             for batch in map(int, options.batches.split(",")):
-                f32, i8, size = ours(kind, batch, workdir)
+                f32, i8, i4, size = ours(kind, batch, workdir)
                 tf32, ti8, tsizes = pytorch(kind, batch)
                 sizes[kind] = (size, tsizes)
                 print(f"| {kind} | {batch} | {f32 * 1e3:.3f} | {i8 * 1e3:.3f} "
-                      f"| {tf32 * 1e3:.3f} | {ti8 * 1e3:.3f} | "
-                      f"{ti8 / i8:.2f}x |", flush=True)
+                      f"| {i4 * 1e3:.3f} | {tf32 * 1e3:.3f} | "
+                      f"{ti8 * 1e3:.3f} | {ti8 / i8:.2f}x |", flush=True)
     print("\n| network | ours fp32 library | ours int8 library | "
-          "PyTorch fp32 state_dict | PyTorch int8 state_dict |")
-    print("|---|---|---|---|---|")
-    for kind, ((of, oi), (tf, ti)) in sizes.items():
+          "ours W4A8 library | PyTorch fp32 state_dict | "
+          "PyTorch int8 state_dict |")
+    print("|---|---|---|---|---|---|")
+    for kind, ((of, oi, o4), (tf, ti)) in sizes.items():
         print(f"| {kind} | {of / 1024:.0f} KiB | {oi / 1024:.0f} KiB | "
-              f"{tf / 1024:.0f} KiB | {ti / 1024:.0f} KiB |")
+              f"{o4 / 1024:.0f} KiB | {tf / 1024:.0f} KiB | "
+              f"{ti / 1024:.0f} KiB |")
 
 
 if __name__ == "__main__":

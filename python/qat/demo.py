@@ -53,12 +53,16 @@ def _log(message: str, quiet: bool) -> None:
 
 
 def _weight_bytes(params: Dict[str, np.ndarray], weight_bits: Optional[int]):
-    """fp32: 4 bytes per value; integer: weights one byte per code (4-bit
-    codes are stored unpacked), biases as int32."""
+    """fp32: 4 bytes per value; integer: weights one byte per code, or two
+    codes per byte at 4 bits or fewer when the output channels (the last
+    dimension) are even (qat-convert-to-integer's pack-int4); biases as
+    int32."""
     total = 0
     for value in params.values():
         if weight_bits is None or value.ndim < 2:
             total += 4 * value.size
+        elif weight_bits <= 4 and value.shape[-1] % 2 == 0:
+            total += value.size // 2
         else:
             total += value.size
     return total

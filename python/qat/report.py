@@ -14,8 +14,8 @@ def write(out_dir: str, result, plots: bool = True) -> str:
              "qat-mlir and evaluated through its C runtime.", "",
              format_table(result.rows), "",
              "Weights: as stored in the library (fp32 4 bytes per value; "
-             "integer weights one byte per code, 4-bit codes unpacked; biases "
-             "int32). Latency: batch 1, median of 200 calls from Python "
+             "integer weights one byte per code, 4-bit codes two per byte, "
+             "unpacked on every call; biases int32). Latency: batch 1, median of 200 calls from Python "
              "(about 13 us of it is the call itself).", ""]
     sqnr = result.layer_sqnr
     if sqnr:

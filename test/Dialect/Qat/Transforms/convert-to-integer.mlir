@@ -1,4 +1,5 @@
 // RUN: qat-opt %s --split-input-file --verify-diagnostics --qat-convert-to-integer | FileCheck %s
+// RUN: qat-opt %s --split-input-file --verify-diagnostics --qat-convert-to-integer="pack-int4=false" | FileCheck %s --check-prefix=UNPACKED
 
 // A frozen one-layer network: u8 input (zero point 128), per-column int8
 // weights, bias and ReLU, u8 output (zero point 0). Codes are stored signed
@@ -159,4 +160,39 @@ func.func @residual(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32>
   } -> tensor<2x3xf32>
   %rq = qat.fake_quant %r, %so, %zo {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %rq : tensor<2x3xf32>
+}
+
+// -----
+
+// 4-bit weights: codes [[1, -2, 7, -7], [0, 3, -1, 5]] (w / 0.1, narrow
+// [-7, 7]) stored two per byte along the output channels, the even column
+// in the low nibble: 1 | -2 << 4 = 0xE1 = -31, 7 | -7 << 4 = 0x97 = -105,
+// 0 | 3 << 4 = 48, -1 | 5 << 4 = 0x5F = 95; unpacked in front of the matmul
+// by shifting each nibble to the top of the byte and back (sign-extending).
+
+// CHECK-LABEL: func.func @int4_weights(
+// CHECK:         %[[P:.*]] = arith.constant dense<{{\[}}[-31, -105], [48, 95]]> : tensor<2x2xi8>
+// CHECK:         %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<2x2xi8>) outs(%{{.*}} : tensor<2x2x2xi8>)
+// CHECK:           linalg.index 2
+// CHECK:           arith.shli
+// CHECK:           arith.shrsi
+// CHECK:         %[[W:.*]] = tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2]] : tensor<2x2x2xi8> into tensor<2x4xi8>
+// CHECK:         linalg.matmul ins(%{{.*}}, %[[W]] : tensor<3x2xi8>, tensor<2x4xi8>)
+// With pack-int4=false, one code per byte:
+// UNPACKED-LABEL: func.func @int4_weights(
+// UNPACKED:         %[[W:.*]] = arith.constant dense<{{\[}}[1, -2, 7, -7], [0, 3, -1, 5]]> : tensor<2x4xi8>
+// UNPACKED:         linalg.matmul ins(%{{.*}}, %[[W]] : tensor<3x2xi8>, tensor<2x4xi8>)
+func.func @int4_weights(%x: tensor<3x2xf32>) -> tensor<3x4xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<[[0.1, -0.2, 0.7, -0.7], [0.0, 0.3, -0.1, 0.5]]> : tensor<2x4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %sy = arith.constant dense<0.2> : tensor<f32>
+  %xq = qat.fake_quant %x, %s, %z : tensor<3x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %s, %z {num_bits = 4 : i64, narrow_range = true} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<3x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x4xf32>) -> tensor<3x4xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<3x2xf32>, tensor<2x4xf32>) outs(%f : tensor<3x4xf32>) -> tensor<3x4xf32>
+  %yq = qat.fake_quant %y, %sy, %z : tensor<3x4xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<3x4xf32>
 }
