@@ -376,6 +376,22 @@ bool fitsInt32(int64_t bound, int64_t maxAbsBias) {
   return bound <= limit && maxAbsBias <= limit - bound;
 }
 
+void packNibbles(const int8_t *codes, int64_t count, int8_t *bytes) {
+  assert(count % 2 == 0 && "nibbles come in pairs");
+  for (int64_t i = 0; i < count / 2; ++i)
+    bytes[i] = static_cast<int8_t>((codes[2 * i] & 0xF) |
+                                   ((codes[2 * i + 1] & 0xF) << 4));
+}
+
+void unpackNibbles(const int8_t *bytes, int64_t count, int8_t *codes) {
+  assert(count % 2 == 0 && "nibbles come in pairs");
+  for (int64_t i = 0; i < count / 2; ++i) {
+    // Each nibble to the top of a byte, then an arithmetic shift back.
+    codes[2 * i] = static_cast<int8_t>(static_cast<int8_t>(bytes[i] << 4) >> 4);
+    codes[2 * i + 1] = static_cast<int8_t>(bytes[i] >> 4);
+  }
+}
+
 int64_t quantizeBias(float bias, float inputScale, float weightScale,
                      RoundingMode mode) {
   QuantRange int32Range{std::numeric_limits<int32_t>::min(),

@@ -61,14 +61,12 @@ DenseIntElementsAttr getConstantMatrix(Value matrix) {
   return {};
 }
 
-/// Packs a constant B at compile time.
-PackedB packConstant(ImplicitLocOpBuilder &b, DenseIntElementsAttr values,
-                     int64_t k, int64_t n) {
+/// Packs a constant B ([k][n] row-major codes) at compile time. Codes that
+/// came packed two per byte stay that way: the packed layout is stored as
+/// nibbles too and unpacked at run time, straight into that layout.
+PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
+                     int64_t k, int64_t n, bool nibbles) {
   int64_t nb = ceilDiv(n, kLanes), kb = ceilDiv(k, kGroup);
-  std::vector<int8_t> source;
-  source.reserve(k * n);
-  for (const APInt &v : values.getValues<APInt>())
-    source.push_back(static_cast<int8_t>(v.getSExtValue()));
   std::vector<int8_t> packed(nb * kb * kLanes * kGroup, 0);
   std::vector<int32_t> correction(nb * kLanes, 0);
   for (int64_t kk = 0; kk < k; ++kk)
@@ -82,11 +80,14 @@ PackedB packConstant(ImplicitLocOpBuilder &b, DenseIntElementsAttr values,
   auto packedType =
       RankedTensorType::get({nb, kb, kLanes * kGroup}, b.getI8Type());
   auto correctionType = RankedTensorType::get({nb * kLanes}, b.getI32Type());
-  return {arith::ConstantOp::create(
-              b, DenseElementsAttr::get(packedType, ArrayRef<int8_t>(packed))),
-          arith::ConstantOp::create(
-              b, DenseElementsAttr::get(correctionType,
-                                        ArrayRef<int32_t>(correction)))};
+  Value packedB =
+      nibbles ? buildPackedInt4(b, packed, packedType)
+              : arith::ConstantOp::create(
+                    b, DenseElementsAttr::get(packedType,
+                                              ArrayRef<int8_t>(packed)));
+  return {packedB, arith::ConstantOp::create(
+                       b, DenseElementsAttr::get(
+                              correctionType, ArrayRef<int32_t>(correction)))};
 }
 
 /// Packs B at run time: pad, gather into the packed layout, sum columns.
@@ -328,13 +329,29 @@ struct X86VnniMatmulPass
             auto aType = cast<RankedTensorType>(a.getType());
             int64_t k = aType.getDimSize(1);
             int64_t n = cast<RankedTensorType>(bMat.getType()).getDimSize(1);
-            DenseIntElementsAttr constantB = getConstantMatrix(bMat);
-            PackedB packed = constantB ? packConstant(b, constantB, k, n)
-                                       : packAtRunTime(b, bMat, k, n);
+            std::optional<SmallVector<int8_t>> int4 = getPackedInt4Codes(bMat);
+            SmallVector<int8_t> codes;
+            if (int4)
+              codes = std::move(*int4);
+            else if (DenseIntElementsAttr constantB = getConstantMatrix(bMat))
+              for (const APInt &v : constantB.getValues<APInt>())
+                codes.push_back(static_cast<int8_t>(v.getSExtValue()));
+            PackedB packed =
+                !codes.empty()
+                    ? packConstant(b, codes, k, n, /*nibbles=*/int4.has_value())
+                    : packAtRunTime(b, bMat, k, n);
             return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n,
                                epilogue);
           });
     }
+    // Weights that were unpacked for a replaced matmul are dead now; a
+    // dead unpack would otherwise survive bufferization (it writes a
+    // buffer) and keep the first copy of the weights in the library.
+    // Only the function's own block: erasing an op erases its regions.
+    for (Block &block : getOperation().getBody())
+      for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+        if (isOpTriviallyDead(&op))
+          rewriter.eraseOp(&op);
   }
 };
 

@@ -39,6 +39,39 @@ func.func @constant_weights(%a: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1
 
 // -----
 
+// The same weights packed two per byte (qat-convert-to-integer's pack-int4:
+// [[0 | -2 << 4], [1 | -1 << 4], [2 | 0], [3 | 1 << 4]] = [-32, -15, 2, 19]):
+// repacked at compile time into the kernel's layout, still two per byte
+// ([0, 1] -> 16, [2, 3] -> 50, [-2, -1] -> -2, [0, 1] -> 16), and unpacked
+// at run time straight into that layout; the first unpack is gone.
+// CHECK-LABEL: func @packed_int4_weights
+func.func @packed_int4_weights(%a: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi32> {
+  // CHECK: %[[P:.*]] = arith.constant dense<{{\[\[\[}}16, 50, -2, 16, 0, {{.*}}]]]> : tensor<1x1x32xi8>
+  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<1x1x32xi8>) outs(%{{.*}} : tensor<1x1x32x2xi8>) attrs = {qat.unpack_int4}
+  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : tensor<1x1x32x2xi8> into tensor<1x1x64xi8>
+  // CHECK: arith.constant dense<[-768, 256, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
+  // CHECK-NOT: tensor<4x1xi8>
+  %p = arith.constant dense<[[-32], [-15], [2], [19]]> : tensor<4x1xi8>
+  %e = tensor.empty() : tensor<4x1x2xi8>
+  %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_int4} {
+  ^bb0(%byte: i8, %o: i8):
+    %h = linalg.index 2 : index
+    %hi = arith.index_cast %h : index to i8
+    %four = arith.constant 4 : i8
+    %m = arith.muli %hi, %four : i8
+    %up = arith.subi %four, %m : i8
+    %top = arith.shli %byte, %up : i8
+    %v = arith.shrsi %top, %four : i8
+    linalg.yield %v : i8
+  } -> tensor<4x1x2xi8>
+  %b = tensor.collapse_shape %u [[0], [1, 2]] : tensor<4x1x2xi8> into tensor<4x2xi8>
+  %0 = linalg.matmul ins(%a, %b : tensor<1x4xi8>, tensor<4x2xi8>) outs(%c : tensor<1x2xi32>) -> tensor<1x2xi32>
+  return %0 : tensor<1x2xi32>
+}
+
+// -----
+
 // Unsigned-cast and float matmuls are not for this pass.
 // CHECK-LABEL: func @unchanged
 func.func @unchanged(%a: tensor<4x8xi8>, %b: tensor<8x16xi8>, %c: tensor<4x16xi32>) -> tensor<4x16xi32> {

@@ -414,3 +414,25 @@ TEST(Prune, NanCountsAsLargest) {
 }
 
 } // namespace
+
+TEST(Nibbles, PackAndUnpackEveryPair) {
+  // Every pair of 4-bit codes survives the round trip; the layout is the
+  // documented one (even code low).
+  std::vector<int8_t> codes;
+  for (int lo = -8; lo <= 7; ++lo)
+    for (int hi = -8; hi <= 7; ++hi) {
+      codes.push_back(static_cast<int8_t>(lo));
+      codes.push_back(static_cast<int8_t>(hi));
+    }
+  std::vector<int8_t> bytes(codes.size() / 2), back(codes.size());
+  packNibbles(codes.data(), codes.size(), bytes.data());
+  for (size_t i = 0; i < bytes.size(); ++i)
+    EXPECT_EQ(static_cast<uint8_t>(bytes[i]),
+              ((codes[2 * i] & 0xF) | ((codes[2 * i + 1] & 0xF) << 4)));
+  unpackNibbles(bytes.data(), codes.size(), back.data());
+  EXPECT_EQ(back, codes);
+  // [1, -2] -> 0xE1.
+  int8_t pair[2] = {1, -2}, byte = 0;
+  packNibbles(pair, 2, &byte);
+  EXPECT_EQ(static_cast<uint8_t>(byte), 0xE1);
+}

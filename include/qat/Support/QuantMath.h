@@ -219,6 +219,13 @@ void observeTensor(const float *x, int64_t numElements, ChannelLayout layout,
 /// index. Returns a key whose unsigned order is that order within a tensor.
 uint32_t magnitudeKey(float w);
 
+/// Codes of 4 bits or fewer (each in [-8, 7]) two per byte: code 2i in the
+/// low nibble of byte i, code 2i + 1 in the high nibble. `count` is even.
+void packNibbles(const int8_t *codes, int64_t count, int8_t *bytes);
+/// The inverse, sign-extending each nibble: `count` codes from count / 2
+/// bytes.
+void unpackNibbles(const int8_t *bytes, int64_t count, int8_t *codes);
+
 /// How many of n elements unstructured pruning removes:
 /// floor(clamp(sparsity, 0, 1) * n), computed in binary64; NaN prunes none.
 int64_t numPrunedFor(double sparsity, int64_t numElements);

@@ -40,6 +40,17 @@ Value buildIm2col(ImplicitLocOpBuilder &b, Value input,
                   ArrayRef<int64_t> outputSizes, ArrayRef<int64_t> windowSizes,
                   ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations);
 
+/// Constant codes of 4 bits or fewer stored two per byte
+/// (quantmath::packNibbles along the last dimension), unpacked at run time
+/// into an int8 tensor of `codesType` by a linalg.generic (marked
+/// `qat.unpack_int4`) and a collapse_shape. The last dimension is even.
+Value buildPackedInt4(ImplicitLocOpBuilder &b, ArrayRef<int8_t> codes,
+                      RankedTensorType codesType);
+
+/// If `value` is the result of buildPackedInt4 (through collapse_shapes),
+/// its codes, unpacked at compile time, in row-major order.
+std::optional<SmallVector<int8_t>> getPackedInt4Codes(Value value);
+
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION
 #include "qat/Transforms/Passes.h.inc"

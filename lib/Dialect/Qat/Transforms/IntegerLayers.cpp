@@ -12,6 +12,7 @@
 #include "IntegerLayers.h"
 
 #include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/Transforms/Graph.h"
 #include "qat/Support/QuantMath.h"
 
@@ -564,7 +565,7 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                               std::numeric_limits<int32_t>::max()));
     }
     weights = w.range.qmin >= -8 && w.range.qmax <= 7 && packInt4 && n % 2 == 0
-                  ? emitPackedInt4(b, codes, codesType)
+                  ? buildPackedInt4(b, codes, codesType)
                   : arith::ConstantOp::create(
                         b, DenseElementsAttr::get(codesType,
                                                   ArrayRef<int8_t>(codes)));
@@ -604,60 +605,6 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   return linalg::MatmulOp::create(b, TypeRange{accType}, ValueRange{x, weights},
                                   ValueRange{init})
       .getResult(0);
-}
-
-Value Converter::emitPackedInt4(ImplicitLocOpBuilder &b,
-                                ArrayRef<int8_t> codes,
-                                RankedTensorType codesType) {
-  MLIRContext *ctx = b.getContext();
-  Type i8 = b.getIntegerType(8);
-  // Two codes per byte along the last (output channel) dimension: code 2j
-  // in the low nibble, 2j + 1 in the high one.
-  SmallVector<int64_t> packedShape(codesType.getShape());
-  packedShape.back() /= 2;
-  SmallVector<int8_t> packed(codes.size() / 2);
-  for (size_t i = 0; i < packed.size(); ++i)
-    packed[i] = static_cast<int8_t>((codes[2 * i] & 0xF) |
-                                    ((codes[2 * i + 1] & 0xF) << 4));
-  auto packedType = RankedTensorType::get(packedShape, i8);
-  Value bytes = arith::ConstantOp::create(
-      b, DenseElementsAttr::get(packedType, ArrayRef<int8_t>(packed)));
-
-  // Unpacked at run time: [..., n/2] -> [..., n/2, 2], each nibble
-  // sign-extended by shifting it to the top of the byte and back.
-  SmallVector<int64_t> pairShape(packedShape);
-  pairShape.push_back(2);
-  unsigned rank = pairShape.size();
-  AffineMap toPacked = AffineMap::getMultiDimIdentityMap(rank, ctx).dropResult(
-      rank - 1);
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  Value pairs =
-      linalg::GenericOp::create(
-          b, TypeRange{RankedTensorType::get(pairShape, i8)}, ValueRange{bytes},
-          ValueRange{tensor::EmptyOp::create(b, pairShape, i8).getResult()},
-          ArrayRef<AffineMap>{toPacked, id},
-          SmallVector<utils::IteratorType>(rank,
-                                           utils::IteratorType::parallel),
-          [&](OpBuilder &nested, Location loc, ValueRange args) {
-            Value half = arith::IndexCastOp::create(
-                nested, loc, i8,
-                linalg::IndexOp::create(nested, loc, rank - 1));
-            Value four = arith::ConstantIntOp::create(nested, loc, 4, 8);
-            // Low nibble (half 0): shift left by 4 first; high: as is.
-            Value up = arith::SubIOp::create(
-                nested, loc, four,
-                arith::MulIOp::create(nested, loc, half, four));
-            Value top = arith::ShLIOp::create(nested, loc, args[0], up);
-            linalg::YieldOp::create(
-                nested, loc,
-                Value(arith::ShRSIOp::create(nested, loc, top, four)));
-          })
-          .getResult(0);
-  SmallVector<ReassociationIndices> groups;
-  for (unsigned d = 0; d + 2 < rank; ++d)
-    groups.push_back({d});
-  groups.push_back({rank - 2, rank - 1});
-  return tensor::CollapseShapeOp::create(b, codesType, pairs, groups);
 }
 
 Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,

@@ -108,10 +108,6 @@ private:
   Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
                         SmallVectorImpl<int32_t> &multipliers,
                         SmallVectorImpl<int32_t> &shifts);
-  /// Constant weight codes of 4 bits or fewer, stored two per byte and
-  /// unpacked to int8 at run time.
-  Value emitPackedInt4(ImplicitLocOpBuilder &b, ArrayRef<int8_t> codes,
-                       RankedTensorType codesType);
   /// The accumulator's initial value per column, computed at run time from
   /// weights and a bias that are not constants: quantizeBias(b) - z_x *
   /// colsum(Wq), with `weightCodes` the run-time int8 weights.
