@@ -4,6 +4,7 @@ step of the output scale) and against a numpy integer program written from
 docs/Semantics.md (exact)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -442,6 +443,76 @@ def test_integer_residual_block(qat_opt, compile_mlir, tmp_path):
     deployed = compile_mlir(integer, name="residual_int").net(x)
     steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
     print(f"residual: max {steps.max():.3f} steps, "
+          f"{(steps > 0.5).mean():.3f} of outputs differ")
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2
+
+
+def concat_text(batch=4):
+    """An Inception-style block through the ONNX importer: two branches
+    (1x1 and 3x3 convolutions with ReLU) concatenated along the channels,
+    max pooled, then a 1x1 convolution, global average pool and linear."""
+    from onnx import TensorProto, helper, numpy_helper
+    from qat.onnx_import import import_onnx
+    shapes = {"a.weight": (4, 2, 1, 1), "a.bias": (4,),
+              "b.weight": (6, 2, 3, 3), "b.bias": (6,),
+              "c.weight": (8, 10, 1, 1), "fc.weight": (3, 8)}
+    inits = [numpy_helper.from_array(np.zeros(s, np.float32), k)
+             for k, s in shapes.items()]
+    nodes = [
+        helper.make_node("Conv", ["x", "a.weight", "a.bias"], ["a"],
+                         kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["a"], ["ar"]),
+        helper.make_node("Conv", ["x", "b.weight", "b.bias"], ["b"],
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["b"], ["br"]),
+        helper.make_node("Concat", ["ar", "br"], ["cat"], axis=1),
+        helper.make_node("MaxPool", ["cat"], ["p"], kernel_shape=[2, 2],
+                         strides=[2, 2]),
+        helper.make_node("Conv", ["p", "c.weight"], ["c"],
+                         kernel_shape=[1, 1]),
+        helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc.weight"], ["logits"], transB=1)]
+    graph = helper.make_graph(
+        nodes, "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                       [batch, 2, 6, 6])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                       [batch, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
+                                                                        13)])
+    model.ir_version = 8
+    return import_onnx(model, batch=batch).text
+
+
+def test_integer_concat_block(qat_opt, compile_mlir, tmp_path):
+    """Branches concatenated on one grid (qat-instrument shares the
+    parameters): their int8 codes are concatenated, then max pooled."""
+    instrumented = qat_opt(concat_text(), "--qat-instrument")
+    model = compile_mlir(instrumented, name="concat_qat")
+    rng = np.random.default_rng(18)
+    entry = model.net
+    values = {a.name: (rng.standard_normal(a.shape) * 0.5).astype(F32)
+              for a in entry.args if a.name != "x" and a.dtype == np.float32
+              and not a.name.endswith(("_scale", "_zero_point"))}
+    x = rng.standard_normal([a.shape for a in entry.args
+                             if a.name == "x"][0]).astype(F32)
+    init = model.net_init_qparams
+    q = dict(zip((r.name for r in init.results),
+                 init(*[dict(values, x=x)[a.name] for a in init.args])))
+    path = tmp_path / "concat.json"
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in dict(values, **q).items()}))
+    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    assert "qat.fake_quant" not in body
+    assert re.search(r"tensor.concat dim\(3\) .*xi8>, tensor<.*xi8>\)", body)
+    simulated = compile_mlir(frozen, name="concat_sim").net(x)
+    deployed = compile_mlir(integer, name="concat_int").net(x)
+    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
+    print(f"concat: max {steps.max():.3f} steps, "
           f"{(steps > 0.5).mean():.3f} of outputs differ")
     assert steps.max() <= 1.0 + 1e-4, steps.max()
     assert (steps > 0.5).mean() < 0.2

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from reference import F32
-from test_convert import MOBILE, POOLED, cnn_text, residual_text
+from test_convert import (MOBILE, POOLED, cnn_text, concat_text,
+                          residual_text)
 from test_training import MLP, init_mlp, named_call, separable_data
 
 # name, MLIR, entry, weight scale of the random values, instrument options
@@ -22,6 +23,7 @@ MODELS = [
     ("mobile", MOBILE, "net", 0.8, ""),
     ("pooled", POOLED, "net", 0.5, ""),
     ("residual", residual_text(batch=8), "net", 0.4, ""),
+    ("concat", concat_text(batch=8), "net", 0.5, ""),
 ]
 
 

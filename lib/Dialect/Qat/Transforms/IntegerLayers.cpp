@@ -207,17 +207,11 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
                           "linalg.matmul, linalg.conv_2d_nhwc_hwcf and "
                           "linalg.depthwise_conv_2d_nhwc_hwc layers are)");
   // The activation operand, through padding, max pooling and reshapes.
-  Value source = op.getDpsInputs()[0];
-  while (!(layer.input = source.getDefiningOp<FakeQuantOp>())) {
-    Operation *def = source.getDefiningOp();
-    Value next = def ? pathSource(def) : Value();
-    if (!next)
-      return fail(op, "its input must be fake-quantized (through padding, "
-                      "max pooling, transposes or reshapes only)");
-    layer.path.push_back(def);
-    source = next;
-  }
-  std::reverse(layer.path.begin(), layer.path.end());
+  layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
+  if (!layer.input)
+    return fail(op, "its input must be fake-quantized (through padding, "
+                    "max pooling, transposes, reshapes or concatenations of "
+                    "tensors on one grid only)");
   layer.weight = op.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
   if (!layer.weight)
     return fail(op, "its weight must be fake-quantized");
@@ -299,16 +293,9 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   layer.isSum = true;
   if (!op.hasPureTensorSemantics() || !isSumOp(op))
     return failure();
-  Value source = op.getDpsInputs()[0];
-  while (!(layer.input = source.getDefiningOp<FakeQuantOp>())) {
-    Operation *def = source.getDefiningOp();
-    Value next = def ? pathSource(def) : Value();
-    if (!next)
-      return failure();
-    layer.path.push_back(def);
-    source = next;
-  }
-  std::reverse(layer.path.begin(), layer.path.end());
+  layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
+  if (!layer.input)
+    return failure();
   Value init = op.getDpsInits()[0];
   auto fill = init.getDefiningOp<linalg::FillOp>();
   std::optional<float> start =
@@ -347,20 +334,49 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   return layer;
 }
 
-/// The quantized tensor `value` comes from: a fake-quant, through
-/// grid-preserving ops (returned in order in `path`), or null.
-static FakeQuantOp quantizedSource(Value value,
-                                   SmallVectorImpl<Operation *> &path) {
+FakeQuantOp Converter::quantizedSource(Value value,
+                                       SmallVectorImpl<Operation *> &path) {
   FakeQuantOp fq;
+  SmallVector<Operation *> reversed;
   while (!(fq = value.getDefiningOp<FakeQuantOp>())) {
     Operation *def = value.getDefiningOp();
-    Value next = def ? pathSource(def) : Value();
+    Value next;
+    if (auto concat = dyn_cast_or_null<tensor::ConcatOp>(def))
+      next = concat.getInputs().front(); // the others: below
+    else if (def)
+      next = pathSource(def);
     if (!next)
       return {};
-    path.push_back(def);
+    reversed.push_back(def);
     value = next;
   }
-  std::reverse(path.begin(), path.end());
+  // A concatenation carries codes when every input is on the same grid
+  // (qat-instrument gives them one parameter set): the codes of the other
+  // inputs are concatenated with this chain's.
+  std::string why;
+  FailureOr<Codes> codes = readCodes(fq, /*perTensor=*/true, why);
+  for (Operation *op : reversed) {
+    auto concat = dyn_cast<tensor::ConcatOp>(op);
+    if (!concat || concatParts.count(op))
+      continue;
+    SmallVector<ConcatPart> parts;
+    for (Value input : concat.getInputs().drop_front()) {
+      ConcatPart part;
+      part.fq = quantizedSource(input, part.path);
+      FailureOr<Codes> partCodes =
+          part.fq ? readCodes(part.fq, /*perTensor=*/true, why)
+                  : FailureOr<Codes>(failure());
+      if (failed(codes) || failed(partCodes) ||
+          partCodes->scales != codes->scales ||
+          partCodes->zeroPoint != codes->zeroPoint ||
+          !(partCodes->range == codes->range))
+        return {};
+      part.codes = *partCodes;
+      parts.push_back(std::move(part));
+    }
+    concatParts[op] = std::move(parts);
+  }
+  path.append(reversed.rbegin(), reversed.rend());
   return fq;
 }
 
@@ -498,6 +514,13 @@ Value Converter::emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
                   {b.getNamedAttr("strides", pool.getStridesAttr()),
                    b.getNamedAttr("dilations", pool.getDilationsAttr())})
                   .getResult(0);
+    } else if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
+      // This chain is the first input; the others have their own.
+      SmallVector<Value> inputs = {codes};
+      for (ConcatPart &part : concatParts[op])
+        inputs.push_back(emitCodes(b, part.fq, part.path, part.codes));
+      codes = tensor::ConcatOp::create(b, codesType(concat.getResult()),
+                                       concat.getDim(), inputs);
     } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
       auto type = codesType(transpose.getResult()[0]);
       Value empty = tensor::EmptyOp::create(b, type.getShape(), i8);
@@ -904,8 +927,21 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
             path.empty() ? next.op.getOperation() : path.front();
         return fq == layer.output && reader == user;
       };
-      return reads(next.input, next.path) ||
-             (next.other && reads(next.other, next.otherPath));
+      if (reads(next.input, next.path) ||
+          (next.other && reads(next.other, next.otherPath)))
+        return true;
+      // The other inputs of a concatenation on the layer's path.
+      for (Operation *op : llvm::concat<Operation *const>(next.path,
+                                                           next.otherPath)) {
+        auto parts = concatParts.find(op);
+        if (parts == concatParts.end())
+          continue;
+        for (const ConcatPart &part : parts->second)
+          if (part.fq == layer.output &&
+              (part.path.empty() ? op : part.path.front()) == user)
+            return true;
+      }
+      return false;
     });
   };
   if (llvm::any_of(simulated.getUsers(), isFloatUser)) {
@@ -923,8 +959,17 @@ void Converter::eraseFloatLayers() {
     for (Operation *op : llvm::reverse(layer.epilogue))
       order.insert(op);
     order.insert(layer.op);
-    for (Operation *op : llvm::reverse(layer.path))
+    for (Operation *op : llvm::reverse(layer.path)) {
       order.insert(op);
+      auto parts = concatParts.find(op);
+      if (parts == concatParts.end())
+        continue;
+      for (const ConcatPart &part : parts->second) {
+        for (Operation *partOp : llvm::reverse(part.path))
+          order.insert(partOp);
+        order.insert(part.fq);
+      }
+    }
     for (Operation *op : llvm::reverse(layer.otherPath))
       order.insert(op);
     if (layer.other)

@@ -66,6 +66,14 @@ struct IntegerLayer {
   SmallVector<Operation *> epilogue;
 };
 
+/// An input of a concatenation other than the first, whose codes are
+/// concatenated with the first input's.
+struct ConcatPart {
+  FakeQuantOp fq;
+  SmallVector<Operation *> path;
+  Codes codes;
+};
+
 /// Matches and rewrites the layers of one function.
 class Converter {
 public:
@@ -95,6 +103,10 @@ private:
   /// A residual add of two quantized tensors with its epilogue and output
   /// fake-quant; failure (no diagnostic) leaves it in float.
   FailureOr<IntegerLayer> matchAdd(linalg::GenericOp op);
+  /// The fake-quant `value`'s codes come from, through grid-preserving ops
+  /// (appended to `path` in order; concatenations record their other
+  /// inputs in `concatParts`), or null.
+  FakeQuantOp quantizedSource(Value value, SmallVectorImpl<Operation *> &path);
   LogicalResult matchEpilogue(IntegerLayer &layer);
   /// The codes of `layer`'s activation operand: the input's codes carried
   /// through the layer's path.
@@ -136,6 +148,8 @@ private:
   std::vector<IntegerLayer> layers;
   /// Output fake-quant -> its layer's int8 result, once rewritten.
   DenseMap<Operation *, Value> converted;
+  /// tensor.concat on a layer's path -> its inputs after the first.
+  DenseMap<Operation *, SmallVector<ConcatPart>> concatParts;
 };
 
 } // namespace mlir::qat::integer

@@ -196,3 +196,29 @@ func.func @int4_weights(%x: tensor<3x2xf32>) -> tensor<3x4xf32> attributes {qat.
   %yq = qat.fake_quant %y, %sy, %z : tensor<3x4xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<3x4xf32>
 }
+
+// -----
+
+// Two tensors on one grid (same scale and zero point) concatenated in front
+// of a layer: their codes are concatenated.
+
+// CHECK-LABEL: func.func @concat_input(
+// CHECK:         %[[A:.*]] = qat.quantize %{{.*}} -> tensor<2x2xi8>
+// CHECK:         %[[B:.*]] = qat.quantize %{{.*}} -> tensor<2x3xi8>
+// CHECK:         %[[C:.*]] = tensor.concat dim(1) %[[A]], %[[B]] : (tensor<2x2xi8>, tensor<2x3xi8>) -> tensor<2x5xi8>
+// CHECK:         linalg.matmul ins(%[[C]], %{{.*}} : tensor<2x5xi8>, tensor<5x1xi8>)
+func.func @concat_input(%x: tensor<2x2xf32>, %y: tensor<2x3xf32>) -> tensor<2x1xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<[[0.1], [0.2], [0.3], [0.4], [0.5]]> : tensor<5x1xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %s, %z : tensor<2x2xf32>, tensor<f32>, tensor<i32>
+  %yq = qat.fake_quant %y, %s, %z : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %c = tensor.concat dim(1) %xq, %yq : (tensor<2x2xf32>, tensor<2x3xf32>) -> tensor<2x5xf32>
+  %wq = qat.fake_quant %w, %s, %z {narrow_range = true} : tensor<5x1xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x1xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x1xf32>) -> tensor<2x1xf32>
+  %m = linalg.matmul ins(%c, %wq : tensor<2x5xf32>, tensor<5x1xf32>) outs(%f : tensor<2x1xf32>) -> tensor<2x1xf32>
+  %mq = qat.fake_quant %m, %s, %z : tensor<2x1xf32>, tensor<f32>, tensor<i32>
+  return %mq : tensor<2x1xf32>
+}

@@ -251,13 +251,16 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     pass checks that no accumulator can overflow int32 for the layer's depth
     and code ranges (`quantmath::accumulatorBound`).
 
-    Supported today: chains of `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf`
-    and `linalg.depthwise_conv_2d_nhwc_hwc` layers (weights as constants, per-channel or
-    per-tensor symmetric; activations per tensor, 8 bits or fewer) with a
-    bias add and ReLU/ReLU6/clamp epilogue, joined by zero padding (padded
-    with the zero point's code), max pooling and reshapes, which are carried
-    out on the codes. Anything else is reported at the op, with the reason,
-    and nothing changes.
+    Supported today: `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf` and
+    `linalg.depthwise_conv_2d_nhwc_hwc` layers (weights as constants,
+    per-channel or per-tensor symmetric; activations per tensor, 8 bits or
+    fewer) with a bias add and ReLU/ReLU6/clamp epilogue, joined by zero
+    padding (padded with the zero point's code), max pooling, transposes,
+    reshapes and concatenations of tensors on one grid, which are carried
+    out on the codes; residual adds (both operands rescaled onto a common
+    int32 grid); sum pooling and sum reductions with a constant scale
+    (average pooling, global mean). A layer that cannot be converted is
+    reported at the op, with the reason, and nothing changes.
     Results follow the fast float simulation up to rounding: the bias and
     the requantization round once each where the simulation rounds in
     binary32 (`qat-faithful` makes the simulation compute exactly this).
