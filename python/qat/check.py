@@ -34,37 +34,64 @@ def _step(values: np.ndarray) -> float:
     return float(gaps[gaps > 0].min()) if gaps.size else 0.0
 
 
+class OutputDifference(NamedTuple):
+    output: str
+    elements: int
+    differing: int
+    max_difference: float
+    argmax_agreement: float  # fraction of rows with the same arg-max (2-D)
+
+
+def _results(entry, inputs):
+    out = entry(*inputs)
+    out = out if isinstance(out, tuple) else (out,)
+    return {r.name: v for r, v in zip(entry.results, out)}
+
+
 def compare(simulated, deployed, *inputs) -> List[LayerDifference]:
     """Calls both entries on `inputs`; returns, per layer they both expose
     (in the simulation's order), how their outputs differ."""
-    def layers(entry):
-        out = entry(*inputs)
-        out = out if isinstance(out, tuple) else (out,)
-        return {r.name[len("layer:"):]: v for r, v in zip(entry.results, out)
-                if r.name.startswith("layer:")}
+    return compare_all(simulated, deployed, *inputs)[0]
 
-    sim, dep = layers(simulated), layers(deployed)
-    report = []
+
+def compare_all(simulated, deployed, *inputs):
+    """(per-layer differences, per-output differences) of one call each."""
+    sim, dep = _results(simulated, inputs), _results(deployed, inputs)
+    layers, outputs = [], []
     for name, a in sim.items():
         if name not in dep:
             continue
         b = dep[name]
-        step = _step(a)
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-        report.append(LayerDifference(
-            name, a.size, int(np.count_nonzero(diff)),
-            float(diff.max() / step) if step else float(diff.max() > 0),
-            step))
-    return report
+        if name.startswith("layer:"):
+            step = _step(a)
+            layers.append(LayerDifference(
+                name[len("layer:"):], a.size, int(np.count_nonzero(diff)),
+                float(diff.max() / step) if step else float(diff.max() > 0),
+                step))
+        else:
+            agree = (float(np.mean(a.argmax(-1) == b.argmax(-1)))
+                     if a.ndim == 2 else float("nan"))
+            outputs.append(OutputDifference(name, a.size,
+                                            int(np.count_nonzero(diff)),
+                                            float(diff.max()), agree))
+    return layers, outputs
 
 
-def format_report(report: List[LayerDifference]) -> str:
+def format_report(report: List[LayerDifference],
+                  outputs: List[OutputDifference] = ()) -> str:
     lines = []
     first = next((r for r in report if r.differing), None)
     for r in report:
         lines.append(f"{r.layer}: {r.differing} of {r.elements} elements "
                      f"differ, at most {r.max_steps:.2f} steps "
                      f"(step {r.step:.6g})")
+    for o in outputs:
+        agree = ("" if np.isnan(o.argmax_agreement) else
+                 f", arg-max agrees on {100 * o.argmax_agreement:.1f}% of rows")
+        lines.append(f"output {o.output}: {o.differing} of {o.elements} "
+                     f"elements differ, max difference {o.max_difference:.6g}"
+                     f"{agree}")
     lines.append("first divergence: " + (first.layer if first else "none"))
     return "\n".join(lines)
 
@@ -99,7 +126,8 @@ def main(argv=None) -> int:
                              f"(candidates: {', '.join(names) or 'none'})")
         return model[names[0]]
 
-    print(format_report(compare(entry(sim_model), entry(dep_model), *inputs)))
+    print(format_report(*compare_all(entry(sim_model), entry(dep_model),
+                                     *inputs)))
     return 0
 
 

@@ -219,8 +219,9 @@ def cmd_check(args):
     entry = sim[function]
     split = _data(args, "test")
     x = datasets.fit(split.x, entry.args[0].shape, args.data)
-    report = check.compare(entry, integer[function], x[:entry.args[0].shape[0]])
-    print(check.format_report(report))
+    batch = entry.args[0].shape[0]
+    print(check.format_report(*check.compare_all(entry, integer[function],
+                                                 x[:batch])))
 
 
 def cmd_demo(args):

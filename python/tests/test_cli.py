@@ -90,6 +90,8 @@ def test_pipeline_command_by_command(project):
     assert accuracy > 95, out  # 4 separable classes
     out = ok("check", "mlp.frozen.mlir", "--data", "data.npz", cwd=d)
     assert "matmul_0:" in out and "first divergence" in out
+    assert re.search(r"output logits: \d+ of 128 elements differ, .*arg-max "
+                     r"agrees on [0-9.]+% of rows", out), out
 
 
 def test_demo_writes_report(tmp_path):

@@ -222,3 +222,42 @@ func.func @concat_input(%x: tensor<2x2xf32>, %y: tensor<2x3xf32>) -> tensor<2x1x
   %mq = qat.fake_quant %m, %s, %z : tensor<2x1xf32>, tensor<f32>, tensor<i32>
   return %mq : tensor<2x1xf32>
 }
+
+// -----
+
+// A depthwise convolution (weights per channel along C, the last dimension
+// of HWC) with a bias and ReLU6: the clamp becomes the requantize's bounds,
+// the codes of 0 and 6 on the output grid (s = 0.05, z = 0: codes 0 and
+// 120, stored shifted by -128: [-128, -8]).
+
+// CHECK-LABEL: func.func @depthwise_relu6(
+// CHECK:         %[[ACC:.*]] = linalg.depthwise_conv_2d_nhwc_hwc {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x4x4x2xi8>, tensor<3x3x2xi8>) outs(%{{.*}} : tensor<1x2x2x2xi32>)
+// CHECK:         qat.requantize %[[ACC]] {axis = 3 : i64, {{.*}}output_zero_point = -128 : i32, quant_max = -8 : i64, quant_min = -128 : i64{{.*}}} : tensor<1x2x2x2xi32> -> tensor<1x2x2x2xi8>
+func.func @depthwise_relu6(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %six = arith.constant 6.0 : f32
+  %w = arith.constant dense<0.5> : tensor<3x3x2xf32>
+  %b = arith.constant dense<[0.25, -0.25]> : tensor<2xf32>
+  %sx = arith.constant dense<0.05> : tensor<f32>
+  %zx = arith.constant dense<128> : tensor<i32>
+  %sw = arith.constant dense<[0.01, 0.02]> : tensor<2xf32>
+  %zw = arith.constant dense<0> : tensor<2xi32>
+  %sy = arith.constant dense<0.05> : tensor<f32>
+  %zy = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<1x4x4x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %sw, %zw {axis = 2 : i64, narrow_range = true} : tensor<3x3x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %c = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%xq, %wq : tensor<1x4x4x2xf32>, tensor<3x3x2xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> (c)>, affine_map<(n, h, w, c) -> (n, h, w, c)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%c, %b : tensor<1x2x2x2xf32>, tensor<2xf32>) outs(%e : tensor<1x2x2x2xf32>) {
+  ^bb0(%v: f32, %bb: f32, %o: f32):
+    %s = arith.addf %v, %bb : f32
+    %lo = arith.maximumf %s, %zero : f32
+    %hi = arith.minimumf %lo, %six : f32
+    linalg.yield %hi : f32
+  } -> tensor<1x2x2x2xf32>
+  %rq = qat.fake_quant %r, %sy, %zy {is_signed = false} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  return %rq : tensor<1x2x2x2xf32>
+}
