@@ -19,6 +19,44 @@ def quantize(x, scale, zero, lo, hi):
                    hi).astype(np.int64)
 
 
+def quantized_model(qat_opt, compile_mlir, text, entry, scale, options="",
+                    seed=0, x_scale=2.0, x_shift=-0.5, name="model"):
+    """`text` instrumented (with `options`), random values for its float
+    parameters (biases too), an input `x`, and the scales and zero points
+    the generated initialiser picks on them."""
+    flag = "--qat-instrument" + (f"={options}" if options else "")
+    instrumented = qat_opt(text, flag)
+    model = compile_mlir(instrumented, name=f"{name}_qat")
+    rng = np.random.default_rng(seed)
+    forward = model[entry]
+    values = {a.name: (rng.standard_normal(a.shape) * scale).astype(F32)
+              for a in forward.args
+              if a.name != "x" and a.dtype == np.float32 and
+              not a.name.endswith(("_scale", "_zero_point"))}
+    shape = next(a.shape for a in forward.args if a.name == "x")
+    x = (rng.random(shape, dtype=F32) * x_scale + x_shift).astype(F32)
+    init = model[f"{entry}_init_qparams"]
+    qparams = dict(zip((r.name for r in init.results),
+                       init(*[dict(values, x=x)[a.name] for a in init.args])))
+    return instrumented, values, qparams, x
+
+
+def freeze_values(qat_opt, text, values, function, path):
+    """qat-freeze with `values` (written to the JSON file `path`)."""
+    path.write_text(json.dumps({k: np.asarray(v).tolist()
+                                for k, v in values.items()}))
+    return qat_opt(text, f"--qat-freeze=values={path} function={function}")
+
+
+def assert_within_one_step(simulated, deployed, step, name):
+    """The fast simulation's contract: at most one output step apart."""
+    steps = np.abs(deployed - simulated) / step
+    print(f"{name}: max {steps.max():.3f} steps, "
+          f"{(steps > 0.5).mean():.3f} of outputs differ")
+    assert steps.max() <= 1.0 + 1e-4, steps.max()
+    assert (steps > 0.5).mean() < 0.2
+
+
 def frozen_mlp(qat_opt, tmp_path, rng):
     instrumented = qat_opt(MLP, "--qat-instrument")
     values = init_mlp(rng)
@@ -351,20 +389,11 @@ def test_integer_average_pool_and_global_mean(qat_opt, compile_mlir,
     """Sum pooling scaled by 1/4 and a global mean (a reduction divided by
     its count): int32 sums of codes, the zero point's share in the
     requantization's input zero point, 1/count in its multiplier."""
-    instrumented = qat_opt(POOLED, "--qat-instrument")
-    model = compile_mlir(instrumented, name="pooled_qat")
-    rng = np.random.default_rng(16)
-    shapes = {a.name: a.shape for a in model.net.args}
-    values = {k: (rng.standard_normal(shapes[k]) * 0.5).astype(F32)
-              for k in ("k0", "kb0", "w")}
-    x = rng.random(shapes["x"], dtype=F32)
-    init = model.net_init_qparams
-    q = dict(zip((r.name for r in init.results),
-                 init(*[dict(values, x=x)[a.name] for a in init.args])))
-    path = tmp_path / "pooled.json"
-    path.write_text(json.dumps({k: np.asarray(v).tolist()
-                                for k, v in dict(values, **q).items()}))
-    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, POOLED, "net", 0.5, seed=16, x_scale=1.0,
+        x_shift=0.0, name="pooled")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "pooled.json")
     integer = qat_opt(frozen, "--qat-convert-to-integer")
     body = integer.split("func.func @net_init")[0]
     assert "qat.fake_quant" not in body
@@ -372,23 +401,35 @@ def test_integer_average_pool_and_global_mean(qat_opt, compile_mlir,
     assert body.count("input_zero_point") >= 2, body
     simulated = compile_mlir(frozen, name="pooled_sim").net(x)
     deployed = compile_mlir(integer, name="pooled_int").net(x)
-    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
-    print(f"pooled: max {steps.max():.3f} steps, "
-          f"{(steps > 0.5).mean():.3f} of outputs differ")
-    assert steps.max() <= 1.0 + 1e-4, steps.max()
-    assert (steps > 0.5).mean() < 0.2
+    assert_within_one_step(simulated, deployed, q["matmul_0.act_scale"],
+                           "pooled")
+
+
+def onnx_text(nodes, parameter_shapes, x_shape, logits_shape):
+    """The MLIR the ONNX importer makes of `nodes` (input `x`, output
+    `logits`; parameters as zero initializers, given values later)."""
+    from onnx import TensorProto, helper, numpy_helper
+    from qat.onnx_import import import_onnx
+    graph = helper.make_graph(
+        nodes, "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
+                                       logits_shape)],
+        [numpy_helper.from_array(np.zeros(s, np.float32), k)
+         for k, s in parameter_shapes.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
+                                                                        13)])
+    model.ir_version = 8
+    return import_onnx(model).text
 
 
 def residual_text(batch=4):
     """A ResNet basic block through the ONNX importer: conv-ReLU-conv, the
     block's input added back, ReLU, global average pool, linear."""
-    from onnx import TensorProto, helper, numpy_helper
-    from qat.onnx_import import import_onnx
+    from onnx import helper
     zeros = {"c1.weight": (8, 8, 3, 3), "c1.bias": (8,),
              "c2.weight": (8, 8, 3, 3), "c2.bias": (8,),
              "stem.weight": (8, 1, 3, 3), "fc.weight": (5, 8), "fc.bias": (5,)}
-    inits = [numpy_helper.from_array(np.zeros(s, np.float32), k)
-             for k, s in zeros.items()]
     conv = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1])
     nodes = [
         helper.make_node("Conv", ["x", "stem.weight"], ["s"], **conv),
@@ -402,63 +443,36 @@ def residual_text(batch=4):
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["logits"],
                          transB=1)]
-    graph = helper.make_graph(
-        nodes, "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                       [batch, 1, 6, 6])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                       [batch, 5])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
-                                                                        13)])
-    model.ir_version = 8
-    return import_onnx(model, batch=batch).text
+    return onnx_text(nodes, zeros, [batch, 1, 6, 6], [batch, 5])
 
 
 def test_integer_residual_block(qat_opt, compile_mlir, tmp_path):
     """The residual add in integers: both operands rescaled to a common
     int32 grid 2^20 finer than the coarser one, added, requantized with the
     ReLU as the clamp; the identity input read twice (conv and add)."""
-    text = residual_text()
-    instrumented = qat_opt(text, "--qat-instrument")
-    model = compile_mlir(instrumented, name="residual_qat")
-    rng = np.random.default_rng(17)
-    entry = model.net
-    values = {a.name: (rng.standard_normal(a.shape) * 0.4).astype(F32)
-              for a in entry.args if a.name != "x" and a.dtype == np.float32
-              and not a.name.endswith(("_scale", "_zero_point"))}
-    x = rng.standard_normal([a.shape for a in entry.args
-                             if a.name == "x"][0]).astype(F32)
-    init = model.net_init_qparams
-    q = dict(zip((r.name for r in init.results),
-                 init(*[dict(values, x=x)[a.name] for a in init.args])))
-    path = tmp_path / "residual.json"
-    path.write_text(json.dumps({k: np.asarray(v).tolist()
-                                for k, v in dict(values, **q).items()}))
-    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, residual_text(), "net", 0.4, seed=17,
+        name="residual")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "residual.json")
     integer = qat_opt(frozen, "--qat-convert-to-integer")
     body = integer.split("func.func @net_init")[0]
     assert "qat.fake_quant" not in body
     assert body.count("num_bits = 32") == 2 and "arith.addi" in body
     simulated = compile_mlir(frozen, name="residual_sim").net(x)
     deployed = compile_mlir(integer, name="residual_int").net(x)
-    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
-    print(f"residual: max {steps.max():.3f} steps, "
-          f"{(steps > 0.5).mean():.3f} of outputs differ")
-    assert steps.max() <= 1.0 + 1e-4, steps.max()
-    assert (steps > 0.5).mean() < 0.2
+    assert_within_one_step(simulated, deployed, q["matmul_0.act_scale"],
+                           "residual")
 
 
 def concat_text(batch=4):
     """An Inception-style block through the ONNX importer: two branches
     (1x1 and 3x3 convolutions with ReLU) concatenated along the channels,
     max pooled, then a 1x1 convolution, global average pool and linear."""
-    from onnx import TensorProto, helper, numpy_helper
-    from qat.onnx_import import import_onnx
+    from onnx import helper
     shapes = {"a.weight": (4, 2, 1, 1), "a.bias": (4,),
               "b.weight": (6, 2, 3, 3), "b.bias": (6,),
               "c.weight": (8, 10, 1, 1), "fc.weight": (3, 8)}
-    inits = [numpy_helper.from_array(np.zeros(s, np.float32), k)
-             for k, s in shapes.items()]
     nodes = [
         helper.make_node("Conv", ["x", "a.weight", "a.bias"], ["a"],
                          kernel_shape=[1, 1]),
@@ -474,45 +488,22 @@ def concat_text(batch=4):
         helper.make_node("GlobalAveragePool", ["c"], ["g"]),
         helper.make_node("Flatten", ["g"], ["f"]),
         helper.make_node("Gemm", ["f", "fc.weight"], ["logits"], transB=1)]
-    graph = helper.make_graph(
-        nodes, "net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                       [batch, 2, 6, 6])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                       [batch, 3])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
-                                                                        13)])
-    model.ir_version = 8
-    return import_onnx(model, batch=batch).text
+    return onnx_text(nodes, shapes, [batch, 2, 6, 6], [batch, 3])
 
 
 def test_integer_concat_block(qat_opt, compile_mlir, tmp_path):
     """Branches concatenated on one grid (qat-instrument shares the
     parameters): their int8 codes are concatenated, then max pooled."""
-    instrumented = qat_opt(concat_text(), "--qat-instrument")
-    model = compile_mlir(instrumented, name="concat_qat")
-    rng = np.random.default_rng(18)
-    entry = model.net
-    values = {a.name: (rng.standard_normal(a.shape) * 0.5).astype(F32)
-              for a in entry.args if a.name != "x" and a.dtype == np.float32
-              and not a.name.endswith(("_scale", "_zero_point"))}
-    x = rng.standard_normal([a.shape for a in entry.args
-                             if a.name == "x"][0]).astype(F32)
-    init = model.net_init_qparams
-    q = dict(zip((r.name for r in init.results),
-                 init(*[dict(values, x=x)[a.name] for a in init.args])))
-    path = tmp_path / "concat.json"
-    path.write_text(json.dumps({k: np.asarray(v).tolist()
-                                for k, v in dict(values, **q).items()}))
-    frozen = qat_opt(instrumented, f"--qat-freeze=values={path} function=net")
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, concat_text(), "net", 0.5, seed=18,
+        name="concat")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "concat.json")
     integer = qat_opt(frozen, "--qat-convert-to-integer")
     body = integer.split("func.func @net_init")[0]
     assert "qat.fake_quant" not in body
     assert re.search(r"tensor.concat dim\(3\) .*xi8>, tensor<.*xi8>\)", body)
     simulated = compile_mlir(frozen, name="concat_sim").net(x)
     deployed = compile_mlir(integer, name="concat_int").net(x)
-    steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
-    print(f"concat: max {steps.max():.3f} steps, "
-          f"{(steps > 0.5).mean():.3f} of outputs differ")
-    assert steps.max() <= 1.0 + 1e-4, steps.max()
-    assert (steps > 0.5).mean() < 0.2
+    assert_within_one_step(simulated, deployed, q["matmul_0.act_scale"],
+                           "concat")

@@ -4,14 +4,12 @@ of the same values) gives the same outputs bit for bit, on every test
 model; and training through it still works (gradients of the float layers,
 straight-through)."""
 
-import json
-
 import numpy as np
 import pytest
 
 from reference import F32
 from test_convert import (MOBILE, POOLED, cnn_text, concat_text,
-                          residual_text)
+                          freeze_values, quantized_model, residual_text)
 from test_training import MLP, init_mlp, named_call, separable_data
 
 # name, MLIR, entry, weight scale of the random values, instrument options
@@ -27,50 +25,22 @@ MODELS = [
 ]
 
 
-def freeze(qat_opt, text, values, function, path):
-    path.write_text(json.dumps({k: np.asarray(v).tolist()
-                                for k, v in values.items()}))
-    return qat_opt(text, f"--qat-freeze=values={path} function={function}")
-
-
-def quantized_model(qat_opt, compile_mlir, tmp_path, name, text, entry, scale, options,
-          seed=0):
-    """Instrumented model, random values (biases too), the scales its
-    initialiser chooses on the inputs, and the inputs."""
-    flag = "--qat-instrument" + (f"={options}" if options else "")
-    instrumented = qat_opt(text, flag)
-    model = compile_mlir(instrumented, name=f"{name}_qat")
-    rng = np.random.default_rng(seed)
-    forward = model[entry]
-    inputs = {a.name for a in forward.args if a.name in ("x",)}
-    values = {a.name: (rng.standard_normal(a.shape) * scale).astype(F32)
-              for a in forward.args
-              if a.name not in inputs and a.dtype == np.float32 and
-              not a.name.endswith(("_scale", "_zero_point"))}
-    shape = next(a.shape for a in forward.args if a.name == "x")
-    x = (rng.random(shape, dtype=F32) * 2 - 0.5).astype(F32)
-    init = model[f"{entry}_init_qparams"]
-    qparams = dict(zip((r.name for r in init.results),
-                       init(*[dict(values, x=x)[a.name] for a in init.args])))
-    return instrumented, values, qparams, x
-
-
 @pytest.mark.parametrize("name,text,entry,scale,options", MODELS,
                          ids=[m[0] for m in MODELS])
 def test_faithful_simulation_equals_deployment(qat_opt, compile_mlir,
                                                tmp_path, name, text, entry,
                                                scale, options):
     instrumented, values, qparams, x = quantized_model(
-        qat_opt, compile_mlir, tmp_path, name, text, entry, scale, options)
+        qat_opt, compile_mlir, text, entry, scale, options, name=name)
     # Scales frozen, weights and biases still arguments (still trainable).
-    scales_only = freeze(qat_opt, instrumented, qparams, entry,
+    scales_only = freeze_values(qat_opt, instrumented, qparams, entry,
                          tmp_path / "qparams.json")
     faithful = qat_opt(scales_only, "--qat-faithful")
     assert "qat.straight_through" in faithful
     simulated = compile_mlir(faithful, name=f"{name}_faithful")[entry]
     got = simulated(*[dict(values, x=x)[a.name] for a in simulated.args])
 
-    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), entry,
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **qparams), entry,
                     tmp_path / "all.json")
     deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
                             name=f"{name}_int")[entry](x)
@@ -87,15 +57,15 @@ def test_faithful_mode_can_tell_the_modes_apart(qat_opt, compile_mlir,
     """On a case where the fast simulation and deployment do differ, the
     faithful simulation still agrees: the test above is not vacuous."""
     instrumented, values, qparams, x = quantized_model(
-        qat_opt, compile_mlir, tmp_path, "wide", cnn_text(batch=64), "cnn",
-        1.0, "", seed=3)
-    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), "cnn",
+        qat_opt, compile_mlir, cnn_text(batch=64), "cnn", 1.0, seed=3,
+        name="wide")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **qparams), "cnn",
                     tmp_path / "all.json")
     deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
                             name="wide_int").cnn(x)
     fast = compile_mlir(frozen, name="wide_fast").cnn(x)
     assert np.count_nonzero(fast != deployed) > 0
-    faithful = compile_mlir(qat_opt(freeze(
+    faithful = compile_mlir(qat_opt(freeze_values(
         qat_opt, instrumented, qparams, "cnn", tmp_path / "q.json"),
         "--qat-faithful"), name="wide_faithful").cnn
     got = faithful(*[dict(values, x=x)[a.name] for a in faithful.args])
@@ -113,7 +83,7 @@ def test_training_through_the_faithful_simulation(qat_opt, compile_mlir,
     init = compile_mlir(instrumented, name="mlp_q").mlp_init_qparams
     qparams = dict(zip((r.name for r in init.results),
                        init(*[dict(values, x=x)[a.name] for a in init.args])))
-    faithful = qat_opt(freeze(qat_opt, instrumented, qparams, "mlp",
+    faithful = qat_opt(freeze_values(qat_opt, instrumented, qparams, "mlp",
                               tmp_path / "q.json"), "--qat-faithful")
     model = compile_mlir(qat_opt(faithful, "--qat-build-train-step"),
                          name="mlp_faithful_train")
@@ -134,7 +104,7 @@ def test_training_through_the_faithful_simulation(qat_opt, compile_mlir,
     assert losses[-1] < losses[0] / 3, losses
     # The weights moved; the gradients reached them through straight_through.
     evaluated = named_call(model.eval_step, dict(values, x=x, labels=labels))
-    frozen = freeze(qat_opt, instrumented, dict(values, **qparams), "mlp",
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **qparams), "mlp",
                     tmp_path / "all.json")
     deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
                             name="mlp_trained_int").mlp(x)

@@ -287,6 +287,23 @@ static bool isSumOp(linalg::LinalgOp op) {
          llvm::is_contained(add->getOperands(), body->getArgument(1));
 }
 
+LogicalResult Converter::matchOptionalOutput(IntegerLayer &layer) {
+  layer.channels = 1;
+  // An epilogue that does not match leaves the op in float, silently.
+  {
+    ScopedDiagnosticHandler quiet(func.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(matchEpilogue(layer)))
+      return failure();
+  }
+  std::string why;
+  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
+  if (failed(out))
+    return failure();
+  layer.outputCodes = *out;
+  return success();
+}
+
 FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   IntegerLayer layer;
   layer.op = op;
@@ -313,17 +330,9 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   if (failed(in))
     return failure();
   layer.inputCodes = *in;
-  layer.channels = 1;
-  {
-    ScopedDiagnosticHandler quiet(func.getContext(),
-                                  [](Diagnostic &) { return success(); });
-    if (failed(matchEpilogue(layer)))
-      return failure();
-  }
-  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
-  if (failed(out))
+  if (failed(matchOptionalOutput(layer)))
     return failure();
-  layer.outputCodes = *out;
+  const Codes *out = &layer.outputCodes;
   double real = static_cast<double>(in->scales.front()) * layer.factor /
                 out->scales.front();
   int64_t maxCode = std::max(std::abs(in->range.qmin - in->zeroPoint),
@@ -407,18 +416,9 @@ FailureOr<IntegerLayer> Converter::matchAdd(linalg::GenericOp op) {
     return failure();
   layer.inputCodes = *a;
   layer.otherCodes = *b;
-  layer.channels = 1;
-  // An epilogue that does not match leaves the add in float, silently.
-  {
-    ScopedDiagnosticHandler quiet(func.getContext(),
-                                  [](Diagnostic &) { return success(); });
-    if (failed(matchEpilogue(layer)))
-      return failure();
-  }
-  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
-  if (failed(out))
+  if (failed(matchOptionalOutput(layer)))
     return failure();
-  layer.outputCodes = *out;
+  const Codes *out = &layer.outputCodes;
   double common = std::max<double>(a->scales.front(), b->scales.front()) *
                   std::ldexp(1.0, -20);
   if (!quantmath::decomposeMultiplier(a->scales.front() / common) ||

@@ -108,6 +108,9 @@ private:
   /// inputs in `concatParts`), or null.
   FakeQuantOp quantizedSource(Value value, SmallVectorImpl<Operation *> &path);
   LogicalResult matchEpilogue(IntegerLayer &layer);
+  /// The epilogue and per-tensor output of a sum or add, whose failure
+  /// leaves the op in float without a diagnostic.
+  LogicalResult matchOptionalOutput(IntegerLayer &layer);
   /// The codes of `layer`'s activation operand: the input's codes carried
   /// through the layer's path.
   Value emitInput(ImplicitLocOpBuilder &b, IntegerLayer &layer);
