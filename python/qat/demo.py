@@ -34,6 +34,9 @@ class Row:
     library_bytes: int
     latency_us: float     # batch 1, median per call
     history: List = field(default_factory=list)
+    # Test images whose class differs between the QAT simulation (the frozen
+    # fake-quant program) and the deployed integer program.
+    mismatches: Optional[int] = None
 
 
 @dataclass
@@ -101,17 +104,28 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         tag = variant.replace(" ", "_")
         frozen = workflow.freeze(text_b, values, fn)
         frozen1 = workflow.freeze(text_1, values, fn)
+        mismatches = None
         if weight_bits is not None:
+            # The simulation the model was trained with, against deployment:
+            # test images whose predicted class differs.
+            simulated = workflow.predict(
+                pipeline.load(frozen, work, f"{tag}_sim")[fn], {}, test.x)
             frozen, frozen1 = workflow.convert(frozen), workflow.convert(frozen1)
         model = pipeline.load(frozen, work, f"{tag}_b{batch}")
         model1 = pipeline.load(frozen1, work, f"{tag}_b1")
-        acc = workflow.accuracy(model[fn], {}, test)
+        logits = workflow.predict(model[fn], {}, test.x)
+        acc = float((logits.argmax(1) == test.y).mean())
+        if weight_bits is not None:
+            mismatches = int(np.count_nonzero(simulated.argmax(1) !=
+                                              logits.argmax(1)))
         lat = workflow.latency(model1[fn], {}, test.x) * 1e6
         params = {k: v for k, v in values.items() if k in imported.params}
         row = Row(name, variant, acc, _weight_bytes(params, weight_bits),
-                  os.path.getsize(model1.path), lat, history)
+                  os.path.getsize(model1.path), lat, history, mismatches)
         _log(f"  {name} {variant:9s} accuracy {100 * acc:6.2f}%  "
-             f"latency {lat:8.1f} us/image", quiet)
+             f"latency {lat:8.1f} us/image" +
+             (f"  simulation/deployment: {mismatches} predictions differ"
+              if mismatches is not None else ""), quiet)
         return row
 
     # 1. Float training through the compiled train step.
@@ -173,11 +187,14 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
 
 def format_table(rows: List[Row]) -> str:
     lines = ["| network | model | accuracy | weights (KiB) | library (KiB) | "
-             "latency (us/image) |", "|---|---|---|---|---|---|"]
+             "latency (us/image) | sim/deployed class mismatches |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
+        mismatches = "-" if r.mismatches is None else str(r.mismatches)
         lines.append(f"| {r.network} | {r.variant} | {100 * r.accuracy:.2f}% "
                      f"| {r.weight_bytes / 1024:.1f} | "
-                     f"{r.library_bytes / 1024:.0f} | {r.latency_us:.1f} |")
+                     f"{r.library_bytes / 1024:.0f} | {r.latency_us:.1f} | "
+                     f"{mismatches} |")
     return "\n".join(lines)
 
 
