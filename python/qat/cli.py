@@ -232,7 +232,8 @@ def cmd_demo(args):
                            (0 if args.onnx else 4)),
              qat_epochs=args.qat_epochs, train_limit=args.limit,
              test_limit=args.test_limit, batch=args.batch, data=args.data,
-             progress=not args.quiet, plots=not args.no_plots)
+             progress=not args.quiet, plots=not args.no_plots,
+             faithful_epochs=args.faithful_epochs)
 
 
 # Parser ----------------------------------------------------------------------
@@ -360,6 +361,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=float,
                    help="float training epochs (default 4; 0 with --onnx)")
     c.add_argument("--qat-epochs", type=float, default=1)
+    c.add_argument("--faithful-epochs", type=float, default=0.25,
+                   help="W4A8 fine-tuning through the faithful simulation "
+                        "after QAT (0: skip)")
     c.add_argument("--batch", type=int, default=64)
     c.add_argument("--test-limit", type=int)
     c.add_argument("--no-plots", action="store_true")

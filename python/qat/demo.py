@@ -8,6 +8,9 @@ a float ONNX model of the user's):
      freeze, convert to integers, compile;
   3. QAT: the same instrumented network fine-tuned with LSQ scales, then
      frozen, converted and compiled;
+  4. at W4A8, QAT+faithful: scales frozen, the weights fine-tuned a little
+     more through the faithful simulation (qat-faithful), which computes
+     what the deployed program computes;
 at W8A8 and at W4A8; every deployed library is evaluated through the C
 runtime on the 10,000 test images. Prints a table and writes report.md
 with plots into the output folder.
@@ -87,7 +90,9 @@ def _layers(model, entry: str, x: np.ndarray) -> Dict[str, np.ndarray]:
 
 def run_network(name: str, onnx_model, train, test, workdir: str,
                 float_epochs: float, qat_epochs: float, float_lr: float,
-                qat_lr: float, batch: int, quiet: bool, progress: bool):
+                qat_lr: float, batch: int, quiet: bool, progress: bool,
+                faithful_epochs: float = 0.25,
+                faithful_variants=("W4A8",)):
     rows, histories, sqnr = [], {}, {}
     imported = import_onnx(onnx_model, batch=batch, name=name)
     single = import_onnx(onnx_model, batch=1, name=name)
@@ -98,10 +103,13 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     test = datasets.Split(x_test, test.y)
     work = os.path.join(workdir, name)
 
-    def deploy(text_b, text_1, values, variant, weight_bits, history):
+    def deploy(text_b, text_1, values, variant, weight_bits, history,
+               simulation=None):
         """Frozen + converted (when quantized) at the evaluation batch and at
-        batch 1; accuracy on the test set, latency, sizes."""
-        tag = variant.replace(" ", "_")
+        batch 1; accuracy on the test set, latency, sizes. `simulation`: the
+        frozen program the model was trained with, when not the fast
+        simulation `text_b` frozen."""
+        tag = variant.replace(" ", "_").replace("+", "_")
         frozen = workflow.freeze(text_b, values, fn)
         frozen1 = workflow.freeze(text_1, values, fn)
         mismatches = None
@@ -109,7 +117,8 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
             # The simulation the model was trained with, against deployment:
             # test images whose predicted class differs.
             simulated = workflow.predict(
-                pipeline.load(frozen, work, f"{tag}_sim")[fn], {}, test.x)
+                pipeline.load(simulation or frozen, work, f"{tag}_sim")[fn],
+                {}, test.x)
             frozen, frozen1 = workflow.convert(frozen), workflow.convert(frozen1)
         model = pipeline.load(frozen, work, f"{tag}_b{batch}")
         model1 = pipeline.load(frozen1, work, f"{tag}_b1")
@@ -127,6 +136,27 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
              (f"  simulation/deployment: {mismatches} predictions differ"
               if mismatches is not None else ""), quiet)
         return row
+
+    def faithful_finetune(q_text, q_single, qat_values, label, weight_bits):
+        """Scales frozen after QAT, then a short fine-tuning of the weights
+        through the faithful simulation (qat-faithful): the program trained
+        computes exactly what the deployed one computes."""
+        qparams = {k: v for k, v in qat_values.items()
+                   if k not in imported.params}
+        faithful = pipeline.qat_opt(workflow.freeze(q_text, qparams, fn),
+                                    "--qat-faithful")
+        _log(f"[{name}] {label}: scales frozen, {faithful_epochs:g} epochs "
+             f"through the faithful simulation (lr {qat_lr / 2:g})", quiet)
+        tuner = workflow.Trainer(
+            faithful, {k: v for k, v in qat_values.items()
+                       if k in imported.params}, work, f"faithful_{label}")
+        history = tuner.fit(train, faithful_epochs, qat_lr / 2,
+                            progress=progress,
+                            desc=f"{name} faithful {label}")
+        histories[f"{name} QAT+faithful {label}"] = history
+        return deploy(q_text, q_single, dict(qparams, **tuner.values),
+                      f"QAT+faithful {label}", weight_bits, history,
+                      simulation=workflow.freeze(faithful, tuner.values, fn))
 
     # 1. Float training through the compiled train step.
     _log(f"[{name}] float training, {float_epochs:g} epochs "
@@ -182,6 +212,9 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         for variant, values in (("PTQ", ptq_values), ("QAT", qat_values)):
             sqnr[f"{name} {variant} {label}"] = layer_sqnr(
                 q_text, values, f"{variant}_{label}")
+        if label in faithful_variants and faithful_epochs > 0:
+            rows.append(faithful_finetune(q_text, q_single, qat_values, label,
+                                          weight_bits))
     return rows, histories, sqnr
 
 
@@ -203,7 +236,8 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
         qat_epochs: float = 1, train_limit: Optional[int] = None,
         test_limit: Optional[int] = None, batch: int = 64,
         data: str = "fashion-mnist", quiet: bool = False,
-        progress: bool = True, plots: bool = True) -> Result:
+        progress: bool = True, plots: bool = True,
+        faithful_epochs: float = 0.25) -> Result:
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
     workdir = os.path.join(out_dir, "build")
@@ -225,7 +259,7 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
         lr = {"mlp": 0.05}.get(name, 0.05)
         r, h, s = run_network(name, onnx_model, train, test, workdir,
                               float_epochs, qat_epochs, lr, lr / 10, batch,
-                              quiet, progress)
+                              quiet, progress, faithful_epochs)
         rows += r
         histories.update(h)
         sqnr.update(s)

@@ -100,15 +100,18 @@ def test_demo_writes_report(tmp_path):
         pytest.skip(f"Fashion-MNIST not installed at {data.FASHION_MNIST} "
                     "(Debian package dataset-fashion-mnist)")
     out = ok("demo", "--networks", "mlp", "--limit", 4096, "--test-limit",
-             1000, "--epochs", 1, "--qat-epochs", 0.25, "-q", "-o",
-             tmp_path / "demo")
+             1000, "--epochs", 1, "--qat-epochs", 0.25, "--faithful-epochs",
+             0.25, "-q", "-o", tmp_path / "demo")
     rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \|.* \| ([-0-9]+) \|$",
                       out, re.M)
     assert [r[0].strip() for r in rows] == [
-        "FP32", "PTQ int8", "QAT int8", "PTQ W4A8", "QAT W4A8"]
+        "FP32", "PTQ int8", "QAT int8", "PTQ W4A8", "QAT W4A8",
+        "QAT+faithful W4A8"]
     assert all(float(acc) > 60 for _, acc, _ in rows), rows  # 10 classes
-    # Simulation and deployment disagree on few of the 1000 images.
+    # Simulation and deployment disagree on few of the 1000 images; after
+    # fine-tuning through the faithful simulation, on none.
     assert rows[0][2] == "-" and all(0 <= int(m) < 50 for _, _, m in rows[1:])
+    assert rows[-1][2] == "0"
     report = (tmp_path / "demo" / "report.md").read_text()
     for image in ("training_curves.png", "accuracy_by_bits.png",
                   "layer_error.png"):
