@@ -134,8 +134,9 @@ class _Emitter:
         ins = ", ".join(o for o, _ in operands)
         ins_t = ", ".join(_type(s) for _, s in operands)
         args = [f"%a{i}: f32" for i in range(len(operands))] + ["%out: f32"]
-        self.emit(f"{name} = linalg.generic {{indexing_maps = [{', '.join(amap)}], "
-                  f"iterator_types = [{', '.join(repr(i).replace(chr(39), chr(34)) for i in iterators)}]}}")
+        kinds = ", ".join(f'"{kind}"' for kind in iterators)
+        self.emit(f"{name} = linalg.generic {{indexing_maps = "
+                  f"[{', '.join(amap)}], iterator_types = [{kinds}]}}")
         self.emit(f"    ins({ins} : {ins_t}) outs({init_name} : {out_t}) {{")
         self.emit(f"^bb0({', '.join(args)}):")
         for line in body([f"%a{i}" for i in range(len(operands))]):
@@ -866,22 +867,26 @@ class _Importer:
                       "supported)")
         m, n = int(np.prod(v.shape[:-1])), v.shape[-1]
         x = self.reshape(v.name, v.shape, (m, n))
-        row = (m,)
-        mx = self.e.generic([(x, (m, n))], [["d0", "d1"], ["d0"]], row,
-                            lambda a_: [f"%r = arith.maximumf {a_[0]}, %out : f32"],
-                            ["parallel", "reduction"],
-                            (self.e.filled(row, -np.inf), row))
-        ex = self.e.generic([(x, (m, n)), (mx, row)],
-                            [["d0", "d1"], ["d0"], ["d0", "d1"]], (m, n),
-                            lambda a_: [f"%s = arith.subf {a_[0]}, {a_[1]} : f32",
-                                        "%r = math.exp %s : f32"])
-        sm = self.e.generic([(ex, (m, n))], [["d0", "d1"], ["d0"]], row,
-                            lambda a_: [f"%r = arith.addf {a_[0]}, %out : f32"],
-                            ["parallel", "reduction"],
-                            (self.e.filled(row, 0.0), row))
-        out = self.e.generic([(ex, (m, n)), (sm, row)],
-                             [["d0", "d1"], ["d0"], ["d0", "d1"]], (m, n),
-                             lambda a_: [f"%r = arith.divf {a_[0]}, {a_[1]} : f32"])
+        row, full = (m,), (m, n)
+        rows = [["d0", "d1"], ["d0"]]
+        both = [["d0", "d1"], ["d0"], ["d0", "d1"]]
+        reduce = ["parallel", "reduction"]
+        # max, exp(x - max), sum, exp / sum, each a generic over the rows.
+        mx = self.e.generic(
+            [(x, full)], rows, row,
+            lambda a: [f"%r = arith.maximumf {a[0]}, %out : f32"], reduce,
+            (self.e.filled(row, -np.inf), row))
+        ex = self.e.generic(
+            [(x, full), (mx, row)], both, full,
+            lambda a: [f"%s = arith.subf {a[0]}, {a[1]} : f32",
+                       "%r = math.exp %s : f32"])
+        sm = self.e.generic(
+            [(ex, full)], rows, row,
+            lambda a: [f"%r = arith.addf {a[0]}, %out : f32"], reduce,
+            (self.e.filled(row, 0.0), row))
+        out = self.e.generic(
+            [(ex, full), (sm, row)], both, full,
+            lambda a: [f"%r = arith.divf {a[0]}, {a[1]} : f32"])
         self.define(node.output[0], _Value(
             self.reshape(out, (m, n), v.shape), v.shape))
 

@@ -15,8 +15,9 @@ def write(out_dir: str, result, plots: bool = True) -> str:
              format_table(result.rows), "",
              "Weights: as stored in the library (fp32 4 bytes per value; "
              "integer weights one byte per code, 4-bit codes two per byte, "
-             "unpacked on every call; biases int32). Latency: batch 1, median of 200 calls from Python "
-             "(about 13 us of it is the call itself). Mismatches: test "
+             "unpacked on every call; biases int32). Latency: batch 1, "
+             "median of 200 calls from Python (about 13 us of it is the "
+             "call itself). Mismatches: test "
              "images whose predicted class differs between the frozen QAT "
              "simulation and the deployed integer program (the fast "
              "simulation rounds in binary32 where deployment rounds in "

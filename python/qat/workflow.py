@@ -5,12 +5,12 @@ a dict of values by name: parameters ("fc0.weight") and, once instrumented,
 scales and zero points ("matmul_0.act_scale"). Every step is a function of
 text and values:
 
-    text = instrument(text, weight_bits=8)       # qat-fold-batchnorm + qat-instrument
-    trainer = Trainer(text, values, "work/")     # qat-build-train-step, compiled
-    values = trainer.calibrate(x) | values       # @calibrate + @qparams (PTQ ranges)
-    values, history = trainer.fit(data, epochs)  # @train_step per batch
-    frozen = freeze(text, values, "cnn")         # qat-freeze
-    integer = convert(frozen)                    # qat-convert-to-integer
+    text = instrument(text, weight_bits=8)  # fold-batchnorm + instrument
+    trainer = Trainer(text, values, "work/")  # qat-build-train-step, compiled
+    trainer.calibrate(x)                      # @calibrate + @qparams (PTQ)
+    history = trainer.fit(data, epochs, lr)   # @train_step per batch
+    frozen = freeze(text, trainer.values, "cnn")  # qat-freeze
+    integer = convert(frozen)                 # qat-convert-to-integer
 """
 
 import json
@@ -211,7 +211,8 @@ class Trainer:
                 bar.update()
                 if done % 10 == 0:
                     rate_s = done * self.batch / (time.perf_counter() - start)
-                    bar.set_postfix_str(f"loss {history[-1][1] if history else loss:.3f}, "
+                    shown = history[-1][1] if history else loss
+                    bar.set_postfix_str(f"loss {shown:.3f}, "
                                         f"{rate_s:,.0f} samples/s")
                 if done % per_epoch == 0:
                     epoch = done // per_epoch
