@@ -31,10 +31,15 @@ class UsageError(Exception):
 
 
 def _read(path: str) -> str:
+    """An MLIR text file."""
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
-    with open(path) as f:
-        return f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not an MLIR text file",
+                         "ONNX models go through `import` first")
 
 
 def _write(path: str, text: str) -> None:
@@ -449,4 +454,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - a bug of ours, not the user's
+        if os.environ.get("QAT_DEBUG"):
+            raise
+        print(f"error: internal error in `{args.command}`: "
+              f"{type(err).__name__}: {err}", file=sys.stderr)
+        print("hint: this is a qat-mlir bug; QAT_DEBUG=1 shows the traceback",
+              file=sys.stderr)
+        return 2
     return 0

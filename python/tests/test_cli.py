@@ -194,3 +194,13 @@ def test_options_file(project, tmp_path):
     (tmp_path / "bad.json").write_text('{"learning-rate": 1}')
     assert "'learning-rate' is not an option of `instrument`" in user_error(
         "instrument", tmp_path / "m.mlir", "--options", tmp_path / "bad.json")
+
+
+def test_files_of_the_wrong_kind(project, tmp_path):
+    d = project
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    assert "malformed ONNX model" in user_error("import",
+                                                tmp_path / "empty.onnx")
+    assert "not an MLIR text file" in user_error("compile", d / "mlp.onnx")
+    assert "hint: ONNX models go through `import` first" in user_error(
+        "instrument", d / "mlp.onnx")
