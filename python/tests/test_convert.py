@@ -507,3 +507,38 @@ def test_integer_concat_block(qat_opt, compile_mlir, tmp_path):
     deployed = compile_mlir(integer, name="concat_int").net(x)
     assert_within_one_step(simulated, deployed, q["matmul_0.act_scale"],
                            "concat")
+
+
+TOSA = """
+func.func @net(%x: tensor<2x8x8x4xf32> {qat.name = "x"},
+    %w: tensor<8x3x3x4xf32> {qat.name = "w"}, %b: tensor<8xf32> {qat.name = "b"})
+    -> tensor<2x8xf32> {
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %c = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<2x8x8x4xf32>, tensor<8x3x3x4xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<2x8x8x8xf32>
+  %r = tosa.clamp %c {max_val = 6.0 : f32, min_val = 0.0 : f32} : (tensor<2x8x8x8xf32>) -> tensor<2x8x8x8xf32>
+  %p = tosa.avg_pool2d %r, %zp, %zp {acc_type = f32, kernel = array<i64: 8, 8>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<2x8x8x8xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<2x1x1x8xf32>
+  %s = tosa.const_shape {values = dense<[2, 8]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %o = tosa.reshape %p, %s : (tensor<2x1x1x8xf32>, !tosa.shape<2>) -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
+}
+"""
+
+
+def test_integer_tosa_convolution(qat_opt, compile_mlir, tmp_path):
+    """TOSA through upstream tosa-to-linalg: an FHWC filter (deployed as
+    HWCF), the bias in the accumulator's init, ReLU6, average pooling."""
+    linalg = qat_opt(TOSA, "--tosa-to-linalg-pipeline", "--tosa-to-tensor",
+                     "--tosa-to-arith")
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, linalg, "net", 0.4, seed=19, name="tosa")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "tosa.json")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    assert "linalg.conv_2d_nhwc_hwcf" in integer
+    assert "qat.fake_quant" not in integer
+    simulated = compile_mlir(frozen, name="tosa_sim").net(x)
+    deployed = compile_mlir(integer, name="tosa_int").net(x)
+    output_scale = [v for k, v in q.items() if k.endswith("act_scale")][-1]
+    assert_within_one_step(simulated, deployed, output_scale, "tosa")
+    # The bias in the accumulator matters: without it the outputs move.
+    assert np.abs(values["b"]).max() > 0.1

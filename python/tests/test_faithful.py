@@ -129,3 +129,24 @@ func.func @q(%x: tensor<8xf32>, %s: tensor<f32>) -> tensor<8xi32> {
     np.testing.assert_array_equal(got, np.array(expected, np.int64))
     halves = compile_mlir(text, name="q32h").q(x, np.array(0.5, F32))
     np.testing.assert_array_equal(halves[4:7], [1, 3, -5])
+
+
+def test_faithful_tosa_bias_in_the_accumulator(qat_opt, compile_mlir,
+                                               tmp_path):
+    """TOSA's convolution starts its accumulator from the trained bias: the
+    faithful simulation quantizes that bias at run time too."""
+    from test_convert import TOSA
+    linalg = qat_opt(TOSA, "--tosa-to-linalg-pipeline", "--tosa-to-tensor",
+                     "--tosa-to-arith")
+    instrumented, values, qparams, x = quantized_model(
+        qat_opt, compile_mlir, linalg, "net", 0.4, seed=19, name="tosa_f")
+    faithful = qat_opt(freeze_values(qat_opt, instrumented, qparams, "net",
+                                     tmp_path / "q.json"), "--qat-faithful")
+    assert "num_bits = 32" in faithful  # the bias, quantized at run time
+    simulated = compile_mlir(faithful, name="tosa_faithful").net
+    got = simulated(*[dict(values, x=x)[a.name] for a in simulated.args])
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **qparams),
+                           "net", tmp_path / "all.json")
+    deployed = compile_mlir(qat_opt(frozen, "--qat-convert-to-integer"),
+                            name="tosa_f_int").net(x)
+    np.testing.assert_array_equal(got, deployed)

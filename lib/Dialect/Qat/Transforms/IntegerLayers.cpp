@@ -16,6 +16,7 @@
 #include "qat/Dialect/Qat/Transforms/Graph.h"
 #include "qat/Support/QuantMath.h"
 
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SetVector.h"
@@ -86,7 +87,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
   Value value = layer.op->getResult(0);
   auto resultType = cast<RankedTensorType>(value.getType());
   int64_t rank = resultType.getRank(), n = layer.channels;
-  layer.bias.assign(n, 0.0f);
+  if (layer.bias.empty())
+    layer.bias.assign(n, 0.0f);
   while (true) {
     if (!value.hasOneUse())
       return layer.op.emitOpError("cannot be converted to integers: its "
@@ -191,6 +193,47 @@ static Value pathSource(Operation *op) {
   return {};
 }
 
+LogicalResult Converter::matchInit(IntegerLayer &layer) {
+  // The accumulator starts from zero, or from a per-channel bias broadcast
+  // over the other dimensions (TOSA's convolutions).
+  Value init = layer.op.getDpsInits()[0];
+  auto type = cast<RankedTensorType>(init.getType());
+  int64_t rank = type.getRank(), n = type.getShape().back();
+  auto fail = [&]() {
+    return layer.op.emitOpError(
+        "cannot be converted to integers: the accumulator starts from "
+        "neither zero nor a per-channel bias");
+  };
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    std::optional<float> value = scalarConstant(fill.value());
+    return value && *value == 0.0f ? success() : fail();
+  }
+  Value bias;
+  if (auto broadcast = init.getDefiningOp<linalg::BroadcastOp>()) {
+    if (llvm::equal(broadcast.getDimensions(), llvm::seq<int64_t>(0, rank - 1)))
+      bias = broadcast.getInput();
+  } else if (auto generic = init.getDefiningOp<linalg::GenericOp>()) {
+    Block *body = generic.getBody();
+    if (generic.getNumDpsInputs() == 1 && body->getOperations().size() == 1 &&
+        body->getTerminator()->getOperand(0) == body->getArgument(0) &&
+        isPerChannelMap(generic.getIndexingMapsArray()[0], rank - 1))
+      bias = generic.getDpsInputs()[0];
+  }
+  if (!bias || cast<RankedTensorType>(bias.getType()).getNumElements() != n)
+    return fail();
+  layer.bias.assign(n, 0.0f);
+  if (FailureOr<SmallVector<float>> values = constantValues<float>(bias);
+      succeeded(values)) {
+    layer.bias = *values;
+    return success();
+  }
+  if (mode != Mode::Faithful)
+    return layer.op.emitOpError("cannot be converted to integers: the bias "
+                                "is not a constant (freeze it)");
+  layer.biasValue = bias;
+  return success();
+}
+
 FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   IntegerLayer layer;
   layer.op = op;
@@ -200,12 +243,16 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   };
   auto matmul = dyn_cast<linalg::MatmulOp>(op.getOperation());
   if (!op.hasPureTensorSemantics() ||
-      !(isa<linalg::Conv2DNhwcHwcfOp, linalg::DepthwiseConv2DNhwcHwcOp>(
-            op.getOperation()) ||
+      !(isa<linalg::Conv2DNhwcHwcfOp, linalg::Conv2DNhwcFhwcOp,
+            linalg::DepthwiseConv2DNhwcHwcOp>(op.getOperation()) ||
         (matmul && !matmul.hasUserDefinedMaps())))
     return op.emitOpError("cannot be converted to integers yet (only "
-                          "linalg.matmul, linalg.conv_2d_nhwc_hwcf and "
+                          "linalg.matmul, linalg.conv_2d_nhwc_hwcf, "
+                          "linalg.conv_2d_nhwc_fhwc and "
                           "linalg.depthwise_conv_2d_nhwc_hwc layers are)");
+  // An FHWC filter (TOSA's layout) is deployed as HWCF, output channels
+  // last like every other layer's weights.
+  bool fhwc = isa<linalg::Conv2DNhwcFhwcOp>(op.getOperation());
   // The activation operand, through padding, max pooling and reshapes.
   layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
   if (!layer.input)
@@ -223,19 +270,34 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   if (failed(w))
     return fail(layer.weight, "weight: " + why);
   auto weightType = cast<RankedTensorType>(layer.weight.getType());
-  int64_t channelAxis = weightType.getRank() - 1;
+  int64_t channelAxis = fhwc ? 0 : weightType.getRank() - 1;
   if (w->zeroPoint != 0 || w->offset != 0)
     return fail(layer.weight, "weights must be signed and symmetric");
   if (w->scales.size() > 1 &&
       layer.weight.getAxis() != static_cast<uint64_t>(channelAxis))
     return fail(layer.weight, "per-channel weights must use the output "
-                              "channels (the last dimension)");
+                              "channels");
   FailureOr<SmallVector<float>> weights =
       constantValues<float>(layer.weight.getInput());
   if (succeeded(weights))
     layer.weights = *weights;
   else if (mode != Mode::Faithful) // quantized at run time when faithful
     return fail(layer.weight, "the weight is not a constant (freeze it)");
+  if (fhwc) {
+    layer.filterPermutation = {1, 2, 3, 0};
+    ArrayRef<int64_t> f = weightType.getShape();
+    if (!layer.weights.empty()) {
+      // [F][KH][KW][C] -> [KH][KW][C][F].
+      SmallVector<float> hwcf(layer.weights.size());
+      int64_t rest = f[1] * f[2] * f[3];
+      for (int64_t o = 0; o < f[0]; ++o)
+        for (int64_t i = 0; i < rest; ++i)
+          hwcf[i * f[0] + o] = layer.weights[o * rest + i];
+      layer.weights = std::move(hwcf);
+    }
+  }
+  if (failed(matchInit(layer)))
+    return failure();
   layer.channels = weightType.getDimSize(channelAxis);
   layer.depth = weightType.getNumElements() / layer.channels;
   layer.inputCodes = *in;
@@ -548,6 +610,10 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   const Codes &in = layer.inputCodes, &w = layer.weightCodes,
               &out = layer.outputCodes;
   auto wType = cast<RankedTensorType>(layer.weight.getType());
+  if (!layer.filterPermutation.empty())
+    wType = RankedTensorType::get(
+        applyPermutation(wType.getShape(), layer.filterPermutation),
+        wType.getElementType());
   auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
   int64_t k = layer.depth, n = layer.channels, rank = resultType.getRank();
   auto scaleOf = [&](const Codes &c, int64_t j) {
@@ -597,11 +663,18 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                                   ArrayRef<int32_t>(constant)));
   } else {
     // The weight fake-quant's own parameters and attributes, as codes.
+    auto original = cast<RankedTensorType>(layer.weight.getType());
     weights = QuantizeOp::create(
-        b, codesType,
+        b, RankedTensorType::get(original.getShape(), i8),
         ValueRange{layer.weight.getInput(), layer.weight.getScale(),
                    layer.weight.getZeroPoint()},
         layer.weight->getAttrs());
+    if (!layer.filterPermutation.empty())
+      weights = linalg::TransposeOp::create(
+                    b, weights,
+                    tensor::EmptyOp::create(b, codesType.getShape(), i8),
+                    layer.filterPermutation)
+                    .getResult()[0];
     perColumn = emitRuntimeInit(b, layer, weights);
   }
   auto accType = RankedTensorType::get(resultType.getShape(), i32);
@@ -612,11 +685,12 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
           b, perColumn, tensor::EmptyOp::create(b, accType.getShape(), i32),
           broadcastDims)
           .getResult()[0];
-  if (auto conv = dyn_cast<linalg::Conv2DNhwcHwcfOp>(layer.op.getOperation()))
+  if (isa<linalg::Conv2DNhwcHwcfOp, linalg::Conv2DNhwcFhwcOp>(
+          layer.op.getOperation()))
     return linalg::Conv2DNhwcHwcfOp::create(
                b, TypeRange{accType}, ValueRange{x, weights}, ValueRange{init},
-               {b.getNamedAttr("strides", conv.getStridesAttr()),
-                b.getNamedAttr("dilations", conv.getDilationsAttr())})
+               {b.getNamedAttr("strides", layer.op->getAttr("strides")),
+                b.getNamedAttr("dilations", layer.op->getAttr("dilations"))})
         .getResult(0);
   if (auto depthwise = dyn_cast<linalg::DepthwiseConv2DNhwcHwcOp>(
           layer.op.getOperation()))

@@ -57,6 +57,9 @@ struct IntegerLayer {
   int64_t count = 0;
   double factor = 1.0;
   SmallVector<float> weights; ///< empty when not constant (faithful mode)
+  /// How the weight's dimensions are permuted to put the output channels
+  /// last (an FHWC filter), or empty.
+  SmallVector<int64_t> filterPermutation;
   SmallVector<float> bias;    ///< per column, zeros when none
   /// A bias that is not a constant (a trained parameter, faithful mode):
   /// one value per column.
@@ -108,6 +111,9 @@ private:
   /// inputs in `concatParts`), or null.
   FakeQuantOp quantizedSource(Value value, SmallVectorImpl<Operation *> &path);
   LogicalResult matchEpilogue(IntegerLayer &layer);
+  /// The accumulator's initial value: zero, or a per-channel bias (added to
+  /// the layer's bias).
+  LogicalResult matchInit(IntegerLayer &layer);
   /// The epilogue and per-tensor output of a sum or add, whose failure
   /// leaves the op in float without a diagnostic.
   LogicalResult matchOptionalOutput(IntegerLayer &layer);

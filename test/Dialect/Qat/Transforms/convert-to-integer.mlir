@@ -68,10 +68,28 @@ func.func @nchw_not_yet(%x: tensor<1x2x4x4xf32>, %w: tensor<2x2x3x3xf32>) -> ten
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x2x2x2xf32>
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
-  // expected-error @+1 {{cannot be converted to integers yet (only linalg.matmul, linalg.conv_2d_nhwc_hwcf and linalg.depthwise_conv_2d_nhwc_hwc layers are)}}
+  // expected-error @+1 {{cannot be converted to integers yet (only linalg.matmul, linalg.conv_2d_nhwc_hwcf, linalg.conv_2d_nhwc_fhwc and linalg.depthwise_conv_2d_nhwc_hwc layers are)}}
   %c = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
       ins(%x, %w : tensor<1x2x4x4xf32>, tensor<2x2x3x3xf32>) outs(%f : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %c : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// An accumulator that starts from 1.0, neither zero nor a per-channel bias.
+func.func @odd_init(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %one = arith.constant 1.0 : f32
+  %w = arith.constant dense<0.5> : tensor<4x3xf32>
+  %s = arith.constant dense<0.02> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %s, %z : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %s, %z {narrow_range = true} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%one : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  // expected-error @+1 {{cannot be converted to integers: the accumulator starts from neither zero nor a per-channel bias}}
+  %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %yq = qat.fake_quant %y, %s, %z : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
 }
 
 // -----

@@ -251,8 +251,9 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     pass checks that no accumulator can overflow int32 for the layer's depth
     and code ranges (`quantmath::accumulatorBound`).
 
-    Supported today: `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf` and
-    `linalg.depthwise_conv_2d_nhwc_hwc` layers (weights as constants,
+    Supported today: `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf`,
+    `linalg.conv_2d_nhwc_fhwc` and `linalg.depthwise_conv_2d_nhwc_hwc`
+    layers whose accumulator starts from zero or a per-channel bias (weights as constants,
     per-channel or per-tensor symmetric; activations per tensor, 8 bits or
     fewer) with a bias add and ReLU/ReLU6/clamp epilogue, joined by zero
     padding (padded with the zero point's code), max pooling, transposes,
