@@ -151,9 +151,16 @@ def cmd_train(args):
                                range_learning=args.range_learning)
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
-    history = trainer.fit(datasets.Split(x, split.y), args.epochs, args.lr,
-                          progress=not args.quiet)
     out = args.output or _default_out(args.model, ".trained.npz", strip=False)
+    try:
+        history = trainer.fit(datasets.Split(x, split.y), args.epochs,
+                              args.lr, progress=not args.quiet)
+    except KeyboardInterrupt:
+        # Never lose the work done: the values after the last full step.
+        _save_values(out, trainer.values)
+        print(f"\ninterrupted after {trainer.step} steps; the values so far "
+              f"-> {out}", file=sys.stderr)
+        raise
     _save_values(out, trainer.values)
     print(f"trained {trainer.step} steps, loss {history[0][1]:.4f} -> "
           f"{history[-1][1]:.4f} -> {out}")

@@ -204,3 +204,36 @@ def test_files_of_the_wrong_kind(project, tmp_path):
     assert "not an MLIR text file" in user_error("compile", d / "mlp.onnx")
     assert "hint: ONNX models go through `import` first" in user_error(
         "instrument", d / "mlp.onnx")
+
+
+def test_interrupted_training_keeps_its_work(project, tmp_path):
+    """Ctrl-C during `train` saves the values reached so far."""
+    import signal
+    import time
+    d = project
+    ok("import", "mlp.onnx", "-o", tmp_path / "m.mlir", "--batch", 32, cwd=d)
+    env = dict(os.environ, PYTHONPATH=PYTHON)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qat", "train", str(tmp_path / "m.mlir"),
+         "--values", str(tmp_path / "m.npz"), "--data", str(d / "data.npz"),
+         "--epochs", "100000", "-o", str(tmp_path / "t.npz")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Wait until the progress bar reports a throughput: steps are running.
+    seen = b""
+    deadline = time.time() + 120
+    while b"samples/s" not in seen and time.time() < deadline:
+        chunk = proc.stderr.read1(4096)
+        if not chunk:
+            break
+        seen += chunk
+    assert b"samples/s" in seen, seen
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    err = (seen + rest).decode(errors="replace")
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    with np.load(tmp_path / "t.npz") as trained, \
+            np.load(tmp_path / "m.npz") as initial:
+        assert set(trained.files) == set(initial.files)
+        assert not np.array_equal(trained["fc0.weight"],
+                                  initial["fc0.weight"])
