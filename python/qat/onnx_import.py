@@ -628,6 +628,84 @@ class _Importer:
             f"%d = arith.addf %x, {one} : f32",
             f"%r = arith.divf {one}, %d : f32"])
 
+    def op_Tanh(self, node, a):
+        self.unary(node, lambda v: [f"%r = math.tanh {v[0]} : f32"])
+
+    def op_Exp(self, node, a):
+        self.unary(node, lambda v: [f"%r = math.exp {v[0]} : f32"])
+
+    def op_LeakyRelu(self, node, a):
+        alpha = self.e.scalar(a.get("alpha", 0.01))
+        zero = self.e.scalar(0.0)
+        self.unary(node, lambda v: [
+            f"%s = arith.mulf {v[0]}, {alpha} : f32",
+            f"%p = arith.cmpf ogt, {v[0]}, {zero} : f32",
+            f"%r = arith.select %p, {v[0]}, %s : f32"])
+
+    def hard_sigmoid(self, x, alpha, beta):
+        """Lines computing %h = max(0, min(1, alpha * x + beta))."""
+        return [f"%ax = arith.mulf {x}, {self.e.scalar(alpha)} : f32",
+                f"%axb = arith.addf %ax, {self.e.scalar(beta)} : f32",
+                f"%lo = arith.maximumf %axb, {self.e.scalar(0.0)} : f32",
+                f"%h = arith.minimumf %lo, {self.e.scalar(1.0)} : f32"]
+
+    def op_HardSigmoid(self, node, a):
+        lines = self.hard_sigmoid("%a0", a.get("alpha", 0.2),
+                                  a.get("beta", 0.5))
+        self.unary(node, lambda v: lines + ["%r = arith.addf %h, "
+                                            f"{self.e.scalar(0.0)} : f32"])
+
+    def op_HardSwish(self, node, a):
+        lines = self.hard_sigmoid("%a0", 1.0 / 6.0, 0.5)
+        self.unary(node,
+                   lambda v: lines + [f"%r = arith.mulf {v[0]}, %h : f32"])
+
+    def op_ReduceMean(self, node, a):
+        self.reduce(node, a, mean=True)
+
+    def op_ReduceSum(self, node, a):
+        self.reduce(node, a, mean=False)
+
+    def reduce(self, node, a, mean):
+        v = self.value(node.input[0])
+        rank = len(v.shape)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.const(node.input[1]).reshape(-1).tolist()
+        if axes is None or len(axes) == 0:
+            if a.get("noop_with_empty_axes", 0):
+                self.define(node.output[0], v)
+                return
+            axes = list(range(rank))
+        axes = sorted({int(ax) % rank for ax in axes})
+        keep = a.get("keepdims", 1)
+        kept = [d for d in range(rank) if d not in axes]
+        # Reduce in the stored layout when the kept dimensions stay in
+        # logical order there (N, C of an NHWC value); else in ONNX order.
+        perm = _NCHW_TO_NHWC if v.nhwc else list(range(rank))
+        if [d for d in perm if d in kept] != kept:
+            v = self.to_logical(v)
+            perm = list(range(rank))
+        phys = v.physical
+        out_phys = tuple(phys[i] for i, d in enumerate(perm) if d in kept)
+        dims = [f"d{i}" for i, d in enumerate(perm) if d in kept]
+        iterators = ["reduction" if d in axes else "parallel" for d in perm]
+        init = self.e.filled(out_phys, 0.0)
+        summed = self.e.generic(
+            [(v.name, phys)], [[f"d{i}" for i in range(rank)], dims],
+            out_phys, lambda x: [f"%r = arith.addf {x[0]}, %out : f32"],
+            iterators, (init, out_phys))
+        count = int(np.prod([v.shape[d] for d in axes]))
+        shape = tuple(v.shape[d] for d in kept)
+        out = _Value(summed, shape)
+        if mean:
+            out = self.scale(out, 1.0 / count)
+        if keep:
+            # Unit dimensions back in place (a reshape), NHWC again if 4-D.
+            shape = tuple(1 if d in axes else v.shape[d] for d in range(rank))
+            out = self.wrap(self.reshape(out.name, out.physical, shape), shape)
+        self.define(node.output[0], out)
+
     def op_Add(self, node, a):
         self.binary(node, "arith.addf")
 

@@ -349,3 +349,31 @@ def test_malformed_and_old_opset(tmp_path):
     model = make_model([helper.make_node("Relu", ["nothing"], ["y"])],
                        {"x": [1, 4]}, {"y": 2})
     assert "malformed" in error_of(model) or "nothing" in error_of(model)
+
+
+def test_reductions_and_activations(compile_mlir):
+    """ReduceMean over H, W with keepdims (a global pool as PyTorch's
+    x.mean((2, 3), keepdim=True) exports it), ReduceSum over the channels
+    without, and LeakyRelu, Tanh, HardSigmoid, HardSwish, Exp."""
+    rng = np.random.default_rng(9)
+    x = rand(rng, 2, 3, 4, 5)
+    model = make_model(
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3],
+                          keepdims=1),
+         helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=0),
+         helper.make_node("LeakyRelu", ["x"], ["l"], alpha=0.1),
+         helper.make_node("Tanh", ["l"], ["t"]),
+         helper.make_node("HardSigmoid", ["t"], ["hs"], alpha=0.3, beta=0.4),
+         helper.make_node("HardSwish", ["x"], ["hw"]),
+         helper.make_node("Exp", ["hs"], ["e"])],
+        {"x": [2, 3, 4, 5]}, {"m": 4, "s": 3, "e": 4, "hw": 4},
+        {"axes": np.array([1], np.int64)}, opset=14)  # HardSwish: opset 14
+    (m, s, e, hw), _ = run(compile_mlir, model, {"x": x}, tag="reduce")
+    np.testing.assert_allclose(m, x.mean((2, 3), keepdims=True), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(s, x.sum(1), rtol=1e-5, atol=1e-6)
+    lr = np.where(x > 0, x, 0.1 * x)
+    hs = np.clip(0.3 * np.tanh(lr) + 0.4, 0, 1)
+    np.testing.assert_allclose(e, np.exp(hs), rtol=1e-5)
+    np.testing.assert_allclose(hw, x * np.clip(x / 6 + 0.5, 0, 1),
+                               rtol=1e-5, atol=1e-6)
