@@ -10,11 +10,12 @@
 
 #include "mlir/IR/DialectRegistry.h"
 
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
-#include "qat/Transforms/Passes.h"
+#include "qat/Training/Passes.h"
 
 namespace mlir::qat {
 
@@ -23,9 +24,10 @@ inline void registerAllQatDialects(DialectRegistry &registry) {
 }
 
 inline void registerAllQatPasses() {
-  registerQatConversionPasses();
   registerQatGraphPasses();
-  registerQatTransformsPasses();
+  registerQatTrainingPasses();
+  registerQatConversionPasses();
+  registerQatCodegenCPUPasses();
   registerQatPipelines();
 }
 

@@ -27,7 +27,7 @@ using namespace mlir::qat;
 LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
                                             const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
-  buildQatCpuPipeline(pm, options);
+  buildCpuPipeline(pm, options);
   if (failed(pm.run(module)))
     return failure();
   // Whatever the pipeline left outside the LLVM and OpenMP dialects has no
@@ -161,7 +161,7 @@ LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
   }
   // libm for the math functions LLVM may call (e.g. roundevenf on targets
   // without a rounding instruction).
-  SmallVector<std::string> args = {*program, "-shared", "-o",
+  SmallVector<std::string> args = {*program,         "-shared",        "-o",
                                    outputPath.str(), objectPath.str(), "-lm"};
   if (openmp) {
     std::string dir = QAT_OPENMP_LIBRARY_DIR;
@@ -169,7 +169,8 @@ LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
       dir = env;
     if (!llvm::sys::fs::exists(dir + "/libomp.so")) {
       error = "the model runs loops on threads, but libomp.so is not in " +
-              dir + " (install libomp-22-dev, set QAT_OPENMP_DIR, or compile "
+              dir +
+              " (install libomp-22-dev, set QAT_OPENMP_DIR, or compile "
               "with --parallel=false)";
       return failure();
     }

@@ -76,7 +76,8 @@ FailureOr<TensorSignature> getTensorSignature(func::FuncOp func, Type type,
            << tensorType.getElementType();
   for (int64_t size : tensorType.getShape())
     signature.shape.push_back(ShapedType::isDynamic(size) ? -1 : size);
-  StringAttr name = attrs ? attrs.getAs<StringAttr>("qat.name") : StringAttr();
+  StringAttr name =
+      attrs ? attrs.getAs<StringAttr>(QatDialect::kNameAttrName) : StringAttr();
   signature.name = name ? name.str() : (kind + Twine(index)).str();
   return signature;
 }
@@ -130,7 +131,8 @@ mlir::qat::prepareEntryPoints(ModuleOp module) {
       SmallVector<NamedAttribute> kept;
       if (attrs)
         for (NamedAttribute attr : attrs)
-          if (!attr.getName().getValue().starts_with("qat."))
+          if (attr.getName().strref().split('.').first !=
+              QatDialect::getDialectNamespace())
             kept.push_back(attr);
       return DictionaryAttr::get(attrs ? attrs.getContext() : nullptr, kept);
     };

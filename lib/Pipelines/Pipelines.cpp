@@ -19,13 +19,56 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "qat/Codegen/CPU/Passes.h"
 #include "qat/Conversion/Passes.h"
-#include "qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Training/Passes.h"
 
 using namespace mlir;
+using namespace mlir::qat;
 
-void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
-                                    const CpuPipelineOptions &options) {
+void mlir::qat::buildInstrumentPipeline(
+    OpPassManager &pm, const InstrumentPipelineOptions &options) {
+  if (options.foldBatchNorm)
+    pm.addNestedPass<func::FuncOp>(createFoldBatchNorm());
+  InstrumentOptions instrument;
+  instrument.weightBits = options.weightBits;
+  instrument.actBits = options.actBits;
+  instrument.perChannel = options.perChannel;
+  instrument.symmetricActivations = options.symmetricActivations;
+  instrument.rounding = options.rounding;
+  instrument.skipFirstLast = options.skipFirstLast;
+  instrument.configFile = options.config;
+  pm.addPass(createInstrument(instrument));
+}
+
+void mlir::qat::buildTrainPipeline(OpPassManager &pm,
+                                   const TrainStepOptions &options) {
+  BuildTrainStepOptions pass;
+  pass.forward = options.forward;
+  pass.loss = options.loss;
+  pass.optimizer = options.optimizer;
+  pass.momentum = options.momentum;
+  pass.weightDecay = options.weightDecay;
+  pass.beta1 = options.beta1;
+  pass.beta2 = options.beta2;
+  pass.epsilon = options.epsilon;
+  pass.rangeLearning = options.rangeLearning;
+  pass.averagingConstant = options.averagingConstant;
+  pass.freezeObserversAfter = options.freezeObserversAfter;
+  pm.addPass(createBuildTrainStep(pass));
+}
+
+void mlir::qat::buildDeployPipeline(OpPassManager &pm,
+                                    const DeployPipelineOptions &options) {
+  ConvertToIntegerOptions convert;
+  convert.packInt4 = options.packInt4;
+  pm.addNestedPass<func::FuncOp>(createConvertToInteger(convert));
+  pm.addPass(createCanonicalizerPass());
+}
+
+void mlir::qat::buildCpuPipeline(OpPassManager &pm,
+                                 const CpuPipelineOptions &options) {
   pm.addPass(createConvertQatToLinalg());
   pm.addNestedPass<func::FuncOp>(createDecomposeAggregates());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
@@ -89,27 +132,184 @@ void mlir::qat::buildQatCpuPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
+//===----------------------------------------------------------------------===//
+// Registration: each pipeline's options on the command line, with the
+// defaults of the option structs above
+//===----------------------------------------------------------------------===//
+
 namespace {
-struct CpuPipelineCommandLine
-    : public PassPipelineOptions<CpuPipelineCommandLine> {
+
+struct InstrumentCommandLine
+    : public PassPipelineOptions<InstrumentCommandLine> {
+  InstrumentPipelineOptions defaults;
+  Option<unsigned> weightBits{*this, "weight-bits",
+                              llvm::cl::desc("bit width of weights (2-16)"),
+                              llvm::cl::init(defaults.weightBits)};
+  Option<unsigned> actBits{*this, "act-bits",
+                           llvm::cl::desc("bit width of activations (2-16)"),
+                           llvm::cl::init(defaults.actBits)};
+  Option<bool> perChannel{
+      *this, "per-channel",
+      llvm::cl::desc("quantize weights per output channel (else per tensor)"),
+      llvm::cl::init(defaults.perChannel)};
+  Option<bool> symmetricActivations{
+      *this, "symmetric-activations",
+      llvm::cl::desc("signed activations with a zero point of 0"),
+      llvm::cl::init(defaults.symmetricActivations)};
+  Option<RoundingMode> rounding{
+      *this, "rounding",
+      llvm::cl::desc("rounding mode: half_to_even, half_away_from_zero, "
+                     "half_up, toward_zero"),
+      llvm::cl::init(defaults.rounding)};
+  Option<bool> skipFirstLast{
+      *this, "skip-first-last",
+      llvm::cl::desc("leave the first and the last layer in float"),
+      llvm::cl::init(defaults.skipFirstLast)};
+  Option<std::string> config{
+      *this, "config",
+      llvm::cl::desc("JSON file with global settings and per-layer overrides"),
+      llvm::cl::init(defaults.config)};
+  Option<bool> foldBatchNorm{
+      *this, "fold-batchnorm",
+      llvm::cl::desc("fold inference batch norm into the layers first"),
+      llvm::cl::init(defaults.foldBatchNorm)};
+
+  InstrumentPipelineOptions get() const {
+    InstrumentPipelineOptions options;
+    options.weightBits = weightBits;
+    options.actBits = actBits;
+    options.perChannel = perChannel;
+    options.symmetricActivations = symmetricActivations;
+    options.rounding = rounding;
+    options.skipFirstLast = skipFirstLast;
+    options.config = config;
+    options.foldBatchNorm = foldBatchNorm;
+    return options;
+  }
+};
+
+struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
+  TrainStepOptions defaults;
+  Option<std::string> forward{
+      *this, "forward",
+      llvm::cl::desc("the forward function (default: the only function "
+                     "with layers)"),
+      llvm::cl::init(defaults.forward)};
+  Option<Loss> loss{*this, "loss",
+                    llvm::cl::desc("cross-entropy (integer labels) or mse"),
+                    llvm::cl::init(defaults.loss)};
+  Option<Optimizer> optimizer{
+      *this, "optimizer",
+      llvm::cl::desc("sgd (momentum, weight decay) or adam"),
+      llvm::cl::init(defaults.optimizer)};
+  Option<double> momentum{*this, "momentum", llvm::cl::desc("SGD momentum"),
+                          llvm::cl::init(defaults.momentum)};
+  Option<double> weightDecay{
+      *this, "weight-decay",
+      llvm::cl::desc("L2 weight decay added to the gradients"),
+      llvm::cl::init(defaults.weightDecay)};
+  Option<double> beta1{*this, "beta1", llvm::cl::desc("Adam beta1"),
+                       llvm::cl::init(defaults.beta1)};
+  Option<double> beta2{*this, "beta2", llvm::cl::desc("Adam beta2"),
+                       llvm::cl::init(defaults.beta2)};
+  Option<double> epsilon{*this, "epsilon", llvm::cl::desc("Adam epsilon"),
+                         llvm::cl::init(defaults.epsilon)};
+  Option<RangeLearning> rangeLearning{
+      *this, "range-learning",
+      llvm::cl::desc("lsq (scales trained by gradient), ema (moving-average "
+                     "min/max observers) or none (scales are inputs)"),
+      llvm::cl::init(defaults.rangeLearning)};
+  Option<double> averagingConstant{
+      *this, "averaging-constant",
+      llvm::cl::desc("ema: weight of the current batch in the moving average"),
+      llvm::cl::init(defaults.averagingConstant)};
+  Option<int64_t> freezeObserversAfter{
+      *this, "freeze-observers-after",
+      llvm::cl::desc("ema: stop updating activation ranges after this step "
+                     "(-1: never)"),
+      llvm::cl::init(defaults.freezeObserversAfter)};
+
+  TrainStepOptions get() const {
+    TrainStepOptions options;
+    options.forward = forward;
+    options.loss = loss;
+    options.optimizer = optimizer;
+    options.momentum = momentum;
+    options.weightDecay = weightDecay;
+    options.beta1 = beta1;
+    options.beta2 = beta2;
+    options.epsilon = epsilon;
+    options.rangeLearning = rangeLearning;
+    options.averagingConstant = averagingConstant;
+    options.freezeObserversAfter = freezeObserversAfter;
+    return options;
+  }
+};
+
+struct DeployCommandLine : public PassPipelineOptions<DeployCommandLine> {
+  DeployPipelineOptions defaults;
+  Option<bool> packInt4{
+      *this, "pack-int4",
+      llvm::cl::desc("store weight codes of 4 bits or fewer two per byte"),
+      llvm::cl::init(defaults.packInt4)};
+
+  DeployPipelineOptions get() const {
+    DeployPipelineOptions options;
+    options.packInt4 = packInt4;
+    return options;
+  }
+};
+
+struct CpuCommandLine : public PassPipelineOptions<CpuCommandLine> {
+  CpuPipelineOptions defaults;
   Option<bool> vnni{*this, "vnni",
-                    llvm::cl::desc("Use AVX-512 VNNI for int8 matmuls"),
-                    llvm::cl::init(false)};
+                    llvm::cl::desc("use AVX-512 VNNI for int8 matmuls"),
+                    llvm::cl::init(defaults.vnni)};
   Option<bool> parallel{
       *this, "parallel",
-      llvm::cl::desc("Run large matmuls on OpenMP threads (needs libomp)"),
-      llvm::cl::init(false)};
+      llvm::cl::desc("run large matmuls on OpenMP threads (needs libomp)"),
+      llvm::cl::init(defaults.parallel)};
+  Option<int64_t> chunks{
+      *this, "chunks",
+      llvm::cl::desc("with parallel, split other large linalg ops into this "
+                     "many chunks (0: the hardware threads, at least 2)"),
+      llvm::cl::init(defaults.chunks)};
+
+  CpuPipelineOptions get() const {
+    CpuPipelineOptions options;
+    options.vnni = vnni;
+    options.parallel = parallel;
+    options.chunks = chunks;
+    return options;
+  }
 };
+
 } // namespace
 
 void mlir::qat::registerQatPipelines() {
-  PassPipelineRegistration<CpuPipelineCommandLine>(
+  PassPipelineRegistration<InstrumentCommandLine>(
+      "qat-instrument-pipeline",
+      "Fold batch norm and insert fake-quant ops (a float graph to a QAT "
+      "graph)",
+      [](OpPassManager &pm, const InstrumentCommandLine &commandLine) {
+        buildInstrumentPipeline(pm, commandLine.get());
+      });
+  PassPipelineRegistration<TrainCommandLine>(
+      "qat-train-pipeline",
+      "Generate the compiled training step of a forward function",
+      [](OpPassManager &pm, const TrainCommandLine &commandLine) {
+        buildTrainPipeline(pm, commandLine.get());
+      });
+  PassPipelineRegistration<DeployCommandLine>(
+      "qat-deploy-pipeline",
+      "Convert a frozen QAT module to integer linalg, and clean up",
+      [](OpPassManager &pm, const DeployCommandLine &commandLine) {
+        buildDeployPipeline(pm, commandLine.get());
+      });
+  PassPipelineRegistration<CpuCommandLine>(
       "qat-cpu-pipeline",
       "Lower qat ops and linalg on tensors to the LLVM dialect",
-      [](OpPassManager &pm, const CpuPipelineCommandLine &commandLine) {
-        CpuPipelineOptions options;
-        options.vnni = commandLine.vnni;
-        options.parallel = commandLine.parallel;
-        buildQatCpuPipeline(pm, options);
+      [](OpPassManager &pm, const CpuCommandLine &commandLine) {
+        buildCpuPipeline(pm, commandLine.get());
       });
 }

@@ -80,7 +80,15 @@ llvm::cl::opt<bool> parallelLoops(
     "parallel",
     llvm::cl::desc("Run large matmuls and convolutions on several threads "
                    "(OpenMP; OMP_NUM_THREADS picks how many). Default: on"),
-    llvm::cl::init(true), llvm::cl::cat(category));
+    llvm::cl::init(qat::CpuPipelineOptions().parallel),
+    llvm::cl::cat(category));
+
+llvm::cl::opt<int64_t> parallelChunks(
+    "chunks",
+    llvm::cl::desc("With --parallel, split the other large linalg ops into "
+                   "this many chunks (0, the default: the compiling "
+                   "machine's hardware threads, at least 2)"),
+    llvm::cl::init(qat::CpuPipelineOptions().chunks), llvm::cl::cat(category));
 
 llvm::cl::opt<char> optLevel("O",
                              llvm::cl::desc("Optimization level: -O0 to -O3 "
@@ -205,9 +213,9 @@ int main(int argc, char **argv) {
   if (!target)
     return fail(error);
 
-  qat::CpuPipelineOptions pipelineOptions =
-      qat::getCpuPipelineOptions(*target);
+  qat::CpuPipelineOptions pipelineOptions = qat::getCpuPipelineOptions(*target);
   pipelineOptions.parallel = parallelLoops;
+  pipelineOptions.chunks = parallelChunks;
   if (failed(qat::lowerToLLVMDialect(*module, pipelineOptions)))
     return 1;
   if (*emit == Emit::MLIR) {

@@ -1,6 +1,7 @@
 //===- Passes.h - Conversion passes of qat-mlir -----------------*- C++ -*-===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. convert-qat-to-linalg (QatToLinalg.h), and
+// qat-convert-to-integer and qat-faithful (QatToInteger.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,7 +10,15 @@
 
 #include "mlir/Pass/Pass.h"
 
+#include "qat/Conversion/QatToInteger/QatToInteger.h"
 #include "qat/Conversion/QatToLinalg/QatToLinalg.h"
+#include "qat/Dialect/Qat/IR/QatDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::qat {
 

@@ -1,6 +1,8 @@
 //===- Passes.td - Conversion passes of qat-mlir -----------*- tablegen -*-===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. Lowerings out of the qat dialect: every qat op to linalg
+// (QatToLinalg), and frozen QAT layers to integer linalg or to their faithful
+// integer simulation (QatToInteger).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +49,90 @@ def ConvertQatToLinalg : Pass<"convert-qat-to-linalg"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
+  let summary = "Lower a frozen QAT graph to integer linalg";
+  let description = [{
+    Rewrites the layers of a frozen QAT function (`qat-freeze`: constant
+    weights, scales and zero points) into integer arithmetic:
+
+    ```
+    x  -> qat.quantize (at graph inputs only)            int8 codes
+    W  -> int8 constant (per output channel)
+    acc = layer(x, W) + C      int32, C = bias / (s_x s_w) - z_x * colsum(W)
+    y  = qat.requantize(acc)   multiplier s_x s_w / s_y (fixed point, per
+                               channel), ReLU / ReLU6 as output clamps
+    -> next layer (int8), or qat.dequantize at the graph's outputs
+    ```
+
+    Activation codes are stored as signed 8-bit: an unsigned range is shifted
+    by -128 (codes and zero point), so every matmul is int8 x int8 -> int32,
+    the form the CPU pipeline runs on its VNNI kernels. Before rewriting, the
+    pass checks that no accumulator can overflow int32 for the layer's depth
+    and code ranges (`quantmath::accumulatorBound`).
+
+    Supported today: `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf`,
+    `linalg.conv_2d_nhwc_fhwc` and `linalg.depthwise_conv_2d_nhwc_hwc`
+    layers whose accumulator starts from zero or a per-channel bias (weights as constants,
+    per-channel or per-tensor symmetric; activations per tensor, 8 bits or
+    fewer) with a bias add and ReLU/ReLU6/clamp epilogue, joined by zero
+    padding (padded with the zero point's code), max pooling, transposes,
+    reshapes and concatenations of tensors on one grid, which are carried
+    out on the codes; residual adds (both operands rescaled onto a common
+    int32 grid); sum pooling and sum reductions with a constant scale
+    (average pooling, global mean). A layer that cannot be converted is
+    reported at the op, with the reason, and nothing changes.
+    Results follow the fast float simulation up to rounding: the bias and
+    the requantization round once each where the simulation rounds in
+    binary32 (`qat-faithful` makes the simulation compute exactly this).
+
+    Weights of 4 bits or fewer are stored two codes per byte (`pack-int4`,
+    on by default) and unpacked to int8 by a `linalg.generic` in front of
+    the layer at run time.
+  }];
+  let options = [
+    Option<"packInt4", "pack-int4", "bool", "true",
+           "store weight codes of 4 bits or fewer two per byte">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::qat::QatDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def Faithful : Pass<"qat-faithful", "func::FuncOp"> {
+  let summary = "Simulate each layer with the integer arithmetic deployment uses";
+  let description = [{
+    The faithful simulation. On a QAT function whose scales and zero points
+    are constants (`qat-freeze` with only the quantization parameters; the
+    weights and biases may stay arguments and keep training), every layer
+    `qat-convert-to-integer` would convert gets its integer form beside the
+    float one: input codes, weight codes (`qat.quantize` at run time when the
+    weights are arguments), the bias on the int32 grid (`qat.quantize` with
+    `num_bits = 32` and scale s_x * s_w), int32 accumulation with the same
+    zero-point correction, `qat.requantize` with the same fixed-point
+    multipliers and clamps. The layer's output becomes
+
+    ```
+    qat.straight_through %fake_quant_output, dequantize(%integer_codes)
+    ```
+
+    so the forward computes what the deployed program computes, bit for bit
+    (after `qat-convert-to-integer` of the same values, the outputs are
+    equal), while `qat-build-train-step` differentiates the float layer
+    (straight-through estimator, LSQ) as in the fast simulation. The function
+    is marked `qat.faithful`. A layer that cannot be converted is reported
+    as `qat-convert-to-integer` reports it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::qat::QatDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -1,14 +1,21 @@
 //===- Pipelines.h - qat-mlir pass pipelines --------------------*- C++ -*-===//
 //
-// Part of qat-mlir. qat-opt registers these builders as named pipelines, and
-// the other tools call the same builders.
+// Part of qat-mlir. The stages of the user's journey as pass pipelines.
+// qat-opt registers each builder under its name, qat-compile calls the CPU
+// builder, and the Python front end runs every stage by its registered name
+// (`qat-opt --pass-pipeline='builtin.module(qat-instrument-pipeline{...})'`);
+// no tool strings pass flags together.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QAT_PIPELINES_PIPELINES_H
 #define QAT_PIPELINES_PIPELINES_H
 
+#include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Training/TrainStep.h"
+
 #include <cstdint>
+#include <string>
 
 namespace mlir {
 class OpPassManager;
@@ -16,13 +23,45 @@ class OpPassManager;
 
 namespace mlir::qat {
 
-/// What the target CPU offers the code generator.
+/// `qat-instrument-pipeline`: qat-fold-batchnorm, then qat-instrument with
+/// these settings (the pass's options; docs/Instrumentation.md).
+struct InstrumentPipelineOptions {
+  unsigned weightBits = 8;
+  unsigned actBits = 8;
+  bool perChannel = true;
+  bool symmetricActivations = false;
+  RoundingMode rounding = RoundingMode::half_to_even;
+  bool skipFirstLast = false;
+  /// JSON file with global settings and per-layer overrides.
+  std::string config;
+  /// Fold inference batch norm into the layers first.
+  bool foldBatchNorm = true;
+};
+void buildInstrumentPipeline(OpPassManager &pm,
+                             const InstrumentPipelineOptions &options = {});
+
+/// `qat-train-pipeline`: qat-build-train-step with these settings.
+void buildTrainPipeline(OpPassManager &pm,
+                        const TrainStepOptions &options = {});
+
+/// `qat-deploy-pipeline`: a frozen QAT module (qat-freeze) to integer
+/// linalg: qat-convert-to-integer, then canonicalization.
+struct DeployPipelineOptions {
+  /// Store weight codes of 4 bits or fewer two per byte.
+  bool packInt4 = true;
+};
+void buildDeployPipeline(OpPassManager &pm,
+                         const DeployPipelineOptions &options = {});
+
+/// What the target CPU offers the code generator. qat-opt's
+/// `qat-cpu-pipeline` and qat-compile start from these same defaults;
+/// qat-compile then sets `vnni` from its target's features.
 struct CpuPipelineOptions {
   /// AVX-512 VNNI: int8 matmuls use vpdpbusd (qat-x86-vnni-matmul).
   bool vnni = false;
   /// Large matmuls run their row strips on OpenMP threads (the compiled code
   /// then needs libomp).
-  bool parallel = false;
+  bool parallel = true;
   /// With `parallel`, the other large linalg ops are split into this many
   /// chunks (qat-parallelize-loops); 0: the compiling machine's hardware
   /// threads, at least 2.
@@ -37,8 +76,8 @@ struct CpuPipelineOptions {
 /// (identity layouts at function boundaries) with results turned into
 /// caller-allocated out-parameters (the runtime ABI), buffer deallocation,
 /// and lowering of loops, vectors and everything else to LLVM.
-void buildQatCpuPipeline(OpPassManager &pm,
-                         const CpuPipelineOptions &options = {});
+void buildCpuPipeline(OpPassManager &pm,
+                      const CpuPipelineOptions &options = {});
 
 /// Registers every pipeline above with the pass registry.
 void registerQatPipelines();

@@ -1,6 +1,7 @@
 //===- QatDialect.cpp - The qat dialect -----------------------------------===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. The dialect, its constant materializer, and the
+// accessors and verifiers of its discardable attributes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +10,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include "qat/Dialect/Qat/IR/QatOps.h"
@@ -38,4 +40,188 @@ Operation *QatDialect::materializeConstant(OpBuilder &builder, Attribute value,
   if (!typed || typed.getType() != type)
     return nullptr;
   return arith::ConstantOp::create(builder, loc, type, typed);
+}
+
+//===----------------------------------------------------------------------===//
+// Discardable attributes
+//===----------------------------------------------------------------------===//
+
+std::optional<ArgRole> QatDialect::getArgRole(FunctionOpInterface func,
+                                              unsigned index) {
+  auto role = func.getArgAttrOfType<StringAttr>(index, kRoleAttrName);
+  if (!role)
+    return std::nullopt;
+  return symbolizeArgRole(role.getValue());
+}
+
+void QatDialect::setArgRole(FunctionOpInterface func, unsigned index,
+                            ArgRole role) {
+  func.setArgAttr(index, kRoleAttrName,
+                  StringAttr::get(func->getContext(), stringifyArgRole(role)));
+}
+
+StringAttr QatDialect::getArgName(FunctionOpInterface func, unsigned index) {
+  return func.getArgAttrOfType<StringAttr>(index, kNameAttrName);
+}
+
+StringAttr QatDialect::getResultName(FunctionOpInterface func, unsigned index) {
+  return func.getResultAttrOfType<StringAttr>(index, kNameAttrName);
+}
+
+void QatDialect::setArgName(FunctionOpInterface func, unsigned index,
+                            StringRef name) {
+  func.setArgAttr(index, kNameAttrName,
+                  StringAttr::get(func->getContext(), name));
+}
+
+void QatDialect::setResultName(FunctionOpInterface func, unsigned index,
+                               StringRef name) {
+  func.setResultAttr(index, kNameAttrName,
+                     StringAttr::get(func->getContext(), name));
+}
+
+StringAttr QatDialect::getLayerName(Operation *op) {
+  return op->getAttrOfType<StringAttr>(kLayerAttrName);
+}
+
+void QatDialect::setLayerName(Operation *op, StringRef name) {
+  op->setAttr(kLayerAttrName, StringAttr::get(op->getContext(), name));
+}
+
+void QatDialect::setFrozenAttr(Operation *func) {
+  func->setAttr(kFrozenAttrName, UnitAttr::get(func->getContext()));
+}
+
+void QatDialect::setFaithfulAttr(Operation *func) {
+  func->setAttr(kFaithfulAttrName, UnitAttr::get(func->getContext()));
+}
+
+namespace {
+
+/// The op-level attributes and what each must be; empty for a name that is
+/// not an op attribute.
+StringRef expectedOnOp(StringRef name) {
+  return llvm::StringSwitch<StringRef>(name)
+      .Case(QatDialect::kLayerAttrName, "a non-empty string")
+      .Case(QatDialect::kScaleAttrName, "a float")
+      .Cases({QatDialect::kFrozenAttrName, QatDialect::kFaithfulAttrName,
+              QatDialect::kUnpackInt4AttrName},
+             "a unit attribute")
+      .Case(QatDialect::kInitQParamsForAttrName, "a flat symbol reference")
+      .Default("");
+}
+
+LogicalResult verifyNonEmptyString(Operation *op, NamedAttribute attr,
+                                   StringRef where) {
+  auto string = dyn_cast<StringAttr>(attr.getValue());
+  if (!string || string.getValue().empty())
+    return op->emitOpError("expected '")
+           << attr.getName().getValue() << "' " << where
+           << " to be a non-empty string, found " << attr.getValue();
+  return success();
+}
+
+/// qat.qparam = {role = ..., layer = ..., init = ..., num_bits = ...}.
+LogicalResult verifyQParamInfo(Operation *op, NamedAttribute attr,
+                               StringRef where) {
+  auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+  auto fail = [&]() {
+    return op->emitOpError("expected '")
+           << QatDialect::kQParamAttrName << "' " << where << " to be ";
+  };
+  if (!dict)
+    return fail() << "a dictionary, found " << attr.getValue();
+  auto role = dict.getAs<StringAttr>("role");
+  if (!role || !symbolizeQParamRole(role.getValue()))
+    return fail() << "a dictionary whose 'role' is weight_scale, act_scale "
+                     "or act_zero_point, found "
+                  << dict;
+  auto layer = dict.getAs<StringAttr>("layer");
+  if (!layer || layer.getValue().empty())
+    return fail() << "a dictionary with a non-empty string 'layer', found "
+                  << dict;
+  if (Attribute init = dict.get("init"); init && !isa<StringAttr>(init))
+    return fail() << "a dictionary whose 'init' is a string, found " << dict;
+  if (Attribute bits = dict.get("num_bits"); bits && !isa<IntegerAttr>(bits))
+    return fail() << "a dictionary whose 'num_bits' is an integer, found "
+                  << dict;
+  return success();
+}
+
+} // namespace
+
+LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  StringRef expected = expectedOnOp(name);
+  if (expected.empty()) {
+    if (name == kNameAttrName || name == kRoleAttrName ||
+        name == kQParamAttrName)
+      return op->emitOpError("expected '")
+             << name << "' on a function argument or result, not on an op";
+    return op->emitOpError("unknown attribute '")
+           << name << "'; the qat dialect defines qat.name, qat.role, "
+           << "qat.qparam, qat.layer, qat.frozen, qat.faithful, "
+           << "qat.init_qparams_for, qat.scale and qat.unpack_int4";
+  }
+  Attribute value = attr.getValue();
+  bool ok = llvm::StringSwitch<bool>(name)
+                .Case(kLayerAttrName, isa<StringAttr>(value) &&
+                                          !cast<StringAttr>(value).empty())
+                .Case(kScaleAttrName, isa<FloatAttr>(value))
+                .Case(kInitQParamsForAttrName, isa<FlatSymbolRefAttr>(value))
+                .Default(isa<UnitAttr>(value));
+  if (!ok)
+    return op->emitOpError("expected '")
+           << name << "' to be " << expected << ", found " << value;
+  if ((name == kFrozenAttrName || name == kFaithfulAttrName ||
+       name == kInitQParamsForAttrName) &&
+      !isa<FunctionOpInterface>(op))
+    return op->emitOpError("expected '") << name << "' on a function";
+  return success();
+}
+
+LogicalResult QatDialect::verifyRegionArgAttribute(Operation *op,
+                                                   unsigned regionIndex,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  std::string where = ("on argument " + Twine(argIndex)).str();
+  if (name == kNameAttrName)
+    return verifyNonEmptyString(op, attr, where);
+  if (name == kRoleAttrName) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || !symbolizeArgRole(role.getValue()))
+      return op->emitOpError("expected '")
+             << name << "' " << where
+             << " to be \"input\", \"parameter\" or \"qparam\", found "
+             << attr.getValue();
+    return success();
+  }
+  if (name == kQParamAttrName) {
+    if (failed(verifyQParamInfo(op, attr, where)))
+      return failure();
+    auto func = dyn_cast<FunctionOpInterface>(op);
+    if (func && getArgRole(func, argIndex) != ArgRole::QParam)
+      return op->emitOpError("expected '")
+             << kRoleAttrName << " = \"qparam\"' " << where << ", which has '"
+             << name << "'";
+    return success();
+  }
+  return op->emitOpError("expected only qat.name, qat.role and qat.qparam "
+                         "on function arguments, found '")
+         << name << "' " << where;
+}
+
+LogicalResult QatDialect::verifyRegionResultAttribute(Operation *op,
+                                                      unsigned regionIndex,
+                                                      unsigned resultIndex,
+                                                      NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  std::string where = ("on result " + Twine(resultIndex)).str();
+  if (name == kNameAttrName)
+    return verifyNonEmptyString(op, attr, where);
+  return op->emitOpError("expected only qat.name on function results, "
+                         "found '")
+         << name << "' " << where;
 }

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Transforms/Transforms.h"
 
 #include "qat/Dialect/Qat/IR/QatOps.h"
 
@@ -34,20 +35,21 @@ FakeQuantOp outputFakeQuant(Operation *layer) {
   return {};
 }
 
-struct ExposeLayersPass : public qat::impl::ExposeLayersBase<ExposeLayersPass> {
-  void runOnOperation() override {
-    func::FuncOp func = getOperation();
+} // namespace
+
+unsigned mlir::qat::exposeLayers(func::FuncOp func) {
+  {
     if (func.isExternal())
-      return;
+      return 0;
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     OpBuilder b(ret);
     SmallVector<std::pair<std::string, Value>> exposed;
     func.walk([&](Operation *op) {
-      auto name = op->getAttrOfType<StringAttr>("qat.layer");
+      auto name = op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName);
       if (!name)
         return;
       if (auto requantize = dyn_cast<RequantizeOp>(op)) {
-        auto scale = op->getAttrOfType<FloatAttr>("qat.scale");
+        auto scale = op->getAttrOfType<FloatAttr>(QatDialect::kScaleAttrName);
         if (!scale)
           return;
         auto type = cast<RankedTensorType>(requantize.getType());
@@ -73,7 +75,7 @@ struct ExposeLayersPass : public qat::impl::ExposeLayersBase<ExposeLayersPass> {
         exposed.push_back({name.str(), fq.getResult()});
     });
     if (exposed.empty())
-      return;
+      return 0;
     SmallVector<Value> results(ret.getOperands());
     unsigned first = results.size();
     for (auto &[name, value] : exposed)
@@ -83,9 +85,15 @@ struct ExposeLayersPass : public qat::impl::ExposeLayersBase<ExposeLayersPass> {
     func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
                                    ValueRange(results).getTypes()));
     for (auto [i, entry] : llvm::enumerate(exposed))
-      func.setResultAttr(first + i, "qat.name",
-                         b.getStringAttr("layer:" + entry.first));
+      QatDialect::setResultName(func, first + i, "layer:" + entry.first);
+    return exposed.size();
   }
+}
+
+namespace {
+
+struct ExposeLayersPass : public qat::impl::ExposeLayersBase<ExposeLayersPass> {
+  void runOnOperation() override { (void)exposeLayers(getOperation()); }
 };
 
 } // namespace

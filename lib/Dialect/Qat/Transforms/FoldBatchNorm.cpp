@@ -6,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Transforms/Transforms.h"
 
-#include "qat/Dialect/Qat/Transforms/Graph.h"
+#include "qat/Dialect/Qat/Analysis/LayerGraph.h"
 
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -222,32 +223,38 @@ void fold(const FoldCandidate &candidate) {
   layer.op->erase();
 }
 
+} // namespace
+
+unsigned mlir::qat::foldBatchNorm(func::FuncOp func) {
+  GraphAnalysis graph(func);
+  SmallVector<FoldCandidate> candidates;
+  for (const Layer &layer : graph.getLayers()) {
+    if (!layer.weightInput || !layer.weightAxis ||
+        !linalg::LinalgOp(layer.op).hasPureTensorSemantics())
+      continue;
+    FoldCandidate candidate{&layer, {}};
+    bool scales = false;
+    Value value = layer.op->getResult(0);
+    while (linalg::LinalgOp user =
+               getAffineUser(value, *layer.outputChannelDim, graph)) {
+      unsigned input = value.use_begin()->getOperandNumber();
+      candidate.chain.push_back({user, input});
+      scales |= matchPayloadChain(user, input)->scales;
+      value = user->getResult(0);
+    }
+    if (scales)
+      candidates.push_back(std::move(candidate));
+  }
+  for (const FoldCandidate &candidate : candidates)
+    fold(candidate);
+  return candidates.size();
+}
+
+namespace {
+
 struct FoldBatchNormPass
     : public qat::impl::FoldBatchNormBase<FoldBatchNormPass> {
-  void runOnOperation() override {
-    func::FuncOp func = getOperation();
-    GraphAnalysis graph(func);
-    SmallVector<FoldCandidate> candidates;
-    for (const Layer &layer : graph.getLayers()) {
-      if (!layer.weightInput || !layer.weightAxis ||
-          !linalg::LinalgOp(layer.op).hasPureTensorSemantics())
-        continue;
-      FoldCandidate candidate{&layer, {}};
-      bool scales = false;
-      Value value = layer.op->getResult(0);
-      while (linalg::LinalgOp user =
-                 getAffineUser(value, *layer.outputChannelDim, graph)) {
-        unsigned input = value.use_begin()->getOperandNumber();
-        candidate.chain.push_back({user, input});
-        scales |= matchPayloadChain(user, input)->scales;
-        value = user->getResult(0);
-      }
-      if (scales)
-        candidates.push_back(std::move(candidate));
-    }
-    for (const FoldCandidate &candidate : candidates)
-      fold(candidate);
-  }
+  void runOnOperation() override { (void)foldBatchNorm(getOperation()); }
 };
 
 } // namespace

@@ -8,9 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/Qat/Transforms/Passes.h"
+#include "qat/Dialect/Qat/Transforms/Transforms.h"
 
+#include "qat/Dialect/Qat/Analysis/LayerGraph.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
-#include "qat/Dialect/Qat/Transforms/Graph.h"
 #include "qat/Dialect/Qat/Transforms/InstrumentConfig.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -117,7 +118,7 @@ std::string describePending(const Pending &pending) {
 }
 
 std::string getArgName(func::FuncOp func, unsigned index) {
-  if (auto name = func.getArgAttrOfType<StringAttr>(index, "qat.name"))
+  if (StringAttr name = QatDialect::getArgName(func, index))
     return name.str();
   return "arg" + std::to_string(index);
 }
@@ -233,7 +234,8 @@ LogicalResult Planner::nameLayers() {
   ArrayRef<Layer> all = graph.getLayers();
   for (const Layer &layer : all) {
     std::string name;
-    if (auto attr = layer.op->getAttrOfType<StringAttr>("qat.layer"))
+    if (auto attr =
+            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName))
       name = attr.str();
     else if (auto loc = dyn_cast<NameLoc>(layer.op->getLoc()))
       name = loc.getName().str();
@@ -535,7 +537,7 @@ NamedAttribute qparamAttr(MLIRContext *ctx, StringRef role, StringRef layer,
                           StringRef init, unsigned bits) {
   Builder b(ctx);
   return b.getNamedAttr(
-      "qat.qparam",
+      QatDialect::kQParamAttrName,
       b.getDictionaryAttr(
           {b.getNamedAttr("role", b.getStringAttr(role)),
            b.getNamedAttr("layer", b.getStringAttr(layer)),
@@ -552,16 +554,15 @@ RankedTensorType getScaleType(Value weight, std::optional<int64_t> axis) {
 }
 
 void Rewriter::annotateArguments() {
-  MLIRContext *ctx = func.getContext();
   for (BlockArgument arg : func.getArguments()) {
-    if (func.getArgAttr(arg.getArgNumber(), "qat.role"))
+    if (QatDialect::getArgRole(func, arg.getArgNumber()))
       continue;
-    func.setArgAttr(
-        arg.getArgNumber(), "qat.role",
-        StringAttr::get(ctx, plan.graph.isInput(arg) ? "input" : "parameter"));
+    QatDialect::setArgRole(func, arg.getArgNumber(),
+                           plan.graph.isInput(arg) ? ArgRole::Input
+                                                   : ArgRole::Parameter);
   }
   for (const LayerPlan &layer : plan.layers)
-    layer.layer->op->setAttr("qat.layer", StringAttr::get(ctx, layer.name));
+    QatDialect::setLayerName(layer.layer->op, layer.name);
 }
 
 void Rewriter::addArguments() {
@@ -573,8 +574,10 @@ void Rewriter::addArguments() {
                  Location loc) {
     unsigned index = func.getNumArguments();
     DictionaryAttr attrs = b.getDictionaryAttr(
-        {b.getNamedAttr("qat.name", b.getStringAttr(name)),
-         b.getNamedAttr("qat.role", b.getStringAttr("qparam")), qparam});
+        {b.getNamedAttr(QatDialect::kNameAttrName, b.getStringAttr(name)),
+         b.getNamedAttr(QatDialect::kRoleAttrName,
+                        b.getStringAttr(stringifyArgRole(ArgRole::QParam))),
+         qparam});
     (void)func.insertArgument(index, type, attrs, loc);
     return func.getArgument(index);
   };
@@ -708,7 +711,8 @@ std::pair<Value, Value> observeAll(ImplicitLocOpBuilder &b,
 /// same arguments, returning the initial value of each new argument.
 void Rewriter::finishInitFunction(func::FuncOp init, IRMapping &mapping) {
   init.setSymName((func.getSymName() + "_init_qparams").str());
-  init->setAttr("qat.init_qparams_for", FlatSymbolRefAttr::get(func));
+  init->setAttr(QatDialect::kInitQParamsForAttrName,
+                FlatSymbolRefAttr::get(func));
   Block &body = init.getBody().front();
   Operation *terminator = body.getTerminator();
   ImplicitLocOpBuilder b(func.getLoc(), terminator);
@@ -718,7 +722,8 @@ void Rewriter::finishInitFunction(func::FuncOp init, IRMapping &mapping) {
   auto result = [&](Value value, BlockArgument arg) {
     results.push_back(value);
     resultAttrs.push_back(attrs.getDictionaryAttr(attrs.getNamedAttr(
-        "qat.name", func.getArgAttr(arg.getArgNumber(), "qat.name"))));
+        QatDialect::kNameAttrName,
+        func.getArgAttr(arg.getArgNumber(), QatDialect::kNameAttrName))));
   };
   auto choose = [&](Value min, Value max, unsigned bits, bool isSigned,
                     bool narrow, Type zeroPointElement) {
@@ -793,13 +798,83 @@ LogicalResult Rewriter::run(ModuleOp module) {
 } // namespace
 
 //===----------------------------------------------------------------------===//
-// The pass
+// Public entry points and the pass
 //===----------------------------------------------------------------------===//
+
+struct InstrumentationPlan::Impl {
+  SmallVector<std::unique_ptr<Planner>> plans;
+};
+
+InstrumentationPlan::InstrumentationPlan() : impl(std::make_unique<Impl>()) {}
+InstrumentationPlan::InstrumentationPlan(InstrumentationPlan &&) = default;
+InstrumentationPlan &
+InstrumentationPlan::operator=(InstrumentationPlan &&) = default;
+InstrumentationPlan::~InstrumentationPlan() = default;
+
+SmallVector<std::string> InstrumentationPlan::getLayerNames() const {
+  SmallVector<std::string> names;
+  for (const auto &plan : impl->plans)
+    for (const LayerPlan &layer : plan->layers)
+      names.push_back(layer.name);
+  return names;
+}
+
+bool InstrumentationPlan::empty() const { return impl->plans.empty(); }
+
+void InstrumentationPlan::print(raw_ostream &os) const {
+  for (const auto &plan : impl->plans)
+    plan->print(os);
+}
+
+LogicalResult InstrumentationPlan::apply(ModuleOp module) {
+  for (const auto &plan : impl->plans)
+    if (failed(Rewriter(*plan).run(module)))
+      return failure();
+  impl->plans.clear();
+  return success();
+}
+
+FailureOr<InstrumentationPlan>
+mlir::qat::planInstrumentation(ModuleOp module, InstrumentConfig &config) {
+  InstrumentationPlan result;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal() || func->hasAttr(QatDialect::kInitQParamsForAttrName))
+      continue;
+    bool hasLayers = llvm::any_of(func.getBody().front(),
+                                  [](Operation &op) { return isLayerOp(&op); });
+    if (!hasLayers)
+      continue;
+    if (func.walk([](FakeQuantOp) { return WalkResult::interrupt(); })
+            .wasInterrupted())
+      return func.emitOpError(
+          "is already instrumented (it has qat.fake_quant ops)");
+    auto planner = std::make_unique<Planner>(func, config);
+    if (failed(planner->plan()))
+      return failure();
+    result.impl->plans.push_back(std::move(planner));
+  }
+  for (const LayerOverride &override : config.overrides) {
+    if (override.used)
+      continue;
+    SmallVector<std::string> names = result.getLayerNames();
+    return mlir::emitError(module.getLoc(), "qat-instrument: config '")
+           << config.source << "': layer pattern '" << override.pattern
+           << "' matches no layer (layers: "
+           << (names.empty() ? std::string("none") : llvm::join(names, ", "))
+           << ")";
+  }
+  return result;
+}
+
+LogicalResult mlir::qat::instrument(ModuleOp module, InstrumentConfig &config) {
+  FailureOr<InstrumentationPlan> plan = planInstrumentation(module, config);
+  return failed(plan) ? failure() : plan->apply(module);
+}
 
 namespace {
 
 struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
-  using InstrumentBase::InstrumentBase;
+  using Base::Base;
 
   /// The settings from the options and the config file.
   FailureOr<InstrumentConfig> getConfig() {
@@ -811,18 +886,12 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       if (llvm::Error error = checkBitWidth(key, bits))
         return mlir::emitError(module.getLoc(), "qat-instrument: ")
                << llvm::toString(std::move(error));
-    std::optional<RoundingMode> mode = symbolizeRoundingMode(rounding);
-    if (!mode)
-      return mlir::emitError(module.getLoc(),
-                             "qat-instrument: rounding: unknown mode '")
-             << rounding
-             << "' (expected half_to_even, half_away_from_zero, half_up or "
-                "toward_zero)";
-    config.defaults = {weightBits,           actBits, perChannel,
-                       symmetricActivations, *mode,   false};
+    config.defaults = {weightBits,           actBits,  perChannel,
+                       symmetricActivations, rounding, false};
     config.skipFirstLast = skipFirstLast;
     if (configFile.empty())
       return config;
+    config.source = configFile;
     auto buffer = llvm::MemoryBuffer::getFile(configFile, /*IsText=*/true);
     if (!buffer)
       return mlir::emitError(module.getLoc(),
@@ -839,41 +908,11 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
     FailureOr<InstrumentConfig> config = getConfig();
     if (failed(config))
       return signalPassFailure();
-
     // Plan every function first: nothing changes unless all plans succeed.
-    SmallVector<std::unique_ptr<Planner>> plans;
-    for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal() || func->hasAttr("qat.init_qparams_for"))
-        continue;
-      bool hasLayers = llvm::any_of(
-          func.getBody().front(), [](Operation &op) { return isLayerOp(&op); });
-      if (!hasLayers)
-        continue;
-      if (func.walk([](FakeQuantOp) { return WalkResult::interrupt(); })
-              .wasInterrupted()) {
-        func.emitOpError("is already instrumented (it has qat.fake_quant ops)");
-        return signalPassFailure();
-      }
-      auto planner = std::make_unique<Planner>(func, *config);
-      if (failed(planner->plan()))
-        return signalPassFailure();
-      plans.push_back(std::move(planner));
-    }
-    for (const LayerOverride &override : config->overrides) {
-      if (override.used)
-        continue;
-      SmallVector<StringRef> names;
-      for (const auto &plan : plans)
-        for (const LayerPlan &layer : plan->layers)
-          names.push_back(layer.name);
-      mlir::emitError(module.getLoc(), "qat-instrument: config '")
-          << configFile << "': layer pattern '" << override.pattern
-          << "' matches no layer (layers: "
-          << (names.empty() ? std::string("none") : llvm::join(names, ", "))
-          << ")";
+    FailureOr<InstrumentationPlan> plan = planInstrumentation(module, *config);
+    if (failed(plan))
       return signalPassFailure();
-    }
-    if (plans.empty())
+    if (plan->empty())
       mlir::emitWarning(module.getLoc(),
                         "qat-instrument: no function has a layer (a linalg "
                         "matmul or convolution) to instrument");
@@ -894,15 +933,11 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
         }
       }
       raw_ostream &os = file ? *file : llvm::outs();
-      for (const auto &plan : plans)
-        plan->print(os);
+      plan->print(os);
       os.flush();
     }
-    if (dryRun)
-      return;
-    for (const auto &plan : plans)
-      if (failed(Rewriter(*plan).run(module)))
-        return signalPassFailure();
+    if (!dryRun && failed(plan->apply(module)))
+      signalPassFailure();
   }
 };
 

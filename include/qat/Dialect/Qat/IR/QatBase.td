@@ -36,6 +36,64 @@ def Qat_Dialect : Dialect {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // The discardable attributes below are the contracts between passes; the
+  // dialect verifies every `qat.*` attribute where it is found.
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    //===------------------------------------------------------------------===//
+    // Discardable attributes: their names, defined once (docs/Dialect.md)
+    //===------------------------------------------------------------------===//
+
+    /// Function arguments and results: the tensor's name (a string), used by
+    /// freezing, training and the runtime's entry-point table.
+    static constexpr ::llvm::StringLiteral kNameAttrName = "qat.name";
+    /// Function arguments: what the argument is (ArgRole).
+    static constexpr ::llvm::StringLiteral kRoleAttrName = "qat.role";
+    /// Function arguments with role qparam: {role = "weight_scale" |
+    /// "act_scale" | "act_zero_point", layer = string, init = string,
+    /// num_bits = integer}; role and layer are required.
+    static constexpr ::llvm::StringLiteral kQParamAttrName = "qat.qparam";
+    /// Layer ops (linalg contractions and convolutions): the layer's name.
+    static constexpr ::llvm::StringLiteral kLayerAttrName = "qat.layer";
+    /// Functions whose scales (and maybe weights) are constants (qat-freeze).
+    static constexpr ::llvm::StringLiteral kFrozenAttrName = "qat.frozen";
+    /// Functions rewritten by qat-faithful.
+    static constexpr ::llvm::StringLiteral kFaithfulAttrName = "qat.faithful";
+    /// The `@f_init_qparams` function qat-instrument adds: the symbol of `@f`.
+    static constexpr ::llvm::StringLiteral kInitQParamsForAttrName =
+        "qat.init_qparams_for";
+    /// qat.requantize ops of converted layers: the output scale, which
+    /// qat-expose-layers dequantizes with (a float).
+    static constexpr ::llvm::StringLiteral kScaleAttrName = "qat.scale";
+    /// The linalg.generic that unpacks two 4-bit codes per byte (unit).
+    static constexpr ::llvm::StringLiteral kUnpackInt4AttrName =
+        "qat.unpack_int4";
+
+    /// The role of function argument `index` of `func`, if it has one.
+    static ::std::optional<ArgRole>
+    getArgRole(::mlir::FunctionOpInterface func, unsigned index);
+    static void setArgRole(::mlir::FunctionOpInterface func, unsigned index,
+                           ArgRole role);
+    /// qat.name of argument `index`, or an empty StringAttr.
+    static ::mlir::StringAttr getArgName(::mlir::FunctionOpInterface func,
+                                         unsigned index);
+    static ::mlir::StringAttr getResultName(::mlir::FunctionOpInterface func,
+                                            unsigned index);
+    static void setArgName(::mlir::FunctionOpInterface func, unsigned index,
+                           ::llvm::StringRef name);
+    static void setResultName(::mlir::FunctionOpInterface func,
+                              unsigned index, ::llvm::StringRef name);
+    /// The layer name of a layer op, or an empty StringAttr.
+    static ::mlir::StringAttr getLayerName(::mlir::Operation *op);
+    static void setLayerName(::mlir::Operation *op, ::llvm::StringRef name);
+    static bool isFrozen(::mlir::Operation *func) {
+      return func->hasAttr(kFrozenAttrName);
+    }
+    static void setFrozenAttr(::mlir::Operation *func);
+    static void setFaithfulAttr(::mlir::Operation *func);
+  }];
 }
 
 class Qat_Op<string mnemonic, list<Trait> traits = []>

@@ -1,13 +1,24 @@
 //===- QatDialect.h - The qat dialect ---------------------------*- C++ -*-===//
 //
-// Part of qat-mlir.
+// Part of qat-mlir. The dialect, with the names and accessors of its
+// discardable attributes (the contracts between passes).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QAT_DIALECT_QAT_IR_QATDIALECT_H
 #define QAT_DIALECT_QAT_IR_QATDIALECT_H
 
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Dialect.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
+#include <optional>
+
+#include "qat/Dialect/Qat/IR/QatEnums.h.inc"
+#include "qat/Support/EnumOption.h"
+
+// The dialect's enums as pass options, checked when parsed.
+QAT_ENUM_OPTION(::mlir::qat, RoundingMode)
 
 #include "qat/Dialect/Qat/IR/QatOpsDialect.h.inc"
 

@@ -27,4 +27,28 @@ def Qat_RoundingModeAttr : EnumAttr<Qat_Dialect, Qat_RoundingMode, "rounding"> {
                 "half_up or toward_zero";
 }
 
+// What a function argument is, in its `qat.role` attribute (spelled as the
+// case's string).
+def Qat_ArgRole : I32EnumAttr<"ArgRole",
+    "the role of a function argument", [
+      I32EnumAttrCase<"Input", 0, "input">,
+      I32EnumAttrCase<"Parameter", 1, "parameter">,
+      I32EnumAttrCase<"QParam", 2, "qparam">
+    ]> {
+  let cppNamespace = "::mlir::qat";
+  let genSpecializedAttr = 0;
+}
+
+// What a quantization parameter argument guards, in the `role` entry of its
+// `qat.qparam` dictionary.
+def Qat_QParamRole : I32EnumAttr<"QParamRole",
+    "what a quantization parameter is", [
+      I32EnumAttrCase<"WeightScale", 0, "weight_scale">,
+      I32EnumAttrCase<"ActScale", 1, "act_scale">,
+      I32EnumAttrCase<"ActZeroPoint", 2, "act_zero_point">
+    ]> {
+  let cppNamespace = "::mlir::qat";
+  let genSpecializedAttr = 0;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATENUMS_TD

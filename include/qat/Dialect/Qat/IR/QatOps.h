@@ -17,8 +17,6 @@
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Support/QuantMath.h"
 
-#include "qat/Dialect/Qat/IR/QatEnums.h.inc"
-
 #define GET_ATTRDEF_CLASSES
 #include "qat/Dialect/Qat/IR/QatAttrs.h.inc"
 

@@ -41,6 +41,8 @@ struct LayerOverride {
 struct InstrumentConfig {
   LayerQuantSpec defaults;
   bool skipFirstLast = false;
+  /// Where the settings came from (the config file), for messages.
+  std::string source;
   SmallVector<LayerOverride> overrides;
 
   /// Parses a JSON config, applying its global keys on top of `*this`.

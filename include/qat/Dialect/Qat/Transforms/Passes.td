@@ -1,7 +1,8 @@
 //===- Passes.td - Graph-level QAT passes -------------------*- tablegen -*-===//
 //
-// Part of qat-mlir. Passes that turn a float graph (func + linalg on tensors)
-// into a QAT graph: batch-norm folding and fake-quant instrumentation.
+// Part of qat-mlir. Graph passes on QAT graphs (func + linalg on tensors +
+// qat ops): batch-norm folding, fake-quant instrumentation, freezing learned
+// values into constants, exposing layer outputs for the checker.
 //
 //===----------------------------------------------------------------------===//
 
@@ -105,7 +106,8 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
            "quantize weights per output channel (else per tensor)">,
     Option<"symmetricActivations", "symmetric-activations", "bool", "false",
            "signed activations with a zero point of 0 (else unsigned affine)">,
-    Option<"rounding", "rounding", "std::string", "\"half_to_even\"",
+    Option<"rounding", "rounding", "::mlir::qat::RoundingMode",
+           "::mlir::qat::RoundingMode::half_to_even",
            "rounding mode: half_to_even, half_away_from_zero, half_up, "
            "toward_zero">,
     Option<"skipFirstLast", "skip-first-last", "bool", "false",
@@ -120,80 +122,6 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
-    "::mlir::qat::QatDialect",
-    "::mlir::tensor::TensorDialect",
-  ];
-}
-
-def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
-  let summary = "Generate the training step of a forward function";
-  let description = [{
-    From `@forward(params..., inputs...) -> (outputs...)`, float or
-    instrumented by `qat-instrument`, generates in the same module:
-
-    * `@train_step`: forward, loss, reverse-mode gradients, optimizer update;
-      returns the updated parameters (and learned scales) and optimizer
-      state, and the loss;
-    * `@eval_step`: the loss and the forward's outputs, nothing updated;
-    * `@gradients`: the loss and the gradient of every trained tensor;
-    * for an instrumented forward, `@calibrate` (the forward in float,
-      updating running min/max observers of every activation quantization
-      point) and `@qparams` (the forward's scales and zero points from the
-      weights and observers: LSQ's initial values, or `qat-freeze`'s input).
-
-    The loss is computed on the forward's first result: softmax
-    cross-entropy over integer class labels (`tensor<Nxi32>`, logits
-    `tensor<NxCxf32>`), or mean squared error against a target of the
-    result's type. The learning rate is an input (`lr`, a 0-D tensor), so a
-    schedule can drive it; Adam and `ema` also take the 1-based step number
-    (`step`).
-
-    Range learning: `lsq` trains the scales of an instrumented forward with
-    LSQ gradients (its zero points stay fixed); `ema` replaces them: weight
-    scales are computed from the current weights every step, activation
-    scales and zero points from exponential-moving-average min/max observers
-    (PyTorch's MovingAverageMinMaxObserver; state `act_min:<name>`,
-    `act_max:<name>`, +inf/-inf before the first batch), frozen after
-    `freeze-observers-after` steps; `none` passes the scales through.
-
-    Arguments and results are named (`qat.name`) `kind:name`: `param:w1`,
-    `qparam:conv_0.weight_scale`, `momentum:w1`, `adam_m:w1`, `adam_v:w1`,
-    `input:image`, `labels`, `lr`, `step`, `loss`, `output:logits`,
-    `grad:w1`; the compiled library's entry-point table carries these names,
-    which is how the runtime and Python find the state (docs/Training.md).
-
-    Gradients follow docs/Training.md: every linalg structured op through its
-    scalar payload (sums, products, max reductions with the gradient to the
-    first arg-max, strided and dilated windows), the tensor shape ops, and
-    `qat.fake_quant` (straight-through estimator for the input, LSQ for the
-    scale). An op on the path from a trained tensor to the loss without a
-    rule is an error naming it.
-  }];
-  let options = [
-    Option<"forward", "forward", "std::string", "\"\"",
-           "the forward function (default: the only function with layers)">,
-    Option<"loss", "loss", "std::string", "\"cross-entropy\"",
-           "cross-entropy (integer labels) or mse">,
-    Option<"optimizer", "optimizer", "std::string", "\"sgd\"",
-           "sgd (momentum, weight decay) or adam">,
-    Option<"momentum", "momentum", "double", "0.9", "SGD momentum">,
-    Option<"weightDecay", "weight-decay", "double", "0.0",
-           "L2 weight decay added to the gradients">,
-    Option<"beta1", "beta1", "double", "0.9", "Adam beta1">,
-    Option<"beta2", "beta2", "double", "0.999", "Adam beta2">,
-    Option<"epsilon", "epsilon", "double", "1e-8", "Adam epsilon">,
-    Option<"rangeLearning", "range-learning", "std::string", "\"lsq\"",
-           "lsq (scales trained by gradient), ema (moving-average min/max "
-           "observers) or none (scales are inputs)">,
-    Option<"averagingConstant", "averaging-constant", "double", "0.01",
-           "ema: weight of the current batch in the moving average">,
-    Option<"freezeObserversAfter", "freeze-observers-after", "int64_t", "-1",
-           "ema: stop updating activation ranges after this step (-1: never)">,
-  ];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect",
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::math::MathDialect",
     "::mlir::qat::QatDialect",
     "::mlir::tensor::TensorDialect",
   ];
@@ -228,90 +156,6 @@ def Freeze : Pass<"qat-freeze", "ModuleOp"> {
            "the function to freeze (default: the one with qparam arguments)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
-}
-
-def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
-  let summary = "Lower a frozen QAT graph to integer linalg";
-  let description = [{
-    Rewrites the layers of a frozen QAT function (`qat-freeze`: constant
-    weights, scales and zero points) into integer arithmetic:
-
-    ```
-    x  -> qat.quantize (at graph inputs only)            int8 codes
-    W  -> int8 constant (per output channel)
-    acc = layer(x, W) + C      int32, C = bias / (s_x s_w) - z_x * colsum(W)
-    y  = qat.requantize(acc)   multiplier s_x s_w / s_y (fixed point, per
-                               channel), ReLU / ReLU6 as output clamps
-    -> next layer (int8), or qat.dequantize at the graph's outputs
-    ```
-
-    Activation codes are stored as signed 8-bit: an unsigned range is shifted
-    by -128 (codes and zero point), so every matmul is int8 x int8 -> int32,
-    the form the CPU pipeline runs on its VNNI kernels. Before rewriting, the
-    pass checks that no accumulator can overflow int32 for the layer's depth
-    and code ranges (`quantmath::accumulatorBound`).
-
-    Supported today: `linalg.matmul`, `linalg.conv_2d_nhwc_hwcf`,
-    `linalg.conv_2d_nhwc_fhwc` and `linalg.depthwise_conv_2d_nhwc_hwc`
-    layers whose accumulator starts from zero or a per-channel bias (weights as constants,
-    per-channel or per-tensor symmetric; activations per tensor, 8 bits or
-    fewer) with a bias add and ReLU/ReLU6/clamp epilogue, joined by zero
-    padding (padded with the zero point's code), max pooling, transposes,
-    reshapes and concatenations of tensors on one grid, which are carried
-    out on the codes; residual adds (both operands rescaled onto a common
-    int32 grid); sum pooling and sum reductions with a constant scale
-    (average pooling, global mean). A layer that cannot be converted is
-    reported at the op, with the reason, and nothing changes.
-    Results follow the fast float simulation up to rounding: the bias and
-    the requantization round once each where the simulation rounds in
-    binary32 (`qat-faithful` makes the simulation compute exactly this).
-
-    Weights of 4 bits or fewer are stored two codes per byte (`pack-int4`,
-    on by default) and unpacked to int8 by a `linalg.generic` in front of
-    the layer at run time.
-  }];
-  let options = [
-    Option<"packInt4", "pack-int4", "bool", "true",
-           "store weight codes of 4 bits or fewer two per byte">,
-  ];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect",
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::qat::QatDialect",
-    "::mlir::tensor::TensorDialect",
-  ];
-}
-
-def Faithful : Pass<"qat-faithful", "func::FuncOp"> {
-  let summary = "Simulate each layer with the integer arithmetic deployment uses";
-  let description = [{
-    The faithful simulation. On a QAT function whose scales and zero points
-    are constants (`qat-freeze` with only the quantization parameters; the
-    weights and biases may stay arguments and keep training), every layer
-    `qat-convert-to-integer` would convert gets its integer form beside the
-    float one: input codes, weight codes (`qat.quantize` at run time when the
-    weights are arguments), the bias on the int32 grid (`qat.quantize` with
-    `num_bits = 32` and scale s_x * s_w), int32 accumulation with the same
-    zero-point correction, `qat.requantize` with the same fixed-point
-    multipliers and clamps. The layer's output becomes
-
-    ```
-    qat.straight_through %fake_quant_output, dequantize(%integer_codes)
-    ```
-
-    so the forward computes what the deployed program computes, bit for bit
-    (after `qat-convert-to-integer` of the same values, the outputs are
-    equal), while `qat-build-train-step` differentiates the float layer
-    (straight-through estimator, LSQ) as in the fast simulation. The function
-    is marked `qat.faithful`. A layer that cannot be converted is reported
-    as `qat-convert-to-integer` reports it.
-  }];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect",
-    "::mlir::linalg::LinalgDialect",
-    "::mlir::qat::QatDialect",
-    "::mlir::tensor::TensorDialect",
-  ];
 }
 
 def ExposeLayers : Pass<"qat-expose-layers", "func::FuncOp"> {

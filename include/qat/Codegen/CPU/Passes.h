@@ -1,0 +1,50 @@
+//===- Passes.h - CPU code generation ---------------------------*- C++ -*-===//
+//
+// Part of qat-mlir. Passes and public rewrites that take linalg on tensors to
+// fast CPU loops: kernels for matmuls (VNNI for int8, register-blocked FMA for
+// float), im2col convolutions, loop order and threading.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_CODEGEN_CPU_PASSES_H
+#define QAT_CODEGEN_CPU_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qat {
+
+/// The loop order qat-interchange-loops gives `op` (old dimensions in their
+/// new order), or std::nullopt when it leaves the op alone.
+std::optional<SmallVector<unsigned>>
+getVectorizableInterchange(linalg::LinalgOp op);
+
+/// Rewrites the NHWC/HWCF convolution `op` (static shapes, tensors) as
+/// im2col (qat/Utils/Im2col.h) and a linalg.matmul. When the im2col matrix
+/// would exceed `maxIm2colBytes`, the largest batch chunk that fits is
+/// converted inside an scf.for over the batch; with no such chunk, `op` stays.
+LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
+                                  linalg::Conv2DNhwcHwcfOp op,
+                                  int64_t maxIm2colBytes);
+
+/// acc[l] += sum_g zext(unsignedBytes[4l + g]) * sext(signedBytes[4l + g])
+/// for vector<16xi32> acc and vector<64xi8> bytes, as pure vector ops in the
+/// form qat-x86-lower-vnni-dot recognizes.
+Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
+                      Value signedBytes);
+
+#define GEN_PASS_DECL
+#define GEN_PASS_REGISTRATION
+#include "qat/Codegen/CPU/Passes.h.inc"
+
+} // namespace mlir::qat
+
+#endif // QAT_CODEGEN_CPU_PASSES_H

@@ -1,0 +1,275 @@
+//===- Passes.td - CPU code generation ---------------------*- tablegen -*-===//
+//
+// Part of qat-mlir. Transforms of linalg on tensors (and, after bufferization,
+// of loops and vectors) that qat-cpu-pipeline runs to make fast CPU code:
+// matmul kernels, im2col convolutions, loop order, threading.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_CODEGEN_CPU_PASSES_TD
+#define QAT_CODEGEN_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def BatchMatmulToMatmul : Pass<"qat-batch-matmul-to-matmul", "func::FuncOp"> {
+  let summary = "Rewrite batch matmuls as a loop of matmuls";
+  let description = [{
+    Rewrites a statically shaped `linalg.batch_matmul` on tensors into an
+    `scf.for` over the batch whose body extracts one `M x K` and one `K x N`
+    slice, multiplies them with `linalg.matmul` and inserts the `M x N`
+    result, so that each product runs on the matmul kernels.
+
+    ```mlir
+    %c = linalg.batch_matmul ins(%a, %b : tensor<4x8x16xf32>, tensor<4x16x8xf32>) ...
+    // becomes
+    %c = scf.for %i = 0 to 4 iter_args(%acc = %init) {
+      %ai = tensor.extract_slice %a[%i, 0, 0] [1, 8, 16] [1, 1, 1] : ... to tensor<8x16xf32>
+      ...
+      %ci = linalg.matmul ins(%ai, %bi ...) outs(%oi ...)
+      scf.yield (tensor.insert_slice %ci into %acc[%i, 0, 0] ...)
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
+  let summary = "Rewrite NHWC/HWCF convolutions as im2col and a matmul";
+  let description = [{
+    Rewrites a statically shaped `linalg.conv_2d_nhwc_hwcf` (any strides and
+    dilations) into an im2col gather, a `linalg.matmul` and reshapes:
+
+    ```
+    patches[n][oh][ow][kh][kw][c] = x[n][oh*sh + kh*dh][ow*sw + kw*dw][c]
+    cols = collapse(patches) : [N*OH*OW][KH*KW*C]
+    out[N*OH*OW][F] += cols x filter[KH*KW*C][F]
+    ```
+
+    so that the convolution runs on the matmul kernels (register-blocked FMA
+    for f32, VNNI for int8 with constant filters packed at compile time).
+    The reduction runs over (kh, kw, c) in the convolution's own order.
+    Convolutions whose im2col matrix would exceed `max-im2col-bytes` are left
+    alone (they keep the loop-interchange path).
+  }];
+  let options = [
+    Option<"maxIm2colBytes", "max-im2col-bytes", "int64_t",
+           "64 * 1024 * 1024",
+           "largest im2col matrix to materialize, in bytes">,
+  ];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def DecomposeAggregates : Pass<"qat-decompose-aggregates", "func::FuncOp"> {
+  let summary = "Decompose aggregate linalg ops (softmax) into generic ops";
+  let description = [{
+    Rewrites every op implementing `linalg::AggregatedOpInterface` on tensors
+    (for example `linalg.softmax`) into the sequence of simpler linalg ops it
+    stands for (max, subtract and exponentiate, sum, divide), which the rest
+    of qat-cpu-pipeline can fuse, bufferize and lower.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
+  let summary = "Turn memref.copy of strided memrefs into linalg.copy";
+  let description = [{
+    LLVM lowering turns a `memref.copy` between contiguous memrefs into a
+    memcpy, but any other copy into a call to `memrefCopy` from MLIR's
+    runner-utils library, which compiled models must not depend on. This pass
+    rewrites those copies (for example into a subview made by bufferizing
+    `tensor.pad` or `tensor.insert_slice`) as `linalg.copy`, which later
+    becomes plain loops.
+
+    ```mlir
+    memref.copy %a, %b : memref<4x4xi8> to memref<4x4xi8, strided<[8, 1]>>
+    // becomes
+    linalg.copy ins(%a : memref<4x4xi8>) outs(%b : memref<4x4xi8, strided<[8, 1]>>)
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def FuseElementwise : Pass<"qat-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuse elementwise ops and reshapes, sparing the kernel ops";
+  let description = [{
+    Upstream `linalg-fuse-elementwise-ops` (elementwise producer/consumer
+    fusion, reshape propagation by expansion, linalg canonicalizations), with
+    one difference: a reshape is never folded into a named matmul, batch
+    matmul or convolution, and those ops are never fused into or expanded.
+    Upstream would turn `matmul(collapse_shape(x), ...)` into a
+    `linalg.generic` over the expanded dimensions, which then misses the
+    matmul kernels (`qat-vectorize-matmul`, `qat-x86-vnni-matmul`,
+    `qat-conv-to-matmul`) and runs as scalar loops. Gradients built by
+    `qat-build-train-step` produce exactly such reshapes (im2col matrices).
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
+  let summary = "Move reduction loops outside the contiguous output loop";
+  let description = [{
+    For each linalg op with reduction dimensions whose output's innermost
+    dimension `d` is a parallel loop, reorders the loops as: the other parallel
+    dimensions, then the reductions, then `d`. The innermost loop then walks
+    the output and every operand that uses `d` contiguously, so that LLVM
+    vectorizes it (a matmul becomes i, k, j: C[i, j:j+16] += A[i, k] *
+    B[k, j:j+16]). Only ops where every operand indexed by `d` has it as its
+    last dimension are changed. Named ops that are changed are generalized.
+
+    The iteration order of each reduction is unchanged (for a fixed output
+    element the reduction dimensions still run in order), so results are bit
+    for bit the same.
+
+    Example: `linalg.matmul` becomes a `linalg.generic` with iterator types
+    `["parallel", "reduction", "parallel"]` and maps
+    `(d0, d1, d2) -> (d0, d1)`, `(d1, d2)`, `(d0, d2)`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
+  let summary = "Split large linalg ops into per-thread chunks";
+  let description = [{
+    Tiles the outermost parallel loop of every linalg op on tensors with at
+    least `min-iterations` iterations (elementwise ops, pooling, reductions
+    over inner dimensions, gathers, transposes, the generic adjoints of
+    training) into `threads` equal chunks, as an `scf.forall` that
+    qat-cpu-pipeline runs on OpenMP threads. Ops already inside an
+    `scf.forall` (the matmul kernels' strips) and ops whose outermost
+    parallel loop has fewer iterations than `threads` are left alone.
+    Chunks are independent: each computes a disjoint slice of the result,
+    with the same per-element arithmetic, so results are bit for bit the
+    same.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", "2", "number of chunks">,
+    Option<"minIterations", "min-iterations", "int64_t", "65536",
+           "smallest op (product of its loop sizes) worth splitting">,
+  ];
+  let dependentDialects = [
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
+  let summary = "Register-blocked vector code for float matmuls";
+  let description = [{
+    Rewrites each statically shaped f32 `linalg.matmul` on tensors into a loop
+    nest over column panels of `tile-n` columns of C (the panel of B stays in
+    cache while all rows use it) and, inside, blocks of `tile-m` rows. A block's
+    `tile-m` accumulator vectors stay in registers for the whole reduction;
+    each reduction step loads one `tile-n` segment of a row of B, broadcasts
+    one element of A per row and updates the accumulators with `vector.fma`.
+    Rows that do not fill a block are done one at a time; columns past the
+    end of a row are masked. A single elementwise consumer of the matmul
+    (a `linalg.generic` reading it through the identity map, other inputs
+    per element, per column or scalar: bias, residual, activation,
+    requantization) is applied to the accumulators before they are stored
+    into the consumer's output, and replaced by the kernel.
+    With `parallel`, the strips of `tile-m` rows of
+    matmuls of at least `parallel-min-macs` multiply-accumulates are the
+    iterations of an `scf.forall` (qat-cpu-pipeline runs them on OpenMP
+    threads).
+
+    The reduction of each output element runs in order, as in the scalar
+    loops, but with fused multiply-adds (one rounding per step instead of
+    two), as BLAS libraries do.
+
+    Example: a 256x784x64 matmul becomes `scf.for` loops over 2 column panels
+    and 32 row blocks around a 784-step loop carrying eight `vector<32xf32>`
+    accumulators.
+  }];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
+    Option<"tileN", "tile-n", "int64_t", "32",
+           "columns of the register block (a multiple of the vector width)">,
+    Option<"parallel", "parallel", "bool", "false",
+           "run strips of tile-m rows as the iterations of an scf.forall">,
+    Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
+           "smallest matmul (M * N * K) to parallelize">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
+  let summary = "AVX-512 VNNI code for int8 x int8 -> int32 matmuls";
+  let description = [{
+    Rewrites each statically shaped, signed int8 x int8 -> int32
+    `linalg.matmul` on tensors into register-blocked code around VNNI dot
+    products (64 byte products, summed in groups of 4 into 16 int32 lanes,
+    per vpdpbusd). The dot products are emitted as pure vector arithmetic
+    (zero/sign extension, multiply, `vector.multi_reduction`) so that
+    bufferization can reason about them; `qat-x86-lower-vnni-dot` turns them
+    into `llvm.x86.avx512.vpdpbusd.512` after bufferization. vpdpbusd multiplies
+    unsigned by signed bytes, so A is biased by 128 (each byte xor 0x80) and
+    the accumulators start at `C - 128 * colsum(B)`, which cancels the bias
+    exactly: the results equal the scalar int32 arithmetic.
+
+    B is packed to `[ceil(N/16)][ceil(K/4)][64]` bytes (4 consecutive k of 16
+    columns per vector), zero padded; a constant B (frozen weights) is packed
+    at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
+    accumulators in registers across the reduction; leftover rows are done one
+    at a time, leftover columns masked. Elementwise consumers are fused and
+    `parallel` strips are made as in qat-vectorize-matmul.
+
+    Only for targets with AVX-512 VNNI: qat-compile enables it when the target
+    CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
+  }];
+  let options = [
+    Option<"parallel", "parallel", "bool", "false",
+           "run strips of 8 rows as the iterations of an scf.forall">,
+    Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 24",
+           "smallest matmul (M * N * K) to parallelize (VNNI is about 4x "
+           "faster per multiply-accumulate than f32, so the bar is higher)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+def X86LowerVnniDot : Pass<"qat-x86-lower-vnni-dot", "func::FuncOp"> {
+  let summary = "Turn byte dot products into the AVX-512 VNNI instruction";
+  let description = [{
+    Rewrites the vector form of a VNNI dot product,
+
+    ```mlir
+    %a = arith.extui (vector.shape_cast %x : vector<64xi8> to vector<16x4xi8>)
+    %b = arith.extsi (vector.shape_cast %y : vector<64xi8> to vector<16x4xi8>)
+    %r = vector.multi_reduction <add>, (arith.muli %a, %b), %acc [1]
+        : vector<16x4xi32> to vector<16xi32>
+    ```
+
+    into `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%acc, %x, %y)`,
+    which computes exactly that. Runs after bufferization (the intrinsic call
+    has no declared memory effects). Only for targets with AVX-512 VNNI.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // QAT_CODEGEN_CPU_PASSES_TD

@@ -1,0 +1,95 @@
+//===- Transforms.h - Graph rewrites of QAT graphs --------------*- C++ -*-===//
+//
+// Part of qat-mlir. The public rewrites behind the graph passes: each pass
+// in Passes.td only calls one of these, and other passes, pipelines and
+// tools may call them directly.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_TRANSFORMS_H
+#define QAT_DIALECT_QAT_TRANSFORMS_TRANSFORMS_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include "qat/Dialect/Qat/Transforms/InstrumentConfig.h"
+#include "qat/Utils/ValuesFile.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::qat {
+
+//===----------------------------------------------------------------------===//
+// qat-fold-batchnorm
+//===----------------------------------------------------------------------===//
+
+/// Folds the per-channel affine chains after the layers of `func` into the
+/// layers' weights and a bias (docs/Instrumentation.md); returns how many
+/// layers were folded.
+unsigned foldBatchNorm(func::FuncOp func);
+
+//===----------------------------------------------------------------------===//
+// qat-instrument
+//===----------------------------------------------------------------------===//
+
+/// Where fake-quant ops go in every function of a module with layers, and
+/// with which settings; planned before anything changes.
+class InstrumentationPlan {
+public:
+  InstrumentationPlan(InstrumentationPlan &&);
+  InstrumentationPlan &operator=(InstrumentationPlan &&);
+  ~InstrumentationPlan();
+
+  /// True when no function has a layer.
+  bool empty() const;
+  /// The planned layers' names, function by function.
+  SmallVector<std::string> getLayerNames() const;
+  /// The plan as the `dry-run` report prints it.
+  void print(raw_ostream &os) const;
+  /// Rewrites the planned functions (once; the plan is empty afterwards).
+  LogicalResult apply(ModuleOp module);
+
+private:
+  InstrumentationPlan();
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+  friend FailureOr<InstrumentationPlan>
+  planInstrumentation(ModuleOp module, InstrumentConfig &config);
+};
+
+/// Plans the instrumentation of every function of `module` that has layers.
+/// Errors (an unsupported structure, a config pattern that matches no layer)
+/// are reported and the module is left unchanged.
+FailureOr<InstrumentationPlan> planInstrumentation(ModuleOp module,
+                                                   InstrumentConfig &config);
+
+/// planInstrumentation, then apply.
+LogicalResult instrument(ModuleOp module, InstrumentConfig &config);
+
+//===----------------------------------------------------------------------===//
+// qat-freeze
+//===----------------------------------------------------------------------===//
+
+/// The function named `function`, else the one function with quantization
+/// parameter arguments; an error otherwise.
+FailureOr<func::FuncOp> getFunctionToFreeze(ModuleOp module,
+                                            StringRef function);
+
+/// Replaces each argument of `func` that `values` names (by qat.name, with
+/// the train-step prefixes `param:` and `qparam:` accepted) by a constant,
+/// and marks `func` frozen. Every quantization parameter must get a value.
+/// On error nothing changes.
+LogicalResult freezeArguments(func::FuncOp func, const ValuesFile &values);
+
+//===----------------------------------------------------------------------===//
+// qat-expose-layers
+//===----------------------------------------------------------------------===//
+
+/// Appends each named layer's quantized output to `func`'s results as
+/// `layer:<name>`; returns how many were added.
+unsigned exposeLayers(func::FuncOp func);
+
+} // namespace mlir::qat
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_TRANSFORMS_H

@@ -1,0 +1,49 @@
+//===- TrainStep.h - Generated training programs ----------------*- C++ -*-===//
+//
+// Part of qat-mlir. buildTrainStep generates @train_step, @eval_step,
+// @gradients (and, for an instrumented forward, @calibrate and @qparams)
+// from a forward function; qat-build-train-step only calls it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_TRAINING_TRAINSTEP_H
+#define QAT_TRAINING_TRAINSTEP_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "qat/Support/EnumOption.h"
+
+#include <optional>
+#include <string>
+
+#include "qat/Training/TrainingEnums.h.inc"
+
+QAT_ENUM_OPTION(::mlir::qat, Loss)
+QAT_ENUM_OPTION(::mlir::qat, Optimizer)
+QAT_ENUM_OPTION(::mlir::qat, RangeLearning)
+
+namespace mlir::qat {
+
+/// The settings of a training program (docs/Training.md).
+struct TrainStepOptions {
+  /// The forward function; empty: the only function with layers.
+  std::string forward;
+  Loss loss = Loss::CrossEntropy;
+  Optimizer optimizer = Optimizer::SGD;
+  double momentum = 0.9;
+  double weightDecay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  RangeLearning rangeLearning = RangeLearning::LSQ;
+  /// ema: the weight of the current batch in the moving average.
+  double averagingConstant = 0.01;
+  /// ema: stop updating activation ranges after this step (-1: never).
+  int64_t freezeObserversAfter = -1;
+};
+
+/// Generates the training functions of `module`'s forward function into
+/// `module`. On failure a diagnostic names the reason, and the module may
+/// hold partly generated functions.
+LogicalResult buildTrainStep(ModuleOp module, const TrainStepOptions &options);
+
+} // namespace mlir::qat
+
+#endif // QAT_TRAINING_TRAINSTEP_H

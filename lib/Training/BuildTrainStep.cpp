@@ -1,0 +1,707 @@
+//===- BuildTrainStep.cpp - qat-build-train-step --------------------------===//
+//
+// Part of qat-mlir. Generates @train_step, @eval_step and @gradients from a
+// forward function: the forward is cloned, a loss appended, its gradients
+// built by reverse mode (Autodiff.h) and an optimizer update applied, all as
+// linalg on tensors that qat-compile compiles like any other function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Training/TrainStep.h"
+
+#include "qat/Training/Passes.h"
+
+#include "qat/Dialect/Qat/Analysis/LayerGraph.h"
+#include "qat/Dialect/Qat/IR/QatOps.h"
+#include "qat/Training/Autodiff.h"
+
+#include "TrainStepImpl.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_BUILDTRAINSTEP
+#include "qat/Training/Passes.h.inc"
+} // namespace mlir::qat
+
+#include "qat/Training/TrainingEnums.cpp.inc"
+
+using namespace mlir;
+using namespace mlir::qat;
+using namespace mlir::qat::train;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The forward's signature
+//===----------------------------------------------------------------------===//
+
+enum class Role { Param, QParam, Input };
+
+struct Argument {
+  unsigned index;
+  Role role;
+  std::string name;
+  bool trained; ///< gets a gradient and an update
+  /// For qparams: "weight_scale", "act_scale" or "act_zero_point", and the
+  /// activation group (the `layer` of qat.qparam) they belong to.
+  std::string qparamRole, group;
+};
+
+struct Signature {
+  SmallVector<Argument> args;
+  SmallVector<std::string> outputNames;
+
+  auto withRole(Role role) const {
+    return llvm::make_filter_range(
+        args, [role](const Argument &a) { return a.role == role; });
+  }
+};
+
+FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
+  Signature sig;
+  GraphAnalysis graph(forward);
+  for (BlockArgument arg : forward.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    Argument a{i, Role::Param, "", false, "", ""};
+    if (StringAttr name = QatDialect::getArgName(forward, i))
+      a.name = name.str();
+    else
+      a.name = "arg" + std::to_string(i);
+    std::optional<ArgRole> role = QatDialect::getArgRole(forward, i);
+    if (role == ArgRole::QParam) {
+      a.role = Role::QParam;
+      if (auto info = forward.getArgAttrOfType<DictionaryAttr>(
+              i, QatDialect::kQParamAttrName)) {
+        if (auto r = info.getAs<StringAttr>("role"))
+          a.qparamRole = r.str();
+        if (auto layer = info.getAs<StringAttr>("layer"))
+          a.group = layer.str();
+      }
+    } else if (role ? *role == ArgRole::Input : graph.isInput(arg))
+      a.role = Role::Input;
+    bool isFloat = isa<FloatType>(getElementTypeOrSelf(arg.getType()));
+    if (a.role == Role::Param && !isFloat)
+      return forward.emitOpError("argument #")
+             << i << " ('" << a.name << "') is a parameter but not a float "
+             << "tensor; mark inputs with qat.role = \"input\"";
+    a.trained = isFloat && (a.role == Role::Param ||
+                            (a.role == Role::QParam && learnScales));
+    if (a.trained && !cast<ShapedType>(arg.getType()).hasStaticShape())
+      return forward.emitOpError("argument #")
+             << i << " ('" << a.name << "') is trained but has a dynamic "
+             << "shape; parameters need static shapes";
+    sig.args.push_back(std::move(a));
+  }
+  for (unsigned i = 0, e = forward.getNumResults(); i < e; ++i) {
+    StringAttr name = QatDialect::getResultName(forward, i);
+    sig.outputNames.push_back(name ? name.str() : "result" + std::to_string(i));
+  }
+  return sig;
+}
+
+/// The settings of one generation: the options, and what their range
+/// learning implies.
+struct StepSettings : TrainStepOptions {
+  explicit StepSettings(const TrainStepOptions &options)
+      : TrainStepOptions(options),
+        ema(options.rangeLearning == RangeLearning::EMA),
+        learnScales(options.rangeLearning == RangeLearning::LSQ) {}
+  bool ema, learnScales;
+};
+
+/// The labels' type for the forward's first result, or a diagnostic.
+FailureOr<Type> getLabelType(func::FuncOp forward, Loss loss) {
+  if (forward.getNumResults() == 0)
+    return forward.emitOpError("has no result to compute a loss on");
+  auto type = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    return forward.emitOpError("result #0 must be a static f32 tensor to "
+                               "compute a loss on, got ")
+           << forward.getResultTypes()[0];
+  if (loss == Loss::MeanSquaredError)
+    return Type(type);
+  if (type.getRank() != 2)
+    return forward.emitOpError("cross-entropy expects logits "
+                               "tensor<NxCxf32> as result #0, got ")
+           << type;
+  return Type(RankedTensorType::get(
+      {type.getDimSize(0)}, IntegerType::get(forward.getContext(), 32)));
+}
+
+/// Emits the training functions of one forward function into its module.
+class TrainStepGenerator {
+public:
+  TrainStepGenerator(func::FuncOp forward, Signature signature, Type labelType,
+                     const StepSettings &options);
+
+  /// @eval_step (loss and outputs) or @gradients (loss and the trained
+  /// tensors' gradients): nothing is updated.
+  LogicalResult emitEvaluation(bool withGradients);
+  LogicalResult emitTrainStep();
+  /// Whether the forward has activation quantization parameters (then
+  /// @calibrate and @qparams exist).
+  bool hasObservers() const { return !groups.empty(); }
+  void emitCalibrate();
+  void emitQParams();
+
+private:
+  /// Where each tensor sits in a generated function's arguments.
+  struct Layout {
+    SmallVector<Type> types;
+    SmallVector<std::string> names;
+    /// Per forward argument: its position, or -1 (computed in the body).
+    SmallVector<int> forwardPosition;
+    unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
+    bool observers = false;
+  };
+  /// The parts a function takes, in the order of docs/Training.md.
+  struct Parts {
+    bool scales = true; ///< the forward's scale arguments
+    bool state = false; ///< optimizer state (and lr, step)
+    bool observers = false;
+    bool inputs = true;
+    bool labels = true;
+  };
+  /// Parameters, [scales], [optimizer state], [observers], [inputs],
+  /// [labels], [lr, step].
+  Layout layout(const Parts &parts) const;
+  /// The parts of the step functions: scales as arguments with lsq and
+  /// none, observers with ema.
+  Parts stepParts(bool state) const {
+    Parts parts;
+    parts.scales = !options.ema;
+    parts.observers = options.ema;
+    parts.state = state;
+    return parts;
+  }
+
+  std::string nameOf(const Argument &a) const;
+  Type typeOf(const Argument &a) const {
+    return func::FuncOp(forward).getArgumentTypes()[a.index];
+  }
+  SmallVector<StringRef> stateKinds() const;
+
+  /// A new function after the forward with `l`'s arguments; the builder is
+  /// left at the end of its entry block.
+  func::FuncOp createFunction(StringRef name, const Layout &l);
+  /// Returns `results`, named `names`, from `func`.
+  void finish(func::FuncOp func, ArrayRef<Value> results,
+              ArrayRef<std::string> names);
+  /// Clones the forward with its arguments mapped to `args`; returns its
+  /// results.
+  SmallVector<Value> cloneForward(ValueRange args);
+  /// Clones the forward into `func`; with ema, computes its scales from the
+  /// weights and the observers (as `use` says), leaving the final observers
+  /// in `ranges` and, if asked, each computed scale in `computed`. Returns the
+  /// forward's arguments as mapped.
+  SmallVector<Value>
+  emitForward(func::FuncOp func, const Layout &l, RangeUse use,
+              SmallVector<Value> &outputs, SmallVector<Observer> &ranges,
+              DenseMap<const Argument *, Value> *computed = nullptr);
+  /// Forward, loss and, with `withGradients`, the trained tensors'
+  /// gradients.
+  LogicalResult emitCore(func::FuncOp func, const Layout &l, bool withGradients,
+                         RangeUse use, Value &loss, SmallVector<Value> &outputs,
+                         SmallVector<Value> &gradients,
+                         SmallVector<Observer> &ranges);
+  /// The optimizer step of tensor `p` with gradient `g`: the new tensor,
+  /// then the new states.
+  SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
+                            Value step, bool isScale);
+
+  func::FuncOp forward;
+  Signature sig;
+  Type labelType;
+  const StepSettings &options;
+  ImplicitLocOpBuilder b;
+  SmallVector<const Argument *> params, scales, inputs, trained;
+  /// The activation parameter groups, each with an observer pair.
+  SmallVector<std::string> groups;
+};
+
+TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
+                                       Signature signature, Type labelType,
+                                       const StepSettings &options)
+    : forward(forward), sig(std::move(signature)), labelType(labelType),
+      options(options), b(forward.getLoc(), forward) {
+  for (const Argument &a : sig.withRole(Role::Param))
+    params.push_back(&a);
+  for (const Argument &a : sig.withRole(Role::QParam)) {
+    scales.push_back(&a);
+    if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
+      groups.push_back(a.group);
+  }
+  for (const Argument &a : sig.withRole(Role::Input))
+    inputs.push_back(&a);
+  for (ArrayRef<const Argument *> list : {ArrayRef(params), ArrayRef(scales)})
+    for (const Argument *a : list)
+      if (a->trained)
+        trained.push_back(a);
+}
+
+std::string TrainStepGenerator::nameOf(const Argument &a) const {
+  switch (a.role) {
+  case Role::Param:
+    return "param:" + a.name;
+  case Role::QParam:
+    return "qparam:" + a.name;
+  case Role::Input:
+    return "input:" + a.name;
+  }
+  llvm_unreachable("role");
+}
+
+SmallVector<StringRef> TrainStepGenerator::stateKinds() const {
+  if (options.optimizer == Optimizer::Adam)
+    return {"adam_m", "adam_v"};
+  if (options.momentum != 0.0)
+    return {"momentum"};
+  return {};
+}
+
+TrainStepGenerator::Layout
+TrainStepGenerator::layout(const Parts &parts) const {
+  Layout l;
+  l.forwardPosition.assign(sig.args.size(), -1);
+  auto add = [&](Type type, std::string name) {
+    l.types.push_back(type);
+    l.names.push_back(std::move(name));
+    return l.types.size() - 1;
+  };
+  Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
+  for (const Argument *a : params)
+    l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  if (parts.scales)
+    for (const Argument *a : scales)
+      l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  l.states = l.types.size();
+  if (parts.state)
+    for (StringRef kind : stateKinds())
+      for (const Argument *a : trained)
+        add(typeOf(*a), (kind + ":" + a->name).str());
+  l.ranges = l.types.size();
+  l.observers = parts.observers;
+  if (parts.observers)
+    for (const std::string &g : groups) {
+      add(scalar, "act_min:" + g);
+      add(scalar, "act_max:" + g);
+    }
+  if (parts.inputs)
+    for (const Argument *a : inputs)
+      l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
+  if (parts.labels)
+    l.labels = add(labelType, "labels");
+  if (parts.state) {
+    l.lr = add(scalar, "lr");
+    if (options.optimizer == Optimizer::Adam || options.ema)
+      l.step = add(scalar, "step");
+  }
+  return l;
+}
+
+func::FuncOp TrainStepGenerator::createFunction(StringRef name,
+                                                const Layout &l) {
+  b.setInsertionPointAfter(forward);
+  auto func = func::FuncOp::create(
+      b, name, FunctionType::get(b.getContext(), l.types, {}));
+  for (auto [i, n] : llvm::enumerate(l.names))
+    QatDialect::setArgName(func, i, n);
+  b.setInsertionPointToEnd(func.addEntryBlock());
+  return func;
+}
+
+void TrainStepGenerator::finish(func::FuncOp func, ArrayRef<Value> results,
+                                ArrayRef<std::string> names) {
+  b.setInsertionPointToEnd(&func.getBody().front());
+  func::ReturnOp::create(b, results);
+  func.setType(FunctionType::get(b.getContext(), func.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+  for (auto [i, n] : llvm::enumerate(names))
+    QatDialect::setResultName(func, i, n);
+}
+
+SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args) {
+  IRMapping mapping;
+  mapping.map(forward.getArguments(), args);
+  for (Operation &op : forward.getBody().front().without_terminator())
+    b.clone(op, mapping);
+  auto ret = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
+  return llvm::map_to_vector(
+      ret.getOperands(), [&](Value v) { return mapping.lookupOrDefault(v); });
+}
+
+SmallVector<Value>
+TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
+                                RangeUse use, SmallVector<Value> &outputs,
+                                SmallVector<Observer> &ranges,
+                                DenseMap<const Argument *, Value> *computed) {
+  Block &entry = func.getBody().front();
+  b.setInsertionPointToEnd(&entry);
+  ValueRange args = entry.getArguments();
+  SmallVector<Value> forwardArgs;
+  DenseMap<Value, QParamSlot> placeholders;
+  DenseMap<Value, const Argument *> argumentOf;
+  for (auto [i, position] : llvm::enumerate(l.forwardPosition)) {
+    if (position >= 0) {
+      forwardArgs.push_back(args[position]);
+      continue;
+    }
+    // Computed in the body (a scale) or unused (an input of @qparams):
+    // zeros until computeRanges replaces the scales.
+    auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
+    Value placeholder = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+    const Argument &arg = sig.args[i];
+    if (arg.role == Role::QParam) {
+      QParamSlot::Kind kind =
+          arg.qparamRole == "weight_scale" ? QParamSlot::WeightScale
+          : arg.qparamRole == "act_scale"  ? QParamSlot::ActScale
+                                           : QParamSlot::ActZeroPoint;
+      placeholders[placeholder] = {kind, arg.group};
+      argumentOf[placeholder] = &arg;
+    }
+    forwardArgs.push_back(placeholder);
+  }
+  outputs = cloneForward(forwardArgs);
+  if (!l.observers)
+    return forwardArgs;
+  llvm::StringMap<Observer> byGroup;
+  for (auto [k, g] : llvm::enumerate(groups))
+    byGroup[g] = {args[l.ranges + 2 * k], args[l.ranges + 2 * k + 1]};
+  DenseMap<Value, Value> replaced;
+  computeRanges(entry, placeholders, byGroup,
+                {use, l.step ? args[l.step] : Value(),
+                 options.averagingConstant, options.freezeObserversAfter},
+                &replaced);
+  if (computed)
+    for (auto [placeholder, value] : replaced)
+      (*computed)[argumentOf.lookup(placeholder)] = value;
+  for (auto [value, arg] : placeholders)
+    if (value.use_empty())
+      value.getDefiningOp()->erase();
+  ranges.clear();
+  for (const std::string &g : groups)
+    ranges.push_back(byGroup[g]);
+  b.setInsertionPointToEnd(&entry);
+  return forwardArgs;
+}
+
+LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
+                                           bool withGradients, RangeUse use,
+                                           Value &loss,
+                                           SmallVector<Value> &outputs,
+                                           SmallVector<Value> &gradients,
+                                           SmallVector<Observer> &ranges) {
+  Block &entry = func.getBody().front();
+  SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges);
+  Value labels = entry.getArgument(l.labels);
+  LossValue lossAndGradient = options.loss == Loss::MeanSquaredError
+                                  ? emitMeanSquaredError(b, outputs[0], labels)
+                                  : emitCrossEntropy(b, outputs[0], labels);
+  loss = lossAndGradient.value;
+  if (!withGradients)
+    return success();
+  SmallVector<Value> wrt;
+  for (const Argument *a : trained)
+    wrt.push_back(forwardArgs[a->index]);
+  AutodiffOptions autodiff;
+  autodiff.lsqGradScale = true;
+  FailureOr<SmallVector<Value>> grads = buildGradients(
+      b, entry, {{outputs[0], lossAndGradient.gradient}}, wrt, autodiff);
+  if (failed(grads))
+    return failure();
+  gradients = std::move(*grads);
+  return success();
+}
+
+LogicalResult TrainStepGenerator::emitEvaluation(bool withGradients) {
+  Layout l = layout(stepParts(/*state=*/false));
+  func::FuncOp func =
+      createFunction(withGradients ? "gradients" : "eval_step", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Observer> ranges;
+  if (failed(emitCore(func, l, withGradients, RangeUse::Frozen, loss, outputs,
+                      gradients, ranges)))
+    return failure();
+  SmallVector<Value> results = {loss};
+  SmallVector<std::string> names = {"loss"};
+  if (withGradients) {
+    for (auto [a, g] : llvm::zip(trained, gradients)) {
+      results.push_back(g);
+      names.push_back("grad:" + a->name);
+    }
+  } else {
+    for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
+      results.push_back(v);
+      names.push_back("output:" + n);
+    }
+  }
+  finish(func, results, names);
+  return success();
+}
+
+LogicalResult TrainStepGenerator::emitTrainStep() {
+  Layout l = layout(stepParts(/*state=*/true));
+  func::FuncOp func = createFunction("train_step", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Observer> ranges;
+  if (failed(emitCore(func, l, true, RangeUse::Update, loss, outputs, gradients,
+                      ranges)))
+    return failure();
+  ValueRange args = func.getBody().front().getArguments();
+  Value lr = args[l.lr];
+  Value step = options.optimizer == Optimizer::Adam ? args[l.step] : Value();
+  SmallVector<StringRef> kinds = stateKinds();
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  SmallVector<SmallVector<Value>> newStates(kinds.size());
+  b.setInsertionPointToEnd(&func.getBody().front());
+  for (auto [t, a] : llvm::enumerate(trained)) {
+    SmallVector<Value> states;
+    for (unsigned k = 0; k < kinds.size(); ++k)
+      states.push_back(args[l.states + k * trained.size() + t]);
+    SmallVector<Value> updated =
+        update(args[l.forwardPosition[a->index]], gradients[t], states, lr,
+               step, a->role == Role::QParam);
+    results.push_back(updated[0]);
+    names.push_back(nameOf(*a));
+    for (unsigned k = 0; k < kinds.size(); ++k)
+      newStates[k].push_back(updated[k + 1]);
+  }
+  for (auto [k, kind] : llvm::enumerate(kinds))
+    for (auto [a, v] : llvm::zip(trained, newStates[k])) {
+      results.push_back(v);
+      names.push_back((kind + ":" + a->name).str());
+    }
+  for (auto [g, range] : llvm::zip(groups, ranges)) {
+    results.append({range.min, range.max});
+    names.append({"act_min:" + g, "act_max:" + g});
+  }
+  results.push_back(loss);
+  names.push_back("loss");
+  finish(func, results, names);
+  return success();
+}
+
+void TrainStepGenerator::emitCalibrate() {
+  Parts parts;
+  parts.scales = false;
+  parts.observers = true;
+  parts.labels = false;
+  Layout l = layout(parts);
+  func::FuncOp func = createFunction("calibrate", l);
+  SmallVector<Value> outputs;
+  SmallVector<Observer> ranges;
+  emitForward(func, l, RangeUse::Calibrate, outputs, ranges);
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  for (auto [g, range] : llvm::zip(groups, ranges)) {
+    results.append({range.min, range.max});
+    names.append({"act_min:" + g, "act_max:" + g});
+  }
+  finish(func, results, names);
+}
+
+void TrainStepGenerator::emitQParams() {
+  Parts parts;
+  parts.scales = false;
+  parts.observers = true;
+  parts.inputs = false;
+  parts.labels = false;
+  Layout l = layout(parts);
+  func::FuncOp func = createFunction("qparams", l);
+  SmallVector<Value> outputs;
+  SmallVector<Observer> ranges;
+  DenseMap<const Argument *, Value> computed;
+  emitForward(func, l, RangeUse::Frozen, outputs, ranges, &computed);
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  for (const Argument &a : sig.withRole(Role::QParam)) {
+    Value value = computed.lookup(&a);
+    if (!value) {
+      auto type = cast<RankedTensorType>(typeOf(a));
+      value = arith::ConstantOp::create(
+          b,
+          DenseElementsAttr::get(type, b.getZeroAttr(type.getElementType())));
+    }
+    results.push_back(value);
+    names.push_back(a.name);
+  }
+  finish(func, results, names);
+}
+
+/// The updated tensor and states for tensor `p` with gradient `g`.
+SmallVector<Value> TrainStepGenerator::update(Value p, Value g,
+                                              ArrayRef<Value> states, Value lr,
+                                              Value step, bool isScale) {
+  auto type = cast<RankedTensorType>(p.getType());
+  double wd = options.weightDecay, mu = options.momentum, b1 = options.beta1,
+         b2 = options.beta2, eps = options.epsilon;
+  // A learned scale stays positive (at least binary32 epsilon, as
+  // choose_qparams guarantees).
+  auto clampScale = [&](OpBuilder &nb, Location loc, Value v) -> Value {
+    if (!isScale)
+      return v;
+    return arith::MaximumFOp::create(nb, loc, v,
+                                     cst(nb, loc, 1.1920928955078125e-07));
+  };
+  auto decayed = [&](OpBuilder &nb, Location loc, Value pv, Value gv) {
+    if (wd == 0.0 || isScale)
+      return gv;
+    return arith::AddFOp::create(
+               nb, loc, gv,
+               arith::MulFOp::create(nb, loc, pv, cst(nb, loc, wd)))
+        .getResult();
+  };
+  if (options.optimizer == Optimizer::Adam) {
+    return emitMap(
+        b, type, {p, g, states[0], states[1], lr, step}, 3,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gv = decayed(nb, loc, a[0], a[1]);
+          auto lerp = [&](Value old, Value x, double beta) {
+            return arith::AddFOp::create(
+                nb, loc,
+                arith::MulFOp::create(nb, loc, old, cst(nb, loc, beta)),
+                arith::MulFOp::create(nb, loc, x, cst(nb, loc, 1.0 - beta)));
+          };
+          Value m = lerp(a[2], gv, b1);
+          Value v = lerp(a[3], arith::MulFOp::create(nb, loc, gv, gv), b2);
+          auto correction = [&](double beta) {
+            Value power =
+                math::PowFOp::create(nb, loc, cst(nb, loc, beta), a[5]);
+            return arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), power);
+          };
+          Value mHat = arith::DivFOp::create(nb, loc, m, correction(b1));
+          Value vHat = arith::DivFOp::create(nb, loc, v, correction(b2));
+          Value den = arith::AddFOp::create(
+              nb, loc, math::SqrtOp::create(nb, loc, vHat), cst(nb, loc, eps));
+          Value stepSize = arith::MulFOp::create(
+              nb, loc, a[4], arith::DivFOp::create(nb, loc, mHat, den));
+          Value next = arith::SubFOp::create(nb, loc, a[0], stepSize);
+          return SmallVector<Value>{clampScale(nb, loc, next), m, v};
+        });
+  }
+  if (mu != 0.0) {
+    return emitMap(
+        b, type, {p, g, states[0], lr}, 2,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gv = decayed(nb, loc, a[0], a[1]);
+          Value buf = arith::AddFOp::create(
+              nb, loc, arith::MulFOp::create(nb, loc, a[2], cst(nb, loc, mu)),
+              gv);
+          Value next = arith::SubFOp::create(
+              nb, loc, a[0], arith::MulFOp::create(nb, loc, a[3], buf));
+          return SmallVector<Value>{clampScale(nb, loc, next), buf};
+        });
+  }
+  return emitMap(b, type, {p, g, lr}, 1,
+                 [&](OpBuilder &nb, Location loc, ValueRange a) {
+                   Value gv = decayed(nb, loc, a[0], a[1]);
+                   Value next = arith::SubFOp::create(
+                       nb, loc, a[0], arith::MulFOp::create(nb, loc, a[2], gv));
+                   return SmallVector<Value>{clampScale(nb, loc, next)};
+                 });
+}
+
+//===----------------------------------------------------------------------===//
+// Entry point and pass
+//===----------------------------------------------------------------------===//
+
+/// The forward function `options.forward` names, else the only function
+/// with layers (else the only function; never an initialiser).
+FailureOr<func::FuncOp> findForward(ModuleOp module, StringRef forward) {
+  if (!forward.empty()) {
+    auto func = module.lookupSymbol<func::FuncOp>(forward);
+    if (!func || func.isExternal())
+      return module.emitError("qat-build-train-step: no function @")
+             << forward << " with a body";
+    return func;
+  }
+  SmallVector<func::FuncOp> withLayers, all;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal() || func->hasAttr(QatDialect::kInitQParamsForAttrName))
+      continue;
+    all.push_back(func);
+    if (llvm::any_of(func.getBody().front(),
+                     [](Operation &op) { return isLayerOp(&op); }))
+      withLayers.push_back(func);
+  }
+  SmallVector<func::FuncOp> &candidates = withLayers.empty() ? all : withLayers;
+  if (candidates.size() == 1)
+    return candidates.front();
+  auto names = llvm::map_range(
+      candidates, [](func::FuncOp f) { return f.getSymName().str(); });
+  return module.emitError("qat-build-train-step: ")
+         << (candidates.empty() ? "the module has no function"
+                                : "several candidate functions (" +
+                                      llvm::join(names, ", ") + ")")
+         << "; name the forward function with forward=";
+}
+
+} // namespace
+
+LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
+                                        const TrainStepOptions &trainOptions) {
+  FailureOr<func::FuncOp> found = findForward(module, trainOptions.forward);
+  if (failed(found))
+    return failure();
+  func::FuncOp fwd = *found;
+  if (!fwd.getBody().hasOneBlock())
+    return fwd.emitOpError("expected a single-block body to differentiate");
+  for (StringRef name :
+       {"train_step", "eval_step", "gradients", "calibrate", "qparams"})
+    if (module.lookupSymbol(name))
+      return module.emitError("qat-build-train-step: the module already has @")
+             << name;
+  FailureOr<Type> labelType = getLabelType(fwd, trainOptions.loss);
+  if (failed(labelType))
+    return failure();
+  StepSettings options(trainOptions);
+  FailureOr<Signature> sig = readSignature(fwd, options.learnScales);
+  if (failed(sig))
+    return failure();
+  if (llvm::none_of(sig->args, [](const Argument &a) { return a.trained; }))
+    return fwd.emitOpError("has no parameter to train (every argument is an "
+                           "input)");
+  TrainStepGenerator generator(fwd, std::move(*sig), *labelType, options);
+  if (failed(generator.emitEvaluation(/*withGradients=*/false)) ||
+      failed(generator.emitEvaluation(/*withGradients=*/true)) ||
+      failed(generator.emitTrainStep()))
+    return failure();
+  if (generator.hasObservers()) {
+    generator.emitCalibrate();
+    generator.emitQParams();
+  }
+  return success();
+}
+
+namespace {
+
+struct BuildTrainStepPass
+    : public qat::impl::BuildTrainStepBase<BuildTrainStepPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    TrainStepOptions options;
+    options.forward = forward;
+    options.loss = loss;
+    options.optimizer = optimizer;
+    options.momentum = momentum;
+    options.weightDecay = weightDecay;
+    options.beta1 = beta1;
+    options.beta2 = beta2;
+    options.epsilon = epsilon;
+    options.rangeLearning = rangeLearning;
+    options.averagingConstant = averagingConstant;
+    options.freezeObserversAfter = freezeObserversAfter;
+    if (failed(buildTrainStep(getOperation(), options)))
+      signalPassFailure();
+  }
+};
+
+} // namespace
