@@ -18,10 +18,8 @@ pass/fail.
 
 import argparse
 import io
-import json
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 import warnings
@@ -29,13 +27,9 @@ import warnings
 import numpy as np
 import torch
 
-from bench_train import ROOT_QAT_OPT, cnn_mlir, mlp_mlir, torch_net
+from bench_train import cnn_mlir, mlp_mlir, torch_net
 from common import compile_model, use_threads
-
-
-def qat_opt(text, *flags):
-    return subprocess.run([ROOT_QAT_OPT, "-", *flags], input=text,
-                          capture_output=True, text=True, check=True).stdout
+from qat.pipeline import run, save_values
 
 
 def per_call(fn, seconds=1.0):
@@ -53,10 +47,8 @@ def per_call(fn, seconds=1.0):
 def freeze(text, values, workdir, name):
     """The forward with `values` (parameters, and scales when instrumented)
     as constants."""
-    path = os.path.join(workdir, name + ".json")
-    with open(path, "w") as f:
-        json.dump({k: np.asarray(v).tolist() for k, v in values.items()}, f)
-    return qat_opt(text, f"--qat-freeze=values={path} function=net")
+    path = save_values(os.path.join(workdir, name + ".npz"), values)
+    return run(text, "qat-freeze", values=path, function="net")
 
 
 def ours(kind, batch, workdir):
@@ -68,15 +60,14 @@ def ours(kind, batch, workdir):
     image = rng.random(float_model.net.args[0].shape, dtype=np.float32)
 
     def integer(weight_bits, tag):
-        instrumented = qat_opt(text, f"--qat-instrument=weight-bits="
-                                     f"{weight_bits}")
+        instrumented = run(text, "qat-instrument", weight_bits=weight_bits)
         model = compile_model(instrumented, workdir, f"{kind}{batch}_{tag}q")
         init = model.net_init_qparams
         out = init(*[dict(params, image=image)[a.name] for a in init.args])
         qparams = {r.name: v for r, v in zip(init.results, out)}
         frozen = freeze(instrumented, dict(params, **qparams), workdir,
                         f"{kind}{batch}{tag}")
-        return compile_model(qat_opt(frozen, "--qat-convert-to-integer"),
+        return compile_model(run(frozen, "qat-convert-to-integer"),
                              workdir, f"{kind}{batch}_{tag}")
 
     int_model = integer(8, "int8")

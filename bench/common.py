@@ -25,10 +25,11 @@ def use_threads(threads):
 
 
 def compile_model(text, workdir, name):
-    """Compiles MLIR `text` to workdir/lib<name>.so and opens it."""
+    """Compiles MLIR `text` to workdir/lib<name>.so and opens it, with malloc
+    keeping freed memory (what the training loop runs with)."""
     source = os.path.join(workdir, name + ".mlir")
     library = os.path.join(workdir, "lib" + name + ".so")
     with open(source, "w") as f:
         f.write(text)
     subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
-    return Model(library)
+    return Model(library, keep_freed_memory=True)

@@ -70,8 +70,9 @@ def _load_values(paths: Optional[List[str]],
 
 
 def _save_values(path: str, values: Dict[str, np.ndarray]) -> None:
+    from qat import pipeline
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez(path, **{k: np.asarray(v) for k, v in values.items()})
+    pipeline.save_values(path, values)
 
 
 def _default_out(path: str, suffix: str, strip: bool = True) -> str:
@@ -223,10 +224,8 @@ def cmd_check(args):
     frozen = _read(args.model)
     function = workflow.forward_function(frozen)
     work = _workdir(args)
-    sim = pipeline.load(pipeline.qat_opt(frozen, "--qat-expose-layers"), work,
-                        "check_sim")
-    integer = pipeline.load(pipeline.qat_opt(workflow.convert(frozen),
-                                             "--qat-expose-layers"),
+    sim = pipeline.load(workflow.expose_layers(frozen), work, "check_sim")
+    integer = pipeline.load(workflow.expose_layers(workflow.convert(frozen)),
                             work, "check_int")
     entry = sim[function]
     split = _data(args, "test")

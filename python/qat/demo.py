@@ -143,8 +143,7 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         computes exactly what the deployed one computes."""
         qparams = {k: v for k, v in qat_values.items()
                    if k not in imported.params}
-        faithful = pipeline.qat_opt(workflow.freeze(q_text, qparams, fn),
-                                    "--qat-faithful")
+        faithful = workflow.faithful(workflow.freeze(q_text, qparams, fn))
         _log(f"[{name}] {label}: scales frozen, {faithful_epochs:g} epochs "
              f"through the faithful simulation (lr {qat_lr / 2:g})", quiet)
         tuner = workflow.Trainer(
@@ -185,11 +184,11 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     def layer_sqnr(q_text, values, tag):
         ref_trainer.values = dict(values)
         ref_values = dict(values, **ref_trainer.calibrate(train.x))
-        reference = _layers(pipeline.load(pipeline.qat_opt(
-            workflow.freeze(ref_text, ref_values, fn), "--qat-expose-layers"),
+        reference = _layers(pipeline.load(workflow.expose_layers(
+            workflow.freeze(ref_text, ref_values, fn)),
             work, f"ref16_{tag}"), fn, test.x)
-        layers = _layers(pipeline.load(pipeline.qat_opt(
-            workflow.freeze(q_text, values, fn), "--qat-expose-layers"),
+        layers = _layers(pipeline.load(workflow.expose_layers(
+            workflow.freeze(q_text, values, fn)),
             work, f"layers_{tag}"), fn, test.x)
         return {layer: _sqnr(reference[layer], value)
                 for layer, value in layers.items() if layer in reference}

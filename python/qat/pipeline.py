@@ -1,5 +1,15 @@
 """The compiler tools from Python: qat-opt and qat-compile on MLIR text.
 
+Every stage runs by the name it is registered under in qat-opt (the C++
+pipelines of lib/Pipelines, or a single pass), with its options as keyword
+arguments:
+
+    run(text, "qat-instrument-pipeline", weight_bits=4, act_bits=8)
+    run(frozen, "qat-deploy-pipeline")
+
+Values travel in binary: save_values writes the .npz archive qat-freeze
+reads.
+
 Tools are found through $QAT_OPT / $QAT_COMPILE, then the repository's
 build/bin, then $PATH. A tool that fails raises ToolError with its first
 diagnostic (the location and message MLIR printed).
@@ -9,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from typing import Dict, Iterable, Sequence
 
 import numpy as np
@@ -38,14 +49,45 @@ def _diagnostic(stderr: str) -> str:
     return (errors or lines or ["(no message)"])[0].strip()
 
 
-def qat_opt(text: str, *flags: str) -> str:
-    """Runs qat-opt with `flags` on `text`; returns the output text."""
-    result = subprocess.run([tool("qat-opt"), *flags, "-"], input=text,
+def _option(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if any(c in text for c in " \t'\"{}"):
+        if "'" in text:
+            raise ToolError(f"option value {text!r} has both a space and a "
+                            "quote")
+        return f"'{text}'"
+    return text
+
+
+def run(text: str, name: str, **options) -> str:
+    """Runs the pipeline or pass registered in qat-opt as `name` on `text`
+    with `options` (weight_bits=4 is the option weight-bits=4; None leaves
+    an option at its default); returns the output text."""
+    given = " ".join(f"{key.replace('_', '-')}={_option(value)}"
+                     for key, value in options.items() if value is not None)
+    flag = f"--{name}={given}" if given else f"--{name}"
+    result = subprocess.run([tool("qat-opt"), flag, "-"], input=text,
                             capture_output=True, text=True)
     if result.returncode != 0:
-        raise ToolError(f"qat-opt {' '.join(flags)}: "
-                        f"{_diagnostic(result.stderr)}")
+        raise ToolError(f"qat-opt --{name}: {_diagnostic(result.stderr)}")
     return result.stdout
+
+
+def save_values(path: str, values: Dict[str, np.ndarray]) -> str:
+    """Writes `values` as a NumPy .npz archive (uncompressed, what
+    qat-freeze reads), through a temporary file renamed into place."""
+    partial = f"{path}.partial"
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED,
+                         allowZip64=True) as archive:
+        for name, value in values.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(
+                    f, np.asarray(value, order="C"),
+                    allow_pickle=False)
+    os.replace(partial, path)
+    return path
 
 
 def compile_library(text: str, library: str, flags: Sequence[str] = ()) -> str:
@@ -65,10 +107,13 @@ def compile_library(text: str, library: str, flags: Sequence[str] = ()) -> str:
 
 def load(text: str, directory: str, name: str,
          flags: Sequence[str] = ()) -> Model:
-    """Compiles `text` to `directory`/lib`name`.so and opens it."""
+    """Compiles `text` to `directory`/lib`name`.so and opens it. The front
+    end's programs are called many times (training steps, evaluation), so
+    malloc keeps freed memory (qat.runtime.keep_freed_memory)."""
     os.makedirs(directory, exist_ok=True)
     return Model(compile_library(text, os.path.join(directory,
-                                                    f"lib{name}.so"), flags))
+                                                    f"lib{name}.so"), flags),
+                 keep_freed_memory=True)
 
 
 def arguments(entry: Entry, values: Dict[str, np.ndarray]) -> list:

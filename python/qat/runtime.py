@@ -10,6 +10,12 @@ a mismatch raises QatError with the runtime's message. Nothing is converted
 silently: a float64 array passed where the entry expects f32 is an error.
 The C library is found through $QAT_RUNTIME_LIB, else in the build tree next
 to this package (build/lib/libqat_runtime.so).
+
+Opening a model changes no process-wide setting unless asked:
+`Model(path, keep_freed_memory=True)` (what the training loop and the
+benchmarks do) calls keep_freed_memory(), which tunes malloc once for the
+process so compiled code's per-call temporaries are reused (see
+qat_runtime_keep_freed_memory in qat_runtime.h).
 """
 
 import ctypes
@@ -18,7 +24,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Model", "Entry", "TensorInfo", "QatError"]
+__all__ = ["Model", "Entry", "TensorInfo", "QatError", "keep_freed_memory"]
 
 # qat_dtype (runtime/include/qat_runtime/qat_abi.h) <-> numpy.
 _DTYPES = {
@@ -89,6 +95,7 @@ def _runtime():
                                 ctypes.POINTER(p)]),
         "qat_tensor_release": (None, [p]),
         "qat_module_open": (p, [ctypes.c_char_p, ctypes.POINTER(p)]),
+        "qat_runtime_keep_freed_memory": (ctypes.c_int, []),
         "qat_module_release": (None, [p]),
         "qat_module_num_entries": (i32, [p]),
         "qat_module_entry": (p, [p, i32]),
@@ -190,11 +197,21 @@ class Entry:
         return tensor.value
 
 
+def keep_freed_memory() -> bool:
+    """Makes malloc keep freed memory for reuse, once for the whole process
+    (qat_runtime_keep_freed_memory): compiled entries that allocate large
+    temporaries on every call (training steps) stop faulting pages in again.
+    True when the setting is in force (glibc, QAT_RUNTIME_MALLOC unset)."""
+    return bool(_runtime().qat_runtime_keep_freed_memory())
+
+
 class Model:
     """A library compiled by qat-compile."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, keep_freed_memory: bool = False):
         lib = _runtime()
+        if keep_freed_memory:
+            lib.qat_runtime_keep_freed_memory()
         handle = ctypes.c_void_p()
         self._handle = None
         _check(lib.qat_module_open(os.fsencode(path), ctypes.byref(handle)))

@@ -5,15 +5,16 @@ a dict of values by name: parameters ("fc0.weight") and, once instrumented,
 scales and zero points ("matmul_0.act_scale"). Every step is a function of
 text and values:
 
-    text = instrument(text, weight_bits=8)  # fold-batchnorm + instrument
-    trainer = Trainer(text, values, "work/")  # qat-build-train-step, compiled
+    text = instrument(text, weight_bits=8)  # qat-instrument-pipeline
+    trainer = Trainer(text, values, "work/")  # qat-train-pipeline, compiled
     trainer.calibrate(x)                      # @calibrate + @qparams (PTQ)
     history = trainer.fit(data, epochs, lr)   # @train_step per batch
-    frozen = freeze(text, trainer.values, "cnn")  # qat-freeze
-    integer = convert(frozen)                 # qat-convert-to-integer
+    frozen = freeze(text, trainer.values, "cnn")  # qat-freeze (.npz values)
+    integer = convert(frozen)                 # qat-deploy-pipeline
+
+Each compiler step runs a pipeline (or pass) by its registered name.
 """
 
-import json
 import math
 import os
 import tempfile
@@ -28,35 +29,41 @@ from qat.runtime import Entry, Model
 
 
 def instrument(text: str, weight_bits: int = 8, act_bits: int = 8,
-               config: Optional[str] = None, extra: str = "") -> str:
-    options = f"weight-bits={weight_bits} act-bits={act_bits}"
-    if config:
-        options += f" config={config}"
-    if extra:
-        options += " " + extra
-    return pipeline.qat_opt(text, "--qat-fold-batchnorm",
-                            f"--qat-instrument={options}")
+               config: Optional[str] = None, **options) -> str:
+    """qat-instrument-pipeline (batch-norm folding, then fake quantization);
+    `options` are the pipeline's other options (per_channel=False, ...)."""
+    return pipeline.run(text, "qat-instrument-pipeline",
+                        weight_bits=weight_bits, act_bits=act_bits,
+                        config=config, **options)
 
 
 def freeze(text: str, values: Dict[str, np.ndarray], function: str) -> str:
     """qat-freeze: `values` (every scale and zero point, and the weights)
-    become constants of `function`."""
-    def plain(v):
-        v = np.asarray(v)
-        return v.tolist()
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({k: plain(v) for k, v in values.items()}, f)
-        path = f.name
+    become constants of `function`; they travel as an .npz archive."""
+    fd, path = tempfile.mkstemp(suffix=".npz")
+    os.close(fd)
     try:
-        return pipeline.qat_opt(
-            text, f"--qat-freeze=values={path} function={function}")
+        pipeline.save_values(path, values)
+        return pipeline.run(text, "qat-freeze", values=path,
+                            function=function)
     finally:
         os.unlink(path)
 
 
+def faithful(frozen_scales: str) -> str:
+    """qat-faithful: each layer of a function whose scales are frozen also
+    computes its integer form (training then sees the deployed values)."""
+    return pipeline.run(frozen_scales, "qat-faithful")
+
+
+def expose_layers(text: str) -> str:
+    """qat-expose-layers: every layer's quantized output becomes a result."""
+    return pipeline.run(text, "qat-expose-layers")
+
+
 def convert(frozen: str) -> str:
-    return pipeline.qat_opt(frozen, "--qat-convert-to-integer",
-                            "--canonicalize")
+    """qat-deploy-pipeline: a frozen QAT program to integer linalg."""
+    return pipeline.run(frozen, "qat-deploy-pipeline")
 
 
 def forward_function(text: str) -> str:
@@ -98,9 +105,10 @@ class Trainer:
                  workdir: str, name: str = "train", optimizer: str = "sgd",
                  momentum: float = 0.9, weight_decay: float = 0.0,
                  range_learning: str = "lsq"):
-        options = (f"optimizer={optimizer} momentum={momentum} "
-                   f"weight-decay={weight_decay} range-learning={range_learning}")
-        program = pipeline.qat_opt(text, f"--qat-build-train-step={options}")
+        program = pipeline.run(text, "qat-train-pipeline",
+                               optimizer=optimizer, momentum=momentum,
+                               weight_decay=weight_decay,
+                               range_learning=range_learning)
         self.model: Model = pipeline.load(program, workdir, name)
         self.step_entry: Entry = self.model.train_step
         self.values = dict(values)

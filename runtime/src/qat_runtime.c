@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <pthread.h>
 #endif
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,20 +229,25 @@ static qat_status check_tensor_table(const char *path, const char *entry,
  * on every call and free them before returning. glibc serves blocks of
  * 128 KiB and more with mmap and gives freed memory back to the kernel, so
  * every call would fault those pages in again (measured: 3.5x slower CNN
- * gradients). Keep freed memory in the heap instead, once per process,
- * unless QAT_RUNTIME_MALLOC=system. */
-static void keep_freed_memory(void) {
+ * gradients). qat_runtime_keep_freed_memory keeps freed memory in the heap
+ * instead; it runs its body once per process (pthread_once). */
+static int keep_freed_memory_applied;
+
+static void keep_freed_memory_once(void) {
 #ifdef __GLIBC__
-  static int done;
-  if (done)
-    return;
-  done = 1;
   const char *choice = getenv("QAT_RUNTIME_MALLOC");
   if (choice && strcmp(choice, "system") == 0)
     return;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  keep_freed_memory_applied = 1;
 #endif
+}
+
+int qat_runtime_keep_freed_memory(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, keep_freed_memory_once);
+  return keep_freed_memory_applied;
 }
 
 qat_status qat_module_open(const char *path, qat_module **out) {
@@ -259,7 +265,6 @@ qat_status qat_module_open(const char *path, qat_module **out) {
                          path);
     file = local;
   }
-  keep_freed_memory();
   void *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
   if (!handle)
     return make_status(QAT_STATUS_NOT_FOUND, "cannot load %s: %s", path,

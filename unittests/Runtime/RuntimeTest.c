@@ -10,6 +10,10 @@
 #include "qat_runtime/qat_runtime.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,9 +334,60 @@ static void test_errors(const char *runtime_library) {
         "NULL status is OK");
 }
 
+/* Whether a 64 MiB block is served by mmap (glibc's default for blocks above
+ * its largest dynamic threshold, 32 MiB): mallinfo2's count of mmapped
+ * blocks while it is held. */
+static int large_blocks_are_mmapped(void) {
+#ifdef __GLIBC__
+  size_t before = mallinfo2().hblks;
+  /* volatile: the compiler may not elide the malloc/free pair. */
+  void *volatile block = malloc(64 << 20);
+  size_t during = mallinfo2().hblks;
+  free(block);
+  return during > before;
+#else
+  return 0;
+#endif
+}
+
+static void *keep_from_thread(void *result) {
+  *(int *)result = qat_runtime_keep_freed_memory();
+  return NULL;
+}
+
+/* Opening a module leaves malloc alone; qat_runtime_keep_freed_memory
+ * changes it once, from any number of threads at once. Runs first: the
+ * setting is process-wide. */
+static void test_malloc_settings(const char *models) {
+  qat_module *module = NULL;
+  if (!ok(qat_module_open(models, &module)))
+    return;
+  qat_module_release(module);
+#ifdef __GLIBC__
+  if (getenv("QAT_RUNTIME_MALLOC")) {
+    printf("skipped the malloc checks: QAT_RUNTIME_MALLOC is set\n");
+    return;
+  }
+  CHECK(large_blocks_are_mmapped(),
+        "qat_module_open changed malloc's settings");
+  pthread_t threads[4];
+  int results[4] = {0, 0, 0, 0};
+  for (int i = 0; i < 4; ++i)
+    pthread_create(&threads[i], NULL, keep_from_thread, &results[i]);
+  for (int i = 0; i < 4; ++i)
+    pthread_join(threads[i], NULL);
+  for (int i = 0; i < 4; ++i)
+    CHECK(results[i] == 1, "thread %d: keep_freed_memory returned %d", i,
+          results[i]);
+  CHECK(qat_runtime_keep_freed_memory() == 1, "a second call");
+  CHECK(!large_blocks_are_mmapped(), "large blocks still mmapped");
+#endif
+}
+
 int main(int argc, char **argv) {
   const char *models = argc > 1 ? argv[1] : QAT_TEST_MODELS;
   const char *runtime = argc > 2 ? argv[2] : QAT_RUNTIME_LIBRARY;
+  test_malloc_settings(models);
   qat_module *module = NULL;
   if (!ok(qat_module_open(models, &module)))
     return 2;

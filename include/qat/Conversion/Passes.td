@@ -92,6 +92,25 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     Weights of 4 bits or fewer are stored two codes per byte (`pack-int4`,
     on by default) and unpacked to int8 by a `linalg.generic` in front of
     the layer at run time.
+
+    Example (a frozen layer; scales 0.02 for x with zero point 128, 0.01 for
+    W, 0.05 for y):
+
+    ```mlir
+    %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : ...
+    %wq = qat.fake_quant %W, %sw, %zw {axis = 1 : i64, narrow_range = true} : ...
+    %y = linalg.matmul {qat.layer = "fc"} ins(%xq, %wq : ...) outs(%zero : ...)
+    %yq = qat.fake_quant %y, %sy, %zy {is_signed = false} : ...
+    // becomes
+    %codes = qat.quantize %x, %sx, %zx_shifted {quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<1x4xf32>, tensor<f32>, tensor<i32> -> tensor<1x4xi8>
+    %acc = linalg.matmul ins(%codes, %W_codes : tensor<1x4xi8>, tensor<4x3xi8>)
+        outs(%init : tensor<1x3xi32>) -> tensor<1x3xi32>
+    %r = qat.requantize %acc {axis = 1 : i64, multiplier = array<i32: ...>,
+        shift = array<i32: ...>, output_zero_point = -128 : i32, ...}
+        : tensor<1x3xi32> -> tensor<1x3xi8>
+    %out = qat.dequantize %r, %sy, %zy_shifted : ... -> tensor<1x3xf32>
+    ```
   }];
   let options = [
     Option<"packInt4", "pack-int4", "bool", "true",
@@ -128,6 +147,21 @@ def Faithful : Pass<"qat-faithful", "func::FuncOp"> {
     (straight-through estimator, LSQ) as in the fast simulation. The function
     is marked `qat.faithful`. A layer that cannot be converted is reported
     as `qat-convert-to-integer` reports it.
+
+    Example (scales frozen, the weight %W still an argument):
+
+    ```mlir
+    %y = linalg.matmul {qat.layer = "fc"} ins(%xq, %wq : ...) outs(%zero : ...)
+    %yq = qat.fake_quant %y, %sy, %zy : ...
+    // becomes
+    %y = linalg.matmul ins(%xq, %wq : ...) outs(%zero : ...)     // float, for gradients
+    %yq = qat.fake_quant %y, %sy, %zy : ...
+    %xc = qat.quantize %x, ... -> tensor<1x4xi8>
+    %wc = qat.quantize %W, %sw, %zw {axis = 1 : i64, narrow_range = true} : ... -> tensor<4x3xi8>
+    %acc = linalg.matmul ins(%xc, %wc : ...) outs(%corrected_init : tensor<1x3xi32>)
+    %r = qat.requantize %acc {...} : tensor<1x3xi32> -> tensor<1x3xi8>
+    %out = qat.straight_through %yq, %dequantized_r : tensor<1x3xf32>
+    ```
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -5,10 +5,22 @@
 //===----------------------------------------------------------------------===//
 //
 // The one definition of qat-mlir's quantization semantics, in plain C++ with
-// no MLIR dependency. The `qat` dialect's folders, the runtime and every test
-// call these functions; the lowering `convert-qat-to-linalg` emits IR that
-// computes exactly the same values (checked by test/Integration). docs/
-// Semantics.md states each formula in prose; this header is normative.
+// no MLIR dependency. docs/Semantics.md states each formula in prose; this
+// header is normative. Who uses it:
+//  * the `qat` dialect's folders (lib/Dialect/Qat/IR/QatOps.cpp) compute
+//    with it, and the op verifiers take their ranges (QuantRange) from it;
+//  * the integer converter and the faithful simulation
+//    (lib/Conversion/QatToInteger) quantize weights and biases, derive
+//    fixed-point multipliers and check accumulator bounds with it at compile
+//    time;
+//  * packed 4-bit weights (lib/Utils/PackedInt4.cpp) use its nibble packing,
+//    and training (lib/Training) its LSQ gradient scale (lsqGradScale);
+//  * `convert-qat-to-linalg` does not call it at run time: it emits IR that
+//    computes the same values, and test/Integration compares that IR's
+//    results bit for bit with these functions (folded programs);
+//  * unittests/Support checks it against hand-derived values, 128-bit
+//    references and PyTorch's golden vectors.
+// The C runtime has no quantization arithmetic: it only calls compiled code.
 //
 // All float arithmetic is IEEE-754 binary32 unless stated otherwise.
 //

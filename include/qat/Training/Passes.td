@@ -54,6 +54,25 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     `qat.fake_quant` (straight-through estimator for the input, LSQ for the
     scale). An op on the path from a trained tensor to the loss without a
     rule is an error naming it.
+
+    Example: for `@mlp(%x: tensor<64x784xf32> {qat.role = "input"},
+    %w: tensor<784x10xf32>) -> tensor<64x10xf32>` with the defaults (SGD,
+    cross-entropy) the module gains
+
+    ```mlir
+    func.func @train_step(%w: tensor<784x10xf32> {qat.name = "param:w"},
+        %m: tensor<784x10xf32> {qat.name = "momentum:w"},
+        %x: tensor<64x784xf32> {qat.name = "input:x"},
+        %labels: tensor<64xi32> {qat.name = "labels"},
+        %lr: tensor<f32> {qat.name = "lr"})
+        -> (tensor<784x10xf32> {qat.name = "param:w"},
+            tensor<784x10xf32> {qat.name = "momentum:w"},
+            tensor<f32> {qat.name = "loss"})
+    func.func @eval_step(...) -> (tensor<f32> {qat.name = "loss"},
+                                  tensor<64x10xf32> {qat.name = "output:result0"})
+    func.func @gradients(...) -> (tensor<f32> {qat.name = "loss"},
+                                  tensor<784x10xf32> {qat.name = "grad:w"})
+    ```
   }];
   let options = [
     Option<"forward", "forward", "std::string", "\"\"",

@@ -29,10 +29,10 @@
  * tensor while another thread reads it. A qat_status belongs to its caller.
  *
  * Memory: compiled entries allocate their temporaries with malloc on every
- * call. With glibc, the first qat_module_open makes malloc keep freed memory
- * for reuse (mallopt: no mmap, no trimming), so repeated calls do not fault
- * pages in again; set QAT_RUNTIME_MALLOC=system before it to keep glibc's
- * defaults. The process keeps its peak heap size.
+ * call. Nothing here changes process-wide settings on its own; a program
+ * that calls large entries repeatedly (training) should call
+ * qat_runtime_keep_freed_memory once, which tunes glibc's malloc so freed
+ * memory is reused rather than returned to the kernel and faulted in again.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -69,7 +69,8 @@ typedef struct qat_status_t *qat_status; /* NULL: OK */
 qat_status_code qat_status_get_code(qat_status status);
 /* The message; "" for NULL. Valid until qat_status_free. */
 const char *qat_status_message(qat_status status);
-/* Frees a status; NULL is allowed. */
+/* Frees a status; NULL is allowed. Ownership: the caller owns every
+ * non-NULL status a function returns and frees it exactly once. */
 void qat_status_free(qat_status status);
 
 /*===------------------------------------------------------------------===*
@@ -98,7 +99,10 @@ qat_status qat_tensor_wrap(qat_dtype dtype, int32_t rank, const int64_t *shape,
                            void *data, qat_tensor **out);
 
 /* Frees the tensor (and its buffer when the runtime allocated it). NULL is
- * allowed. */
+ * allowed. Ownership: the caller owns every tensor that qat_tensor_create,
+ * qat_tensor_wrap and qat_entry_call return and releases each exactly once,
+ * after its last use; a tensor does not depend on the module whose entry
+ * produced it. A wrapped buffer stays the caller's. */
 void qat_tensor_release(qat_tensor *tensor);
 
 void *qat_tensor_data(const qat_tensor *tensor);
@@ -108,6 +112,23 @@ int32_t qat_tensor_rank(const qat_tensor *tensor);
 const int64_t *qat_tensor_shape(const qat_tensor *tensor);
 int64_t qat_tensor_num_elements(const qat_tensor *tensor);
 size_t qat_tensor_byte_size(const qat_tensor *tensor);
+
+/*===------------------------------------------------------------------===*
+ * Process settings
+ *===------------------------------------------------------------------===*/
+
+/* Makes glibc's malloc keep freed memory for reuse, for the whole process:
+ * no mmap for large blocks, no trimming of the heap (mallopt). Compiled
+ * entries allocate and free their temporaries on every call, and glibc's
+ * defaults return large blocks to the kernel, so every call faults their
+ * pages in again (CNN training steps ran 3.5x slower). The process then
+ * keeps its peak heap size.
+ *
+ * Call it once, before the calls that matter; it is thread-safe, and calls
+ * after the first do nothing. It changes nothing when the environment has
+ * QAT_RUNTIME_MALLOC=system or the C library is not glibc. Returns 1 when
+ * the setting is in force, 0 otherwise. */
+int qat_runtime_keep_freed_memory(void);
 
 /*===------------------------------------------------------------------===*
  * Modules and entry points
@@ -122,7 +143,10 @@ typedef struct qat_entry qat_entry;
  * the file cannot be loaded, FAILED_PRECONDITION when it is not a qat-compile
  * library or was built for another ABI version. */
 qat_status qat_module_open(const char *path, qat_module **out);
-/* Closes the library; its entries become invalid. NULL is allowed. */
+/* Closes the library; its entries become invalid. NULL is allowed.
+ * Ownership: the caller owns the module a successful qat_module_open returns
+ * and releases it exactly once, when no thread is calling its entries;
+ * tensors stay valid. */
 void qat_module_release(qat_module *module);
 
 int32_t qat_module_num_entries(const qat_module *module);

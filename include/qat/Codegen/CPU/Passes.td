@@ -54,6 +54,21 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
     The reduction runs over (kh, kw, c) in the convolution's own order.
     Convolutions whose im2col matrix would exceed `max-im2col-bytes` are left
     alone (they keep the loop-interchange path).
+
+    Example:
+
+    ```mlir
+    %y = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x8x8x4xf32>, tensor<3x3x4x16xf32>)
+        outs(%init : tensor<1x6x6x16xf32>) -> tensor<1x6x6x16xf32>
+    // becomes
+    %patches = linalg.generic {...} ins(%x : tensor<1x8x8x4xf32>)
+        outs(%e : tensor<1x6x6x3x3x4xf32>)          // im2col, no index division
+    %a = tensor.collapse_shape %patches [[0, 1, 2], [3, 4, 5]] : ... into tensor<36x36xf32>
+    %b = tensor.collapse_shape %w [[0, 1, 2], [3]] : ... into tensor<36x16xf32>
+    %c = tensor.collapse_shape %init [[0, 1, 2], [3]] : ... into tensor<36x16xf32>
+    %m = linalg.matmul ins(%a, %b : ...) outs(%c : tensor<36x16xf32>) -> tensor<36x16xf32>
+    %y = tensor.expand_shape %m [[0, 1, 2], [3]] output_shape [1, 6, 6, 16] : ...
+    ```
   }];
   let options = [
     Option<"maxIm2colBytes", "max-im2col-bytes", "int64_t",
@@ -73,6 +88,18 @@ def DecomposeAggregates : Pass<"qat-decompose-aggregates", "func::FuncOp"> {
     (for example `linalg.softmax`) into the sequence of simpler linalg ops it
     stands for (max, subtract and exponentiate, sum, divide), which the rest
     of qat-cpu-pipeline can fuse, bufferize and lower.
+
+    Example:
+
+    ```mlir
+    %y = linalg.softmax dimension(1) ins(%x : tensor<2x10xf32>)
+        outs(%e : tensor<2x10xf32>) -> tensor<2x10xf32>
+    // becomes: max reduction, exp(x - max), sum reduction, division
+    %max = linalg.generic {iterator_types = ["parallel", "reduction"]} ...
+    %exp = linalg.generic {iterator_types = ["parallel", "parallel"]} ...
+    %sum = linalg.generic {iterator_types = ["parallel", "reduction"]} ...
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]} ...
+    ```
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -113,6 +140,18 @@ def FuseElementwise : Pass<"qat-fuse-elementwise", "func::FuncOp"> {
     matmul kernels (`qat-vectorize-matmul`, `qat-x86-vnni-matmul`,
     `qat-conv-to-matmul`) and runs as scalar loops. Gradients built by
     `qat-build-train-step` produce exactly such reshapes (im2col matrices).
+
+    Example:
+
+    ```mlir
+    %y = linalg.matmul ins(%a, %b : ...) outs(%z : tensor<64x256xf32>)
+    %t = linalg.generic {...} ins(%y, %bias : ...) { arith.addf }    // bias
+    %r = linalg.generic {...} ins(%t : ...) { arith.maximumf }       // ReLU
+    // becomes: the matmul stays named (for its kernel); the bias and ReLU
+    // are one linalg.generic computing max(y + bias, 0)
+    %y = linalg.matmul ins(%a, %b : ...) outs(%z : tensor<64x256xf32>)
+    %r = linalg.generic {...} ins(%y, %bias : ...) { arith.addf; arith.maximumf }
+    ```
   }];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
@@ -139,6 +178,20 @@ def InterchangeLoops : Pass<"qat-interchange-loops", "func::FuncOp"> {
     Example: `linalg.matmul` becomes a `linalg.generic` with iterator types
     `["parallel", "reduction", "parallel"]` and maps
     `(d0, d1, d2) -> (d0, d1)`, `(d1, d2)`, `(d0, d2)`.
+
+    Example (a contraction whose output's contiguous dimension `n` is not the
+    innermost loop):
+
+    ```mlir
+    linalg.generic {indexing_maps = [(m, n, k) -> (m, k), (m, n, k) -> (k, n),
+                                     (m, n, k) -> (m, n)],
+                    iterator_types = ["parallel", "parallel", "reduction"]} ...
+    // becomes the same generic with loops ordered (m, k, n): the reduction
+    // outside, the contiguous output loop innermost, which LLVM vectorizes
+    linalg.generic {indexing_maps = [(m, k, n) -> (m, k), (m, k, n) -> (k, n),
+                                     (m, k, n) -> (m, n)],
+                    iterator_types = ["parallel", "reduction", "parallel"]} ...
+    ```
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
@@ -156,6 +209,22 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
     Chunks are independent: each computes a disjoint slice of the result,
     with the same per-element arithmetic, so results are bit for bit the
     same.
+
+    Example (threads = 2):
+
+    ```mlir
+    %y = linalg.generic {iterator_types = ["parallel", "parallel"]}
+        ins(%x : tensor<256x1024xf32>) outs(%e : tensor<256x1024xf32>) ...
+    // becomes
+    %y = scf.forall (%i) in (2) shared_outs(%o = %e) -> tensor<256x1024xf32> {
+      %xs = tensor.extract_slice %x[%i * 128, 0] [128, 1024] [1, 1] : ...
+      %os = tensor.extract_slice %o[%i * 128, 0] [128, 1024] [1, 1] : ...
+      %ys = linalg.generic {...} ins(%xs : ...) outs(%os : ...) ...
+      scf.forall.in_parallel {
+        tensor.parallel_insert_slice %ys into %o[%i * 128, 0] [128, 1024] [1, 1] : ...
+      }
+    }
+    ```
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "2", "number of chunks">,
@@ -195,6 +264,21 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     Example: a 256x784x64 matmul becomes `scf.for` loops over 2 column panels
     and 32 row blocks around a 784-step loop carrying eight `vector<32xf32>`
     accumulators.
+
+    Example:
+
+    ```mlir
+    %y = linalg.matmul ins(%a, %b : tensor<64x256xf32>, tensor<256x128xf32>)
+        outs(%c : tensor<64x128xf32>) -> tensor<64x128xf32>
+    // becomes loops over 8x32 blocks of %y; in each, the reduction loop keeps
+    // the 8 x 2 accumulators in registers:
+    scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = ...) {
+      %bk = vector.transfer_read %b[%k, %j] : ..., vector<16xf32>
+      %ai = vector.broadcast %a_ik : f32 to vector<16xf32>
+      %acc_next = vector.fma %ai, %bk, %acc : vector<16xf32>
+      ...
+    }
+    ```
   }];
   let options = [
     Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
@@ -236,6 +320,18 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
 
     Only for targets with AVX-512 VNNI: qat-compile enables it when the target
     CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
+
+    Example:
+
+    ```mlir
+    %y = linalg.matmul ins(%a, %b : tensor<64x256xi8>, tensor<256x128xi8>)
+        outs(%c : tensor<64x128xi32>) -> tensor<64x128xi32>
+    // becomes: %b (a constant) packed at compile time into groups of 4 along
+    // k, %a biased by 128 once (u8 codes) and corrected with %b's column
+    // sums, and register-blocked loops whose inner step is
+    %acc_next = ... vector<64xi8> x vector<64xi8> -> vector<16xi32> dot products
+    // in the form qat-x86-lower-vnni-dot turns into vpdpbusd
+    ```
   }];
   let options = [
     Option<"parallel", "parallel", "bool", "false",

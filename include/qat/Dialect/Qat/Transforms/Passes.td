@@ -96,6 +96,32 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
     A JSON `config` file overrides the options globally and per layer (exact
     names or glob patterns); see docs/Instrumentation.md. `dry-run` only
     prints the plan.
+
+    Example:
+
+    ```mlir
+    func.func @fc(%x: tensor<1x4xf32>, %w: tensor<4x3xf32>) -> tensor<1x3xf32> {
+      %y = linalg.matmul ins(%x, %w : ...) outs(%zero : tensor<1x3xf32>) -> tensor<1x3xf32>
+      return %y : tensor<1x3xf32>
+    }
+    // becomes
+    func.func @fc(%x: tensor<1x4xf32> {qat.role = "input"},
+        %w: tensor<4x3xf32> {qat.role = "parameter"},
+        %sw: tensor<3xf32> {qat.name = "matmul_0.weight_scale", qat.role = "qparam",
+            qat.qparam = {role = "weight_scale", layer = "matmul_0", ...}},
+        %sx: tensor<f32> {qat.name = "arg0.act_scale", ...},
+        %zx: tensor<i32> {qat.name = "arg0.act_zero_point", ...},
+        %sy: tensor<f32> {qat.name = "matmul_0.act_scale", ...},
+        %zy: tensor<i32> {qat.name = "matmul_0.act_zero_point", ...}) -> tensor<1x3xf32> {
+      %wq = qat.fake_quant %w, %sw, %zero_points {axis = 1 : i64, narrow_range = true} : ...
+      %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : ...
+      %y = linalg.matmul {qat.layer = "matmul_0"} ins(%xq, %wq : ...) outs(%zero : ...)
+      %yq = qat.fake_quant %y, %sy, %zy {is_signed = false} : ...
+      return %yq : tensor<1x3xf32>
+    }
+    func.func @fc_init_qparams(%x: ..., %w: ...) -> (...)
+        attributes {qat.init_qparams_for = @fc}   // qat.observe + qat.choose_qparams
+    ```
   }];
   let options = [
     Option<"weightBits", "weight-bits", "unsigned", "8",
@@ -130,28 +156,41 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
 def Freeze : Pass<"qat-freeze", "ModuleOp"> {
   let summary = "Turn learned quantization parameters (and weights) into constants";
   let description = [{
-    Reads a JSON file mapping argument names to values and replaces each
-    named argument of the QAT function by a constant of its type: the learned
-    scales and zero points (`conv_0.weight_scale`, `image.act_zero_point`),
-    and any parameters given (`w1`), ready for conversion to integers. Keys
-    are arguments' `qat.name`s; the `param:` / `qparam:` prefixes of the
-    train-step names are accepted too. A value is a number or a (nested)
-    list of numbers, in row-major order, with as many elements as the
-    argument's static shape.
-
-    ```json
-    {"conv_0.weight_scale": [0.01, 0.02], "image.act_scale": 0.0078,
-     "image.act_zero_point": 128, "w1": [[0.1, -0.2], [0.3, 0.4]]}
-    ```
+    Reads a values file and replaces each argument it names by a constant
+    of the argument's type: the learned scales and zero points
+    (`conv_0.weight_scale`, `image.act_zero_point`) and any parameters given
+    (`w1`), ready for conversion to integers. The file is binary: a NumPy
+    `.npz` archive (`numpy.savez`; compressed archives are refused), one
+    array per argument, of the argument's shape; float32 arrays become
+    constants without conversion, other dtypes are converted (integer
+    arguments need integral values that fit). Small hand-written files may be
+    JSON instead: an object of numbers or nested lists in row-major order.
+    Names are arguments' `qat.name`s; the `param:` / `qparam:` prefixes of
+    the train-step names are accepted too.
 
     The function is the one with `qat.role = "qparam"` arguments (or
-    `function=`). Every such argument must get a value; a key that names no
-    argument, a value of the wrong size or type, and invalid JSON are errors,
-    and nothing changes. The frozen function is marked `qat.frozen`.
+    `function=`). Every such argument must get a value; a name that matches
+    no argument, an array of the wrong shape or type, and a malformed file
+    are errors naming the entry, and nothing changes. The frozen function is
+    marked `qat.frozen`.
+
+    Example (`values=trained.npz` holding `matmul_0.weight_scale`,
+    `arg0.act_scale`, ... and the weight `arg1`):
+
+    ```mlir
+    func.func @fc(%x: tensor<1x4xf32> {qat.role = "input"}, %w: tensor<4x3xf32>,
+                  %sw: tensor<3xf32> {qat.name = "matmul_0.weight_scale", ...}, ...)
+    // becomes
+    func.func @fc(%x: tensor<1x4xf32> {qat.role = "input"}) -> tensor<1x3xf32>
+        attributes {qat.frozen} {
+      %w = arith.constant dense<...> : tensor<4x3xf32>
+      %sw = arith.constant dense<1.000000e-02> : tensor<3xf32>
+      ...
+    ```
   }];
   let options = [
     Option<"valuesFile", "values", "std::string", "\"\"",
-           "JSON file of argument values">,
+           "values file: .npz (numpy.savez) or JSON">,
     Option<"function", "function", "std::string", "\"\"",
            "the function to freeze (default: the one with qparam arguments)">,
   ];
@@ -169,6 +208,18 @@ def ExposeLayers : Pass<"qat-expose-layers", "func::FuncOp"> {
     after this pass and calling both on the same inputs compares them layer
     by layer (`python3 -m qat.check`); the first layer whose outputs differ
     is where simulation and deployment diverge.
+
+    Example (a converted layer):
+
+    ```mlir
+    %r = qat.requantize %acc {qat.layer = "fc", qat.scale = 5.000000e-02 : f32, ...}
+        : tensor<1x3xi32> -> tensor<1x3xi8>
+    return %out : tensor<1x3xf32>
+    // becomes
+    %fc = qat.dequantize %r, %scale, %zero_point : ... -> tensor<1x3xf32>
+    return %out, %fc : tensor<1x3xf32>, tensor<1x3xf32>
+    // with the new result named {qat.name = "layer:fc"}
+    ```
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::qat::QatDialect"];
