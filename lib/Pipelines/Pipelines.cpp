@@ -45,17 +45,7 @@ void mlir::qat::buildInstrumentPipeline(
 void mlir::qat::buildTrainPipeline(OpPassManager &pm,
                                    const TrainStepOptions &options) {
   BuildTrainStepOptions pass;
-  pass.forward = options.forward;
-  pass.loss = options.loss;
-  pass.optimizer = options.optimizer;
-  pass.momentum = options.momentum;
-  pass.weightDecay = options.weightDecay;
-  pass.beta1 = options.beta1;
-  pass.beta2 = options.beta2;
-  pass.epsilon = options.epsilon;
-  pass.rangeLearning = options.rangeLearning;
-  pass.averagingConstant = options.averagingConstant;
-  pass.freezeObserversAfter = options.freezeObserversAfter;
+  assignTrainStepOptions(pass, options);
   pm.addPass(createBuildTrainStep(pass));
 }
 
@@ -231,17 +221,7 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
 
   TrainStepOptions get() const {
     TrainStepOptions options;
-    options.forward = forward;
-    options.loss = loss;
-    options.optimizer = optimizer;
-    options.momentum = momentum;
-    options.weightDecay = weightDecay;
-    options.beta1 = beta1;
-    options.beta2 = beta2;
-    options.epsilon = epsilon;
-    options.rangeLearning = rangeLearning;
-    options.averagingConstant = averagingConstant;
-    options.freezeObserversAfter = freezeObserversAfter;
+    assignTrainStepOptions(options, *this);
     return options;
   }
 };

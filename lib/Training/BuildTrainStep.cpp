@@ -687,6 +687,7 @@ struct BuildTrainStepPass
   using Base::Base;
 
   void runOnOperation() override {
+    // The generated options are protected members: copied by name here.
     TrainStepOptions options;
     options.forward = forward;
     options.loss = loss;

@@ -35,32 +35,21 @@ void train::computeRanges(Block &block,
     ImplicitLocOpBuilder b(fq.getLoc(), fq);
     auto scaleType = cast<RankedTensorType>(fq.getScale().getType());
     auto zeroType = cast<RankedTensorType>(fq.getZeroPoint().getType());
-    auto attrs = [&](bool symmetric) {
-      return SmallVector<NamedAttribute>{
-          b.getNamedAttr("num_bits", b.getI64IntegerAttr(fq.getNumBits())),
-          b.getNamedAttr("is_signed", b.getBoolAttr(fq.getIsSigned())),
-          b.getNamedAttr("narrow_range", b.getBoolAttr(fq.getNarrowRange())),
-          b.getNamedAttr("symmetric", b.getBoolAttr(symmetric))};
-    };
+    QuantSpec spec = getQuantSpec(fq);
     if (slot->second.kind == QParamSlot::WeightScale) {
-      SmallVector<NamedAttribute> axis;
-      if (std::optional<uint64_t> a = fq.getAxis())
-        axis.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(*a)));
-      auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
-                                       ValueRange{fq.getInput()}, axis);
+      auto observe =
+          ObserveOp::create(b, scaleType, fq.getInput(), fq.getAxis());
       auto qparams = ChooseQParamsOp::create(
-          b,
-          TypeRange{scaleType, RankedTensorType::get(scaleType.getShape(),
-                                                     b.getI32Type())},
-          ValueRange{observe.getMin(), observe.getMax()}, attrs(true));
+          b, observe.getMin(), observe.getMax(),
+          RankedTensorType::get(scaleType.getShape(), b.getI32Type()), spec,
+          /*symmetric=*/true);
       fq.getScaleMutable().set(qparams.getScale());
       if (computed)
         computed->try_emplace(placeholder, qparams.getScale());
       continue;
     }
     Observer &range = ranges[slot->second.group];
-    auto observe = ObserveOp::create(b, TypeRange{scaleType, scaleType},
-                                     ValueRange{fq.getInput()});
+    auto observe = ObserveOp::create(b, scaleType, fq.getInput());
     Value batchMin = observe.getMin(), batchMax = observe.getMax();
     auto combine = [&](Value old, Value batch, bool isMin) -> Value {
       if (use == RangeUse::Frozen)
@@ -100,9 +89,8 @@ void train::computeRanges(Block &block,
       continue;
     }
     bool symmetric = fq.getIsSigned();
-    auto qparams = ChooseQParamsOp::create(b, TypeRange{scaleType, zeroType},
-                                           ValueRange{range.min, range.max},
-                                           attrs(symmetric));
+    auto qparams = ChooseQParamsOp::create(b, range.min, range.max, zeroType,
+                                           spec, symmetric);
     fq.getScaleMutable().set(qparams.getScale());
     if (computed)
       computed->try_emplace(placeholder, qparams.getScale());

@@ -39,6 +39,24 @@ struct TrainStepOptions {
   int64_t freezeObserversAfter = -1;
 };
 
+/// Copies every setting between the structures that spell them with the
+/// same field names: TrainStepOptions, the pass's generated
+/// BuildTrainStepOptions and the pipeline's command line.
+template <typename To, typename From>
+void assignTrainStepOptions(To &to, const From &from) {
+  to.forward = from.forward;
+  to.loss = from.loss;
+  to.optimizer = from.optimizer;
+  to.momentum = from.momentum;
+  to.weightDecay = from.weightDecay;
+  to.beta1 = from.beta1;
+  to.beta2 = from.beta2;
+  to.epsilon = from.epsilon;
+  to.rangeLearning = from.rangeLearning;
+  to.averagingConstant = from.averagingConstant;
+  to.freezeObserversAfter = from.freezeObserversAfter;
+}
+
 /// Generates the training functions of `module`'s forward function into
 /// `module`. On failure a diagnostic names the reason, and the module may
 /// hold partly generated functions.

@@ -89,6 +89,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
   int64_t rank = resultType.getRank(), n = layer.channels;
   if (layer.bias.empty())
     layer.bias.assign(n, 0.0f);
+  Sum *sum = layer.getIf<Sum>();
+  bool isAdd = layer.getIf<ResidualAdd>();
   while (true) {
     if (!value.hasOneUse())
       return layer.op.emitOpError("cannot be converted to integers: its "
@@ -103,8 +105,7 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
     unsigned input = value.use_begin()->getOperandNumber();
     std::optional<PayloadChain> chain =
         generic ? matchPayloadChain(generic, input) : std::nullopt;
-    if (!chain || !isElementwiseOn(generic, input) ||
-        (chain->scales && !layer.isSum))
+    if (!chain || !isElementwiseOn(generic, input) || (chain->scales && !sum))
       return user->emitOpError("cannot be converted to integers: expected a "
                                "bias add, ReLU, ReLU6 or clamp after the "
                                "layer, or its output fake-quant");
@@ -115,7 +116,7 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         continue;
       Value other = inner.getOperand(1);
       std::optional<float> c = scalarConstant(other);
-      if (layer.isSum && isa<arith::MulFOp, arith::DivFOp>(inner)) {
+      if (sum && isa<arith::MulFOp, arith::DivFOp>(inner)) {
         // A sum's scale (an average's 1/count), before any clamp.
         std::optional<float> k = c;
         if (!k && isa<arith::MulFOp>(inner))
@@ -124,11 +125,11 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
           return generic.emitOpError("cannot be converted to integers: "
                                      "expected a constant scale before any "
                                      "clamp");
-        layer.factor *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
+        sum->factor *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
         continue;
       }
       if (isa<arith::AddFOp>(inner)) {
-        if (layer.isSum || layer.isAdd)
+        if (sum || isAdd)
           return generic.emitOpError("cannot be converted to integers: a "
                                      "bias after a sum or residual add");
         auto arg = dyn_cast<BlockArgument>(other);
@@ -236,6 +237,7 @@ LogicalResult Converter::matchInit(IntegerLayer &layer) {
 FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   IntegerLayer layer;
   layer.op = op;
+  Contraction &contraction = layer.kind.emplace<Contraction>();
   auto fail = [&](Operation *at, const Twine &why) {
     at->emitOpError("cannot be converted to integers: ") << why;
     return failure();
@@ -258,49 +260,49 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
     return fail(op, "its input must be fake-quantized (through padding, "
                     "max pooling, transposes, reshapes or concatenations of "
                     "tensors on one grid only)");
-  layer.weight = op.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
-  if (!layer.weight)
+  contraction.weight = op.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
+  if (!contraction.weight)
     return fail(op, "its weight must be fake-quantized");
   std::string why;
   FailureOr<Codes> in = readCodes(layer.input, /*perTensor=*/true, why);
   if (failed(in))
     return fail(layer.input, "input: " + why);
-  FailureOr<Codes> w = readCodes(layer.weight, /*perTensor=*/false, why);
+  FailureOr<Codes> w = readCodes(contraction.weight, /*perTensor=*/false, why);
   if (failed(w))
-    return fail(layer.weight, "weight: " + why);
-  auto weightType = cast<RankedTensorType>(layer.weight.getType());
+    return fail(contraction.weight, "weight: " + why);
+  auto weightType = cast<RankedTensorType>(contraction.weight.getType());
   int64_t channelAxis = fhwc ? 0 : weightType.getRank() - 1;
   if (w->zeroPoint != 0 || w->offset != 0)
-    return fail(layer.weight, "weights must be signed and symmetric");
+    return fail(contraction.weight, "weights must be signed and symmetric");
   if (w->scales.size() > 1 &&
-      layer.weight.getAxis() != static_cast<uint64_t>(channelAxis))
-    return fail(layer.weight, "per-channel weights must use the output "
-                              "channels");
+      contraction.weight.getAxis() != static_cast<uint64_t>(channelAxis))
+    return fail(contraction.weight, "per-channel weights must use the output "
+                                    "channels");
   FailureOr<SmallVector<float>> weights =
-      constantValues<float>(layer.weight.getInput());
+      constantValues<float>(contraction.weight.getInput());
   if (succeeded(weights))
-    layer.weights = *weights;
+    contraction.weights = *weights;
   else if (mode != Mode::Faithful) // quantized at run time when faithful
-    return fail(layer.weight, "the weight is not a constant (freeze it)");
+    return fail(contraction.weight, "the weight is not a constant (freeze it)");
   if (fhwc) {
-    layer.filterPermutation = {1, 2, 3, 0};
+    contraction.filterPermutation = {1, 2, 3, 0};
     ArrayRef<int64_t> f = weightType.getShape();
-    if (!layer.weights.empty()) {
+    if (!contraction.weights.empty()) {
       // [F][KH][KW][C] -> [KH][KW][C][F].
-      SmallVector<float> hwcf(layer.weights.size());
+      SmallVector<float> hwcf(contraction.weights.size());
       int64_t rest = f[1] * f[2] * f[3];
       for (int64_t o = 0; o < f[0]; ++o)
         for (int64_t i = 0; i < rest; ++i)
-          hwcf[i * f[0] + o] = layer.weights[o * rest + i];
-      layer.weights = std::move(hwcf);
+          hwcf[i * f[0] + o] = contraction.weights[o * rest + i];
+      contraction.weights = std::move(hwcf);
     }
   }
   if (failed(matchInit(layer)))
     return failure();
   layer.channels = weightType.getDimSize(channelAxis);
-  layer.depth = weightType.getNumElements() / layer.channels;
+  contraction.depth = weightType.getNumElements() / layer.channels;
   layer.inputCodes = *in;
-  layer.weightCodes = *w;
+  contraction.weightCodes = *w;
   if (failed(matchEpilogue(layer)))
     return failure();
   if (layer.biasValue &&
@@ -325,11 +327,12 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   // int32 must hold every accumulator.
   quantmath::QuantRange stored{in->range.qmin - in->offset,
                                in->range.qmax - in->offset};
-  int64_t bound = quantmath::accumulatorBound(layer.depth, stored,
+  int64_t bound = quantmath::accumulatorBound(contraction.depth, stored,
                                               in->storedZeroPoint(), w->range);
   if (!quantmath::fitsInt32(bound))
     return fail(op, "an int32 accumulator could overflow (depth " +
-                        Twine(layer.depth) + ", bound " + Twine(bound) + ")");
+                        Twine(contraction.depth) + ", bound " + Twine(bound) +
+                        ")");
   return layer;
 }
 
@@ -369,7 +372,7 @@ LogicalResult Converter::matchOptionalOutput(IntegerLayer &layer) {
 FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   IntegerLayer layer;
   layer.op = op;
-  layer.isSum = true;
+  Sum &sum = layer.kind.emplace<Sum>();
   if (!op.hasPureTensorSemantics() || !isSumOp(op))
     return failure();
   layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
@@ -381,12 +384,12 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
       fill ? scalarConstant(fill.value()) : std::nullopt;
   if (!start || *start != 0.0f)
     return failure();
-  layer.count = 1;
+  sum.count = 1;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
   for (unsigned loop : reductions)
-    layer.count *= ranges[loop];
+    sum.count *= ranges[loop];
   std::string why;
   FailureOr<Codes> in = readCodes(layer.input, /*perTensor=*/true, why);
   if (failed(in))
@@ -395,12 +398,12 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   if (failed(matchOptionalOutput(layer)))
     return failure();
   const Codes *out = &layer.outputCodes;
-  double real = static_cast<double>(in->scales.front()) * layer.factor /
+  double real = static_cast<double>(in->scales.front()) * sum.factor /
                 out->scales.front();
   int64_t maxCode = std::max(std::abs(in->range.qmin - in->zeroPoint),
                              std::abs(in->range.qmax - in->zeroPoint));
   if (!quantmath::decomposeMultiplier(real) ||
-      !quantmath::fitsInt32(layer.count * (maxCode + 256)))
+      !quantmath::fitsInt32(sum.count * (maxCode + 256)))
     return failure();
   return layer;
 }
@@ -467,18 +470,18 @@ FailureOr<IntegerLayer> Converter::matchAdd(linalg::GenericOp op) {
     return failure();
   IntegerLayer layer;
   layer.op = cast<linalg::LinalgOp>(op.getOperation());
-  layer.isAdd = true;
+  ResidualAdd &residual = layer.kind.emplace<ResidualAdd>();
   layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
-  layer.other = quantizedSource(op.getDpsInputs()[1], layer.otherPath);
-  if (!layer.input || !layer.other)
+  residual.other = quantizedSource(op.getDpsInputs()[1], residual.otherPath);
+  if (!layer.input || !residual.other)
     return failure();
   std::string why;
   FailureOr<Codes> a = readCodes(layer.input, /*perTensor=*/true, why);
-  FailureOr<Codes> b = readCodes(layer.other, /*perTensor=*/true, why);
+  FailureOr<Codes> b = readCodes(residual.other, /*perTensor=*/true, why);
   if (failed(a) || failed(b))
     return failure();
   layer.inputCodes = *a;
-  layer.otherCodes = *b;
+  residual.otherCodes = *b;
   if (failed(matchOptionalOutput(layer)))
     return failure();
   const Codes *out = &layer.outputCodes;
@@ -533,19 +536,12 @@ Value Converter::emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
     Value zero = arith::ConstantOp::create(
         b, DenseElementsAttr::get(RankedTensorType::get({}, i32),
                                   static_cast<int32_t>(in.storedZeroPoint())));
-    codes = QuantizeOp::create(
-        b, RankedTensorType::get(type.getShape(), i8),
-        ValueRange{fq.getInput(), scale, zero},
-        {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
-         b.getNamedAttr("quant_min",
-                        b.getI64IntegerAttr(in.range.qmin - in.offset)),
-         b.getNamedAttr("quant_max",
-                        b.getI64IntegerAttr(in.range.qmax - in.offset)),
-         b.getNamedAttr(
-             "rounding",
-             fq.getRoundingAttr()
-                 ? Attribute(fq.getRoundingAttr())
-                 : RoundingModeAttr::get(ctx, RoundingMode::half_to_even))});
+    QuantSpec spec;
+    spec.quantMin = in.range.qmin - in.offset;
+    spec.quantMax = in.range.qmax - in.offset;
+    spec.rounding = fq.getRounding();
+    codes = QuantizeOp::create(b, RankedTensorType::get(type.getShape(), i8),
+                               fq.getInput(), scale, zero, spec);
     converted[fq] = codes;
   }
   // The same grid-preserving ops, on codes: real 0 is the zero point's code,
@@ -605,18 +601,20 @@ Value Converter::emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
 }
 
 Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
-                                 Value x, SmallVectorImpl<int32_t> &multipliers,
+                                 Contraction &contraction, Value x,
+                                 SmallVectorImpl<int32_t> &multipliers,
                                  SmallVectorImpl<int32_t> &shifts) {
   Type i8 = b.getIntegerType(8), i32 = b.getIntegerType(32);
-  const Codes &in = layer.inputCodes, &w = layer.weightCodes,
+  const Codes &in = layer.inputCodes, &w = contraction.weightCodes,
               &out = layer.outputCodes;
-  auto wType = cast<RankedTensorType>(layer.weight.getType());
-  if (!layer.filterPermutation.empty())
+  auto wType = cast<RankedTensorType>(contraction.weight.getType());
+  if (!contraction.filterPermutation.empty())
     wType = RankedTensorType::get(
-        applyPermutation(wType.getShape(), layer.filterPermutation),
+        applyPermutation(wType.getShape(), contraction.filterPermutation),
         wType.getElementType());
   auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
-  int64_t k = layer.depth, n = layer.channels, rank = resultType.getRank();
+  int64_t k = contraction.depth, n = layer.channels,
+          rank = resultType.getRank();
   auto scaleOf = [&](const Codes &c, int64_t j) {
     return c.scales.size() == 1 ? c.scales.front() : c.scales[j];
   };
@@ -636,14 +634,14 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   // constants, or at run time from trained values (faithful mode).
   auto codesType = RankedTensorType::get(wType.getShape(), i8);
   Value weights, perColumn;
-  if (!layer.weights.empty() && !layer.biasValue) {
+  if (!contraction.weights.empty() && !layer.biasValue) {
     SmallVector<int8_t> codes(k * n);
     SmallVector<int32_t> constant(n);
     for (int64_t j = 0; j < n; ++j) {
       int64_t columnSum = 0;
       for (int64_t i = 0; i < k; ++i) {
-        int64_t q = quantmath::quantize(layer.weights[i * n + j], scaleOf(w, j),
-                                        0, w.range, w.rounding);
+        int64_t q = quantmath::quantize(contraction.weights[i * n + j],
+                                        scaleOf(w, j), 0, w.range, w.rounding);
         codes[i * n + j] = static_cast<int8_t>(q);
         columnSum += q;
       }
@@ -664,19 +662,18 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                                   ArrayRef<int32_t>(constant)));
   } else {
     // The weight fake-quant's own parameters and attributes, as codes.
-    auto original = cast<RankedTensorType>(layer.weight.getType());
+    auto original = cast<RankedTensorType>(contraction.weight.getType());
     weights = QuantizeOp::create(
         b, RankedTensorType::get(original.getShape(), i8),
-        ValueRange{layer.weight.getInput(), layer.weight.getScale(),
-                   layer.weight.getZeroPoint()},
-        layer.weight->getAttrs());
-    if (!layer.filterPermutation.empty())
+        contraction.weight.getInput(), contraction.weight.getScale(),
+        contraction.weight.getZeroPoint(), getQuantSpec(contraction.weight));
+    if (!contraction.filterPermutation.empty())
       weights =
           linalg::TransposeOp::create(
               b, weights, tensor::EmptyOp::create(b, codesType.getShape(), i8),
-              layer.filterPermutation)
+              contraction.filterPermutation)
               .getResult()[0];
-    perColumn = emitRuntimeInit(b, layer, weights);
+    perColumn = emitRuntimeInit(b, layer, contraction, weights);
   }
   auto accType = RankedTensorType::get(resultType.getShape(), i32);
   SmallVector<int64_t> broadcastDims =
@@ -706,10 +703,10 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
 }
 
 Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
-                                 Value weightCodes) {
+                                 Contraction &contraction, Value weightCodes) {
   MLIRContext *ctx = b.getContext();
   Type i32 = b.getIntegerType(32), i64 = b.getIntegerType(64);
-  const Codes &in = layer.inputCodes, &w = layer.weightCodes;
+  const Codes &in = layer.inputCodes, &w = contraction.weightCodes;
   int64_t n = layer.channels;
   auto columnType = RankedTensorType::get({n}, i32);
   auto codesType = cast<RankedTensorType>(weightCodes.getType());
@@ -759,14 +756,12 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
           b, f32Column, bias,
           SmallVector<ReassociationIndices>{llvm::to_vector(llvm::seq<int64_t>(
               0, cast<RankedTensorType>(bias.getType()).getRank()))});
-    biasCodes = QuantizeOp::create(
-        b, columnType, ValueRange{bias, scale, zeros},
-        {b.getNamedAttr("num_bits", b.getI64IntegerAttr(32)),
-         b.getNamedAttr("axis", b.getI64IntegerAttr(0)),
-         b.getNamedAttr("rounding",
-                        RoundingModeAttr::get(
-                            ctx, static_cast<RoundingMode>(
-                                     static_cast<uint32_t>(in.rounding))))});
+    QuantSpec spec;
+    spec.numBits = 32;
+    spec.axis = 0;
+    spec.rounding =
+        static_cast<RoundingMode>(static_cast<uint32_t>(in.rounding));
+    biasCodes = QuantizeOp::create(b, columnType, bias, scale, zeros, spec);
   } else {
     SmallVector<int32_t> codes(n);
     for (int64_t j = 0; j < n; ++j)
@@ -810,6 +805,7 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
 }
 
 Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                         ResidualAdd &add,
                          SmallVectorImpl<int32_t> &multipliers,
                          SmallVectorImpl<int32_t> &shifts) {
   MLIRContext *ctx = b.getContext();
@@ -838,7 +834,7 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   // Each operand's codes, minus its zero point, on the common grid
   // s_c = max(s_a, s_b) / 2^20: int32 with 20 bits of fraction to spare
   // (|q - z| < 2^8, so |a| < 2^28 and the sum fits).
-  const Codes &a = layer.inputCodes, &c = layer.otherCodes;
+  const Codes &a = layer.inputCodes, &c = add.otherCodes;
   double common = std::max<double>(a.scales.front(), c.scales.front()) *
                   std::ldexp(1.0, -20);
   auto onCommonGrid = [&](Value codes, const Codes &in) -> Value {
@@ -849,18 +845,15 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
         });
     quantmath::FixedPointMultiplier fixed =
         *quantmath::decomposeMultiplier(in.scales.front() / common);
-    return RequantizeOp::create(
-        b, type, ValueRange{wide},
-        {b.getNamedAttr("multiplier",
-                        b.getDenseI32ArrayAttr({fixed.multiplier})),
-         b.getNamedAttr("shift", b.getDenseI32ArrayAttr({fixed.shift})),
-         b.getNamedAttr("input_zero_point",
-                        b.getI32IntegerAttr(in.storedZeroPoint())),
-         b.getNamedAttr("num_bits", b.getI64IntegerAttr(32))});
+    QuantSpec spec;
+    spec.numBits = 32;
+    return RequantizeOp::create(b, type, wide, {fixed.multiplier},
+                                {fixed.shift}, in.storedZeroPoint(),
+                                /*outputZeroPoint=*/0, spec);
   };
   Value lhs = onCommonGrid(emitInput(b, layer), a);
-  Value rhs = onCommonGrid(
-      emitCodes(b, layer.other, layer.otherPath, layer.otherCodes), c);
+  Value rhs =
+      onCommonGrid(emitCodes(b, add.other, add.otherPath, add.otherCodes), c);
   quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
       common / layer.outputCodes.scales.front());
   multipliers.push_back(fixed.multiplier);
@@ -872,8 +865,8 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
       });
 }
 
-Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
-                         SmallVectorImpl<int32_t> &multipliers,
+Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Sum &sum,
+                         Value x, SmallVectorImpl<int32_t> &multipliers,
                          SmallVectorImpl<int32_t> &shifts,
                          int32_t &inputZeroPoint) {
   Type i32 = b.getIntegerType(32);
@@ -882,10 +875,9 @@ Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
   auto accType = RankedTensorType::get(resultType.getShape(), i32);
   // sum(real) = s_in * (sum(codes) - count * z_in): the zero point's share
   // is the requantization's input zero point (in range: checked at match).
-  inputZeroPoint = static_cast<int32_t>(layer.count * in.storedZeroPoint());
-  quantmath::FixedPointMultiplier fixed =
-      *quantmath::decomposeMultiplier(static_cast<double>(in.scales.front()) *
-                                      layer.factor / out.scales.front());
+  inputZeroPoint = static_cast<int32_t>(sum.count * in.storedZeroPoint());
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
+      static_cast<double>(in.scales.front()) * sum.factor / out.scales.front());
   multipliers.push_back(fixed.multiplier);
   shifts.push_back(fixed.shift);
 
@@ -921,13 +913,14 @@ void Converter::rewrite() {
     SmallVector<int32_t> multipliers, shifts;
     int32_t inputZeroPoint = 0;
     Value acc;
-    if (layer.isAdd)
-      acc = emitAdd(b, layer, multipliers, shifts);
-    else if (layer.isSum)
-      acc = emitSum(b, layer, emitInput(b, layer), multipliers, shifts,
+    if (auto *add = layer.getIf<ResidualAdd>())
+      acc = emitAdd(b, layer, *add, multipliers, shifts);
+    else if (auto *sum = layer.getIf<Sum>())
+      acc = emitSum(b, layer, *sum, emitInput(b, layer), multipliers, shifts,
                     inputZeroPoint);
     else
-      acc = emitContraction(b, layer, emitInput(b, layer), multipliers, shifts);
+      acc = emitContraction(b, layer, std::get<Contraction>(layer.kind),
+                            emitInput(b, layer), multipliers, shifts);
 
     // Requantize, with the epilogue's clamps as code bounds.
     int64_t low = out.range.qmin, high = out.range.qmax;
@@ -939,30 +932,22 @@ void Converter::rewrite() {
       high = std::min(
           high, quantmath::quantize(*layer.clampHigh, out.scales.front(),
                                     out.zeroPoint, out.range, out.rounding));
-    SmallVector<NamedAttribute> attrs = {
-        b.getNamedAttr("multiplier", b.getDenseI32ArrayAttr(multipliers)),
-        b.getNamedAttr("shift", b.getDenseI32ArrayAttr(shifts)),
-        b.getNamedAttr("input_zero_point", b.getI32IntegerAttr(inputZeroPoint)),
-        b.getNamedAttr("output_zero_point",
-                       b.getI32IntegerAttr(out.storedZeroPoint())),
-        b.getNamedAttr("num_bits", b.getI64IntegerAttr(8)),
-        b.getNamedAttr("quant_min", b.getI64IntegerAttr(low - out.offset)),
-        b.getNamedAttr("quant_max", b.getI64IntegerAttr(high - out.offset))};
+    QuantSpec spec;
+    spec.quantMin = low - out.offset;
+    spec.quantMax = high - out.offset;
     if (multipliers.size() > 1)
-      attrs.push_back(b.getNamedAttr("axis", b.getI64IntegerAttr(rank - 1)));
-    if (auto rounding = layer.output.getRoundingAttr())
-      attrs.push_back(b.getNamedAttr("rounding", rounding));
+      spec.axis = rank - 1;
+    spec.rounding = layer.output.getRounding();
+    auto y = RequantizeOp::create(
+        b, RankedTensorType::get(resultType.getShape(), i8), acc, multipliers,
+        shifts, inputZeroPoint, out.storedZeroPoint(), spec);
     // The layer's name and output scale stay on its codes, for the
     // differential checker (qat-expose-layers).
-    if (auto name =
-            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName)) {
-      attrs.push_back(b.getNamedAttr(QatDialect::kLayerAttrName, name));
-      attrs.push_back(b.getNamedAttr(QatDialect::kScaleAttrName,
-                                     b.getF32FloatAttr(out.scales.front())));
+    if (StringAttr name = QatDialect::getLayerName(layer.op)) {
+      QatDialect::setLayerName(y, name);
+      y->setAttr(QatDialect::kScaleAttrName,
+                 b.getF32FloatAttr(out.scales.front()));
     }
-    Value y = RequantizeOp::create(
-        b, RankedTensorType::get(resultType.getShape(), i8), ValueRange{acc},
-        attrs);
     converted[layer.output] = y;
 
     connectOutput(layer, y);
@@ -983,9 +968,7 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
         b,
         DenseElementsAttr::get(RankedTensorType::get({}, b.getIntegerType(32)),
                                static_cast<int32_t>(out.storedZeroPoint())));
-    return DequantizeOp::create(
-        b, layer.output.getType(), ValueRange{codes, scale, zero},
-        {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8))});
+    return DequantizeOp::create(b, layer.output.getType(), codes, scale, zero);
   };
   Value simulated = layer.output.getResult();
   if (mode == Mode::Faithful) {
@@ -1004,12 +987,15 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
             path.empty() ? next.op.getOperation() : path.front();
         return fq == layer.output && reader == user;
       };
+      ResidualAdd *add = next.getIf<ResidualAdd>();
       if (reads(next.input, next.path) ||
-          (next.other && reads(next.other, next.otherPath)))
+          (add && reads(add->other, add->otherPath)))
         return true;
       // The other inputs of a concatenation on the layer's path.
+      ArrayRef<Operation *> otherPath =
+          add ? ArrayRef<Operation *>(add->otherPath) : ArrayRef<Operation *>();
       for (Operation *op :
-           llvm::concat<Operation *const>(next.path, next.otherPath)) {
+           llvm::concat<Operation *const>(next.path, otherPath)) {
         auto parts = concatParts.find(op);
         if (parts == concatParts.end())
           continue;
@@ -1047,12 +1033,13 @@ void Converter::eraseFloatLayers() {
         order.insert(part.fq);
       }
     }
-    for (Operation *op : llvm::reverse(layer.otherPath))
-      order.insert(op);
-    if (layer.other)
-      order.insert(layer.other);
-    if (layer.weight)
-      order.insert(layer.weight);
+    if (auto *add = layer.getIf<ResidualAdd>()) {
+      for (Operation *op : llvm::reverse(add->otherPath))
+        order.insert(op);
+      order.insert(add->other);
+    }
+    if (auto *contraction = layer.getIf<Contraction>())
+      order.insert(contraction->weight);
     order.insert(layer.input);
   }
   SmallVector<Operation *> dead(order.begin(), order.end());

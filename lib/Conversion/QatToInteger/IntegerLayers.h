@@ -19,6 +19,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <optional>
+#include <variant>
 #include <vector>
 
 namespace mlir::qat::integer {
@@ -35,39 +36,59 @@ struct Codes {
   int64_t storedZeroPoint() const { return zeroPoint - offset; }
 };
 
-/// One matched layer: a matmul (weights [K][N]) or an NHWC/HWCF convolution
-/// (weights [KH][KW][C][F]); either way the weights are row-major with the
-/// output channels last.
-struct IntegerLayer {
-  linalg::LinalgOp op;
-  FakeQuantOp input, weight, output;
-  /// Grid-preserving ops from the input fake-quant to the layer's activation
-  /// operand (padding, max pooling, reshapes), in order.
-  SmallVector<Operation *> path;
-  int64_t channels = 0, depth = 0;
-  /// A sum (sum pooling, a reduction) instead of a layer with weights:
-  /// `count` terms, scaled by `factor` (an average's 1/count) before the
-  /// output fake-quant.
-  bool isSum = false;
-  /// A residual add of two quantized tensors: `input` + `other` (each
-  /// through its path), rescaled to a common int32 grid and added.
-  bool isAdd = false;
-  FakeQuantOp other;
-  SmallVector<Operation *> otherPath;
-  Codes otherCodes;
-  int64_t count = 0;
-  double factor = 1.0;
+/// A layer with weights: a matmul (weights [K][N]), an NHWC convolution
+/// (HWCF weights, or FHWC permuted to HWCF) or a depthwise convolution; the
+/// weights are row-major with the output channels last.
+struct Contraction {
+  FakeQuantOp weight;
+  /// Products summed per output (K, or KH * KW * C).
+  int64_t depth = 0;
   SmallVector<float> weights; ///< empty when not constant (faithful mode)
   /// How the weight's dimensions are permuted to put the output channels
   /// last (an FHWC filter), or empty.
   SmallVector<int64_t> filterPermutation;
+  Codes weightCodes;
+};
+
+/// A sum of the input's codes (sum pooling, a sum reduction): `count`
+/// terms, scaled by `factor` (an average's 1/count) before the output
+/// fake-quant.
+struct Sum {
+  int64_t count = 0;
+  double factor = 1.0;
+};
+
+/// A residual add of two quantized tensors: the layer's input + `other`
+/// (each through its path), rescaled to a common int32 grid and added.
+struct ResidualAdd {
+  FakeQuantOp other;
+  SmallVector<Operation *> otherPath;
+  Codes otherCodes;
+};
+
+/// One matched integer layer: what every kind has (an input on a grid, an
+/// epilogue, an output fake-quant) and the kind with its own data.
+struct IntegerLayer {
+  linalg::LinalgOp op;
+  FakeQuantOp input, output;
+  /// Grid-preserving ops from the input fake-quant to the layer's activation
+  /// operand (padding, max pooling, reshapes), in order.
+  SmallVector<Operation *> path;
+  /// Output channels (per-channel requantization); 1 for sums and adds.
+  int64_t channels = 0;
   SmallVector<float> bias; ///< per column, zeros when none
   /// A bias that is not a constant (a trained parameter, faithful mode):
   /// one value per column.
   Value biasValue;
   std::optional<float> clampLow, clampHigh;
-  Codes inputCodes, weightCodes, outputCodes;
+  Codes inputCodes, outputCodes;
   SmallVector<Operation *> epilogue;
+  std::variant<Contraction, Sum, ResidualAdd> kind;
+
+  template <typename Kind> Kind *getIf() { return std::get_if<Kind>(&kind); }
+  template <typename Kind> const Kind *getIf() const {
+    return std::get_if<Kind>(&kind);
+  }
 };
 
 /// An input of a concatenation other than the first, whose codes are
@@ -127,22 +148,23 @@ private:
                   ArrayRef<Operation *> path, const Codes &in);
   /// The int32 accumulator of a layer with weights (bias and zero-point
   /// correction in its init), and its per-channel multipliers.
-  Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+  Value emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                        Contraction &contraction, Value x,
                         SmallVectorImpl<int32_t> &multipliers,
                         SmallVectorImpl<int32_t> &shifts);
   /// The accumulator's initial value per column, computed at run time from
   /// weights and a bias that are not constants: quantizeBias(b) - z_x *
   /// colsum(Wq), with `weightCodes` the run-time int8 weights.
   Value emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
-                        Value weightCodes);
+                        Contraction &contraction, Value weightCodes);
   /// The int32 sum of a sum layer's codes; its zero-point share goes to the
   /// requantization's input zero point.
-  Value emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Value x,
+  Value emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Sum &sum, Value x,
                 SmallVectorImpl<int32_t> &multipliers,
                 SmallVectorImpl<int32_t> &shifts, int32_t &inputZeroPoint);
   /// The int32 sum of an add's operands, each rescaled exactly enough to a
   /// common grid 2^-20 finer than the coarser operand's.
-  Value emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+  Value emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer, ResidualAdd &add,
                 SmallVectorImpl<int32_t> &multipliers,
                 SmallVectorImpl<int32_t> &shifts);
   /// Float users of a layer's output read its integer result: dequantized,

@@ -23,6 +23,18 @@ using namespace mlir::qat;
 
 #include "qat/Dialect/Qat/IR/QatEnums.cpp.inc"
 
+QuantSpec mlir::qat::getQuantSpec(FakeQuantOp op) {
+  QuantSpec spec;
+  spec.numBits = op.getNumBits();
+  spec.isSigned = op.getIsSigned();
+  spec.narrowRange = op.getNarrowRange();
+  spec.quantMin = op.getQuantMin();
+  spec.quantMax = op.getQuantMax();
+  spec.axis = op.getAxis();
+  spec.rounding = op.getRounding();
+  return spec;
+}
+
 ::quantmath::RoundingMode mlir::qat::toReference(RoundingMode mode) {
   return static_cast<::quantmath::RoundingMode>(static_cast<uint32_t>(mode));
 }
@@ -37,7 +49,8 @@ namespace {
 template <typename OpTy>::quantmath::QuantRange computeQuantRange(OpTy op) {
   std::optional<::quantmath::QuantRange> range = ::quantmath::getQuantRange(
       op.getNumBits(), op.getIsSigned(), op.getNarrowRange());
-  assert(range && "num_bits is verified to lie in [2, 16] ([2, 32] for quantize)");
+  assert(range &&
+         "num_bits is verified to lie in [2, 16] ([2, 32] for quantize)");
   if (std::optional<uint64_t> lo = op.getQuantMin())
     range->qmin = std::max(range->qmin, static_cast<int64_t>(*lo));
   if (std::optional<uint64_t> hi = op.getQuantMax())

@@ -38,56 +38,52 @@ FakeQuantOp outputFakeQuant(Operation *layer) {
 } // namespace
 
 unsigned mlir::qat::exposeLayers(func::FuncOp func) {
-  {
-    if (func.isExternal())
-      return 0;
-    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-    OpBuilder b(ret);
-    SmallVector<std::pair<std::string, Value>> exposed;
-    func.walk([&](Operation *op) {
-      auto name = op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName);
-      if (!name)
+  if (func.isExternal())
+    return 0;
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  OpBuilder b(ret);
+  SmallVector<std::pair<std::string, Value>> exposed;
+  func.walk([&](Operation *op) {
+    StringAttr name = QatDialect::getLayerName(op);
+    if (!name)
+      return;
+    if (auto requantize = dyn_cast<RequantizeOp>(op)) {
+      auto scale = op->getAttrOfType<FloatAttr>(QatDialect::kScaleAttrName);
+      if (!scale)
         return;
-      if (auto requantize = dyn_cast<RequantizeOp>(op)) {
-        auto scale = op->getAttrOfType<FloatAttr>(QatDialect::kScaleAttrName);
-        if (!scale)
-          return;
-        auto type = cast<RankedTensorType>(requantize.getType());
-        Value s = arith::ConstantOp::create(
-            b, op->getLoc(),
-            DenseElementsAttr::get(
-                RankedTensorType::get({}, b.getF32Type()),
-                static_cast<float>(scale.getValueAsDouble())));
-        Value z = arith::ConstantOp::create(
-            b, op->getLoc(),
-            DenseElementsAttr::get(
-                RankedTensorType::get({}, b.getI32Type()),
-                static_cast<int32_t>(requantize.getOutputZeroPoint())));
-        Value real = DequantizeOp::create(
-            b, op->getLoc(),
-            RankedTensorType::get(type.getShape(), b.getF32Type()),
-            ValueRange{requantize.getResult(), s, z},
-            {b.getNamedAttr("num_bits", b.getI64IntegerAttr(8))});
-        exposed.push_back({name.str(), real});
-        return;
-      }
-      if (FakeQuantOp fq = outputFakeQuant(op))
-        exposed.push_back({name.str(), fq.getResult()});
-    });
-    if (exposed.empty())
-      return 0;
-    SmallVector<Value> results(ret.getOperands());
-    unsigned first = results.size();
-    for (auto &[name, value] : exposed)
-      results.push_back(value);
-    func::ReturnOp::create(b, ret.getLoc(), results);
-    ret.erase();
-    func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
-                                   ValueRange(results).getTypes()));
-    for (auto [i, entry] : llvm::enumerate(exposed))
-      QatDialect::setResultName(func, first + i, "layer:" + entry.first);
-    return exposed.size();
-  }
+      auto type = cast<RankedTensorType>(requantize.getType());
+      Value s = arith::ConstantOp::create(
+          b, op->getLoc(),
+          DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
+                                 static_cast<float>(scale.getValueAsDouble())));
+      Value z = arith::ConstantOp::create(
+          b, op->getLoc(),
+          DenseElementsAttr::get(
+              RankedTensorType::get({}, b.getI32Type()),
+              static_cast<int32_t>(requantize.getOutputZeroPoint())));
+      Value real = DequantizeOp::create(
+          b, op->getLoc(),
+          RankedTensorType::get(type.getShape(), b.getF32Type()),
+          requantize.getResult(), s, z);
+      exposed.push_back({name.str(), real});
+      return;
+    }
+    if (FakeQuantOp fq = outputFakeQuant(op))
+      exposed.push_back({name.str(), fq.getResult()});
+  });
+  if (exposed.empty())
+    return 0;
+  SmallVector<Value> results(ret.getOperands());
+  unsigned first = results.size();
+  for (auto &[name, value] : exposed)
+    results.push_back(value);
+  func::ReturnOp::create(b, ret.getLoc(), results);
+  ret.erase();
+  func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
+  for (auto [i, entry] : llvm::enumerate(exposed))
+    QatDialect::setResultName(func, first + i, "layer:" + entry.first);
+  return exposed.size();
 }
 
 namespace {

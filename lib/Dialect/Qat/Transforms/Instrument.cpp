@@ -633,7 +633,6 @@ void Rewriter::insertFakeQuants() {
   MLIRContext *ctx = func.getContext();
   Block &entry = func.getBody().front();
   Operation *firstOriginal = &entry.front();
-  Builder attrs(ctx);
   // Zero points of symmetric tensors first, so argument fake-quants can
   // follow them.
   for (auto [i, w] : llvm::enumerate(plan.weights))
@@ -644,19 +643,16 @@ void Rewriter::insertFakeQuants() {
 
   for (auto [i, w] : llvm::enumerate(plan.weights)) {
     OpBuilder b = builderAfter(w.value, entry, firstOriginal);
-    SmallVector<NamedAttribute> named = {
-        attrs.getNamedAttr("num_bits", attrs.getI64IntegerAttr(w.bits)),
-        attrs.getNamedAttr("narrow_range", attrs.getBoolAttr(true))};
+    QuantSpec spec;
+    spec.numBits = w.bits;
+    spec.narrowRange = true;
     if (w.axis)
-      named.push_back(
-          attrs.getNamedAttr("axis", attrs.getI64IntegerAttr(*w.axis)));
-    if (w.rounding != RoundingMode::half_to_even)
-      named.push_back(attrs.getNamedAttr(
-          "rounding", RoundingModeAttr::get(ctx, w.rounding)));
+      spec.axis = *w.axis;
+    spec.rounding = w.rounding;
     Value scale = weightArgs[i].first;
     Value zero = getZeroPoint(cast<RankedTensorType>(scale.getType()));
     auto fq = FakeQuantOp::create(b, w.value.getLoc(), w.value.getType(),
-                                  ValueRange{w.value, scale, zero}, named);
+                                  w.value, scale, zero, spec);
     for (OpOperand *use : w.uses)
       use->set(fq.getResult());
   }
@@ -668,15 +664,12 @@ void Rewriter::insertFakeQuants() {
     if (!zeroPoint)
       zeroPoint = getZeroPoint(cast<RankedTensorType>(scale.getType()));
     OpBuilder b = builderAfter(act.value, entry, firstOriginal);
-    SmallVector<NamedAttribute> named = {
-        attrs.getNamedAttr("num_bits", attrs.getI64IntegerAttr(g.spec.bits)),
-        attrs.getNamedAttr("is_signed", attrs.getBoolAttr(g.spec.symmetric))};
-    if (g.spec.rounding != RoundingMode::half_to_even)
-      named.push_back(attrs.getNamedAttr(
-          "rounding", RoundingModeAttr::get(ctx, g.spec.rounding)));
-    auto fq =
-        FakeQuantOp::create(b, act.value.getLoc(), act.value.getType(),
-                            ValueRange{act.value, scale, zeroPoint}, named);
+    QuantSpec spec;
+    spec.numBits = g.spec.bits;
+    spec.isSigned = g.spec.symmetric;
+    spec.rounding = g.spec.rounding;
+    auto fq = FakeQuantOp::create(b, act.value.getLoc(), act.value.getType(),
+                                  act.value, scale, zeroPoint, spec);
     if (act.allUses)
       Value(act.value).replaceAllUsesExcept(fq.getResult(), fq.getOperation());
     else
@@ -730,12 +723,12 @@ void Rewriter::finishInitFunction(func::FuncOp init, IRMapping &mapping) {
     auto scaleType = cast<RankedTensorType>(min.getType());
     auto zeroPointType =
         RankedTensorType::get(scaleType.getShape(), zeroPointElement);
-    return ChooseQParamsOp::create(
-        b, TypeRange{scaleType, zeroPointType}, ValueRange{min, max},
-        {attrs.getNamedAttr("num_bits", attrs.getI64IntegerAttr(bits)),
-         attrs.getNamedAttr("is_signed", attrs.getBoolAttr(isSigned)),
-         attrs.getNamedAttr("narrow_range", attrs.getBoolAttr(narrow)),
-         attrs.getNamedAttr("symmetric", attrs.getBoolAttr(isSigned))});
+    QuantSpec spec;
+    spec.numBits = bits;
+    spec.isSigned = isSigned;
+    spec.narrowRange = narrow;
+    return ChooseQParamsOp::create(b, min, max, zeroPointType, spec,
+                                   /*symmetric=*/isSigned);
   };
   Type i32 = b.getI32Type();
   for (const Slot &slot : plan.slots) {
@@ -743,12 +736,10 @@ void Rewriter::finishInitFunction(func::FuncOp init, IRMapping &mapping) {
       const WeightPoint &w = plan.weights[slot.index];
       Value weight = mapping.lookup(w.value);
       RankedTensorType type = getScaleType(w.value, w.axis);
-      SmallVector<NamedAttribute> observeAttrs;
+      std::optional<uint64_t> axis;
       if (w.axis)
-        observeAttrs.push_back(
-            attrs.getNamedAttr("axis", attrs.getI64IntegerAttr(*w.axis)));
-      auto observe = ObserveOp::create(b, TypeRange{type, type},
-                                       ValueRange{weight}, observeAttrs);
+        axis = *w.axis;
+      auto observe = ObserveOp::create(b, type, weight, axis);
       auto qparams =
           choose(observe.getMin(), observe.getMax(), w.bits, true, true, i32);
       result(qparams.getScale(),

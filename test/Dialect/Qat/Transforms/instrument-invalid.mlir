@@ -61,3 +61,24 @@ func.func @layer_in_loop(%x: tensor<2x4xf32>, %w: tensor<4x4xf32>) -> tensor<2x4
   return %r : tensor<2x4xf32>
 }
 
+
+// -----
+
+// expected-error @+1 {{'func.func' op expected a single-block body to instrument}}
+func.func @instrument_two_blocks(%x: tensor<2x4xf32>, %w: tensor<4x4xf32>) -> tensor<2x4xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x4xf32>) -> tensor<2x4xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<2x4xf32>, tensor<4x4xf32>) outs(%f : tensor<2x4xf32>) -> tensor<2x4xf32>
+  cf.br ^bb1
+^bb1:
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @instrument_buffers(%x: memref<2x4xf32>, %w: memref<4x4xf32>, %y: memref<2x4xf32>) {
+  // expected-error @+1 {{'linalg.matmul' op expected a layer on tensors}}
+  linalg.matmul ins(%x, %w : memref<2x4xf32>, memref<4x4xf32>) outs(%y : memref<2x4xf32>)
+  return
+}

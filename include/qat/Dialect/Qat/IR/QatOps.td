@@ -124,6 +124,15 @@ def Qat_FakeQuantOp : Qat_QuantOp<"fake_quant",
     $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
     type($scale) `,` type($zero_point)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$input,
+                   "::mlir::Value":$scale, "::mlir::Value":$zeroPoint,
+                   CArg<"const ::mlir::qat::QuantSpec &", "{}">:$spec), [{
+      $_state.addOperands({input, scale, zeroPoint});
+      $_state.addTypes(resultType);
+      addQuantSpecAttrs<FakeQuantOp>($_builder, $_state, spec);
+    }]>
+  ];
   let hasFolder = 1;
 }
 
@@ -210,6 +219,15 @@ def Qat_QuantizeOp : Qat_QuantOp<"quantize", [AllShapesMatch<["input", "result"]
     $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
     type($scale) `,` type($zero_point) `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$input,
+                   "::mlir::Value":$scale, "::mlir::Value":$zeroPoint,
+                   CArg<"const ::mlir::qat::QuantSpec &", "{}">:$spec), [{
+      $_state.addOperands({input, scale, zeroPoint});
+      $_state.addTypes(resultType);
+      addQuantSpecAttrs<QuantizeOp>($_builder, $_state, spec);
+    }]>
+  ];
   let hasFolder = 1;
 }
 
@@ -233,6 +251,16 @@ def Qat_DequantizeOp : Qat_QuantOp<"dequantize", [AllShapesMatch<["input", "resu
          Qat_ZeroPointTensor:$zero_point),
     QatRangeAttrs, QatAxisAttr);
   let results = (outs Qat_FloatTensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$input,
+                   "::mlir::Value":$scale, "::mlir::Value":$zeroPoint,
+                   CArg<"const ::mlir::qat::QuantSpec &", "{}">:$spec), [{
+      $_state.addOperands({input, scale, zeroPoint});
+      $_state.addTypes(resultType);
+      addQuantSpecAttrs<DequantizeOp, /*hasRounding=*/false>($_builder,
+                                                             $_state, spec);
+    }]>
+  ];
   let assemblyFormat = [{
     $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
     type($scale) `,` type($zero_point) `->` type($result)
@@ -281,6 +309,27 @@ def Qat_RequantizeOp : Qat_QuantOp<"requantize", [AllShapesMatch<["input", "resu
     QatWideRangeAttrs, QatAxisAttr, QatRoundingAttr);
   let results = (outs Qat_IntTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$input,
+                   "::llvm::ArrayRef<int32_t>":$multipliers,
+                   "::llvm::ArrayRef<int32_t>":$shifts,
+                   "int32_t":$inputZeroPoint, "int32_t":$outputZeroPoint,
+                   CArg<"const ::mlir::qat::QuantSpec &", "{}">:$spec), [{
+      $_state.addOperands(input);
+      $_state.addTypes(resultType);
+      $_state.addAttribute(getMultiplierAttrName($_state.name),
+                           $_builder.getDenseI32ArrayAttr(multipliers));
+      $_state.addAttribute(getShiftAttrName($_state.name),
+                           $_builder.getDenseI32ArrayAttr(shifts));
+      if (inputZeroPoint != 0)
+        $_state.addAttribute(getInputZeroPointAttrName($_state.name),
+                             $_builder.getI32IntegerAttr(inputZeroPoint));
+      if (outputZeroPoint != 0)
+        $_state.addAttribute(getOutputZeroPointAttrName($_state.name),
+                             $_builder.getI32IntegerAttr(outputZeroPoint));
+      addQuantSpecAttrs<RequantizeOp>($_builder, $_state, spec);
+    }]>
+  ];
   let hasFolder = 1;
 }
 
@@ -304,6 +353,17 @@ def Qat_ObserveOp : Qat_Op<"observe", [Pure, AllTypesMatch<["min", "max"]>]> {
     ```
   }];
   let arguments = !con((ins Qat_FloatTensor:$input), QatAxisAttr);
+  let builders = [
+    // min and max of `input`, per tensor or per channel along `axis`.
+    OpBuilder<(ins "::mlir::Type":$rangeType, "::mlir::Value":$input,
+                   CArg<"std::optional<uint64_t>", "std::nullopt">:$axis), [{
+      $_state.addOperands(input);
+      $_state.addTypes({rangeType, rangeType});
+      if (axis)
+        $_state.addAttribute(getAxisAttrName($_state.name),
+                             $_builder.getI64IntegerAttr(*axis));
+    }]>
+  ];
   let results = (outs Qat_FloatTensor:$min, Qat_FloatTensor:$max);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($min)";
   let hasVerifier = 1;
@@ -342,6 +402,22 @@ def Qat_ChooseQParamsOp : Qat_QuantOp<"choose_qparams", [
     (ins Qat_FloatTensor:$min, Qat_FloatTensor:$max), QatRangeAttrs,
     (ins DefaultValuedAttr<BoolAttr, "false">:$symmetric,
          DefaultValuedAttr<F32Attr, "1.1920928955078125e-07">:$eps));
+  let builders = [
+    // The scale (of min's type) and zero point (`zeroPointType`) of the
+    // range [min, max] for `spec`'s integer range (its axis and rounding
+    // are not used), symmetric or affine.
+    OpBuilder<(ins "::mlir::Value":$min, "::mlir::Value":$max,
+                   "::mlir::Type":$zeroPointType,
+                   "const ::mlir::qat::QuantSpec &":$spec, "bool":$symmetric), [{
+      $_state.addOperands({min, max});
+      $_state.addTypes({min.getType(), zeroPointType});
+      addQuantSpecAttrs<ChooseQParamsOp, /*hasRounding=*/false,
+                        /*hasAxis=*/false>($_builder, $_state, spec);
+      if (symmetric)
+        $_state.addAttribute(getSymmetricAttrName($_state.name),
+                             $_builder.getBoolAttr(true));
+    }]>
+  ];
   let results = (outs Qat_FloatTensor:$scale, Qat_ZeroPointTensor:$zero_point);
   let assemblyFormat = [{
     $min `,` $max attr-dict `:` type($min) `->` type($zero_point)

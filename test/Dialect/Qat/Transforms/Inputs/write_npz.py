@@ -47,5 +47,21 @@ elif kind == "truncated":
         data = f.read()
     with open(path, "wb") as f:
         f.write(data[:len(data) // 2])
+elif kind in ("corrupt-directory", "corrupt-size", "corrupt-local"):
+    # A valid archive with one field of its zip structure broken.
+    import struct
+    np.savez(path, **good)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    eocd = data.rfind(b"PK\x05\x06")
+    directory = struct.unpack_from("<I", data, eocd + 16)[0]
+    if kind == "corrupt-directory":
+        struct.pack_into("<I", data, eocd + 16, directory + 3)
+    elif kind == "corrupt-size":
+        struct.pack_into("<I", data, directory + 24, 1 << 30)
+    else:
+        struct.pack_into("<I", data, directory + 42, 7)
+    with open(path, "wb") as f:
+        f.write(data)
 else:
     raise SystemExit(f"unknown kind {kind}")
