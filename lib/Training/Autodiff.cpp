@@ -209,12 +209,9 @@ static LogicalResult visitFakeQuant(ReverseBuilder &rb, FakeQuantOp op,
     factor = quantmath::lsqGradScale(inputType.getNumElements() / channels,
                                      op.getQuantRange().qmax);
   }
-  SmallVector<NamedAttribute> attrs(op->getAttrs());
-  attrs.push_back(b.getNamedAttr("grad_factor", b.getF32FloatAttr(factor)));
-  auto grad = FakeQuantGradOp::create(
-      b, op.getLoc(), TypeRange{inputType, scaleType, scaleType},
-      ValueRange{op.getInput(), op.getScale(), op.getZeroPoint(), gradient},
-      attrs);
+  auto grad = FakeQuantGradOp::create(b, op.getLoc(), op.getInput(),
+                                      op.getScale(), op.getZeroPoint(),
+                                      gradient, getQuantSpec(op), factor);
   rb.accumulate(op.getInput(), grad.getInputGrad());
   rb.accumulate(op.getScale(), grad.getScaleGrad());
   if (isa<FloatType>(getElementTypeOrSelf(op.getZeroPoint().getType())))

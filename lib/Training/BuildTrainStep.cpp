@@ -45,9 +45,10 @@ struct Argument {
   Role role;
   std::string name;
   bool trained; ///< gets a gradient and an update
-  /// For qparams: "weight_scale", "act_scale" or "act_zero_point", and the
-  /// activation group (the `layer` of qat.qparam) they belong to.
-  std::string qparamRole, group;
+  /// For qparams: what it is, and the activation group (the `layer` of
+  /// qat.qparam) it belongs to.
+  QParamRole qparamRole = QParamRole::ActScale;
+  std::string group;
 };
 
 struct Signature {
@@ -65,7 +66,7 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
   GraphAnalysis graph(forward);
   for (BlockArgument arg : forward.getArguments()) {
     unsigned i = arg.getArgNumber();
-    Argument a{i, Role::Param, "", false, "", ""};
+    Argument a{i, Role::Param, "", false, QParamRole::ActScale, ""};
     if (StringAttr name = QatDialect::getArgName(forward, i))
       a.name = name.str();
     else
@@ -73,12 +74,10 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
     std::optional<ArgRole> role = QatDialect::getArgRole(forward, i);
     if (role == ArgRole::QParam) {
       a.role = Role::QParam;
-      if (auto info = forward.getArgAttrOfType<DictionaryAttr>(
-              i, QatDialect::kQParamAttrName)) {
-        if (auto r = info.getAs<StringAttr>("role"))
-          a.qparamRole = r.str();
-        if (auto layer = info.getAs<StringAttr>("layer"))
-          a.group = layer.str();
+      if (std::optional<QParamInfo> info =
+              QatDialect::getQParamInfo(forward, i)) {
+        a.qparamRole = info->role;
+        a.group = info->layer;
       }
     } else if (role ? *role == ArgRole::Input : graph.isInput(arg))
       a.role = Role::Input;
@@ -231,7 +230,8 @@ TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
     params.push_back(&a);
   for (const Argument &a : sig.withRole(Role::QParam)) {
     scales.push_back(&a);
-    if (a.qparamRole == "act_scale" && !llvm::is_contained(groups, a.group))
+    if (a.qparamRole == QParamRole::ActScale &&
+        !llvm::is_contained(groups, a.group))
       groups.push_back(a.group);
   }
   for (const Argument &a : sig.withRole(Role::Input))
@@ -357,9 +357,9 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
     const Argument &arg = sig.args[i];
     if (arg.role == Role::QParam) {
       QParamSlot::Kind kind =
-          arg.qparamRole == "weight_scale" ? QParamSlot::WeightScale
-          : arg.qparamRole == "act_scale"  ? QParamSlot::ActScale
-                                           : QParamSlot::ActZeroPoint;
+          arg.qparamRole == QParamRole::WeightScale ? QParamSlot::WeightScale
+          : arg.qparamRole == QParamRole::ActScale  ? QParamSlot::ActScale
+                                                    : QParamSlot::ActZeroPoint;
       placeholders[placeholder] = {kind, arg.group};
       argumentOf[placeholder] = &arg;
     }

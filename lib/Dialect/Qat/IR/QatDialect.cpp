@@ -80,6 +80,46 @@ void QatDialect::setResultName(FunctionOpInterface func, unsigned index,
                      StringAttr::get(func->getContext(), name));
 }
 
+// The keys of qat.qparam, used only here.
+static constexpr StringLiteral kQParamRoleKey = "role";
+static constexpr StringLiteral kQParamLayerKey = "layer";
+static constexpr StringLiteral kQParamInitKey = "init";
+static constexpr StringLiteral kQParamNumBitsKey = "num_bits";
+
+std::optional<QParamInfo> QatDialect::getQParamInfo(FunctionOpInterface func,
+                                                    unsigned index) {
+  auto dict = func.getArgAttrOfType<DictionaryAttr>(index, kQParamAttrName);
+  if (!dict)
+    return std::nullopt;
+  QParamInfo info;
+  if (auto role = dict.getAs<StringAttr>(kQParamRoleKey))
+    if (std::optional<QParamRole> parsed = symbolizeQParamRole(role))
+      info.role = *parsed;
+  if (auto layer = dict.getAs<StringAttr>(kQParamLayerKey))
+    info.layer = layer.str();
+  if (auto init = dict.getAs<StringAttr>(kQParamInitKey))
+    info.init = init.str();
+  if (auto bits = dict.getAs<IntegerAttr>(kQParamNumBitsKey))
+    info.numBits = bits.getInt();
+  return info;
+}
+
+DictionaryAttr QatDialect::getQParamInfoAttr(MLIRContext *ctx,
+                                             const QParamInfo &info) {
+  Builder b(ctx);
+  SmallVector<NamedAttribute> entries = {
+      b.getNamedAttr(kQParamRoleKey,
+                     b.getStringAttr(stringifyQParamRole(info.role))),
+      b.getNamedAttr(kQParamLayerKey, b.getStringAttr(info.layer))};
+  if (!info.init.empty())
+    entries.push_back(
+        b.getNamedAttr(kQParamInitKey, b.getStringAttr(info.init)));
+  if (info.numBits)
+    entries.push_back(
+        b.getNamedAttr(kQParamNumBitsKey, b.getI64IntegerAttr(*info.numBits)));
+  return b.getDictionaryAttr(entries);
+}
+
 StringAttr QatDialect::getLayerName(Operation *op) {
   return op->getAttrOfType<StringAttr>(kLayerAttrName);
 }
@@ -131,18 +171,19 @@ LogicalResult verifyQParamInfo(Operation *op, NamedAttribute attr,
   };
   if (!dict)
     return fail() << "a dictionary, found " << attr.getValue();
-  auto role = dict.getAs<StringAttr>("role");
+  auto role = dict.getAs<StringAttr>(kQParamRoleKey);
   if (!role || !symbolizeQParamRole(role.getValue()))
     return fail() << "a dictionary whose 'role' is weight_scale, act_scale "
                      "or act_zero_point, found "
                   << dict;
-  auto layer = dict.getAs<StringAttr>("layer");
+  auto layer = dict.getAs<StringAttr>(kQParamLayerKey);
   if (!layer || layer.getValue().empty())
     return fail() << "a dictionary with a non-empty string 'layer', found "
                   << dict;
-  if (Attribute init = dict.get("init"); init && !isa<StringAttr>(init))
+  if (Attribute init = dict.get(kQParamInitKey); init && !isa<StringAttr>(init))
     return fail() << "a dictionary whose 'init' is a string, found " << dict;
-  if (Attribute bits = dict.get("num_bits"); bits && !isa<IntegerAttr>(bits))
+  if (Attribute bits = dict.get(kQParamNumBitsKey);
+      bits && !isa<IntegerAttr>(bits))
     return fail() << "a dictionary whose 'num_bits' is an integer, found "
                   << dict;
   return success();

@@ -533,16 +533,11 @@ private:
   llvm::DenseMap<Type, Value> zeroPoints;
 };
 
-NamedAttribute qparamAttr(MLIRContext *ctx, StringRef role, StringRef layer,
+NamedAttribute qparamAttr(MLIRContext *ctx, QParamRole role, StringRef layer,
                           StringRef init, unsigned bits) {
-  Builder b(ctx);
-  return b.getNamedAttr(
-      QatDialect::kQParamAttrName,
-      b.getDictionaryAttr(
-          {b.getNamedAttr("role", b.getStringAttr(role)),
-           b.getNamedAttr("layer", b.getStringAttr(layer)),
-           b.getNamedAttr("init", b.getStringAttr(init)),
-           b.getNamedAttr("num_bits", b.getI64IntegerAttr(bits))}));
+  QParamInfo info{role, layer.str(), init.str(), bits};
+  return NamedAttribute(QatDialect::kQParamAttrName,
+                        QatDialect::getQParamInfoAttr(ctx, info));
 }
 
 RankedTensorType getScaleType(Value weight, std::optional<int64_t> axis) {
@@ -586,7 +581,8 @@ void Rewriter::addArguments() {
       const WeightPoint &w = plan.weights[slot.index];
       Value scale =
           add(getScaleType(w.value, w.axis), w.layer + ".weight_scale",
-              qparamAttr(ctx, "weight_scale", w.layer, "weight_minmax", w.bits),
+              qparamAttr(ctx, QParamRole::WeightScale, w.layer, "weight_minmax",
+                         w.bits),
               w.loc);
       weightArgs[slot.index] = {scale, Value()};
       continue;
@@ -595,16 +591,16 @@ void Rewriter::addArguments() {
       continue;
     const Group &g = plan.groups[slot.index];
     auto scalar = [&](Type t) { return RankedTensorType::get({}, t); };
-    Value scale =
-        add(scalar(f32), g.name + ".act_scale",
-            qparamAttr(ctx, "act_scale", g.name, "calibration", g.spec.bits),
-            g.loc);
+    Value scale = add(scalar(f32), g.name + ".act_scale",
+                      qparamAttr(ctx, QParamRole::ActScale, g.name,
+                                 "calibration", g.spec.bits),
+                      g.loc);
     Value zeroPoint;
     if (!g.spec.symmetric)
-      zeroPoint = add(
-          scalar(i32), g.name + ".act_zero_point",
-          qparamAttr(ctx, "act_zero_point", g.name, "calibration", g.spec.bits),
-          g.loc);
+      zeroPoint = add(scalar(i32), g.name + ".act_zero_point",
+                      qparamAttr(ctx, QParamRole::ActZeroPoint, g.name,
+                                 "calibration", g.spec.bits),
+                      g.loc);
     groupArgs[slot.index] = {scale, zeroPoint};
   }
 }

@@ -85,6 +85,12 @@ def Qat_Dialect : Dialect {
                            ::llvm::StringRef name);
     static void setResultName(::mlir::FunctionOpInterface func,
                               unsigned index, ::llvm::StringRef name);
+    /// qat.qparam of argument `index`, read (std::nullopt when absent; the
+    /// verifier has checked its form) and written.
+    static ::std::optional<QParamInfo>
+    getQParamInfo(::mlir::FunctionOpInterface func, unsigned index);
+    static ::mlir::DictionaryAttr getQParamInfoAttr(::mlir::MLIRContext *ctx,
+                                                    const QParamInfo &info);
     /// The layer name of a layer op, or an empty StringAttr.
     static ::mlir::StringAttr getLayerName(::mlir::Operation *op);
     static void setLayerName(::mlir::Operation *op, ::llvm::StringRef name);

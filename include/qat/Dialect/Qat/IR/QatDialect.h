@@ -20,6 +20,20 @@
 // The dialect's enums as pass options, checked when parsed.
 QAT_ENUM_OPTION(::mlir::qat, RoundingMode)
 
+namespace mlir::qat {
+
+/// What a quantization parameter argument guards: its `qat.qparam`.
+struct QParamInfo {
+  QParamRole role = QParamRole::ActScale;
+  /// The layer (weights) or activation group it belongs to.
+  std::string layer;
+  /// How its initial value is found ("weight_minmax", "calibration").
+  std::string init;
+  std::optional<int64_t> numBits;
+};
+
+} // namespace mlir::qat
+
 #include "qat/Dialect/Qat/IR/QatOpsDialect.h.inc"
 
 #endif // QAT_DIALECT_QAT_IR_QATDIALECT_H

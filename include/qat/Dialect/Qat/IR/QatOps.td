@@ -179,6 +179,22 @@ def Qat_FakeQuantGradOp : Qat_QuantOp<"fake_quant_grad", [
          Qat_ZeroPointTensor:$zero_point, Qat_FloatTensor:$grad),
     QatRangeAttrs, QatAxisAttr, QatRoundingAttr,
     (ins DefaultValuedAttr<F32Attr, "1.0">:$grad_factor));
+  let builders = [
+    // The gradients of `fake_quant(input, scale, zero_point)` under `spec`
+    // for the output gradient `grad`: the input's gradient has its type,
+    // the scale's and zero point's have the scale's type.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$scale,
+                   "::mlir::Value":$zeroPoint, "::mlir::Value":$grad,
+                   "const ::mlir::qat::QuantSpec &":$spec,
+                   "float":$gradFactor), [{
+      $_state.addOperands({input, scale, zeroPoint, grad});
+      $_state.addTypes({input.getType(), scale.getType(), scale.getType()});
+      addQuantSpecAttrs<FakeQuantGradOp>($_builder, $_state, spec);
+      if (gradFactor != 1.0f)
+        $_state.addAttribute(getGradFactorAttrName($_state.name),
+                             $_builder.getF32FloatAttr(gradFactor));
+    }]>
+  ];
   let results = (outs Qat_FloatTensor:$input_grad, Qat_FloatTensor:$scale_grad,
                       Qat_FloatTensor:$zero_point_grad);
   let assemblyFormat = [{
