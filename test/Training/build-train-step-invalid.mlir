@@ -166,3 +166,46 @@ func.func @loop_read_twice(%x: tensor<2x3xf32>, %w: tensor<3x3xf32>) -> tensor<2
   } -> tensor<2x3xf32>
   return %y : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @window_floordiv(%x: tensor<2x4xf32>, %w: tensor<2x2xf32>) -> tensor<2x4xf32> {
+  %e = tensor.empty() : tensor<2x4xf32>
+  // expected-error @+1 {{has no gradient rule for input #1: it reads d1 floordiv 2 (expected a loop or a strided window a*p + b*r)}}
+  %y = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j floordiv 2)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : tensor<2x4xf32>, tensor<2x2xf32>) outs(%e : tensor<2x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @two_results(%x: tensor<2x4xf32>, %w: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %e = tensor.empty() : tensor<2x4xf32>
+  // expected-error @+1 {{has no gradient rule: expected one result on tensors}}
+  %y:2 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %w : tensor<2x4xf32>, tensor<2x4xf32>) outs(%e, %e : tensor<2x4xf32>, tensor<2x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32, %p: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r, %r : f32, f32
+  } -> (tensor<2x4xf32>, tensor<2x4xf32>)
+  return %y#0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @scalar_operand(%x: tensor<2x4xf32>, %w: tensor<f32>) -> tensor<2x4xf32> {
+  %s = tensor.extract %w[] : tensor<f32>
+  %e = tensor.empty() : tensor<2x4xf32>
+  // expected-error @+1 {{has no gradient rule for scalar operand #1}}
+  %y = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s : tensor<2x4xf32>, f32) outs(%e : tensor<2x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

@@ -63,5 +63,17 @@ elif kind in ("corrupt-directory", "corrupt-size", "corrupt-local"):
         struct.pack_into("<I", data, directory + 42, 7)
     with open(path, "wb") as f:
         f.write(data)
+elif kind == "corrupt-zip64":
+    # A zip64 locator that points past the end of the file.
+    import struct
+    np.savez(path, **good)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<H", data, eocd + 10, 0xFFFF)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, len(data) * 2, 1)
+    data = data[:eocd] + locator + data[eocd:]
+    with open(path, "wb") as f:
+        f.write(data)
 else:
     raise SystemExit(f"unknown kind {kind}")
