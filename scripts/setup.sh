@@ -55,6 +55,9 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     >/dev/null
 fi
 
+# Paths under the checkout are hashed relative to it, so another clone (CI's)
+# reuses this machine's ccache entries.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
 log "building (ninja, $(nproc) jobs)"
 cmake --build "$BUILD_DIR"
 log "done: tools in $BUILD_DIR/bin"
