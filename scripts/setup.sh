@@ -15,7 +15,7 @@ LLVM_PREFIX=/usr/lib/llvm-22
 
 PACKAGES=(
   # Toolchain and LLVM/MLIR 22.
-  cmake ninja-build ccache g++ clang-22 lld-22 libomp-22-dev
+  cmake ninja-build ccache g++ clang-22 lld-22 libomp-22-dev pkgconf
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   # Unit tests.
   libgtest-dev

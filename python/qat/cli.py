@@ -249,11 +249,23 @@ def cmd_demo(args):
 
 # Parser ----------------------------------------------------------------------
 
+class _VersionAction(argparse.Action):
+    """--version: the line qat-opt --version and qat-compile --version
+    print."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from qat import locations
+        print(locations.version_line())
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python3 -m qat",
         description="qat-mlir: quantization-aware training and integer "
                     "deployment through MLIR.")
+    p.add_argument("--version", action=_VersionAction, nargs=0,
+                   help="print the qat-mlir and LLVM versions and exit")
     sub = p.add_subparsers(dest="command", metavar="command")
 
     def command(name, help_):

@@ -10,13 +10,13 @@ arguments:
 Values travel in binary: save_values writes the .npz archive qat-freeze
 reads.
 
-Tools are found through $QAT_OPT / $QAT_COMPILE, then the repository's
-build/bin, then $PATH. A tool that fails raises ToolError with its first
-diagnostic (the location and message MLIR printed).
+Tools are found by qat.locations: $QAT_OPT / $QAT_COMPILE, the install
+prefix, the repository's build/bin, then $PATH. A tool that fails raises
+ToolError with its first diagnostic (the location and message MLIR
+printed).
 """
 
 import os
-import shutil
 import subprocess
 import tempfile
 import zipfile
@@ -26,7 +26,6 @@ import numpy as np
 
 from qat.runtime import Entry, Model
 
-_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 class ToolError(Exception):
@@ -34,13 +33,12 @@ class ToolError(Exception):
 
 
 def tool(name: str) -> str:
-    variable = name.upper().replace("-", "_")
-    for path in (os.environ.get(variable),
-                 os.path.join(_ROOT, "build", "bin", name), shutil.which(name)):
-        if path and os.path.exists(path):
-            return path
-    raise ToolError(f"{name} not found: build the project (scripts/setup.sh) "
-                    f"or set {variable}")
+    """qat-opt or qat-compile: qat.locations.tool, as a ToolError."""
+    from qat import locations
+    try:
+        return locations.tool(name)
+    except locations.NotFound as error:
+        raise ToolError(str(error)) from None
 
 
 def _diagnostic(stderr: str) -> str:

@@ -8,8 +8,9 @@
 Arguments are checked by the C runtime (count, dtype, rank, static sizes);
 a mismatch raises QatError with the runtime's message. Nothing is converted
 silently: a float64 array passed where the entry expects f32 is an error.
-The C library is found through $QAT_RUNTIME_LIB, else in the build tree next
-to this package (build/lib/libqat_runtime.so).
+The C library is found through $QAT_RUNTIME_LIB, else in the install
+prefix, else in the build tree next to this package
+(build/lib/libqat_runtime.so): see qat.locations.
 
 Opening a model changes no process-wide setting unless asked:
 `Model(path, keep_freed_memory=True)` (what the training loop and the
@@ -65,16 +66,11 @@ class _TensorInfoC(ctypes.Structure):
 
 
 def _find_runtime_library() -> str:
-    env = os.environ.get("QAT_RUNTIME_LIB")
-    if env:
-        return env
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidate = os.path.join(here, "..", "..", "build", "lib",
-                             "libqat_runtime.so")
-    if os.path.exists(candidate):
-        return os.path.normpath(candidate)
-    raise OSError("cannot find libqat_runtime.so: build the project "
-                  "(scripts/setup.sh) or set QAT_RUNTIME_LIB")
+    from qat import locations
+    try:
+        return locations.runtime_library()
+    except locations.NotFound as error:
+        raise OSError(str(error)) from None
 
 
 _lib = None

@@ -30,6 +30,7 @@
 
 #include "qat/Compiler/Compiler.h"
 #include "qat/InitAll.h"
+#include "qat/Version.h"
 
 using namespace mlir;
 
@@ -123,6 +124,8 @@ std::optional<Emit> inferEmit() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::cl::HideUnrelatedOptions(category);
+  llvm::cl::SetVersionPrinter(
+      [](raw_ostream &os) { os << qat::versionLine() << "\n"; });
   llvm::cl::ParseCommandLineOptions(
       argc, argv,
       "qat-compile: ahead-of-time compiler for qat-mlir programs\n\n"

@@ -12,8 +12,11 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 #include "qat/InitAll.h"
+#include "qat/Version.h"
 
 int main(int argc, char **argv) {
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << mlir::qat::versionLine() << "\n"; });
   mlir::registerAllPasses();
   mlir::qat::registerAllQatPasses();
 
