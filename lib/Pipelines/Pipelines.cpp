@@ -87,6 +87,8 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createParallelizeLoops(parallelize));
   }
 
+  // The runtime ABI: entry points never write through their arguments.
+  pm.addPass(createProtectArguments());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

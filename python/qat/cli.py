@@ -17,6 +17,7 @@ User mistakes print one line, `error: ...`, and a hint; exit status 1.
 """
 
 import argparse
+import math
 import os
 import sys
 from typing import Dict, List, Optional
@@ -43,10 +44,18 @@ def _read(path: str) -> str:
 
 
 def _write(path: str, text: str) -> None:
+    """Writes through a temporary file renamed into place: a kill leaves the
+    old file or the complete new one."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
+    partial = f"{path}.partial.{os.getpid()}"
+    try:
+        with open(partial, "w") as f:
+            f.write(text)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
 
 
 def _load_values(paths: Optional[List[str]],
@@ -156,6 +165,12 @@ def cmd_train(args):
     try:
         history = trainer.fit(datasets.Split(x, split.y), args.epochs,
                               args.lr, progress=not args.quiet)
+    except workflow.Diverged as err:
+        # Keep the work done: the values of the last good step.
+        _save_values(out, trainer.values)
+        raise UsageError(f"{err}; the values of step {err.step} were saved "
+                         f"to {out}",
+                         "lower --lr (or check the data and labels)") from None
     except KeyboardInterrupt:
         # Never lose the work done: the values after the last full step.
         _save_values(out, trainer.values)
@@ -180,7 +195,13 @@ def cmd_freeze(args):
 def cmd_convert(args):
     from qat import workflow
     out = args.output or _default_out(args.model, ".int.mlir")
-    _write(out, workflow.convert(_read(args.model)))
+    text = _read(args.model)
+    if "qat.frozen" not in text:
+        raise UsageError(f"{args.model}: no frozen function to convert "
+                         "(expected the output of `freeze`, marked "
+                         "qat.frozen)",
+                         "run `freeze` on the instrumented model first")
+    _write(out, workflow.convert(text))
     print(f"converted to integers -> {out}")
 
 
@@ -249,6 +270,45 @@ def cmd_demo(args):
 
 # Parser ----------------------------------------------------------------------
 
+def _number(kind, low=None, above=None):
+    """An argparse type: a finite number of `kind`, >= low or > above."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, "
+                f"got {text!r}")
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number, got {text}")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(
+                f"expected a number >= {low}, got {text}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(
+                f"expected a number > {above}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE_INT = _number(int, low=1)
+POSITIVE = _number(float, above=0)
+NON_NEGATIVE = _number(float, low=0)
+FINITE = _number(float)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one `error:` line, a hint and exit status 1, like
+    every other user error of the command line."""
+
+    def error(self, message):
+        print(f"error: {message}", file=sys.stderr)
+        print(f"hint: `{self.prog} --help` lists the options", file=sys.stderr)
+        sys.exit(1)
+
+
 class _VersionAction(argparse.Action):
     """--version: the line qat-opt --version and qat-compile --version
     print."""
@@ -260,7 +320,7 @@ class _VersionAction(argparse.Action):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python3 -m qat",
         description="qat-mlir: quantization-aware training and integer "
                     "deployment through MLIR.")
@@ -282,7 +342,7 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--data", default=default,
                        help="'fashion-mnist' (Debian's dataset-fashion-mnist) "
                             "or a .npz with arrays x and y")
-        c.add_argument("--limit", type=int, help="use the first N samples")
+        c.add_argument("--limit", type=POSITIVE_INT, help="use the first N samples")
 
     def build_dir(c):
         c.add_argument("--workdir", help="where compiled programs go "
@@ -293,7 +353,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="model.onnx")
     c.add_argument("-o", "--output", help="model.mlir")
     c.add_argument("--params", help="parameters .npz (default: beside -o)")
-    c.add_argument("--batch", type=int, default=64,
+    c.add_argument("--batch", type=POSITIVE_INT, default=64,
                    help="static batch size for a symbolic batch dimension")
     c.add_argument("--name", help="function name (default: the graph's)")
     c.set_defaults(run=cmd_import)
@@ -314,7 +374,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--values", nargs="+",
                    help=".npz files of parameter values (required)")
     c.add_argument("-o", "--output")
-    c.add_argument("--batches", type=int, default=32)
+    c.add_argument("--batches", type=POSITIVE_INT, default=32)
     data_options(c)
     build_dir(c)
     c.set_defaults(run=cmd_calibrate)
@@ -325,11 +385,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--values", nargs="+",
                    help=".npz files of values (required)")
     c.add_argument("-o", "--output")
-    c.add_argument("--epochs", type=float, default=1)
-    c.add_argument("--lr", type=float, default=0.05)
+    c.add_argument("--epochs", type=POSITIVE, default=1)
+    c.add_argument("--lr", type=POSITIVE, default=0.05)
     c.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    c.add_argument("--momentum", type=float, default=0.9)
-    c.add_argument("--weight-decay", type=float, default=0.0)
+    c.add_argument("--momentum", type=NON_NEGATIVE, default=0.9)
+    c.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.0)
     c.add_argument("--range-learning", choices=["lsq", "ema", "none"],
                    default="lsq")
     data_options(c)
@@ -381,18 +441,55 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--networks", nargs="+", choices=["mlp", "cnn"],
                    default=["mlp", "cnn"])
     c.add_argument("--onnx", help="a float ONNX model to use instead")
-    c.add_argument("--epochs", type=float,
+    c.add_argument("--epochs", type=NON_NEGATIVE,
                    help="float training epochs (default 4; 0 with --onnx)")
-    c.add_argument("--qat-epochs", type=float, default=1)
-    c.add_argument("--faithful-epochs", type=float, default=0.25,
+    c.add_argument("--qat-epochs", type=NON_NEGATIVE, default=1)
+    c.add_argument("--faithful-epochs", type=NON_NEGATIVE, default=0.25,
                    help="W4A8 fine-tuning through the faithful simulation "
                         "after QAT (0: skip)")
-    c.add_argument("--batch", type=int, default=64)
-    c.add_argument("--test-limit", type=int)
+    c.add_argument("--batch", type=POSITIVE_INT, default=64)
+    c.add_argument("--test-limit", type=POSITIVE_INT)
     c.add_argument("--no-plots", action="store_true")
     data_options(c)
     c.set_defaults(run=cmd_demo)
     return p
+
+
+def _option_value(path, key, action, value):
+    """`value` from an options file, checked and converted as the command
+    line would (a wrong type is a UsageError naming the key)."""
+    def bad(expected):
+        return UsageError(f"{path}: '{key}': expected {expected}, got "
+                          f"{json_text(value)}")
+
+    def json_text(v):
+        import json
+        return json.dumps(v)
+
+    if action.nargs == 0:  # a flag: store_true and the like
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value if action.const is True or action.const is None else (
+            action.const if value else action.default)
+    values = value if isinstance(value, list) and action.nargs in (
+        "+", "*") else [value]
+    converted = []
+    for v in values:
+        if isinstance(v, (dict, list)) or isinstance(v, bool):
+            raise bad("a " + (action.type.__name__ if action.type else
+                              "string"))
+        text = str(v)
+        if action.type:
+            try:
+                v = action.type(text)
+            except (argparse.ArgumentTypeError, TypeError, ValueError) as err:
+                raise UsageError(f"{path}: '{key}': {err}") from None
+        else:
+            v = text
+        if action.choices is not None and v not in action.choices:
+            raise bad("one of " + ", ".join(map(str, action.choices)))
+        converted.append(v)
+    return converted if action.nargs in ("+", "*") else converted[0]
 
 
 def _with_options_file(p: argparse.ArgumentParser, argv, args):
@@ -419,7 +516,7 @@ def _with_options_file(p: argparse.ArgumentParser, argv, args):
                              f"`{args.command}`",
                              f"python3 -m qat {args.command} --help lists "
                              "them")
-        defaults[dest] = value
+        defaults[dest] = _option_value(args.options, key, known[dest], value)
     command.set_defaults(**defaults)
     return p.parse_args(argv)
 

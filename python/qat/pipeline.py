@@ -76,15 +76,18 @@ def run(text: str, name: str, **options) -> str:
 def save_values(path: str, values: Dict[str, np.ndarray]) -> str:
     """Writes `values` as a NumPy .npz archive (uncompressed, what
     qat-freeze reads), through a temporary file renamed into place."""
-    partial = f"{path}.partial"
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED,
-                         allowZip64=True) as archive:
-        for name, value in values.items():
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(
-                    f, np.asarray(value, order="C"),
-                    allow_pickle=False)
-    os.replace(partial, path)
+    partial = f"{path}.partial.{os.getpid()}"
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED,
+                             allowZip64=True) as archive:
+            for name, value in values.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(
+                        f, np.asarray(value, order="C"), allow_pickle=False)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
     return path
 
 

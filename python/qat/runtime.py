@@ -210,7 +210,12 @@ class Model:
             lib.qat_runtime_keep_freed_memory()
         handle = ctypes.c_void_p()
         self._handle = None
-        _check(lib.qat_module_open(os.fsencode(path), ctypes.byref(handle)))
+        encoded = os.fsencode(path)
+        if b"\0" in encoded:
+            # C would read the path up to the NUL: another file.
+            raise QatError(3, f"{path!r}: a path with a NUL character names "
+                              "no file")
+        _check(lib.qat_module_open(encoded, ctypes.byref(handle)))
         self._handle = handle.value
         self.path = path
         self.entries = {}

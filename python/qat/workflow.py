@@ -75,6 +75,21 @@ def forward_function(text: str) -> str:
     raise pipeline.ToolError("no function in the module")
 
 
+class Diverged(FloatingPointError):
+    """Training diverged at `step`: the step's loss was not finite, grew
+    past DIVERGENCE times the first step's, or its update produced a value
+    that is not finite. The trainer keeps the values of the last good
+    step."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+#: A loss this many times the first step's means training diverged.
+DIVERGENCE = 1000.0
+
+
 def batches(n: int, batch: int, rng=None, drop_last=True):
     order = rng.permutation(n) if rng is not None else np.arange(n)
     stop = n - n % batch if drop_last else n
@@ -170,6 +185,27 @@ class Trainer:
         self.values.update(qparams)
         return qparams
 
+    def _check_labels(self, y: np.ndarray) -> None:
+        """Class labels must index the model's outputs (cross-entropy):
+        anything else would train silently on garbage."""
+        labels = next((i for i in self.step_entry.args if i.name == "labels"),
+                      None)
+        outputs = [r for r in self.model.eval_step.results
+                   if r.name.startswith("output:")]
+        if labels is None or not outputs or not np.issubdtype(
+                labels.dtype, np.integer):
+            return
+        classes = outputs[0].shape[-1]
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"labels must be integer class indices, got "
+                             f"{y.dtype}")
+        if len(y) and (y.min() < 0 or y.max() >= classes):
+            bad = int(y.min()) if y.min() < 0 else int(y.max())
+            raise ValueError(f"labels must be class indices in [0, {classes})"
+                             f" (the model has {classes} outputs), found "
+                             f"{bad}")
+
     def fit(self, data: Split, epochs: float, lr: float,
             progress: bool = True, desc: str = "train", seed: int = 0,
             log_every: int = 20, on_epoch: Optional[Callable] = None):
@@ -185,7 +221,9 @@ class Trainer:
                              f"(the batch size), got {len(data.x)}")
         input_name = next(i.name for i in self.step_entry.args
                           if i.name.startswith("input:"))
+        self._check_labels(data.y)
         history, window = [], []
+        first_loss = None
         epochs_total = math.ceil(total / per_epoch)
         bar = _progress(total, f"{desc} epoch 1/{epochs_total}", progress)
         start, done = time.perf_counter(), 0
@@ -200,11 +238,26 @@ class Trainer:
                     "lr": np.array(rate, np.float32),
                     "step": np.array(self.step, np.float32)}))
                 loss = float(out.pop("loss"))
+                first_loss = loss if first_loss is None else first_loss
+                why = None
                 if not math.isfinite(loss):
+                    why = f"the loss became {loss}"
+                elif loss > DIVERGENCE * max(first_loss, 1e-6):
+                    why = (f"the loss grew to {loss:.4g} from {first_loss:.4g} "
+                           "at the first step")
+                else:
+                    broken = [n for n, v in out.items()
+                              if not np.all(np.isfinite(v))]
+                    if broken:
+                        why = (f"the update made {broken[0]} not finite "
+                               f"(learning rate {rate:g})")
+                if why:
+                    # This step's update is dropped: the values stay those
+                    # of the last good step.
+                    self.step -= 1
                     bar.close()
-                    raise FloatingPointError(
-                        f"{desc}: the loss became {loss} at step {done + 1}; "
-                        "lower the learning rate")
+                    raise Diverged(f"{desc}: training diverged at step "
+                                   f"{done + 1}: {why}", done)
                 for name, value in out.items():
                     kind, _, bare = name.partition(":")
                     if kind in ("param", "qparam"):

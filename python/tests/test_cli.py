@@ -237,3 +237,66 @@ def test_interrupted_training_keeps_its_work(project, tmp_path):
         assert set(trained.files) == set(initial.files)
         assert not np.array_equal(trained["fc0.weight"],
                                   initial["fc0.weight"])
+
+
+def test_misuse_is_a_user_error_and_keeps_work(project, tmp_path):
+    """Bad option values, an options file of the wrong type, labels outside
+    the model's classes, converting an unfrozen model and a diverging run
+    each give one error line and exit 1; a diverging run saves the values
+    of its last good step, all finite."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    shutil.copy(project / "data.npz", d / "data.npz")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    train = ("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+             "-q")
+    assert "argument --epochs: expected a number > 0, got -3" in user_error(
+        *train, "--epochs", -3, cwd=d)
+    assert "argument --limit: expected a number >= 1, got 0" in user_error(
+        *train, "--limit", 0, cwd=d)
+    assert "argument --lr: expected a finite number, got nan" in user_error(
+        *train, "--lr", "nan", cwd=d)
+    (d / "opts.json").write_text('{"epochs": "many"}')
+    assert "opts.json: 'epochs': expected a number, got 'many'" in \
+        user_error(*train, "--options", "opts.json", cwd=d)
+    (d / "opts.json").write_text('{"quiet": 3}')
+    assert "'quiet': expected true or false, got 3" in user_error(
+        *train, "--options", "opts.json", cwd=d)
+
+    x, y = separable(256, 1)
+    np.savez(d / "ten.npz", x=x, y=(y * 3).astype(np.int32))  # labels 0..9
+    assert "labels must be class indices in [0, 4) (the model has 4 " \
+           "outputs), found 9" in user_error(
+               "train", "mlp.mlir", "--values", "mlp.npz", "--data",
+               "ten.npz", "-q", cwd=d)
+
+    ok("instrument", "mlp.mlir", cwd=d)
+    assert "no frozen function to convert" in user_error(
+        "convert", "mlp.qat.mlir", cwd=d)
+
+    message = user_error(*train, "--lr", 1e6, "-o", "diverged.npz", cwd=d)
+    assert "training diverged at step" in message, message
+    assert "diverged.npz" in message
+    saved = np.load(d / "diverged.npz")
+    assert set(saved.files) == set(np.load(d / "mlp.npz").files)
+    assert all(np.all(np.isfinite(saved[k])) for k in saved.files)
+
+
+def test_outputs_are_replaced_whole(tmp_path):
+    """A write that fails midway leaves the previous file as it was, and no
+    partial file: values (.npz) and text outputs alike."""
+    from qat import cli, pipeline
+    path = tmp_path / "values.npz"
+    pipeline.save_values(str(path), {"w": np.arange(4, dtype=np.float32)})
+    before = path.read_bytes()
+    with pytest.raises(ValueError):  # object arrays cannot be written
+        pipeline.save_values(str(path), {"w": np.array([object()])})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["values.npz"]
+    text = tmp_path / "model.mlir"
+    cli._write(str(text), "old")
+    with pytest.raises(TypeError):
+        cli._write(str(text), None)
+    assert text.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["model.mlir", "values.npz"]

@@ -200,6 +200,10 @@ def test_bad_calls_raise_with_the_runtime_message(compile_mlir):
     with pytest.raises(QatError, match="cannot load") as e:
         Model("/nonexistent/libmodel.so")
     assert e.value.code == 5
+    # A NUL would end the C string early and open another file.
+    with pytest.raises(QatError, match="a path with a NUL character") as e:
+        Model(model.path + "\0.ignored")
+    assert e.value.code == 3
     model.close()
     with pytest.raises(QatError, match="closed"):
         model.entries["mlp"](x, w1, b1, w2)
@@ -466,3 +470,61 @@ func.func @conv(%x: tensor<6x9x9x3xf32>, %w: tensor<3x3x3x5xf32>) -> tensor<6x4x
     w = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)
     np.testing.assert_allclose(model.conv(x, w), conv_nhwc_hwcf(x, w, 2),
                                rtol=1e-5, atol=1e-5)
+
+
+BUMP = """
+func.func @bump(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %y = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>],
+                       iterator_types = ["parallel"]}
+      outs(%x : tensor<4xf32>) {
+  ^bb0(%o: f32):
+    %c = arith.constant 1.0 : f32
+    %s = arith.addf %o, %c : f32
+    linalg.yield %s : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+"""
+
+
+def test_entries_never_write_through_their_arguments(compile_mlir, tmp_path):
+    """A program that updates an argument in place (outs(%arg)) gets a copy
+    at compile time: the caller's array is unchanged, memory mapped
+    read-only works, and concurrent calls sharing an input agree."""
+    import threading
+    model = compile_mlir(BUMP, name="bump")
+    x = np.arange(4, dtype=np.float32)
+    y = model.bump(x)
+    np.testing.assert_array_equal(x, np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(y, x + 1)
+    # Read-only pages: a write through the argument would be a SIGSEGV, so
+    # this runs in a child process.
+    script = f"""
+import mmap, sys
+import numpy as np
+sys.path.insert(0, {os.path.join(os.path.dirname(__file__), '..')!r})
+from qat.runtime import Model
+read_only = mmap.mmap(-1, 16, prot=mmap.PROT_READ)  # zeros
+ro = np.frombuffer(read_only, np.float32)
+y = Model({model.path!r}).bump(ro)
+assert (y == 1).all() and (ro == 0).all(), (y, ro)
+print("ok")
+"""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", script],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "ok" in result.stdout, result
+    shared = np.full(4, 5, np.float32)
+    outputs = [None] * 8
+
+    def call(i):
+        outputs[i] = model.bump(shared)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(o, np.full(4, 6, np.float32)) for o in outputs)
+    np.testing.assert_array_equal(shared, np.full(4, 5, np.float32))

@@ -185,12 +185,18 @@ void qat_tensor_release(qat_tensor *tensor) {
 }
 
 void *qat_tensor_data(const qat_tensor *t) { return t ? t->data : NULL; }
-qat_dtype qat_tensor_dtype(const qat_tensor *t) { return t->dtype; }
-int32_t qat_tensor_rank(const qat_tensor *t) { return t->rank; }
-const int64_t *qat_tensor_shape(const qat_tensor *t) { return t->shape; }
-int64_t qat_tensor_num_elements(const qat_tensor *t) { return t->num_elements; }
+qat_dtype qat_tensor_dtype(const qat_tensor *t) {
+  return t ? t->dtype : (qat_dtype)0;
+}
+int32_t qat_tensor_rank(const qat_tensor *t) { return t ? t->rank : 0; }
+const int64_t *qat_tensor_shape(const qat_tensor *t) {
+  return t ? t->shape : NULL;
+}
+int64_t qat_tensor_num_elements(const qat_tensor *t) {
+  return t ? t->num_elements : 0;
+}
 size_t qat_tensor_byte_size(const qat_tensor *t) {
-  return (size_t)t->num_elements * qat_dtype_size(t->dtype);
+  return t ? (size_t)t->num_elements * qat_dtype_size(t->dtype) : 0;
 }
 
 /*===------------------------------------------------------------------===*
@@ -367,12 +373,14 @@ qat_status qat_module_find_entry(const qat_module *module, const char *name,
  * Entry points
  *===------------------------------------------------------------------===*/
 
-const char *qat_entry_name(const qat_entry *entry) { return entry->abi->name; }
+const char *qat_entry_name(const qat_entry *entry) {
+  return entry ? entry->abi->name : "";
+}
 int32_t qat_entry_num_args(const qat_entry *entry) {
-  return entry->abi->num_args;
+  return entry ? entry->abi->num_args : 0;
 }
 int32_t qat_entry_num_results(const qat_entry *entry) {
-  return entry->abi->num_results;
+  return entry ? entry->abi->num_results : 0;
 }
 
 static void fill_info(const qat_abi_tensor *t, qat_tensor_info *out) {
@@ -384,18 +392,26 @@ static void fill_info(const qat_abi_tensor *t, qat_tensor_info *out) {
 
 qat_status qat_entry_arg_info(const qat_entry *entry, int32_t i,
                               qat_tensor_info *out) {
-  if (!entry || !out || i < 0 || i >= entry->abi->num_args)
+  if (!entry || !out)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
-                       "argument index %d out of range", (int)i);
+                       "entry and out must not be NULL");
+  if (i < 0 || i >= entry->abi->num_args)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "argument index %d out of range: '%s' has %d", (int)i,
+                       entry->abi->name, (int)entry->abi->num_args);
   fill_info(&entry->abi->args[i], out);
   return NULL;
 }
 
 qat_status qat_entry_result_info(const qat_entry *entry, int32_t i,
                                  qat_tensor_info *out) {
-  if (!entry || !out || i < 0 || i >= entry->abi->num_results)
+  if (!entry || !out)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
-                       "result index %d out of range", (int)i);
+                       "entry and out must not be NULL");
+  if (i < 0 || i >= entry->abi->num_results)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "result index %d out of range: '%s' has %d", (int)i,
+                       entry->abi->name, (int)entry->abi->num_results);
   fill_info(&entry->abi->results[i], out);
   return NULL;
 }
@@ -462,16 +478,27 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
   if (!entry)
     return make_status(QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL");
   const qat_abi_entry *abi = entry->abi;
-  if (num_args != abi->num_args || (num_args > 0 && !args))
+  if (num_args != abi->num_args)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
                        "'%s' takes %d argument%s, got %d", abi->name,
                        (int)abi->num_args, abi->num_args == 1 ? "" : "s",
                        (int)num_args);
-  if (num_results != abi->num_results || (num_results > 0 && !results))
+  if (num_args > 0 && !args)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "args of '%s' is NULL: expected an array of %d "
+                       "tensor%s",
+                       abi->name, (int)num_args, num_args == 1 ? "" : "s");
+  if (num_results != abi->num_results)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
                        "'%s' has %d result%s, got %d result tensors", abi->name,
                        (int)abi->num_results, abi->num_results == 1 ? "" : "s",
                        (int)num_results);
+  if (num_results > 0 && !results)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "results of '%s' is NULL: expected an array of %d "
+                       "tensor%s",
+                       abi->name, (int)num_results,
+                       num_results == 1 ? "" : "s");
   for (int32_t i = 0; i < num_args; ++i) {
     qat_status status =
         check_tensor(entry, "argument", i, &abi->args[i], args[i]);
@@ -515,11 +542,17 @@ qat_status qat_entry_call(const qat_entry *entry, qat_tensor *const *args,
   if (!entry)
     return make_status(QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL");
   const qat_abi_entry *abi = entry->abi;
-  if (num_results != abi->num_results || (num_results > 0 && !results))
+  if (num_results != abi->num_results)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
                        "'%s' has %d result%s, got room for %d", abi->name,
                        (int)abi->num_results, abi->num_results == 1 ? "" : "s",
                        (int)num_results);
+  if (num_results > 0 && !results)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "results of '%s' is NULL: expected room for %d "
+                       "tensor%s",
+                       abi->name, (int)num_results,
+                       num_results == 1 ? "" : "s");
   for (int32_t i = 0; i < num_results; ++i)
     results[i] = NULL;
   qat_status status = NULL;

@@ -23,6 +23,7 @@
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -185,14 +186,37 @@ int main(int argc, char **argv) {
     return 0;
   }
 
+  // Files are written beside their destination and renamed over it once
+  // complete, so a kill leaves the old file or the complete new one (and a
+  // library a running process has loaded keeps its inode).
+  std::string destination =
+      outputFilename.empty() ? std::string("-") : outputFilename.getValue();
+  std::string partial = destination == "-"
+                            ? destination
+                            : (destination + ".partial." +
+                               Twine(llvm::sys::Process::getProcessId()))
+                                  .str();
   auto openOutput = [&]() {
     std::string error;
-    auto out = openOutputFile(
-        outputFilename.empty() ? std::string("-") : outputFilename.getValue(),
-        &error);
+    auto out = openOutputFile(partial, &error);
     if (!out)
       fail(error);
     return out;
+  };
+  // Keeps `out` and moves it into place; 0 on success, else 1 (reported).
+  auto commit = [&](std::unique_ptr<llvm::ToolOutputFile> &out) {
+    out->os().close();
+    if (out->os().has_error())
+      return fail("cannot write '" + destination +
+                  "': " + out->os().error().message());
+    out->keep();
+    if (destination == "-")
+      return 0;
+    if (std::error_code ec = llvm::sys::fs::rename(partial, destination)) {
+      llvm::sys::fs::remove(partial);
+      return fail("cannot write '" + destination + "': " + ec.message());
+    }
+    return 0;
   };
 
   if (*emit == Emit::Header) {
@@ -200,8 +224,7 @@ int main(int argc, char **argv) {
     if (!out)
       return 1;
     out->os() << qat::generateHeader(*entries, moduleName);
-    out->keep();
-    return 0;
+    return commit(out);
   }
 
   qat::TargetOptions targetOptions;
@@ -226,8 +249,7 @@ int main(int argc, char **argv) {
     if (!out)
       return 1;
     module->print(out->os());
-    out->keep();
-    return 0;
+    return commit(out);
   }
 
   llvm::LLVMContext llvmContext;
@@ -244,8 +266,7 @@ int main(int argc, char **argv) {
     if (!out)
       return 1;
     llvmModule->print(out->os(), nullptr);
-    out->keep();
-    return 0;
+    return commit(out);
   }
 
   if (*emit == Emit::Asm || *emit == Emit::Obj) {
@@ -255,8 +276,7 @@ int main(int argc, char **argv) {
     if (failed(qat::emitMachineCode(*llvmModule, *target, out->os(),
                                     *emit == Emit::Asm, error)))
       return fail(error);
-    out->keep();
-    return 0;
+    return commit(out);
   }
 
   // A shared library: an object in a temporary file, then the link.
@@ -272,8 +292,11 @@ int main(int argc, char **argv) {
                                     /*assembly=*/false, error)))
       return fail(error);
   }
-  if (failed(qat::linkSharedLibrary(objectPath, outputFilename,
+  llvm::FileRemover removePartial(partial);
+  if (failed(qat::linkSharedLibrary(objectPath, partial,
                                     qat::usesOpenMP(*llvmModule), error)))
     return fail(error);
+  if (std::error_code ec = llvm::sys::fs::rename(partial, destination))
+    return fail("cannot write '" + destination + "': " + ec.message());
   return 0;
 }

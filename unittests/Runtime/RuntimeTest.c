@@ -334,6 +334,48 @@ static void test_errors(const char *runtime_library) {
         "NULL status is OK");
 }
 
+/* NULL handles: accessors answer neutral values, calls fail with a message
+ * that names what is NULL (never a crash). */
+static void test_null_handles(const qat_module *module) {
+  CHECK(strcmp(qat_entry_name(NULL), "") == 0 &&
+            qat_entry_num_args(NULL) == 0 && qat_entry_num_results(NULL) == 0,
+        "NULL entry accessors");
+  CHECK(qat_tensor_data(NULL) == NULL && qat_tensor_dtype(NULL) == 0 &&
+            qat_tensor_rank(NULL) == 0 && qat_tensor_shape(NULL) == NULL &&
+            qat_tensor_num_elements(NULL) == 0 &&
+            qat_tensor_byte_size(NULL) == 0,
+        "NULL tensor accessors");
+  CHECK(qat_module_num_entries(NULL) == 0 && qat_module_entry(NULL, 0) == NULL,
+        "NULL module accessors");
+  const qat_entry *mlp = NULL;
+  if (!ok(qat_module_find_entry(module, "mlp", &mlp)))
+    return;
+  qat_tensor_info info;
+  CHECK(fails_with(qat_entry_arg_info(mlp, 0, NULL),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "entry and out must not be NULL"),
+        "arg_info out NULL");
+  CHECK(fails_with(qat_entry_arg_info(mlp, 7, &info),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "argument index 7 out of range: 'mlp' has"),
+        "arg_info index");
+  CHECK(fails_with(qat_entry_result_info(NULL, 0, &info),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "entry and out must not be NULL"),
+        "result_info entry NULL");
+  int32_t args = qat_entry_num_args(mlp);
+  qat_tensor *results[1] = {NULL};
+  CHECK(fails_with(qat_entry_call(mlp, NULL, args, results, 1),
+                   QAT_STATUS_INVALID_ARGUMENT, "args of 'mlp' is NULL"),
+        "call args NULL");
+  CHECK(fails_with(qat_entry_invoke(mlp, NULL, args, NULL, 1),
+                   QAT_STATUS_INVALID_ARGUMENT, "args of 'mlp' is NULL"),
+        "invoke args NULL");
+  CHECK(fails_with(qat_entry_call(mlp, NULL, args, NULL, 1),
+                   QAT_STATUS_INVALID_ARGUMENT, "results of 'mlp' is NULL"),
+        "call results NULL");
+}
+
 /* Whether a 64 MiB block is served by mmap (glibc's default for blocks above
  * its largest dynamic threshold, 32 MiB): mallinfo2's count of mmapped
  * blocks while it is held. */
@@ -404,6 +446,7 @@ int main(int argc, char **argv) {
   test_integer(module);
   test_two_results(module);
   test_errors(runtime);
+  test_null_handles(module);
   qat_module_release(module);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

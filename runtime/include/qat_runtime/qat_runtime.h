@@ -105,6 +105,7 @@ qat_status qat_tensor_wrap(qat_dtype dtype, int32_t rank, const int64_t *shape,
  * produced it. A wrapped buffer stays the caller's. */
 void qat_tensor_release(qat_tensor *tensor);
 
+/* The accessors below accept NULL: data, shape NULL; dtype, rank, counts 0. */
 void *qat_tensor_data(const qat_tensor *tensor);
 qat_dtype qat_tensor_dtype(const qat_tensor *tensor);
 int32_t qat_tensor_rank(const qat_tensor *tensor);
@@ -165,6 +166,7 @@ typedef struct qat_tensor_info {
   const int64_t *shape;
 } qat_tensor_info;
 
+/* For a NULL entry: "" and 0 arguments and results. */
 const char *qat_entry_name(const qat_entry *entry);
 int32_t qat_entry_num_args(const qat_entry *entry);
 int32_t qat_entry_num_results(const qat_entry *entry);

@@ -9,7 +9,9 @@
 #ifndef QAT_CODEGEN_CPU_PASSES_H
 #define QAT_CODEGEN_CPU_PASSES_H
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -26,6 +28,10 @@ namespace mlir::qat {
 /// new order), or std::nullopt when it leaves the op alone.
 std::optional<SmallVector<unsigned>>
 getVectorizableInterchange(linalg::LinalgOp op);
+
+/// Marks every tensor argument of `module`'s public functions
+/// `bufferization.writable = false` (qat-protect-arguments).
+void protectArguments(ModuleOp module);
 
 /// Rewrites the NHWC/HWCF convolution `op` (static shapes, tensors) as
 /// im2col (qat/Utils/Im2col.h) and a linalg.matmul. When the im2col matrix

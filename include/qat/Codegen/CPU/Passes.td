@@ -11,6 +11,36 @@
 
 include "mlir/Pass/PassBase.td"
 
+def ProtectArguments : Pass<"qat-protect-arguments", "ModuleOp"> {
+  let summary = "Never write through an entry point's arguments";
+  let description = [{
+    Marks every argument of every public function with a body
+    `bufferization.writable = false`, so that one-shot bufferization copies
+    an argument (into a new buffer) wherever the program would update it in
+    place, instead of writing into the caller's memory. The copy is decided
+    at compile time, only where the program needs it: a program that only
+    reads its arguments is unchanged. The runtime ABI promises callers that
+    inputs are read-only (they may be read-only memory, or shared by
+    concurrent calls); `qat-cpu-pipeline` runs this pass before
+    bufferization.
+
+    Example:
+
+    ```mlir
+    func.func @bump(%x: tensor<4xf32>) -> tensor<4xf32> {
+      %y = linalg.generic {...} outs(%x : tensor<4xf32>) { ... }
+      return %y : tensor<4xf32>
+    }
+    // becomes
+    func.func @bump(%x: tensor<4xf32> {bufferization.writable = false})
+        -> tensor<4xf32> { ... }
+    // and after bufferization %x is copied into a new buffer before the
+    // generic writes it
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 def BatchMatmulToMatmul : Pass<"qat-batch-matmul-to-matmul", "func::FuncOp"> {
   let summary = "Rewrite batch matmuls as a loop of matmuls";
   let description = [{
