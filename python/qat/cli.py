@@ -167,12 +167,14 @@ def cmd_train(args):
                               args.lr, progress=not args.quiet)
     except workflow.Diverged as err:
         # Keep the work done: the values of the last good step.
+        trainer.sync_observed_ranges()
         _save_values(out, trainer.values)
         raise UsageError(f"{err}; the values of step {err.step} were saved "
                          f"to {out}",
                          "lower --lr (or check the data and labels)") from None
     except KeyboardInterrupt:
         # Never lose the work done: the values after the last full step.
+        trainer.sync_observed_ranges()
         _save_values(out, trainer.values)
         print(f"\ninterrupted after {trainer.step} steps; the values so far "
               f"-> {out}", file=sys.stderr)

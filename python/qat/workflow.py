@@ -185,6 +185,18 @@ class Trainer:
         self.values.update(qparams)
         return qparams
 
+    def sync_observed_ranges(self) -> None:
+        """With moving-average observers (range_learning="ema") the scales
+        and zero points the training step used are the ones @qparams
+        computes from the observers, not the calibrated ones in `values`:
+        copies them into `values`, which saving and freezing read."""
+        observed = any(name.startswith("act_min:") for name in self.state)
+        emits_scales = any(r.name.startswith("qparam:")
+                           for r in self.step_entry.results)
+        if observed and not emits_scales and "qparams" in self.model.entries:
+            self.values.update(pipeline.named_call(self.model.qparams,
+                                                   self._values({})))
+
     def _check_labels(self, y: np.ndarray) -> None:
         """Class labels must index the model's outputs (cross-entropy):
         anything else would train silently on garbage."""
@@ -283,6 +295,7 @@ class Trainer:
                     if on_epoch:
                         on_epoch(epoch)
         bar.close()
+        self.sync_observed_ranges()
         return history
 
 

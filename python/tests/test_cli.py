@@ -300,3 +300,38 @@ def test_outputs_are_replaced_whole(tmp_path):
         cli._write(str(text), None)
     assert text.read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["model.mlir", "values.npz"]
+
+
+def test_ema_training_keeps_the_observed_scales(project, tmp_path):
+    """With moving-average observers the trained values carry the scales of
+    the observers (numpy's choose_qparams of their min and max), not the
+    calibrated ones: what freezing and deployment then use."""
+    import shutil
+    from reference import choose_qparams
+    from qat import data as datasets
+    from qat import workflow
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    ok("instrument", "mlp.mlir", cwd=d)
+    text = (d / "mlp.qat.mlir").read_text()
+    x, y = separable(512, 5)
+    trainer = workflow.Trainer(text, dict(np.load(d / "mlp.npz")),
+                               str(d / "work"), range_learning="ema")
+    x = datasets.fit(x, trainer.input_shape, "npz")
+    calibrated = dict(trainer.calibrate(x))
+    trainer.fit(datasets.Split(x, y), 1, 0.05, progress=False)
+    groups = [n[len("act_min:"):] for n in trainer.state
+              if n.startswith("act_min:")]
+    assert groups
+    moved = 0
+    for group in groups:
+        lo = trainer.state["act_min:" + group]
+        hi = trainer.state["act_max:" + group]
+        scale, zero = choose_qparams(lo, hi, 8, signed=False)
+        np.testing.assert_array_equal(trainer.values[group + ".act_scale"],
+                                      scale)
+        np.testing.assert_array_equal(
+            trainer.values[group + ".act_zero_point"], zero)
+        moved += not np.array_equal(calibrated[group + ".act_scale"], scale)
+    assert moved, "the observers did not move: the test proves nothing"
