@@ -215,17 +215,14 @@ llvm::Error ValuesFile::parseNpz(StringRef name) {
   StringRef data = buffer->getBuffer();
   const char *base = data.data();
   size_t size = data.size();
-  // The end of central directory record: 22 bytes plus a comment of up to
-  // 64 KiB, at the end of the archive.
+  // The end of central directory record: 22 bytes, then a comment of at
+  // most 64 KiB, at the end of the archive; searched backwards.
   size_t eocd = StringRef::npos;
-  for (size_t i = size >= 22 ? size - 22 : 0, stop = i > 65557 ? i - 65557 : 0;
-       size >= 22; --i) {
-    if (read32(base + i) == 0x06054b50) {
-      eocd = i;
-      break;
-    }
-    if (i == stop)
-      break;
+  if (size >= 22) {
+    size_t last = size - 22, first = last > 0xFFFF ? last - 0xFFFF : 0;
+    for (size_t i = last + 1; eocd == StringRef::npos && i-- > first;)
+      if (read32(base + i) == 0x06054b50)
+        eocd = i;
   }
   if (eocd == StringRef::npos)
     return fail(name, "not a valid .npz archive (no zip directory)");
