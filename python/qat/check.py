@@ -40,6 +40,8 @@ class OutputDifference(NamedTuple):
     differing: int
     max_difference: float
     argmax_agreement: float  # fraction of rows with the same arg-max (2-D)
+    rows: int = 0  # rows compared (2-D outputs)
+    flips: int = 0  # rows whose arg-max differs
 
 
 def _results(entry, inputs):
@@ -56,7 +58,11 @@ def compare(simulated, deployed, *inputs) -> List[LayerDifference]:
 
 def compare_all(simulated, deployed, *inputs):
     """(per-layer differences, per-output differences) of one call each."""
-    sim, dep = _results(simulated, inputs), _results(deployed, inputs)
+    return _compare(_results(simulated, inputs), _results(deployed, inputs))
+
+
+def _compare(sim, dep):
+    """Differences between the named results of the two programs."""
     layers, outputs = [], []
     for name, a in sim.items():
         if name not in dep:
@@ -70,12 +76,55 @@ def compare_all(simulated, deployed, *inputs):
                 float(diff.max() / step) if step else float(diff.max() > 0),
                 step))
         else:
-            agree = (float(np.mean(a.argmax(-1) == b.argmax(-1)))
-                     if a.ndim == 2 else float("nan"))
+            rows = a.shape[0] if a.ndim == 2 else 0
+            flips = (int(np.count_nonzero(a.argmax(-1) != b.argmax(-1)))
+                     if rows else 0)
+            agree = 1 - flips / rows if rows else float("nan")
             outputs.append(OutputDifference(name, a.size,
                                             int(np.count_nonzero(diff)),
-                                            float(diff.max()), agree))
+                                            float(diff.max()), agree, rows,
+                                            flips))
     return layers, outputs
+
+
+def compare_dataset(simulated, deployed, x: np.ndarray):
+    """compare_all over every sample of `x`, in batches of the entries'
+    static batch size (the last one padded, its padding left out): per
+    layer and per output, the totals and the largest difference, and the
+    arg-max flips over the whole set."""
+    batch = simulated.args[0].shape[0]
+    layers, outputs = {}, {}
+    for start in range(0, len(x), batch):
+        chunk = x[start:start + batch]
+        valid = len(chunk)
+        if valid < batch:
+            pad = np.zeros((batch - valid,) + chunk.shape[1:], chunk.dtype)
+            chunk = np.concatenate([chunk, pad])
+        sim = _results(simulated, [chunk])
+        dep = _results(deployed, [chunk])
+        trimmed = ({k: v[:valid] for k, v in sim.items()},
+                   {k: v[:valid] for k, v in dep.items()})
+        for part in _compare(*trimmed)[0]:
+            old = layers.get(part.layer)
+            layers[part.layer] = part if old is None else old._replace(
+                elements=old.elements + part.elements,
+                differing=old.differing + part.differing,
+                max_steps=max(old.max_steps, part.max_steps),
+                step=old.step or part.step)
+        for part in _compare(*trimmed)[1]:
+            old = outputs.get(part.output)
+            if old is not None:
+                rows, flips = old.rows + part.rows, old.flips + part.flips
+                part = old._replace(
+                    elements=old.elements + part.elements,
+                    differing=old.differing + part.differing,
+                    max_difference=max(old.max_difference,
+                                       part.max_difference),
+                    rows=rows, flips=flips,
+                    argmax_agreement=1 - flips / rows if rows else
+                    float("nan"))
+            outputs[part.output] = part
+    return list(layers.values()), list(outputs.values())
 
 
 def format_report(report: List[LayerDifference],
@@ -88,7 +137,8 @@ def format_report(report: List[LayerDifference],
                      f"(step {r.step:.6g})")
     for o in outputs:
         agree = ("" if np.isnan(o.argmax_agreement) else
-                 f", arg-max agrees on {100 * o.argmax_agreement:.1f}% of rows")
+                 f", arg-max agrees on {100 * o.argmax_agreement:.1f}% of rows "
+                 f"({o.flips} of {o.rows} rows flip)")
         lines.append(f"output {o.output}: {o.differing} of {o.elements} "
                      f"elements differ, max difference {o.max_difference:.6g}"
                      f"{agree}")

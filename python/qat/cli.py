@@ -253,9 +253,9 @@ def cmd_check(args):
     entry = sim[function]
     split = _data(args, "test")
     x = datasets.fit(split.x, entry.args[0].shape, args.data)
-    batch = entry.args[0].shape[0]
-    print(check.format_report(*check.compare_all(entry, integer[function],
-                                                 x[:batch])))
+    # Every sample (--limit N for the first N): flips are counted over all.
+    print(check.format_report(*check.compare_dataset(entry, integer[function],
+                                                     x)))
 
 
 def cmd_demo(args):
