@@ -39,6 +39,8 @@ void mlir::qat::buildInstrumentPipeline(
   instrument.rounding = options.rounding;
   instrument.skipFirstLast = options.skipFirstLast;
   instrument.configFile = options.config;
+  instrument.reportFile = options.report;
+  instrument.dryRun = options.dryRun;
   pm.addPass(createInstrument(instrument));
 }
 
@@ -165,6 +167,13 @@ struct InstrumentCommandLine
       *this, "fold-batchnorm",
       llvm::cl::desc("fold inference batch norm into the layers first"),
       llvm::cl::init(defaults.foldBatchNorm)};
+  Option<std::string> report{
+      *this, "report",
+      llvm::cl::desc("write the plan to this file ('-' for stdout)"),
+      llvm::cl::init(defaults.report)};
+  Option<bool> dryRun{*this, "dry-run",
+                      llvm::cl::desc("only plan: leave the IR unchanged"),
+                      llvm::cl::init(defaults.dryRun)};
 
   InstrumentPipelineOptions get() const {
     InstrumentPipelineOptions options;
@@ -176,6 +185,8 @@ struct InstrumentCommandLine
     options.skipFirstLast = skipFirstLast;
     options.config = config;
     options.foldBatchNorm = foldBatchNorm;
+    options.report = report;
+    options.dryRun = dryRun;
     return options;
   }
 };

@@ -115,8 +115,19 @@ def cmd_import(args):
 
 def cmd_instrument(args):
     from qat import workflow
-    text = workflow.instrument(_read(args.model), args.weight_bits,
-                               args.act_bits, args.config)
+    import tempfile
+    with tempfile.TemporaryDirectory() as scratch:
+        plan = os.path.join(scratch, "plan.txt")
+        text = workflow.instrument(_read(args.model), args.weight_bits,
+                                   args.act_bits, args.config, report=plan,
+                                   dry_run=args.dry_run)
+        with open(plan) as f:
+            report = f.read()
+    if args.report:
+        _write(args.report, report)
+    if args.dry_run:
+        print(report, end="")
+        return
     out = args.output or _default_out(args.model, ".qat.mlir")
     _write(out, text)
     print(f"instrumented (W{args.weight_bits}A{args.act_bits}) -> {out}")
@@ -368,6 +379,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--act-bits", type=int, default=8)
     c.add_argument("--config", help="per-layer JSON config "
                    "(docs/Instrumentation.md)")
+    c.add_argument("--dry-run", action="store_true",
+                   help="print the plan (layers, where fake-quants go) and "
+                        "write nothing")
+    c.add_argument("--report", help="also write the plan to this file")
     c.set_defaults(run=cmd_instrument)
 
     c = command("calibrate", "activation ranges on data -> scales and zero "

@@ -341,3 +341,22 @@ def test_ema_training_keeps_the_observed_scales(project, tmp_path):
             trainer.values[group + ".act_zero_point"], zero)
         moved += not np.array_equal(calibrated[group + ".act_scale"], scale)
     assert moved, "the observers did not move: the test proves nothing"
+
+
+def test_instrument_dry_run_prints_the_plan(project, tmp_path):
+    """`instrument --dry-run` lists every layer and fake-quant point and
+    writes no model; `--report` keeps the same plan beside the model."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    ok("import", "mlp.onnx", "--batch", 8, cwd=d)
+    out = ok("instrument", "mlp.mlir", "--dry-run", "--weight-bits", 4, cwd=d)
+    assert out.startswith("func @mlp: 2 layers (0 skipped), 2 weight and 3 "
+                          "activation fake-quants"), out
+    assert "layer matmul_0 (linalg.matmul): weight 4-bit" in out
+    assert "layer matmul_1 (linalg.matmul): weight 4-bit" in out
+    assert not (d / "mlp.qat.mlir").exists()
+    ok("instrument", "mlp.mlir", "--weight-bits", 4, "--report", "plan.txt",
+       cwd=d)
+    assert (d / "plan.txt").read_text() == out
+    assert "qat.fake_quant" in (d / "mlp.qat.mlir").read_text()

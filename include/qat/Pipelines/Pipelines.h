@@ -36,6 +36,10 @@ struct InstrumentPipelineOptions {
   std::string config;
   /// Fold inference batch norm into the layers first.
   bool foldBatchNorm = true;
+  /// Write the plan (layers, fake-quant points) to this file; "-": stdout.
+  std::string report;
+  /// Only plan (and report): the module is left unchanged.
+  bool dryRun = false;
 };
 void buildInstrumentPipeline(OpPassManager &pm,
                              const InstrumentPipelineOptions &options = {});
