@@ -101,9 +101,11 @@ float unclampedCode(float x, float scale, int64_t zeroPoint,
 
 int64_t quantize(float x, float scale, int64_t zeroPoint, QuantRange range,
                  RoundingMode mode) {
-  if (std::isnan(x))
-    return zeroPoint;
   float v = unclampedCode(x, scale, zeroPoint, mode);
+  // A NaN quotient (NaN x, a NaN scale, 0 / 0, inf / inf) has no code but
+  // the zero point's.
+  if (std::isnan(v))
+    return zeroPoint;
   if (v <= static_cast<float>(range.qmin))
     return range.qmin;
   if (v >= static_cast<float>(range.qmax))

@@ -153,6 +153,10 @@ def cmd_calibrate(args):
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     qparams = trainer.calibrate(x, args.batches, progress=not args.quiet)
+    for name in workflow.collapsed_ranges(qparams):
+        print(f"warning: {name}: the calibrated range collapsed to a point "
+              f"(scale {workflow.SCALE_FLOOR:.3g}); its quantization is "
+              "useless", file=sys.stderr)
     out = args.output or _default_out(args.model, ".calibrated.npz", strip=False)
     _save_values(out, dict(values, **qparams))
     print(f"calibrated {len(qparams)} scales and zero points on "

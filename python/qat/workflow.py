@@ -90,6 +90,20 @@ class Diverged(FloatingPointError):
 DIVERGENCE = 1000.0
 
 
+#: The smallest scale choose_qparams gives (qat.choose_qparams' eps): a
+#: range that collapsed to a point.
+SCALE_FLOOR = np.float32(1.1920928955078125e-07)
+
+
+def collapsed_ranges(qparams: Dict[str, np.ndarray]) -> List[str]:
+    """The scales of `qparams` that sit at the floor: their range collapsed
+    (the calibration data were constant there), so their layers would
+    deploy with a useless grid."""
+    return sorted(name for name, value in qparams.items()
+                  if name.endswith("_scale")
+                  and np.any(np.asarray(value) <= SCALE_FLOOR))
+
+
 def batches(n: int, batch: int, rng=None, drop_last=True):
     order = rng.permutation(n) if rng is not None else np.arange(n)
     stop = n - n % batch if drop_last else n

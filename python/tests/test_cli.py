@@ -360,3 +360,25 @@ def test_instrument_dry_run_prints_the_plan(project, tmp_path):
        cwd=d)
     assert (d / "plan.txt").read_text() == out
     assert "qat.fake_quant" in (d / "mlp.qat.mlir").read_text()
+
+
+def test_calibration_warns_when_a_range_collapses(project, tmp_path):
+    """All-zero calibration data give every activation range [0, 0]: the
+    command still works but warns, naming each collapsed scale."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    ok("instrument", "mlp.mlir", cwd=d)
+    np.savez(d / "zeros.npz", x=np.zeros((64, 1, 28, 28), np.float32),
+             y=np.zeros(64, np.int32))
+    result = qat("calibrate", "mlp.qat.mlir", "--values", "mlp.npz",
+                 "--data", "zeros.npz", "-q", cwd=d)
+    assert result.returncode == 0, result.stderr
+    assert "warning: image.act_scale: the calibrated range collapsed" in \
+        result.stderr, result.stderr
+    # A real data set warns about nothing.
+    shutil.copy(project / "data.npz", d / "data.npz")
+    result = qat("calibrate", "mlp.qat.mlir", "--values", "mlp.npz",
+                 "--data", "data.npz", "-q", cwd=d)
+    assert result.returncode == 0 and "warning" not in result.stderr, result

@@ -528,3 +528,40 @@ print("ok")
         t.join()
     assert all(np.array_equal(o, np.full(4, 6, np.float32)) for o in outputs)
     np.testing.assert_array_equal(shared, np.full(4, 5, np.float32))
+
+
+BROKEN_SCALES = """
+func.func @codes(%x: tensor<30xf32>, %s: tensor<30xf32>) -> tensor<30xi8> {
+  %z = arith.constant dense<100> : tensor<30xi32>
+  %q = qat.quantize %x, %s, %z {axis = 0 : i64, is_signed = false}
+      : tensor<30xf32>, tensor<30xf32>, tensor<30xi32> -> tensor<30xi8>
+  return %q : tensor<30xi8>
+}
+func.func @fq(%x: tensor<30xf32>, %s: tensor<30xf32>) -> tensor<30xf32> {
+  %z = arith.constant dense<100> : tensor<30xi32>
+  %y = qat.fake_quant %x, %s, %z {axis = 0 : i64, is_signed = false}
+      : tensor<30xf32>, tensor<30xf32>, tensor<30xi32>
+  return %y : tensor<30xf32>
+}
+"""
+
+
+def test_broken_scales_give_the_defined_codes(compile_mlir):
+    """Run-time scales of 0, -0, +-inf, NaN and -1 against inputs 0, +-1,
+    +-inf and NaN: compiled code gives docs/Semantics.md's definition
+    (written here in numpy: a NaN quotient has the zero point's code)."""
+    model = compile_mlir(BROKEN_SCALES, name="broken_scales")
+    inf, nan = np.float32(np.inf), np.float32(np.nan)
+    xs = np.array([0, 1, -1, inf, -inf, nan], np.float32)
+    ss = np.array([0, -0.0, inf, -inf, nan], np.float32)
+    x, s = (a.ravel() for a in np.meshgrid(xs, ss))
+    x, s = x.astype(np.float32), s.astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = x / s
+        expected = np.where(np.isnan(quotient), 100,
+                            np.clip(np.rint(quotient) + 100, 0, 255))
+        expected_fq = np.where(np.isnan(x), x,
+                               ((expected - 100) * s).astype(np.float32))
+    codes = model.codes(x, s).view(np.uint8)
+    np.testing.assert_array_equal(codes, expected.astype(np.uint8))
+    np.testing.assert_array_equal(model.fq(x, s), expected_fq)

@@ -436,3 +436,38 @@ TEST(Nibbles, PackAndUnpackEveryPair) {
   packNibbles(pair, 2, &byte);
   EXPECT_EQ(static_cast<uint8_t>(byte), 0xE1);
 }
+
+// Scales the verifier cannot see (run-time values) still give defined codes:
+// the quotient x / s is one IEEE division; a NaN quotient has the zero
+// point's code, like a NaN input (docs/Semantics.md, "Scale and zero point").
+TEST(Quantize, BrokenScalesAreDefined) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const QuantRange r = uint8();
+  const int64_t z = 100;
+  auto q = [&](float x, float s) {
+    return quantize(x, s, z, r, RoundingMode::HalfToEven);
+  };
+  // A zero scale saturates nonzero values; 0 / 0 is the zero point.
+  EXPECT_EQ(q(1.0f, 0.0f), 255);
+  EXPECT_EQ(q(-1.0f, 0.0f), 0);
+  EXPECT_EQ(q(0.0f, 0.0f), z);
+  EXPECT_EQ(q(1.0f, -0.0f), 0);
+  // An infinite scale sends finite values to the zero point; inf / inf is
+  // NaN: the zero point too.
+  EXPECT_EQ(q(1.0f, inf), z);
+  EXPECT_EQ(q(-3.0e38f, inf), z);
+  EXPECT_EQ(q(inf, inf), z);
+  // A NaN scale or input: the zero point.
+  EXPECT_EQ(q(1.0f, nan), z);
+  EXPECT_EQ(q(nan, 0.5f), z);
+  // A negative scale mirrors the grid.
+  EXPECT_EQ(q(1.0f, -1.0f), z - 1);
+  // fake_quant is (q - z) * s in binary32: 0 for a zero scale, NaN for a NaN
+  // or infinite one (0 * inf), so a broken scale shows downstream.
+  EXPECT_EQ(fakeQuant(0.0f, 0.0f, z, r, RoundingMode::HalfToEven), 0.0f);
+  EXPECT_TRUE(std::isnan(fakeQuant(1.0f, nan, z, r, RoundingMode::HalfToEven)));
+  EXPECT_TRUE(std::isnan(fakeQuant(1.0f, inf, z, r, RoundingMode::HalfToEven)));
+  EXPECT_FALSE(isValidScale(0.0f) || isValidScale(inf) || isValidScale(nan) ||
+               isValidScale(-1.0f));
+}

@@ -93,8 +93,9 @@ bool isValidScale(float scale);
 float unclampedCode(float x, float scale, int64_t zeroPoint, RoundingMode mode);
 
 /// q = clamp(round(x / scale) + zeroPoint, qmin, qmax). The division is a
-/// binary32 division (not a multiplication by 1/scale). +-inf saturate; NaN
-/// maps to zeroPoint (the code of real 0).
+/// binary32 division (not a multiplication by 1/scale). +-inf saturate
+/// (also x / 0 for x != 0); a NaN quotient (NaN x, a NaN scale, 0 / 0,
+/// inf / inf) maps to zeroPoint, the code of real 0.
 int64_t quantize(float x, float scale, int64_t zeroPoint, QuantRange range,
                  RoundingMode mode);
 

@@ -60,8 +60,8 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
                   ib, arith::FPToSIOp::create(ib, ib.getI64Type(), q),
                   e.i64(range.qmin)),
               e.i64(range.qmax));
-          // NaN quantizes to the zero point.
-          return e.fromI64(e.select(e.isNaN(x), z, qI64), elementType);
+          // A NaN quotient has the zero point's code (clampedCode).
+          return e.fromI64(qI64, elementType);
         });
     rewriter.replaceOp(op, result);
     return success();

@@ -124,11 +124,13 @@ public:
     return arith::SIToFPOp::create(b, b.getF32Type(), i64Value);
   }
 
-  /// The clamped code of quantmath::quantize as an integral f32 (NaN x -> qmin;
-  /// the callers handle NaN themselves).
+  /// The clamped code of quantmath::quantize as an integral f32; a NaN
+  /// quotient gives the zero point.
   Value clampedCode(Value x, Value scale, Value zeroPointF,
                     ::quantmath::QuantRange r, RoundingMode mode) {
-    return clampF(add(round(div(x, scale), mode), zeroPointF), r);
+    Value quotient = div(x, scale);
+    Value code = clampF(add(round(quotient, mode), zeroPointF), r);
+    return select(isNaN(quotient), zeroPointF, code);
   }
 
 private:

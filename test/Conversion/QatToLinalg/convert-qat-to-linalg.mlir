@@ -23,7 +23,10 @@ func.func @fake_quant_per_tensor(%x: tensor<4x8xf32>, %s: tensor<f32>, %z: tenso
   // CHECK: %[[V:.*]] = arith.addf %[[R]], %[[ZF]] : f32
   // CHECK: %[[LO:.*]] = arith.maxnumf %[[V]]
   // CHECK: %[[Q:.*]] = arith.minnumf %[[LO]]
-  // CHECK: %[[D:.*]] = arith.subf %[[Q]], %[[ZF]] : f32
+  // A NaN quotient (0 / 0, a NaN scale) has the zero point's code.
+  // CHECK: %[[NQ:.*]] = arith.cmpf uno, %[[DIV]], %[[DIV]] : f32
+  // CHECK: %[[C:.*]] = arith.select %[[NQ]], %[[ZF]], %[[Q]] : f32
+  // CHECK: %[[D:.*]] = arith.subf %[[C]], %[[ZF]] : f32
   // CHECK: %[[Y:.*]] = arith.mulf %[[D]], %[[SI]] : f32
   // NaN propagates.
   // CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[XI]], %[[XI]] : f32
@@ -77,13 +80,14 @@ func.func @fake_quant_half_up(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32
 // CHECK-LABEL: func @quantize_unsigned_toward_zero
 func.func @quantize_unsigned_toward_zero(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xi8> {
   // CHECK: math.trunc
-  // CHECK: %[[F:.*]] = arith.fptosi %{{.*}} : f32 to i64
+  // A NaN quotient (NaN x, 0 / 0, a NaN scale) quantizes to the zero point.
+  // CHECK: %[[NQ:.*]] = arith.cmpf uno
+  // CHECK: %[[C:.*]] = arith.select %[[NQ]], %{{.*}}, %{{.*}} : f32
+  // CHECK: %[[F:.*]] = arith.fptosi %[[C]] : f32 to i64
   // Clamped again in integers (wide ranges round in binary32).
   // CHECK: %[[LO:.*]] = arith.maxsi %[[F]], %{{.*}} : i64
   // CHECK: %[[Q:.*]] = arith.minsi %[[LO]], %{{.*}} : i64
-  // NaN quantizes to the zero point.
-  // CHECK: %[[SEL:.*]] = arith.select %{{.*}}, %{{.*}}, %[[Q]] : i64
-  // CHECK: %[[T:.*]] = arith.trunci %[[SEL]] : i64 to i8
+  // CHECK: %[[T:.*]] = arith.trunci %[[Q]] : i64 to i8
   // CHECK: linalg.yield %[[T]] : i8
   %0 = qat.quantize %x, %s, %z {is_signed = false, rounding = #qat<rounding toward_zero>}
       : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi8>
