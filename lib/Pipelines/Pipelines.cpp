@@ -32,11 +32,11 @@ void mlir::qat::buildInstrumentPipeline(
   if (options.foldBatchNorm)
     pm.addNestedPass<func::FuncOp>(createFoldBatchNorm());
   InstrumentOptions instrument;
-  instrument.weightBits = options.weightBits;
-  instrument.actBits = options.actBits;
-  instrument.perChannel = options.perChannel;
-  instrument.symmetricActivations = options.symmetricActivations;
-  instrument.rounding = options.rounding;
+  instrument.weightBits = options.layers.weightBits;
+  instrument.actBits = options.layers.actBits;
+  instrument.perChannel = options.layers.perChannel;
+  instrument.symmetricActivations = options.layers.symmetricActivations;
+  instrument.rounding = options.layers.rounding;
   instrument.skipFirstLast = options.skipFirstLast;
   instrument.configFile = options.config;
   instrument.reportFile = options.report;
@@ -138,23 +138,23 @@ struct InstrumentCommandLine
   InstrumentPipelineOptions defaults;
   Option<unsigned> weightBits{*this, "weight-bits",
                               llvm::cl::desc("bit width of weights (2-16)"),
-                              llvm::cl::init(defaults.weightBits)};
+                              llvm::cl::init(defaults.layers.weightBits)};
   Option<unsigned> actBits{*this, "act-bits",
                            llvm::cl::desc("bit width of activations (2-16)"),
-                           llvm::cl::init(defaults.actBits)};
+                           llvm::cl::init(defaults.layers.actBits)};
   Option<bool> perChannel{
       *this, "per-channel",
       llvm::cl::desc("quantize weights per output channel (else per tensor)"),
-      llvm::cl::init(defaults.perChannel)};
+      llvm::cl::init(defaults.layers.perChannel)};
   Option<bool> symmetricActivations{
       *this, "symmetric-activations",
       llvm::cl::desc("signed activations with a zero point of 0"),
-      llvm::cl::init(defaults.symmetricActivations)};
+      llvm::cl::init(defaults.layers.symmetricActivations)};
   Option<RoundingMode> rounding{
       *this, "rounding",
       llvm::cl::desc("rounding mode: half_to_even, half_away_from_zero, "
                      "half_up, toward_zero"),
-      llvm::cl::init(defaults.rounding)};
+      llvm::cl::init(defaults.layers.rounding)};
   Option<bool> skipFirstLast{
       *this, "skip-first-last",
       llvm::cl::desc("leave the first and the last layer in float"),
@@ -177,11 +177,11 @@ struct InstrumentCommandLine
 
   InstrumentPipelineOptions get() const {
     InstrumentPipelineOptions options;
-    options.weightBits = weightBits;
-    options.actBits = actBits;
-    options.perChannel = perChannel;
-    options.symmetricActivations = symmetricActivations;
-    options.rounding = rounding;
+    options.layers.weightBits = weightBits;
+    options.layers.actBits = actBits;
+    options.layers.perChannel = perChannel;
+    options.layers.symmetricActivations = symmetricActivations;
+    options.layers.rounding = rounding;
     options.skipFirstLast = skipFirstLast;
     options.config = config;
     options.foldBatchNorm = foldBatchNorm;

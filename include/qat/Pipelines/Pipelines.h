@@ -12,6 +12,7 @@
 #define QAT_PIPELINES_PIPELINES_H
 
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Dialect/Qat/Transforms/InstrumentConfig.h"
 #include "qat/Training/TrainStep.h"
 
 #include <cstdint>
@@ -26,11 +27,9 @@ namespace mlir::qat {
 /// `qat-instrument-pipeline`: qat-fold-batchnorm, then qat-instrument with
 /// these settings (the pass's options; docs/Instrumentation.md).
 struct InstrumentPipelineOptions {
-  unsigned weightBits = 8;
-  unsigned actBits = 8;
-  bool perChannel = true;
-  bool symmetricActivations = false;
-  RoundingMode rounding = RoundingMode::half_to_even;
+  /// Bit widths, granularity, symmetry and rounding of every layer (a config
+  /// file may override them per layer); `skip` is not used.
+  LayerQuantSpec layers;
   bool skipFirstLast = false;
   /// JSON file with global settings and per-layer overrides.
   std::string config;
