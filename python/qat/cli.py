@@ -169,11 +169,17 @@ def cmd_train(args):
     from qat import workflow
     text = _read(args.model)
     values = _load_values(args.values)
-    trainer = workflow.Trainer(text, values, _workdir(args), "train",
-                               optimizer=args.optimizer,
-                               momentum=args.momentum,
-                               weight_decay=args.weight_decay,
-                               range_learning=args.range_learning)
+    options = dict(optimizer=args.optimizer, momentum=args.momentum,
+                   weight_decay=args.weight_decay,
+                   range_learning=args.range_learning)
+    frozen = {}  # scales and zero points --faithful keeps as they are
+    if args.faithful:
+        trainer, frozen = workflow.faithful_trainer(
+            text, values, workflow.forward_function(text), _workdir(args),
+            "train_faithful", **options)
+    else:
+        trainer = workflow.Trainer(text, values, _workdir(args), "train",
+                                   **options)
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     out = args.output or _default_out(args.model, ".trained.npz", strip=False)
@@ -183,18 +189,18 @@ def cmd_train(args):
     except workflow.Diverged as err:
         # Keep the work done: the values of the last good step.
         trainer.sync_observed_ranges()
-        _save_values(out, trainer.values)
+        _save_values(out, dict(frozen, **trainer.values))
         raise UsageError(f"{err}; the values of step {err.step} were saved "
                          f"to {out}",
                          "lower --lr (or check the data and labels)") from None
     except KeyboardInterrupt:
         # Never lose the work done: the values after the last full step.
         trainer.sync_observed_ranges()
-        _save_values(out, trainer.values)
+        _save_values(out, dict(frozen, **trainer.values))
         print(f"\ninterrupted after {trainer.step} steps; the values so far "
               f"-> {out}", file=sys.stderr)
         raise
-    _save_values(out, trainer.values)
+    _save_values(out, dict(frozen, **trainer.values))
     print(f"trained {trainer.step} steps, loss {history[0][1]:.4f} -> "
           f"{history[-1][1]:.4f} -> {out}")
 
@@ -413,6 +419,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.0)
     c.add_argument("--range-learning", choices=["lsq", "ema", "none"],
                    default="lsq")
+    c.add_argument("--faithful", action="store_true",
+                   help="keep the scales and zero points of --values and "
+                        "train the weights through the faithful simulation "
+                        "(what is trained is what deploys, bit for bit)")
     data_options(c)
     build_dir(c)
     c.set_defaults(run=cmd_train)

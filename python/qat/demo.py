@@ -141,14 +141,11 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         """Scales frozen after QAT, then a short fine-tuning of the weights
         through the faithful simulation (qat-faithful): the program trained
         computes exactly what the deployed one computes."""
-        qparams = {k: v for k, v in qat_values.items()
-                   if k not in imported.params}
-        faithful = workflow.faithful(workflow.freeze(q_text, qparams, fn))
         _log(f"[{name}] {label}: scales frozen, {faithful_epochs:g} epochs "
              f"through the faithful simulation (lr {qat_lr / 2:g})", quiet)
-        tuner = workflow.Trainer(
-            faithful, {k: v for k, v in qat_values.items()
-                       if k in imported.params}, work, f"faithful_{label}")
+        tuner, qparams = workflow.faithful_trainer(
+            q_text, qat_values, fn, work, f"faithful_{label}")
+        faithful = tuner.text
         history = tuner.fit(train, faithful_epochs, qat_lr / 2,
                             progress=progress,
                             desc=f"{name} faithful {label}")

@@ -66,6 +66,33 @@ def convert(frozen: str) -> str:
     return pipeline.run(frozen, "qat-deploy-pipeline")
 
 
+#: How qat-instrument names the scales and zero points it adds.
+QPARAM_SUFFIXES = (".weight_scale", ".act_scale", ".act_zero_point")
+
+
+def split_qparams(values: Dict[str, np.ndarray]):
+    """(scales and zero points, the other values), by qat-instrument's
+    names."""
+    qparams = {k: v for k, v in values.items() if k.endswith(QPARAM_SUFFIXES)}
+    return qparams, {k: v for k, v in values.items() if k not in qparams}
+
+
+def faithful_trainer(text: str, values: Dict[str, np.ndarray], function: str,
+                     workdir: str, name: str = "faithful", **options):
+    """A Trainer of the faithful simulation of the instrumented `text`: the
+    scales and zero points of `values` frozen (qat-freeze), every layer
+    computing the integer result deployment computes (qat-faithful), the
+    weights trained. Returns (trainer, the frozen scales and zero points);
+    the deployable values are dict(qparams, **trainer.values)."""
+    qparams, params = split_qparams(values)
+    if not qparams:
+        raise ValueError("faithful training needs the scales and zero points "
+                         "of an instrumented model (calibrate or train it "
+                         "first)")
+    program = faithful(freeze(text, qparams, function))
+    return Trainer(program, params, workdir, name, **options), qparams
+
+
 def forward_function(text: str) -> str:
     """The name of the first public function in `text`."""
     for line in text.splitlines():
@@ -134,6 +161,7 @@ class Trainer:
                  workdir: str, name: str = "train", optimizer: str = "sgd",
                  momentum: float = 0.9, weight_decay: float = 0.0,
                  range_learning: str = "lsq"):
+        self.text = text  # the forward the training step was built from
         program = pipeline.run(text, "qat-train-pipeline",
                                optimizer=optimizer, momentum=momentum,
                                weight_decay=weight_decay,

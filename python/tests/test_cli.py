@@ -382,3 +382,49 @@ def test_calibration_warns_when_a_range_collapses(project, tmp_path):
     result = qat("calibrate", "mlp.qat.mlir", "--values", "mlp.npz",
                  "--data", "data.npz", "-q", cwd=d)
     assert result.returncode == 0 and "warning" not in result.stderr, result
+
+
+def test_train_faithful_keeps_the_scales_and_deploys_what_it_trained(
+        project, tmp_path):
+    """`train --faithful` keeps the scales and zero points it is given,
+    trains the weights through the faithful simulation, and the deployed
+    integer program then computes exactly what that simulation computes."""
+    import shutil
+    from qat import data as datasets
+    from qat import pipeline, workflow
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    shutil.copy(project / "data.npz", d / "data.npz")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+       "--epochs", 1, "--lr", 0.1, "-q", cwd=d)
+    ok("instrument", "mlp.mlir", "--weight-bits", 4, cwd=d)
+    ok("calibrate", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+       "--data", "data.npz", "-q", cwd=d)
+    ok("train", "mlp.qat.mlir", "--values", "mlp.qat.calibrated.npz",
+       "--data", "data.npz", "--faithful", "--epochs", 0.5, "--lr", 0.01,
+       "-o", "tuned.npz", "-q", cwd=d)
+    before, after = np.load(d / "mlp.qat.calibrated.npz"), np.load(d /
+                                                                  "tuned.npz")
+    assert set(before.files) == set(after.files)
+    qparams = [k for k in after.files if k.endswith(workflow.QPARAM_SUFFIXES)]
+    assert qparams and all(np.array_equal(before[k], after[k])
+                           for k in qparams)
+    assert any(not np.array_equal(before[k], after[k])
+               for k in after.files if k not in qparams)
+
+    ok("freeze", "mlp.qat.mlir", "--values", "tuned.npz", cwd=d)
+    ok("convert", "mlp.frozen.mlir", cwd=d)
+    ok("compile", "mlp.int.mlir", cwd=d)
+    text = (d / "mlp.qat.mlir").read_text()
+    values = dict(after)
+    q, params = workflow.split_qparams(values)
+    simulation = workflow.freeze(
+        workflow.faithful(workflow.freeze(text, q, "mlp")), params, "mlp")
+    sim = pipeline.load(simulation, str(d / "sim"), "faithful").mlp
+    deployed = pipeline.Model(str(d / "libmlp.int.so")).mlp
+    x, _ = separable(128, 7)
+    x = datasets.fit(x, sim.args[0].shape, "npz")
+    for start in range(0, len(x), 32):
+        np.testing.assert_array_equal(sim(x[start:start + 32]),
+                                      deployed(x[start:start + 32]))
