@@ -242,25 +242,43 @@ def cmd_eval(args):
     from qat import data as datasets
     from qat import workflow
     from qat.runtime import Model, QatError
-    if not os.path.exists(args.library):
-        raise UsageError(f"{args.library}: no such file",
-                         "make one with `python3 -m qat compile`")
-    try:
-        model = Model(os.path.abspath(args.library))
-    except QatError as err:
-        raise UsageError(f"{args.library}: {err}")
-    name = args.entry or next(iter(model.entries))
-    if name not in model.entries:
-        raise UsageError(f"{args.library} has no entry @{name}",
-                         "entries: " + ", ".join(model.entries))
-    entry = model[name]
+    def open_entry(library):
+        if not os.path.exists(library):
+            raise UsageError(f"{library}: no such file",
+                             "make one with `python3 -m qat compile`")
+        try:
+            model = Model(os.path.abspath(library))
+        except QatError as err:
+            raise UsageError(f"{library}: {err}")
+        name = args.entry or next(iter(model.entries))
+        if name not in model.entries:
+            raise UsageError(f"{library} has no entry @{name}",
+                             "entries: " + ", ".join(model.entries))
+        return model[name]
+
+    entry = open_entry(args.library)
+    name = entry.name
     values = _load_values(args.values, required=False)
     split = _data(args, args.split)
     x = datasets.fit(split.x, entry.args[0].shape, args.data)
-    acc = workflow.accuracy(entry, values, datasets.Split(x, split.y))
+    predicted = workflow.predict(entry, values, x).argmax(1)
+    acc = float((predicted == split.y).mean())
     per_call = workflow.latency(entry, values, x, repeat=50)
     print(f"@{name}: accuracy {100 * acc:.2f}% on {len(x)} samples; "
           f"{per_call * 1e6:.1f} us per call of batch {entry.args[0].shape[0]}")
+    if args.against:
+        # Simulation against deployment (or any two builds of one model):
+        # how many samples change class between them.
+        other = open_entry(args.against)
+        if other.args[0].shape != entry.args[0].shape:
+            raise UsageError(f"{args.against}: input {other.args[0].shape} "
+                             f"differs from {args.library}'s "
+                             f"{entry.args[0].shape}")
+        theirs = workflow.predict(other, values, x).argmax(1)
+        flips = int(np.count_nonzero(theirs != predicted))
+        print(f"against {args.against}: the class differs on {flips} of "
+              f"{len(x)} samples ({100 * (1 - flips / len(x)):.2f}% agree); "
+              f"its accuracy {100 * float((theirs == split.y).mean()):.2f}%")
 
 
 def cmd_check(args):
@@ -455,6 +473,10 @@ def parser() -> argparse.ArgumentParser:
                    help="parameter values when the model takes them")
     c.add_argument("--entry")
     c.add_argument("--split", choices=["train", "test"], default="test")
+    c.add_argument("--against", metavar="LIBRARY",
+                   help="another build of the model (the QAT simulation of "
+                        "a deployed library): count the samples whose class "
+                        "differs between the two")
     data_options(c)
     c.set_defaults(run=cmd_eval)
 
