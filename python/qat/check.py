@@ -102,16 +102,17 @@ def compare_dataset(simulated, deployed, x: np.ndarray):
             chunk = np.concatenate([chunk, pad])
         sim = _results(simulated, [chunk])
         dep = _results(deployed, [chunk])
-        trimmed = ({k: v[:valid] for k, v in sim.items()},
-                   {k: v[:valid] for k, v in dep.items()})
-        for part in _compare(*trimmed)[0]:
+        part_layers, part_outputs = _compare(
+            {k: v[:valid] for k, v in sim.items()},
+            {k: v[:valid] for k, v in dep.items()})
+        for part in part_layers:
             old = layers.get(part.layer)
             layers[part.layer] = part if old is None else old._replace(
                 elements=old.elements + part.elements,
                 differing=old.differing + part.differing,
                 max_steps=max(old.max_steps, part.max_steps),
                 step=old.step or part.step)
-        for part in _compare(*trimmed)[1]:
+        for part in part_outputs:
             old = outputs.get(part.output)
             if old is not None:
                 rows, flips = old.rows + part.rows, old.flips + part.flips

@@ -44,18 +44,12 @@ def _read(path: str) -> str:
 
 
 def _write(path: str, text: str) -> None:
-    """Writes through a temporary file renamed into place: a kill leaves the
-    old file or the complete new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    partial = f"{path}.partial.{os.getpid()}"
-    try:
-        with open(partial, "w") as f:
-            f.write(text)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    """Writes through a temporary file renamed into place
+    (pipeline.replacing)."""
+    from qat import pipeline
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with pipeline.replacing(path) as f:
+        f.write(text)
 
 
 def _load_values(paths: Optional[List[str]],
@@ -117,12 +111,16 @@ def cmd_instrument(args):
     from qat import workflow
     import tempfile
     with tempfile.TemporaryDirectory() as scratch:
-        plan = os.path.join(scratch, "plan.txt")
+        # The plan goes to a file only when someone reads it.
+        plan = (os.path.join(scratch, "plan.txt")
+                if args.dry_run or args.report else None)
         text = workflow.instrument(_read(args.model), args.weight_bits,
                                    args.act_bits, args.config, report=plan,
                                    dry_run=args.dry_run)
-        with open(plan) as f:
-            report = f.read()
+        report = ""
+        if plan:
+            with open(plan) as f:
+                report = f.read()
     if args.report:
         _write(args.report, report)
     if args.dry_run:
@@ -337,7 +335,6 @@ def _number(kind, low=None, above=None):
 POSITIVE_INT = _number(int, low=1)
 POSITIVE = _number(float, above=0)
 NON_NEGATIVE = _number(float, low=0)
-FINITE = _number(float)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -511,24 +508,21 @@ def parser() -> argparse.ArgumentParser:
 def _option_value(path, key, action, value):
     """`value` from an options file, checked and converted as the command
     line would (a wrong type is a UsageError naming the key)."""
+    import json
+
     def bad(expected):
         return UsageError(f"{path}: '{key}': expected {expected}, got "
-                          f"{json_text(value)}")
-
-    def json_text(v):
-        import json
-        return json.dumps(v)
+                          f"{json.dumps(value)}")
 
     if action.nargs == 0:  # a flag: store_true and the like
         if not isinstance(value, bool):
             raise bad("true or false")
-        return value if action.const is True or action.const is None else (
-            action.const if value else action.default)
+        return action.const if value else action.default
     values = value if isinstance(value, list) and action.nargs in (
         "+", "*") else [value]
     converted = []
     for v in values:
-        if isinstance(v, (dict, list)) or isinstance(v, bool):
+        if isinstance(v, (dict, list, bool)):
             raise bad("a " + (action.type.__name__ if action.type else
                               "string"))
         text = str(v)

@@ -16,6 +16,7 @@ ToolError with its first diagnostic (the location and message MLIR
 printed).
 """
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -73,21 +74,31 @@ def run(text: str, name: str, **options) -> str:
     return result.stdout
 
 
-def save_values(path: str, values: Dict[str, np.ndarray]) -> str:
-    """Writes `values` as a NumPy .npz archive (uncompressed, what
-    qat-freeze reads), through a temporary file renamed into place."""
+@contextlib.contextmanager
+def replacing(path: str, mode: str = "w"):
+    """A file to write `path` through: a temporary file beside it, renamed
+    over it when the block ends normally, removed otherwise. A kill leaves
+    the old file or the complete new one. Every output of the front end is
+    written this way."""
     partial = f"{path}.partial.{os.getpid()}"
     try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED,
-                             allowZip64=True) as archive:
-            for name, value in values.items():
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array(
-                        f, np.asarray(value, order="C"), allow_pickle=False)
+        with open(partial, mode) as f:
+            yield f
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
+
+
+def save_values(path: str, values: Dict[str, np.ndarray]) -> str:
+    """Writes `values` as a NumPy .npz archive (uncompressed, what
+    qat-freeze reads), through `replacing`."""
+    with replacing(path, "wb") as out, zipfile.ZipFile(
+            out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in values.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(
+                    f, np.asarray(value, order="C"), allow_pickle=False)
     return path
 
 
