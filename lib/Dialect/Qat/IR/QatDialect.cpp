@@ -138,17 +138,26 @@ void QatDialect::setFaithfulAttr(Operation *func) {
 
 namespace {
 
-/// The op-level attributes and what each must be; empty for a name that is
-/// not an op attribute.
-StringRef expectedOnOp(StringRef name) {
-  return llvm::StringSwitch<StringRef>(name)
-      .Case(QatDialect::kLayerAttrName, "a non-empty string")
-      .Case(QatDialect::kScaleAttrName, "a float")
+/// What an op-level attribute must be (a phrase for messages) and whether
+/// `value` is that; std::nullopt for a name that is no op attribute.
+struct OpAttrCheck {
+  StringRef expected;
+  bool ok;
+};
+std::optional<OpAttrCheck> checkOpAttr(StringRef name, Attribute value) {
+  auto string = dyn_cast<StringAttr>(value);
+  return llvm::StringSwitch<std::optional<OpAttrCheck>>(name)
+      .Case(QatDialect::kLayerAttrName,
+            OpAttrCheck{"a non-empty string", string && !string.empty()})
+      .Case(QatDialect::kScaleAttrName,
+            OpAttrCheck{"a float", isa<FloatAttr>(value)})
       .Cases({QatDialect::kFrozenAttrName, QatDialect::kFaithfulAttrName,
               QatDialect::kUnpackInt4AttrName},
-             "a unit attribute")
-      .Case(QatDialect::kInitQParamsForAttrName, "a flat symbol reference")
-      .Default("");
+             OpAttrCheck{"a unit attribute", isa<UnitAttr>(value)})
+      .Case(
+          QatDialect::kInitQParamsForAttrName,
+          OpAttrCheck{"a flat symbol reference", isa<FlatSymbolRefAttr>(value)})
+      .Default(std::nullopt);
 }
 
 LogicalResult verifyNonEmptyString(Operation *op, NamedAttribute attr,
@@ -194,8 +203,8 @@ LogicalResult verifyQParamInfo(Operation *op, NamedAttribute attr,
 LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
                                                    NamedAttribute attr) {
   StringRef name = attr.getName().getValue();
-  StringRef expected = expectedOnOp(name);
-  if (expected.empty()) {
+  std::optional<OpAttrCheck> check = checkOpAttr(name, attr.getValue());
+  if (!check) {
     if (name == kNameAttrName || name == kRoleAttrName ||
         name == kQParamAttrName)
       return op->emitOpError("expected '")
@@ -205,16 +214,10 @@ LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
            << "qat.qparam, qat.layer, qat.frozen, qat.faithful, "
            << "qat.init_qparams_for, qat.scale and qat.unpack_int4";
   }
-  Attribute value = attr.getValue();
-  bool ok = llvm::StringSwitch<bool>(name)
-                .Case(kLayerAttrName, isa<StringAttr>(value) &&
-                                          !cast<StringAttr>(value).empty())
-                .Case(kScaleAttrName, isa<FloatAttr>(value))
-                .Case(kInitQParamsForAttrName, isa<FlatSymbolRefAttr>(value))
-                .Default(isa<UnitAttr>(value));
-  if (!ok)
+  if (!check->ok)
     return op->emitOpError("expected '")
-           << name << "' to be " << expected << ", found " << value;
+           << name << "' to be " << check->expected << ", found "
+           << attr.getValue();
   if ((name == kFrozenAttrName || name == kFaithfulAttrName ||
        name == kInitQParamsForAttrName) &&
       !isa<FunctionOpInterface>(op))
