@@ -203,13 +203,9 @@ int main(int argc, char **argv) {
       fail(error);
     return out;
   };
-  // Keeps `out` and moves it into place; 0 on success, else 1 (reported).
-  auto commit = [&](std::unique_ptr<llvm::ToolOutputFile> &out) {
-    out->os().close();
-    if (out->os().has_error())
-      return fail("cannot write '" + destination +
-                  "': " + out->os().error().message());
-    out->keep();
+  // Renames the complete file over the destination; 0 on success, else 1
+  // (reported).
+  auto moveIntoPlace = [&]() {
     if (destination == "-")
       return 0;
     if (std::error_code ec = llvm::sys::fs::rename(partial, destination)) {
@@ -217,6 +213,15 @@ int main(int argc, char **argv) {
       return fail("cannot write '" + destination + "': " + ec.message());
     }
     return 0;
+  };
+  // Keeps `out` and moves it into place.
+  auto commit = [&](std::unique_ptr<llvm::ToolOutputFile> &out) {
+    out->os().close();
+    if (out->os().has_error())
+      return fail("cannot write '" + destination +
+                  "': " + out->os().error().message());
+    out->keep();
+    return moveIntoPlace();
   };
 
   if (*emit == Emit::Header) {
@@ -296,7 +301,5 @@ int main(int argc, char **argv) {
   if (failed(qat::linkSharedLibrary(objectPath, partial,
                                     qat::usesOpenMP(*llvmModule), error)))
     return fail(error);
-  if (std::error_code ec = llvm::sys::fs::rename(partial, destination))
-    return fail("cannot write '" + destination + "': " + ec.message());
-  return 0;
+  return moveIntoPlace();
 }
