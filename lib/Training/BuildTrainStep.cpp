@@ -67,10 +67,7 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
   for (BlockArgument arg : forward.getArguments()) {
     unsigned i = arg.getArgNumber();
     Argument a{i, Role::Param, "", false, QParamRole::ActScale, ""};
-    if (StringAttr name = QatDialect::getArgName(forward, i))
-      a.name = name.str();
-    else
-      a.name = "arg" + std::to_string(i);
+    a.name = QatDialect::getArgNameOrIndex(forward, i);
     std::optional<ArgRole> role = QatDialect::getArgRole(forward, i);
     if (role == ArgRole::QParam) {
       a.role = Role::QParam;
@@ -95,8 +92,7 @@ FailureOr<Signature> readSignature(func::FuncOp forward, bool learnScales) {
     sig.args.push_back(std::move(a));
   }
   for (unsigned i = 0, e = forward.getNumResults(); i < e; ++i) {
-    StringAttr name = QatDialect::getResultName(forward, i);
-    sig.outputNames.push_back(name ? name.str() : "result" + std::to_string(i));
+    sig.outputNames.push_back(QatDialect::getResultNameOrIndex(forward, i));
   }
   return sig;
 }

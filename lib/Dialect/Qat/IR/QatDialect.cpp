@@ -68,6 +68,18 @@ StringAttr QatDialect::getResultName(FunctionOpInterface func, unsigned index) {
   return func.getResultAttrOfType<StringAttr>(index, kNameAttrName);
 }
 
+std::string QatDialect::getArgNameOrIndex(FunctionOpInterface func,
+                                          unsigned index) {
+  StringAttr name = getArgName(func, index);
+  return name ? name.str() : "arg" + std::to_string(index);
+}
+
+std::string QatDialect::getResultNameOrIndex(FunctionOpInterface func,
+                                             unsigned index) {
+  StringAttr name = getResultName(func, index);
+  return name ? name.str() : "result" + std::to_string(index);
+}
+
 void QatDialect::setArgName(FunctionOpInterface func, unsigned index,
                             StringRef name) {
   func.setArgAttr(index, kNameAttrName,

@@ -20,13 +20,6 @@ namespace mlir::qat {
 using namespace mlir;
 using namespace mlir::qat;
 
-/// The argument's qat.name, else "arg<i>" (as qat-build-train-step names it).
-static std::string argName(func::FuncOp func, unsigned i) {
-  if (StringAttr name = QatDialect::getArgName(func, i))
-    return name.str();
-  return "arg" + std::to_string(i);
-}
-
 static bool isQParam(func::FuncOp func, unsigned i) {
   return QatDialect::getArgRole(func, i) == ArgRole::QParam;
 }
@@ -65,7 +58,7 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
   // Argument names, with the train-step prefixes accepted.
   llvm::StringMap<unsigned> byName;
   for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-    byName[argName(func, i)] = i;
+    byName[QatDialect::getArgNameOrIndex(func, i)] = i;
   llvm::DenseMap<unsigned, DenseElementsAttr> constants;
   for (const auto &[key, array] : values.arrays()) {
     StringRef name = key;
@@ -91,7 +84,8 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
     if (isQParam(func, i) && !constants.count(i))
       return fail(llvm::formatv("quantization parameter '{0}' of @{1} has "
                                 "no value",
-                                argName(func, i), func.getSymName()));
+                                QatDialect::getArgNameOrIndex(func, i),
+                                func.getSymName()));
 
   // Rewrite: constants at the entry, arguments erased.
   OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());

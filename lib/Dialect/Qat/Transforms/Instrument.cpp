@@ -117,12 +117,6 @@ std::string describePending(const Pending &pending) {
   return text;
 }
 
-std::string getArgName(func::FuncOp func, unsigned index) {
-  if (StringAttr name = QatDialect::getArgName(func, index))
-    return name.str();
-  return "arg" + std::to_string(index);
-}
-
 /// The data operand of ops whose result holds (a subset of) that operand's
 /// values, so that a quantized input gives a quantized result: reshapes,
 /// slices, transposes, broadcasts, copies, max pooling and padding with 0 or
@@ -307,7 +301,7 @@ void Planner::ensure(OpOperand &use, ActSpec spec) {
   }
   std::string name, what;
   if (auto arg = dyn_cast<BlockArgument>(value)) {
-    name = getArgName(func, arg.getArgNumber());
+    name = QatDialect::getArgNameOrIndex(func, arg.getArgNumber());
     what = "input " + name;
   } else {
     Operation *def = value.getDefiningOp();

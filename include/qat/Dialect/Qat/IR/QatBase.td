@@ -81,6 +81,13 @@ def Qat_Dialect : Dialect {
                                          unsigned index);
     static ::mlir::StringAttr getResultName(::mlir::FunctionOpInterface func,
                                             unsigned index);
+    /// The name of argument / result `index` where no qat.name is given:
+    /// "arg<index>" / "result<index>" (freezing, training and the runtime's
+    /// entry-point table all use it), else its qat.name.
+    static std::string getArgNameOrIndex(::mlir::FunctionOpInterface func,
+                                         unsigned index);
+    static std::string getResultNameOrIndex(::mlir::FunctionOpInterface func,
+                                            unsigned index);
     static void setArgName(::mlir::FunctionOpInterface func, unsigned index,
                            ::llvm::StringRef name);
     static void setResultName(::mlir::FunctionOpInterface func,
