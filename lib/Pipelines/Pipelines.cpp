@@ -231,6 +231,12 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
       llvm::cl::desc("ema: stop updating activation ranges after this step "
                      "(-1: never)"),
       llvm::cl::init(defaults.freezeObserversAfter)};
+  Option<int64_t> batchShards{
+      *this, "batch-shards",
+      llvm::cl::desc("micro-batches per update (data-parallel ranks x "
+                     "accumulation): LSQ's activation gradient scale counts "
+                     "the global batch"),
+      llvm::cl::init(defaults.batchShards)};
 
   TrainStepOptions get() const {
     TrainStepOptions options;

@@ -206,8 +206,12 @@ static LogicalResult visitFakeQuant(ReverseBuilder &rb, FakeQuantOp op,
   float factor = 1.0f;
   if (rb.options.lsqGradScale) {
     int64_t channels = scaleType.getRank() == 0 ? 1 : scaleType.getDimSize(0);
-    factor = quantmath::lsqGradScale(inputType.getNumElements() / channels,
-                                     op.getQuantRange().qmax);
+    int64_t shards = rb.options.shardedActivations.contains(op)
+                         ? rb.options.batchShards
+                         : 1;
+    factor = quantmath::lsqGradScale(
+        inputType.getNumElements() / channels * shards,
+        op.getQuantRange().qmax);
   }
   auto grad = FakeQuantGradOp::create(b, op.getLoc(), op.getInput(),
                                       op.getScale(), op.getZeroPoint(),

@@ -17,6 +17,7 @@
 
 #include "TrainStepImpl.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/StringExtras.h"
@@ -132,10 +133,16 @@ public:
   TrainStepGenerator(func::FuncOp forward, Signature signature, Type labelType,
                      const StepSettings &options);
 
-  /// @eval_step (loss and outputs) or @gradients (loss and the trained
-  /// tensors' gradients): nothing is updated.
-  LogicalResult emitEvaluation(bool withGradients);
+  /// @eval_step: the loss and the outputs; nothing is updated.
+  LogicalResult emitEvaluation();
+  /// @gradients: the loss and the trained tensors' gradients, observers
+  /// read only. With `advanceObservers` (ema), @train_gradients: the first
+  /// half of @train_step, which also returns the observers it advanced.
+  LogicalResult emitGradients(bool advanceObservers);
   LogicalResult emitTrainStep();
+  /// @apply_update: the second half of @train_step, the optimizer step of
+  /// every trained tensor from given gradients.
+  void emitApplyUpdate();
   /// Whether the forward has activation quantization parameters (then
   /// @calibrate and @qparams exist).
   bool hasObservers() const { return !groups.empty(); }
@@ -155,21 +162,26 @@ private:
   /// The parts a function takes, in the order of docs/Training.md.
   struct Parts {
     bool scales = true; ///< the forward's scale arguments
-    bool state = false; ///< optimizer state (and lr, step)
+    bool state = false; ///< optimizer state
     bool observers = false;
     bool inputs = true;
     bool labels = true;
+    bool rate = false; ///< the learning rate
+    bool step = false; ///< the 1-based step number
   };
   /// Parameters, [scales], [optimizer state], [observers], [inputs],
-  /// [labels], [lr, step].
+  /// [labels], [lr], [step].
   Layout layout(const Parts &parts) const;
   /// The parts of the step functions: scales as arguments with lsq and
-  /// none, observers with ema.
-  Parts stepParts(bool state) const {
+  /// none, observers with ema; an update takes the learning rate, and the
+  /// step number when Adam or ema reads it.
+  Parts stepParts(bool update) const {
     Parts parts;
     parts.scales = !options.ema;
     parts.observers = options.ema;
-    parts.state = state;
+    parts.state = update;
+    parts.rate = update;
+    parts.step = update && (options.optimizer == Optimizer::Adam || options.ema);
     return parts;
   }
 
@@ -179,7 +191,8 @@ private:
   }
   SmallVector<StringRef> stateKinds() const;
 
-  /// A new function after the forward with `l`'s arguments; the builder is
+  /// A new function after the forward and the functions generated before it,
+  /// with `l`'s arguments; the builder is
   /// left at the end of its entry block.
   func::FuncOp createFunction(StringRef name, const Layout &l);
   /// Returns `results`, named `names`, from `func`.
@@ -206,8 +219,16 @@ private:
   /// then the new states.
   SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
                             Value step, bool isScale);
+  /// The optimizer step of every trained tensor: `tensors` and `gradients`
+  /// in the order of `trained`, `states` kind by kind. Appends the updated
+  /// tensors, then the new states, as @train_step returns them.
+  void emitUpdates(ValueRange tensors, ValueRange gradients, ValueRange states,
+                   Value lr, Value step, SmallVector<Value> &results,
+                   SmallVector<std::string> &names);
 
   func::FuncOp forward;
+  /// The function generated last: the next one follows it.
+  func::FuncOp lastFunction;
   Signature sig;
   Type labelType;
   const StepSettings &options;
@@ -290,19 +311,19 @@ TrainStepGenerator::layout(const Parts &parts) const {
       l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
   if (parts.labels)
     l.labels = add(labelType, "labels");
-  if (parts.state) {
+  if (parts.rate)
     l.lr = add(scalar, "lr");
-    if (options.optimizer == Optimizer::Adam || options.ema)
-      l.step = add(scalar, "step");
-  }
+  if (parts.step)
+    l.step = add(scalar, "step");
   return l;
 }
 
 func::FuncOp TrainStepGenerator::createFunction(StringRef name,
                                                 const Layout &l) {
-  b.setInsertionPointAfter(forward);
+  b.setInsertionPointAfter(lastFunction ? lastFunction : forward);
   auto func = func::FuncOp::create(
       b, name, FunctionType::get(b.getContext(), l.types, {}));
+  lastFunction = func;
   for (auto [i, n] : llvm::enumerate(l.names))
     QatDialect::setArgName(func, i, n);
   b.setInsertionPointToEnd(func.addEntryBlock());
@@ -405,6 +426,16 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
     wrt.push_back(forwardArgs[a->index]);
   AutodiffOptions autodiff;
   autodiff.lsqGradScale = true;
+  autodiff.batchShards = options.batchShards;
+  if (options.batchShards != 1) {
+    // The fake-quants downstream of the data see one shard of the batch.
+    SetVector<Operation *> downstream;
+    for (const Argument *a : inputs)
+      getForwardSlice(forwardArgs[a->index], &downstream);
+    for (Operation *op : downstream)
+      if (isa<FakeQuantOp>(op))
+        autodiff.shardedActivations.insert(op);
+  }
   FailureOr<SmallVector<Value>> grads = buildGradients(
       b, entry, {{outputs[0], lossAndGradient.gradient}}, wrt, autodiff);
   if (failed(grads))
@@ -413,35 +444,55 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
   return success();
 }
 
-LogicalResult TrainStepGenerator::emitEvaluation(bool withGradients) {
-  Layout l = layout(stepParts(/*state=*/false));
-  func::FuncOp func =
-      createFunction(withGradients ? "gradients" : "eval_step", l);
+LogicalResult TrainStepGenerator::emitEvaluation() {
+  Layout l = layout(stepParts(/*update=*/false));
+  func::FuncOp func = createFunction("eval_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
   SmallVector<Observer> ranges;
-  if (failed(emitCore(func, l, withGradients, RangeUse::Frozen, loss, outputs,
-                      gradients, ranges)))
+  if (failed(emitCore(func, l, /*withGradients=*/false, RangeUse::Frozen, loss,
+                      outputs, gradients, ranges)))
     return failure();
   SmallVector<Value> results = {loss};
   SmallVector<std::string> names = {"loss"};
-  if (withGradients) {
-    for (auto [a, g] : llvm::zip(trained, gradients)) {
-      results.push_back(g);
-      names.push_back("grad:" + a->name);
-    }
-  } else {
-    for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
-      results.push_back(v);
-      names.push_back("output:" + n);
-    }
+  for (auto [v, n] : llvm::zip(outputs, sig.outputNames)) {
+    results.push_back(v);
+    names.push_back("output:" + n);
   }
   finish(func, results, names);
   return success();
 }
 
+LogicalResult TrainStepGenerator::emitGradients(bool advanceObservers) {
+  Parts parts = stepParts(/*update=*/false);
+  parts.step = advanceObservers;
+  Layout l = layout(parts);
+  func::FuncOp func =
+      createFunction(advanceObservers ? "train_gradients" : "gradients", l);
+  Value loss;
+  SmallVector<Value> outputs, gradients;
+  SmallVector<Observer> ranges;
+  if (failed(emitCore(func, l, /*withGradients=*/true,
+                      advanceObservers ? RangeUse::Update : RangeUse::Frozen,
+                      loss, outputs, gradients, ranges)))
+    return failure();
+  SmallVector<Value> results = {loss};
+  SmallVector<std::string> names = {"loss"};
+  for (auto [a, g] : llvm::zip(trained, gradients)) {
+    results.push_back(g);
+    names.push_back("grad:" + a->name);
+  }
+  if (advanceObservers)
+    for (auto [g, range] : llvm::zip(groups, ranges)) {
+      results.append({range.min, range.max});
+      names.append({"act_min:" + g, "act_max:" + g});
+    }
+  finish(func, results, names);
+  return success();
+}
+
 LogicalResult TrainStepGenerator::emitTrainStep() {
-  Layout l = layout(stepParts(/*state=*/true));
+  Layout l = layout(stepParts(/*update=*/true));
   func::FuncOp func = createFunction("train_step", l);
   Value loss;
   SmallVector<Value> outputs, gradients;
@@ -449,21 +500,69 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
   if (failed(emitCore(func, l, true, RangeUse::Update, loss, outputs, gradients,
                       ranges)))
     return failure();
+  b.setInsertionPointToEnd(&func.getBody().front());
   ValueRange args = func.getBody().front().getArguments();
-  Value lr = args[l.lr];
+  SmallVector<Value> tensors;
+  for (const Argument *a : trained)
+    tensors.push_back(args[l.forwardPosition[a->index]]);
+  unsigned numStates = stateKinds().size() * trained.size();
   Value step = options.optimizer == Optimizer::Adam ? args[l.step] : Value();
-  SmallVector<StringRef> kinds = stateKinds();
   SmallVector<Value> results;
   SmallVector<std::string> names;
+  emitUpdates(tensors, gradients, args.slice(l.states, numStates), args[l.lr],
+              step, results, names);
+  for (auto [g, range] : llvm::zip(groups, ranges)) {
+    results.append({range.min, range.max});
+    names.append({"act_min:" + g, "act_max:" + g});
+  }
+  results.push_back(loss);
+  names.push_back("loss");
+  finish(func, results, names);
+  return success();
+}
+
+void TrainStepGenerator::emitApplyUpdate() {
+  // The trained tensors, their optimizer state, their gradients, lr, step.
+  Layout l;
+  auto add = [&](Type type, std::string name) {
+    l.types.push_back(type);
+    l.names.push_back(std::move(name));
+  };
+  for (const Argument *a : trained)
+    add(typeOf(*a), nameOf(*a));
+  for (StringRef kind : stateKinds())
+    for (const Argument *a : trained)
+      add(typeOf(*a), (kind + ":" + a->name).str());
+  for (const Argument *a : trained)
+    add(typeOf(*a), "grad:" + a->name);
+  Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
+  add(scalar, "lr");
+  bool adam = options.optimizer == Optimizer::Adam;
+  if (adam)
+    add(scalar, "step");
+  func::FuncOp func = createFunction("apply_update", l);
+  ValueRange args = func.getBody().front().getArguments();
+  unsigned n = trained.size(), numStates = stateKinds().size() * n;
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  emitUpdates(args.take_front(n), args.slice(n + numStates, n),
+              args.slice(n, numStates), args[2 * n + numStates],
+              adam ? args.back() : Value(), results, names);
+  finish(func, results, names);
+}
+
+void TrainStepGenerator::emitUpdates(ValueRange tensors, ValueRange gradients,
+                                     ValueRange states, Value lr, Value step,
+                                     SmallVector<Value> &results,
+                                     SmallVector<std::string> &names) {
+  SmallVector<StringRef> kinds = stateKinds();
   SmallVector<SmallVector<Value>> newStates(kinds.size());
-  b.setInsertionPointToEnd(&func.getBody().front());
   for (auto [t, a] : llvm::enumerate(trained)) {
-    SmallVector<Value> states;
+    SmallVector<Value> old;
     for (unsigned k = 0; k < kinds.size(); ++k)
-      states.push_back(args[l.states + k * trained.size() + t]);
-    SmallVector<Value> updated =
-        update(args[l.forwardPosition[a->index]], gradients[t], states, lr,
-               step, a->role == Role::QParam);
+      old.push_back(states[k * trained.size() + t]);
+    SmallVector<Value> updated = update(tensors[t], gradients[t], old, lr, step,
+                                        a->role == Role::QParam);
     results.push_back(updated[0]);
     names.push_back(nameOf(*a));
     for (unsigned k = 0; k < kinds.size(); ++k)
@@ -474,14 +573,6 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
       results.push_back(v);
       names.push_back((kind + ":" + a->name).str());
     }
-  for (auto [g, range] : llvm::zip(groups, ranges)) {
-    results.append({range.min, range.max});
-    names.append({"act_min:" + g, "act_max:" + g});
-  }
-  results.push_back(loss);
-  names.push_back("loss");
-  finish(func, results, names);
-  return success();
 }
 
 void TrainStepGenerator::emitCalibrate() {
@@ -649,11 +740,16 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
   func::FuncOp fwd = *found;
   if (!fwd.getBody().hasOneBlock())
     return fwd.emitOpError("expected a single-block body to differentiate");
-  for (StringRef name :
-       {"train_step", "eval_step", "gradients", "calibrate", "qparams"})
+  for (StringRef name : {"train_step", "eval_step", "gradients",
+                         "train_gradients", "apply_update", "calibrate",
+                         "qparams"})
     if (module.lookupSymbol(name))
       return module.emitError("qat-build-train-step: the module already has @")
              << name;
+  if (trainOptions.batchShards < 1)
+    return module.emitError("qat-build-train-step: batch-shards must be at "
+                            "least 1, got ")
+           << trainOptions.batchShards;
   FailureOr<Type> labelType = getLabelType(fwd, trainOptions.loss);
   if (failed(labelType))
     return failure();
@@ -665,9 +761,14 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     return fwd.emitOpError("has no parameter to train (every argument is an "
                            "input)");
   TrainStepGenerator generator(fwd, std::move(*sig), *labelType, options);
-  if (failed(generator.emitEvaluation(/*withGradients=*/false)) ||
-      failed(generator.emitEvaluation(/*withGradients=*/true)) ||
-      failed(generator.emitTrainStep()))
+  // In this order in the module, after the forward.
+  if (failed(generator.emitTrainStep()))
+    return failure();
+  if (options.ema && failed(generator.emitGradients(/*advanceObservers=*/true)))
+    return failure();
+  generator.emitApplyUpdate();
+  if (failed(generator.emitGradients(/*advanceObservers=*/false)) ||
+      failed(generator.emitEvaluation()))
     return failure();
   if (generator.hasObservers()) {
     generator.emitCalibrate();
@@ -696,6 +797,7 @@ struct BuildTrainStepPass
     options.rangeLearning = rangeLearning;
     options.averagingConstant = averagingConstant;
     options.freezeObserversAfter = freezeObserversAfter;
+    options.batchShards = batchShards;
     if (failed(buildTrainStep(getOperation(), options)))
       signalPassFailure();
   }

@@ -141,16 +141,39 @@ def _fit_input(trainer_or_entry_shape, x, what):
     return data.fit(x, trainer_or_entry_shape, what)
 
 
+def _communicator(args):
+    """The ranks of a --distributed run (MPI_COMM_WORLD), else one
+    process. Kept on `args` so that an error can stop every rank."""
+    from qat import distributed
+    if not getattr(args, "distributed", False):
+        args.comm = distributed.Single()
+        return args.comm
+    try:
+        args.comm = distributed.World(
+            bucket_bytes=int(args.bucket_mb * (1 << 20)))
+    except RuntimeError as err:
+        raise UsageError(str(err))
+    return args.comm
+
+
+def _is_writer(args) -> bool:
+    """Only rank 0 writes outputs and prints results."""
+    return args.comm.rank == 0
+
+
 def cmd_calibrate(args):
     from qat import data as datasets
     from qat import workflow
     text = _read(args.model)
     values = _load_values(args.values)
+    comm = _communicator(args)
     trainer = workflow.Trainer(text, values, _workdir(args), "calibrate",
-                               range_learning="none")
+                               range_learning="none", comm=comm)
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     qparams = trainer.calibrate(x, args.batches, progress=not args.quiet)
+    if not _is_writer(args):
+        return
     for name in workflow.collapsed_ranges(qparams):
         print(f"warning: {name}: the calibrated range collapsed to a point "
               f"(scale {workflow.SCALE_FLOOR:.3g}); its quantization is "
@@ -170,6 +193,8 @@ def cmd_train(args):
     options = dict(optimizer=args.optimizer, momentum=args.momentum,
                    weight_decay=args.weight_decay,
                    range_learning=args.range_learning)
+    comm = _communicator(args)
+    options.update(comm=comm, accumulate=args.accumulate)
     frozen = {}  # scales and zero points --faithful keeps as they are
     if args.faithful:
         trainer, frozen = workflow.faithful_trainer(
@@ -181,26 +206,43 @@ def cmd_train(args):
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     out = args.output or _default_out(args.model, ".trained.npz", strip=False)
+    if args.resume and not os.path.exists(args.resume):
+        raise UsageError(f"{args.resume}: no such checkpoint",
+                         "checkpoints are written by --checkpoint-every")
+    checkpoint = args.checkpoint or (out[:-4] if out.endswith(".npz")
+                                     else out) + ".checkpoint.npz"
+
+    def save(values):
+        if _is_writer(args):
+            _save_values(out, values)
+
     try:
-        history = trainer.fit(datasets.Split(x, split.y), args.epochs,
-                              args.lr, progress=not args.quiet)
+        history = trainer.fit(
+            datasets.Split(x, split.y), args.epochs, args.lr,
+            progress=not args.quiet, seed=args.seed,
+            deterministic=args.deterministic,
+            checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+            resume=args.resume)
     except workflow.Diverged as err:
         # Keep the work done: the values of the last good step.
         trainer.sync_observed_ranges()
-        _save_values(out, dict(frozen, **trainer.values))
+        save(dict(frozen, **trainer.values))
         raise UsageError(f"{err}; the values of step {err.step} were saved "
                          f"to {out}",
                          "lower --lr (or check the data and labels)") from None
     except KeyboardInterrupt:
         # Never lose the work done: the values after the last full step.
         trainer.sync_observed_ranges()
-        _save_values(out, dict(frozen, **trainer.values))
-        print(f"\ninterrupted after {trainer.step} steps; the values so far "
-              f"-> {out}", file=sys.stderr)
+        save(dict(frozen, **trainer.values))
+        if _is_writer(args):
+            print(f"\ninterrupted after {trainer.step} steps; the values so "
+                  f"far -> {out}", file=sys.stderr)
         raise
-    _save_values(out, dict(frozen, **trainer.values))
-    print(f"trained {trainer.step} steps, loss {history[0][1]:.4f} -> "
-          f"{history[-1][1]:.4f} -> {out}")
+    save(dict(frozen, **trainer.values))
+    if _is_writer(args):
+        ranks = (f" on {comm.size} ranks" if comm.size > 1 else "")
+        print(f"trained {trainer.step} steps{ranks}, loss "
+              f"{history[0][1]:.4f} -> {history[-1][1]:.4f} -> {out}")
 
 
 def cmd_freeze(args):
@@ -382,6 +424,16 @@ def parser() -> argparse.ArgumentParser:
                             "or a .npz with arrays x and y")
         c.add_argument("--limit", type=POSITIVE_INT, help="use the first N samples")
 
+    def distributed_options(c, bucket=False):
+        c.add_argument("--distributed", action="store_true",
+                       help="data-parallel over the ranks of `mpirun -np N` "
+                            "(docs/Distributed.md)")
+        if bucket:
+            c.add_argument("--bucket-mb", type=NON_NEGATIVE, default=4.0,
+                           help="--distributed: gradients are all-reduced "
+                                "in buckets of this many MiB, last layer "
+                                "first (0: one bucket)")
+
     def build_dir(c):
         c.add_argument("--workdir", help="where compiled programs go "
                        "(default: .qat-build beside the output)")
@@ -417,6 +469,7 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz files of parameter values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--batches", type=POSITIVE_INT, default=32)
+    distributed_options(c)
     data_options(c)
     build_dir(c)
     c.set_defaults(run=cmd_calibrate)
@@ -438,6 +491,25 @@ def parser() -> argparse.ArgumentParser:
                    help="keep the scales and zero points of --values and "
                         "train the weights through the faithful simulation "
                         "(what is trained is what deploys, bit for bit)")
+    c.add_argument("--seed", type=_number(int, low=0), default=0,
+                   help="seed of the data shuffling (the same on every rank)")
+    c.add_argument("--accumulate", type=POSITIVE_INT, default=1,
+                   metavar="N",
+                   help="average the gradients of N batches per update (a "
+                        "global batch N times the model's)")
+    c.add_argument("--deterministic", action="store_true",
+                   help="sum gradients in one fixed order (rank by rank, "
+                        "batch by batch): N ranks give the same bits as one "
+                        "process with --accumulate N")
+    c.add_argument("--checkpoint-every", type=_number(int, low=0), default=0,
+                   metavar="K",
+                   help="every K steps, write the values, optimizer state "
+                        "and data position to --checkpoint (0: never)")
+    c.add_argument("--checkpoint", metavar="FILE.npz",
+                   help="the checkpoint file (default: OUTPUT.checkpoint.npz)")
+    c.add_argument("--resume", metavar="FILE.npz",
+                   help="continue from a checkpoint of the same run")
+    distributed_options(c, bucket=True)
     data_options(c)
     build_dir(c)
     c.set_defaults(run=cmd_train)
@@ -568,12 +640,11 @@ def _with_options_file(p: argparse.ArgumentParser, argv, args):
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    p = parser()
-    args = p.parse_args(argv)
+def _main(p, args, argv):
+    """Runs the command; returns (exit status, the parsed arguments)."""
     if not getattr(args, "run", None):
         p.print_help()
-        return 1
+        return 1, args
     if args.options:
         try:
             args = _with_options_file(p, argv, args)
@@ -581,7 +652,7 @@ def main(argv=None) -> int:
             print(f"error: {err}", file=sys.stderr)
             if err.hint:
                 print(f"hint: {err.hint}", file=sys.stderr)
-            return 1
+            return 1, args
     from qat.data import DataError
     from qat.onnx_import import OnnxImportError
     from qat.pipeline import ToolError
@@ -592,19 +663,19 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         if err.hint:
             print(f"hint: {err.hint}", file=sys.stderr)
-        return 1
+        return 1, args
     except OnnxImportError as err:
         print(f"error: {err}", file=sys.stderr)
         if "supported" in str(err):
             print("hint: docs/Frontend.md lists the supported ONNX ops and "
                   "attributes", file=sys.stderr)
-        return 1
+        return 1, args
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 1, args
     except ToolError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 1, args
     except (KeyError, ValueError, FloatingPointError, QatError) as err:
         message = err.args[0] if isinstance(err, KeyError) else str(err)
         print(f"error: {message}", file=sys.stderr)
@@ -612,10 +683,10 @@ def main(argv=None) -> int:
             print("hint: pass every values file the model needs with "
                   "--values (parameters, and scales after calibrate)",
                   file=sys.stderr)
-        return 1
+        return 1, args
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return 130, args
     except Exception as err:  # noqa: BLE001 - a bug of ours, not the user's
         if os.environ.get("QAT_DEBUG"):
             raise
@@ -623,5 +694,20 @@ def main(argv=None) -> int:
               f"{type(err).__name__}: {err}", file=sys.stderr)
         print("hint: this is a qat-mlir bug; QAT_DEBUG=1 shows the traceback",
               file=sys.stderr)
-        return 2
-    return 0
+        return 2, args
+    return 0, args
+
+
+def main(argv=None) -> int:
+    """The command, and in a --distributed run, every rank stopped when one
+    fails: the others would wait in a reduction forever."""
+    p = parser()
+    args = p.parse_args(argv)
+    status, args = _main(p, args, argv)
+    comm = getattr(args, "comm", None)
+    if status != 0 and comm is not None and comm.size > 1:
+        print(f"error: rank {comm.rank} of {comm.size} failed; stopping "
+              "every rank", file=sys.stderr)
+        sys.stderr.flush()
+        comm.abort(status)
+    return status

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from qat import pipeline
+from qat import distributed, pipeline
 from qat.data import Split
 from qat.runtime import Entry, Model
 
@@ -155,18 +155,33 @@ def _progress(total: int, desc: str, enabled: bool):
 
 class Trainer:
     """A compiled training program (`qat-build-train-step`) of `text` and
-    its state: values by name, optimizer state, observers."""
+    its state: values by name, optimizer state, observers.
+
+    With `comm` (qat.distributed.World) the trainer is one rank of a
+    data-parallel job: the program is compiled once (rank 0), each rank
+    trains on its shard of every global batch, and gradients and observers
+    are reduced across the ranks, so every rank holds the same values.
+    `accumulate` micro-batches per rank make one update: a global batch of
+    batch x accumulate x ranks samples, which the program knows
+    (batch-shards: LSQ's gradient scale counts the global batch)."""
 
     def __init__(self, text: str, values: Dict[str, np.ndarray],
                  workdir: str, name: str = "train", optimizer: str = "sgd",
                  momentum: float = 0.9, weight_decay: float = 0.0,
-                 range_learning: str = "lsq"):
+                 range_learning: str = "lsq", comm=None,
+                 accumulate: int = 1):
         self.text = text  # the forward the training step was built from
-        program = pipeline.run(text, "qat-train-pipeline",
-                               optimizer=optimizer, momentum=momentum,
-                               weight_decay=weight_decay,
-                               range_learning=range_learning)
-        self.model: Model = pipeline.load(program, workdir, name)
+        self.comm = comm or distributed.Single()
+        self.accumulate = accumulate
+        shards = accumulate * self.comm.size
+        self.model: Model = distributed.load_program(
+            self.comm,
+            lambda: pipeline.run(text, "qat-train-pipeline",
+                                 optimizer=optimizer, momentum=momentum,
+                                 weight_decay=weight_decay,
+                                 range_learning=range_learning,
+                                 batch_shards=shards if shards > 1 else None),
+            workdir, name)
         self.step_entry: Entry = self.model.train_step
         self.values = dict(values)
         self.require("param")
@@ -215,14 +230,19 @@ class Trainer:
                              f"samples, got {len(x)}")
         input_name = next(i.name for i in calibrate.args
                           if i.name.startswith("input:"))
-        bar = _progress(n, "calibrate", progress)
-        for i in range(n):
+        # Rank r observes batches r, r + size, ...; min and max over the
+        # ranks then give exactly the ranges of all n batches.
+        mine = range(self.comm.rank, n, self.comm.size)
+        bar = _progress(len(mine), "calibrate",
+                        progress and self.comm.rank == 0)
+        for i in mine:
             chunk = x[i * self.batch:(i + 1) * self.batch]
             out = pipeline.named_call(calibrate,
                                       self._values({input_name: chunk}))
             self.state.update(out)
             bar.update()
         bar.close()
+        self.comm.reduce_ranges(self.state)
         qparams = pipeline.named_call(self.model.qparams, self._values({}))
         self.values.update(qparams)
         return qparams
@@ -262,35 +282,72 @@ class Trainer:
 
     def fit(self, data: Split, epochs: float, lr: float,
             progress: bool = True, desc: str = "train", seed: int = 0,
-            log_every: int = 20, on_epoch: Optional[Callable] = None):
+            log_every: int = 20, on_epoch: Optional[Callable] = None,
+            deterministic: bool = False,
+            checkpoint: Optional[str] = None, checkpoint_every: int = 0,
+            resume: Optional[str] = None):
         """SGD over `data` for `epochs` (a fraction runs part of one), cosine
         learning rate from `lr`; returns the loss history
-        [(step, loss)], averaged over `log_every` steps."""
+        [(step, loss)], averaged over `log_every` steps.
+
+        A step takes a global batch of batch x accumulate x ranks samples:
+        each rank computes the gradients of its `accumulate` micro-batches,
+        and their mean over every rank's micro-batches is applied once.
+        `deterministic` sums the micro-batches' gradients in one fixed order
+        (qat.distributed). Every `checkpoint_every` steps rank 0 writes the
+        values, the optimizer state and the position in the data to
+        `checkpoint`; `resume` continues from such a file."""
         self.require("qparam")
         rng = np.random.default_rng(seed)
-        per_epoch = len(data.x) // self.batch
+        comm, accumulate = self.comm, self.accumulate
+        shards = accumulate * comm.size
+        global_batch = self.batch * shards
+        per_epoch = len(data.x) // global_batch
         total = max(1, int(round(per_epoch * epochs)))
         if per_epoch == 0:
-            raise ValueError(f"training needs at least {self.batch} samples "
-                             f"(the batch size), got {len(data.x)}")
+            raise ValueError(f"training needs at least {global_batch} samples "
+                             f"(the global batch: {self.batch} x "
+                             f"{accumulate} accumulated x {comm.size} ranks), "
+                             f"got {len(data.x)}")
         input_name = next(i.name for i in self.step_entry.args
                           if i.name.startswith("input:"))
         self._check_labels(data.y)
+        done = 0
+        if resume:
+            done = self._restore(resume, total, global_batch)
+        # The shuffles of the epochs a resumed run has finished, replayed.
+        for _ in range(done // per_epoch):
+            rng.permutation(len(data.x))
+        skip = done % per_epoch
         history, window = [], []
         first_loss = None
         epochs_total = math.ceil(total / per_epoch)
-        bar = _progress(total, f"{desc} epoch 1/{epochs_total}", progress)
-        start, done = time.perf_counter(), 0
+        show = progress and comm.rank == 0
+        bar = _progress(total - done,
+                        f"{desc} epoch {done // per_epoch + 1}/{epochs_total}",
+                        show)
+        start, started_at = time.perf_counter(), done
         while done < total:
-            for idx in batches(len(data.x), self.batch, rng):
+            for idx in batches(len(data.x), global_batch, rng):
                 if done == total:
                     break
+                if skip:
+                    skip -= 1
+                    continue
                 rate = 0.5 * lr * (1 + math.cos(math.pi * done / total))
                 self.step += 1
-                out = pipeline.named_call(self.step_entry, self._values({
-                    input_name: data.x[idx], "labels": data.y[idx],
-                    "lr": np.array(rate, np.float32),
-                    "step": np.array(self.step, np.float32)}))
+                shared = {"lr": np.array(rate, np.float32),
+                          "step": np.array(self.step, np.float32)}
+                if shards == 1:
+                    out = pipeline.named_call(self.step_entry, self._values(
+                        dict(shared, **{input_name: data.x[idx],
+                                        "labels": data.y[idx]})))
+                else:
+                    mine = [idx[(comm.rank * accumulate + j) * self.batch:
+                                (comm.rank * accumulate + j + 1) * self.batch]
+                            for j in range(accumulate)]
+                    out = self._split_step(data, mine, input_name, shared,
+                                           shards, deterministic)
                 loss = float(out.pop("loss"))
                 first_loss = loss if first_loss is None else first_loss
                 why = None
@@ -323,9 +380,13 @@ class Trainer:
                 if len(window) == log_every or done == total:
                     history.append((done, float(np.mean(window))))
                     window = []
+                if checkpoint and checkpoint_every and (
+                        done % checkpoint_every == 0) and comm.rank == 0:
+                    self.save_checkpoint(checkpoint, done, total, global_batch)
                 bar.update()
                 if done % 10 == 0:
-                    rate_s = done * self.batch / (time.perf_counter() - start)
+                    rate_s = ((done - started_at) * global_batch /
+                              (time.perf_counter() - start))
                     shown = history[-1][1] if history else loss
                     bar.set_postfix_str(f"loss {shown:.3f}, "
                                         f"{rate_s:,.0f} samples/s")
@@ -339,6 +400,84 @@ class Trainer:
         bar.close()
         self.sync_observed_ranges()
         return history
+
+    def _split_step(self, data: Split, mine: List[np.ndarray],
+                    input_name: str, shared: Dict[str, np.ndarray],
+                    shards: int, deterministic: bool):
+        """One step as gradients, reduction and update: this rank's
+        micro-batches `mine` through @gradients (@train_gradients with ema
+        observers), their gradients summed in order, summed across the
+        ranks, averaged over all `shards` micro-batches, and applied by
+        @apply_update. Returns @train_step's results."""
+        entry = self.model.entries.get("train_gradients") or \
+            self.model.gradients
+        names = [r.name for r in entry.results if r.name.startswith("grad:")]
+        grads, losses, ranges = [], [], {}
+        for idx in mine:
+            out = pipeline.named_call(entry, self._values(dict(shared, **{
+                input_name: data.x[idx], "labels": data.y[idx]})))
+            losses.append(float(out["loss"]))
+            grads.append([out[n] for n in names])
+            # Every micro-batch starts from the same observers; together
+            # they saw the union of the batches (min of minima, ...).
+            for name in (n for n in out if n.startswith(
+                    distributed.RANGE_KINDS)):
+                pick = np.minimum if name.startswith("act_min:") else \
+                    np.maximum
+                ranges[name] = out[name] if name not in ranges else \
+                    pick(ranges[name], out[name])
+        summed = self.comm.allreduce_sum(distributed.sum_in_order(grads),
+                                         deterministic)
+        count = np.float32(shards)
+        mean = {n: g / count for n, g in zip(names, summed)}
+        self.comm.reduce_ranges(ranges)
+        out = pipeline.named_call(self.model.apply_update,
+                                  self._values(dict(shared, **mean)))
+        out.update(ranges)
+        out["loss"] = np.float32(self.comm.sum_scalar(sum(losses)) / shards)
+        return out
+
+    #: Checkpoint entries: values, state and the position in training.
+    _VALUE, _STATE, _META = "value/", "state/", "meta/"
+
+    def save_checkpoint(self, path: str, done: int, total: int,
+                        global_batch: int) -> None:
+        """Everything `fit(resume=path)` needs to continue after step
+        `done`, written atomically (pipeline.save_values)."""
+        entries = {self._VALUE + k: v for k, v in self.values.items()}
+        entries.update({self._STATE + k: v for k, v in self.state.items()})
+        for key, value in (("done", done), ("total", total),
+                           ("step", self.step),
+                           ("global_batch", global_batch)):
+            entries[self._META + key] = np.array(value, np.int64)
+        pipeline.save_values(path, entries)
+
+    def _restore(self, path: str, total: int, global_batch: int) -> int:
+        """Loads a checkpoint of the same run; returns the steps done."""
+        try:
+            with np.load(path) as z:
+                entries = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not a checkpoint ({err})") from None
+        meta = {k[len(self._META):]: int(v) for k, v in entries.items()
+                if k.startswith(self._META)}
+        if set(meta) != {"done", "total", "step", "global_batch"}:
+            raise ValueError(f"{path}: not a training checkpoint (expected "
+                             "meta/done, meta/total, meta/step, "
+                             f"meta/global_batch, found {sorted(meta)})")
+        if meta["total"] != total or meta["global_batch"] != global_batch:
+            raise ValueError(
+                f"{path}: the checkpoint is of a run of {meta['total']} steps "
+                f"of {meta['global_batch']} samples, this run has {total} "
+                f"steps of {global_batch}; resume with the same --epochs, "
+                "batch, --accumulate and number of ranks")
+        for key, value in entries.items():
+            if key.startswith(self._VALUE):
+                self.values[key[len(self._VALUE):]] = value
+            elif key.startswith(self._STATE):
+                self.state[key[len(self._STATE):]] = value
+        self.step = meta["step"]
+        return meta["done"]
 
 
 def predict(entry: Entry, values: Dict[str, np.ndarray],

@@ -29,6 +29,17 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // CHECK:         %[[UP:.*]]:2 = linalg.generic {{.*}} ins(%[[W]], %[[GW]], %[[M]], %[[LR]] : tensor<3x2xf32>, tensor<3x2xf32>, tensor<3x2xf32>, tensor<f32>)
 // CHECK:           arith.constant 0.899999976 : f32
 // CHECK:         return %[[UP]]#0, %[[UP]]#1, %[[LOSS]]
+// Only ema advances observers in a gradient computation.
+// CHECK-NOT:     func.func @train_gradients
+
+// @apply_update is @train_step's optimizer step alone, from given gradients:
+// the same update, with the gradient an argument.
+// CHECK-LABEL: func.func @apply_update(
+// CHECK-SAME:    %[[AW:[^:]*]]: tensor<3x2xf32> {qat.name = "param:w"}, %[[AM:[^:]*]]: tensor<3x2xf32> {qat.name = "momentum:w"}, %[[AG:[^:]*]]: tensor<3x2xf32> {qat.name = "grad:w"}, %[[ALR:[^:]*]]: tensor<f32> {qat.name = "lr"})
+// CHECK-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "momentum:w"})
+// CHECK:         %[[AUP:.*]]:2 = linalg.generic {{.*}} ins(%[[AW]], %[[AG]], %[[AM]], %[[ALR]] :
+// CHECK:           arith.constant 0.899999976 : f32
+// CHECK:         return %[[AUP]]#0, %[[AUP]]#1
 
 // CHECK-LABEL: func.func @gradients(
 // CHECK-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}, %{{.*}}: tensor<4xi32> {qat.name = "labels"})
@@ -37,11 +48,16 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // CHECK-LABEL: func.func @eval_step(
 // CHECK-SAME:    -> (tensor<f32> {qat.name = "loss"}, tensor<4x2xf32> {qat.name = "output:logits"})
 
+
 // ADAM-LABEL: func.func @train_step(
 // ADAM-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<3x2xf32> {qat.name = "adam_m:w"}, %{{.*}}: tensor<3x2xf32> {qat.name = "adam_v:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}, %{{.*}}: tensor<4x2xf32> {qat.name = "labels"}, %{{.*}}: tensor<f32> {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
 // ADAM-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "adam_m:w"}, tensor<3x2xf32> {qat.name = "adam_v:w"}, tensor<f32> {qat.name = "loss"})
 // ADAM:         math.powf
 // ADAM:         math.sqrt
+// ADAM-LABEL: func.func @apply_update(
+// ADAM-SAME:    {qat.name = "grad:w"}, %{{.*}}: tensor<f32> {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
+// ADAM-SAME:    -> (tensor<3x2xf32> {qat.name = "param:w"}, tensor<3x2xf32> {qat.name = "adam_m:w"}, tensor<3x2xf32> {qat.name = "adam_v:w"})
+// ADAM:         math.powf
 
 // PLAIN-LABEL: func.func @train_step(
 // PLAIN-SAME:    %{{.*}}: tensor<3x2xf32> {qat.name = "param:w"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"}
@@ -51,10 +67,6 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // observers are state, updated by a moving average in @train_step, and
 // @calibrate runs the float network with running min/max.
 // RUN: qat-opt %s --qat-instrument --qat-build-train-step="range-learning=ema freeze-observers-after=10" | FileCheck %s --check-prefix=EMA
-// EMA-LABEL: func.func @calibrate(
-// EMA-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}, %{{.*}}: tensor<f32> {qat.name = "act_max:x"}, %{{.*}}: tensor<f32> {qat.name = "act_min:matmul_0"}, %{{.*}}: tensor<f32> {qat.name = "act_max:matmul_0"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"})
-// EMA-NOT:     qat.fake_quant
-// EMA:         arith.minimumf
 // EMA-LABEL: func.func @train_step(
 // EMA-SAME:    {qat.name = "momentum:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}
 // EMA-SAME:    {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
@@ -66,3 +78,15 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // frozen after step 10.
 // EMA:         arith.constant 0.00999999977 : f32
 // EMA:         arith.constant 1.000000e+01 : f32
+// With ema, @train_gradients is @train_step's first half: it advances the
+// observers (moving average, step number) and returns them with the
+// gradients, and the optimizer is left to @apply_update.
+// EMA-LABEL: func.func @train_gradients(
+// EMA-SAME:    {qat.name = "act_min:x"}
+// EMA-SAME:    {qat.name = "labels"}, %{{.*}}: tensor<f32> {qat.name = "step"})
+// EMA-SAME:    -> (tensor<f32> {qat.name = "loss"}, tensor<3x2xf32> {qat.name = "grad:w"}, tensor<f32> {qat.name = "act_min:x"}, tensor<f32> {qat.name = "act_max:x"}, tensor<f32> {qat.name = "act_min:matmul_0"}, tensor<f32> {qat.name = "act_max:matmul_0"})
+// EMA:         arith.constant 0.00999999977 : f32
+// EMA-LABEL: func.func @calibrate(
+// EMA-SAME:    {qat.name = "param:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}, %{{.*}}: tensor<f32> {qat.name = "act_max:x"}, %{{.*}}: tensor<f32> {qat.name = "act_min:matmul_0"}, %{{.*}}: tensor<f32> {qat.name = "act_max:matmul_0"}, %{{.*}}: tensor<4x3xf32> {qat.name = "input:x"})
+// EMA-NOT:     qat.fake_quant
+// EMA:         arith.minimumf

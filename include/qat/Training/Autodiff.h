@@ -16,6 +16,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::qat {
 
@@ -23,6 +24,11 @@ struct AutodiffOptions {
   /// Scale fake_quant scale gradients by LSQ's 1 / sqrt(numel * qmax)
   /// (numel per channel for per-channel scales).
   bool lsqGradScale = true;
+  /// LSQ's numel of these fake_quants' inputs is multiplied by
+  /// `batchShards`: activations of one shard of a global batch
+  /// (TrainStepOptions::batchShards).
+  llvm::DenseSet<Operation *> shardedActivations;
+  int64_t batchShards = 1;
 };
 
 /// Emits, at `builder`'s insertion point (after the ops of `block`), the

@@ -22,6 +22,12 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
       state, and the loss;
     * `@eval_step`: the loss and the forward's outputs, nothing updated;
     * `@gradients`: the loss and the gradient of every trained tensor;
+    * `@apply_update`: the optimizer step alone, from given gradients
+      (`grad:<name>`): the second half of `@train_step`. With
+      `range-learning=ema`, `@train_gradients` is the first half: the loss,
+      the gradients and the observers advanced as `@train_step` advances
+      them. Data-parallel training (docs/Distributed.md) reduces the
+      gradients between the two;
     * for an instrumented forward, `@calibrate` (the forward in float,
       updating running min/max observers of every activation quantization
       point) and `@qparams` (the forward's scales and zero points from the
@@ -41,6 +47,11 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     (PyTorch's MovingAverageMinMaxObserver; state `act_min:<name>`,
     `act_max:<name>`, +inf/-inf before the first batch), frozen after
     `freeze-observers-after` steps; `none` passes the scales through.
+    LSQ scales a scale's gradient by 1/sqrt(numel * qmax); with
+    `batch-shards=N` (data-parallel ranks times accumulated batches) an
+    activation's numel counts the global batch, N times the forward's, so
+    that the mean gradient of N shards equals that of one batch of all of
+    them.
 
     Arguments and results are named (`qat.name`) `kind:name`: `param:w1`,
     `qparam:conv_0.weight_scale`, `momentum:w1`, `adam_m:w1`, `adam_v:w1`,
@@ -97,6 +108,9 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
            "ema: weight of the current batch in the moving average">,
     Option<"freezeObserversAfter", "freeze-observers-after", "int64_t", "-1",
            "ema: stop updating activation ranges after this step (-1: never)">,
+    Option<"batchShards", "batch-shards", "int64_t", "1",
+           "micro-batches per update (data-parallel ranks x accumulation): "
+           "LSQ's activation gradient scale counts the global batch">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

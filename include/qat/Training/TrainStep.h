@@ -37,6 +37,11 @@ struct TrainStepOptions {
   double averagingConstant = 0.01;
   /// ema: stop updating activation ranges after this step (-1: never).
   int64_t freezeObserversAfter = -1;
+  /// The number of micro-batches whose mean gradient one update applies
+  /// (data-parallel ranks x accumulated batches). LSQ's gradient scale of an
+  /// activation then counts the elements of the whole global batch, so that
+  /// N shards of batch b train as one batch of N*b.
+  int64_t batchShards = 1;
 };
 
 /// Copies every setting between the structures that spell them with the
@@ -55,6 +60,7 @@ void assignTrainStepOptions(To &to, const From &from) {
   to.rangeLearning = from.rangeLearning;
   to.averagingConstant = from.averagingConstant;
   to.freezeObserversAfter = from.freezeObserversAfter;
+  to.batchShards = from.batchShards;
 }
 
 /// Generates the training functions of `module`'s forward function into
