@@ -22,6 +22,8 @@ PACKAGES=(
   # Python side: golden vectors (torch), tests and front end.
   python3 python3-numpy python3-pytest python3-torch python3-onnx python3-tqdm
   python3-matplotlib dataset-fashion-mnist
+  # Data-parallel training (docs/Distributed.md).
+  openmpi-bin libopenmpi-dev python3-mpi4py
 )
 
 log() { printf '[setup] %s\n' "$*"; }

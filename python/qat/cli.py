@@ -148,9 +148,10 @@ def _communicator(args):
     if not getattr(args, "distributed", False):
         args.comm = distributed.Single()
         return args.comm
+    bucket_mb = getattr(args, "bucket_mb", None)  # train only
     try:
-        args.comm = distributed.World(
-            bucket_bytes=int(args.bucket_mb * (1 << 20)))
+        args.comm = distributed.World() if bucket_mb is None else \
+            distributed.World(bucket_bytes=int(bucket_mb * (1 << 20)))
     except RuntimeError as err:
         raise UsageError(str(err))
     return args.comm
