@@ -67,6 +67,19 @@ func.func @net(%x: tensor<4x3xf32> {qat.name = "x"}, %w: tensor<3x2xf32> {qat.na
 // observers are state, updated by a moving average in @train_step, and
 // @calibrate runs the float network with running min/max.
 // RUN: qat-opt %s --qat-instrument --qat-build-train-step="range-learning=ema freeze-observers-after=10" | FileCheck %s --check-prefix=EMA
+
+// LSQ's gradient scale is 1/sqrt(numel * qmax): the input x (4x3, 8 bits
+// unsigned) gets 1/sqrt(12 * 255) = 0.0180775; with batch-shards=4 its numel
+// counts a global batch 4 times larger, 1/sqrt(48 * 255) = 0.00903877. The
+// weight (3x2 per channel, qmax 127) is not batched: 1/sqrt(3 * 127) either way.
+// RUN: qat-opt %s --qat-instrument --qat-build-train-step | FileCheck %s --check-prefix=LSQ1
+// RUN: qat-opt %s --qat-instrument --qat-build-train-step="batch-shards=4" | FileCheck %s --check-prefix=LSQ4
+// LSQ1-LABEL: func.func @train_step(
+// LSQ1-DAG:     qat.fake_quant_grad %{{.*}} {grad_factor = 0.0180775374 : f32, is_signed = false} : tensor<4x3xf32>
+// LSQ1-DAG:     qat.fake_quant_grad %{{.*}} {axis = 1 : i64, grad_factor = 0.0512315519 : f32, narrow_range = true} : tensor<3x2xf32>
+// LSQ4-LABEL: func.func @train_step(
+// LSQ4-DAG:     qat.fake_quant_grad %{{.*}} {grad_factor = 0.00903876871 : f32, is_signed = false} : tensor<4x3xf32>
+// LSQ4-DAG:     qat.fake_quant_grad %{{.*}} {axis = 1 : i64, grad_factor = 0.0512315519 : f32, narrow_range = true} : tensor<3x2xf32>
 // EMA-LABEL: func.func @train_step(
 // EMA-SAME:    {qat.name = "momentum:w"}, %{{.*}}: tensor<f32> {qat.name = "act_min:x"}
 // EMA-SAME:    {qat.name = "lr"}, %{{.*}}: tensor<f32> {qat.name = "step"})
