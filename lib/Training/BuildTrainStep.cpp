@@ -225,6 +225,15 @@ private:
   void emitUpdates(ValueRange tensors, ValueRange gradients, ValueRange states,
                    Value lr, Value step, SmallVector<Value> &results,
                    SmallVector<std::string> &names);
+  /// Appends the observers `ranges` (one per group) as results, named
+  /// `act_min:<group>`, `act_max:<group>`.
+  void appendObservers(ArrayRef<Observer> ranges, SmallVector<Value> &results,
+                       SmallVector<std::string> &names) const {
+    for (auto [g, range] : llvm::zip(groups, ranges)) {
+      results.append({range.min, range.max});
+      names.append({"act_min:" + g, "act_max:" + g});
+    }
+  }
 
   func::FuncOp forward;
   /// The function generated last: the next one follows it.
@@ -483,10 +492,7 @@ LogicalResult TrainStepGenerator::emitGradients(bool advanceObservers) {
     names.push_back("grad:" + a->name);
   }
   if (advanceObservers)
-    for (auto [g, range] : llvm::zip(groups, ranges)) {
-      results.append({range.min, range.max});
-      names.append({"act_min:" + g, "act_max:" + g});
-    }
+    appendObservers(ranges, results, names);
   finish(func, results, names);
   return success();
 }
@@ -511,10 +517,7 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
   SmallVector<std::string> names;
   emitUpdates(tensors, gradients, args.slice(l.states, numStates), args[l.lr],
               step, results, names);
-  for (auto [g, range] : llvm::zip(groups, ranges)) {
-    results.append({range.min, range.max});
-    names.append({"act_min:" + g, "act_max:" + g});
-  }
+  appendObservers(ranges, results, names);
   results.push_back(loss);
   names.push_back("loss");
   finish(func, results, names);
@@ -587,10 +590,7 @@ void TrainStepGenerator::emitCalibrate() {
   emitForward(func, l, RangeUse::Calibrate, outputs, ranges);
   SmallVector<Value> results;
   SmallVector<std::string> names;
-  for (auto [g, range] : llvm::zip(groups, ranges)) {
-    results.append({range.min, range.max});
-    names.append({"act_min:" + g, "act_max:" + g});
-  }
+  appendObservers(ranges, results, names);
   finish(func, results, names);
 }
 

@@ -689,6 +689,10 @@ def _main(p, args, argv):
         print("interrupted", file=sys.stderr)
         return 130, args
     except Exception as err:  # noqa: BLE001 - a bug of ours, not the user's
+        if type(err).__module__.startswith("mpi4py"):
+            # MPI failed under us (a lost peer, a network error).
+            print(f"error: MPI: {err}", file=sys.stderr)
+            return 1, args
         if os.environ.get("QAT_DEBUG"):
             raise
         print(f"error: internal error in `{args.command}`: "
