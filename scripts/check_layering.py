@@ -20,7 +20,7 @@ LAYERS = [
     ["MLIRQat"],
     ["MLIRQatAnalysis", "QatUtils"],
     ["MLIRQatTransforms", "QatTraining", "QatToLinalg", "QatToInteger"],
-    ["QatCodegenCPU"],
+    ["QatCodegenCPU", "QatCodegenGPU"],
     ["QatPipelines"],
     ["QatCompiler"],
 ]
@@ -38,6 +38,7 @@ HEADERS = {
     "qat/Conversion/QatToLinalg/": "QatToLinalg",
     "qat/Conversion/QatToInteger/": "QatToInteger",
     "qat/Codegen/CPU/": "QatCodegenCPU",
+    "qat/Codegen/GPU/": "QatCodegenGPU",
     "qat/Pipelines/": "QatPipelines",
     "qat/Compiler/": "QatCompiler",
 }

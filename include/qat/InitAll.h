@@ -9,8 +9,10 @@
 #define QAT_INITALL_H
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/GPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
@@ -21,6 +23,9 @@ namespace mlir::qat {
 
 inline void registerAllQatDialects(DialectRegistry &registry) {
   registry.insert<QatDialect>();
+  // qat-gpu-pipeline serializes GPU modules (gpu-module-to-binary), which
+  // needs their LLVM IR translations.
+  registerAllGPUToLLVMIRTranslations(registry);
 }
 
 inline void registerAllQatPasses() {
@@ -28,6 +33,7 @@ inline void registerAllQatPasses() {
   registerQatTrainingPasses();
   registerQatConversionPasses();
   registerQatCodegenCPUPasses();
+  registerQatCodegenGPUPasses();
   registerQatPipelines();
 }
 

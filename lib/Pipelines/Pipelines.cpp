@@ -12,6 +12,9 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -20,6 +23,7 @@
 #include "mlir/Transforms/Passes.h"
 
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Codegen/GPU/Passes.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Training/Passes.h"
@@ -59,14 +63,56 @@ void mlir::qat::buildDeployPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
-void mlir::qat::buildCpuPipeline(OpPassManager &pm,
-                                 const CpuPipelineOptions &options) {
+namespace {
+
+/// qat ops to linalg on tensors, with chains of elementwise ops (bias,
+/// activation, fake quantization) fused into one loop nest; matmuls and
+/// convolutions stay named for their kernels. Every target starts here.
+void addLinalgOnTensors(OpPassManager &pm) {
   pm.addPass(createConvertQatToLinalg());
   pm.addNestedPass<func::FuncOp>(createDecomposeAggregates());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-  // Chains of elementwise ops (bias, activation, fake quantization) become
-  // one loop nest; matmuls and convolutions stay named for their kernels.
   pm.addNestedPass<func::FuncOp>(createFuseElementwise());
+}
+
+/// Tensors to buffers with the runtime ABI: entry points never write through
+/// their arguments, arguments and results have identity layouts, and results
+/// are out-parameters the caller allocates; with `deallocate`, temporaries
+/// are freed by the ownership-based deallocation pipeline.
+void addBufferization(OpPassManager &pm, bool deallocate) {
+  pm.addPass(createProtectArguments());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.hoistStaticAllocs = true;
+  outParams.modifyPublicFunctions = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  if (deallocate)
+    bufferization::buildBufferDeallocationPipeline(pm);
+}
+
+/// Loops, vectors and everything else to the LLVM dialect, with no calls
+/// into MLIR's runner libraries from compiled code.
+void addHostLowering(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createExpandStridedCopies());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+} // namespace
+
+void mlir::qat::buildCpuPipeline(OpPassManager &pm,
+                                 const CpuPipelineOptions &options) {
+  addLinalgOnTensors(pm);
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createBatchMatmulToMatmul());
@@ -89,20 +135,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(createParallelizeLoops(parallelize));
   }
 
-  // The runtime ABI: entry points never write through their arguments.
-  pm.addPass(createProtectArguments());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-
-  // The runtime ABI: results are out-parameters the caller allocates.
-  bufferization::BufferResultsToOutParamsPassOptions outParams;
-  outParams.hoistStaticAllocs = true;
-  outParams.modifyPublicFunctions = true;
-  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
-  bufferization::buildBufferDeallocationPipeline(pm);
+  addBufferization(pm, /*deallocate=*/true);
 
   if (options.vnni)
     pm.addNestedPass<func::FuncOp>(createX86LowerVnniDot());
@@ -114,16 +147,44 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
     // holds no allocas), before scf-to-cf gives that body several blocks.
     pm.addPass(createCanonicalizerPass());
   }
-  // No calls into MLIR's runner libraries from compiled code.
+  addHostLowering(pm);
+}
+
+std::string mlir::qat::getPtxFeatures(StringRef arch) {
+  // PTX 8.0 (CUDA 12.0 drivers) covers both; sm_90 needs at least 7.8.
+  if (arch == "sm_80" || arch == "sm_86" || arch == "sm_89" || arch == "sm_90")
+    return "+ptx80";
+  return "";
+}
+
+void mlir::qat::buildGpuPipeline(OpPassManager &pm,
+                                 const GpuPipelineOptions &options) {
+  addLinalgOnTensors(pm);
+  // Temporaries are freed by qat-gpu-device-buffers (device memory) or, on
+  // the host, by the deallocation pipeline.
+  addBufferization(pm, /*deallocate=*/options.emulateOnHost);
+  // Strided copies become linalg.copy, which is mapped like any other op;
+  // contiguous ones become gpu.memcpy (qat-gpu-device-buffers).
   pm.addNestedPass<func::FuncOp>(createExpandStridedCopies());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
+  GpuMapLoopsOptions map;
+  map.threadsPerBlock = options.threadsPerBlock;
+  pm.addNestedPass<func::FuncOp>(createGpuMapLoops(map));
+  if (options.emulateOnHost) {
+    addHostLowering(pm);
+    return;
+  }
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
-  pm.addPass(createConvertVectorToLLVMPass());
-  pm.addPass(createConvertToLLVMPass());
-  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createGpuMergeKernelModules());
+  pm.addPass(createGpuDeviceBuffers());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+  gpu::GPUToNVVMPipelineOptions nvvm;
+  nvvm.cubinChip = options.arch;
+  nvvm.cubinFeatures = getPtxFeatures(options.arch);
+  nvvm.cubinFormat = options.format;
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvm);
 }
 
 //===----------------------------------------------------------------------===//
@@ -283,6 +344,36 @@ struct CpuCommandLine : public PassPipelineOptions<CpuCommandLine> {
   }
 };
 
+struct GpuCommandLine : public PassPipelineOptions<GpuCommandLine> {
+  GpuPipelineOptions defaults;
+  Option<std::string> arch{
+      *this, "gpu-arch",
+      llvm::cl::desc("NVIDIA architecture: sm_80 or sm_90"),
+      llvm::cl::init(defaults.arch)};
+  Option<std::string> format{
+      *this, "gpu-format",
+      llvm::cl::desc("device code: isa (PTX) or bin (cubin, runs ptxas)"),
+      llvm::cl::init(defaults.format)};
+  Option<int64_t> threadsPerBlock{
+      *this, "threads-per-block",
+      llvm::cl::desc("threads per block of the mapped loops"),
+      llvm::cl::init(defaults.threadsPerBlock)};
+  Option<bool> emulateOnHost{
+      *this, "emulate-on-host",
+      llvm::cl::desc("lower the mapped loop nest for the CPU instead of the "
+                     "GPU (tests)"),
+      llvm::cl::init(defaults.emulateOnHost)};
+
+  GpuPipelineOptions get() const {
+    GpuPipelineOptions options;
+    options.arch = arch;
+    options.format = format;
+    options.threadsPerBlock = threadsPerBlock;
+    options.emulateOnHost = emulateOnHost;
+    return options;
+  }
+};
+
 } // namespace
 
 void mlir::qat::registerQatPipelines() {
@@ -310,5 +401,12 @@ void mlir::qat::registerQatPipelines() {
       "Lower qat ops and linalg on tensors to the LLVM dialect",
       [](OpPassManager &pm, const CpuCommandLine &commandLine) {
         buildCpuPipeline(pm, commandLine.get());
+      });
+  PassPipelineRegistration<GpuCommandLine>(
+      "qat-gpu-pipeline",
+      "Lower qat ops and linalg on tensors to NVIDIA GPU kernels (PTX) and "
+      "host code in the LLVM dialect",
+      [](OpPassManager &pm, const GpuCommandLine &commandLine) {
+        buildGpuPipeline(pm, commandLine.get());
       });
 }

@@ -82,6 +82,35 @@ struct CpuPipelineOptions {
 void buildCpuPipeline(OpPassManager &pm,
                       const CpuPipelineOptions &options = {});
 
+/// What the GPU code generator targets (docs/GPU.md).
+struct GpuPipelineOptions {
+  /// The NVIDIA architecture: sm_80 (A100) or sm_90 (H100/H200).
+  std::string arch = "sm_90";
+  /// The device code embedded in the host code: "isa" (PTX, compiled by the
+  /// driver when the library is opened) or "bin" (a cubin; runs ptxas at
+  /// compile time).
+  std::string format = "isa";
+  /// Threads per block of the mapped loops (qat-gpu-map-loops).
+  int64_t threadsPerBlock = 256;
+  /// Stop before mapping to the GPU and lower the mapped loop nest for the
+  /// CPU instead: the same tiling, executed on the host (tests).
+  bool emulateOnHost = false;
+};
+
+/// `qat-gpu-pipeline`: like qat-cpu-pipeline up to bufferization, then
+/// every linalg op mapped to a grid of threads (qat-gpu-map-loops), turned
+/// into kernels (gpu.launch, outlining), given device buffers
+/// (qat-gpu-device-buffers) on one stream (gpu-async-region), kernels
+/// lowered to NVVM and serialized to PTX or a cubin, and host code lowered
+/// to the LLVM dialect calling the mgpu* runtime functions (which
+/// qat-compile binds to the C runtime).
+void buildGpuPipeline(OpPassManager &pm,
+                      const GpuPipelineOptions &options = {});
+
+/// The PTX ISA version the GPU pipeline asks for on `arch`, as an LLVM
+/// feature ("+ptx80"); empty for an architecture it does not support.
+std::string getPtxFeatures(StringRef arch);
+
 /// Registers every pipeline above with the pass registry.
 void registerQatPipelines();
 

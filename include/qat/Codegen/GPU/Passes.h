@@ -1,0 +1,42 @@
+//===- Passes.h - GPU code generation ---------------------------*- C++ -*-===//
+//
+// Part of qat-mlir. Passes and public functions that take bufferized loops
+// onto an NVIDIA GPU (qat-gpu-pipeline, docs/GPU.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_CODEGEN_GPU_PASSES_H
+#define QAT_CODEGEN_GPU_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qat {
+
+/// Lowers every linalg op of `func` (buffers) to loops mapped to a grid of
+/// GPU threads, one per parallel iteration, `threadsPerBlock` per block
+/// (qat-gpu-map-loops).
+LogicalResult mapLinalgToGpuThreads(func::FuncOp func,
+                                    int64_t threadsPerBlock = 256);
+
+/// Moves every kernel of `module`'s gpu.modules into the first one and
+/// points the launches at it (qat-gpu-merge-kernel-modules).
+LogicalResult mergeKernelModules(ModuleOp module);
+
+/// Gives the kernels `func` launches device copies of the host buffers they
+/// use, copying arguments and constants in, written arguments back out, and
+/// turning temporaries into device allocations (qat-gpu-device-buffers).
+/// Fails with a diagnostic on host code that touches a device buffer.
+LogicalResult placeBuffersOnDevice(func::FuncOp func);
+
+#define GEN_PASS_DECL
+#define GEN_PASS_REGISTRATION
+#include "qat/Codegen/GPU/Passes.h.inc"
+
+} // namespace mlir::qat
+
+#endif // QAT_CODEGEN_GPU_PASSES_H
