@@ -6,6 +6,7 @@
 
 #include "qat/Compiler/Compiler.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -24,23 +25,47 @@
 using namespace mlir;
 using namespace mlir::qat;
 
+/// Whatever a pipeline left outside the LLVM and OpenMP dialects (and the
+/// embedded GPU binary) has no lowering: name it at its location rather than
+/// fail in translation.
+static LogicalResult checkLowered(ModuleOp module, StringRef pipeline) {
+  WalkResult leftover = module.walk([&](Operation *op) {
+    StringRef dialect = op->getName().getDialectNamespace();
+    if (isa<ModuleOp, gpu::BinaryOp, gpu::LaunchFuncOp>(op) ||
+        dialect == "llvm" ||
+        dialect == "omp")
+      return WalkResult::advance();
+    op->emitError() << pipeline << " could not lower '" << op->getName()
+                    << "' to LLVM: this operation is not supported yet";
+    return WalkResult::interrupt();
+  });
+  return failure(leftover.wasInterrupted());
+}
+
 LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
                                             const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
   buildCpuPipeline(pm, options);
   if (failed(pm.run(module)))
     return failure();
-  // Whatever the pipeline left outside the LLVM and OpenMP dialects has no
-  // lowering: name it at its location rather than fail in translation.
-  WalkResult leftover = module.walk([](Operation *op) {
-    StringRef dialect = op->getName().getDialectNamespace();
-    if (isa<ModuleOp>(op) || dialect == "llvm" || dialect == "omp")
-      return WalkResult::advance();
-    op->emitError("qat-cpu-pipeline could not lower '")
-        << op->getName() << "' to LLVM: this operation is not supported yet";
-    return WalkResult::interrupt();
-  });
-  return failure(leftover.wasInterrupted());
+  return checkLowered(module, "qat-cpu-pipeline");
+}
+
+LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
+                                            const GpuPipelineOptions &options) {
+  if (getPtxFeatures(options.arch).empty())
+    return module.emitError("qat-gpu-pipeline: expected a GPU architecture "
+                            "sm_80, sm_86, sm_89 or sm_90, found '")
+           << options.arch << "'";
+  if (options.format != "isa" && options.format != "bin")
+    return module.emitError("qat-gpu-pipeline: expected the device code "
+                            "format isa (PTX) or bin (cubin), found '")
+           << options.format << "'";
+  PassManager pm(module.getContext());
+  buildGpuPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return failure();
+  return checkLowered(module, "qat-gpu-pipeline");
 }
 
 CpuPipelineOptions

@@ -283,6 +283,7 @@ mlir::qat::translateWithRuntimeABI(ModuleOp module, llvm::LLVMContext &context,
     return nullptr;
   llvmModule->setDataLayout(target.createDataLayout());
   llvmModule->setTargetTriple(target.getTargetTriple());
+  bindGpuRuntime(*llvmModule);
   AbiBuilder(*llvmModule).moduleInfo(entries, producer);
   return llvmModule;
 }

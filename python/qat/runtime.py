@@ -93,6 +93,8 @@ def _runtime():
         "qat_module_open": (p, [ctypes.c_char_p, ctypes.POINTER(p)]),
         "qat_runtime_keep_freed_memory": (ctypes.c_int, []),
         "qat_module_release": (None, [p]),
+        "qat_module_device": (ctypes.c_char_p, [p]),
+        "qat_module_unavailable": (ctypes.c_char_p, [p]),
         "qat_module_num_entries": (i32, [p]),
         "qat_module_entry": (p, [p, i32]),
         "qat_module_find_entry": (p, [p, ctypes.c_char_p,
@@ -218,6 +220,11 @@ class Model:
         _check(lib.qat_module_open(encoded, ctypes.byref(handle)))
         self._handle = handle.value
         self.path = path
+        #: "cpu", or "cuda" for a library with GPU code.
+        self.device = lib.qat_module_device(self._handle).decode()
+        reason = lib.qat_module_unavailable(self._handle)
+        #: None when the entries can run; else why not (no usable GPU).
+        self.unavailable = reason.decode() if reason else None
         self.entries = {}
         for i in range(lib.qat_module_num_entries(self._handle)):
             entry = Entry(self, lib.qat_module_entry(self._handle, i))
@@ -232,7 +239,8 @@ class Model:
         return self.entries[name]
 
     def __getattr__(self, name: str) -> Entry:
-        if name.startswith("_") or name in ("path", "entries"):
+        if name.startswith("_") or name in ("path", "entries", "device",
+                                            "unavailable"):
             raise AttributeError(name)
         try:
             return self[name]

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include "qat_runtime/qat_runtime.h"
 
+#include "qat_cuda.h"
+
 #include <dlfcn.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -205,12 +207,18 @@ size_t qat_tensor_byte_size(const qat_tensor *t) {
 
 struct qat_entry {
   const qat_abi_entry *abi;
+  const struct qat_module *module;
 };
 
 struct qat_module {
   void *handle;
   const qat_abi_module *info;
   qat_entry *entries;
+  /* GPU code: detach is set once attached; unavailable says why the entries
+   * cannot run (NULL when they can). */
+  int gpu;
+  qat_gpu_detach_fn detach;
+  char *unavailable;
 };
 
 /* The tables come from a library: check them before trusting them. */
@@ -256,6 +264,34 @@ int qat_runtime_keep_freed_memory(void) {
   return keep_freed_memory_applied;
 }
 
+/* A module with GPU code gets the CUDA runtime functions and loads its
+ * kernels, when there is a GPU; otherwise it records why not. */
+static void attach_gpu(qat_module *module, const char *path) {
+  qat_gpu_attach_fn attach =
+      (qat_gpu_attach_fn)dlsym(module->handle, QAT_GPU_ATTACH_SYMBOL);
+  if (!attach)
+    return;
+  module->gpu = 1;
+  char why[600] = "";
+  const char *reason = qat_cuda_unavailable();
+  if (reason)
+    snprintf(why, sizeof(why), "%s has GPU code, but there is %s", path,
+             reason);
+  else if (attach(qat_cuda_lookup) != 0)
+    snprintf(why, sizeof(why),
+             "%s needs a GPU runtime function this runtime lacks", path);
+  else {
+    module->detach =
+        (qat_gpu_detach_fn)dlsym(module->handle, QAT_GPU_DETACH_SYMBOL);
+    char error[512];
+    if (qat_cuda_take_error(error, sizeof(error)))
+      snprintf(why, sizeof(why), "%s: loading its kernels on %s: %s", path,
+               qat_cuda_device_name(), error);
+  }
+  if (why[0])
+    module->unavailable = strdup(why);
+}
+
 qat_status qat_module_open(const char *path, qat_module **out) {
   if (!path || !out)
     return make_status(QAT_STATUS_INVALID_ARGUMENT,
@@ -285,11 +321,13 @@ qat_status qat_module_open(const char *path, qat_module **out) {
   }
   const qat_abi_module *info = info_fn();
   qat_status status = NULL;
-  if (!info || info->abi_version != QAT_ABI_VERSION)
+  if (!info || info->abi_version < QAT_ABI_MIN_VERSION ||
+      info->abi_version > QAT_ABI_VERSION)
     status = make_status(QAT_STATUS_FAILED_PRECONDITION,
                          "%s was built for runtime ABI version %u, this "
-                         "runtime implements version %d",
-                         path, info ? info->abi_version : 0u, QAT_ABI_VERSION);
+                         "runtime implements versions %d to %d",
+                         path, info ? info->abi_version : 0u,
+                         QAT_ABI_MIN_VERSION, QAT_ABI_VERSION);
   else if (info->num_entries < 0 || (info->num_entries > 0 && !info->entries))
     status = make_status(QAT_STATUS_FAILED_PRECONDITION,
                          "%s has a malformed entry table", path);
@@ -322,8 +360,11 @@ qat_status qat_module_open(const char *path, qat_module **out) {
   }
   module->handle = handle;
   module->info = info;
-  for (int32_t i = 0; i < info->num_entries; ++i)
+  for (int32_t i = 0; i < info->num_entries; ++i) {
     module->entries[i].abi = &info->entries[i];
+    module->entries[i].module = module;
+  }
+  attach_gpu(module, path);
   *out = module;
   return NULL;
 }
@@ -331,9 +372,20 @@ qat_status qat_module_open(const char *path, qat_module **out) {
 void qat_module_release(qat_module *module) {
   if (!module)
     return;
+  if (module->detach)
+    module->detach();
   dlclose(module->handle);
+  free(module->unavailable);
   free(module->entries);
   free(module);
+}
+
+const char *qat_module_device(const qat_module *module) {
+  return !module ? "" : module->gpu ? "cuda" : "cpu";
+}
+
+const char *qat_module_unavailable(const qat_module *module) {
+  return module ? module->unavailable : NULL;
 }
 
 int32_t qat_module_num_entries(const qat_module *module) {
@@ -530,9 +582,19 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
                     i < num_args ? args[i] : results[i - num_args]);
     pointers[i] = descriptors[i];
   }
+  if (entry->module->unavailable) {
+    free(pointers);
+    free(descriptors);
+    return make_status(QAT_STATUS_UNAVAILABLE, "cannot call '%s': %s",
+                       abi->name, entry->module->unavailable);
+  }
   abi->invoke(pointers);
   free(pointers);
   free(descriptors);
+  char error[512];
+  if (entry->module->gpu && qat_cuda_take_error(error, sizeof(error)))
+    return make_status(QAT_STATUS_INTERNAL, "'%s' on the GPU: %s", abi->name,
+                       error);
   return NULL;
 }
 

@@ -37,7 +37,7 @@ using namespace mlir;
 
 namespace {
 
-enum class Emit { Verify, MLIR, LLVM, Asm, Obj, SharedLib, Header };
+enum class Emit { Verify, MLIR, LLVM, Asm, Obj, SharedLib, Header, Ptx };
 
 llvm::cl::OptionCategory category("qat-compile options");
 
@@ -61,12 +61,30 @@ llvm::cl::opt<Emit> emitKind(
         clEnumValN(Emit::Asm, "asm", "assembly"),
         clEnumValN(Emit::Obj, "obj", "an object file (.o)"),
         clEnumValN(Emit::SharedLib, "so", "a shared library (.so)"),
-        clEnumValN(Emit::Header, "header", "a C header for the entry points")),
+        clEnumValN(Emit::Header, "header", "a C header for the entry points"),
+        clEnumValN(Emit::Ptx, "ptx",
+                   "--target=nvptx: the kernels' device code (PTX)")),
     llvm::cl::cat(category));
 
-llvm::cl::opt<std::string>
-    targetTriple("target", llvm::cl::desc("Target triple (default: the host)"),
-                 llvm::cl::init(""), llvm::cl::cat(category));
+llvm::cl::opt<std::string> targetTriple(
+    "target",
+    llvm::cl::desc("Target: a CPU triple (default: the host), or 'nvptx' for "
+                   "NVIDIA GPU kernels driven from host code"),
+    llvm::cl::init(""), llvm::cl::cat(category));
+
+llvm::cl::opt<std::string> gpuArch(
+    "gpu-arch",
+    llvm::cl::desc("--target=nvptx: the GPU architecture, sm_80 or sm_90 "
+                   "(also sm_86, sm_89). Default: sm_90"),
+    llvm::cl::init(qat::GpuPipelineOptions().arch), llvm::cl::cat(category));
+
+llvm::cl::opt<std::string> gpuFormat(
+    "gpu-format",
+    llvm::cl::desc("--target=nvptx: device code embedded as 'isa' (PTX, "
+                   "compiled by the driver when the library is opened; the "
+                   "default) or 'bin' (a cubin from ptxas, which must be on "
+                   "PATH)"),
+    llvm::cl::init(qat::GpuPipelineOptions().format), llvm::cl::cat(category));
 
 llvm::cl::opt<std::string> targetCpu(
     "mcpu",
@@ -77,6 +95,13 @@ llvm::cl::opt<std::string> targetCpu(
 llvm::cl::opt<std::string>
     targetFeatures("mattr", llvm::cl::desc("Extra target features (+avx2,...)"),
                    llvm::cl::init(""), llvm::cl::cat(category));
+
+llvm::cl::opt<bool> gpuEmulate(
+    "gpu-emulate",
+    llvm::cl::desc("--target=nvptx: run the GPU pipeline's loop nest, mapped "
+                   "to blocks and threads, on this CPU instead of a GPU (to "
+                   "test the mapping without one)"),
+    llvm::cl::init(false), llvm::cl::cat(category));
 
 llvm::cl::opt<bool> parallelLoops(
     "parallel",
@@ -117,6 +142,7 @@ std::optional<Emit> inferEmit() {
       .Case(".ll", Emit::LLVM)
       .Case(".mlir", Emit::MLIR)
       .Case(".h", Emit::Header)
+      .Case(".ptx", Emit::Ptx)
       .Default(std::nullopt);
 }
 
@@ -134,7 +160,9 @@ int main(int argc, char **argv) {
       "  qat-compile model.mlir -o libmodel.so   shared library\n"
       "  qat-compile model.mlir -o model.o       object file\n"
       "  qat-compile model.mlir -o model.h       C header\n"
-      "  qat-compile model.mlir --emit=llvm      LLVM IR on stdout\n");
+      "  qat-compile model.mlir --emit=llvm      LLVM IR on stdout\n"
+      "  qat-compile model.mlir --target=nvptx --gpu-arch=sm_90 -o libmodel.so\n"
+      "                                          host code + GPU kernels\n");
 
   std::optional<Emit> emit = inferEmit();
   if (!emit)
@@ -146,6 +174,19 @@ int main(int argc, char **argv) {
   if (optLevel < '0' || optLevel > '3')
     return fail("invalid optimization level -O" +
                 std::string(1, optLevel.getValue()));
+  bool gpu = targetTriple == "nvptx" || targetTriple == "nvptx64";
+  if (gpu && qat::getPtxFeatures(gpuArch).empty())
+    return fail("--gpu-arch: expected sm_80, sm_86, sm_89 or sm_90, found '" +
+                gpuArch + "'");
+  if (gpu && gpuFormat != "isa" && gpuFormat != "bin")
+    return fail("--gpu-format: expected isa or bin, found '" + gpuFormat +
+                "'");
+  if (!gpu && (gpuArch.getNumOccurrences() || gpuFormat.getNumOccurrences() ||
+               gpuEmulate || *emit == Emit::Ptx))
+    return fail("--gpu-arch, --gpu-format, --gpu-emulate and --emit=ptx need "
+                "--target=nvptx");
+  if (gpuEmulate && *emit == Emit::Ptx)
+    return fail("--gpu-emulate runs on the CPU: there is no PTX to emit");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -233,7 +274,8 @@ int main(int argc, char **argv) {
   }
 
   qat::TargetOptions targetOptions;
-  targetOptions.triple = targetTriple;
+  // GPU kernels come with host code for this machine.
+  targetOptions.triple = gpu ? std::string() : targetTriple.getValue();
   targetOptions.cpu = targetCpu;
   targetOptions.features = targetFeatures;
   targetOptions.optLevel =
@@ -244,11 +286,31 @@ int main(int argc, char **argv) {
   if (!target)
     return fail(error);
 
-  qat::CpuPipelineOptions pipelineOptions = qat::getCpuPipelineOptions(*target);
-  pipelineOptions.parallel = parallelLoops;
-  pipelineOptions.chunks = parallelChunks;
-  if (failed(qat::lowerToLLVMDialect(*module, pipelineOptions)))
-    return 1;
+  if (gpu) {
+    qat::GpuPipelineOptions gpuOptions;
+    gpuOptions.arch = gpuArch;
+    gpuOptions.format = *emit == Emit::Ptx ? "isa" : gpuFormat.getValue();
+    gpuOptions.emulateOnHost = gpuEmulate;
+    if (failed(qat::lowerToLLVMDialect(*module, gpuOptions)))
+      return 1;
+  } else {
+    qat::CpuPipelineOptions pipelineOptions =
+        qat::getCpuPipelineOptions(*target);
+    pipelineOptions.parallel = parallelLoops;
+    pipelineOptions.chunks = parallelChunks;
+    if (failed(qat::lowerToLLVMDialect(*module, pipelineOptions)))
+      return 1;
+  }
+  if (*emit == Emit::Ptx) {
+    FailureOr<std::string> ptx = qat::getDeviceCode(*module);
+    if (failed(ptx))
+      return 1;
+    auto out = openOutput();
+    if (!out)
+      return 1;
+    out->os() << *ptx;
+    return commit(out);
+  }
   if (*emit == Emit::MLIR) {
     auto out = openOutput();
     if (!out)

@@ -54,6 +54,22 @@ FailureOr<std::vector<EntrySignature>> prepareEntryPoints(ModuleOp module);
 LogicalResult lowerToLLVMDialect(ModuleOp module,
                                  const CpuPipelineOptions &options);
 
+/// Runs qat-gpu-pipeline on `module`: host code in the LLVM dialect and the
+/// kernels in one gpu.binary.
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 const GpuPipelineOptions &options);
+
+/// The device code (PTX text, or a cubin) of a module lowered by
+/// qat-gpu-pipeline.
+FailureOr<std::string> getDeviceCode(ModuleOp module);
+
+/// In LLVM IR translated from qat-gpu-pipeline's output: turns every mgpu*
+/// runtime call into a call through a pointer, and the kernel-loading
+/// constructors into the exported qat_gpu_attach / qat_gpu_detach
+/// (runtime/include/qat_runtime/qat_abi.h). Returns whether the module had
+/// GPU code.
+bool bindGpuRuntime(llvm::Module &module);
+
 struct TargetOptions {
   std::string triple; ///< empty: the host
   std::string cpu;    ///< "native" (the host CPU), or an LLVM CPU name
@@ -70,7 +86,8 @@ createTargetMachine(const TargetOptions &options, std::string &error);
 CpuPipelineOptions getCpuPipelineOptions(const llvm::TargetMachine &target);
 
 /// Translates a module in the LLVM dialect to LLVM IR and adds the runtime
-/// ABI: one `qat_entry_<name>(void **)` per entry and `qat_module_info()`.
+/// ABI: one `qat_entry_<name>(void **)` per entry and `qat_module_info()`,
+/// and for GPU code the binding of bindGpuRuntime.
 std::unique_ptr<llvm::Module>
 translateWithRuntimeABI(ModuleOp module, llvm::LLVMContext &context,
                         ArrayRef<EntrySignature> entries,

@@ -34,7 +34,10 @@
 extern "C" {
 #endif
 
-#define QAT_ABI_VERSION 1
+/* 2: modules may carry GPU code (qat_gpu_attach below). The runtime also
+ * opens version 1 modules, which have none. */
+#define QAT_ABI_VERSION 2
+#define QAT_ABI_MIN_VERSION 1
 
 /* Element types of entry-point tensors. */
 typedef enum qat_dtype {
@@ -113,6 +116,23 @@ typedef struct qat_abi_module {
 /* The symbol every compiled module exports. */
 #define QAT_MODULE_INFO_SYMBOL "qat_module_info"
 typedef const qat_abi_module *(*qat_module_info_fn)(void);
+
+/* A module with GPU kernels (qat-compile --target=nvptx) also exports
+ *
+ *     int qat_gpu_attach(void *(*lookup)(const char *name));
+ *     void qat_gpu_detach(void);
+ *
+ * Its host code calls MLIR's GPU runtime functions (mgpuModuleLoadJIT,
+ * mgpuLaunchKernel, mgpuMemAlloc, mgpuMemcpy, ...), which the module does not
+ * define: attach asks `lookup` for each by name, then loads the kernels; it
+ * returns 0, or 1 when `lookup` lacks a function (nothing may be called
+ * then). detach unloads the kernels. The runtime attaches a module once it
+ * has found a GPU, and detaches it before closing it. */
+#define QAT_GPU_ATTACH_SYMBOL "qat_gpu_attach"
+#define QAT_GPU_DETACH_SYMBOL "qat_gpu_detach"
+typedef void *(*qat_gpu_lookup_fn)(const char *name);
+typedef int (*qat_gpu_attach_fn)(qat_gpu_lookup_fn lookup);
+typedef void (*qat_gpu_detach_fn)(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

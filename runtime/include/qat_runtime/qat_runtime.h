@@ -61,6 +61,8 @@ typedef enum qat_status_code {
   QAT_STATUS_FAILED_PRECONDITION = 9,
   QAT_STATUS_UNIMPLEMENTED = 12,
   QAT_STATUS_INTERNAL = 13,
+  /* A module with GPU code, and no usable GPU (no CUDA driver, no device). */
+  QAT_STATUS_UNAVAILABLE = 14,
 } qat_status_code;
 
 typedef struct qat_status_t *qat_status; /* NULL: OK */
@@ -142,8 +144,20 @@ typedef struct qat_entry qat_entry;
 /* Opens a shared library produced by qat-compile (a file path; a bare name is
  * a file in the current directory). Fails with NOT_FOUND when
  * the file cannot be loaded, FAILED_PRECONDITION when it is not a qat-compile
- * library or was built for another ABI version. */
+ * library or was built for another ABI version.
+ *
+ * A library with GPU code (qat-compile --target=nvptx) opens the CUDA driver
+ * (libcuda.so.1 through dlopen; $QAT_CUDA_LIBRARY overrides the file) and
+ * loads its kernels on device 0. Without a usable GPU it still opens, and
+ * every call of its entries fails with QAT_STATUS_UNAVAILABLE saying why
+ * (qat_module_unavailable tells it in advance). Tensors stay in host memory:
+ * each call copies its inputs to the GPU and its results back. */
 qat_status qat_module_open(const char *path, qat_module **out);
+/* "cpu", or "cuda" for a library with GPU code; "" for NULL. */
+const char *qat_module_device(const qat_module *module);
+/* NULL when the module's entries can run; otherwise why not (a GPU module
+ * on a machine without a usable GPU, or kernels the driver rejected). */
+const char *qat_module_unavailable(const qat_module *module);
 /* Closes the library; its entries become invalid. NULL is allowed.
  * Ownership: the caller owns the module a successful qat_module_open returns
  * and releases it exactly once, when no thread is calling its entries;
