@@ -49,3 +49,14 @@ if (
     == 0
 ):
     config.available_features.add("torch")
+
+# CUDA's ptxas (at /usr/local/cuda/bin, or on PATH) checks the PTX the GPU
+# pipeline emits. Its absence skips those tests, and says so.
+_ptxas = next((p for p in [os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas")]
+               + [os.path.join(d, "ptxas") for d in os.environ.get("PATH", "").split(os.pathsep)]
+               if os.path.isfile(p) and os.access(p, os.X_OK)), None)
+if _ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))
+else:
+    lit_config.note("ptxas not found (CUDA toolkit): the PTX checks are skipped")

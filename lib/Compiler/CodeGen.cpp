@@ -63,9 +63,31 @@ LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
            << options.format << "'";
   PassManager pm(module.getContext());
   buildGpuPipeline(pm, options);
-  if (failed(pm.run(module)))
+  if (failed(pm.run(module)) ||
+      failed(checkLowered(module, "qat-gpu-pipeline")))
     return failure();
-  return checkLowered(module, "qat-gpu-pipeline");
+  if (options.emulateOnHost || options.format != "isa")
+    return success();
+  // Kernels that call libdevice (__nv_expf, ...) need it linked in, or the
+  // driver rejects them when the library is opened: say so now.
+  FailureOr<std::string> ptx = getDeviceCode(module);
+  if (failed(ptx))
+    return failure();
+  StringRef text = *ptx;
+  size_t at = text.find(".extern .func");
+  if (at == StringRef::npos)
+    return success();
+  StringRef rest = text.substr(at);
+  size_t name = rest.find("__nv_");
+  StringRef missing =
+      name == StringRef::npos
+          ? StringRef("an external function")
+          : rest.substr(name).take_while(
+                [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  return module.emitError("qat-gpu-pipeline: the kernels call ")
+         << missing
+         << " from CUDA's libdevice, which was not found: set CUDA_ROOT to "
+            "the CUDA toolkit (the folder with nvvm/libdevice)";
 }
 
 CpuPipelineOptions

@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
   std::optional<Emit> emit = inferEmit();
   if (!emit)
     return fail("cannot tell what to emit from '" + outputFilename +
-                "': use --emit=so|obj|asm|llvm|mlir|header");
+                "': use --emit=so|obj|asm|llvm|mlir|header|ptx");
   bool binary = *emit == Emit::Obj || *emit == Emit::SharedLib;
   if (binary && (outputFilename.empty() || outputFilename == "-"))
     return fail("--emit=obj and --emit=so need an output file (-o)");
@@ -175,6 +175,12 @@ int main(int argc, char **argv) {
     return fail("invalid optimization level -O" +
                 std::string(1, optLevel.getValue()));
   bool gpu = targetTriple == "nvptx" || targetTriple == "nvptx64";
+  // Kernels link CUDA's libdevice (math functions) from the toolkit MLIR
+  // finds through these variables; default to the usual install.
+  if (gpu && !std::getenv("CUDA_ROOT") && !std::getenv("CUDA_HOME") &&
+      !std::getenv("CUDA_PATH") &&
+      llvm::sys::fs::exists("/usr/local/cuda/nvvm/libdevice"))
+    setenv("CUDA_ROOT", "/usr/local/cuda", /*overwrite=*/0);
   if (gpu && qat::getPtxFeatures(gpuArch).empty())
     return fail("--gpu-arch: expected sm_80, sm_86, sm_89 or sm_90, found '" +
                 gpuArch + "'");
@@ -193,6 +199,8 @@ int main(int argc, char **argv) {
   registerAllExtensions(registry);
   qat::registerAllQatDialects(registry);
   MLIRContext context(registry);
+  // Diagnostics are one line each: no dump of the operation they are on.
+  context.printOpOnDiagnostic(false);
 
   std::string errorMessage;
   std::unique_ptr<llvm::MemoryBuffer> file =

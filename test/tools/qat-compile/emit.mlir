@@ -7,7 +7,7 @@
 // RUN: qat-compile %s -O0 -o %t.so && llvm-nm -D --defined-only %t.so | FileCheck %s --check-prefix=SYMBOLS
 // RUN: qat-compile %s -O3 --emit=so -o %t.lib && llvm-nm -D --defined-only %t.lib | FileCheck %s --check-prefix=SYMBOLS
 
-// LLVM-DAG: @qat.abi.module = private constant %qat_abi_module { i32 1, i32 2,
+// LLVM-DAG: @qat.abi.module = private constant %qat_abi_module { i32 2, i32 2,
 // LLVM-DAG: define {{.*}}void @qat_entry_scale(ptr {{.*}}%0)
 // LLVM-DAG: define {{.*}}ptr @qat_module_info()
 // LLVM-DAG: define {{.*}}void @_mlir_ciface_scale(ptr
