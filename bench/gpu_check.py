@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The GPU check (run by bench/gpu_check.sh on a machine with a GPU): the
+libraries bench/gpu_prepare.py built, checked and timed next to PyTorch.
+
+Checks, each printed PASS or FAIL:
+  * the demo CNN's int8 program on the GPU gives the bits the CPU gave
+    (cnn_expected.npz);
+  * the int8 GEMMs give torch._int_mm's int32 results exactly.
+Then a table, medians of --repeat calls after a warm-up:
+  * int8 GEMM 4096^3 and 8192^3: TOPS, ours (a call: copies in, kernel,
+    copy out) against torch._int_mm (cuBLASLt IMMA, tensors resident on the
+    GPU), and against the chip's dense int8 peak;
+  * the demo CNN at batch 256: ours int8 against PyTorch fp16 and bf16.
+Needs numpy and PyTorch with CUDA; no LLVM.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+#: Dense int8 tensor-core peak, TOPS, by device name (vendor data sheets).
+INT8_PEAK_TOPS = {"H200": 1979.0, "H100": 1979.0, "A100": 624.0}
+
+
+def median_seconds(fn, repeat, sync=lambda: None):
+    fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--artifacts", required=True)
+    p.add_argument("--repeat", type=int, default=5)
+    args = p.parse_args()
+    import torch
+    from qat.runtime import Model
+
+    if not torch.cuda.is_available():
+        print("gpu_check: PyTorch sees no CUDA device; this check runs on a "
+              "machine with a GPU", file=sys.stderr)
+        return 2
+    art = args.artifacts
+    with open(os.path.join(art, "manifest.json")) as f:
+        manifest = json.load(f)
+    device = torch.cuda.get_device_name(0)
+    peak = next((v for k, v in INT8_PEAK_TOPS.items() if k in device), None)
+    print(f"device: {device}; libraries built for {manifest['arch']} by "
+          f"{manifest['qat-compile']}")
+    sync = torch.cuda.synchronize
+    failures = 0
+
+    def report(name, ok, detail=""):
+        nonlocal failures
+        failures += not ok
+        print(f"{'PASS' if ok else 'FAIL'}: {name}{detail}", flush=True)
+
+    rows = []
+    # The CNN: bits against the CPU, then time against PyTorch fp16/bf16.
+    cnn = Model(os.path.join(art, "libcnn_int8_gpu.so"))
+    if cnn.unavailable:
+        report("the CNN library runs", False, f" ({cnn.unavailable})")
+        return 1
+    with np.load(os.path.join(art, "cnn_expected.npz")) as z:
+        x, expected = z["x"], z["y"]
+    got = cnn.cnn(x)
+    report("demo CNN int8 on the GPU = the CPU program, bit for bit",
+           np.array_equal(got, expected),
+           "" if np.array_equal(got, expected) else
+           f" (max difference {np.abs(got - expected).max()})")
+    ours = median_seconds(lambda: cnn.cnn(x), args.repeat)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2), torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(1568, 10)).cuda().eval()
+    for dtype, label in ((torch.float16, "fp16"), (torch.bfloat16, "bf16")):
+        model = net.to(dtype)
+        xt = torch.from_numpy(x).cuda().to(dtype)
+        with torch.no_grad():
+            theirs = median_seconds(lambda: model(xt), args.repeat, sync)
+        rows.append((f"demo CNN, batch 256 (PyTorch {label})",
+                     f"{ours * 1e3:.3f} ms", f"{theirs * 1e3:.3f} ms",
+                     f"{theirs / ours:.2f}x", "-"))
+
+    # GEMMs: exact against torch._int_mm, then TOPS.
+    rng = np.random.default_rng(0)
+    for name in sorted(manifest["libraries"]):
+        if not name.startswith("libgemm"):
+            continue
+        n = int(name[len("libgemm"):-len(".so")])
+        gemm = Model(os.path.join(art, name))
+        a = rng.integers(-128, 128, (n, n), dtype=np.int8)
+        b = rng.integers(-128, 128, (n, n), dtype=np.int8)
+        at, bt = torch.from_numpy(a).cuda(), torch.from_numpy(b).cuda()
+        reference = torch._int_mm(at, bt).cpu().numpy()
+        mine = gemm.gemm(a, b)
+        report(f"int8 GEMM {n}^3 = torch._int_mm", np.array_equal(mine,
+                                                                 reference))
+        ops = 2.0 * n ** 3
+        ours = median_seconds(lambda: gemm.gemm(a, b), args.repeat)
+        theirs = median_seconds(lambda: torch._int_mm(at, bt), args.repeat,
+                                sync)
+        share = f"{100 * ops / ours / 1e12 / peak:.1f}%" if peak else "-"
+        rows.append((f"int8 GEMM {n}^3 (torch._int_mm)",
+                     f"{ops / ours / 1e12:.2f} TOPS",
+                     f"{ops / theirs / 1e12:.2f} TOPS",
+                     f"{theirs / ours:.3f}x", share))
+        del at, bt
+
+    print()
+    header = ("what", "ours", "PyTorch", "ours / PyTorch speed",
+              "ours, % of int8 peak")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    for row in [header] + rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print("ResNet-18 at batch 256: not built (its integer program waits for "
+          "the C++ importer)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

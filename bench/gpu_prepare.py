@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Builds, on this (CPU) machine, everything bench/gpu_check.sh runs on a GPU
+machine, which has CUDA and PyTorch but no LLVM.
+
+    /usr/bin/python3 bench/gpu_prepare.py [--out bench/gpu-artifacts] [--arch sm_90]
+
+Writes into --out (git ignores it; the device tool carries it):
+  libqat_runtime.so            the C runtime (opens libcuda.so.1 with dlopen)
+  libgemm<N>.so                int8 x int8 -> int32 matmul NxNxN, GPU code
+  libcnn_int8_gpu.so           the demo CNN's integer program at batch 256
+  cnn_expected.npz             its input, and its output computed on this CPU
+                               by the same program compiled for the CPU
+  manifest.json                what was built, with which qat-compile
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import numpy as np  # noqa: E402
+
+from qat import locations, models, pipeline, workflow  # noqa: E402
+from qat.onnx_import import import_onnx  # noqa: E402
+from qat.runtime import Model  # noqa: E402
+
+GEMM_SIZES = (4096, 8192)
+CNN_BATCH = 256
+
+
+def gemm_text(n):
+    return f"""
+func.func @gemm(%a: tensor<{n}x{n}xi8>, %b: tensor<{n}x{n}xi8>) -> tensor<{n}x{n}xi32> {{
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<{n}x{n}xi32>
+  %acc = linalg.fill ins(%zero : i32) outs(%e : tensor<{n}x{n}xi32>) -> tensor<{n}x{n}xi32>
+  %c = linalg.matmul ins(%a, %b : tensor<{n}x{n}xi8>, tensor<{n}x{n}xi8>) outs(%acc : tensor<{n}x{n}xi32>) -> tensor<{n}x{n}xi32>
+  return %c : tensor<{n}x{n}xi32>
+}}
+"""
+
+
+def cnn_int8(work):
+    """The demo CNN (random weights, calibrated on random images) as an
+    integer program at batch CNN_BATCH."""
+    import onnx
+    path = os.path.join(work, "cnn.onnx")
+    onnx.save(models.cnn(), path)
+    imported = import_onnx(path, batch=CNN_BATCH)
+    instrumented = workflow.instrument(imported.text)
+    trainer = workflow.Trainer(instrumented, imported.params, work, "calib",
+                               range_learning="none")
+    x = np.random.default_rng(0).random((2 * CNN_BATCH, 1, 28, 28),
+                                        dtype=np.float32)
+    trainer.calibrate(x, 2)
+    frozen = workflow.freeze(instrumented, trainer.values, "cnn")
+    return workflow.convert(frozen)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=os.path.join(ROOT, "bench",
+                                                 "gpu-artifacts"))
+    p.add_argument("--arch", default="sm_90")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    gpu = ["--target=nvptx", f"--gpu-arch={args.arch}"]
+    built = {}
+    with tempfile.TemporaryDirectory() as work:
+        for n in GEMM_SIZES:
+            name = f"libgemm{n}.so"
+            pipeline.compile_library(gemm_text(n),
+                                     os.path.join(args.out, name), gpu)
+            built[name] = f"int8 GEMM {n}^3"
+            print(f"built {name}", flush=True)
+        text = cnn_int8(work)
+        pipeline.compile_library(text, os.path.join(args.out,
+                                                    "libcnn_int8_gpu.so"), gpu)
+        cpu = Model(pipeline.compile_library(
+            text, os.path.join(work, "libcnn_int8_cpu.so")))
+        x = np.random.default_rng(1).random((CNN_BATCH, 1, 28, 28),
+                                            dtype=np.float32)
+        np.savez(os.path.join(args.out, "cnn_expected.npz"), x=x,
+                 y=cpu.cnn(x))
+        built["libcnn_int8_gpu.so"] = f"demo CNN int8, batch {CNN_BATCH}"
+        print("built libcnn_int8_gpu.so and its expected output", flush=True)
+    shutil.copy(locations.runtime_library(),
+                os.path.join(args.out, "libqat_runtime.so"))
+    version = subprocess.run([pipeline.tool("qat-compile"), "--version"],
+                             capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+        json.dump({"arch": args.arch, "qat-compile": version,
+                   "libraries": built}, f, indent=1)
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The GPU backend (qat-compile --target=nvptx, docs/GPU.md).
+
+Everywhere:
+  * the GPU pipeline's loop nest, mapped to blocks and threads, runs on the
+    CPU (--gpu-emulate) and gives the integer programs' bits exactly, and
+    the float programs' values;
+  * a library with GPU code opens without a GPU, says why it cannot run, and
+    every call fails with QAT_STATUS_UNAVAILABLE (never a crash).
+On a machine with a GPU (skipped here, saying so): the same programs run on
+the GPU and give the CPU's bits.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qat import models, pipeline, workflow
+from qat.onnx_import import import_onnx
+from qat.runtime import Model, QatError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STUB = "/usr/local/cuda/lib64/stubs/libcuda.so"
+
+
+def integer_program(kind, tmp_path, batch=16):
+    """The integer program of a calibrated W8A8 MLP or CNN (random
+    weights, calibrated on random images) and the float forward."""
+    import onnx
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(models.mlp(hidden=(64,)) if kind == "mlp" else models.cnn(),
+              path)
+    imported = import_onnx(str(path), batch=batch)
+    instrumented = workflow.instrument(imported.text)
+    trainer = workflow.Trainer(instrumented, imported.params, str(tmp_path),
+                               f"{kind}_calibrate", range_learning="none")
+    x = np.random.default_rng(1).random((4 * batch, 1, 28, 28),
+                                        dtype=np.float32)
+    trainer.calibrate(x, 4)
+    frozen = workflow.freeze(instrumented, trainer.values,
+                             workflow.forward_function(instrumented))
+    return workflow.convert(frozen), imported
+
+
+def compile_both(text, tmp_path, name, gpu_flags):
+    cpu = Model(pipeline.compile_library(text, str(tmp_path / f"lib{name}.so")))
+    other = Model(pipeline.compile_library(
+        text, str(tmp_path / f"lib{name}_gpu.so"),
+        ["--target=nvptx", *gpu_flags]))
+    return cpu, other
+
+
+def inputs_for(entry, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.random(a.shape, dtype=np.float32) if a.dtype == np.float32
+            else rng.integers(-128, 128, a.shape).astype(a.dtype)
+            for a in entry.args]
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gpu")
+    out = {}
+    for kind in ("mlp", "cnn"):
+        integer, imported = integer_program(kind, tmp)
+        out[f"{kind}_int8"] = integer
+        out[f"{kind}_float"] = (imported.text, imported.params)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_mapped_loop_nest_on_the_cpu_is_bit_identical(programs, tmp_path,
+                                                      kind):
+    """Every integer layer (matmuls, convolutions, pooling, requantization,
+    quantization of the input) as the GPU runs it: one thread per output
+    element in blocks of 256 (and of 96, which leaves partial blocks)."""
+    text = programs[f"{kind}_int8"]
+    for threads in (256, 96):
+        cpu, mapped = compile_both(text, tmp_path, f"{kind}_{threads}",
+                                   ["--gpu-emulate"])
+        assert mapped.device == "cpu"
+        function = workflow.forward_function(text)
+        args = inputs_for(cpu[function])
+        np.testing.assert_array_equal(mapped[function](*args),
+                                      cpu[function](*args))
+
+
+def test_mapped_float_program_matches(programs, tmp_path):
+    text, params = programs["cnn_float"]
+    cpu, mapped = compile_both(text, tmp_path, "cnn_float", ["--gpu-emulate"])
+    entry = cpu["cnn"]
+    x = inputs_for(entry)[0]
+    args = [x if a.name == "image" else params[a.name] for a in entry.args]
+    np.testing.assert_allclose(mapped["cnn"](*args), entry(*args), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_gpu_library_without_a_gpu_reports_unavailable(programs, tmp_path):
+    text = programs["mlp_int8"]
+    library = pipeline.compile_library(text, str(tmp_path / "libmlp_gpu.so"),
+                                       ["--target=nvptx"])
+    model = Model(library)
+    assert model.device == "cuda"
+    if model.unavailable is None:
+        pytest.skip("a GPU is present: test_on_the_gpu covers this library")
+    assert "has GPU code, but there is no CUDA" in model.unavailable
+    entry = model[workflow.forward_function(text)]
+    # Argument errors still come first, then the missing GPU.
+    with pytest.raises(QatError) as bad:
+        entry(np.zeros((1,), np.float32))
+    assert bad.value.code == 3
+    with pytest.raises(QatError) as err:
+        entry(*inputs_for(entry))
+    assert err.value.code == 14 and "no CUDA" in str(err.value)
+
+    if os.path.exists(STUB):
+        # CUDA's stub driver loads but has no device.
+        script = ("from qat.runtime import Model; "
+                  f"print(Model({library!r}).unavailable)")
+        out = subprocess.run([sys.executable, "-c", script], text=True,
+                             capture_output=True, check=True,
+                             env=dict(os.environ, QAT_CUDA_LIBRARY=STUB,
+                                      PYTHONPATH=os.path.join(HERE, "..")))
+        assert "no CUDA device" in out.stdout, out
+
+
+@pytest.mark.parametrize("name", ["mlp_int8", "cnn_int8"])
+def test_on_the_gpu(programs, tmp_path, name):
+    """On a GPU: the integer programs' bits are the CPU's."""
+    text = programs[name]
+    cpu, gpu = compile_both(text, tmp_path, name, ["--gpu-arch=sm_90"])
+    if gpu.unavailable:
+        pytest.skip(f"no GPU to run on: {gpu.unavailable}")
+    function = workflow.forward_function(text)
+    for seed in range(3):
+        args = inputs_for(cpu[function], seed)
+        np.testing.assert_array_equal(gpu[function](*args),
+                                      cpu[function](*args))
