@@ -426,7 +426,53 @@ static void test_malloc_settings(const char *models) {
 #endif
 }
 
+/* The same models compiled with --target=nvptx: the library opens, says it
+ * is a GPU library, and either runs on the GPU (the integer model against the
+ * reference) or, with no GPU, refuses every call with UNAVAILABLE. */
+static void test_gpu_module(const char *path) {
+  qat_module *module = NULL;
+  if (!ok(qat_module_open(path, &module)))
+    return;
+  CHECK(strcmp(qat_module_device(module), "cuda") == 0, "device is '%s'",
+        qat_module_device(module));
+  const char *why = qat_module_unavailable(module);
+  if (why) {
+    printf("no GPU (%s): checking that calls are refused\n", why);
+    CHECK(strstr(why, "has GPU code, but there is no CUDA") != NULL,
+          "reason: %s", why);
+    const qat_entry *qmatmul = NULL;
+    if (ok(qat_module_find_entry(module, "qmatmul", &qmatmul))) {
+      int8_t a[4 * 16] = {0}, b[16 * 8] = {0};
+      const int64_t sa[] = {4, 16}, sb[] = {16, 8};
+      qat_tensor *args[] = {wrap(QAT_DTYPE_I8, 2, sa, a),
+                            wrap(QAT_DTYPE_I8, 2, sb, b)};
+      qat_tensor *q = NULL;
+      CHECK(fails_with(qat_entry_call(qmatmul, args, 2, &q, 1),
+                       QAT_STATUS_UNAVAILABLE, "cannot call 'qmatmul'"),
+            "qmatmul without a GPU");
+      CHECK(q == NULL, "a result was left allocated");
+      qat_tensor_release(args[0]);
+      qat_tensor_release(args[1]);
+    }
+  } else {
+    printf("running on the GPU\n");
+    test_mlp(module);
+    test_dynamic(module);
+    test_integer(module);
+    test_two_results(module);
+  }
+  CHECK(strcmp(qat_module_device(NULL), "") == 0 &&
+            qat_module_unavailable(NULL) == NULL,
+        "NULL module");
+  qat_module_release(module);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "--gpu") == 0) {
+    test_gpu_module(argv[2]);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+  }
   const char *models = argc > 1 ? argv[1] : QAT_TEST_MODELS;
   const char *runtime = argc > 2 ? argv[2] : QAT_RUNTIME_LIBRARY;
   test_malloc_settings(models);

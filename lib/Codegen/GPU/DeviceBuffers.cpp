@@ -134,10 +134,17 @@ LogicalResult mlir::qat::placeBuffersOnDevice(func::FuncOp func) {
                               "non-identity layout cannot be copied to the "
                               "GPU: ")
                << type;
-      gpu::AllocOp device = createDeviceBuffer(b, loc, type,
-                                               getDynamicSizes(b, loc, root));
+      SmallVector<Value> sizes = getDynamicSizes(b, loc, root);
+      gpu::AllocOp device = createDeviceBuffer(b, loc, type, sizes);
       gpu::MemcpyOp in = createCopy(b, loc, device.getMemref(), root);
-      root.replaceAllUsesExcept(device.getMemref(), in);
+      // Everything but the copy and the size queries now uses the device
+      // buffer.
+      llvm::SmallPtrSet<Operation *, 4> keep = {in};
+      for (Value size : sizes)
+        keep.insert(size.getDefiningOp());
+      root.replaceUsesWithIf(device.getMemref(), [&](OpOperand &use) {
+        return !keep.contains(use.getOwner());
+      });
       if (written && isArgument)
         copyBack.push_back({root, device.getMemref()});
       deviceBuffers.push_back(device.getMemref());
