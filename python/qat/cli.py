@@ -221,7 +221,8 @@ def cmd_train(args):
         history = trainer.fit(
             datasets.Split(x, split.y), args.epochs, args.lr,
             progress=not args.quiet, seed=args.seed,
-            deterministic=args.deterministic,
+            deterministic=args.deterministic, schedule=args.schedule,
+            warmup=args.warmup,
             checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
             resume=args.resume)
     except workflow.Diverged as err:
@@ -482,7 +483,18 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz files of values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--epochs", type=POSITIVE, default=1)
-    c.add_argument("--lr", type=POSITIVE, default=0.05)
+    c.add_argument("--lr", type=POSITIVE, default=0.05,
+                   help="the learning rate the schedule starts from")
+    from qat.workflow import SCHEDULES
+    c.add_argument("--schedule", choices=SCHEDULES,
+                   default="cosine",
+                   help="learning rate over the run: cosine decay to 0, "
+                        "constant, or step (divided by 10 at half the steps "
+                        "and again at three quarters)")
+    c.add_argument("--warmup", type=_number(int, low=0), default=0,
+                   metavar="STEPS",
+                   help="ramp the learning rate up linearly over the first "
+                        "STEPS steps")
     c.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     c.add_argument("--momentum", type=NON_NEGATIVE, default=0.9)
     c.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.0)

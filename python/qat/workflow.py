@@ -131,6 +131,33 @@ def collapsed_ranges(qparams: Dict[str, np.ndarray]) -> List[str]:
                   and np.any(np.asarray(value) <= SCALE_FLOOR))
 
 
+#: Learning-rate schedules of Trainer.fit and `train --schedule`.
+SCHEDULES = ("cosine", "constant", "step")
+
+
+def learning_rate(schedule: str, lr: float, step: int, total: int,
+                  warmup: int = 0) -> float:
+    """The learning rate of 0-based `step` of `total`:
+    cosine    lr * (1 + cos(pi * step / total)) / 2
+    constant  lr
+    step      lr, then lr / 10 from half of the steps, lr / 100 from three
+              quarters
+    times (step + 1) / warmup during the first `warmup` steps (a linear
+    warm-up)."""
+    if schedule == "cosine":
+        rate = 0.5 * lr * (1 + math.cos(math.pi * step / total))
+    elif schedule == "constant":
+        rate = lr
+    elif schedule == "step":
+        rate = lr * (0.1 ** (int(step >= total / 2) + int(step >= 0.75 * total)))
+    else:
+        raise ValueError(f"schedule: expected one of {', '.join(SCHEDULES)}, "
+                         f"found {schedule!r}")
+    if step < warmup:
+        rate *= (step + 1) / warmup
+    return rate
+
+
 def batches(n: int, batch: int, rng=None, drop_last=True):
     order = rng.permutation(n) if rng is not None else np.arange(n)
     stop = n - n % batch if drop_last else n
@@ -285,10 +312,12 @@ class Trainer:
             log_every: int = 20, on_epoch: Optional[Callable] = None,
             deterministic: bool = False,
             checkpoint: Optional[str] = None, checkpoint_every: int = 0,
-            resume: Optional[str] = None):
-        """SGD over `data` for `epochs` (a fraction runs part of one), cosine
-        learning rate from `lr`; returns the loss history
-        [(step, loss)], averaged over `log_every` steps.
+            resume: Optional[str] = None, schedule: str = "cosine",
+            warmup: int = 0):
+        """SGD over `data` for `epochs` (a fraction runs part of one), the
+        learning rate from `lr` on `schedule` after `warmup` steps
+        (learning_rate); returns the loss history [(step, loss)], averaged
+        over `log_every` steps.
 
         A step takes a global batch of batch x accumulate x ranks samples:
         each rank computes the gradients of its `accumulate` micro-batches,
@@ -334,7 +363,7 @@ class Trainer:
                 if skip:
                     skip -= 1
                     continue
-                rate = 0.5 * lr * (1 + math.cos(math.pi * done / total))
+                rate = learning_rate(schedule, lr, done, total, warmup)
                 self.step += 1
                 shared = {"lr": np.array(rate, np.float32),
                           "step": np.array(self.step, np.float32)}

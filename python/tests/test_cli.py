@@ -465,3 +465,36 @@ def test_eval_against_counts_class_flips(project, tmp_path):
     assert "error: libmlp.nope.so: no such file" in user_error(
         "eval", "libmlp.int.so", "--against", "libmlp.nope.so", "--data",
         "data.npz", cwd=d)
+
+
+def test_learning_rate_schedules(project, tmp_path):
+    """workflow.learning_rate against the formulas written out with numpy,
+    and the options reaching training from the command line."""
+    from qat.workflow import learning_rate
+    total, lr = 40, 0.2
+    steps = np.arange(total)
+    want = {
+        "cosine": lr * (1 + np.cos(np.pi * steps / total)) / 2,
+        "constant": np.full(total, lr),
+        "step": np.where(steps < 20, lr, np.where(steps < 30, lr / 10,
+                                                  lr / 100)),
+    }
+    for schedule, expected in want.items():
+        got = [learning_rate(schedule, lr, int(s), total) for s in steps]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        ramp = [learning_rate(schedule, lr, int(s), total, warmup=5)
+                for s in steps]
+        np.testing.assert_allclose(ramp[:5], expected[:5] * (steps[:5] + 1) / 5,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(ramp[5:], expected[5:], rtol=1e-12)
+
+    d = project
+    out = ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+             "--schedule", "step", "--warmup", 3, "--lr", 0.1, "-q", "-o",
+             tmp_path / "stepped.npz", cwd=d)
+    assert "trained 32 steps" in out
+    assert "--schedule: invalid choice: 'linear'" in user_error(
+        "train", "mlp.mlir", "--values", "mlp.npz", "--schedule", "linear",
+        cwd=d)
+    assert "--warmup: expected a number >= 0, got -1" in user_error(
+        "train", "mlp.mlir", "--values", "mlp.npz", "--warmup", "-1", cwd=d)
