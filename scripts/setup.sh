@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            install packages, configure, build
 #   BUILD_DIR=out scripts/setup.sh
+#   BUILD_DIR=out QAT_CMAKE_ARGS="-DQAT_SANITIZE=ON" scripts/setup.sh
 #
 # Packages come from Debian's archive only (LLVM/MLIR 22 from bookworm's
 # security/backports suites as configured on these machines).
@@ -17,8 +18,8 @@ PACKAGES=(
   # Toolchain and LLVM/MLIR 22.
   cmake ninja-build ccache g++ clang-22 lld-22 libomp-22-dev pkgconf
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  # Unit tests.
-  libgtest-dev
+  # Unit tests; the sanitizer and fuzzer runtimes (scripts/test_sanitizers.sh).
+  libgtest-dev libclang-rt-22-dev
   # Python side: golden vectors (torch), tests and front end.
   python3 python3-numpy python3-pytest python3-torch python3-onnx python3-tqdm
   python3-matplotlib dataset-fashion-mnist
@@ -54,7 +55,7 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
     -DLLVM_USE_LINKER=lld \
     -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    >/dev/null
+    ${QAT_CMAKE_ARGS:-} >/dev/null
 fi
 
 # Paths under the checkout are hashed relative to it, so another clone (CI's)

@@ -60,3 +60,9 @@ if _ptxas:
     config.substitutions.append(("%ptxas", _ptxas))
 else:
     lit_config.note("ptxas not found (CUDA toolkit): the PTX checks are skipped")
+
+# The libFuzzer target exists in sanitizer builds (QAT_SANITIZE=ON); its kept
+# reproducers (test/Fuzz/corpus) replay there.
+if os.path.exists(os.path.join(config.qat_tools_dir, "qat-opt-fuzz")):
+    config.available_features.add("fuzzer")
+    llvm_config.add_tool_substitutions(["qat-opt-fuzz"], [config.qat_tools_dir])

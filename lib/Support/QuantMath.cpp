@@ -387,10 +387,15 @@ void packNibbles(const int8_t *codes, int64_t count, int8_t *bytes) {
 
 void unpackNibbles(const int8_t *bytes, int64_t count, int8_t *codes) {
   assert(count % 2 == 0 && "nibbles come in pairs");
+  // A 4-bit two's complement nibble n is worth (n ^ 8) - 8 (no shift of a
+  // negative value, which C++17 leaves undefined).
+  auto signExtend = [](unsigned nibble) {
+    return static_cast<int8_t>(static_cast<int>(nibble ^ 8u) - 8);
+  };
   for (int64_t i = 0; i < count / 2; ++i) {
-    // Each nibble to the top of a byte, then an arithmetic shift back.
-    codes[2 * i] = static_cast<int8_t>(static_cast<int8_t>(bytes[i] << 4) >> 4);
-    codes[2 * i + 1] = static_cast<int8_t>(bytes[i] >> 4);
+    auto byte = static_cast<uint8_t>(bytes[i]);
+    codes[2 * i] = signExtend(byte & 0xFu);
+    codes[2 * i + 1] = signExtend(byte >> 4);
   }
 }
 

@@ -76,7 +76,9 @@ TEST(RoundingRightShift, MatchesInt128ReferenceOnRandomInputs) {
       v >>= rng() % 63; // small magnitudes too
     unsigned shift = rng() % 64;
     if (i % 8 == 0 && shift > 0) // force exact ties
-      v = (v >> shift << shift) | (int64_t(1) << (shift - 1));
+      v = static_cast<int64_t>(
+          (static_cast<uint64_t>(v) & ~((uint64_t(1) << shift) - 1)) |
+          (uint64_t(1) << (shift - 1)));
     for (RoundingMode m : kAllModes)
       ASSERT_EQ(roundingRightShift(v, shift, m),
                 static_cast<int64_t>(referenceShift(v, shift, m)))
