@@ -151,7 +151,7 @@ def test_mapped_train_step_is_bit_identical(programs, tmp_path):
     rng = np.random.default_rng(3)
     args = [rng.integers(0, 10, a.shape).astype(a.dtype)
             if a.dtype != np.float32 else
-            (rng.random(a.shape, dtype=np.float32) * 0.5 + 0.01)
+            np.asarray(rng.random(a.shape) * 0.5 + 0.01, np.float32)
             for a in entry.args]
     for want, got in zip(entry(*args), mapped.train_step(*args)):
         np.testing.assert_array_equal(got, want)
