@@ -14,6 +14,7 @@ Medians of 5 runs of --calls calls. Prints a table; no pass/fail.
 """
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -35,6 +36,30 @@ def per_call(fn, calls):
             fn()
         samples.append((time.perf_counter() - start) / calls)
     return statistics.median(samples)
+
+
+def time_from_c(library, entry, calls, workdir):
+    """Median ns per call from C (bench/runtime_call.c, built here with cc
+    against the runtime): (qat_entry_invoke_static, qat_entry_invoke); None
+    when no C compiler is found."""
+    import shutil
+    import subprocess
+    from qat import locations
+    cc = shutil.which(os.environ.get("QAT_CC", "cc"))
+    if cc is None:
+        return None
+    runtime = locations.runtime_library()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    program = os.path.join(workdir, "runtime_call")
+    if not os.path.exists(program):
+        subprocess.run([cc, "-O2", "-o", program,
+                        os.path.join(root, "bench", "runtime_call.c"),
+                        "-I", os.path.join(root, "runtime", "include"),
+                        runtime, f"-Wl,-rpath,{os.path.dirname(runtime)}"],
+                       check=True)
+    out = subprocess.run([program, library, entry, str(calls)],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(float(v) for v in out.split())
 
 
 def mlp_mlir(weights):
@@ -78,6 +103,8 @@ def main():
         x = rng.integers(-128, 128, (1, 784), dtype=np.int8)
         ours = per_call(lambda: model.mlp(x), args.calls)
         call = per_call(lambda: trivial.f(x), args.calls)
+        from_c = time_from_c(model.path, "mlp", args.calls, workdir)
+        trivial_from_c = time_from_c(trivial.path, "f", args.calls, workdir)
 
     layers = []
     for (k, n), w in zip(LAYERS, weights):
@@ -98,6 +125,13 @@ def main():
     print("-" * 56)
     print(f"{'qat-mlir int8 MLP, batch 1 (Python call)':<46} {ours * 1e6:>9.1f}")
     print(f"{'  of which a trivial entry call costs':<46} {call * 1e6:>9.1f}")
+    if from_c:
+        print(f"{'qat-mlir int8 MLP, batch 1 (C, invoke_static)':<46} "
+              f"{from_c[0] / 1e3:>9.2f}")
+        print(f"{'qat-mlir int8 MLP, batch 1 (C, checked tensors)':<46} "
+              f"{from_c[1] / 1e3:>9.2f}")
+        print(f"{'  a trivial entry from C (static / tensors)':<46} "
+              f"{trivial_from_c[0] / 1e3:>5.2f} / {trivial_from_c[1] / 1e3:.2f}")
     print(f"{'PyTorch quantized MLP, batch 1':<46} {theirs * 1e6:>9.1f}")
     print(f"{'speed-up (PyTorch / qat-mlir)':<46} {theirs / ours:>8.2f}x")
 

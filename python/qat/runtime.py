@@ -106,6 +106,7 @@ def _runtime():
         "qat_entry_result_info": (p, [p, i32, ctypes.POINTER(_TensorInfoC)]),
         "qat_entry_invoke": (p, [p, ctypes.POINTER(p), i32,
                                  ctypes.POINTER(p), i32]),
+        "qat_entry_invoke_static": (p, [p, ctypes.POINTER(p), i32]),
     }
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)
@@ -147,6 +148,14 @@ class Entry:
         self.results = tuple(
             _info(handle, lib.qat_entry_result_info, i)
             for i in range(lib.qat_entry_num_results(handle)))
+        # All static: calls take the fast path (qat_entry_invoke_static),
+        # checking each array against these once, in Python.
+        self._static = all(None not in t.shape
+                           for t in self.args + self.results)
+        self._expected = tuple((t.dtype, t.shape) for t in self.args)
+        self._buffers = ctypes.c_void_p * max(len(self.args) +
+                                              len(self.results), 1)
+        self._invoke_static = lib.qat_entry_invoke_static
 
     def __repr__(self) -> str:
         def fmt(t):
@@ -157,9 +166,32 @@ class Entry:
 
     def __call__(self, *arrays):
         """Runs the entry; returns one array, or a tuple for several."""
-        lib = _runtime()
         if self._model._handle is None:
             raise QatError(9, f"the model of '{self.name}' is closed")
+        if self._static and len(arrays) == len(self._expected):
+            # The fast path: C-contiguous arrays of exactly the entry's
+            # dtypes and shapes go to the runtime as raw buffers in one
+            # call. Anything else takes the general path, which converts
+            # nothing either and reports a mismatch precisely.
+            pointers = []
+            for array, (dtype, shape) in zip(arrays, self._expected):
+                if (type(array) is not np.ndarray or array.dtype != dtype or
+                        array.shape != shape or
+                        not array.flags.c_contiguous):
+                    break
+                pointers.append(array.__array_interface__["data"][0])
+            else:
+                outputs = [np.empty(r.shape, dtype=r.dtype)
+                           for r in self.results]
+                pointers += [o.__array_interface__["data"][0] for o in outputs]
+                _check(self._invoke_static(self._handle,
+                                           self._buffers(*pointers),
+                                           len(pointers)))
+                return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return self._call_checked(arrays)
+
+    def _call_checked(self, arrays):
+        lib = _runtime()
         inputs = [self._as_input(a, i) for i, a in enumerate(arrays)]
         outputs = [np.empty(r.shape, dtype=r.dtype) for r in self.results]
         tensors = []
@@ -233,19 +265,26 @@ class Model:
     def __getitem__(self, name: str) -> Entry:
         if self._handle is None:
             raise QatError(9, f"{self.path} is closed")
-        found = ctypes.c_void_p()
-        _check(_runtime().qat_module_find_entry(self._handle, name.encode(),
-                                                ctypes.byref(found)))
-        return self.entries[name]
+        entry = self.entries.get(name)
+        if entry is None:
+            # The runtime's NOT_FOUND status lists the entries there are.
+            found = ctypes.c_void_p()
+            _check(_runtime().qat_module_find_entry(
+                self._handle, name.encode(), ctypes.byref(found)))
+        return entry
 
     def __getattr__(self, name: str) -> Entry:
         if name.startswith("_") or name in ("path", "entries", "device",
                                             "unavailable"):
             raise AttributeError(name)
         try:
-            return self[name]
+            entry = self[name]
         except QatError as error:
             raise AttributeError(str(error)) from None
+        # Later lookups are a plain attribute (an entry of a closed model
+        # refuses to run).
+        setattr(self, name, entry)
+        return entry
 
     def close(self) -> None:
         if self._handle is not None:

@@ -209,6 +209,33 @@ def test_bad_calls_raise_with_the_runtime_message(compile_mlir):
         model.entries["mlp"](x, w1, b1, w2)
 
 
+def test_fast_and_checked_paths_agree(compile_mlir):
+    """Exact C-ordered arrays take qat_entry_invoke_static (raw buffers);
+    views, Fortran order and read-only arrays take the checked path: the
+    same numbers either way, against numpy."""
+    model = compile_mlir(MLP)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    w1 = rng.standard_normal((16, 32)).astype(np.float32)
+    b1 = rng.standard_normal(32).astype(np.float32)
+    w2 = rng.standard_normal((32, 10)).astype(np.float32)
+    want = np.maximum(x @ w1 + b1, 0) @ w2
+    fast = model.mlp(x, w1, b1, w2)
+    np.testing.assert_allclose(fast, want, rtol=1e-5, atol=1e-5)
+    fortran = np.asfortranarray(w1)
+    wide = np.zeros((16, 64), np.float32)
+    wide[:, ::2] = w1  # a strided view of the same values
+    frozen = x.copy()
+    frozen.setflags(write=False)
+    for args in ((x, fortran, b1, w2), (x, wide[:, ::2], b1, w2),
+                 (frozen, w1, b1, w2)):
+        np.testing.assert_array_equal(model.mlp(*args), fast)
+    # A wrong argument still gets the checked path's precise message.
+    with pytest.raises(QatError, match=r"expected shape \[16x32\], got "
+                                       r"\[16x31\]"):
+        model.mlp(x, w1[:, :31], b1, w2)
+
+
 @pytest.mark.parametrize("m,k,n", [(13, 29, 37), (1, 784, 10), (8, 3, 32),
                                    (17, 1, 5)])
 def test_vectorized_matmul_edges_match_numpy(compile_mlir, m, k, n):

@@ -208,6 +208,8 @@ size_t qat_tensor_byte_size(const qat_tensor *t) {
 struct qat_entry {
   const qat_abi_entry *abi;
   const struct qat_module *module;
+  /* Every tensor has a static shape (qat_entry_invoke_static may call it). */
+  int all_static;
 };
 
 struct qat_module {
@@ -262,6 +264,19 @@ int qat_runtime_keep_freed_memory(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, keep_freed_memory_once);
   return keep_freed_memory_applied;
+}
+
+static int tensors_are_static(const qat_abi_tensor *tensors, int32_t count) {
+  for (int32_t i = 0; i < count; ++i)
+    for (int32_t d = 0; d < tensors[i].rank; ++d)
+      if (tensors[i].shape[d] < 0)
+        return 0;
+  return 1;
+}
+
+static int entry_is_static(const qat_abi_entry *e) {
+  return tensors_are_static(e->args, e->num_args) &&
+         tensors_are_static(e->results, e->num_results);
 }
 
 /* A module with GPU code gets the CUDA runtime functions and loads its
@@ -363,6 +378,7 @@ qat_status qat_module_open(const char *path, qat_module **out) {
   for (int32_t i = 0; i < info->num_entries; ++i) {
     module->entries[i].abi = &info->entries[i];
     module->entries[i].module = module;
+    module->entries[i].all_static = entry_is_static(&info->entries[i]);
   }
   attach_gpu(module, path);
   *out = module;
@@ -511,17 +527,110 @@ static int overlaps(const qat_tensor *a, const qat_tensor *b) {
 #define QAT_DESCRIPTOR_WORDS (3 + 2 * QAT_MAX_RANK)
 typedef int64_t descriptor[QAT_DESCRIPTOR_WORDS];
 
-static void fill_descriptor(descriptor d, const qat_tensor *t) {
-  void *data = t->data;
+/* The descriptor of a row-major buffer. */
+static void fill_descriptor_of(descriptor d, void *data, int32_t rank,
+                               const int64_t *shape) {
   memcpy(&d[0], &data, sizeof(void *));
   memcpy(&d[1], &data, sizeof(void *));
   d[2] = 0;
   int64_t stride = 1;
-  for (int32_t i = t->rank - 1; i >= 0; --i) {
-    d[3 + i] = t->shape[i];
-    d[3 + t->rank + i] = stride;
-    stride *= t->shape[i];
+  for (int32_t i = rank - 1; i >= 0; --i) {
+    d[3 + i] = shape[i];
+    d[3 + rank + i] = stride;
+    stride *= shape[i];
   }
+}
+
+static void fill_descriptor(descriptor d, const qat_tensor *t) {
+  fill_descriptor_of(d, t->data, t->rank, t->shape);
+}
+
+/* Runs the entry on its descriptors; a GPU module's missing device or CUDA
+ * error is the call's status. */
+static qat_status run_entry(const qat_entry *entry, void **pointers) {
+  const qat_abi_entry *abi = entry->abi;
+  if (entry->module->unavailable)
+    return make_status(QAT_STATUS_UNAVAILABLE, "cannot call '%s': %s",
+                       abi->name, entry->module->unavailable);
+  abi->invoke(pointers);
+  char error[512];
+  if (entry->module->gpu && qat_cuda_take_error(error, sizeof(error)))
+    return make_status(QAT_STATUS_INTERNAL, "'%s' on the GPU: %s", abi->name,
+                       error);
+  return NULL;
+}
+
+static int64_t static_bytes(const qat_abi_tensor *t) {
+  int64_t n = qat_abi_dtype_size(t->dtype);
+  for (int32_t d = 0; d < t->rank; ++d)
+    n *= t->shape[d];
+  return n;
+}
+
+qat_status qat_entry_invoke_static(const qat_entry *entry, void *const *data,
+                                   int32_t count) {
+  if (!entry)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL");
+  const qat_abi_entry *abi = entry->abi;
+  int32_t expected = abi->num_args + abi->num_results;
+  if (!entry->all_static)
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "'%s' has a dynamic size: call it with "
+                       "qat_entry_invoke",
+                       abi->name);
+  if (count != expected || (count > 0 && !data))
+    return make_status(QAT_STATUS_INVALID_ARGUMENT,
+                       "'%s' takes %d buffers (arguments, then results), got "
+                       "%d%s",
+                       abi->name, (int)expected, (int)count,
+                       count > 0 && !data ? " and a NULL array" : "");
+  enum { kInline = 16 };
+  descriptor inline_descriptors[kInline];
+  void *inline_pointers[kInline];
+  descriptor *descriptors = inline_descriptors;
+  void **pointers = inline_pointers;
+  if (count > kInline) {
+    descriptors = malloc(sizeof(descriptor) * (size_t)count);
+    pointers = malloc(sizeof(void *) * (size_t)count);
+  }
+  qat_status status = NULL;
+  if (!descriptors || !pointers)
+    status = make_status(QAT_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  for (int32_t i = 0; !status && i < count; ++i) {
+    int result = i >= abi->num_args;
+    const qat_abi_tensor *t =
+        result ? &abi->results[i - abi->num_args] : &abi->args[i];
+    int64_t bytes = static_bytes(t);
+    if (!data[i] && bytes > 0) {
+      status = make_status(QAT_STATUS_INVALID_ARGUMENT,
+                           "%s %d ('%s') of '%s' is NULL",
+                           result ? "result" : "argument",
+                           (int)(result ? i - abi->num_args : i), t->name,
+                           abi->name);
+      break;
+    }
+    /* Results never overlap arguments (the ABI lets outputs be written
+     * while inputs are read). */
+    for (int32_t j = 0; result && j < abi->num_args; ++j) {
+      const char *r = data[i], *a = data[j];
+      int64_t abytes = static_bytes(&abi->args[j]);
+      if (bytes > 0 && abytes > 0 && r < a + abytes && a < r + bytes) {
+        status = make_status(QAT_STATUS_INVALID_ARGUMENT,
+                             "result %d of '%s' overlaps argument %d",
+                             (int)(i - abi->num_args), abi->name, (int)j);
+        break;
+      }
+    }
+    fill_descriptor_of(descriptors[i], data[i], t->rank, t->shape);
+    pointers[i] = descriptors[i];
+  }
+  if (!status)
+    status = run_entry(entry, pointers);
+  if (count > kInline) {
+    free(descriptors);
+    free(pointers);
+  }
+  return status;
 }
 
 qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
@@ -582,20 +691,10 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
                     i < num_args ? args[i] : results[i - num_args]);
     pointers[i] = descriptors[i];
   }
-  if (entry->module->unavailable) {
-    free(pointers);
-    free(descriptors);
-    return make_status(QAT_STATUS_UNAVAILABLE, "cannot call '%s': %s",
-                       abi->name, entry->module->unavailable);
-  }
-  abi->invoke(pointers);
+  qat_status status = run_entry(entry, pointers);
   free(pointers);
   free(descriptors);
-  char error[512];
-  if (entry->module->gpu && qat_cuda_take_error(error, sizeof(error)))
-    return make_status(QAT_STATUS_INTERNAL, "'%s' on the GPU: %s", abi->name,
-                       error);
-  return NULL;
+  return status;
 }
 
 qat_status qat_entry_call(const qat_entry *entry, qat_tensor *const *args,

@@ -271,6 +271,58 @@ static void test_integer(const qat_module *module) {
   qat_tensor_release(args[1]);
 }
 
+/* qat_entry_invoke_static: the same results as the checked call, and the
+ * checks it still makes. */
+static void test_invoke_static(const qat_module *module) {
+  const qat_entry *qmatmul = NULL, *colsum = NULL;
+  if (!ok(qat_module_find_entry(module, "qmatmul", &qmatmul)) ||
+      !ok(qat_module_find_entry(module, "colsum", &colsum)))
+    return;
+  int8_t a[4 * 16], b[16 * 8], fast[4 * 8];
+  for (int i = 0; i < 64; ++i)
+    a[i] = random_int8();
+  for (int i = 0; i < 128; ++i)
+    b[i] = random_int8();
+  const int64_t sa[] = {4, 16}, sb[] = {16, 8};
+  qat_tensor *args[] = {wrap(QAT_DTYPE_I8, 2, sa, a),
+                        wrap(QAT_DTYPE_I8, 2, sb, b)};
+  qat_tensor *checked = NULL;
+  CHECK(ok(qat_entry_call(qmatmul, args, 2, &checked, 1)), "checked call");
+  void *buffers[] = {a, b, fast};
+  CHECK(ok(qat_entry_invoke_static(qmatmul, buffers, 3)), "static call");
+  CHECK(checked && memcmp(qat_tensor_data(checked), fast, sizeof(fast)) == 0,
+        "static and checked results differ");
+  CHECK(fails_with(qat_entry_invoke_static(qmatmul, buffers, 2),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "'qmatmul' takes 3 buffers (arguments, then results), got "
+                   "2"),
+        "count");
+  CHECK(fails_with(qat_entry_invoke_static(qmatmul, NULL, 3),
+                   QAT_STATUS_INVALID_ARGUMENT, "and a NULL array"),
+        "NULL array");
+  void *missing[] = {a, NULL, fast};
+  CHECK(fails_with(qat_entry_invoke_static(qmatmul, missing, 3),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "argument 1 ('arg1') of 'qmatmul' is NULL"),
+        "NULL buffer");
+  void *overlap[] = {a, b, a + 8};
+  CHECK(fails_with(qat_entry_invoke_static(qmatmul, overlap, 3),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "result 0 of 'qmatmul' overlaps argument 0"),
+        "overlap");
+  CHECK(fails_with(qat_entry_invoke_static(colsum, buffers, 2),
+                   QAT_STATUS_INVALID_ARGUMENT,
+                   "'colsum' has a dynamic size: call it with "
+                   "qat_entry_invoke"),
+        "dynamic entry");
+  CHECK(fails_with(qat_entry_invoke_static(NULL, buffers, 3),
+                   QAT_STATUS_INVALID_ARGUMENT, "entry must not be NULL"),
+        "NULL entry");
+  qat_tensor_release(checked);
+  qat_tensor_release(args[0]);
+  qat_tensor_release(args[1]);
+}
+
 static void test_two_results(const qat_module *module) {
   const qat_entry *entry = NULL;
   if (!ok(qat_module_find_entry(module, "scale_and_sum", &entry)))
@@ -494,6 +546,7 @@ int main(int argc, char **argv) {
   test_mlp(module);
   test_dynamic(module);
   test_integer(module);
+  test_invoke_static(module);
   test_two_results(module);
   test_errors(runtime);
   test_null_handles(module);

@@ -197,6 +197,16 @@ qat_status qat_entry_invoke(const qat_entry *entry, qat_tensor *const *args,
                             int32_t num_args, qat_tensor *const *results,
                             int32_t num_results);
 
+/* The fast path, for bindings that check dtypes and shapes once per call
+ * themselves (Python's Entry): calls an entry whose tensors all have static
+ * shapes on raw buffers, `data` holding the arguments' then the results'
+ * (`count` = arguments + results), each row-major with the entry's dtype and
+ * shape, which the caller vouches for. The count, NULL buffers and results
+ * overlapping arguments are still checked; INVALID_ARGUMENT for an entry
+ * with a dynamic size. No allocation for up to 16 buffers. */
+qat_status qat_entry_invoke_static(const qat_entry *entry, void *const *data,
+                                   int32_t count);
+
 /* Like qat_entry_invoke, but creates the result tensors (the caller releases
  * them). On failure no result is left allocated. */
 qat_status qat_entry_call(const qat_entry *entry, qat_tensor *const *args,
