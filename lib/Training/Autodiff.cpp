@@ -255,6 +255,13 @@ LogicalResult ReverseBuilder::visit(Operation *op) {
   // them too); masks are boolean.
   if (isa<ObserveOp, ChooseQParamsOp, PruneMaskOp>(op))
     return success();
+  // A pruned element gets exactly no gradient.
+  if (auto masked = dyn_cast<ApplyMaskOp>(op)) {
+    accumulate(masked.getInput(),
+               ApplyMaskOp::create(b, gradient.getType(), gradient,
+                                   masked.getMask()));
+    return success();
+  }
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
     return differentiateLinalg(*this, linalgOp, gradient);
   if (op->getDialect() && op->getDialect()->getNamespace() == "tensor")

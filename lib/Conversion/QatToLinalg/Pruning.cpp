@@ -1,9 +1,8 @@
-//===- Pruning.cpp - prune_mask
-//---------------------------------------------===//
+//===- Pruning.cpp - prune_mask and apply_mask ----------------------------===//
 //
-// Part of qat-mlir. The lowering of prune_mask: N:M masks elementwise,
-// unstructured masks by 64 counting passes over (magnitude << 32 | index) keys
-// (no sort).
+// Part of qat-mlir. The lowering of prune_mask (N:M masks elementwise,
+// unstructured masks by 64 counting passes over (magnitude << 32 | index) keys,
+// no sort) and of apply_mask (a select).
 //
 //===----------------------------------------------------------------------===//
 
@@ -226,8 +225,38 @@ struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
   }
 };
 
+/// apply_mask: mask ? x : +0.0, elementwise.
+struct ApplyMaskLowering : OpConversionPattern<ApplyMaskOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ApplyMaskOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto type = cast<RankedTensorType>(input.getType());
+    unsigned rank = type.getRank();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, op.getContext());
+    Value init = emptyLike(rewriter, loc, input, type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{init.getType()},
+        ValueRange{input, adaptor.getMask()}, ValueRange{init},
+        ArrayRef<AffineMap>{id, id, id}, parallel(rank),
+        [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
+          Value zero = arith::ConstantOp::create(
+              b, bodyLoc, b.getFloatAttr(args[0].getType(), 0.0));
+          linalg::YieldOp::create(
+              b, bodyLoc,
+              arith::SelectOp::create(b, bodyLoc, args[1], args[0], zero)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::lowering::populatePruningPatterns(RewritePatternSet &patterns) {
-  patterns.add<PruneMaskLowering>(patterns.getContext());
+  patterns.add<PruneMaskLowering, ApplyMaskLowering>(patterns.getContext());
 }

@@ -266,3 +266,17 @@ func.func @straight_through(%a: tensor<4xf32>, %b: tensor<4xf32>) -> tensor<4xf3
   %0 = qat.straight_through %a, %b : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// apply_mask: a select per element, +0.0 where the mask is false.
+// CHECK-LABEL: func @apply_mask
+// CHECK:         linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<4x8xf32>, tensor<4x8xi1>)
+// CHECK:         ^bb0(%[[X:.*]]: f32, %[[KEEP:.*]]: i1, %{{.*}}: f32):
+// CHECK:           %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK:           %[[S:.*]] = arith.select %[[KEEP]], %[[X]], %[[ZERO]] : f32
+// CHECK:           linalg.yield %[[S]]
+func.func @apply_mask(%w: tensor<4x8xf32>, %keep: tensor<4x8xi1>) -> tensor<4x8xf32> {
+  %0 = qat.apply_mask %w, %keep : tensor<4x8xf32>, tensor<4x8xi1>
+  return %0 : tensor<4x8xf32>
+}

@@ -187,3 +187,19 @@ func.func @fold_prune_mask() -> (tensor<2x4xi1>, tensor<2x4xi1>) {
   %nm = qat.prune_mask %w {n = 1 : i64, m = 2 : i64, axis = 1 : i64} : tensor<2x4xf32> -> tensor<2x4xi1>
   return %m, %nm : tensor<2x4xi1>, tensor<2x4xi1>
 }
+
+// -----
+
+// apply_mask of constants is the pruned constant (+0.0 where the mask is
+// false); an all-true mask is the input itself.
+// CHECK-LABEL: func @fold_apply_mask
+// CHECK-DAG:   %[[P:.*]] = arith.constant dense<{{\[}}[0.899999976, 0.000000e+00, -8.000000e-01, 0.000000e+00], [0.000000e+00, 5.000000e-01, -0.699999988, 0.000000e+00]]> : tensor<2x4xf32>
+// CHECK:       return %[[P]], %arg0
+func.func @fold_apply_mask(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
+  %w = arith.constant dense<[[0.9, 0.1, -0.8, 0.3], [-0.1, 0.5, -0.7, 0.2]]> : tensor<2x4xf32>
+  %nm = qat.prune_mask %w {n = 1 : i64, m = 2 : i64, axis = 1 : i64} : tensor<2x4xf32> -> tensor<2x4xi1>
+  %p = qat.apply_mask %w, %nm : tensor<2x4xf32>, tensor<2x4xi1>
+  %all = arith.constant dense<true> : tensor<2x4xi1>
+  %same = qat.apply_mask %x, %all : tensor<2x4xf32>, tensor<2x4xi1>
+  return %p, %same : tensor<2x4xf32>, tensor<2x4xf32>
+}

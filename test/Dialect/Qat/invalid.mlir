@@ -365,3 +365,11 @@ func.func @straight_through_types_differ(%a: tensor<4xf32>, %b: tensor<2x2xf32>)
   %0 = "qat.straight_through"(%a, %b) : (tensor<4xf32>, tensor<2x2xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @apply_mask_shape_mismatch(%w: tensor<4x4xf32>, %keep: tensor<4x2xi1>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{all of {input, mask} have same shape}}
+  %0 = qat.apply_mask %w, %keep : tensor<4x4xf32>, tensor<4x2xi1>
+  return %0 : tensor<4x4xf32>
+}

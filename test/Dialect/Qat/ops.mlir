@@ -89,6 +89,13 @@ func.func @prune_mask(%w: tensor<64x64xf32>, %sparsity: tensor<f32>) -> (tensor<
   return %0, %1 : tensor<64x64xi1>, tensor<64x64xi1>
 }
 
+// CHECK-LABEL: func @apply_mask
+func.func @apply_mask(%w: tensor<64x64xf32>, %keep: tensor<64x64xi1>) -> tensor<64x64xf32> {
+  // CHECK: qat.apply_mask %{{.*}}, %{{.*}} : tensor<64x64xf32>, tensor<64x64xi1>
+  %0 = qat.apply_mask %w, %keep : tensor<64x64xf32>, tensor<64x64xi1>
+  return %0 : tensor<64x64xf32>
+}
+
 // CHECK-LABEL: func @straight_through_and_wide_quantize
 func.func @straight_through_and_wide_quantize(%a: tensor<4xf32>, %b: tensor<4xf32>, %s: tensor<4xf32>, %z: tensor<4xi32>) -> (tensor<4xf32>, tensor<4xi32>) {
   // CHECK: qat.straight_through %{{.*}}, %{{.*}} : tensor<4xf32>

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -330,4 +331,26 @@ std::optional<PayloadChain> mlir::qat::matchPayloadChain(linalg::LinalgOp op,
   if (yield.getOperand(0) != current)
     return std::nullopt;
   return chain;
+}
+
+FailureOr<SmallVector<std::string>>
+mlir::qat::nameLayers(const GraphAnalysis &graph,
+                      llvm::StringMap<unsigned> &kindCounts) {
+  SmallVector<std::string> names;
+  llvm::StringMap<Operation *> seen;
+  for (const Layer &layer : graph.getLayers()) {
+    std::string name;
+    if (auto attr =
+            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName))
+      name = attr.str();
+    else if (auto loc = dyn_cast<NameLoc>(layer.op->getLoc()))
+      name = loc.getName().str();
+    else
+      name = llvm::formatv("{0}_{1}", layer.kind, kindCounts[layer.kind]++);
+    if (!seen.try_emplace(name, layer.op).second)
+      return layer.op->emitOpError("has the same layer name '")
+             << name << "' as another layer; names must be unique";
+    names.push_back(std::move(name));
+  }
+  return names;
 }

@@ -591,5 +591,23 @@ OpFoldResult PruneMaskOp::fold(FoldAdaptor adaptor) {
                                 ArrayRef<bool>(mask));
 }
 
+OpFoldResult ApplyMaskOp::fold(FoldAdaptor adaptor) {
+  auto mask = dyn_cast_or_null<DenseElementsAttr>(adaptor.getMask());
+  if (!mask)
+    return {};
+  // Everything kept: the input as it is.
+  if (mask.isSplat() && mask.getSplatValue<bool>())
+    return getInput();
+  auto input = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput());
+  if (!input)
+    return {};
+  SmallVector<APFloat> values(input.getValues<APFloat>());
+  auto keep = mask.getValues<bool>();
+  for (auto [i, value] : llvm::enumerate(values))
+    if (!keep[i])
+      value = APFloat::getZero(value.getSemantics());
+  return DenseElementsAttr::get(cast<ShapedType>(getType()), values);
+}
+
 #define GET_OP_CLASSES
 #include "qat/Dialect/Qat/IR/QatOps.cpp.inc"

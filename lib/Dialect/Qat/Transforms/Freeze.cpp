@@ -9,6 +9,7 @@
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/Transforms/Transforms.h"
 
+#include "mlir/Transforms/FoldUtils.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -101,6 +102,30 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
   }
   if (failed(func.eraseArguments(erase)))
     return fail("cannot erase the frozen arguments");
+  // Pruning masks of frozen weights become part of the weights: the mask
+  // is computed once, here, and the pruned weight is a constant with exact
+  // zeros (what integer conversion reads).
+  OperationFolder folder(func.getContext());
+  SmallVector<Operation *> masks;
+  func.walk([&](Operation *op) {
+    if (isa<PruneMaskOp, ApplyMaskOp>(op))
+      masks.push_back(op);
+  });
+  for (Operation *op : masks)
+    (void)folder.tryToFold(op);
+  // The unpruned constants the masks replaced.
+  for (Operation &op : llvm::make_early_inc_range(func.getBody().front()))
+    if (isa<arith::ConstantOp>(op) && op.use_empty())
+      op.erase();
+  WalkResult unfolded = func.walk([&](ApplyMaskOp op) {
+    if (!op.getInput().getDefiningOp<arith::ConstantOp>())
+      return WalkResult::advance();
+    op.emitOpError("prunes a frozen weight with a mask that is not a "
+                   "constant (its sparsity must be frozen too)");
+    return WalkResult::interrupt();
+  });
+  if (unfolded.wasInterrupted())
+    return failure();
   QatDialect::setFrozenAttr(func);
   return success();
 }

@@ -224,20 +224,12 @@ std::string Planner::nameOp(Operation *op) {
 }
 
 LogicalResult Planner::nameLayers() {
-  llvm::StringMap<Operation *> seen;
+  FailureOr<SmallVector<std::string>> names =
+      mlir::qat::nameLayers(graph, kindCounts);
+  if (failed(names))
+    return failure();
   ArrayRef<Layer> all = graph.getLayers();
-  for (const Layer &layer : all) {
-    std::string name;
-    if (auto attr =
-            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName))
-      name = attr.str();
-    else if (auto loc = dyn_cast<NameLoc>(layer.op->getLoc()))
-      name = loc.getName().str();
-    else
-      name = llvm::formatv("{0}_{1}", layer.kind, kindCounts[layer.kind]++);
-    if (!seen.try_emplace(name, layer.op).second)
-      return layer.op->emitOpError("has the same layer name '")
-             << name << "' as another layer; names must be unique";
+  for (auto [layer, name] : llvm::zip(all, *names)) {
     LayerPlan plan{&layer, name, config.resolve(name), ""};
     if (plan.spec.skip)
       plan.skipReason = "config";
@@ -872,15 +864,9 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
     config.skipFirstLast = skipFirstLast;
     if (configFile.empty())
       return config;
-    config.source = configFile;
-    auto buffer = llvm::MemoryBuffer::getFile(configFile, /*IsText=*/true);
-    if (!buffer)
-      return mlir::emitError(module.getLoc(),
-                             "qat-instrument: cannot read config '")
-             << configFile << "': " << buffer.getError().message();
-    if (llvm::Error error = config.parseJSON((*buffer)->getBuffer()))
-      return mlir::emitError(module.getLoc(), "qat-instrument: config '")
-             << configFile << "': " << llvm::toString(std::move(error));
+    if (llvm::Error error = config.loadFile(configFile))
+      return mlir::emitError(module.getLoc(), "qat-instrument: ")
+             << llvm::toString(std::move(error));
     return config;
   }
 

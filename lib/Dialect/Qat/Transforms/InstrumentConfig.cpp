@@ -10,6 +10,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/GlobPattern.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -72,6 +73,33 @@ public:
     return llvm::Error::success();
   }
 
+  /// "prune": a sparsity (a number in [0, 1)), "N:M", "none" or false.
+  llvm::Error readPrune(StringRef key, std::optional<PruneSpec> &out) {
+    const llvm::json::Value *value = lookup(key);
+    if (!value)
+      return llvm::Error::success();
+    if (std::optional<bool> flag = value->getAsBoolean()) {
+      if (*flag)
+        return configError(keyPath(key) + ": expected a sparsity, \"N:M\" "
+                                          "or false, got true");
+      out = PruneSpec();
+      return llvm::Error::success();
+    }
+    std::string text;
+    if (std::optional<double> number = value->getAsNumber())
+      text = llvm::formatv("{0}", *number).str();
+    else if (std::optional<StringRef> string = value->getAsString())
+      text = string->str();
+    else
+      return configError(keyPath(key) + ": expected a sparsity, \"N:M\" or "
+                                        "false");
+    llvm::Expected<PruneSpec> spec = parsePruneSpec(keyPath(key), text);
+    if (!spec)
+      return spec.takeError();
+    out = *spec;
+    return llvm::Error::success();
+  }
+
   /// Fails on a key outside `known`.
   llvm::Error checkKeys(ArrayRef<StringRef> known) {
     for (const auto &entry : object) {
@@ -100,7 +128,8 @@ private:
 
 /// Keys a layer entry and the top level share.
 constexpr StringRef kSpecKeys[] = {"weight_bits", "act_bits", "per_channel",
-                                   "symmetric_activations", "rounding"};
+                                   "symmetric_activations", "rounding",
+                                   "prune"};
 
 llvm::Error readSpec(ObjectReader &reader, LayerOverride &spec) {
   if (llvm::Error e = reader.readBits("weight_bits", spec.weightBits))
@@ -111,6 +140,8 @@ llvm::Error readSpec(ObjectReader &reader, LayerOverride &spec) {
     return e;
   if (llvm::Error e =
           reader.readBool("symmetric_activations", spec.symmetricActivations))
+    return e;
+  if (llvm::Error e = reader.readPrune("prune", spec.prune))
     return e;
   return reader.readRounding("rounding", spec.rounding);
 }
@@ -123,9 +154,52 @@ void apply(const LayerOverride &source, LayerQuantSpec &spec) {
       source.symmetricActivations.value_or(spec.symmetricActivations);
   spec.rounding = source.rounding.value_or(spec.rounding);
   spec.skip = source.skip.value_or(spec.skip);
+  spec.prune = source.prune.value_or(spec.prune);
 }
 
 } // namespace
+
+llvm::Expected<PruneSpec> mlir::qat::parsePruneSpec(StringRef key,
+                                                    StringRef text) {
+  PruneSpec spec;
+  text = text.trim();
+  if (text.empty() || text == "none")
+    return spec;
+  auto [first, second] = text.split(':');
+  if (!second.empty() || text.contains(':')) {
+    int64_t n = 0, m = 0;
+    if (first.getAsInteger(10, n) || second.getAsInteger(10, m) || n < 1 ||
+        m <= n)
+      return configError(llvm::formatv("{0}: expected N:M with 0 < N < M "
+                                       "(such as 2:4), got '{1}'",
+                                       key, text));
+    spec.kind = PruneSpec::Kind::NofM;
+    spec.n = n;
+    spec.m = m;
+    return spec;
+  }
+  double sparsity = 0;
+  if (text.getAsDouble(sparsity) || !(sparsity >= 0.0 && sparsity < 1.0))
+    return configError(llvm::formatv("{0}: expected a sparsity in [0, 1), "
+                                     "N:M or none, got '{1}'",
+                                     key, text));
+  if (sparsity > 0) {
+    spec.kind = PruneSpec::Kind::Magnitude;
+    spec.sparsity = sparsity;
+  }
+  return spec;
+}
+
+llvm::Error InstrumentConfig::loadFile(StringRef path) {
+  source = path.str();
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return configError("cannot read config '" + path + "': " +
+                       buffer.getError().message());
+  if (llvm::Error error = parseJSON((*buffer)->getBuffer()))
+    return configError("config '" + path + "': " + toString(std::move(error)));
+  return llvm::Error::success();
+}
 
 llvm::Error InstrumentConfig::parseJSON(StringRef text) {
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(text);

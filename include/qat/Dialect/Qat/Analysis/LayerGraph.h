@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <optional>
 
@@ -46,6 +47,16 @@ struct Layer {
 
 /// True when `op` is a layer.
 bool isLayerOp(Operation *op);
+
+class GraphAnalysis;
+
+/// The names of `graph`'s layers, in program order: the layer's `qat.layer`
+/// attribute, else its NameLoc, else `<kind>_<i>` numbered per kind in
+/// `kindCounts` (which the caller may go on using for other ops). Every
+/// pass that names layers (qat-instrument, qat-prune) calls this, so a
+/// config's patterns mean the same layers in each. Fails on a duplicate.
+FailureOr<SmallVector<std::string>>
+nameLayers(const GraphAnalysis &graph, llvm::StringMap<unsigned> &kindCounts);
 
 /// Layers and activations of a function's body (its top-level block).
 ///

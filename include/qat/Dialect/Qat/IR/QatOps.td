@@ -482,6 +482,38 @@ def Qat_PruneMaskOp : Qat_Op<"prune_mask", [Pure, AllShapesMatch<["input", "mask
 }
 
 //===----------------------------------------------------------------------===//
+// apply_mask
+//===----------------------------------------------------------------------===//
+
+def Qat_ApplyMaskOp : Qat_Op<"apply_mask", [Pure,
+    AllTypesMatch<["input", "result"]>, AllShapesMatch<["input", "mask"]>]> {
+  let summary = "keep the elements a mask selects, +0.0 elsewhere";
+  let description = [{
+    `result[i] = mask[i] ? input[i] : +0.0`. `qat-prune` applies a
+    `prune_mask` to a float weight with it, before the weight's
+    fake-quant, so a pruned weight is exactly zero, and its integer code
+    exactly the zero point (0 for symmetric weights). Its gradient is the
+    incoming gradient where the mask is true and exactly 0 where it is
+    false: pruned weights receive no gradient. With constant operands it
+    folds to a constant (a frozen pruned weight).
+
+    Example:
+
+    ```mlir
+    %keep = qat.prune_mask %w {n = 2 : i64, m = 4 : i64, axis = 0 : i64}
+        : tensor<64x32xf32> -> tensor<64x32xi1>
+    %pruned = qat.apply_mask %w, %keep : tensor<64x32xf32>, tensor<64x32xi1>
+    ```
+  }];
+  let arguments = (ins Qat_FloatTensor:$input, Qat_MaskTensor:$mask);
+  let results = (outs Qat_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $mask attr-dict `:` type($input) `,` type($mask)
+  }];
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // straight_through
 //===----------------------------------------------------------------------===//
 

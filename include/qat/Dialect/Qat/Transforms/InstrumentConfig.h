@@ -18,6 +18,21 @@
 namespace mlir::qat {
 
 /// How one layer is quantized.
+/// How a layer's weight is pruned (qat-prune, docs/Pruning.md).
+struct PruneSpec {
+  enum class Kind { None, Magnitude, NofM };
+  Kind kind = Kind::None;
+  /// Magnitude: the fraction of the weight set to zero, in [0, 1).
+  double sparsity = 0;
+  /// NofM: `n` of every `m` consecutive weights along the reduction axis
+  /// are kept (0 < n < m).
+  int64_t n = 0, m = 0;
+};
+
+/// Parses a pruning setting as the config and the pass options spell it:
+/// a sparsity ("0.5"), "N:M" ("2:4") or "none"; the message names `key`.
+llvm::Expected<PruneSpec> parsePruneSpec(StringRef key, StringRef text);
+
 struct LayerQuantSpec {
   unsigned weightBits = 8;
   unsigned actBits = 8;
@@ -25,6 +40,8 @@ struct LayerQuantSpec {
   bool symmetricActivations = false;
   RoundingMode rounding = RoundingMode::half_to_even;
   bool skip = false;
+  /// For qat-prune (qat-instrument ignores it).
+  PruneSpec prune;
 };
 
 /// Settings of one `layers` entry; unset fields keep the defaults.
@@ -34,6 +51,7 @@ struct LayerOverride {
   std::optional<unsigned> weightBits, actBits;
   std::optional<bool> perChannel, symmetricActivations, skip;
   std::optional<RoundingMode> rounding;
+  std::optional<PruneSpec> prune;
   /// Set once a layer matched the pattern.
   bool used = false;
 };
@@ -48,6 +66,8 @@ struct InstrumentConfig {
   /// Parses a JSON config, applying its global keys on top of `*this`.
   /// On error returns a message naming the offending key path.
   llvm::Error parseJSON(StringRef text);
+  /// Reads and parses the JSON file `path` (which becomes `source`).
+  llvm::Error loadFile(StringRef path);
 
   /// The spec of layer `name`: the defaults, then each matching override in
   /// file order. Marks the overrides used.

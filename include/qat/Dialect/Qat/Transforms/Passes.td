@@ -153,6 +153,54 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
   ];
 }
 
+def Prune : Pass<"qat-prune", "ModuleOp"> {
+  let summary = "Mask the weights of chosen layers by magnitude or N:M";
+  let description = [{
+    For every layer with a pruning setting, its float weight `w` becomes
+    `qat.apply_mask %w, qat.prune_mask(%w)`: the smallest `sparsity` of the
+    weights by magnitude (`sparsity=0.5`), or `n` of every `m` consecutive
+    weights along the reduction axis kept (`pattern=2:4`; the input
+    channels of a convolution, the rows of a matmul's weight), set to
+    exactly zero. The mask is recomputed from the current weight wherever
+    it is evaluated (each training step), pruned weights get no gradient,
+    and once the weights are frozen it folds to constants.
+
+    Settings come from the options (every layer) and from the same JSON
+    config as qat-instrument (docs/Instrumentation.md): a `prune` key at the
+    top level or per layer pattern, `0.5`, `"2:4"` or `false`; `skip` leaves
+    a layer alone. Layers are named as qat-instrument names them.
+
+    It composes with qat-instrument in either order with one meaning: the
+    mask applies to the float weight before its fake-quant, so a pruned
+    weight's integer code is exactly the zero point. Errors: a sparsity
+    outside [0, 1), N >= M, a reduction axis that M does not divide, a
+    config pattern with a prune setting that matches no layer, a weight
+    pruned twice.
+
+    Example (`pattern=2:4`):
+
+    ```mlir
+    %y = linalg.matmul ins(%x, %w : tensor<8x64xf32>, tensor<64x32xf32>) ...
+    // becomes
+    %keep = qat.prune_mask %w {axis = 0 : i64, m = 4 : i64, n = 2 : i64}
+        : tensor<64x32xf32> -> tensor<64x32xi1>
+    %wp = qat.apply_mask %w, %keep : tensor<64x32xf32>, tensor<64x32xi1>
+    %y = linalg.matmul ins(%x, %wp : tensor<8x64xf32>, tensor<64x32xf32>) ...
+    ```
+  }];
+  let options = [
+    Option<"sparsity", "sparsity", "std::string", "\"\"",
+           "every layer: the fraction of weights pruned by magnitude, in "
+           "[0, 1)">,
+    Option<"pattern", "pattern", "std::string", "\"\"",
+           "every layer: N:M structured pruning (such as 2:4)">,
+    Option<"configFile", "config", "std::string", "\"\"",
+           "JSON config with per-layer prune settings">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qat::QatDialect"];
+}
+
 def Freeze : Pass<"qat-freeze", "ModuleOp"> {
   let summary = "Turn learned quantization parameters (and weights) into constants";
   let description = [{

@@ -67,6 +67,11 @@ FailureOr<InstrumentationPlan> planInstrumentation(ModuleOp module,
 /// planInstrumentation, then apply.
 LogicalResult instrument(ModuleOp module, InstrumentConfig &config);
 
+/// qat-prune: masks the weight of every layer whose resolved spec has a
+/// prune setting (before the weight's fake-quant when there is one).
+/// Fails with a diagnostic on a bad setting or an unused config pattern.
+LogicalResult prune(ModuleOp module, InstrumentConfig &config);
+
 //===----------------------------------------------------------------------===//
 // qat-freeze
 //===----------------------------------------------------------------------===//
