@@ -18,12 +18,13 @@ if [ ! -x "$BUILD_DIR/bin/qat-opt-fuzz" ]; then
   BUILD_DIR="$BUILD_DIR" QAT_CMAKE_ARGS="-DQAT_SANITIZE=ON" "$ROOT/scripts/setup.sh"
 fi
 WORK="$BUILD_DIR/fuzz"
-rm -rf "$WORK/seeds" && mkdir -p "$WORK/seeds" "$WORK/corpus" "$WORK/artifacts"
+rm -rf "$WORK/seeds" "$WORK/artifacts"
+mkdir -p "$WORK/seeds" "$WORK/corpus" "$WORK/artifacts"
 # Seeds: a selector byte (the pipeline, see qat-opt-fuzz.cpp), then the file.
 i=0
 while IFS= read -r -d '' file; do
   for selector in 0 2 4 6 7 11 12; do
-    { printf "\\$(printf '%03o' $(( (selector + i) % 14 )))"; cat "$file"; } \
+    { printf "\\$(printf '%03o' $(( (selector + i) % 16 )))"; cat "$file"; } \
       > "$WORK/seeds/$(basename "$file").$selector"
   done
   i=$((i + 1))

@@ -48,6 +48,8 @@ constexpr const char *kPipelines[] = {
     "qat-cpu-pipeline",
     "qat-gpu-pipeline{emulate-on-host=1}",
     "qat-protect-arguments,qat-conv-to-matmul,qat-x86-vnni-matmul",
+    "qat-prune{pattern=2:4}",
+    "qat-prune{sparsity=0.5},qat-instrument,qat-build-train-step",
 };
 
 const DialectRegistry &registry() {
