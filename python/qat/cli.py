@@ -1,7 +1,8 @@
 """`python3 -m qat <command>`: the compiler pipeline, one step per command.
 
     import      model.onnx -> model.mlir + model.npz (parameters)
-    instrument  model.mlir -> model.qat.mlir (fake-quant placed)
+    instrument  model.mlir -> model.qat.mlir (fake-quant placed; --prune)
+    prune       model.mlir -> model.pruned.mlir (magnitude or N:M masks)
     calibrate   model.qat.mlir + values -> values with scales (PTQ ranges)
     train       model(.qat).mlir + values -> trained values (float or QAT)
     freeze      model.qat.mlir + values -> model.frozen.mlir (constants)
@@ -114,7 +115,10 @@ def cmd_instrument(args):
         # The plan goes to a file only when someone reads it.
         plan = (os.path.join(scratch, "plan.txt")
                 if args.dry_run or args.report else None)
-        text = workflow.instrument(_read(args.model), args.weight_bits,
+        source = _read(args.model)
+        if args.prune:
+            source = workflow.prune(source, args.prune, args.config)
+        text = workflow.instrument(source, args.weight_bits,
                                    args.act_bits, args.config, report=plan,
                                    dry_run=args.dry_run)
         report = ""
@@ -129,6 +133,17 @@ def cmd_instrument(args):
     out = args.output or _default_out(args.model, ".qat.mlir")
     _write(out, text)
     print(f"instrumented (W{args.weight_bits}A{args.act_bits}) -> {out}")
+
+
+def cmd_prune(args):
+    from qat import workflow
+    if not args.prune and not args.config:
+        raise UsageError("nothing to prune with",
+                         "give --prune 0.5 (a sparsity) or --prune 2:4, or a "
+                         "--config with prune settings")
+    out = args.output or _default_out(args.model, ".pruned.mlir")
+    _write(out, workflow.prune(_read(args.model), args.prune, args.config))
+    print(f"pruned ({args.prune or 'per --config'}) -> {out}")
 
 
 def _data(args, split="train"):
@@ -462,7 +477,21 @@ def parser() -> argparse.ArgumentParser:
                    help="print the plan (layers, where fake-quants go) and "
                         "write nothing")
     c.add_argument("--report", help="also write the plan to this file")
+    c.add_argument("--prune", metavar="SPEC",
+                   help="also prune every layer's weight (qat-prune): a "
+                        "sparsity such as 0.5, or N:M such as 2:4; the "
+                        "config's prune keys apply per layer")
     c.set_defaults(run=cmd_instrument)
+
+    c = command("prune", "mask weights by magnitude or N:M before their "
+                "fake-quant (qat-prune, docs/Pruning.md)")
+    c.add_argument("model")
+    c.add_argument("-o", "--output")
+    c.add_argument("--prune", metavar="SPEC",
+                   help="every layer: a sparsity such as 0.5, or N:M such "
+                        "as 2:4")
+    c.add_argument("--config", help="per-layer JSON config with prune keys")
+    c.set_defaults(run=cmd_prune)
 
     c = command("calibrate", "activation ranges on data -> scales and zero "
                 "points (post-training quantization)")

@@ -37,6 +37,16 @@ def instrument(text: str, weight_bits: int = 8, act_bits: int = 8,
                         config=config, **options)
 
 
+def prune(text: str, spec: Optional[str] = None,
+          config: Optional[str] = None) -> str:
+    """qat-prune: `spec` is a sparsity ("0.5", by magnitude) or "N:M"
+    ("2:4") for every layer; `config` the per-layer JSON config."""
+    options = {"config": config}
+    if spec is not None:
+        options["pattern" if ":" in spec else "sparsity"] = spec
+    return pipeline.run(text, "qat-prune", **options)
+
+
 def freeze(text: str, values: Dict[str, np.ndarray], function: str) -> str:
     """qat-freeze: `values` (every scale and zero point, and the weights)
     become constants of `function`; they travel as an .npz archive."""

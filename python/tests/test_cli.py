@@ -498,3 +498,34 @@ def test_learning_rate_schedules(project, tmp_path):
         cwd=d)
     assert "--warmup: expected a number >= 0, got -1" in user_error(
         "train", "mlp.mlir", "--values", "mlp.npz", "--warmup", "-1", cwd=d)
+
+
+def test_prune_from_the_command_line(project, tmp_path):
+    """`prune` and `instrument --prune` place the masks; a pruned model
+    calibrates, freezes (the masks folded into the weights) and converts;
+    bad settings are user errors."""
+    d = project
+    if not (d / "mlp.mlir").exists():
+        ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    out = tmp_path / "mlp.pruned.mlir"
+    assert "pruned (2:4)" in ok("prune", "mlp.mlir", "--prune", "2:4", "-o",
+                                out, cwd=d)
+    assert "qat.apply_mask" in out.read_text()
+    qat_model = tmp_path / "mlp.qat.mlir"
+    ok("instrument", "mlp.mlir", "--prune", "0.5", "-o", qat_model, cwd=d)
+    text = qat_model.read_text()
+    assert "qat.prune_mask" in text and "qat.fake_quant" in text
+    ok("calibrate", qat_model, "--values", "mlp.npz", "--data", "data.npz",
+       "-q", "-o", tmp_path / "cal.npz", cwd=d)
+    ok("freeze", qat_model, "--values", tmp_path / "cal.npz", "-o",
+       tmp_path / "mlp.frozen.mlir", cwd=d)
+    frozen = (tmp_path / "mlp.frozen.mlir").read_text()
+    forward = frozen.split("func.func @mlp(")[1].split("func.func @")[0]
+    assert "qat.apply_mask" not in forward
+    ok("convert", tmp_path / "mlp.frozen.mlir", "-o", tmp_path / "mlp.int.mlir",
+       cwd=d)
+    assert "nothing to prune with" in user_error("prune", "mlp.mlir", cwd=d)
+    assert "expected N:M with 0 < N < M (such as 2:4), got '5:4'" in \
+        user_error("prune", "mlp.mlir", "--prune", "5:4", cwd=d)
+    assert "expected a sparsity in [0, 1), N:M or none, got '1.5'" in \
+        user_error("instrument", "mlp.mlir", "--prune", "1.5", cwd=d)
