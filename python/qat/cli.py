@@ -392,6 +392,7 @@ def _number(kind, low=None, above=None):
 
 
 POSITIVE_INT = _number(int, low=1)
+NON_NEGATIVE_INT = _number(int, low=0)
 POSITIVE = _number(float, above=0)
 NON_NEGATIVE = _number(float, low=0)
 
@@ -520,7 +521,7 @@ def parser() -> argparse.ArgumentParser:
                    help="learning rate over the run: cosine decay to 0, "
                         "constant, or step (divided by 10 at half the steps "
                         "and again at three quarters)")
-    c.add_argument("--warmup", type=_number(int, low=0), default=0,
+    c.add_argument("--warmup", type=NON_NEGATIVE_INT, default=0,
                    metavar="STEPS",
                    help="ramp the learning rate up linearly over the first "
                         "STEPS steps")
@@ -533,7 +534,7 @@ def parser() -> argparse.ArgumentParser:
                    help="keep the scales and zero points of --values and "
                         "train the weights through the faithful simulation "
                         "(what is trained is what deploys, bit for bit)")
-    c.add_argument("--seed", type=_number(int, low=0), default=0,
+    c.add_argument("--seed", type=NON_NEGATIVE_INT, default=0,
                    help="seed of the data shuffling (the same on every rank)")
     c.add_argument("--accumulate", type=POSITIVE_INT, default=1,
                    metavar="N",
@@ -543,7 +544,7 @@ def parser() -> argparse.ArgumentParser:
                    help="sum gradients in one fixed order (rank by rank, "
                         "batch by batch): N ranks give the same bits as one "
                         "process with --accumulate N")
-    c.add_argument("--checkpoint-every", type=_number(int, low=0), default=0,
+    c.add_argument("--checkpoint-every", type=NON_NEGATIVE_INT, default=0,
                    metavar="K",
                    help="every K steps, write the values, optimizer state "
                         "and data position to --checkpoint (0: never)")
