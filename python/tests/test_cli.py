@@ -64,6 +64,13 @@ def project(tmp_path_factory):
     return folder
 
 
+def imported(folder):
+    """mlp.mlir and mlp.npz in `folder` (tests that need them run alone
+    too, not only after test_pipeline_command_by_command)."""
+    if not (folder / "mlp.mlir").exists():
+        ok("import", "mlp.onnx", "--batch", 32, cwd=folder)
+
+
 def test_pipeline_command_by_command(project):
     d = project
     out = ok("import", "mlp.onnx", "--batch", 32, cwd=d)
@@ -489,6 +496,7 @@ def test_learning_rate_schedules(project, tmp_path):
         np.testing.assert_allclose(ramp[5:], expected[5:], rtol=1e-12)
 
     d = project
+    imported(d)
     out = ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
              "--schedule", "step", "--warmup", 3, "--lr", 0.1, "-q", "-o",
              tmp_path / "stepped.npz", cwd=d)
@@ -505,8 +513,7 @@ def test_prune_from_the_command_line(project, tmp_path):
     calibrates, freezes (the masks folded into the weights) and converts;
     bad settings are user errors."""
     d = project
-    if not (d / "mlp.mlir").exists():
-        ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    imported(d)
     out = tmp_path / "mlp.pruned.mlir"
     assert "pruned (2:4)" in ok("prune", "mlp.mlir", "--prune", "2:4", "-o",
                                 out, cwd=d)
