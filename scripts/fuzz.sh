@@ -56,7 +56,10 @@ for artifact in "$WORK"/artifacts/*; do
     grep -E '^ +#[0-9]+ ' <<<"$stack" | head -8 >&2
     ours=$((ours + 1))
   else
-    frame="$(grep -E '^ +#[0-9]+ ' <<<"$stack" | grep -oE ' in [^ (]+' | head -3 | tr '\n' ' ')"
+    # Its first frames past the crash handlers and abort.
+    frame="$(grep -E '^ +#[0-9]+ ' <<<"$stack" |
+      grep -vE ' in (__sanitizer|fuzzer::|raise|abort|__pthread|llvm::report_fatal_error)' |
+      grep -oE ' in [^ (]+' | head -3 | tr '\n' ' ')"
     echo "fuzz: a crash in MLIR itself (not ours):$frame($(basename "$artifact"))"
     upstream=$((upstream + 1))
   fi
