@@ -104,10 +104,7 @@ class World:
         for request, members, data in pending:
             request.Wait()
             if deterministic:
-                total = data[0].copy()
-                for row in data[1:]:
-                    total += row
-                data = total
+                data = sum_in_order([[row] for row in data])[0]
             offset = 0
             for i in members:
                 n = buffers[i].size

@@ -514,12 +514,18 @@ static qat_status check_tensor(const qat_entry *entry, const char *kind,
   return NULL;
 }
 
-static int overlaps(const qat_tensor *a, const qat_tensor *b) {
-  const char *a0 = a->data, *b0 = b->data;
-  size_t an = qat_tensor_byte_size(a), bn = qat_tensor_byte_size(b);
+/* Whether two buffers share a byte (empty or NULL ones share none). */
+static int buffers_overlap(const void *a, size_t an, const void *b,
+                           size_t bn) {
+  const char *a0 = a, *b0 = b;
   if (!a0 || !b0 || an == 0 || bn == 0)
     return 0;
   return a0 < b0 + bn && b0 < a0 + an;
+}
+
+static int overlaps(const qat_tensor *a, const qat_tensor *b) {
+  return buffers_overlap(a->data, qat_tensor_byte_size(a), b->data,
+                         qat_tensor_byte_size(b));
 }
 
 /* Words of a memref descriptor of rank R: allocated, aligned, offset,
@@ -611,16 +617,12 @@ qat_status qat_entry_invoke_static(const qat_entry *entry, void *const *data,
     }
     /* Results never overlap arguments (the ABI lets outputs be written
      * while inputs are read). */
-    for (int32_t j = 0; result && j < abi->num_args; ++j) {
-      const char *r = data[i], *a = data[j];
-      int64_t abytes = static_bytes(&abi->args[j]);
-      if (bytes > 0 && abytes > 0 && r < a + abytes && a < r + bytes) {
+    for (int32_t j = 0; result && !status && j < abi->num_args; ++j)
+      if (buffers_overlap(data[i], (size_t)bytes, data[j],
+                          (size_t)static_bytes(&abi->args[j])))
         status = make_status(QAT_STATUS_INVALID_ARGUMENT,
                              "result %d of '%s' overlaps argument %d",
                              (int)(i - abi->num_args), abi->name, (int)j);
-        break;
-      }
-    }
     fill_descriptor_of(descriptors[i], data[i], t->rank, t->shape);
     pointers[i] = descriptors[i];
   }
