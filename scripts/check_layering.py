@@ -18,7 +18,7 @@ import sys
 LAYERS = [
     ["QatSupport"],
     ["MLIRQat"],
-    ["MLIRQatAnalysis", "QatUtils"],
+    ["MLIRQatAnalysis", "QatUtils", "QatFrontendONNX"],
     ["MLIRQatTransforms", "QatTraining", "QatToLinalg", "QatToInteger"],
     ["QatCodegenCPU", "QatCodegenGPU"],
     ["QatPipelines"],
@@ -33,6 +33,7 @@ HEADERS = {
     "qat/Dialect/Qat/IR/": "MLIRQat",
     "qat/Dialect/Qat/Analysis/": "MLIRQatAnalysis",
     "qat/Utils/": "QatUtils",
+    "qat/Frontend/ONNX/": "QatFrontendONNX",
     "qat/Dialect/Qat/Transforms/": "MLIRQatTransforms",
     "qat/Training/": "QatTraining",
     "qat/Conversion/QatToLinalg/": "QatToLinalg",

@@ -23,6 +23,9 @@ PACKAGES=(
   # Python side: golden vectors (torch), tests and front end.
   python3 python3-numpy python3-pytest python3-torch python3-onnx python3-tqdm
   python3-matplotlib dataset-fashion-mnist
+  # qat-import: ONNX's C++ protobuf classes, checker, shape inference and
+  # version converter; its backend test data (the conformance suite).
+  libonnx-dev libprotobuf-dev libonnx-testdata
   # Data-parallel training (docs/Distributed.md).
   openmpi-bin libopenmpi-dev python3-mpi4py
 )

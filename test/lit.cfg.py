@@ -19,7 +19,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.qat_tools_dir, config.llvm_tools_dir]
-tools = ["qat-opt", "qat-compile", "mlir-opt", "mlir-runner", "not", "split-file", "llvm-nm", "llvm-objdump", "llvm-readelf"]
+tools = ["qat-opt", "qat-compile", "qat-import", "mlir-opt", "mlir-runner", "not", "split-file", "llvm-nm", "llvm-objdump", "llvm-readelf"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
@@ -49,6 +49,27 @@ if (
     == 0
 ):
     config.available_features.add("torch")
+
+# Python's onnx (Debian's python3-onnx) builds the models qat-import's tests
+# read (test/Frontend/ONNX/Inputs/onnx_models.py).
+if (
+    subprocess.call(
+        [config.python_executable, "-c", "import onnx"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    == 0
+):
+    config.available_features.add("onnx")
+config.substitutions.append(
+    (
+        "%onnx_model",
+        config.python_executable
+        + " "
+        + os.path.join(config.test_source_root, "Frontend", "ONNX", "Inputs",
+                       "onnx_models.py"),
+    )
+)
 
 # CUDA's ptxas (at /usr/local/cuda/bin, or on PATH) checks the PTX the GPU
 # pipeline emits. Its absence skips those tests, and says so.

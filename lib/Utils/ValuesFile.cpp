@@ -9,6 +9,7 @@
 #include "qat/Utils/ValuesFile.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CRC.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -496,4 +497,95 @@ FailureOr<DenseElementsAttr> mlir::qat::toElementsAttr(const ValueArray &array,
   }
   message = "unsupported element type";
   return failure();
+}
+
+//===----------------------------------------------------------------------===//
+// Writing .npz
+//===----------------------------------------------------------------------===//
+
+namespace {
+void put16(std::string &out, uint16_t v) {
+  out += static_cast<char>(v & 0xFF);
+  out += static_cast<char>(v >> 8);
+}
+void put32(std::string &out, uint32_t v) {
+  put16(out, static_cast<uint16_t>(v & 0xFFFF));
+  put16(out, static_cast<uint16_t>(v >> 16));
+}
+
+/// The .npy header of a little-endian float32 array of `shape`.
+std::string npyHeader(ArrayRef<int64_t> shape) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  for (int64_t d : shape)
+    dict += std::to_string(d) + (shape.size() == 1 ? "," : ", ");
+  if (shape.size() > 1)
+    dict.resize(dict.size() - 2);
+  dict += "), }";
+  // Magic (6), version (2), header length (2), then the dictionary padded
+  // with spaces and a newline to a multiple of 64 bytes.
+  size_t total = 10 + dict.size() + 1;
+  dict.append((64 - total % 64) % 64, ' ');
+  dict += '\n';
+  std::string header("\x93NUMPY\x01\x00", 8);
+  put16(header, static_cast<uint16_t>(dict.size()));
+  return header + dict;
+}
+} // namespace
+
+llvm::Error mlir::qat::writeNpz(llvm::raw_ostream &os,
+                                ArrayRef<NamedFloatArray> arrays) {
+  std::string directory;
+  uint64_t offset = 0;
+  for (const NamedFloatArray &array : arrays) {
+    std::string entry = array.name + ".npy";
+    std::string header = npyHeader(array.shape);
+    StringRef data(reinterpret_cast<const char *>(array.values.data()),
+                   array.values.size() * sizeof(float));
+    uint64_t size = header.size() + data.size();
+    if (size >= 0xFFFFFFFFull || offset >= 0xFFFFFFFFull ||
+        entry.size() > 0xFFFF)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "array '" + array.name + "' does not fit a zip archive (4 GiB)");
+    uint32_t crc = llvm::crc32(llvm::arrayRefFromStringRef(header));
+    crc = llvm::crc32(crc, llvm::arrayRefFromStringRef(data));
+    std::string local;
+    put32(local, 0x04034b50);
+    put16(local, 20);     // version needed
+    put16(local, 0);      // flags
+    put16(local, 0);      // stored
+    put16(local, 0);      // time
+    put16(local, 0x21);   // date: 1980-01-01
+    put32(local, crc);
+    put32(local, static_cast<uint32_t>(size));
+    put32(local, static_cast<uint32_t>(size));
+    put16(local, static_cast<uint16_t>(entry.size()));
+    put16(local, 0);
+    local += entry;
+    put32(directory, 0x02014b50);
+    put16(directory, 20); // version made by
+    directory.append(local, 4, 26);
+    put16(directory, 0);  // comment length
+    put16(directory, 0);  // disk
+    put16(directory, 0);  // internal attributes
+    put32(directory, 0);  // external attributes
+    put32(directory, static_cast<uint32_t>(offset));
+    directory += entry;
+    os << local << header << data;
+    offset += local.size() + size;
+  }
+  if (offset >= 0xFFFFFFFFull || arrays.size() >= 0xFFFF)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the archive is past zip's limits");
+  std::string end;
+  put32(end, 0x06054b50);
+  put16(end, 0);
+  put16(end, 0);
+  put16(end, static_cast<uint16_t>(arrays.size()));
+  put16(end, static_cast<uint16_t>(arrays.size()));
+  put32(end, static_cast<uint32_t>(directory.size()));
+  put32(end, static_cast<uint32_t>(offset));
+  put16(end, 0);
+  os << directory << end;
+  return llvm::Error::success();
 }

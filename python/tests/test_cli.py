@@ -212,8 +212,8 @@ def test_options_file(project, tmp_path):
 def test_files_of_the_wrong_kind(project, tmp_path):
     d = project
     (tmp_path / "empty.onnx").write_bytes(b"")
-    assert "malformed ONNX model" in user_error("import",
-                                                tmp_path / "empty.onnx")
+    assert "empty.onnx: not an ONNX model (it has no graph)" in user_error(
+        "import", tmp_path / "empty.onnx")
     assert "not an MLIR text file" in user_error("compile", d / "mlp.onnx")
     assert "hint: ONNX models go through `import` first" in user_error(
         "instrument", d / "mlp.onnx")

@@ -16,6 +16,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <memory>
 #include <optional>
@@ -66,6 +67,18 @@ private:
   llvm::Error parseNpz(StringRef name);
   llvm::Error parseJson(StringRef name);
 };
+
+/// One float32 array to write: `values` in row-major order of `shape`.
+struct NamedFloatArray {
+  std::string name;
+  SmallVector<int64_t> shape;
+  ArrayRef<float> values;
+};
+
+/// Writes `arrays` as a NumPy .npz archive (`numpy.load` reads it; so does
+/// ValuesFile::read), entries stored uncompressed. Fails on archives past
+/// zip's 4 GiB limits.
+llvm::Error writeNpz(llvm::raw_ostream &os, ArrayRef<NamedFloatArray> arrays);
 
 /// `array` as a constant of `type` (a statically shaped tensor of a float
 /// or integer element type). Float arrays convert to other float widths

@@ -49,7 +49,7 @@ func.func @result_role() -> (tensor<2xf32> {qat.role = "input"}) {
 
 // -----
 
-// expected-error @+1 {{'func.func' op expected only qat.name, qat.role and qat.qparam on function arguments, found 'qat.layer' on argument 0}}
+// expected-error @+1 {{'func.func' op expected only qat.name, qat.role, qat.qparam and qat.value on function arguments, found 'qat.layer' on argument 0}}
 func.func @arg_layer(%x: tensor<2xf32> {qat.layer = "fc"}) {
   return
 }
@@ -146,5 +146,19 @@ func.func @name_on_op(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // expected-error @+1 {{'func.func' op unknown attribute 'qat.frozn'; the qat dialect defines qat.name, qat.role, qat.qparam, qat.layer, qat.frozen, qat.faithful, qat.init_qparams_for, qat.scale and qat.unpack_int4}}
 func.func @unknown() attributes {qat.frozn} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'func.func' op expected 'qat.value' on argument 0 of the argument's type 'tensor<2xf32>', found 'tensor<3xf32>'}}
+func.func @value_type(%w: tensor<2xf32> {qat.role = "parameter", qat.value = dense<1.0> : tensor<3xf32>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'func.func' op expected 'qat.role = "parameter"' on argument 0, which has 'qat.value'}}
+func.func @value_on_input(%x: tensor<2xf32> {qat.role = "input", qat.value = dense<1.0> : tensor<2xf32>}) {
   return
 }

@@ -54,6 +54,11 @@ std::optional<ArgRole> QatDialect::getArgRole(FunctionOpInterface func,
   return symbolizeArgRole(role.getValue());
 }
 
+ElementsAttr QatDialect::getArgValue(FunctionOpInterface func,
+                                    unsigned index) {
+  return func.getArgAttrOfType<ElementsAttr>(index, kValueAttrName);
+}
+
 void QatDialect::setArgRole(FunctionOpInterface func, unsigned index,
                             ArgRole role) {
   func.setArgAttr(index, kRoleAttrName,
@@ -264,8 +269,27 @@ LogicalResult QatDialect::verifyRegionArgAttribute(Operation *op,
              << name << "'";
     return success();
   }
-  return op->emitOpError("expected only qat.name, qat.role and qat.qparam "
-                         "on function arguments, found '")
+  if (name == kValueAttrName) {
+    auto value = dyn_cast<ElementsAttr>(attr.getValue());
+    auto func = dyn_cast<FunctionOpInterface>(op);
+    if (!value)
+      return op->emitOpError("expected '")
+             << name << "' " << where << " to be an elements attribute, found "
+             << attr.getValue();
+    if (func && argIndex < func.getNumArguments() &&
+        value.getType() != func.getArgumentTypes()[argIndex])
+      return op->emitOpError("expected '")
+             << name << "' " << where << " of the argument's type "
+             << func.getArgumentTypes()[argIndex] << ", found "
+             << value.getType();
+    if (func && getArgRole(func, argIndex) != ArgRole::Parameter)
+      return op->emitOpError("expected '")
+             << kRoleAttrName << " = \"parameter\"' " << where
+             << ", which has '" << name << "'";
+    return success();
+  }
+  return op->emitOpError("expected only qat.name, qat.role, qat.qparam and "
+                         "qat.value on function arguments, found '")
          << name << "' " << where;
 }
 

@@ -51,6 +51,10 @@ def Qat_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kNameAttrName = "qat.name";
     /// Function arguments: what the argument is (ArgRole).
     static constexpr ::llvm::StringLiteral kRoleAttrName = "qat.role";
+    /// Function arguments with role parameter: the value the model came with
+    /// (qat-import stores each weight as a dense_resource blob here), an
+    /// elements attribute of the argument's type.
+    static constexpr ::llvm::StringLiteral kValueAttrName = "qat.value";
     /// Function arguments with role qparam: {role = "weight_scale" |
     /// "act_scale" | "act_zero_point", layer = string, init = string,
     /// num_bits = integer}; role and layer are required.
@@ -105,6 +109,9 @@ def Qat_Dialect : Dialect {
       return func->hasAttr(kFrozenAttrName);
     }
     static void setFrozenAttr(::mlir::Operation *func);
+    /// qat.value of argument `index` (a parameter's initial value), or null.
+    static ::mlir::ElementsAttr getArgValue(::mlir::FunctionOpInterface func,
+                                            unsigned index);
     static void setFaithfulAttr(::mlir::Operation *func);
   }];
 }

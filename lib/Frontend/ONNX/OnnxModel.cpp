@@ -1,0 +1,119 @@
+//===- OnnxModel.cpp - Reading, checking and converting ONNX --------------===//
+//
+// Part of qat-mlir. Compiled with -fexceptions: libonnx throws (checker,
+// version converter, shape inference) and protobuf may throw on allocation.
+// Nothing here lets an exception escape.
+//
+//===----------------------------------------------------------------------===//
+
+#include "OnnxModel.h"
+
+#include "llvm/ADT/Twine.h"
+
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <onnx/version_converter/convert.h>
+
+#include <exception>
+
+using namespace mlir::qat::onnx_import;
+
+namespace {
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The first line of an exception's message (ONNX's run to several).
+std::string firstLine(const std::exception &e) {
+  std::string text = e.what();
+  size_t end = text.find('\n');
+  if (end != std::string::npos)
+    text.resize(end);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\r'))
+    text.pop_back();
+  return text.empty() ? "no details" : text;
+}
+
+int64_t defaultOpset(const onnx::ModelProto &model) {
+  for (const auto &opset : model.opset_import())
+    if (opset.domain().empty() || opset.domain() == "ai.onnx")
+      return opset.version();
+  return 0;
+}
+
+/// A symbolic (or unset) first dimension of each graph input becomes
+/// `batch`, so that shape inference gives static shapes throughout.
+void fixBatch(onnx::ModelProto &model, int64_t batch) {
+  for (auto &input : *model.mutable_graph()->mutable_input()) {
+    if (!input.type().has_tensor_type() ||
+        !input.type().tensor_type().has_shape())
+      continue;
+    auto *shape = input.mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() == 0)
+      continue;
+    auto *first = shape->mutable_dim(0);
+    if (!first->has_dim_value() || first->dim_value() <= 0)
+      first->set_dim_value(batch);
+  }
+}
+
+} // namespace
+
+llvm::Expected<LoadedModel>
+mlir::qat::onnx_import::loadModel(llvm::StringRef bytes, llvm::StringRef name,
+                                  int64_t batch) {
+  LoadedModel loaded;
+  try {
+    loaded.model = std::make_unique<onnx::ModelProto>();
+    if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+        !loaded.model->ParseFromArray(bytes.data(),
+                                      static_cast<int>(bytes.size())))
+      return error(name + ": not an ONNX model (the protobuf does not parse)");
+    if (!loaded.model->has_graph())
+      return error(name + ": not an ONNX model (it has no graph)");
+    int64_t opset = defaultOpset(*loaded.model);
+    loaded.originalOpset = opset;
+    if (opset == 0)
+      return error(name + ": the model imports no default-domain (ai.onnx) "
+                          "opset");
+    if (opset < kOldestOpset || opset > kNewestOpset)
+      return error(name + ": opset " + llvm::Twine(opset) +
+                   " is not supported (" + llvm::Twine(kOldestOpset) + "-" +
+                   llvm::Twine(kNewestOpset) + ")");
+    try {
+      onnx::checker::check_model(*loaded.model);
+    } catch (const std::exception &e) {
+      // ONNX 1.12 knows opsets up to 17: newer models are checked node by
+      // node by the importer instead.
+      if (opset <= 17)
+        return error(name + ": malformed ONNX model: " + firstLine(e));
+    }
+    if (opset < kOldestLoweredOpset) {
+      try {
+        *loaded.model = onnx::version_conversion::ConvertVersion(
+            *loaded.model, static_cast<int>(kConvertedOpset));
+      } catch (const std::exception &e) {
+        return error(name + ": converting opset " + llvm::Twine(opset) +
+                     " to " + llvm::Twine(kConvertedOpset) +
+                     " failed: " + firstLine(e));
+      }
+      opset = defaultOpset(*loaded.model);
+    }
+    loaded.opset = opset;
+    fixBatch(*loaded.model, batch);
+    if (opset <= 17) {
+      try {
+        onnx::shape_inference::InferShapes(*loaded.model);
+      } catch (const std::exception &) {
+        // Inferred shapes are a cross-check only; the importer computes
+        // every shape itself.
+      }
+    }
+  } catch (const std::bad_alloc &) {
+    return error(name + ": out of memory reading the model");
+  } catch (const std::exception &e) {
+    return error(name + ": malformed ONNX model: " + firstLine(e));
+  }
+  return loaded;
+}

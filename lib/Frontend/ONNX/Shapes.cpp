@@ -1,0 +1,913 @@
+//===- Shapes.cpp - Shape arithmetic and data movement --------------------===//
+//
+// Part of qat-mlir. Shapes are static, so the shape arithmetic an exporter
+// writes (Shape, Gather, Unsqueeze, Concat, ... for `x.view(x.size(0), -1)`)
+// is evaluated here on constants. The ops that move computed data keep an
+// NHWC value in NHWC where they can (slicing, splitting and concatenating
+// channels) and go through the ONNX element order where order matters
+// (Reshape, Flatten, Transpose).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ImporterImpl.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qat::onnx_import;
+
+namespace mlir::qat::onnx_import {
+std::string formatShape(ArrayRef<int64_t> shape);
+std::optional<Constant> decode(const onnx::TensorProto &t, std::string &why);
+} // namespace mlir::qat::onnx_import
+
+namespace {
+constexpr int64_t kNchwToNhwc[] = {0, 2, 3, 1};
+
+/// The physical dimension of logical `axis` of `v`.
+int64_t physicalAxis(const Tensor &v, int64_t axis) {
+  if (!v.nhwc)
+    return axis;
+  for (int64_t i = 0; i < 4; ++i)
+    if (kNchwToNhwc[i] == axis)
+      return i;
+  return axis;
+}
+
+/// Row-major strides of `shape`.
+Shape stridesOf(ArrayRef<int64_t> shape) {
+  Shape strides(shape.size(), 1);
+  for (int j = static_cast<int>(shape.size()) - 2; j >= 0; --j)
+    strides[j] = strides[j + 1] * shape[j + 1];
+  return strides;
+}
+
+/// A constant's elements gathered by `index(e)` (the source offset of
+/// output element e) into `shape`.
+Constant gatherConstant(const Constant &c, Shape shape,
+                        llvm::function_ref<int64_t(int64_t)> index) {
+  Constant out;
+  out.shape = std::move(shape);
+  out.isFloat = c.isFloat;
+  out.isBool = c.isBool;
+  int64_t n = numElements(out.shape);
+  if (c.isFloat) {
+    out.floats.resize(n);
+    for (int64_t e = 0; e < n; ++e)
+      out.floats[e] = c.floats[index(e)];
+  } else {
+    out.ints.resize(n);
+    for (int64_t e = 0; e < n; ++e)
+      out.ints[e] = c.ints[index(e)];
+  }
+  return out;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Constants
+//===----------------------------------------------------------------------===//
+
+LogicalResult Importer::opConstant() {
+  const onnx::AttributeProto *a = nullptr;
+  for (const auto &attr : currentNode().attribute())
+    a = &attr;
+  if (!a || currentNode().attribute_size() != 1)
+    return fail("expected exactly one attribute (value, value_float, "
+                "value_floats, value_int or value_ints)");
+  if (a->name() == "value") {
+    std::string why;
+    auto c = decode(a->t(), why);
+    if (!c)
+      return fail("its value " + why);
+    defineConstant(0, std::move(*c));
+  } else if (a->name() == "value_float") {
+    defineConstant(0, Constant::ofFloats({}, {a->f()}));
+  } else if (a->name() == "value_floats") {
+    defineConstant(0, Constant::ofFloats(
+                          {static_cast<int64_t>(a->floats_size())},
+                          std::vector<float>(a->floats().begin(),
+                                             a->floats().end())));
+  } else if (a->name() == "value_int") {
+    defineConstant(0, Constant::ofInts({}, {a->i()}));
+  } else if (a->name() == "value_ints") {
+    defineConstant(0, Constant::ofInts(
+                          {static_cast<int64_t>(a->ints_size())},
+                          std::vector<int64_t>(a->ints().begin(),
+                                               a->ints().end())));
+  } else {
+    return fail("attribute '" + a->name() + "' is not supported");
+  }
+  return success();
+}
+
+LogicalResult Importer::opConstantOfShape() {
+  const Constant *shape = constantInput(0);
+  if (!shape)
+    return failure();
+  Shape dims;
+  for (int64_t d : shape->toInts()) {
+    if (d < 0)
+      return fail("negative dimension in shape " +
+                  formatShape(shape->toInts()));
+    dims.push_back(d);
+  }
+  Constant value = Constant::ofFloats({}, {0.0f});
+  if (const auto *a = attribute("value")) {
+    std::string why;
+    auto c = decode(a->t(), why);
+    if (!c || c->size() != 1)
+      return fail("its value must be one element");
+    value = *c;
+  }
+  defineConstant(0, gatherConstant(value, dims, [](int64_t) { return 0; }));
+  return success();
+}
+
+LogicalResult Importer::opShape() {
+  Shape shape;
+  if (isConstantInput(0)) {
+    shape = constantInput(0)->shape;
+  } else {
+    Tensor v = input(0);
+    if (!v)
+      return failure();
+    shape = v.shape;
+  }
+  int64_t rank = shape.size();
+  int64_t start = intAttr("start", 0), end = intAttr("end", rank);
+  start = std::clamp<int64_t>(start < 0 ? start + rank : start, 0, rank);
+  end = std::clamp<int64_t>(end < 0 ? end + rank : end, 0, rank);
+  std::vector<int64_t> dims(shape.begin() + start,
+                            shape.begin() + std::max(start, end));
+  defineConstant(0, Constant::ofInts({static_cast<int64_t>(dims.size())},
+                                     std::move(dims)));
+  return success();
+}
+
+LogicalResult Importer::opRange() {
+  const Constant *start = constantInput(0);
+  const Constant *limit = start ? constantInput(1) : nullptr;
+  const Constant *delta = limit ? constantInput(2) : nullptr;
+  if (!delta)
+    return failure();
+  double s = start->at(0), l = limit->at(0), d = delta->at(0);
+  if (d == 0)
+    return fail("delta is 0");
+  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+  if (start->isFloat) {
+    std::vector<float> v(n);
+    for (int64_t i = 0; i < n; ++i)
+      v[i] = static_cast<float>(s + i * d);
+    defineConstant(0, Constant::ofFloats({n}, std::move(v)));
+  } else {
+    std::vector<int64_t> v(n);
+    for (int64_t i = 0; i < n; ++i)
+      v[i] = start->intAt(0) + i * delta->intAt(0);
+    defineConstant(0, Constant::ofInts({n}, std::move(v)));
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Pass-through
+//===----------------------------------------------------------------------===//
+
+static LogicalResult passThrough(Importer &im) {
+  if (im.isConstantInput(0)) {
+    im.defineConstant(0, *im.constantInput(0));
+    return success();
+  }
+  Tensor v = im.input(0);
+  if (!v)
+    return failure();
+  im.define(0, v);
+  return success();
+}
+
+LogicalResult Importer::opIdentity() { return passThrough(*this); }
+
+LogicalResult Importer::opDropout() {
+  if (currentNode().output_size() > 1 && !currentNode().output(1).empty())
+    return fail("the mask output is not supported (inference only)");
+  return passThrough(*this);
+}
+
+LogicalResult Importer::opCast() {
+  int64_t to = intAttr("to", 0);
+  using onnx::TensorProto_DataType;
+  bool toFloat = to == onnx::TensorProto_DataType_FLOAT ||
+                 to == onnx::TensorProto_DataType_DOUBLE ||
+                 to == onnx::TensorProto_DataType_FLOAT16 ||
+                 to == onnx::TensorProto_DataType_BFLOAT16;
+  bool toBool = to == onnx::TensorProto_DataType_BOOL;
+  bool toInt = to == onnx::TensorProto_DataType_INT64 ||
+               to == onnx::TensorProto_DataType_INT32 ||
+               to == onnx::TensorProto_DataType_INT16 ||
+               to == onnx::TensorProto_DataType_INT8 ||
+               to == onnx::TensorProto_DataType_UINT8 ||
+               to == onnx::TensorProto_DataType_UINT16 ||
+               to == onnx::TensorProto_DataType_UINT32 ||
+               to == onnx::TensorProto_DataType_UINT64;
+  std::string target = onnx::TensorProto_DataType_Name(
+      static_cast<onnx::TensorProto_DataType>(to));
+  if (!toFloat && !toBool && !toInt)
+    return fail("cast to " + (target.empty() ? std::to_string(to) : target) +
+                " is not supported");
+  if (isConstantInput(0)) {
+    const Constant &c = *constantInput(0);
+    Constant out;
+    out.shape = c.shape;
+    if (toFloat) {
+      out.floats.resize(c.size());
+      for (int64_t i = 0; i < c.size(); ++i) {
+        float v = static_cast<float>(c.at(i));
+        if (to == onnx::TensorProto_DataType_FLOAT16 ||
+            to == onnx::TensorProto_DataType_BFLOAT16) {
+          // Round through the narrower type.
+          llvm::APFloat f(v);
+          bool lost;
+          f.convert(to == onnx::TensorProto_DataType_FLOAT16
+                        ? llvm::APFloat::IEEEhalf()
+                        : llvm::APFloat::BFloat(),
+                    llvm::APFloat::rmNearestTiesToEven, &lost);
+          f.convert(llvm::APFloat::IEEEsingle(),
+                    llvm::APFloat::rmNearestTiesToEven, &lost);
+          v = f.convertToFloat();
+        }
+        out.floats[i] = v;
+      }
+    } else {
+      out.isFloat = false;
+      out.isBool = toBool;
+      out.ints.resize(c.size());
+      for (int64_t i = 0; i < c.size(); ++i)
+        out.ints[i] = toBool ? (c.at(i) != 0)
+                             : (c.isFloat ? static_cast<int64_t>(
+                                                std::trunc(c.at(i)))
+                                          : c.intAt(i));
+    }
+    defineConstant(0, std::move(out));
+    return success();
+  }
+  Tensor v = input(0);
+  if (!v)
+    return failure();
+  Type from = v.elementType();
+  if (toFloat && to != onnx::TensorProto_DataType_FLOAT)
+    return fail("cast of a computed tensor to " + target +
+                " is not supported (the imported function computes in "
+                "float32; casting would silently change its numbers)");
+  Type element;
+  if (toFloat)
+    element = b.getF32Type();
+  else if (toBool)
+    element = b.getI1Type();
+  else if (to == onnx::TensorProto_DataType_INT64)
+    element = b.getI64Type();
+  else if (to == onnx::TensorProto_DataType_INT32)
+    element = b.getI32Type();
+  else
+    return fail("cast of a computed tensor to " + target +
+                " is not supported (INT64, INT32, BOOL and FLOAT are)");
+  if (element == from) {
+    define(0, v);
+    return success();
+  }
+  define(0, map(v, [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
+           Value x = a[0];
+           if (isa<FloatType>(from)) {
+             if (element.isInteger(1))
+               return arith::CmpFOp::create(nb, loc, arith::CmpFPredicate::UNE,
+                                            x,
+                                            arith::ConstantOp::create(
+                                                nb, loc, nb.getF32FloatAttr(0)));
+             return arith::FPToSIOp::create(nb, loc, element, x);
+           }
+           if (isa<FloatType>(element))
+             return from.isInteger(1)
+                        ? Value(arith::UIToFPOp::create(nb, loc, element, x))
+                        : Value(arith::SIToFPOp::create(nb, loc, element, x));
+           if (element.isInteger(1))
+             return arith::CmpIOp::create(
+                 nb, loc, arith::CmpIPredicate::ne, x,
+                 arith::ConstantOp::create(nb, loc,
+                                           nb.getIntegerAttr(from, 0)));
+           unsigned fw = from.getIntOrFloatBitWidth(),
+                    tw = element.getIntOrFloatBitWidth();
+           if (fw > tw)
+             return arith::TruncIOp::create(nb, loc, element, x);
+           if (from.isInteger(1))
+             return arith::ExtUIOp::create(nb, loc, element, x);
+           return arith::ExtSIOp::create(nb, loc, element, x);
+         },
+         element));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reshaping
+//===----------------------------------------------------------------------===//
+
+/// Reshape of input 0 to `target` (any element order: through ONNX's).
+static LogicalResult reshapeTo(Importer &im, Shape target) {
+  if (im.isConstantInput(0)) {
+    Constant c = *im.constantInput(0);
+    c.shape = target;
+    im.defineConstant(0, std::move(c));
+    return success();
+  }
+  Tensor v = im.input(0);
+  if (!v)
+    return failure();
+  v = im.toLogical(v);
+  im.define(0, im.wrap(im.reshape(v.value, v.shape, target), target));
+  return success();
+}
+
+/// The shape of input 0 (constant or computed).
+static std::optional<Shape> inputShape(Importer &im, int index) {
+  if (im.isConstantInput(index))
+    return im.constantInput(index)->shape;
+  Tensor v = im.input(index);
+  if (!v)
+    return std::nullopt;
+  return v.shape;
+}
+
+LogicalResult Importer::opReshape() {
+  auto shape = inputShape(*this, 0);
+  const Constant *t = shape ? constantInput(1) : nullptr;
+  if (!t)
+    return failure();
+  std::vector<int64_t> target = t->toInts();
+  bool allowZero = intAttr("allowzero", 0) != 0;
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allowZero) {
+      if (i >= shape->size())
+        return fail("shape " + formatShape(target) + " copies dimension " +
+                    Twine(i) + " of a rank-" + Twine(shape->size()) +
+                    " input");
+      target[i] = (*shape)[i];
+    }
+    if (target[i] == -1) {
+      if (unknown >= 0)
+        return fail("shape " + formatShape(t->toInts()) +
+                    " has more than one -1");
+      unknown = i;
+    } else if (target[i] < 0) {
+      return fail("shape " + formatShape(t->toInts()) +
+                  " has a negative dimension");
+    } else {
+      known *= target[i];
+    }
+  }
+  int64_t total = numElements(*shape);
+  if (unknown >= 0) {
+    if (known == 0 || total % known)
+      return fail("cannot reshape " + formatShape(*shape) + " to " +
+                  formatShape(t->toInts()));
+    target[unknown] = total / known;
+  }
+  if (numElements(target) != total)
+    return fail("cannot reshape " + formatShape(*shape) + " (" +
+                Twine(total) + " elements) to " + formatShape(target));
+  return reshapeTo(*this, Shape(target.begin(), target.end()));
+}
+
+LogicalResult Importer::opFlatten() {
+  auto shape = inputShape(*this, 0);
+  if (!shape)
+    return failure();
+  int64_t rank = shape->size();
+  int64_t axis = intAttr("axis", 1);
+  if (axis < -rank || axis > rank)
+    return fail("axis " + Twine(axis) + " is out of range for rank " +
+                Twine(rank));
+  if (axis < 0)
+    axis += rank;
+  Shape target{numElements(ArrayRef<int64_t>(*shape).take_front(axis)),
+               numElements(ArrayRef<int64_t>(*shape).drop_front(axis))};
+  return reshapeTo(*this, target);
+}
+
+LogicalResult Importer::opSqueeze() {
+  auto shape = inputShape(*this, 0);
+  if (!shape)
+    return failure();
+  auto axes = opset() >= 13 ? intsAttrOrInput("axes", 1) : intsAttr("axes");
+  if (failed())
+    return failure();
+  int64_t rank = shape->size();
+  SmallVector<bool> drop(rank, false);
+  if (!axes) {
+    for (int64_t d = 0; d < rank; ++d)
+      drop[d] = (*shape)[d] == 1;
+  } else {
+    for (int64_t ax : *axes) {
+      if (ax < -rank || ax >= rank)
+        return fail("axis " + Twine(ax) + " is out of range for rank " +
+                    Twine(rank));
+      int64_t d = (ax + rank) % rank;
+      if ((*shape)[d] != 1)
+        return fail("cannot squeeze dimension " + Twine(d) + " of size " +
+                    Twine((*shape)[d]));
+      drop[d] = true;
+    }
+  }
+  Shape target;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!drop[d])
+      target.push_back((*shape)[d]);
+  return reshapeTo(*this, target);
+}
+
+LogicalResult Importer::opUnsqueeze() {
+  auto shape = inputShape(*this, 0);
+  if (!shape)
+    return failure();
+  auto axes = opset() >= 13 ? intsAttrOrInput("axes", 1) : intsAttr("axes");
+  if (failed())
+    return failure();
+  if (!axes)
+    return fail("expected axes, found none");
+  int64_t rank = shape->size() + axes->size();
+  SmallVector<bool> inserted(rank, false);
+  for (int64_t ax : *axes) {
+    if (ax < -rank || ax >= rank)
+      return fail("axis " + Twine(ax) + " is out of range for rank " +
+                  Twine(rank));
+    int64_t d = (ax + rank) % rank;
+    if (inserted[d])
+      return fail("axis " + Twine(ax) + " is repeated");
+    inserted[d] = true;
+  }
+  Shape target;
+  size_t k = 0;
+  for (int64_t d = 0; d < rank; ++d)
+    target.push_back(inserted[d] ? 1 : (*shape)[k++]);
+  return reshapeTo(*this, target);
+}
+
+LogicalResult Importer::opTranspose() {
+  auto shape = inputShape(*this, 0);
+  if (!shape)
+    return failure();
+  int64_t rank = shape->size();
+  std::vector<int64_t> perm;
+  if (auto given = intsAttr("perm"))
+    perm = *given;
+  else
+    for (int64_t d = rank - 1; d >= 0; --d)
+      perm.push_back(d);
+  SmallVector<bool> seen(rank, false);
+  if (static_cast<int64_t>(perm.size()) != rank ||
+      llvm::any_of(perm, [&](int64_t p) {
+        return p < 0 || p >= rank || std::exchange(seen[p], true);
+      }))
+    return fail("perm " + formatShape(perm) + " is not a permutation of " +
+                Twine(rank) + " dimensions");
+  Shape target;
+  for (int64_t p : perm)
+    target.push_back((*shape)[p]);
+  if (isConstantInput(0)) {
+    const Constant &c = *constantInput(0);
+    Shape strides = stridesOf(c.shape), outStrides = stridesOf(target);
+    defineConstant(0, gatherConstant(c, target, [&](int64_t e) {
+                     int64_t src = 0;
+                     for (int64_t j = 0; j < rank; ++j)
+                       src += ((e / outStrides[j]) % target[j]) *
+                              strides[perm[j]];
+                     return src;
+                   }));
+    return success();
+  }
+  Tensor v = toLogical(input(0));
+  if (!v)
+    return failure();
+  define(0, wrap(transpose(v.value, v.shape, perm), target));
+  return success();
+}
+
+LogicalResult Importer::opExpand() {
+  auto shape = inputShape(*this, 0);
+  const Constant *t = shape ? constantInput(1) : nullptr;
+  if (!t)
+    return failure();
+  std::vector<int64_t> want = t->toInts();
+  size_t rank = std::max(want.size(), shape->size());
+  Shape in(rank - shape->size(), 1), target(rank, 1);
+  in.append(shape->begin(), shape->end());
+  for (size_t j = 0; j < want.size(); ++j)
+    target[rank - want.size() + j] = want[j];
+  for (size_t j = 0; j < rank; ++j) {
+    if (in[j] != 1 && target[j] != 1 && in[j] != target[j])
+      return fail("cannot expand " + formatShape(*shape) + " to " +
+                  formatShape(want));
+    target[j] = std::max(in[j], target[j]);
+  }
+  if (isConstantInput(0)) {
+    const Constant &c = *constantInput(0);
+    Shape strides = stridesOf(in), outStrides = stridesOf(target);
+    defineConstant(0, gatherConstant(c, target, [&](int64_t e) {
+                     int64_t src = 0;
+                     for (size_t j = 0; j < rank; ++j)
+                       if (in[j] != 1)
+                         src += ((e / outStrides[j]) % target[j]) * strides[j];
+                     return src;
+                   }));
+    return success();
+  }
+  Tensor v = toLogical(input(0));
+  if (!v)
+    return failure();
+  SmallVector<int64_t> kept;
+  Shape stored;
+  for (size_t j = 0; j < rank; ++j)
+    if (in[j] == target[j]) {
+      kept.push_back(j);
+      stored.push_back(in[j]);
+    }
+  Value src = reshape(v.value, v.shape, stored);
+  Value out = generic({src}, {keep(rank, kept), identity(rank)}, target,
+                      [](OpBuilder &, Location, ArrayRef<Value> a) {
+                        return a[0];
+                      },
+                      {}, {}, v.elementType());
+  define(0, wrap(out, target));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Concatenation, slicing, splitting, padding, gathering
+//===----------------------------------------------------------------------===//
+
+LogicalResult Importer::opConcat() {
+  int64_t axis = intAttr("axis", 0);
+  bool allConstant = true;
+  for (int i = 0; i < numInputs(); ++i)
+    allConstant &= isConstantInput(i);
+  if (numInputs() == 0)
+    return fail("expected at least one input");
+  if (allConstant) {
+    SmallVector<const Constant *> parts;
+    for (int i = 0; i < numInputs(); ++i)
+      parts.push_back(constantInput(i));
+    int64_t rank = parts[0]->shape.size();
+    if (axis < -rank || axis >= rank)
+      return fail("axis " + Twine(axis) + " is out of range for rank " +
+                  Twine(rank));
+    axis = (axis + rank) % rank;
+    Shape shape = parts[0]->shape;
+    shape[axis] = 0;
+    for (const Constant *p : parts) {
+      if (static_cast<int64_t>(p->shape.size()) != rank)
+        return fail("inputs of different ranks");
+      shape[axis] += p->shape[axis];
+    }
+    Constant out;
+    out.shape = shape;
+    out.isFloat = llvm::any_of(parts, [](const Constant *p) {
+      return p->isFloat;
+    });
+    int64_t outer = numElements(ArrayRef<int64_t>(shape).take_front(axis));
+    for (int64_t o = 0; o < outer; ++o)
+      for (const Constant *p : parts) {
+        int64_t chunk =
+            numElements(ArrayRef<int64_t>(p->shape).drop_front(axis));
+        for (int64_t e = 0; e < chunk; ++e) {
+          if (out.isFloat)
+            out.floats.push_back(static_cast<float>(p->at(o * chunk + e)));
+          else
+            out.ints.push_back(p->intAt(o * chunk + e));
+        }
+      }
+    defineConstant(0, std::move(out));
+    return success();
+  }
+  SmallVector<Tensor> parts;
+  for (int i = 0; i < numInputs(); ++i) {
+    Tensor v = input(i);
+    if (!v)
+      return failure();
+    parts.push_back(v);
+  }
+  int64_t rank = parts[0].shape.size();
+  if (axis < -rank || axis >= rank)
+    return fail("axis " + Twine(axis) + " is out of range for rank " +
+                Twine(rank));
+  axis = (axis + rank) % rank;
+  bool nhwc = rank == 4 && parts[0].elementType().isF32();
+  Shape shape = parts[0].shape;
+  shape[axis] = 0;
+  SmallVector<Value> operands;
+  for (Tensor &v : parts) {
+    if (static_cast<int64_t>(v.shape.size()) != rank)
+      return fail("inputs of different ranks");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && v.shape[d] != parts[0].shape[d])
+        return fail("input shapes " + formatShape(parts[0].shape) + " and " +
+                    formatShape(v.shape) + " differ outside axis " +
+                    Twine(axis));
+    v = nhwc ? toNhwc(v) : toLogical(v);
+    if (!v)
+      return failure();
+    shape[axis] += v.shape[axis];
+    operands.push_back(v.value);
+  }
+  Tensor out{Value(), shape, nhwc};
+  out.value = tensor::ConcatOp::create(
+      b, currentLoc, nhwc ? physicalAxis(out, axis) : axis, operands);
+  define(0, out);
+  return success();
+}
+
+/// Elements [start, start + size) with `step` along `axis` (logical) of
+/// input 0, kept in its layout.
+static Tensor sliceAlong(Importer &im, const Tensor &v,
+                         ArrayRef<int64_t> starts, ArrayRef<int64_t> sizes,
+                         ArrayRef<int64_t> steps) {
+  OpBuilder &b = im.builder();
+  int64_t rank = v.shape.size();
+  SmallVector<OpFoldResult> offsets(rank), lengths(rank), strides(rank);
+  Shape logical(sizes);
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t p = physicalAxis(v, d);
+    offsets[p] = b.getIndexAttr(starts[d]);
+    lengths[p] = b.getIndexAttr(sizes[d]);
+    strides[p] = b.getIndexAttr(steps[d]);
+  }
+  Tensor out{Value(), logical, v.nhwc};
+  out.value = tensor::ExtractSliceOp::create(
+      b, im.loc(), im.tensorType(out.physical(), v.elementType()), v.value,
+      offsets, lengths, strides);
+  return out;
+}
+
+LogicalResult Importer::opSlice() {
+  auto shape = inputShape(*this, 0);
+  if (!shape)
+    return failure();
+  int64_t rank = shape->size();
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (opset() < 10) {
+    starts = intsAttr("starts").value_or(std::vector<int64_t>{});
+    ends = intsAttr("ends").value_or(std::vector<int64_t>{});
+    axes = intsAttr("axes").value_or(std::vector<int64_t>{});
+  } else {
+    const Constant *s = constantInput(1);
+    const Constant *e = s ? constantInput(2) : nullptr;
+    if (!e)
+      return failure();
+    starts = s->toInts();
+    ends = e->toInts();
+    if (hasInput(3)) {
+      const Constant *a = constantInput(3);
+      if (!a)
+        return failure();
+      axes = a->toInts();
+    }
+    if (hasInput(4)) {
+      const Constant *st = constantInput(4);
+      if (!st)
+        return failure();
+      steps = st->toInts();
+    }
+  }
+  if (failed())
+    return failure();
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return fail("starts, ends, axes and steps have different lengths");
+  Shape first(rank, 0), sizes(*shape), stride(rank, 1);
+  SmallVector<bool> seen(rank, false);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int64_t ax = axes[i];
+    if (ax < -rank || ax >= rank)
+      return fail("axis " + Twine(ax) + " is out of range for rank " +
+                  Twine(rank));
+    ax = (ax + rank) % rank;
+    if (std::exchange(seen[ax], true))
+      return fail("axis " + Twine(ax) + " is repeated");
+    int64_t dim = (*shape)[ax], step = steps[i];
+    if (step == 0)
+      return fail("a step of 0");
+    if (step < 0)
+      return fail("negative steps (reversal) are not supported");
+    auto clampIndex = [&](int64_t x) {
+      if (x < 0)
+        x += dim;
+      return std::clamp<int64_t>(x, 0, dim);
+    };
+    int64_t s = clampIndex(starts[i]), e = clampIndex(ends[i]);
+    int64_t n = e > s ? (e - s + step - 1) / step : 0;
+    if (n == 0)
+      return fail("the slice along axis " + Twine(ax) +
+                  " is empty (empty tensors are not supported)");
+    first[ax] = s;
+    sizes[ax] = n;
+    stride[ax] = step;
+  }
+  if (isConstantInput(0)) {
+    const Constant &c = *constantInput(0);
+    Shape strides = stridesOf(c.shape), outStrides = stridesOf(sizes);
+    defineConstant(0, gatherConstant(c, sizes, [&](int64_t e) {
+                     int64_t src = 0;
+                     for (int64_t j = 0; j < rank; ++j)
+                       src += (first[j] + ((e / outStrides[j]) % sizes[j]) *
+                                              stride[j]) *
+                              strides[j];
+                     return src;
+                   }));
+    return success();
+  }
+  Tensor v = input(0);
+  if (!v)
+    return failure();
+  define(0, sliceAlong(*this, v, first, sizes, stride));
+  return success();
+}
+
+LogicalResult Importer::opSplit() {
+  Tensor v = input(0);
+  if (!v)
+    return failure();
+  int64_t rank = v.shape.size();
+  int64_t axis = intAttr("axis", 0);
+  if (axis < -rank || axis >= rank)
+    return fail("axis " + Twine(axis) + " is out of range for rank " +
+                Twine(rank));
+  axis = (axis + rank) % rank;
+  int64_t dim = v.shape[axis];
+  int outputs = currentNode().output_size();
+  std::optional<std::vector<int64_t>> split =
+      opset() >= 13 ? (hasInput(1) ? intsAttrOrInput("split", 1)
+                                   : std::nullopt)
+                    : intsAttr("split");
+  if (failed())
+    return failure();
+  std::vector<int64_t> sizes;
+  if (split) {
+    sizes = *split;
+  } else {
+    int64_t parts = intAttr("num_outputs", outputs);
+    if (parts < 1)
+      return fail("num_outputs must be positive");
+    int64_t each = (dim + parts - 1) / parts;
+    for (int64_t k = 0, left = dim; k < parts; ++k, left -= each)
+      sizes.push_back(std::min(each, left));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes)
+    total += s;
+  if (static_cast<int>(sizes.size()) != outputs || total != dim ||
+      llvm::any_of(sizes, [](int64_t s) { return s <= 0; }))
+    return fail("split " + formatShape(sizes) + " into " + Twine(outputs) +
+                " outputs does not cover dimension " + Twine(axis) +
+                " of size " + Twine(dim));
+  int64_t offset = 0;
+  for (int k = 0; k < outputs; ++k) {
+    Shape first(rank, 0), len(v.shape), step(rank, 1);
+    first[axis] = offset;
+    len[axis] = sizes[k];
+    offset += sizes[k];
+    define(k, sliceAlong(*this, v, first, len, step));
+  }
+  return success();
+}
+
+LogicalResult Importer::opPad() {
+  std::string mode = stringAttr("mode", "constant");
+  if (mode != "constant")
+    return fail("mode=" + mode + " is not supported (only constant)");
+  std::optional<std::vector<int64_t>> pads =
+      opset() >= 11 ? intsAttrOrInput("pads", 1) : intsAttr("pads");
+  if (failed())
+    return failure();
+  double value = opset() >= 11 ? 0.0 : floatAttr("value", 0.0f);
+  if (opset() >= 11 && hasInput(2)) {
+    const Constant *c = constantInput(2);
+    if (!c)
+      return failure();
+    if (c->size() != 1)
+      return fail("constant_value must be a scalar");
+    value = c->at(0);
+  }
+  Tensor v = input(0);
+  if (!v)
+    return failure();
+  int64_t rank = v.shape.size();
+  std::vector<int64_t> all(2 * rank, 0);
+  if (pads) {
+    std::vector<int64_t> axes;
+    if (hasInput(3)) {
+      const Constant *a = constantInput(3);
+      if (!a)
+        return failure();
+      axes = a->toInts();
+    } else {
+      for (int64_t d = 0; d < rank; ++d)
+        axes.push_back(d);
+    }
+    if (pads->size() != 2 * axes.size())
+      return fail("pads " + formatShape(*pads) + ": expected " +
+                  Twine(2 * axes.size()) + " values");
+    for (size_t i = 0; i < axes.size(); ++i) {
+      int64_t d = (axes[i] + rank) % rank;
+      all[d] = (*pads)[i];
+      all[rank + d] = (*pads)[axes.size() + i];
+    }
+  }
+  if (llvm::any_of(all, [](int64_t p) { return p < 0; }))
+    return fail("pads " + formatShape(all) +
+                ": negative padding (cropping) is not supported");
+  if (llvm::all_of(all, [](int64_t p) { return p == 0; })) {
+    define(0, v);
+    return success();
+  }
+  if (!isa<FloatType>(v.elementType()))
+    return fail("padding a non-float tensor is not supported");
+  Shape out(v.shape);
+  SmallVector<OpFoldResult> low(rank), high(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    out[d] += all[d] + all[rank + d];
+    int64_t p = physicalAxis(v, d);
+    low[p] = b.getIndexAttr(all[d]);
+    high[p] = b.getIndexAttr(all[rank + d]);
+  }
+  Tensor result{Value(), out, v.nhwc};
+  result.value = tensor::PadOp::create(b, currentLoc,
+                                       tensorType(result.physical()), v.value,
+                                       low, high, scalar(value));
+  define(0, result);
+  return success();
+}
+
+LogicalResult Importer::opGather() {
+  int64_t axis = intAttr("axis", 0);
+  auto dataShape = inputShape(*this, 0);
+  if (!dataShape)
+    return failure();
+  int64_t rank = dataShape->size();
+  if (axis < -rank || axis >= rank)
+    return fail("axis " + Twine(axis) + " is out of range for rank " +
+                Twine(rank));
+  axis = (axis + rank) % rank;
+  int64_t dim = (*dataShape)[axis];
+  if (!isConstantInput(1))
+    return fail("indices computed at run time are not supported (only "
+                "constant indices)");
+  const Constant &idx = *constantInput(1);
+  std::vector<int64_t> indices = idx.toInts();
+  for (int64_t &i : indices) {
+    if (i < -dim || i >= dim)
+      return fail("index " + Twine(i) + " is out of range for dimension " +
+                  Twine(axis) + " of size " + Twine(dim));
+    if (i < 0)
+      i += dim;
+  }
+  Shape out(dataShape->begin(), dataShape->begin() + axis);
+  out.append(idx.shape.begin(), idx.shape.end());
+  out.append(dataShape->begin() + axis + 1, dataShape->end());
+  int64_t inner = numElements(ArrayRef<int64_t>(*dataShape).drop_front(axis + 1));
+  int64_t count = indices.size();
+  if (isConstantInput(0)) {
+    const Constant &c = *constantInput(0);
+    defineConstant(0, gatherConstant(c, out, [&](int64_t e) {
+                     int64_t o = e / (count * inner);
+                     int64_t k = (e / inner) % count;
+                     int64_t i = e % inner;
+                     return (o * dim + indices[k]) * inner + i;
+                   }));
+    return success();
+  }
+  // Constant indices into a computed tensor: one slice per index, joined.
+  Tensor v = toLogical(input(0));
+  if (!v)
+    return failure();
+  SmallVector<Value> parts;
+  for (int64_t i : indices) {
+    Shape first(rank, 0), len(v.shape), step(rank, 1);
+    first[axis] = i;
+    len[axis] = 1;
+    parts.push_back(sliceAlong(*this, v, first, len, step).value);
+  }
+  Value joined = parts.size() == 1
+                     ? parts[0]
+                     : Value(tensor::ConcatOp::create(b, currentLoc, axis,
+                                                      parts));
+  Shape joinedShape(v.shape);
+  joinedShape[axis] = count;
+  define(0, wrap(reshape(joined, joinedShape, out), out));
+  return success();
+}
