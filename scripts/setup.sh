@@ -22,7 +22,7 @@ PACKAGES=(
   libgtest-dev libclang-rt-22-dev
   # Python side: golden vectors (torch), tests and front end.
   python3 python3-numpy python3-pytest python3-torch python3-onnx python3-tqdm
-  python3-matplotlib dataset-fashion-mnist
+  python3-matplotlib python3-torchvision dataset-fashion-mnist
   # qat-import: ONNX's C++ protobuf classes, checker, shape inference and
   # version converter; its backend test data (the conformance suite).
   libonnx-dev libprotobuf-dev libonnx-testdata

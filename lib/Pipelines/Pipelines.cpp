@@ -103,6 +103,9 @@ void addHostLowering(OpPassManager &pm) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());
+  // erf and integer powers have no LLVM lowering of their own.
+  pm.addNestedPass<func::FuncOp>(createExpandMath());
+  pm.addPass(createConvertMathToFuncs());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

@@ -147,12 +147,17 @@ static LogicalResult variadic(Importer &im, Arith kind) {
         return r;
       }))
     return success(!im.failed());
-  if (failed(checkSameElement(im, inputs)))
+  // Pow's exponent may have another type than its base (the result has
+  // the base's).
+  if (failed(checkSameElement(im, kind == Arith::Pow ? ArrayRef<int>(inputs)
+                                                          .take_front()
+                                                    : ArrayRef<int>(inputs))))
     return failure();
   // The computed operands' element type; constants follow it.
   Type element;
-  for (int i : inputs)
-    if (!im.isConstantInput(i))
+  for (int i : kind == Arith::Pow ? ArrayRef<int>(inputs).take_front()
+                                  : ArrayRef<int>(inputs))
+    if (!im.isConstantInput(i) || !element)
       element = im.inputElement(i);
   if (kind == Arith::Pow && im.isConstantInput(1) &&
       im.constantInput(1)->size() == 1 && isFloat(element)) {
@@ -175,14 +180,38 @@ static LogicalResult variadic(Importer &im, Arith kind) {
       inputs,
       [&](OpBuilder &b, Location loc, ArrayRef<Value> a) {
         SmallVector<Value> args(a);
+        if (kind == Arith::Pow && (isFloat(element) ||
+                                   isFloat(args[1].getType()))) {
+          // In float; an integer base's result truncates back.
+          Type f32 = b.getF32Type();
+          auto toFloat = [&](Value v) -> Value {
+            if (isFloat(v.getType()))
+              return v.getType() == f32
+                         ? v
+                         : Value(arith::TruncFOp::create(b, loc, f32, v));
+            return arith::SIToFPOp::create(b, loc, f32, v);
+          };
+          Value r = math::PowFOp::create(b, loc, toFloat(args[0]),
+                                         toFloat(args[1]));
+          return isFloat(element)
+                     ? r
+                     : Value(arith::FPToSIOp::create(b, loc, element, r));
+        }
         for (Value &v : args) {
           // A constant scalar of another type than the computed operands.
-          if (v.getType() != element) {
-            if (isFloat(element))
-              v = arith::SIToFPOp::create(b, loc, element, v);
-            else
-              v = arith::TruncIOp::create(b, loc, element, v);
-          }
+          if (v.getType() == element)
+            continue;
+          if (isFloat(element) && !isFloat(v.getType()))
+            v = arith::SIToFPOp::create(b, loc, element, v);
+          else if (!isFloat(element) && !isFloat(v.getType()))
+            v = v.getType().getIntOrFloatBitWidth() >
+                        element.getIntOrFloatBitWidth()
+                    ? Value(arith::TruncIOp::create(b, loc, element, v))
+                    : Value(arith::ExtSIOp::create(b, loc, element, v));
+          else if (isFloat(element))
+            v = arith::TruncFOp::create(b, loc, element, v);
+          else
+            v = arith::FPToSIOp::create(b, loc, element, v);
         }
         Value r = args[0];
         for (Value v : ArrayRef<Value>(args).drop_front())
@@ -326,6 +355,26 @@ LogicalResult Importer::opClip() {
       lo = floatAttr("min", 0);
     if (attribute("max"))
       hi = floatAttr("max", 0);
+  }
+  if ((hasInput(1) && !isConstantInput(1)) ||
+      (hasInput(2) && !isConstantInput(2))) {
+    // Bounds computed at run time: max and min with them.
+    SmallVector<int> inputs{0};
+    for (int i : {1, 2})
+      if (hasInput(i))
+        inputs.push_back(i);
+    bool low = hasInput(1), high = hasInput(2);
+    return elementwise(inputs,
+                       [&](OpBuilder &nb, Location loc,
+                           ArrayRef<Value> a) -> Value {
+                         Value r = a[0];
+                         size_t k = 1;
+                         if (low)
+                           r = arith::MaximumFOp::create(nb, loc, r, a[k++]);
+                         if (high)
+                           r = arith::MinimumFOp::create(nb, loc, r, a[k++]);
+                         return r;
+                       });
   }
   for (int i : {1, 2}) {
     if (!hasInput(i))

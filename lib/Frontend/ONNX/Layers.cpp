@@ -588,9 +588,6 @@ LogicalResult Importer::opBatchNormalization() {
 }
 
 LogicalResult Importer::opLayerNormalization() {
-  for (int i = 1; i < currentNode().output_size(); ++i)
-    if (!currentNode().output(i).empty())
-      return fail("the Mean and InvStdDev outputs are not supported");
   Tensor x = input(0);
   if (!x)
     return failure();
@@ -689,6 +686,28 @@ LogicalResult Importer::opLayerNormalization() {
         return r;
       });
   define(0, wrap(out, x.shape));
+  // The Mean and InvStdDev outputs, [outer..., 1, ...] (training exports).
+  Shape kept(outer);
+  kept.append(rank - axis, 1);
+  auto rowsOutput = [&](int index, bool invStd) {
+    if (index >= currentNode().output_size() ||
+        currentNode().output(index).empty())
+      return;
+    Value stat = generic(
+        {invStd ? squares : sum}, {identity(outer.size()),
+                                   identity(outer.size())},
+        outer, [&](OpBuilder &nb, Location loc, ArrayRef<Value> v) -> Value {
+          Value m = arith::MulFOp::create(nb, loc, v[0], inv);
+          if (!invStd)
+            return m;
+          Value sd = math::SqrtOp::create(
+              nb, loc, arith::AddFOp::create(nb, loc, m, eps));
+          return arith::DivFOp::create(nb, loc, scalar(1.0), sd);
+        });
+    define(index, wrap(reshape(stat, outer, kept), kept));
+  };
+  rowsOutput(1, false);
+  rowsOutput(2, true);
   return success();
 }
 

@@ -21,7 +21,7 @@ namespace mlir::qat::onnx_import {
 
 /// The oldest and newest default-domain opsets accepted; models older than
 /// kOldestLoweredOpset are converted to kConvertedOpset first.
-constexpr int64_t kOldestOpset = 7;
+constexpr int64_t kOldestOpset = 1;
 constexpr int64_t kOldestLoweredOpset = 11;
 constexpr int64_t kConvertedOpset = 13;
 constexpr int64_t kNewestOpset = 21;

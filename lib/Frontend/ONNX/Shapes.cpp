@@ -177,6 +177,8 @@ LogicalResult Importer::opRange() {
 // Pass-through
 //===----------------------------------------------------------------------===//
 
+static std::optional<Shape> inputShape(Importer &im, int index);
+
 static LogicalResult passThrough(Importer &im) {
   if (im.isConstantInput(0)) {
     im.defineConstant(0, *im.constantInput(0));
@@ -192,9 +194,29 @@ static LogicalResult passThrough(Importer &im) {
 LogicalResult Importer::opIdentity() { return passThrough(*this); }
 
 LogicalResult Importer::opDropout() {
-  if (currentNode().output_size() > 1 && !currentNode().output(1).empty())
-    return fail("the mask output is not supported (inference only)");
-  return passThrough(*this);
+  // Inference: the identity, and a mask of every element kept.
+  if (hasInput(2)) {
+    const Constant *training = constantInput(2);
+    if (!training)
+      return failure();
+    if (training->size() != 1 || training->at(0) != 0)
+      return fail("training_mode=true is not supported (inference only: "
+                  "dropout is random in training)");
+  }
+  if (mlir::failed(passThrough(*this)))
+    return failure();
+  if (currentNode().output_size() > 1 && !currentNode().output(1).empty()) {
+    auto shape = inputShape(*this, 0);
+    if (!shape)
+      return failure();
+    Constant mask;
+    mask.shape = *shape;
+    mask.isFloat = false;
+    mask.isBool = true;
+    mask.ints.assign(numElements(*shape), 1);
+    defineConstant(1, std::move(mask));
+  }
+  return success();
 }
 
 LogicalResult Importer::opCast() {

@@ -139,6 +139,29 @@ def DecomposeAggregates : Pass<"qat-decompose-aggregates", "func::FuncOp"> {
   ];
 }
 
+def ExpandMath : Pass<"qat-expand-math", "func::FuncOp"> {
+  let summary = "Write math ops LLVM has no lowering for (erf) as arithmetic";
+  let description = [{
+    `math.erf` (GELU, as ONNX exports it) has no LLVM intrinsic; this pass
+    rewrites it, scalar or vector, as MLIR's polynomial approximation
+    (`populatePolynomialApproximateErfPattern`: a rational approximation
+    accurate to a few ulp of f32), so that compiled code needs no libm
+    symbol for it. Other math ops are left to the LLVM lowering.
+
+    Example:
+
+    ```mlir
+    %y = math.erf %x : f32
+    // becomes: clamps, an FMA chain of the rational approximation, selects
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
   let summary = "Turn memref.copy of strided memrefs into linalg.copy";
   let description = [{
