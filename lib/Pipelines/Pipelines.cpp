@@ -120,6 +120,8 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   // contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createBatchMatmulToMatmul());
   pm.addNestedPass<func::FuncOp>(createConvToMatmul());
+  // Each matmul shape's kernel once (training programs repeat them).
+  pm.addPass(createOutlineKernels());
   if (options.vnni) {
     X86VnniMatmulOptions vnni;
     vnni.parallel = options.parallel;
@@ -301,6 +303,10 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
                      "accumulation): LSQ's activation gradient scale counts "
                      "the global batch"),
       llvm::cl::init(defaults.batchShards)};
+  ListOption<std::string> functions{
+      *this, "functions",
+      llvm::cl::desc("the generated functions to keep (default: all; "
+                     "calibration needs calibrate,qparams)")};
 
   TrainStepOptions get() const {
     TrainStepOptions options;

@@ -732,6 +732,45 @@ FailureOr<func::FuncOp> findForward(ModuleOp module, StringRef forward) {
 
 } // namespace
 
+namespace {
+/// With a non-empty `keep`, the module keeps just the generated functions
+/// it names: the others, the forward and its initializer are erased (a
+/// calibration program compiles @calibrate and @qparams alone). A name
+/// that is not a generated function is an error.
+LogicalResult keepFunctions(ModuleOp module, func::FuncOp forward,
+                            ArrayRef<std::string> keep) {
+  static constexpr StringLiteral generated[] = {
+      "train_step", "train_gradients", "apply_update", "gradients",
+      "eval_step",  "calibrate",       "qparams"};
+  if (keep.empty())
+    return success();
+  for (const std::string &name : keep) {
+    if (!llvm::is_contained(generated, name))
+      return module.emitError("qat-build-train-step: functions=")
+             << name << " is not a generated function (train_step, "
+             << "train_gradients, apply_update, gradients, eval_step, "
+             << "calibrate, qparams)";
+    if (!module.lookupSymbol(name))
+      return module.emitError("qat-build-train-step: functions=")
+             << name << " was not generated for this model"
+             << (name == "calibrate" || name == "qparams"
+                     ? " (it has no activation observers)"
+                     : "");
+  }
+  for (StringRef name : generated)
+    if (!llvm::is_contained(keep, name.str()))
+      if (Operation *func = module.lookupSymbol(name))
+        func->erase();
+  for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    if (auto of = func->getAttrOfType<FlatSymbolRefAttr>(
+            QatDialect::kInitQParamsForAttrName);
+        of && of.getValue() == forward.getSymName())
+      func.erase();
+  forward.erase();
+  return success();
+}
+} // namespace
+
 LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
                                         const TrainStepOptions &trainOptions) {
   FailureOr<func::FuncOp> found = findForward(module, trainOptions.forward);
@@ -774,7 +813,7 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     generator.emitCalibrate();
     generator.emitQParams();
   }
-  return success();
+  return keepFunctions(module, fwd, trainOptions.functions);
 }
 
 namespace {
@@ -798,6 +837,7 @@ struct BuildTrainStepPass
     options.averagingConstant = averagingConstant;
     options.freezeObserversAfter = freezeObserversAfter;
     options.batchShards = batchShards;
+    options.functions.assign(functions.begin(), functions.end());
     if (failed(buildTrainStep(getOperation(), options)))
       signalPassFailure();
   }

@@ -184,7 +184,8 @@ def cmd_calibrate(args):
     values = _load_values(args.values)
     comm = _communicator(args)
     trainer = workflow.Trainer(text, values, _workdir(args), "calibrate",
-                               range_learning="none", comm=comm)
+                               range_learning="none", comm=comm,
+                               functions=("calibrate", "qparams"))
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     qparams = trainer.calibrate(x, args.batches, progress=not args.quiet)

@@ -200,13 +200,16 @@ class Trainer:
     are reduced across the ranks, so every rank holds the same values.
     `accumulate` micro-batches per rank make one update: a global batch of
     batch x accumulate x ranks samples, which the program knows
-    (batch-shards: LSQ's gradient scale counts the global batch)."""
+    (batch-shards: LSQ's gradient scale counts the global batch).
+    `functions` compiles only those generated functions: ("calibrate",
+    "qparams") is a calibrator, compiled in a fraction of the time."""
 
     def __init__(self, text: str, values: Dict[str, np.ndarray],
                  workdir: str, name: str = "train", optimizer: str = "sgd",
                  momentum: float = 0.9, weight_decay: float = 0.0,
                  range_learning: str = "lsq", comm=None,
-                 accumulate: int = 1):
+                 accumulate: int = 1,
+                 functions: Optional[Sequence[str]] = None):
         self.text = text  # the forward the training step was built from
         self.comm = comm or distributed.Single()
         self.accumulate = accumulate
@@ -217,9 +220,14 @@ class Trainer:
                                  optimizer=optimizer, momentum=momentum,
                                  weight_decay=weight_decay,
                                  range_learning=range_learning,
-                                 batch_shards=shards if shards > 1 else None),
+                                 batch_shards=shards if shards > 1 else None,
+                                 functions=",".join(functions)
+                                 if functions else None),
             workdir, name)
-        self.step_entry: Entry = self.model.train_step
+        # The training step, or (a calibration-only program) @calibrate:
+        # either names every argument the trainer holds values for.
+        self.step_entry: Entry = self.model.entries.get(
+            "train_step") or self.model.calibrate
         self.values = dict(values)
         self.require("param")
         self.state: Dict[str, np.ndarray] = {}

@@ -391,3 +391,106 @@ def test_reductions_and_activations(compile_mlir):
     np.testing.assert_allclose(e, np.exp(hs), rtol=1e-5)
     np.testing.assert_allclose(hw, x * np.clip(x / 6 + 0.5, 0, 1),
                                rtol=1e-5, atol=1e-6)
+
+
+# Blocks of torchvision-class networks and transformers (qat-import) -----------
+
+def run_torch(compile_mlir, torch, net, x, tmp_path, tag, opset=13):
+    """Exports `net`, imports, compiles and runs it; returns (ours, torch's)."""
+    path = tmp_path / f"{tag}.onnx"
+    expected = export(torch, net, x, path) if opset == 13 else None
+    if expected is None:
+        net.eval()
+        torch.onnx.export(net, torch.tensor(x), str(path),
+                          input_names=["image"], output_names=["logits"],
+                          opset_version=opset)
+        with torch.no_grad():
+            expected = net(torch.tensor(x)).numpy()
+    imported = import_onnx(str(path), batch=x.shape[0])
+    entry = compile_mlir(imported.text, name=tag)[imported.function]
+    got = entry(*[x if a.name == "image" else imported.params[a.name]
+                  for a in entry.args])
+    return got, expected, imported
+
+
+def test_squeeze_excitation_hardswish_silu(compile_mlir, tmp_path):
+    """MobileNetV3 / EfficientNet blocks: a [N, C, 1, 1] sigmoid gate times
+    [N, C, H, W] (Mul of two computed tensors), HardSwish, SiLU."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class SE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.fc1, self.fc2 = nn.Conv2d(8, 4, 1), nn.Conv2d(4, 8, 1)
+
+        def forward(self, x):
+            x = nn.functional.hardswish(self.conv(x))
+            s = nn.functional.adaptive_avg_pool2d(x, 1)
+            s = torch.sigmoid(self.fc2(nn.functional.silu(self.fc1(s))))
+            return x * s
+
+    torch.manual_seed(3)
+    x = np.random.default_rng(12).standard_normal((2, 3, 6, 6)).astype(F32)
+    got, expected, imported = run_torch(compile_mlir, torch, SE(), x,
+                                        tmp_path, "se")
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert imported.ops["Sigmoid"] >= 2 and imported.ops["Mul"] >= 2
+
+
+def test_channel_split_shuffle_and_ceil_pool(compile_mlir, tmp_path):
+    """ShuffleNet's split and channel shuffle, GoogLeNet's ceil-mode max
+    pooling, and an average pool whose padding is not counted."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Shuffle(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 1)
+
+        def forward(self, x):
+            a, b = self.conv(x).chunk(2, dim=1)
+            y = torch.cat((a, torch.relu(b)), dim=1)
+            n, c, h, w = y.shape
+            y = y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+            y = nn.functional.max_pool2d(y, 3, 2, ceil_mode=True)
+            return nn.functional.avg_pool2d(y, 3, 1, padding=1,
+                                            count_include_pad=False)
+
+    torch.manual_seed(4)
+    x = np.random.default_rng(13).standard_normal((2, 4, 8, 8)).astype(F32)
+    got, expected, imported = run_torch(compile_mlir, torch, Shuffle(), x,
+                                        tmp_path, "shuffle")
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert "Split" in imported.ops or "Slice" in imported.ops
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_transformer_encoder_layer(compile_mlir, tmp_path, opset):
+    """A transformer encoder layer (attention: matmuls of two computed
+    tensors, softmax; layer norm decomposed at opset 13 and one op at 17;
+    GELU through Erf) and a class token gathered from the sequence."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.TransformerEncoderLayer(
+                16, 4, dim_feedforward=32, dropout=0.0, activation="gelu",
+                batch_first=True)
+            self.head = nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.head(self.layer(x)[:, 0])
+
+    torch.manual_seed(5)
+    x = np.random.default_rng(14).standard_normal((2, 5, 16)).astype(F32)
+    got, expected, imported = run_torch(compile_mlir, torch, Encoder(), x,
+                                        tmp_path, f"encoder{opset}", opset)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert "Softmax" in imported.ops and "Erf" in imported.ops
+    if opset == 17:
+        assert "LayerNormalization" in imported.ops

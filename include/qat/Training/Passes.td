@@ -111,6 +111,9 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     Option<"batchShards", "batch-shards", "int64_t", "1",
            "micro-batches per update (data-parallel ranks x accumulation): "
            "LSQ's activation gradient scale counts the global batch">,
+    ListOption<"functions", "functions", "std::string",
+               "the generated functions to keep (default: all; calibration "
+               "needs calibrate,qparams)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -14,6 +14,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "qat/Training/TrainingEnums.h.inc"
 
@@ -42,6 +43,10 @@ struct TrainStepOptions {
   /// activation then counts the elements of the whole global batch, so that
   /// N shards of batch b train as one batch of N*b.
   int64_t batchShards = 1;
+  /// The generated functions to keep (train_step, train_gradients,
+  /// apply_update, gradients, eval_step, calibrate, qparams); empty: all.
+  /// Calibration compiles just calibrate and qparams.
+  std::vector<std::string> functions;
 };
 
 /// Copies every setting between the structures that spell them with the
@@ -61,6 +66,11 @@ void assignTrainStepOptions(To &to, const From &from) {
   to.averagingConstant = from.averagingConstant;
   to.freezeObserversAfter = from.freezeObserversAfter;
   to.batchShards = from.batchShards;
+  // Three list types (std::vector, the pass's SmallVector, the pipeline's
+  // ListOption) share clear and push_back.
+  to.functions.clear();
+  for (const std::string &name : from.functions)
+    to.functions.push_back(name);
 }
 
 /// Generates the training functions of `module`'s forward function into

@@ -1,0 +1,108 @@
+//===- OutlineKernels.cpp - qat-outline-kernels ---------------------------===//
+//
+// Part of qat-mlir. One private function per matmul signature.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Codegen/CPU/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_OUTLINEKERNELS
+#include "qat/Codegen/CPU/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+
+namespace {
+
+/// A constant, also seen through reshapes (a filter as a matrix).
+bool isConstantOperand(Value value) {
+  while (Operation *op = value.getDefiningOp()) {
+    if (matchPattern(value, m_Constant()))
+      return true;
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
+      return false;
+    value = op->getOperand(0);
+  }
+  return false;
+}
+
+std::string typeName(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << type;
+  return text;
+}
+
+/// "qat_matmul_<M>x<K>x<N>_<a>_<b>_<c>", from the operand types.
+std::string kernelName(linalg::MatmulOp op) {
+  auto a = cast<RankedTensorType>(op.getInputs()[0].getType());
+  auto b = cast<RankedTensorType>(op.getInputs()[1].getType());
+  auto c = cast<RankedTensorType>(op.getOutputs()[0].getType());
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  os << "qat_matmul_" << a.getDimSize(0) << "x" << a.getDimSize(1) << "x"
+     << b.getDimSize(1) << "_" << a.getElementType() << "_"
+     << b.getElementType() << "_" << c.getElementType();
+  return name;
+}
+
+struct OutlineKernelsPass
+    : mlir::qat::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    llvm::StringMap<func::FuncOp> kernels;
+    SmallVector<linalg::MatmulOp> matmuls;
+    module.walk([&](linalg::MatmulOp op) {
+      auto parent = op->getParentOfType<func::FuncOp>();
+      if (!parent || !op.hasPureTensorSemantics() || op->getNumResults() != 1 ||
+          !op->getDiscardableAttrDictionary().empty() ||
+          llvm::any_of(op->getOperands(), isConstantOperand) ||
+          llvm::any_of(op->getOperandTypes(), [](Type t) {
+            return !cast<ShapedType>(t).hasStaticShape();
+          }))
+        return;
+      matmuls.push_back(op);
+    });
+    OpBuilder b(&getContext());
+    for (linalg::MatmulOp op : matmuls) {
+      // The signature, attributes included (indexing maps, casts).
+      std::string key = kernelName(op) + typeName(op->getResult(0).getType());
+      {
+        llvm::raw_string_ostream os(key);
+        os << op->getAttrDictionary();
+      }
+      func::FuncOp &kernel = kernels[key];
+      if (!kernel) {
+        b.setInsertionPointToEnd(module.getBody());
+        auto type = b.getFunctionType(op->getOperandTypes(),
+                                      op->getResultTypes());
+        kernel = func::FuncOp::create(b, op.getLoc(), kernelName(op), type);
+        kernel.setPrivate();
+        kernel->setAttr("no_inline", b.getUnitAttr());
+        symbols.insert(kernel); // renames on a clash
+        Block *body = kernel.addEntryBlock();
+        b.setInsertionPointToStart(body);
+        IRMapping map;
+        map.map(op->getOperands(), body->getArguments());
+        Operation *clone = b.clone(*op, map);
+        func::ReturnOp::create(b, op.getLoc(), clone->getResults());
+      }
+      b.setInsertionPoint(op);
+      auto call = func::CallOp::create(b, op.getLoc(), kernel,
+                                       op->getOperands());
+      op->replaceAllUsesWith(call.getResults());
+      op->erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""torchvision's classification models end to end through qat-mlir.
+
+    model_zoo.py resnet18 mobilenet_v2        # these models
+    model_zoo.py --all                        # every torchvision 0.14 model
+    model_zoo.py --quick resnet18             # import + float check only
+
+For each model: random weights (seeded), batch-norm statistics estimated on
+data (Fashion-MNIST images at 224 x 224, three channels), exported to ONNX
+at opset 13; then qat-import, the float program compiled and compared with
+PyTorch, instrumented at int8, calibrated, a few QAT steps, frozen,
+converted to integers, compiled, and the integer logits compared with the
+float ones (cosine similarity). Prints one row per model (stage reached,
+cosines, times, sizes) as a Markdown table.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from qat import pipeline, workflow  # noqa: E402
+from qat.data import Split  # noqa: E402
+from qat.onnx_import import import_onnx  # noqa: E402
+from qat.runtime import Model  # noqa: E402
+
+#: torchvision 0.14's classification models (torchvision.models.list_models
+#: arrived in 0.15).
+ALL = [
+    "alexnet", "convnext_tiny", "densenet121", "efficientnet_b0",
+    "efficientnet_v2_s", "googlenet", "inception_v3", "mnasnet0_5",
+    "mnasnet1_0", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+    "regnet_x_400mf", "regnet_y_400mf", "resnet18", "resnet50",
+    "resnext50_32x4d", "shufflenet_v2_x1_0", "squeezenet1_0",
+    "squeezenet1_1", "vgg11", "vit_b_16", "wide_resnet50_2", "swin_t",
+]
+
+
+def images(n, size=224, seed=0):
+    """n Fashion-MNIST images at size x size, three channels, normalized
+    (random ones if the dataset is missing), and their labels."""
+    from qat import data
+    try:
+        split = data.fashion_mnist("train", limit=n)
+        x = split.x.reshape(-1, 1, 28, 28)
+        y = split.y
+    except Exception:  # noqa: BLE001 - any missing dataset
+        rng = np.random.default_rng(seed)
+        x = rng.random((n, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, n)
+    import torch
+    t = torch.nn.functional.interpolate(torch.tensor(x), size=(size, size),
+                                        mode="bilinear", align_corners=False)
+    t = (t.repeat(1, 3, 1, 1) - 0.3) / 0.35
+    return t.numpy().astype(np.float32), np.asarray(y, np.int32)
+
+
+def build(name, x, size):
+    """The torchvision model with batch-norm statistics estimated on x."""
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    kwargs = {"aux_logits": False, "init_weights": True} if name in (
+        "googlenet", "inception_v3") else {}
+    model = getattr(torchvision.models, name)(**kwargs)
+    norms = [m for m in model.modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if norms:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average
+        model.train()
+        with torch.no_grad():
+            for i in range(0, len(x), 8):
+                model(torch.tensor(x[i:i + 8]))
+    model.eval()
+    return model
+
+
+def cosine(a, b):
+    a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
+
+
+def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
+        quick=False):
+    """Every stage on one model, recorded in `row` (the stage reached and
+    the numbers) as it goes."""
+    import torch
+    row.update(model=name, stage="start")
+    t0 = time.time()
+    x, y = images(max(calibration, 2 * batch), size)
+    net = build(name, x[:32], size)
+    path = os.path.join(workdir, f"{name}.onnx")
+    torch.onnx.export(net, torch.tensor(x[:batch]), path,
+                      input_names=["image"], output_names=["logits"],
+                      dynamic_axes={"image": {0: "N"}}, opset_version=13)
+    with torch.no_grad():
+        reference = net(torch.tensor(x[:batch])).numpy()
+    row["export_s"] = time.time() - t0
+
+    t = time.time()
+    imported = import_onnx(path, batch=batch, name="net")
+    row["import_s"] = time.time() - t
+    row["params_M"] = sum(v.size for v in imported.params.values()) / 1e6
+    row["stage"] = "import"
+
+    t = time.time()
+    float_model = pipeline.load(imported.text, workdir, f"{name}_fp32")
+    row["compile_fp32_s"] = time.time() - t
+    entry = float_model["net"]
+    values = dict(imported.params)
+    got = workflow.predict(entry, values, x[:batch])
+    row["cos_fp32"] = cosine(got, reference)
+    row["stage"] = "float"
+    if quick:
+        float_model.close()
+        return
+
+    t = time.time()
+    text = workflow.instrument(imported.text)
+    calibrator = workflow.Trainer(text, values, workdir, f"{name}_calib",
+                                  range_learning="none",
+                                  functions=("calibrate", "qparams"))
+    qparams = calibrator.calibrate(x[:calibration],
+                                   max_batches=calibration // batch)
+    row["calibrate_s"] = time.time() - t
+    row["collapsed"] = len(workflow.collapsed_ranges(qparams))
+    values.update(qparams)
+    row["stage"] = "calibrate"
+
+    t = time.time()
+    trainer = workflow.Trainer(text, values, workdir, f"{name}_train")
+    row["compile_train_s"] = time.time() - t
+    t = time.time()
+    trainer.fit(Split(x[:batch * steps], y[:batch * steps]), epochs=1,
+                lr=1e-4, progress=False, log_every=1)
+    row["train_s"] = time.time() - t
+    row["stage"] = "train"
+
+    t = time.time()
+    frozen = workflow.freeze(text, trainer.values, "net")
+    integer = workflow.convert(frozen)
+    int_model = pipeline.load(integer, workdir, f"{name}_int8")
+    row["deploy_s"] = time.time() - t
+    qat_float = workflow.predict(float_model["net"], trainer.values,
+                                 x[:batch])
+    got_int = workflow.predict(int_model["net"], {}, x[:batch])
+    row["cos_int8"] = cosine(got_int, qat_float)
+    row["lib_fp32_KiB"] = os.path.getsize(float_model.path) / 1024
+    row["lib_int8_KiB"] = os.path.getsize(int_model.path) / 1024
+    row["stage"] = "deployed"
+    float_model.close()
+    int_model.close()
+
+
+COLUMNS = ["model", "stage", "params_M", "import_s", "compile_fp32_s",
+           "cos_fp32", "calibrate_s", "collapsed", "compile_train_s",
+           "train_s", "deploy_s", "cos_int8", "lib_fp32_KiB", "lib_int8_KiB",
+           "error"]
+
+
+def table(rows):
+    lines = ["| " + " | ".join(COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        cells = []
+        for c in COLUMNS:
+            v = r.get(c, "")
+            cells.append(f"{v:.4f}" if c.startswith("cos") and v != "" else
+                         f"{v:.1f}" if isinstance(v, float) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*")
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--workdir")
+    parser.add_argument("--quick", action="store_true",
+                        help="import and the float program only")
+    args = parser.parse_args()
+    names = ALL if args.all else args.models
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="qat-zoo-") as scratch:
+        for name in names:
+            row = {}
+            try:
+                run(name, args.batch, args.workdir or scratch, row,
+                    args.steps, quick=args.quick)
+            except Exception as err:  # noqa: BLE001 - reported per model
+                row["error"] = str(err).splitlines()[0][:160]
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
