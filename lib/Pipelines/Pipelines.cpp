@@ -59,6 +59,7 @@ void mlir::qat::buildDeployPipeline(OpPassManager &pm,
                                     const DeployPipelineOptions &options) {
   ConvertToIntegerOptions convert;
   convert.packInt4 = options.packInt4;
+  convert.allowCollapsedRanges = options.allowCollapsedRanges;
   pm.addNestedPass<func::FuncOp>(createConvertToInteger(convert));
   pm.addPass(createCanonicalizerPass());
 }
@@ -321,10 +322,16 @@ struct DeployCommandLine : public PassPipelineOptions<DeployCommandLine> {
       *this, "pack-int4",
       llvm::cl::desc("store weight codes of 4 bits or fewer two per byte"),
       llvm::cl::init(defaults.packInt4)};
+  Option<bool> allowCollapsedRanges{
+      *this, "allow-collapsed-ranges",
+      llvm::cl::desc("convert layers whose activation range collapsed to a "
+                     "point instead of failing"),
+      llvm::cl::init(defaults.allowCollapsedRanges)};
 
   DeployPipelineOptions get() const {
     DeployPipelineOptions options;
     options.packInt4 = packInt4;
+    options.allowCollapsedRanges = allowCollapsedRanges;
     return options;
   }
 };

@@ -282,7 +282,7 @@ def cmd_convert(args):
                          "(expected the output of `freeze`, marked "
                          "qat.frozen)",
                          "run `freeze` on the instrumented model first")
-    _write(out, workflow.convert(text))
+    _write(out, workflow.convert(text, allow_collapsed=args.allow_collapsed))
     print(f"converted to integers -> {out}")
 
 
@@ -570,6 +570,9 @@ def parser() -> argparse.ArgumentParser:
                 "(qat-convert-to-integer)")
     c.add_argument("model")
     c.add_argument("-o", "--output")
+    c.add_argument("--allow-collapsed", action="store_true",
+                   help="convert layers whose activation range collapsed to "
+                   "a point (an error otherwise: they deploy as constants)")
     c.set_defaults(run=cmd_convert)
 
     c = command("compile", "MLIR -> shared library (qat-compile)")

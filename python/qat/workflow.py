@@ -71,9 +71,13 @@ def expose_layers(text: str) -> str:
     return pipeline.run(text, "qat-expose-layers")
 
 
-def convert(frozen: str) -> str:
-    """qat-deploy-pipeline: a frozen QAT program to integer linalg."""
-    return pipeline.run(frozen, "qat-deploy-pipeline")
+def convert(frozen: str, allow_collapsed: bool = False) -> str:
+    """qat-deploy-pipeline: a frozen QAT program to integer linalg. A layer
+    whose activation range collapsed to a point is an error naming it,
+    unless `allow_collapsed`."""
+    return pipeline.run(frozen, "qat-deploy-pipeline",
+                        allow_collapsed_ranges=True if allow_collapsed
+                        else None)
 
 
 #: How qat-instrument names the scales and zero points it adds.

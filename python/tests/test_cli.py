@@ -384,6 +384,17 @@ def test_calibration_warns_when_a_range_collapses(project, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "warning: image.act_scale: the calibrated range collapsed" in \
         result.stderr, result.stderr
+    # Converting such a model is an error naming the layer, unless the user
+    # accepts it.
+    result = qat("calibrate", "mlp.qat.mlir", "--values", "mlp.npz",
+                 "--data", "zeros.npz", "-q", "-o", "zeros.values.npz", cwd=d)
+    ok("freeze", "mlp.qat.mlir", "--values", "zeros.values.npz", "-o",
+       "zeros.frozen.mlir", cwd=d)
+    result = qat("convert", "zeros.frozen.mlir", cwd=d)
+    assert result.returncode == 1, result
+    assert "range collapsed to a point" in result.stderr and \
+        "allow-collapsed" in result.stderr, result.stderr
+    ok("convert", "zeros.frozen.mlir", "--allow-collapsed", cwd=d)
     # A real data set warns about nothing.
     shutil.copy(project / "data.npz", d / "data.npz")
     result = qat("calibrate", "mlp.qat.mlir", "--values", "mlp.npz",

@@ -115,6 +115,9 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
   let options = [
     Option<"packInt4", "pack-int4", "bool", "true",
            "store weight codes of 4 bits or fewer two per byte">,
+    Option<"allowCollapsedRanges", "allow-collapsed-ranges", "bool", "false",
+           "convert layers whose activation scale sits at its floor (a "
+           "collapsed range) instead of failing">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -52,6 +52,8 @@ void buildTrainPipeline(OpPassManager &pm,
 struct DeployPipelineOptions {
   /// Store weight codes of 4 bits or fewer two per byte.
   bool packInt4 = true;
+  /// See IntegerConversionOptions::allowCollapsedRanges.
+  bool allowCollapsedRanges = false;
 };
 void buildDeployPipeline(OpPassManager &pm,
                          const DeployPipelineOptions &options = {});

@@ -9,6 +9,9 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/Qat/IR/QatDialect.h"
+#include "qat/Support/QuantMath.h"
+
+#include <tuple>
 
 #include "IntegerLayers.h"
 
@@ -28,6 +31,23 @@ mlir::qat::convertToInteger(func::FuncOp func,
                                options.packInt4);
   if (failed(converter.match()))
     return failure();
+  if (!options.allowCollapsedRanges)
+    for (const integer::IntegerLayer &layer : converter.matched())
+      for (auto [fq, codes, what] :
+           {std::make_tuple(layer.input, &layer.inputCodes, "input"),
+            std::make_tuple(layer.output, &layer.outputCodes, "output")}) {
+        if (!fq || codes->scales.empty() ||
+            codes->scales.front() > quantmath::kDefaultScaleEps)
+          continue;
+        StringAttr name = QatDialect::getLayerName(layer.op);
+        return fq.emitError("layer '")
+               << (name ? name.getValue() : StringRef("?")) << "': its "
+               << what << " range collapsed to a point (scale "
+               << codes->scales.front()
+               << ", the floor), so it would deploy as a constant; "
+               << "calibrate on data that reaches it, or convert with "
+               << "allow-collapsed-ranges";
+      }
   converter.rewrite();
   return success();
 }
@@ -54,6 +74,7 @@ struct ConvertToIntegerPass
   void runOnOperation() override {
     IntegerConversionOptions options;
     options.packInt4 = packInt4;
+    options.allowCollapsedRanges = allowCollapsedRanges;
     if (isFrozen(getOperation()) &&
         failed(convertToInteger(getOperation(), options)))
       signalPassFailure();

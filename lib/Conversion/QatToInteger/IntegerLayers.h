@@ -119,6 +119,8 @@ public:
   /// cannot be converted.
   LogicalResult match();
   void rewrite();
+  /// The layers match() found.
+  ArrayRef<IntegerLayer> matched() const { return layers; }
 
 private:
   FailureOr<IntegerLayer> matchLayer(linalg::LinalgOp op);

@@ -15,6 +15,10 @@ namespace mlir::qat {
 struct IntegerConversionOptions {
   /// Store weight codes of 4 bits or fewer two per byte.
   bool packInt4 = true;
+  /// Convert layers whose activation range collapsed to a point (a scale at
+  /// its floor, from calibration data that never reached them); by default
+  /// such a layer is an error, since it would deploy as a constant.
+  bool allowCollapsedRanges = false;
 };
 
 /// Rewrites the layers of the frozen function `func` (marked `qat.frozen`)
