@@ -9,16 +9,23 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
+
+#include <atomic>
+#include <thread>
 
 #include "qat/Pipelines/Pipelines.h"
 
@@ -187,6 +194,98 @@ LogicalResult mlir::qat::emitMachineCode(llvm::Module &module,
   return success();
 }
 
+FailureOr<SmallVector<std::string>>
+mlir::qat::compileToObjects(std::unique_ptr<llvm::Module> module,
+                            const TargetOptions &options, unsigned threads,
+                            std::string &error) {
+  unsigned functions = llvm::count_if(
+      *module, [](const llvm::Function &f) { return !f.isDeclaration(); });
+  // More parts than threads, so that a few large functions balance.
+  unsigned parts = std::min(functions, threads * 4);
+  SmallVector<SmallVector<char, 0>> bitcode;
+  std::unique_ptr<llvm::Module> whole;
+  if (threads <= 1 || parts <= 1) {
+    whole = std::move(module);
+    parts = 1;
+  } else {
+    llvm::SplitModule(*module, parts,
+                      [&](std::unique_ptr<llvm::Module> part) {
+                        SmallVector<char, 0> &buffer = bitcode.emplace_back();
+                        llvm::raw_svector_ostream os(buffer);
+                        llvm::WriteBitcodeToFile(*part, os);
+                      });
+    parts = bitcode.size();
+  }
+  SmallVector<std::string> objects(parts);
+  SmallVector<std::string> errors(parts);
+  for (unsigned i = 0; i < parts; ++i) {
+    SmallString<128> path;
+    int fd;
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile("qat-compile", "o", fd, path)) {
+      error = "cannot create a temporary object file: " + ec.message();
+      for (const std::string &done : objects)
+        if (!done.empty())
+          llvm::sys::fs::remove(done);
+      return failure();
+    }
+    llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+    objects[i] = path.str().str();
+  }
+  auto compilePart = [&](unsigned i) {
+    llvm::LLVMContext context;
+    std::unique_ptr<llvm::Module> owned;
+    llvm::Module *part = whole.get();
+    if (!part) {
+      auto parsed = llvm::parseBitcodeFile(
+          llvm::MemoryBufferRef(StringRef(bitcode[i].data(), bitcode[i].size()),
+                                "part"),
+          context);
+      if (!parsed) {
+        errors[i] = llvm::toString(parsed.takeError());
+        return;
+      }
+      owned = std::move(*parsed);
+      part = owned.get();
+    }
+    std::unique_ptr<llvm::TargetMachine> machine =
+        createTargetMachine(options, errors[i]);
+    if (!machine)
+      return;
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objects[i], ec);
+    if (ec) {
+      errors[i] = objects[i] + ": " + ec.message();
+      return;
+    }
+    if (failed(optimizeLLVMModule(*part, *machine)))
+      errors[i] = "LLVM optimization failed";
+    else
+      (void)emitMachineCode(*part, *machine, os, /*assembly=*/false,
+                            errors[i]);
+  };
+  {
+    // Workers take parts in turn until none is left.
+    std::atomic<unsigned> next{0};
+    std::vector<std::thread> workers;
+    for (unsigned t = 0; t < std::min(threads, parts); ++t)
+      workers.emplace_back([&] {
+        for (unsigned i = next++; i < parts; i = next++)
+          compilePart(i);
+      });
+    for (std::thread &worker : workers)
+      worker.join();
+  }
+  for (unsigned i = 0; i < parts; ++i)
+    if (!errors[i].empty()) {
+      error = errors[i];
+      for (const std::string &path : objects)
+        llvm::sys::fs::remove(path);
+      return failure();
+    }
+  return objects;
+}
+
 bool mlir::qat::usesOpenMP(const llvm::Module &module) {
   for (const llvm::Function &function : module)
     if (function.isDeclaration() && function.getName().starts_with("__kmpc_"))
@@ -194,7 +293,7 @@ bool mlir::qat::usesOpenMP(const llvm::Module &module) {
   return false;
 }
 
-LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
+LogicalResult mlir::qat::linkSharedLibrary(ArrayRef<std::string> objectPaths,
                                            StringRef outputPath, bool openmp,
                                            std::string &error) {
   std::string driver = "cc";
@@ -208,8 +307,10 @@ LogicalResult mlir::qat::linkSharedLibrary(StringRef objectPath,
   }
   // libm for the math functions LLVM may call (e.g. roundevenf on targets
   // without a rounding instruction).
-  SmallVector<std::string> args = {*program,         "-shared",        "-o",
-                                   outputPath.str(), objectPath.str(), "-lm"};
+  SmallVector<std::string> args = {*program, "-shared", "-o",
+                                   outputPath.str()};
+  args.append(objectPaths.begin(), objectPaths.end());
+  args.push_back("-lm");
   if (openmp) {
     std::string dir = QAT_OPENMP_LIBRARY_DIR;
     if (const char *env = std::getenv("QAT_OPENMP_DIR"))

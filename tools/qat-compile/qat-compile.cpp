@@ -16,6 +16,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/CommandLine.h"
@@ -32,6 +33,8 @@
 #include "qat/Compiler/Compiler.h"
 #include "qat/InitAll.h"
 #include "qat/Version.h"
+
+#include <thread>
 
 using namespace mlir;
 
@@ -122,6 +125,14 @@ llvm::cl::opt<char> optLevel("O",
                                             "(default -O2)"),
                              llvm::cl::Prefix, llvm::cl::init('2'),
                              llvm::cl::cat(category));
+
+llvm::cl::opt<unsigned> compileThreads(
+    "compile-threads",
+    llvm::cl::desc("Compile a shared library's functions on this many "
+                   "threads (default: the machine's hardware threads; 1 "
+                   "compiles the module whole)"),
+    llvm::cl::init(std::max(1u, std::thread::hardware_concurrency())),
+    llvm::cl::cat(category));
 
 int fail(const Twine &message) {
   llvm::errs() << "qat-compile: error: " << message << "\n";
@@ -333,7 +344,9 @@ int main(int argc, char **argv) {
                                    ("qat-compile " + moduleName).str());
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
-  if (failed(qat::optimizeLLVMModule(*llvmModule, *target)))
+
+  if (*emit != Emit::SharedLib &&
+      failed(qat::optimizeLLVMModule(*llvmModule, *target)))
     return 1;
 
   if (*emit == Emit::LLVM) {
@@ -354,22 +367,19 @@ int main(int argc, char **argv) {
     return commit(out);
   }
 
-  // A shared library: an object in a temporary file, then the link.
-  SmallString<128> objectPath;
-  int fd;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "qat-compile", "o", fd, objectPath))
-    return fail("cannot create a temporary object file: " + ec.message());
-  llvm::FileRemover removeObject(objectPath);
-  {
-    llvm::raw_fd_ostream objectStream(fd, /*shouldClose=*/true);
-    if (failed(qat::emitMachineCode(*llvmModule, *target, objectStream,
-                                    /*assembly=*/false, error)))
-      return fail(error);
-  }
+  // A shared library: objects compiled on several threads into temporary
+  // files, then the link.
+  bool openmp = qat::usesOpenMP(*llvmModule);
+  FailureOr<SmallVector<std::string>> objects = qat::compileToObjects(
+      std::move(llvmModule), targetOptions, compileThreads, error);
+  if (failed(objects))
+    return fail(error);
+  auto removeObjects = llvm::make_scope_exit([&] {
+    for (const std::string &path : *objects)
+      llvm::sys::fs::remove(path);
+  });
   llvm::FileRemover removePartial(partial);
-  if (failed(qat::linkSharedLibrary(objectPath, partial,
-                                    qat::usesOpenMP(*llvmModule), error)))
+  if (failed(qat::linkSharedLibrary(*objects, partial, openmp, error)))
     return fail(error);
   return moveIntoPlace();
 }

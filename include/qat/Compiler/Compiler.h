@@ -102,14 +102,27 @@ LogicalResult emitMachineCode(llvm::Module &module, llvm::TargetMachine &target,
                               llvm::raw_pwrite_stream &os, bool assembly,
                               std::string &error);
 
+/// Optimizes `module` and compiles it to object files on up to `threads`
+/// threads: the module is split by function (llvm::SplitModule, its local
+/// symbols made hidden externals) into more parts than threads, and each
+/// part is optimized and compiled with its own LLVMContext and target
+/// machine. Returns the object files (temporary files the caller removes);
+/// one thread compiles the module whole, as optimizeLLVMModule and
+/// emitMachineCode would.
+FailureOr<SmallVector<std::string>>
+compileToObjects(std::unique_ptr<llvm::Module> module,
+                 const TargetOptions &options, unsigned threads,
+                 std::string &error);
+
 /// True when the module calls into the OpenMP runtime (parallel loops).
 bool usesOpenMP(const llvm::Module &module);
 
 /// Links an object file into a shared library with the system compiler
 /// driver ($QAT_CC, else cc), against libomp when `openmp` (found in
 /// $QAT_OPENMP_DIR, else LLVM's library directory, recorded as the rpath).
-LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                bool openmp, std::string &error);
+LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths,
+                                StringRef outputPath, bool openmp,
+                                std::string &error);
 
 /// "name: f32[2x?]" for messages and listings.
 std::string formatSignature(const TensorSignature &tensor);

@@ -145,9 +145,9 @@ MODELS = {
     "shapes_mismatch": lambda: model(
         [node("Add", ["a", "b"], ["y"])],
         {"a": (F, [2, 3]), "b": (F, [4, 3])}, {"y": (F, [2, 3])}),
-    "opset6": lambda: model(
+    "opset22": lambda: model(
         [node("Relu", ["x"], ["y"])], {"x": (F, [1, 4])},
-        {"y": (F, [1, 4])}, opset=6),
+        {"y": (F, [1, 4])}, opset=22),
     "odd_names": lambda: model(
         [node("Gemm", ["in put/0", "weight \"q\""], ["out:y"], transB=1)],
         {"in put/0": (F, [1, 2])}, {"out:y": (F, [1, 3])},
