@@ -149,10 +149,16 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
     integer = workflow.convert(frozen)
     int_model = pipeline.load(integer, workdir, f"{name}_int8")
     row["deploy_s"] = time.time() - t
-    qat_float = workflow.predict(float_model["net"], trainer.values,
-                                 x[:batch])
+    # The trained network in float, its QAT simulation (the frozen
+    # program), and the deployed integers.
+    trained_float = workflow.predict(float_model["net"], trainer.values,
+                                     x[:batch])
+    sim_model = pipeline.load(frozen, workdir, f"{name}_sim")
+    simulated = workflow.predict(sim_model["net"], {}, x[:batch])
     got_int = workflow.predict(int_model["net"], {}, x[:batch])
-    row["cos_int8"] = cosine(got_int, qat_float)
+    row["cos_int8"] = cosine(got_int, trained_float)
+    row["cos_int8_sim"] = cosine(got_int, simulated)
+    sim_model.close()
     row["lib_fp32_KiB"] = os.path.getsize(float_model.path) / 1024
     row["lib_int8_KiB"] = os.path.getsize(int_model.path) / 1024
     row["stage"] = "deployed"
@@ -162,7 +168,8 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
 
 COLUMNS = ["model", "stage", "params_M", "import_s", "compile_fp32_s",
            "cos_fp32", "calibrate_s", "collapsed", "compile_train_s",
-           "train_s", "deploy_s", "cos_int8", "lib_fp32_KiB", "lib_int8_KiB",
+           "train_s", "deploy_s", "cos_int8", "cos_int8_sim", "lib_fp32_KiB",
+           "lib_int8_KiB",
            "error"]
 
 
@@ -188,6 +195,10 @@ def main():
     parser.add_argument("--workdir")
     parser.add_argument("--quick", action="store_true",
                         help="import and the float program only")
+    parser.add_argument("--size", type=int, default=224,
+                        help="image height and width")
+    parser.add_argument("--calibration", type=int, default=32,
+                        help="calibration images")
     args = parser.parse_args()
     names = ALL if args.all else args.models
     rows = []
@@ -196,7 +207,8 @@ def main():
             row = {}
             try:
                 run(name, args.batch, args.workdir or scratch, row,
-                    args.steps, quick=args.quick)
+                    args.steps, calibration=args.calibration,
+                    size=args.size, quick=args.quick)
             except Exception as err:  # noqa: BLE001 - reported per model
                 row["error"] = str(err).splitlines()[0][:160]
             rows.append(row)

@@ -1,0 +1,23 @@
+"""torchvision networks through every stage (model_zoo.py), small enough for
+CI: images of 64 x 64, batch 2. The float program must match PyTorch and
+the deployed integer program the QAT simulation it was trained as (cosine
+similarity of the logits >= 0.99, the issue's bar). The whole zoo at
+224 x 224 is `python3 python/tests/model_zoo.py --all`."""
+
+import pytest
+
+pytest.importorskip("torchvision")
+
+import model_zoo  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_model_end_to_end(name, tmp_path):
+    row = {}
+    model_zoo.run(name, batch=2, workdir=str(tmp_path), row=row, steps=1,
+                  calibration=8, size=64)
+    print(model_zoo.table([row]))
+    assert row["stage"] == "deployed", row
+    assert row["cos_fp32"] > 0.9999, row
+    assert row["collapsed"] == 0, row
+    assert row["cos_int8"] >= 0.99, row
