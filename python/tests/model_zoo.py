@@ -146,6 +146,8 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
 
     t = time.time()
     frozen = workflow.freeze(text, trainer.values, "net")
+    with open(os.path.join(workdir, f"{name}.frozen.mlir"), "w") as f:
+        f.write(frozen)  # for `python3 -m qat check`
     integer = workflow.convert(frozen)
     int_model = pipeline.load(integer, workdir, f"{name}_int8")
     row["deploy_s"] = time.time() - t
@@ -159,6 +161,15 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
     row["cos_int8"] = cosine(got_int, trained_float)
     row["cos_int8_sim"] = cosine(got_int, simulated)
     sim_model.close()
+    # The faithful simulation (qat-faithful: each layer's integer result,
+    # the weights still trainable) computes exactly what deploys.
+    qparams, params = workflow.split_qparams(trainer.values)
+    faithful = pipeline.load(
+        workflow.faithful(workflow.freeze(text, qparams, "net")), workdir,
+        f"{name}_faithful")
+    got_faithful = workflow.predict(faithful["net"], params, x[:batch])
+    row["faithful_diff"] = int(np.sum(got_faithful != got_int))
+    faithful.close()
     row["lib_fp32_KiB"] = os.path.getsize(float_model.path) / 1024
     row["lib_int8_KiB"] = os.path.getsize(int_model.path) / 1024
     row["stage"] = "deployed"
@@ -168,7 +179,8 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
 
 COLUMNS = ["model", "stage", "params_M", "import_s", "compile_fp32_s",
            "cos_fp32", "calibrate_s", "collapsed", "compile_train_s",
-           "train_s", "deploy_s", "cos_int8", "cos_int8_sim", "lib_fp32_KiB",
+           "train_s", "deploy_s", "cos_int8", "cos_int8_sim", "faithful_diff",
+           "lib_fp32_KiB",
            "lib_int8_KiB",
            "error"]
 

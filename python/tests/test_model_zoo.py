@@ -21,3 +21,4 @@ def test_torchvision_model_end_to_end(name, tmp_path):
     assert row["cos_fp32"] > 0.9999, row
     assert row["collapsed"] == 0, row
     assert row["cos_int8"] >= 0.99, row
+    assert row["faithful_diff"] == 0, row  # faithful = deployed, bit for bit
