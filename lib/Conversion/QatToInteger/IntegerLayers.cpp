@@ -105,7 +105,9 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
     unsigned input = value.use_begin()->getOperandNumber();
     std::optional<PayloadChain> chain =
         generic ? matchPayloadChain(generic, input) : std::nullopt;
-    if (!chain || !isElementwiseOn(generic, input) || (chain->scales && !sum))
+    bool contraction = layer.getIf<Contraction>();
+    if (!chain || !isElementwiseOn(generic, input) ||
+        (chain->scales && !sum && !contraction))
       return user->emitOpError("cannot be converted to integers: expected a "
                                "bias add, ReLU, ReLU6 or clamp after the "
                                "layer, or its output fake-quant");
@@ -126,6 +128,38 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
                                      "expected a constant scale before any "
                                      "clamp");
         sum->factor *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
+        continue;
+      }
+      if (contraction && isa<arith::MulFOp, arith::DivFOp>(inner)) {
+        // A positive constant scale before any clamp (hard sigmoid's 1/6):
+        // folded into the requantization multiplier.
+        std::optional<float> k = c;
+        if (!k && isa<arith::MulFOp>(inner))
+          k = scalarConstant(inner.getOperand(0));
+        if (!k || *k <= 0.0f || !std::isfinite(*k) || layer.clampLow ||
+            layer.clampHigh ||
+            (isa<arith::DivFOp>(inner) && !scalarConstant(other)))
+          return generic.emitOpError("cannot be converted to integers: "
+                                     "expected a positive constant scale "
+                                     "before any clamp");
+        layer.scale *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
+        continue;
+      }
+      if (contraction && isa<arith::AddFOp, arith::SubFOp>(inner) &&
+          (c || (isa<arith::AddFOp>(inner) &&
+                 scalarConstant(inner.getOperand(0))))) {
+        // A constant shift (hard sigmoid's +0.5), before any clamp: a bias
+        // in the accumulator's units.
+        std::optional<float> shift = c ? c : scalarConstant(inner.getOperand(0));
+        if (layer.clampLow || layer.clampHigh ||
+            (isa<arith::SubFOp>(inner) && !c))
+          return generic.emitOpError("cannot be converted to integers: "
+                                     "expected a constant shift before any "
+                                     "clamp");
+        float perUnit = static_cast<float>(
+            (isa<arith::SubFOp>(inner) ? -*shift : *shift) / layer.scale);
+        for (int64_t j = 0; j < n; ++j)
+          layer.bias[j] += perUnit;
         continue;
       }
       if (isa<arith::AddFOp>(inner)) {
@@ -154,11 +188,17 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
             return generic.emitOpError("cannot be simulated faithfully: "
                                        "several biases that are not "
                                        "constants");
+          if (layer.scale != 1.0)
+            return generic.emitOpError("cannot be simulated faithfully: a "
+                                       "trained bias after a scale");
           layer.biasValue = bias;
           continue;
         }
+        if (layer.biasValue && layer.scale != 1.0)
+          return generic.emitOpError("cannot be simulated faithfully: a "
+                                     "trained bias after a scale");
         for (int64_t j = 0; j < n; ++j)
-          layer.bias[j] += (*values)[j];
+          layer.bias[j] += static_cast<float>((*values)[j] / layer.scale);
       } else if (isa<arith::MaximumFOp, arith::MaxNumFOp>(inner) && c) {
         layer.clampLow = std::max(layer.clampLow.value_or(-INFINITY), *c);
       } else if (isa<arith::MinimumFOp, arith::MinNumFOp>(inner) && c) {
@@ -316,8 +356,8 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
 
   // Every rescale must have a fixed-point form.
   for (size_t j = 0; j < w->scales.size(); ++j) {
-    double real = static_cast<double>(in->scales.front()) * w->scales[j] /
-                  out->scales.front();
+    double real = static_cast<double>(in->scales.front()) * w->scales[j] *
+                  layer.scale / out->scales.front();
     if (!quantmath::decomposeMultiplier(real))
       return fail(op, "the rescale s_in * s_w / s_out = " +
                           Twine(std::to_string(real)) +
@@ -622,8 +662,8 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   // The multipliers (representable: checked when the layer was matched).
   int64_t perChannel = w.scales.size() == 1 ? 1 : n;
   for (int64_t j = 0; j < perChannel; ++j) {
-    double real = static_cast<double>(in.scales.front()) * scaleOf(w, j) /
-                  out.scales.front();
+    double real = static_cast<double>(in.scales.front()) * scaleOf(w, j) *
+                  layer.scale / out.scales.front();
     quantmath::FixedPointMultiplier fixed =
         *quantmath::decomposeMultiplier(real);
     multipliers.push_back(fixed.multiplier);

@@ -81,6 +81,9 @@ struct IntegerLayer {
   /// one value per column.
   Value biasValue;
   std::optional<float> clampLow, clampHigh;
+  /// A contraction's epilogue scale before its clamps (hard sigmoid's 1/6):
+  /// y = scale * (acc + bias); folded into the requantization multiplier.
+  double scale = 1.0;
   Codes inputCodes, outputCodes;
   SmallVector<Operation *> epilogue;
   std::variant<Contraction, Sum, ResidualAdd> kind;

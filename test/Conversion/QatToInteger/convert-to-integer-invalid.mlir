@@ -122,7 +122,7 @@ func.func @bias_argument(%x: tensor<2x4xf32>, %bias: tensor<3xf32>) -> tensor<2x
 
 // -----
 
-func.func @epilogue_sub(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+func.func @epilogue_negative_scale(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
   %sx = arith.constant dense<2.0e-02> : tensor<f32>
   %z0 = arith.constant dense<0> : tensor<i32>
   %sw = arith.constant dense<1.0e-02> : tensor<f32>
@@ -134,10 +134,11 @@ func.func @epilogue_sub(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.
   %e = tensor.empty() : tensor<2x3xf32>
   %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
   %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%z : tensor<2x3xf32>) -> tensor<2x3xf32>
-  // expected-error @+1 {{cannot be converted to integers: unsupported epilogue step}}
+  %minus2 = arith.constant -2.0 : f32
+  // expected-error @+1 {{cannot be converted to integers: expected a positive constant scale before any clamp}}
   %g = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%y : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
   ^bb0(%a: f32, %o: f32):
-    %s = arith.subf %a, %c0 : f32
+    %s = arith.mulf %a, %minus2 : f32
     linalg.yield %s : f32
   } -> tensor<2x3xf32>
   %yq = qat.fake_quant %g, %sy, %z0 : tensor<2x3xf32>, tensor<f32>, tensor<i32>

@@ -279,3 +279,46 @@ func.func @depthwise_relu6(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> attri
   %rq = qat.fake_quant %r, %sy, %zy {is_signed = false} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
   return %rq : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// A hard sigmoid after the layer (MobileNetV3's gates): the positive scale
+// 1/6 goes into the multipliers, the shift 0.5 into the bias in the
+// accumulator's units (0.5 / (1/6) = 3 more: (b + 3) / (s_x s_w)), and the
+// clamps to [0, 1] stay clamps.
+// CHECK-LABEL: func.func @hard_sigmoid(
+// CHECK-DAG:     arith.constant dense<[15500, 7000, 4125]> : tensor<3xi32>
+// CHECK:         qat.requantize
+// CHECK-NOT:     arith.mulf
+// CHECK-NOT:     qat.fake_quant
+func.func @hard_sigmoid(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %sixth = arith.constant 0.166666672 : f32
+  %half = arith.constant 0.5 : f32
+  %w = arith.constant dense<[[0.01, 0.02, 0.04], [0.02, 0.04, 0.08], [-0.03, -0.06, -0.12], [1.27, 1.28, 0.0]]> : tensor<4x3xf32>
+  %b = arith.constant dense<[0.1, -0.2, 0.3]> : tensor<3xf32>
+  %sx = arith.constant dense<0.02> : tensor<f32>
+  %zx = arith.constant dense<128> : tensor<i32>
+  %sw = arith.constant dense<[0.01, 0.02, 0.04]> : tensor<3xf32>
+  %zw = arith.constant dense<0> : tensor<3xi32>
+  %sy = arith.constant dense<0.00392156886> : tensor<f32>
+  %zy = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %sw, %zw {axis = 1 : i64, narrow_range = true} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %b : tensor<2x3xf32>, tensor<3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %bb: f32, %o: f32):
+    %s = arith.addf %a, %bb : f32
+    %t = arith.mulf %s, %sixth : f32
+    %u = arith.addf %t, %half : f32
+    %lo = arith.maximumf %u, %zero : f32
+    %hi = arith.minimumf %lo, %one : f32
+    linalg.yield %hi : f32
+  } -> tensor<2x3xf32>
+  %yq = qat.fake_quant %r, %sy, %zy {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}
