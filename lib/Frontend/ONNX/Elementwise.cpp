@@ -230,6 +230,55 @@ LogicalResult Importer::opMin() { return variadic(*this, Arith::Min); }
 LogicalResult Importer::opSum() { return variadic(*this, Arith::Add); }
 LogicalResult Importer::opPow() { return variadic(*this, Arith::Pow); }
 
+LogicalResult Importer::opMod() {
+  // fmod=0 (integers only): the result has the divisor's sign, as Python's
+  // %; fmod=1: C's fmod, the dividend's sign.
+  bool cStyle = intAttr("fmod", 0) != 0;
+  bool floats = isFloat(inputElement(0)) || isFloat(inputElement(1));
+  if (floats && !cStyle)
+    return fail("fmod=0 on floats is not allowed by ONNX; expected fmod=1");
+  if (foldConstants({0, 1}, [&](ArrayRef<double> a) {
+        if (a[1] == 0)
+          return 0.0;
+        double r = std::fmod(a[0], a[1]);
+        if (!cStyle && r != 0 && ((r < 0) != (a[1] < 0)))
+          r += a[1];
+        return r;
+      }))
+    return success(!failed());
+  if (mlir::failed(checkSameElement(*this, {0, 1})))
+    return failure();
+  Type element = !isConstantInput(0) ? inputElement(0) : inputElement(1);
+  return elementwise(
+      {0, 1},
+      [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
+        Value x = a[0], y = a[1];
+        if (isFloat(element))
+          return arith::RemFOp::create(nb, loc, x, y);
+        if (x.getType() != element)
+          x = arith::TruncIOp::create(nb, loc, element, x);
+        if (y.getType() != element)
+          y = arith::TruncIOp::create(nb, loc, element, y);
+        Value r = arith::RemSIOp::create(nb, loc, x, y);
+        if (cStyle)
+          return r;
+        // Python's %: add the divisor when the signs differ.
+        Value zero = arith::ConstantOp::create(nb, loc,
+                                               nb.getIntegerAttr(element, 0));
+        Value rNeg = arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::slt,
+                                           r, zero);
+        Value yNeg = arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::slt,
+                                           y, zero);
+        Value rNonZero = arith::CmpIOp::create(
+            nb, loc, arith::CmpIPredicate::ne, r, zero);
+        Value differ = arith::XOrIOp::create(nb, loc, rNeg, yNeg);
+        Value fix = arith::AndIOp::create(nb, loc, differ, rNonZero);
+        return arith::SelectOp::create(nb, loc, fix,
+                                       arith::AddIOp::create(nb, loc, r, y), r);
+      },
+      element);
+}
+
 //===----------------------------------------------------------------------===//
 // Comparisons and selection
 //===----------------------------------------------------------------------===//

@@ -199,9 +199,19 @@ LogicalResult Importer::opDropout() {
     const Constant *training = constantInput(2);
     if (!training)
       return failure();
-    if (training->size() != 1 || training->at(0) != 0)
-      return fail("training_mode=true is not supported (inference only: "
-                  "dropout is random in training)");
+    // In training mode with a ratio of 0 (as torchvision's Swin exports
+    // it) dropout is the identity too.
+    bool zeroRatio = false;
+    if (hasInput(1)) {
+      const Constant *ratio = constantInput(1);
+      if (!ratio)
+        return failure();
+      zeroRatio = ratio->size() == 1 && ratio->at(0) == 0;
+    }
+    if (training->size() != 1 || (training->at(0) != 0 && !zeroRatio))
+      return fail("training_mode=true with a non-zero ratio is not "
+                  "supported (inference only: dropout is random in "
+                  "training)");
   }
   if (mlir::failed(passThrough(*this)))
     return failure();
@@ -724,16 +734,20 @@ LogicalResult Importer::opSlice() {
     int64_t dim = (*shape)[ax], step = steps[i];
     if (step == 0)
       return fail("a step of 0");
-    if (step < 0)
-      return fail("negative steps (reversal) are not supported");
-    auto clampIndex = [&](int64_t x) {
+    if (step < 0 && !isConstantInput(0))
+      return fail("negative steps (reversal) of a computed tensor are not "
+                  "supported");
+    // ONNX's clamping: [0, dim] going forward, [-1, dim - 1] backward.
+    auto clampIndex = [&](int64_t x, bool isEnd) {
       if (x < 0)
         x += dim;
-      return std::clamp<int64_t>(x, 0, dim);
+      return step > 0 ? std::clamp<int64_t>(x, 0, dim)
+                      : std::clamp<int64_t>(x, isEnd ? -1 : 0, dim - 1);
     };
-    int64_t s = clampIndex(starts[i]), e = clampIndex(ends[i]);
-    int64_t n = e > s ? (e - s + step - 1) / step : 0;
-    if (n == 0)
+    int64_t s = clampIndex(starts[i], false), e = clampIndex(ends[i], true);
+    int64_t n = step > 0 ? (e > s ? (e - s + step - 1) / step : 0)
+                         : (s > e ? (s - e - step - 1) / -step : 0);
+    if (n == 0 && !isConstantInput(0))
       return fail("the slice along axis " + Twine(ax) +
                   " is empty (empty tensors are not supported)");
     first[ax] = s;
@@ -872,6 +886,48 @@ LogicalResult Importer::opPad() {
                                        tensorType(result.physical()), v.value,
                                        low, high, scalar(value));
   define(0, result);
+  return success();
+}
+
+LogicalResult Importer::opScatterND() {
+  // Constants only (masks built at export time, as Swin's).
+  if (!isConstantInput(0) || !isConstantInput(1) || !isConstantInput(2))
+    return fail("only constant data, indices and updates are supported");
+  if (stringAttr("reduction", "none") != "none")
+    return fail("reduction=" + stringAttr("reduction", "none") +
+                " is not supported");
+  Constant out = *constantInput(0);
+  const Constant &indices = *constantInput(1), &updates = *constantInput(2);
+  int64_t rank = out.shape.size();
+  if (indices.shape.empty() || indices.shape.back() > rank)
+    return fail("indices of shape " + formatShape(indices.shape) +
+                " for data of rank " + Twine(rank));
+  int64_t k = indices.shape.back();
+  int64_t count = indices.size() / std::max<int64_t>(k, 1);
+  int64_t slice = numElements(ArrayRef<int64_t>(out.shape).drop_front(k));
+  Shape strides = stridesOf(out.shape);
+  if (updates.size() != count * slice)
+    return fail("updates of shape " + formatShape(updates.shape) +
+                " do not match the indices");
+  for (int64_t u = 0; u < count; ++u) {
+    int64_t offset = 0;
+    for (int64_t d = 0; d < k; ++d) {
+      int64_t i = indices.intAt(u * k + d);
+      if (i < 0)
+        i += out.shape[d];
+      if (i < 0 || i >= out.shape[d])
+        return fail("index " + Twine(indices.intAt(u * k + d)) +
+                    " is out of range for dimension " + Twine(d));
+      offset += i * strides[d];
+    }
+    for (int64_t e = 0; e < slice; ++e) {
+      if (out.isFloat)
+        out.floats[offset + e] = static_cast<float>(updates.at(u * slice + e));
+      else
+        out.ints[offset + e] = updates.intAt(u * slice + e);
+    }
+  }
+  defineConstant(0, std::move(out));
   return success();
 }
 
