@@ -156,10 +156,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
           return generic.emitOpError("cannot be converted to integers: "
                                      "expected a constant shift before any "
                                      "clamp");
-        float perUnit = static_cast<float>(
+        layer.biasShift += static_cast<float>(
             (isa<arith::SubFOp>(inner) ? -*shift : *shift) / layer.scale);
-        for (int64_t j = 0; j < n; ++j)
-          layer.bias[j] += perUnit;
         continue;
       }
       if (isa<arith::AddFOp>(inner)) {
@@ -349,6 +347,11 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
       llvm::any_of(layer.bias, [](float b) { return b != 0.0f; }))
     return fail(op, "cannot be simulated faithfully: a trained bias and a "
                     "constant one");
+  // Constant shifts join a constant bias here, a trained one at run time
+  // (the same f32 addition either way).
+  if (!layer.biasValue)
+    for (float &bias : layer.bias)
+      bias += layer.biasShift;
   FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
   if (failed(out))
     return fail(layer.output, "output: " + why);
@@ -796,6 +799,11 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
           b, f32Column, bias,
           SmallVector<ReassociationIndices>{llvm::to_vector(llvm::seq<int64_t>(
               0, cast<RankedTensorType>(bias.getType()).getRank()))});
+    if (layer.biasShift != 0.0f) {
+      Value shift = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(f32Column, layer.biasShift));
+      bias = arith::AddFOp::create(b, bias, shift);
+    }
     QuantSpec spec;
     spec.numBits = 32;
     spec.axis = 0;

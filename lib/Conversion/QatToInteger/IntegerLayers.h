@@ -84,6 +84,9 @@ struct IntegerLayer {
   /// A contraction's epilogue scale before its clamps (hard sigmoid's 1/6):
   /// y = scale * (acc + bias); folded into the requantization multiplier.
   double scale = 1.0;
+  /// Constant shifts of the epilogue (hard sigmoid's 0.5), in the
+  /// accumulator's units: added to the bias, constant or trained.
+  float biasShift = 0.0f;
   Codes inputCodes, outputCodes;
   SmallVector<Operation *> epilogue;
   std::variant<Contraction, Sum, ResidualAdd> kind;
