@@ -208,6 +208,13 @@ mlir::qat::compileToObjects(std::unique_ptr<llvm::Module> module,
     whole = std::move(module);
     parts = 1;
   } else {
+    // A definition a part could discard when unused there (linkonce_odr:
+    // math-to-funcs' helpers) must survive in the part that holds it: made
+    // internal, SplitModule then makes it a hidden external.
+    for (llvm::GlobalValue &value : module->global_values())
+      if (!value.isDeclaration() && !value.hasLocalLinkage() &&
+          value.isDiscardableIfUnused())
+        value.setLinkage(llvm::GlobalValue::InternalLinkage);
     llvm::SplitModule(*module, parts,
                       [&](std::unique_ptr<llvm::Module> part) {
                         SmallVector<char, 0> &buffer = bitcode.emplace_back();

@@ -115,7 +115,10 @@ def run_one(folder, scratch):
     if len(inputs) != len(summary["inputs"]):
         return "fail", (f"run: {len(inputs)} input files for "
                         f"{len(summary['inputs'])} graph inputs")
-    model = Model(library)
+    try:
+        model = Model(library)
+    except Exception as err:  # noqa: BLE001 - reported, not raised
+        return "fail", f"load: {err}"
     try:
         entry = model["test"]
         feeds = iter(inputs)

@@ -176,6 +176,10 @@ public:
   /// Elementwise over one computed tensor.
   Tensor map(const Tensor &x, ScalarBody body, Type resultElement = {});
 
+  /// A 1-D convolution or pooling node (3-D input) run as its 2-D form on
+  /// [N, C, 1, L], its attributes and weight given a unit height.
+  LogicalResult as2d(LogicalResult (Importer::*handler)());
+
   // Op handlers (one per ONNX op type; see the .cpp files).
 #define QAT_ONNX_OP(name) LogicalResult op##name();
 #include "Ops.def"

@@ -192,12 +192,70 @@ static Tensor channelAdd(Importer &im, const Tensor &y, int biasInput,
   return {out, y.shape, y.nhwc};
 }
 
+LogicalResult Importer::as2d(LogicalResult (Importer::*handler)()) {
+  const onnx::NodeProto *original = node;
+  onnx::NodeProto copy = *original;
+  // Attributes: a unit first spatial dimension.
+  for (auto &a : *copy.mutable_attribute()) {
+    if (a.type() != onnx::AttributeProto_AttributeType_INTS)
+      continue;
+    std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+    a.clear_ints();
+    if (a.name() == "pads" && v.size() == 2)
+      v = {0, v[0], 0, v[1]};
+    else if ((a.name() == "kernel_shape" || a.name() == "strides" ||
+              a.name() == "dilations") &&
+             v.size() == 1)
+      v = {1, v[0]};
+    for (int64_t i : v)
+      a.add_ints(i);
+  }
+  // Inputs: X and (a convolution's) W with a unit height, under new names.
+  for (int i = 0; i < std::min(copy.input_size(), 2); ++i) {
+    const std::string &name = copy.input(i);
+    std::string renamed = name + "#2d";
+    if (isConstant(name)) {
+      Constant c = constants[name];
+      if (c.shape.size() != 3)
+        return fail("expected a 3-D input '" + name + "', found " +
+                    formatShape(c.shape));
+      c.shape.insert(c.shape.begin() + 2, 1);
+      constants[renamed] = std::move(c);
+    } else {
+      Tensor v = input(i);
+      if (!v)
+        return failure();
+      v = toLogical(v);
+      if (v.shape.size() != 3)
+        return fail("expected a 3-D input '" + name + "', found " +
+                    formatShape(v.shape));
+      Shape s{v.shape[0], v.shape[1], 1, v.shape[2]};
+      values[renamed] = wrap(reshape(v.value, v.shape, s), s);
+    }
+    copy.set_input(i, renamed);
+  }
+  std::string output = copy.output(0);
+  copy.set_output(0, output + "#2d");
+  node = &copy;
+  LogicalResult result = (this->*handler)();
+  node = original;
+  if (mlir::failed(result) || failed())
+    return failure();
+  Tensor y = toLogical(values[output + "#2d"]);
+  Shape s{y.shape[0], y.shape[1], y.shape[3]};
+  define(0, {reshape(y.value, y.shape, s), s, false});
+  return success();
+}
+
 LogicalResult Importer::opConv() {
   Tensor x = input(0);
   if (!x)
     return failure();
+  if (x.shape.size() == 3)
+    return as2d(&Importer::opConv);
   if (x.shape.size() != 4)
-    return fail("only 2-D convolutions (a 4-D NCHW input) are supported, "
+    return fail("only 1-D and 2-D convolutions (a 3-D or 4-D input) are "
+                "supported, "
                 "found input shape " +
                 formatShape(x.shape));
   x = toNhwc(x);
@@ -831,8 +889,11 @@ LogicalResult Importer::opMaxPool() {
   Tensor x = input(0);
   if (!x)
     return failure();
+  if (x.shape.size() == 3)
+    return as2d(&Importer::opMaxPool);
   if (x.shape.size() != 4)
-    return fail("only 2-D pooling (a 4-D NCHW input) is supported, found " +
+    return fail("only 1-D and 2-D pooling (a 3-D or 4-D input) is "
+                "supported, found " +
                 formatShape(x.shape));
   Tensor y = pool(*this, toNhwc(x), true, intsAttr("kernel_shape"), nullptr,
                   false);
@@ -846,8 +907,11 @@ LogicalResult Importer::opAveragePool() {
   Tensor x = input(0);
   if (!x)
     return failure();
+  if (x.shape.size() == 3)
+    return as2d(&Importer::opAveragePool);
   if (x.shape.size() != 4)
-    return fail("only 2-D pooling (a 4-D NCHW input) is supported, found " +
+    return fail("only 1-D and 2-D pooling (a 3-D or 4-D input) is "
+                "supported, found " +
                 formatShape(x.shape));
   std::vector<double> divisors;
   Tensor s = pool(*this, toNhwc(x), false, intsAttr("kernel_shape"),
