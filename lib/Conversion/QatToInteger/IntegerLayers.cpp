@@ -228,6 +228,9 @@ static Value pathSource(Operation *op) {
     return cast<linalg::LinalgOp>(op).getDpsInputs()[0];
   if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op))
     return op->getOperand(0);
+  // A slice of codes (ShuffleNet's channel split).
+  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op))
+    return slice.getSource();
   return {};
 }
 
@@ -296,8 +299,8 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
   if (!layer.input)
     return fail(op, "its input must be fake-quantized (through padding, "
-                    "max pooling, transposes, reshapes or concatenations of "
-                    "tensors on one grid only)");
+                    "max pooling, slices, transposes, reshapes or "
+                    "concatenations of tensors on one grid only)");
   contraction.weight = op.getDpsInputs()[1].getDefiningOp<FakeQuantOp>();
   if (!contraction.weight)
     return fail(op, "its weight must be fake-quantized");
@@ -629,6 +632,10 @@ Value Converter::emitCodes(ImplicitLocOpBuilder &b, FakeQuantOp fq,
       codes = linalg::TransposeOp::create(b, codes, empty,
                                           transpose.getPermutation())
                   .getResult()[0];
+    } else if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
+      codes = tensor::ExtractSliceOp::create(
+          b, codesType(slice.getResult()), codes, slice.getMixedOffsets(),
+          slice.getMixedSizes(), slice.getMixedStrides());
     } else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op)) {
       codes = tensor::CollapseShapeOp::create(
           b, codesType(collapse.getResult()), codes,

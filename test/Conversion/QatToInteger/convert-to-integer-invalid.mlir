@@ -176,7 +176,7 @@ func.func @input_not_quantized(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attribute
   %wq = qat.fake_quant %w, %sw, %z0 {narrow_range = true} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
   %e = tensor.empty() : tensor<2x3xf32>
   %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
-  // expected-error @+1 {{cannot be converted to integers: its input must be fake-quantized (through padding, max pooling, transposes, reshapes or concatenations of tensors on one grid only)}}
+  // expected-error @+1 {{cannot be converted to integers: its input must be fake-quantized (through padding, max pooling, slices, transposes, reshapes or concatenations of tensors on one grid only)}}
   %y = linalg.matmul ins(%x, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%z : tensor<2x3xf32>) -> tensor<2x3xf32>
   %yq = qat.fake_quant %y, %sy, %z0 : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<2x3xf32>

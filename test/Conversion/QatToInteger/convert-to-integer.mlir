@@ -322,3 +322,30 @@ func.func @hard_sigmoid(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.
   %yq = qat.fake_quant %r, %sy, %zy {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<2x3xf32>
 }
+
+// -----
+
+// A slice of the fake-quantized input (ShuffleNet's channel split) carries
+// the codes: the integer layer slices the int8 tensor.
+// CHECK-LABEL: func.func @sliced_input(
+// CHECK:         %[[Q:.*]] = qat.quantize {{.*}} -> tensor<2x8xi8>
+// CHECK:         %[[S:.*]] = tensor.extract_slice %[[Q]][0, 4] [2, 4] [1, 1] : tensor<2x8xi8> to tensor<2x4xi8>
+// CHECK:         linalg.matmul ins(%[[S]], %{{.*}} : tensor<2x4xi8>, tensor<4x3xi8>)
+// CHECK-NOT:     qat.fake_quant
+func.func @sliced_input(%x: tensor<2x8xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<0.5> : tensor<4x3xf32>
+  %sx = arith.constant dense<0.02> : tensor<f32>
+  %zx = arith.constant dense<128> : tensor<i32>
+  %sw = arith.constant dense<0.01> : tensor<f32>
+  %zw = arith.constant dense<0> : tensor<i32>
+  %sy = arith.constant dense<0.05> : tensor<f32>
+  %xq = qat.fake_quant %x, %sx, %zx {is_signed = false} : tensor<2x8xf32>, tensor<f32>, tensor<i32>
+  %xs = tensor.extract_slice %xq[0, 4] [2, 4] [1, 1] : tensor<2x8xf32> to tensor<2x4xf32>
+  %wq = qat.fake_quant %w, %sw, %zw {narrow_range = true} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%xs, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%f : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %yq = qat.fake_quant %y, %sy, %zx {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}
