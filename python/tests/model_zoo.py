@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 from qat import pipeline, workflow  # noqa: E402
 from qat.data import Split  # noqa: E402
 from qat.onnx_import import import_onnx  # noqa: E402
-from qat.runtime import Model  # noqa: E402
 
 #: torchvision 0.14's classification models (torchvision.models.list_models
 #: arrived in 0.15).
