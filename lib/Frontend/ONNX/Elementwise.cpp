@@ -19,10 +19,6 @@
 using namespace mlir;
 using namespace mlir::qat::onnx_import;
 
-namespace mlir::qat::onnx_import {
-std::string formatShape(ArrayRef<int64_t> shape);
-} // namespace mlir::qat::onnx_import
-
 namespace {
 
 Value f32(OpBuilder &b, Location loc, double v) {

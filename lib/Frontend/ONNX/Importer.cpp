@@ -302,7 +302,6 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 } // namespace
 
 namespace mlir::qat::onnx_import {
-/// Exposed to the handlers (Shapes.cpp decodes Constant nodes).
 std::optional<Constant> decode(const onnx::TensorProto &t, std::string &why) {
   return decodeTensor(t, why);
 }

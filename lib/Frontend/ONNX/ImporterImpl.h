@@ -39,6 +39,9 @@ using Shape = SmallVector<int64_t>;
 
 int64_t numElements(ArrayRef<int64_t> shape);
 
+/// "[2, 3]", for messages.
+std::string formatShape(ArrayRef<int64_t> shape);
+
 /// A tensor known while importing: an initializer, a Constant node, or the
 /// result of shape arithmetic. Floats (any ONNX float type) are held as
 /// float, integers and booleans as int64.
@@ -78,6 +81,10 @@ struct Tensor {
 /// Builds the body of an elementwise linalg.generic from its scalar
 /// arguments (one per operand, in order; constants of one element come as
 /// values defined outside).
+/// An initializer or a Constant node's tensor, decoded; std::nullopt with
+/// `why` set when it cannot be.
+std::optional<Constant> decode(const onnx::TensorProto &t, std::string &why);
+
 using ScalarBody =
     llvm::function_ref<Value(OpBuilder &, Location, ArrayRef<Value>)>;
 

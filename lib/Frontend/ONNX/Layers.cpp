@@ -20,10 +20,6 @@
 using namespace mlir;
 using namespace mlir::qat::onnx_import;
 
-namespace mlir::qat::onnx_import {
-std::string formatShape(ArrayRef<int64_t> shape);
-} // namespace mlir::qat::onnx_import
-
 namespace {
 
 /// `values` (row-major in `shape`) permuted by `perm`.

@@ -20,11 +20,6 @@
 using namespace mlir;
 using namespace mlir::qat::onnx_import;
 
-namespace mlir::qat::onnx_import {
-std::string formatShape(ArrayRef<int64_t> shape);
-std::optional<Constant> decode(const onnx::TensorProto &t, std::string &why);
-} // namespace mlir::qat::onnx_import
-
 namespace {
 constexpr int64_t kNchwToNhwc[] = {0, 2, 3, 1};
 
@@ -428,12 +423,22 @@ LogicalResult Importer::opFlatten() {
   return reshapeTo(*this, target);
 }
 
-LogicalResult Importer::opSqueeze() {
-  auto shape = inputShape(*this, 0);
+/// Input 0's shape, and the axes: an attribute before opset 13, input 1
+/// from it (Squeeze, Unsqueeze).
+static LogicalResult shapeAndAxes(Importer &im, std::optional<Shape> &shape,
+                                  std::optional<std::vector<int64_t>> &axes) {
+  shape = inputShape(im, 0);
   if (!shape)
     return failure();
-  auto axes = opset() >= 13 ? intsAttrOrInput("axes", 1) : intsAttr("axes");
-  if (failed())
+  axes = im.opset() >= 13 ? im.intsAttrOrInput("axes", 1)
+                          : im.intsAttr("axes");
+  return failure(im.failed());
+}
+
+LogicalResult Importer::opSqueeze() {
+  std::optional<Shape> shape;
+  std::optional<std::vector<int64_t>> axes;
+  if (mlir::failed(shapeAndAxes(*this, shape, axes)))
     return failure();
   int64_t rank = shape->size();
   SmallVector<bool> drop(rank, false);
@@ -460,11 +465,9 @@ LogicalResult Importer::opSqueeze() {
 }
 
 LogicalResult Importer::opUnsqueeze() {
-  auto shape = inputShape(*this, 0);
-  if (!shape)
-    return failure();
-  auto axes = opset() >= 13 ? intsAttrOrInput("axes", 1) : intsAttr("axes");
-  if (failed())
+  std::optional<Shape> shape;
+  std::optional<std::vector<int64_t>> axes;
+  if (mlir::failed(shapeAndAxes(*this, shape, axes)))
     return failure();
   if (!axes)
     return fail("expected axes, found none");
