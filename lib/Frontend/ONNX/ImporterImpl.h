@@ -39,6 +39,11 @@ using Shape = SmallVector<int64_t>;
 
 int64_t numElements(ArrayRef<int64_t> shape);
 
+/// `values` (row-major in `shape`) with their dimensions permuted by `perm`
+/// (a weight brought to the layout the function takes).
+std::vector<float> permuted(const std::vector<float> &values,
+                            ArrayRef<int64_t> shape, ArrayRef<int64_t> perm);
+
 /// "[2, 3]", for messages.
 std::string formatShape(ArrayRef<int64_t> shape);
 

@@ -22,43 +22,6 @@ using namespace mlir::qat::onnx_import;
 
 namespace {
 
-/// `values` (row-major in `shape`) permuted by `perm`.
-std::vector<float> permuted(const std::vector<float> &values,
-                            ArrayRef<int64_t> shape, ArrayRef<int64_t> perm) {
-  size_t rank = shape.size();
-  if (rank == 2 && perm[0] == 1) {
-    // A matrix transposed in tiles (a large Gemm weight: cache-friendly).
-    int64_t rows = shape[0], cols = shape[1];
-    constexpr int64_t kTile = 64;
-    std::vector<float> result(values.size());
-    for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-      for (int64_t j0 = 0; j0 < cols; j0 += kTile)
-        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i)
-          for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
-            result[j * rows + i] = values[i * cols + j];
-    return result;
-  }
-  Shape out, strides(rank, 1);
-  for (int64_t p : perm)
-    out.push_back(shape[p]);
-  for (int j = static_cast<int>(rank) - 2; j >= 0; --j)
-    strides[j] = strides[j + 1] * shape[j + 1];
-  std::vector<float> result(values.size());
-  Shape index(rank, 0);
-  for (size_t e = 0; e < values.size(); ++e) {
-    int64_t src = 0;
-    for (size_t j = 0; j < rank; ++j)
-      src += index[j] * strides[perm[j]];
-    result[e] = values[src];
-    for (int j = static_cast<int>(rank) - 1; j >= 0; --j) {
-      if (++index[j] < out[j])
-        break;
-      index[j] = 0;
-    }
-  }
-  return result;
-}
-
 struct Window {
   SmallVector<int64_t, 2> kernel, strides, dilations;
   SmallVector<int64_t, 4> pads; // top, left, bottom, right
