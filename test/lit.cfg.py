@@ -86,4 +86,5 @@ else:
 # reproducers (test/Fuzz/corpus) replay there.
 if os.path.exists(os.path.join(config.qat_tools_dir, "qat-opt-fuzz")):
     config.available_features.add("fuzzer")
-    llvm_config.add_tool_substitutions(["qat-opt-fuzz"], [config.qat_tools_dir])
+    llvm_config.add_tool_substitutions(["qat-opt-fuzz", "qat-import-fuzz"],
+                                      [config.qat_tools_dir])

@@ -175,7 +175,10 @@ int main(int argc, char **argv) {
   }
   if (llvm::Error err =
           llvm::writeToOutput(outputFilename, [&](llvm::raw_ostream &os) {
-            (*module)->print(os);
+            // Locations keep the ONNX node names: the passes name layers
+            // (and their parameters) after them and cite them in errors.
+            (*module)->print(os, OpPrintingFlags().enableDebugInfo(
+                                     /*enable=*/true, /*prettyForm=*/false));
             os << "\n";
             return llvm::Error::success();
           }))

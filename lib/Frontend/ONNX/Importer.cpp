@@ -24,6 +24,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -41,6 +42,15 @@ using namespace mlir::qat::onnx_import;
 int64_t mlir::qat::onnx_import::numElements(ArrayRef<int64_t> shape) {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1},
                          std::multiplies<int64_t>());
+}
+
+std::optional<int64_t>
+mlir::qat::onnx_import::boundedNumElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || llvm::MulOverflow(n, d, n) || n > kMaxElements)
+      return std::nullopt;
+  return n;
 }
 
 std::vector<float>
@@ -154,7 +164,13 @@ std::optional<Constant> decodeTensor(const onnx::TensorProto &t,
           "model with its weights inside)";
     return std::nullopt;
   }
-  int64_t n = numElements(c.shape);
+  std::optional<int64_t> bounded = boundedNumElements(c.shape);
+  if (!bounded) {
+    why = "has shape " + formatShape(c.shape) +
+          ": expected at most 2^32 elements";
+    return std::nullopt;
+  }
+  int64_t n = *bounded;
   const std::string &raw = t.raw_data();
   bool hasRaw = t.has_raw_data();
   auto rawElement = [&](size_t bytes) -> bool {
@@ -355,6 +371,14 @@ Importer::Importer(const onnx::ModelProto &model, int64_t opset,
     : model(model), opsetVersion(opset), context(context), options(options),
       b(context), currentLoc(UnknownLoc::get(context)) {}
 
+LogicalResult Importer::checkSize(ArrayRef<int64_t> shape,
+                                  const Twine &what) {
+  if (boundedNumElements(shape))
+    return success();
+  return fail(what + " " + formatShape(shape) +
+              ": expected non-negative dimensions and at most 2^32 elements");
+}
+
 LogicalResult Importer::fail(const Twine &why) {
   if (!error.empty())
     return failure();
@@ -478,6 +502,8 @@ LogicalResult Importer::importInputs() {
                   d.dim_param() +
                   "'); only the batch dimension may be (it becomes --batch)");
     }
+    if (mlir::failed(checkSize(shape, where + " has shape")))
+      return failure();
     Value arg = entry->addArgument(tensorType(shape, element),
                                    NameLoc::get(b.getStringAttr(in.name())));
     inputNames.push_back(in.name());
@@ -490,10 +516,12 @@ LogicalResult Importer::importInputs() {
 
 LogicalResult Importer::importNode(const onnx::NodeProto &n) {
   node = &n;
-  std::string name = n.name().empty()
-                         ? (n.output_size() ? n.output(0) : n.op_type())
-                         : n.name();
-  currentLoc = NameLoc::get(b.getStringAttr(name));
+  // A named node's ops carry its name (the passes name layers after it); an
+  // unnamed one's carry the model file's location, and its layers get
+  // generated names (conv_0, ...).
+  currentLoc = n.name().empty() ? function.getLoc()
+                                : Location(NameLoc::get(
+                                      b.getStringAttr(n.name())));
   ++opCounts[n.op_type()];
   using Handler = LogicalResult (Importer::*)();
   static const llvm::StringMap<Handler> handlers = {
@@ -639,6 +667,8 @@ Tensor Importer::input(int index) {
 }
 
 void Importer::define(int output, Tensor value) {
+  if (mlir::failed(checkSize(value.shape, "the result has shape")))
+    return;
   if (output < node->output_size() && !node->output(output).empty())
     values[node->output(output)] = std::move(value);
 }
@@ -794,6 +824,8 @@ reassociation(ArrayRef<int64_t> big, ArrayRef<int64_t> small) {
 
 Value Importer::reshape(Value source, ArrayRef<int64_t> shape,
                         ArrayRef<int64_t> target) {
+  assert(numElements(shape) == numElements(target) &&
+         "a reshape must keep the number of elements");
   if (shape == target)
     return source;
   Type element = cast<RankedTensorType>(source.getType()).getElementType();
@@ -999,6 +1031,8 @@ bool Importer::foldConstants(ArrayRef<int> inputs,
       if (c->shape[j] != 1)
         d = c->shape[j];
     }
+  if (mlir::failed(checkSize(shape, "the folded result has shape")))
+    return true;
   int64_t n = numElements(shape);
   Constant out;
   out.shape = shape;

@@ -39,6 +39,14 @@ using Shape = SmallVector<int64_t>;
 
 int64_t numElements(ArrayRef<int64_t> shape);
 
+/// The most elements one tensor may have (16 GiB of f32): a larger shape is
+/// refused as absurd, never allocated.
+constexpr int64_t kMaxElements = int64_t{1} << 32;
+
+/// The number of elements of `shape`; std::nullopt when a dimension is
+/// negative or the count exceeds kMaxElements (overflow included).
+std::optional<int64_t> boundedNumElements(ArrayRef<int64_t> shape);
+
 /// `values` (row-major in `shape`) with their dimensions permuted by `perm`
 /// (a weight brought to the layout the function takes).
 std::vector<float> permuted(const std::vector<float> &values,
@@ -106,6 +114,8 @@ public:
 
   /// Records `why` for the current node (the first error wins).
   LogicalResult fail(const Twine &why);
+  /// Fails, naming `what`, unless boundedNumElements(shape) has a value.
+  LogicalResult checkSize(ArrayRef<int64_t> shape, const Twine &what);
   bool failed() const { return !error.empty(); }
 
   const onnx::NodeProto &currentNode() const { return *node; }

@@ -159,12 +159,18 @@ LogicalResult Importer::as2d(LogicalResult (Importer::*handler)()) {
     if (a.type() != onnx::AttributeProto_AttributeType_INTS)
       continue;
     std::vector<int64_t> v(a.ints().begin(), a.ints().end());
+    bool spatial = a.name() == "kernel_shape" || a.name() == "strides" ||
+                   a.name() == "dilations";
+    size_t expected = a.name() == "pads" ? 2 : spatial ? 1 : v.size();
+    if (v.size() != expected)
+      return fail("attribute '" + a.name() + "' " + formatShape(v) +
+                  ": expected " + Twine(expected) +
+                  (expected == 1 ? " value" : " values") +
+                  " for a 1-D input");
     a.clear_ints();
-    if (a.name() == "pads" && v.size() == 2)
+    if (a.name() == "pads")
       v = {0, v[0], 0, v[1]};
-    else if ((a.name() == "kernel_shape" || a.name() == "strides" ||
-              a.name() == "dilations") &&
-             v.size() == 1)
+    else if (spatial)
       v = {1, v[0]};
     for (int64_t i : v)
       a.add_ints(i);
@@ -463,6 +469,8 @@ LogicalResult Importer::opMatMul() {
     return failure();
   a = toLogical(a);
   Shape as = a.shape;
+  if (as.empty())
+    return fail("A is 0-D: expected at least one dimension");
   bool aVector = as.size() == 1;
   if (aVector) {
     a = {reshape(a.value, as, {1, as[0]}), {1, as[0]}, false};
@@ -494,6 +502,8 @@ LogicalResult Importer::opMatMul() {
     return failure();
   bt = toLogical(bt);
   Shape bs = bt.shape;
+  if (bs.empty())
+    return fail("B is 0-D: expected at least one dimension");
   bool bVector = bs.size() == 1;
   if (bVector) {
     bt = {reshape(bt.value, bs, {bs[0], 1}), {bs[0], 1}, false};
@@ -780,7 +790,11 @@ static Tensor pool(Importer &im, const Tensor &x, bool isMax,
   int64_t ow = pooledSize(w, win->pads[1], win->pads[3], win->kernel[1],
                           win->strides[1], win->dilations[1], ceil);
   if (oh < 1 || ow < 1) {
-    (void)im.fail("the window does not fit the padded input");
+    (void)im.fail("a " + Twine(win->kernel[0]) + "x" + Twine(win->kernel[1]) +
+                  " window (dilations " + formatShape(win->dilations) +
+                  ") does not fit the padded input (" +
+                  Twine(h + win->pads[0] + win->pads[2]) + "x" +
+                  Twine(w + win->pads[1] + win->pads[3]) + ")");
     return {};
   }
   // Extra padding at the bottom/right so that every (ceil-mode) window

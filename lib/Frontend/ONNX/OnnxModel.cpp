@@ -8,6 +8,7 @@
 
 #include "OnnxModel.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Twine.h"
 
 #include <onnx/checker.h>
@@ -15,6 +16,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include <exception>
+#include <set>
 
 using namespace mlir::qat::onnx_import;
 
@@ -58,6 +60,55 @@ void fixBatch(onnx::ModelProto &model, int64_t batch) {
   }
 }
 
+std::string nodeName(const onnx::NodeProto &node) {
+  return node.name().empty() && node.output_size() ? node.output(0)
+                                                   : node.name();
+}
+
+/// What libonnx's checker, version converter and shape inference assume
+/// without checking, checked first in every graph and subgraph (`outer`:
+/// the names an enclosing graph defines):
+///  - every graph output is defined (the converter dereferences the
+///    producer of each: SIGSEGV);
+///  - these attributes, which they divide by, are positive (a zero stride is
+///    a SIGFPE).
+llvm::Error checkAssumptions(const onnx::GraphProto &graph,
+                             const std::set<std::string> &outer) {
+  std::set<std::string> defined = outer;
+  for (const auto &input : graph.input())
+    defined.insert(input.name());
+  for (const auto &init : graph.initializer())
+    defined.insert(init.name());
+  for (const onnx::NodeProto &node : graph.node())
+    defined.insert(node.output().begin(), node.output().end());
+  for (const auto &output : graph.output())
+    if (!defined.count(output.name()))
+      return error("graph '" + graph.name() + "': output '" + output.name() +
+                   "' is not produced by any node, initializer or input");
+  for (const onnx::NodeProto &node : graph.node()) {
+    for (const onnx::AttributeProto &a : node.attribute()) {
+      if (a.has_g())
+        if (llvm::Error err = checkAssumptions(a.g(), defined))
+          return err;
+      for (const onnx::GraphProto &g : a.graphs())
+        if (llvm::Error err = checkAssumptions(g, defined))
+          return err;
+      bool divisor = a.name() == "strides" || a.name() == "dilations" ||
+                     a.name() == "kernel_shape" || a.name() == "group" ||
+                     a.name() == "blocksize";
+      if (!divisor)
+        continue;
+      bool positive = llvm::all_of(a.ints(), [](int64_t v) { return v > 0; }) &&
+                      (a.type() != onnx::AttributeProto_AttributeType_INT ||
+                       a.i() > 0);
+      if (!positive)
+        return error("node '" + nodeName(node) + "' (" + node.op_type() +
+                     "): attribute '" + a.name() + "' must be positive");
+    }
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 llvm::Expected<LoadedModel>
@@ -72,6 +123,8 @@ mlir::qat::onnx_import::loadModel(llvm::StringRef bytes, llvm::StringRef name,
       return error(name + ": not an ONNX model (the protobuf does not parse)");
     if (!loaded.model->has_graph())
       return error(name + ": not an ONNX model (it has no graph)");
+    if (llvm::Error err = checkAssumptions(loaded.model->graph(), {}))
+      return error(name + ": " + llvm::toString(std::move(err)));
     int64_t opset = defaultOpset(*loaded.model);
     loaded.originalOpset = opset;
     if (opset == 0)

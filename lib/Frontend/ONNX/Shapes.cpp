@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -111,6 +112,8 @@ LogicalResult Importer::opConstantOfShape() {
                   formatShape(shape->toInts()));
     dims.push_back(d);
   }
+  if (mlir::failed(checkSize(dims, "shape")))
+    return failure();
   Constant value = Constant::ofFloats({}, {0.0f});
   if (const auto *a = attribute("value")) {
     std::string why;
@@ -151,9 +154,12 @@ LogicalResult Importer::opRange() {
   if (!delta)
     return failure();
   double s = start->at(0), l = limit->at(0), d = delta->at(0);
-  if (d == 0)
-    return fail("delta is 0");
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((l - s) / d)));
+  if (d == 0 || !std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d))
+    return fail("start, limit and delta must be finite and delta nonzero");
+  double count = std::max(0.0, std::ceil((l - s) / d));
+  if (count > static_cast<double>(kMaxElements))
+    return fail("the range has more than 2^32 elements");
+  auto n = static_cast<int64_t>(count);
   if (start->isFloat) {
     std::vector<float> v(n);
     for (int64_t i = 0; i < n; ++i)
@@ -390,8 +396,9 @@ LogicalResult Importer::opReshape() {
     } else if (target[i] < 0) {
       return fail("shape " + formatShape(t->toInts()) +
                   " has a negative dimension");
-    } else {
-      known *= target[i];
+    } else if (llvm::MulOverflow(known, target[i], known)) {
+      return fail("shape " + formatShape(t->toInts()) +
+                  " has more than 2^63 elements");
     }
   }
   int64_t total = numElements(*shape);
@@ -546,6 +553,8 @@ LogicalResult Importer::opExpand() {
                   formatShape(want));
     target[j] = std::max(in[j], target[j]);
   }
+  if (mlir::failed(checkSize(target, "the expanded shape")))
+    return failure();
   if (isConstantInput(0)) {
     const Constant &c = *constantInput(0);
     Shape strides = stridesOf(in), outStrides = stridesOf(target);

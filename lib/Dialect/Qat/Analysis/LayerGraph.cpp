@@ -341,12 +341,17 @@ mlir::qat::nameLayers(const GraphAnalysis &graph,
   for (const Layer &layer : graph.getLayers()) {
     std::string name;
     if (auto attr =
-            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName))
+            layer.op->getAttrOfType<StringAttr>(QatDialect::kLayerAttrName)) {
       name = attr.str();
-    else if (auto loc = dyn_cast<NameLoc>(layer.op->getLoc()))
+    } else if (auto loc = dyn_cast<NameLoc>(layer.op->getLoc())) {
+      // A source node that became several layers: the later ones are
+      // numbered (name_1, name_2, ...).
       name = loc.getName().str();
-    else
+      for (unsigned i = 1; seen.contains(name); ++i)
+        name = llvm::formatv("{0}_{1}", loc.getName().strref(), i);
+    } else {
       name = llvm::formatv("{0}_{1}", layer.kind, kindCounts[layer.kind]++);
+    }
     if (!seen.try_emplace(name, layer.op).second)
       return layer.op->emitOpError("has the same layer name '")
              << name << "' as another layer; names must be unique";

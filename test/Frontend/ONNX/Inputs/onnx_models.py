@@ -43,6 +43,12 @@ def x4(c=3, h=8, wd=8):
     return {"x": (F, ["N", c, h, wd])}
 
 
+def conv_with(**attrs):
+    attrs.setdefault("kernel_shape", [3, 3])
+    return model([node("Conv", ["x", "w"], ["y"], **attrs)], x4(),
+                 {"y": (F, ["N", 4, "h", "w"])}, {"w": w(4, 3, 3, 3)})
+
+
 MODELS = {
     # Layers
     "conv": lambda: model(
@@ -62,6 +68,9 @@ MODELS = {
         [node("Gemm", ["x", "w", "b"], ["y"], transB=1, alpha=0.5)],
         {"x": (F, ["N", 6])}, {"y": (F, ["N", 5])},
         {"w": w(5, 6), "b": w(5)}),
+    "gemm_unnamed": lambda: model(
+        [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)],
+        {"x": (F, ["N", 6])}, {"y": (F, ["N", 5])}, {"w": w(5, 6)}),
     "attention": lambda: model(
         [node("MatMul", ["q", "kt"], ["s"]),
          node("Softmax", ["s"], ["p"], axis=-1),
@@ -148,6 +157,37 @@ MODELS = {
     "opset22": lambda: model(
         [node("Relu", ["x"], ["y"])], {"x": (F, [1, 4])},
         {"y": (F, [1, 4])}, opset=22),
+    # Bad attributes and shapes (issue 14): each one line, never a crash.
+    "conv_stride0": lambda: conv_with(strides=[0, 0]),
+    "conv_dilation_negative": lambda: conv_with(dilations=[-1, -1]),
+    "conv_kernel_contradicts": lambda: conv_with(kernel_shape=[5, 5]),
+    "conv_pads_negative": lambda: conv_with(pads=[-1, -1, -1, -1]),
+    "conv_group_mismatch": lambda: conv_with(group=2),
+    "pool_zero_output": lambda: model(
+        [node("MaxPool", ["x"], ["y"], kernel_shape=[9, 9])],
+        x4(), {"y": (F, ["N", 3, "h", "w"])}),
+    "pool_1d_2d_kernel": lambda: model(
+        [node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3])],
+        {"x": (F, [1, 3, 8])}, {"y": (F, [1, 3, "l"])}),
+    "softmax_axis_out_of_range": lambda: model(
+        [node("Softmax", ["x"], ["y"], axis=5)],
+        {"x": (F, [2, 3])}, {"y": (F, [2, 3])}),
+    "transpose_not_permutation": lambda: model(
+        [node("Transpose", ["x"], ["y"], perm=[0, 0])],
+        {"x": (F, [2, 3])}, {"y": (F, [2, 3])}),
+    "absurd_shape": lambda: model(
+        [node("Relu", ["x"], ["y"])], {"x": (F, [1, 1 << 40, 1 << 30])},
+        {"y": (F, [1, 1 << 40, 1 << 30])}),
+    "expand_absurd": lambda: model(
+        [node("Expand", ["x", "s"], ["y"])], {"x": (F, [1, 1])},
+        {"y": (F, ["a", "b"])},
+        {"s": np.array([1 << 31, 1 << 31], np.int64)}),
+    "undefined_output": lambda: model(
+        [node("Relu", ["x"], ["y"])], {"x": (F, [1, 4])},
+        {"z": (F, [1, 4])}, opset=10),
+    "matmul_0d": lambda: model(
+        [node("MatMul", ["a", "b"], ["y"])], {"a": (F, []), "b": (F, [2, 3])},
+        {"y": (F, [3])}),
     "odd_names": lambda: model(
         [node("Gemm", ["in put/0", "weight \"q\""], ["out:y"], transB=1)],
         {"in put/0": (F, [1, 2])}, {"out:y": (F, [1, 3])},

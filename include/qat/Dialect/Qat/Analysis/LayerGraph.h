@@ -51,7 +51,8 @@ bool isLayerOp(Operation *op);
 class GraphAnalysis;
 
 /// The names of `graph`'s layers, in program order: the layer's `qat.layer`
-/// attribute, else its NameLoc, else `<kind>_<i>` numbered per kind in
+/// attribute, else its NameLoc (the ONNX node's name; a repeated one is
+/// numbered `_1`, `_2`, ...), else `<kind>_<i>` numbered per kind in
 /// `kindCounts` (which the caller may go on using for other ops). Every
 /// pass that names layers (qat-instrument, qat-prune) calls this, so a
 /// config's patterns mean the same layers in each. Fails on a duplicate.
