@@ -94,11 +94,19 @@ def _workdir(args) -> str:
         ".qat-build")
 
 
+def _short(values) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
 # Commands --------------------------------------------------------------------
 
 def cmd_import(args):
+    from qat import data
     from qat.onnx_import import import_onnx
-    imported = import_onnx(args.model, batch=args.batch, name=args.name)
+    normalize = (data.normalization(args.normalize) if args.normalize
+                 else None)
+    imported = import_onnx(args.model, batch=args.batch, name=args.name,
+                           normalize=normalize)
     out = args.output or _default_out(args.model, ".mlir")
     _write(out, imported.text)
     params = args.params or out[:-5] + ".npz"
@@ -106,6 +114,10 @@ def cmd_import(args):
     ops = ", ".join(f"{k} x{v}" for k, v in sorted(imported.ops.items()))
     print(f"imported @{imported.function} ({ops}) -> {out}; "
           f"{len(imported.params)} parameters -> {params}")
+    if imported.normalize:
+        mean, std = imported.normalize
+        print(f"inputs normalized in the program: (x - {_short(mean)}) / "
+              f"{_short(std)}")
 
 
 def cmd_instrument(args):
@@ -457,6 +469,7 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--workdir", help="where compiled programs go "
                        "(default: .qat-build beside the output)")
 
+    from qat import data as data_module
     c = command("import", "ONNX model -> MLIR (linalg on tensors) + "
                 "parameters (.npz)")
     c.add_argument("model", help="model.onnx")
@@ -465,6 +478,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--batch", type=POSITIVE_INT, default=64,
                    help="static batch size for a symbolic batch dimension")
     c.add_argument("--name", help="function name (default: the graph's)")
+    c.add_argument("--normalize", metavar="DATASET|MEAN/STD",
+                   help="put (x - mean) / std per channel on the inputs, "
+                        "inside the program, so that training, eval and the "
+                        "deployed library all apply it: "
+                        f"{', '.join(data_module.NORMALIZATIONS)}, or e.g. "
+                        "0.5,0.5,0.5/0.25,0.25,0.25 (data stays scaled to "
+                        "[0, 1])")
     c.set_defaults(run=cmd_import)
 
     c = command("instrument", "place fake-quant ops (qat-fold-batchnorm + "

@@ -7,7 +7,7 @@ Images come back as float32 in [0, 1], shaped for the model's input
 
 import gzip
 import os
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -83,6 +83,37 @@ def from_numpy(path: str) -> Split:
     if len(x) != len(y):
         raise DataError(f"{path}: {len(x)} inputs but {len(y)} labels")
     return Split(x.astype(np.float32), np.asarray(y).astype(np.int32))
+
+
+# Per-channel (mean, std) of the usual data sets, for inputs scaled to [0, 1].
+NORMALIZATIONS = {
+    "fashion-mnist": ([0.2860], [0.3530]),
+    "mnist": ([0.1307], [0.3081]),
+    "cifar10": ([0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]),
+    "imagenet": ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+}
+
+
+def normalization(spec: str) -> Tuple[List[float], List[float]]:
+    """`spec`: a name in NORMALIZATIONS or "MEAN[,MEAN...]/STD[,STD...]"
+    -> (mean, std); DataError naming what was expected."""
+    if spec in NORMALIZATIONS:
+        return NORMALIZATIONS[spec]
+    expected = (f"expected one of {', '.join(NORMALIZATIONS)} or "
+                f"MEAN[,MEAN...]/STD[,STD...]")
+    try:
+        mean, std = ([float(v) for v in part.split(",")]
+                     for part in spec.split("/"))
+    except ValueError:
+        raise DataError(f"--normalize {spec!r}: {expected}") from None
+    if len(mean) != len(std):
+        raise DataError(f"--normalize {spec!r}: {len(mean)} means and "
+                        f"{len(std)} standard deviations; {expected}")
+    if not all(np.isfinite(mean)) or not all(s > 0 and np.isfinite(s)
+                                             for s in std):
+        raise DataError(f"--normalize {spec!r}: expected finite means and "
+                        f"positive finite standard deviations")
+    return mean, std
 
 
 def load(spec: str, split: str = "train", limit: Optional[int] = None) -> Split:

@@ -20,7 +20,7 @@ import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class Imported:
     inputs: List[Tuple[str, Tuple[int, ...]]]  # logical (ONNX) shapes
     outputs: List[Tuple[str, Tuple[int, ...]]]
     ops: Dict[str, int] = field(default_factory=dict)  # op type -> count
+    # (mean, std) per channel, when the program normalizes its inputs.
+    normalize: Optional[Tuple[List[float], List[float]]] = None
 
 
 def _message(stderr: str, returncode: int) -> str:
@@ -59,9 +61,14 @@ def _message(stderr: str, returncode: int) -> str:
 
 
 def import_onnx(model_or_path, batch: int = 1,
-                name: Optional[str] = None) -> Imported:
+                name: Optional[str] = None,
+                normalize: Optional[Tuple[Sequence[float],
+                                          Sequence[float]]] = None) -> Imported:
     """Translates an ONNX model (a path or a ModelProto) with static shapes
-    (a symbolic batch dimension becomes `batch`)."""
+    (a symbolic batch dimension becomes `batch`). `normalize` = (mean, std)
+    per channel (or one value each) puts (x - mean) / std on every float
+    input into the program itself, so that training, evaluation and the
+    deployed library all apply it."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise OnnxImportError(f"batch must be a positive integer, got "
                               f"{batch!r}")
@@ -84,6 +91,10 @@ def import_onnx(model_or_path, batch: int = 1,
                    "--batch", str(batch), "--summary"]
         if name:
             command += ["--name", name]
+        if normalize is not None:
+            mean, std = normalize
+            command += ["--mean=" + ",".join(repr(float(v)) for v in mean),
+                        "--std=" + ",".join(repr(float(v)) for v in std)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise OnnxImportError(_message(result.stderr, result.returncode))
@@ -99,4 +110,6 @@ def import_onnx(model_or_path, batch: int = 1,
         function=summary["function"],
         inputs=[(i["name"], shape(i)) for i in summary["inputs"]],
         outputs=[(o["name"], shape(o)) for o in summary["outputs"]],
-        ops=dict(summary["ops"]))
+        ops=dict(summary["ops"]),
+        normalize=((summary["normalize"]["mean"], summary["normalize"]["std"])
+                   if "normalize" in summary else None))

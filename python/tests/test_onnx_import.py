@@ -121,6 +121,37 @@ def test_conv(compile_mlir, kw):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_normalized_inputs(compile_mlir):
+    """normalize=(mean, std): the program computes the network on
+    (x - mean[c]) / std[c]; the convolution's zero padding is padding of the
+    normalized image (folding the transform into the weights would get the
+    borders wrong)."""
+    rng = np.random.default_rng(4)
+    x, w = rng.uniform(0, 1, (2, 3, 6, 6)).astype(F32), rand(rng, 4, 3, 3, 3)
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"],
+                                         kernel_shape=[3, 3],
+                                         pads=[1, 1, 1, 1])],
+                       {"x": [2, 3, 6, 6]}, {"y": 4}, {"w": w})
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    imported = import_onnx(model, batch=2, normalize=(mean, std))
+    np.testing.assert_allclose(imported.normalize, (mean, std), rtol=1e-7)
+    entry = compile_mlir(imported.text, name="normalized")[imported.function]
+    got = entry(x, imported.params["w"])
+    normalized = ((x - np.array(mean, F32)[:, None, None])
+                  / np.array(std, F32)[:, None, None])
+    expected = conv2d(normalized, w, pads=(1, 1, 1, 1))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    # One value for every channel.
+    one = import_onnx(model, batch=2, normalize=([0.5], [0.25]))
+    got = compile_mlir(one.text, name="normalized1")[one.function](
+        x, one.params["w"])
+    np.testing.assert_allclose(got, conv2d((x - 0.5) / 0.25, w,
+                                           pads=(1, 1, 1, 1)),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(OnnxImportError, match="has 3 channels"):
+        import_onnx(model, batch=2, normalize=([0.1, 0.2], [1.0, 1.0]))
+
+
 def test_grouped_conv(compile_mlir):
     """group=2: one convolution per group on its channel slice, concatenated
     (a depthwise multiplier of 2 takes the same path)."""

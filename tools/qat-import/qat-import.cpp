@@ -60,6 +60,19 @@ llvm::cl::opt<std::string>
                  llvm::cl::desc("The function's name (default: the graph's)"),
                  llvm::cl::init(""), llvm::cl::cat(category));
 
+llvm::cl::list<float> mean(
+    "mean",
+    llvm::cl::desc("Normalize every float input in the program: subtract "
+                   "these per-channel means (dimension 1; one value: all "
+                   "channels), then divide by --std"),
+    llvm::cl::value_desc("m0,m1,..."), llvm::cl::CommaSeparated,
+    llvm::cl::cat(category));
+
+llvm::cl::list<float> stddev(
+    "std", llvm::cl::desc("The per-channel standard deviations of --mean"),
+    llvm::cl::value_desc("s0,s1,..."), llvm::cl::CommaSeparated,
+    llvm::cl::cat(category));
+
 llvm::cl::opt<bool> summary(
     "summary",
     llvm::cl::desc("Print a JSON summary (function, opset, op counts, "
@@ -111,6 +124,8 @@ int main(int argc, char **argv) {
   qat::OnnxImportOptions options;
   options.batch = batch;
   options.functionName = functionName;
+  options.mean.assign(mean.begin(), mean.end());
+  options.std.assign(stddev.begin(), stddev.end());
   options.sourceName = inputFilename == "-"
                            ? std::string("<stdin>")
                            : llvm::sys::path::filename(inputFilename).str();
@@ -196,6 +211,10 @@ int main(int argc, char **argv) {
                               {"parameters", std::move(parameters)}};
     if (info.originalOpset)
       report["converted_from_opset"] = info.originalOpset;
+    if (!options.mean.empty())
+      report["normalize"] = llvm::json::Object{
+          {"mean", llvm::json::Array(options.mean)},
+          {"std", llvm::json::Array(options.std)}};
     llvm::outs() << llvm::json::Value(std::move(report)) << "\n";
   }
   return 0;

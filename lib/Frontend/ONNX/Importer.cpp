@@ -24,6 +24,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -428,7 +429,8 @@ Importer::run(OnnxImportSummary *summary) {
 }
 
 LogicalResult Importer::importGraph() {
-  if (llvm::failed(importInitializers()) || llvm::failed(importInputs()))
+  if (llvm::failed(importInitializers()) || llvm::failed(importInputs()) ||
+      llvm::failed(normalizeInputs()))
     return failure();
   for (const auto &info : model.graph().value_info()) {
     if (!info.type().has_tensor_type() ||
@@ -511,6 +513,57 @@ LogicalResult Importer::importInputs() {
     // it (once).
     values[in.name()] = Tensor{arg, shape, false};
   }
+  return success();
+}
+
+LogicalResult Importer::normalizeInputs() {
+  const std::vector<float> &mean = options.mean, &stddev = options.std;
+  if (mean.empty() && stddev.empty())
+    return success();
+  if (mean.size() != stddev.size())
+    return fail("--mean has " + Twine(mean.size()) + " values and --std " +
+                Twine(stddev.size()) + ": expected as many");
+  for (float s : stddev)
+    if (!(s > 0) || !std::isfinite(s))
+      return fail("--std: expected positive finite values, found " +
+                  llvm::formatv("{0}", s).str());
+  for (float m : mean)
+    if (!std::isfinite(m))
+      return fail("--mean: expected finite values, found " +
+                  llvm::formatv("{0}", m).str());
+  bool any = false;
+  for (const std::string &name : inputNames) {
+    Tensor &x = values[name];
+    if (!x.elementType().isF32())
+      continue;
+    int64_t channels = x.shape.size() >= 2 ? x.shape[1] : 0;
+    size_t n = mean.size();
+    if (channels == 0 || (n != 1 && static_cast<int64_t>(n) != channels))
+      return fail("--mean and --std have " + Twine(n) +
+                  " values; graph input '" + name + "' of shape " +
+                  formatShape(x.shape) +
+                  " has " + Twine(channels) + " channels (dimension 1)");
+    auto perChannel = [&](const std::vector<float> &v) {
+      std::vector<float> all(channels, v[0]);
+      if (n != 1)
+        all = v;
+      return denseConstant(Constant::ofFloats({channels}, std::move(all)),
+                           b.getF32Type());
+    };
+    unsigned rank = x.shape.size();
+    Value normalized = generic(
+        {x.value, perChannel(mean), perChannel(stddev)},
+        {identity(rank), keep(rank, {1}), keep(rank, {1}), identity(rank)},
+        x.shape, [](OpBuilder &nb, Location loc, ArrayRef<Value> args) {
+          Value centered = arith::SubFOp::create(nb, loc, args[0], args[1]);
+          return arith::DivFOp::create(nb, loc, centered, args[2]).getResult();
+        });
+    x = Tensor{normalized, x.shape, false};
+    any = true;
+  }
+  if (!any)
+    return fail("--mean/--std: the model has no float graph input to "
+                "normalize");
   return success();
 }
 

@@ -210,6 +210,7 @@ private:
   LogicalResult importGraph();
   LogicalResult importInitializers();
   LogicalResult importInputs();
+  LogicalResult normalizeInputs();
   LogicalResult importNode(const onnx::NodeProto &n);
   LogicalResult checkInferredShapes(const onnx::NodeProto &n);
   LogicalResult finish();

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mlir::qat {
 
@@ -42,6 +43,10 @@ struct OnnxImportOptions {
   /// The file's name, for messages (and the function's name if the graph
   /// has none).
   std::string sourceName = "model";
+  /// Input normalization recorded in the program: every float graph input
+  /// x becomes (x - mean[c]) / std[c] before any node reads it, c its
+  /// dimension 1 (one value: every channel). Empty: none.
+  std::vector<float> mean, std;
 };
 
 /// What was imported, besides the module.
