@@ -192,7 +192,7 @@ def _is_writer(args) -> bool:
 def cmd_calibrate(args):
     from qat import data as datasets
     from qat import workflow
-    text = _read(args.model)
+    text = workflow.with_batch(_read(args.model), args.batch_size)
     values = _load_values(args.values)
     comm = _communicator(args)
     trainer = workflow.Trainer(text, values, _workdir(args), "calibrate",
@@ -217,7 +217,7 @@ def cmd_calibrate(args):
 def cmd_train(args):
     from qat import data as datasets
     from qat import workflow
-    text = _read(args.model)
+    text = workflow.with_batch(_read(args.model), args.batch_size)
     values = _load_values(args.values)
     options = dict(optimizer=args.optimizer, momentum=args.momentum,
                    weight_decay=args.weight_decay,
@@ -465,6 +465,13 @@ def parser() -> argparse.ArgumentParser:
                                 "in buckets of this many MiB, last layer "
                                 "first (0: one bucket)")
 
+    def batch_size(c):
+        c.add_argument("--batch-size", type=POSITIVE_INT,
+                       help="samples per step (per rank with --distributed); "
+                            "default: the batch the model was imported at. "
+                            "The program is recompiled at this batch "
+                            "(qat-set-batch); values do not depend on it")
+
     def build_dir(c):
         c.add_argument("--workdir", help="where compiled programs go "
                        "(default: .qat-build beside the output)")
@@ -522,6 +529,7 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz files of parameter values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--batches", type=POSITIVE_INT, default=32)
+    batch_size(c)
     distributed_options(c)
     data_options(c)
     build_dir(c)
@@ -534,6 +542,7 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz files of values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--epochs", type=POSITIVE, default=1)
+    batch_size(c)
     c.add_argument("--lr", type=POSITIVE, default=0.05,
                    help="the learning rate the schedule starts from")
     from qat.workflow import SCHEDULES

@@ -6,6 +6,7 @@ scales and zero points ("matmul_0.act_scale"). Every step is a function of
 text and values:
 
     text = instrument(text, weight_bits=8)  # qat-instrument-pipeline
+    text = with_batch(text, 128)              # qat-set-batch
     trainer = Trainer(text, values, "work/")  # qat-train-pipeline, compiled
     trainer.calibrate(x)                      # @calibrate + @qparams (PTQ)
     history = trainer.fit(data, epochs, lr)   # @train_step per batch
@@ -26,6 +27,13 @@ import numpy as np
 from qat import distributed, pipeline
 from qat.data import Split
 from qat.runtime import Entry, Model
+
+
+def with_batch(text: str, size: Optional[int]) -> str:
+    """`text` with batch size `size` (qat-set-batch; None: unchanged). The
+    values of a model do not depend on its batch."""
+    return text if size is None else pipeline.run(text, "qat-set-batch",
+                                                  size=size)
 
 
 def instrument(text: str, weight_bits: int = 8, act_bits: int = 8,

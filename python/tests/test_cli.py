@@ -547,3 +547,57 @@ def test_prune_from_the_command_line(project, tmp_path):
         user_error("prune", "mlp.mlir", "--prune", "5:4", cwd=d)
     assert "expected a sparsity in [0, 1), N:M or none, got '1.5'" in \
         user_error("instrument", "mlp.mlir", "--prune", "1.5", cwd=d)
+
+
+def test_batch_size_recompiles_at_another_batch(project, tmp_path):
+    """train --batch-size 8 on a model imported at batch 32 trains exactly
+    as the model imported at batch 8 does (same data order, same program):
+    bit-identical values. calibrate takes it too."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d)
+    shutil.copy(project / "data.npz", d)
+    ok("import", "mlp.onnx", "--batch", 32, "-o", "mlp32.mlir", cwd=d)
+    ok("import", "mlp.onnx", "--batch", 8, "-o", "mlp8.mlir", cwd=d)
+    common = ("--data", "data.npz", "--limit", 256, "--lr", 0.05, "-q")
+    out = ok("train", "mlp32.mlir", "--values", "mlp32.npz", "--batch-size", 8,
+             "-o", "a.npz", *common, cwd=d)
+    assert "trained 32 steps" in out, out  # 256 samples / 8
+    ok("train", "mlp8.mlir", "--values", "mlp8.npz", "-o", "b.npz", *common,
+       cwd=d)
+    with np.load(d / "a.npz") as a, np.load(d / "b.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    ok("instrument", "mlp32.mlir", "-o", "q32.qat.mlir", cwd=d)
+    ok("instrument", "mlp8.mlir", "-o", "q8.qat.mlir", cwd=d)
+    ok("calibrate", "q32.qat.mlir", "--values", "a.npz", "--batch-size", 8,
+       "--batches", 4, "-o", "ca.npz", *common[:4], "-q", cwd=d)
+    ok("calibrate", "q8.qat.mlir", "--values", "a.npz", "--batches", 4,
+       "-o", "cb.npz", *common[:4], "-q", cwd=d)
+    with np.load(d / "ca.npz") as a, np.load(d / "cb.npz") as b:
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_batch_size_refused_where_the_batch_is_folded(tmp_path):
+    """Attention folds the batch into the heads' batch dimension: the batch
+    cannot be changed there, and the user is told to import again."""
+    import onnx
+    from onnx import TensorProto, helper
+    q = helper.make_tensor_value_info("q", TensorProto.FLOAT, ["N", 2, 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 3, 3])
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["q"], ["kt"], perm=[0, 1, 3, 2]),
+         helper.make_node("MatMul", ["q", "kt"], ["y"])], "att", [q], [y])
+    model = helper.make_model(graph,
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "att.onnx")
+    ok("import", "att.onnx", "--batch", 4, cwd=tmp_path)
+    np.savez(tmp_path / "d.npz", x=np.zeros((8, 2, 3, 4), np.float32),
+             y=np.zeros(8, np.int32))
+    err = user_error("train", "att.mlir", "--values", "att.npz", "--data",
+                     "d.npz", "--batch-size", 2, cwd=tmp_path)
+    assert "cannot change the batch size" in err
+    assert "import the model again at the batch you want" in err

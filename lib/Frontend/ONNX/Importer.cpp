@@ -862,11 +862,12 @@ reassociation(ArrayRef<int64_t> big, ArrayRef<int64_t> small) {
     }
     if (product != small[t])
       return std::nullopt;
-    // Unit dimensions after the group join it, unless the next target
-    // dimension is itself a unit one that needs them.
-    bool nextUnit = t + 1 < small.size() && small[t + 1] == 1;
-    while (i < big.size() && big[i] == 1 && !nextUnit)
-      group.push_back(i++);
+    // Unit dimensions after the last group join it; elsewhere they begin
+    // the next group, so that a leading batch dimension stays alone
+    // ([N, 1, H, W] -> [N, H*W] is [[0], [1, 2, 3]]).
+    if (t + 1 == small.size())
+      while (i < big.size() && big[i] == 1)
+        group.push_back(i++);
     groups.push_back(group);
   }
   if (i != big.size())
@@ -902,7 +903,15 @@ Value Importer::reshape(Value source, ArrayRef<int64_t> shape,
     return tensor::CollapseShapeOp::create(b, currentLoc, type, one,
                                            ArrayRef<ReassociationIndices>{});
   }
-  Shape flat{numElements(shape)};
+  // Through the dimensions both begin with (the batch, which then stays a
+  // dimension of its own: qat-set-batch can change it) and the rest
+  // flattened.
+  size_t common = 0;
+  while (common + 1 < std::min(shape.size(), target.size()) &&
+         shape[common] == target[common])
+    ++common;
+  Shape flat(shape.begin(), shape.begin() + common);
+  flat.push_back(numElements(ArrayRef<int64_t>(shape).drop_front(common)));
   return reshape(reshape(source, shape, flat), flat, target);
 }
 

@@ -273,4 +273,32 @@ def ExposeLayers : Pass<"qat-expose-layers", "func::FuncOp"> {
                            "::mlir::qat::QatDialect"];
 }
 
+def SetBatch : Pass<"qat-set-batch", "func::FuncOp"> {
+  let summary = "Change the static batch size of a model";
+  let description = [{
+    Gives the inputs (`qat.role = "input"`) of each public function the
+    batch size `size` as their first dimension, and every value computed
+    from them along it. Which values carry the batch is found by data flow
+    from the inputs, never by size alone: a weight with as many rows as the
+    batch keeps its shape. The batch must stay the leading dimension, alone:
+    a reshape that folds it into another dimension, a pad, slice or
+    concatenation along it, a reduction over it or a constant shaped by it
+    is an error naming the op (import the model again at the batch you
+    want), and the function is left unchanged.
+
+    `python3 -m qat train --batch-size N` and `calibrate --batch-size N`
+    run it before compiling their programs; parameters and quantization
+    parameters do not depend on the batch.
+
+    ```mlir
+    func.func @mlp(%x: tensor<64x784xf32> {qat.role = "input"}, %w: tensor<784x10xf32>)
+    // qat-set-batch{size=8}
+    func.func @mlp(%x: tensor<8x784xf32> {qat.role = "input"}, %w: tensor<784x10xf32>)
+    ```
+  }];
+  let options = [
+    Option<"size", "size", "int64_t", "1", "the new batch size">,
+  ];
+}
+
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

@@ -95,6 +95,16 @@ LogicalResult freezeArguments(func::FuncOp func, const ValuesFile &values);
 /// `layer:<name>`; returns how many were added.
 unsigned exposeLayers(func::FuncOp func);
 
+//===----------------------------------------------------------------------===//
+// qat-set-batch
+//===----------------------------------------------------------------------===//
+
+/// Gives `func`'s inputs (qat.role = "input") and every value computed from
+/// them along their first dimension the batch size `size`; returns the old
+/// batch size. On error (a diagnostic names the op that moves the batch)
+/// `func` is unchanged.
+FailureOr<int64_t> setBatchSize(func::FuncOp func, int64_t size);
+
 } // namespace mlir::qat
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_TRANSFORMS_H
