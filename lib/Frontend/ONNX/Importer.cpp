@@ -367,7 +367,7 @@ std::string formatShape(ArrayRef<int64_t> shape) { return shapeString(shape); }
 // Driver
 //===----------------------------------------------------------------------===//
 
-Importer::Importer(const onnx::ModelProto &model, int64_t opset,
+Importer::Importer(onnx::ModelProto &model, int64_t opset,
                    MLIRContext *context, const OnnxImportOptions &options)
     : model(model), opsetVersion(opset), context(context), options(options),
       b(context), currentLoc(UnknownLoc::get(context)) {}
@@ -432,24 +432,13 @@ LogicalResult Importer::importGraph() {
   if (llvm::failed(importInitializers()) || llvm::failed(importInputs()) ||
       llvm::failed(normalizeInputs()))
     return failure();
-  for (const auto &info : model.graph().value_info()) {
-    if (!info.type().has_tensor_type() ||
-        !info.type().tensor_type().has_shape())
-      continue;
-    Shape shape;
-    bool known = true;
-    for (const auto &d : info.type().tensor_type().shape().dim()) {
-      known &= d.has_dim_value();
-      shape.push_back(d.dim_value());
-    }
-    if (known)
-      inferred[info.name()] = shape;
-  }
   for (const onnx::NodeProto &n : model.graph().node())
     if (llvm::failed(importNode(n)))
       return failure();
   node = nullptr;
-  return finish();
+  if (llvm::failed(finish()))
+    return failure();
+  return checkInferredShapes();
 }
 
 LogicalResult Importer::importInitializers() {
@@ -594,29 +583,48 @@ LogicalResult Importer::importNode(const onnx::NodeProto &n) {
   }
   if (llvm::failed((this->*(it->second))()) || failed())
     return fail("failed");
-  return checkInferredShapes(n);
+  return success();
 }
 
 /// The importer computes every shape itself; where ONNX's shape inference
 /// knows one statically, the two must agree (a disagreement would be a
 /// silently wrong import).
-LogicalResult Importer::checkInferredShapes(const onnx::NodeProto &n) {
-  for (const std::string &out : n.output()) {
-    auto expected = inferred.find(out);
-    if (out.empty() || expected == inferred.end())
+LogicalResult Importer::checkInferredShapes() {
+  inferShapes(model, opsetVersion);
+  std::map<std::string, Shape> inferred;
+  for (const auto &info : model.graph().value_info()) {
+    if (!info.type().has_tensor_type() ||
+        !info.type().tensor_type().has_shape())
       continue;
-    Shape got;
-    if (auto v = values.find(out); v != values.end())
-      got = v->second.shape;
-    else if (auto c = constants.find(out); c != constants.end())
-      got = c->second.shape;
-    else
-      continue;
-    if (got != expected->second)
-      return fail("output '" + out + "' has shape " + shapeString(got) +
-                  " where ONNX infers " + shapeString(expected->second) +
-                  " (an importer bug; please report it)");
+    Shape shape;
+    bool known = true;
+    for (const auto &d : info.type().tensor_type().shape().dim()) {
+      known &= d.has_dim_value();
+      shape.push_back(d.dim_value());
+    }
+    if (known)
+      inferred[info.name()] = shape;
   }
+  for (const onnx::NodeProto &n : model.graph().node()) {
+    node = &n;
+    for (const std::string &out : n.output()) {
+      auto expected = inferred.find(out);
+      if (out.empty() || expected == inferred.end())
+        continue;
+      Shape got;
+      if (auto v = values.find(out); v != values.end())
+        got = v->second.shape;
+      else if (auto c = constants.find(out); c != constants.end())
+        got = c->second.shape;
+      else
+        continue;
+      if (got != expected->second)
+        return fail("output '" + out + "' has shape " + shapeString(got) +
+                    " where ONNX infers " + shapeString(expected->second) +
+                    " (an importer bug; please report it)");
+    }
+  }
+  node = nullptr;
   return success();
 }
 

@@ -103,7 +103,7 @@ using ScalarBody =
 
 class Importer {
 public:
-  Importer(const onnx::ModelProto &model, int64_t opset, MLIRContext *context,
+  Importer(onnx::ModelProto &model, int64_t opset, MLIRContext *context,
            const OnnxImportOptions &options);
 
   llvm::Expected<OwningOpRef<ModuleOp>> run(OnnxImportSummary *summary);
@@ -212,10 +212,12 @@ private:
   LogicalResult importInputs();
   LogicalResult normalizeInputs();
   LogicalResult importNode(const onnx::NodeProto &n);
-  LogicalResult checkInferredShapes(const onnx::NodeProto &n);
+  /// Runs ONNX's shape inference and compares every node's outputs.
+  LogicalResult checkInferredShapes();
   LogicalResult finish();
 
-  const onnx::ModelProto &model;
+  /// Mutable only for shape inference, after the graph is imported.
+  onnx::ModelProto &model;
   int64_t opsetVersion;
   MLIRContext *context;
   OnnxImportOptions options;
@@ -233,8 +235,6 @@ private:
   /// convolutions read is transposed once).
   DenseMap<Value, Value> otherLayout;
   std::map<std::string, Constant> constants;
-  /// Inferred static shapes by value name (onnx::shape_inference).
-  std::map<std::string, Shape> inferred;
   /// f32 constants at the top of the function, by bit pattern.
   std::map<uint32_t, Value> scalars;
   llvm::StringMap<int64_t> opCounts;

@@ -111,6 +111,19 @@ llvm::Error checkAssumptions(const onnx::GraphProto &graph,
 
 } // namespace
 
+void mlir::qat::onnx_import::inferShapes(onnx::ModelProto &model,
+                                         int64_t opset) {
+  // ONNX 1.12 has no shape functions past opset 17.
+  if (opset > 17)
+    return;
+  try {
+    onnx::shape_inference::InferShapes(model);
+  } catch (const std::exception &) {
+    // Inferred shapes are a cross-check only; the importer computes every
+    // shape itself.
+  }
+}
+
 llvm::Expected<LoadedModel>
 mlir::qat::onnx_import::loadModel(llvm::StringRef bytes, llvm::StringRef name,
                                   int64_t batch) {
@@ -155,14 +168,6 @@ mlir::qat::onnx_import::loadModel(llvm::StringRef bytes, llvm::StringRef name,
     }
     loaded.opset = opset;
     fixBatch(*loaded.model, batch);
-    if (opset <= 17) {
-      try {
-        onnx::shape_inference::InferShapes(*loaded.model);
-      } catch (const std::exception &) {
-        // Inferred shapes are a cross-check only; the importer computes
-        // every shape itself.
-      }
-    }
   } catch (const std::bad_alloc &) {
     return error(name + ": out of memory reading the model");
   } catch (const std::exception &e) {

@@ -32,11 +32,17 @@ struct LoadedModel {
   int64_t originalOpset = 0;
 };
 
-/// Parses `bytes`, checks the model, converts an old opset, fixes a
-/// symbolic first input dimension to `batch` and infers shapes. `name`
-/// names the file in messages.
+/// Parses `bytes`, checks the model, converts an old opset and fixes a
+/// symbolic first input dimension to `batch`. `name` names the file in
+/// messages.
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef bytes,
                                       llvm::StringRef name, int64_t batch);
+
+/// ONNX's shape inference, best effort (nothing when it fails, or past the
+/// opsets ONNX 1.12 knows): fills the graph's value_info. Run only on a
+/// model the importer accepted, whose attributes it has checked: libonnx's
+/// shape functions trust them (an out-of-range axis crashes them).
+void inferShapes(onnx::ModelProto &model, int64_t opset);
 
 } // namespace mlir::qat::onnx_import
 
