@@ -170,6 +170,21 @@ def test_user_errors(project, tmp_path):
     message = user_error("import", tmp_path / "sin.onnx")
     assert "node 'wave' (Sin): unsupported op type" in message
     assert "hint: docs/Frontend.md" in message
+    # A bad attribute (libonnx's shape inference divides by it): one line.
+    graph = helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool",
+                          kernel_shape=[2, 2], strides=[0, 0])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                       [1, 1, "h", "w"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("",
+                                                                        13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "pool.onnx")
+    assert "node 'pool' (MaxPool): attribute 'strides' must be positive" in \
+        user_error("import", tmp_path / "pool.onnx")
+    assert "--normalize 'grey': expected one of" in user_error(
+        "import", "mlp.onnx", "--normalize", "grey", cwd=d)
     (tmp_path / "bad.mlir").write_text("func.func @f( {\n")
     assert "error: qat-opt" in user_error("instrument", tmp_path / "bad.mlir")
     ok("import", "mlp.onnx", "-o", tmp_path / "m.mlir", "--batch", 32, cwd=d)
