@@ -304,6 +304,24 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
                      "accumulation): LSQ's activation gradient scale counts "
                      "the global batch"),
       llvm::cl::init(defaults.batchShards)};
+  Option<int64_t> pruneBegin{
+      *this, "prune-begin",
+      llvm::cl::desc("sparsity schedule: the first step masks are "
+                     "recomputed at"),
+      llvm::cl::init(defaults.pruneBegin)};
+  Option<int64_t> pruneEnd{
+      *this, "prune-end",
+      llvm::cl::desc("sparsity schedule: the last step masks are recomputed "
+                     "at, then frozen (-1: no schedule)"),
+      llvm::cl::init(defaults.pruneEnd)};
+  Option<int64_t> pruneEvery{
+      *this, "prune-every",
+      llvm::cl::desc("sparsity schedule: steps between mask recomputations"),
+      llvm::cl::init(defaults.pruneEvery)};
+  Option<double> pruneInitialSparsity{
+      *this, "prune-initial-sparsity",
+      llvm::cl::desc("sparsity schedule: the initial sparsity s_i"),
+      llvm::cl::init(defaults.pruneInitialSparsity)};
   ListOption<std::string> functions{
       *this, "functions",
       llvm::cl::desc("the generated functions to keep (default: all; "

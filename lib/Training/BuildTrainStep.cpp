@@ -18,6 +18,7 @@
 #include "TrainStepImpl.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/ADT/StringExtras.h"
@@ -148,6 +149,8 @@ public:
   bool hasObservers() const { return !groups.empty(); }
   void emitCalibrate();
   void emitQParams();
+  /// Whether masks are training state (a sparsity schedule).
+  bool scheduled() const { return !masks.empty(); }
 
 private:
   /// Where each tensor sits in a generated function's arguments.
@@ -156,21 +159,22 @@ private:
     SmallVector<std::string> names;
     /// Per forward argument: its position, or -1 (computed in the body).
     SmallVector<int> forwardPosition;
-    unsigned labels = 0, states = 0, ranges = 0, lr = 0, step = 0;
-    bool observers = false;
+    unsigned labels = 0, states = 0, ranges = 0, masks = 0, lr = 0, step = 0;
+    bool observers = false, hasMasks = false;
   };
   /// The parts a function takes, in the order of docs/Training.md.
   struct Parts {
     bool scales = true; ///< the forward's scale arguments
     bool state = false; ///< optimizer state
     bool observers = false;
+    bool masks = false; ///< the scheduled pruning masks
     bool inputs = true;
     bool labels = true;
     bool rate = false; ///< the learning rate
     bool step = false; ///< the 1-based step number
   };
-  /// Parameters, [scales], [optimizer state], [observers], [inputs],
-  /// [labels], [lr], [step].
+  /// Parameters, [scales], [optimizer state], [observers], [masks],
+  /// [inputs], [labels], [lr], [step].
   Layout layout(const Parts &parts) const;
   /// The parts of the step functions: scales as arguments with lsq and
   /// none, observers with ema; an update takes the learning rate, and the
@@ -179,9 +183,11 @@ private:
     Parts parts;
     parts.scales = !options.ema;
     parts.observers = options.ema;
+    parts.masks = scheduled();
     parts.state = update;
     parts.rate = update;
-    parts.step = update && (options.optimizer == Optimizer::Adam || options.ema);
+    parts.step = update && (options.optimizer == Optimizer::Adam ||
+                            options.ema || scheduled());
     return parts;
   }
 
@@ -198,9 +204,17 @@ private:
   /// Returns `results`, named `names`, from `func`.
   void finish(func::FuncOp func, ArrayRef<Value> results,
               ArrayRef<std::string> names);
-  /// Clones the forward with its arguments mapped to `args`; returns its
-  /// results.
-  SmallVector<Value> cloneForward(ValueRange args);
+  /// Clones the forward with its arguments mapped to `args` (recorded in
+  /// `mapping`); returns its results.
+  SmallVector<Value> cloneForward(ValueRange args, IRMapping &mapping);
+  /// Under a schedule, replaces each cloned prune_mask by its mask state
+  /// (`advance`: recomputed from the weights at the schedule's steps),
+  /// leaving the masks in `currentMasks`.
+  void emitMasks(const Layout &l, ValueRange args, const IRMapping &mapping,
+                 bool advance);
+  /// `values` with zeros where `mask` prunes (a pruned weight and its
+  /// optimizer state stay exactly 0).
+  Value applyMask(Value mask, Value value);
   /// Clones the forward into `func`; with ema, computes its scales from the
   /// weights and the observers (as `use` says), leaving the final observers
   /// in `ranges` and, if asked, each computed scale in `computed`. Returns the
@@ -208,13 +222,15 @@ private:
   SmallVector<Value>
   emitForward(func::FuncOp func, const Layout &l, RangeUse use,
               SmallVector<Value> &outputs, SmallVector<Observer> &ranges,
-              DenseMap<const Argument *, Value> *computed = nullptr);
+              DenseMap<const Argument *, Value> *computed = nullptr,
+              bool advanceMasks = false);
   /// Forward, loss and, with `withGradients`, the trained tensors'
   /// gradients.
   LogicalResult emitCore(func::FuncOp func, const Layout &l, bool withGradients,
                          RangeUse use, Value &loss, SmallVector<Value> &outputs,
                          SmallVector<Value> &gradients,
-                         SmallVector<Observer> &ranges);
+                         SmallVector<Observer> &ranges,
+                         bool advanceMasks = false);
   /// The optimizer step of tensor `p` with gradient `g`: the new tensor,
   /// then the new states.
   SmallVector<Value> update(Value p, Value g, ArrayRef<Value> states, Value lr,
@@ -225,6 +241,14 @@ private:
   void emitUpdates(ValueRange tensors, ValueRange gradients, ValueRange states,
                    Value lr, Value step, SmallVector<Value> &results,
                    SmallVector<std::string> &names);
+  /// Appends the masks `currentMasks` as results `mask:<layer>`.
+  void appendMasks(SmallVector<Value> &results,
+                   SmallVector<std::string> &names) const {
+    for (auto [m, v] : llvm::zip(masks, currentMasks)) {
+      results.push_back(v);
+      names.push_back(m.name);
+    }
+  }
   /// Appends the observers `ranges` (one per group) as results, named
   /// `act_min:<group>`, `act_max:<group>`.
   void appendObservers(ArrayRef<Observer> ranges, SmallVector<Value> &results,
@@ -245,6 +269,17 @@ private:
   SmallVector<const Argument *> params, scales, inputs, trained;
   /// The activation parameter groups, each with an observer pair.
   SmallVector<std::string> groups;
+  /// A pruned weight's mask under a sparsity schedule: training state, f32
+  /// 1 (kept) or 0 (pruned), in the forward's shape of the weight.
+  struct Mask {
+    PruneMaskOp op; ///< in the forward
+    std::string name; ///< mask:<layer>
+    const Argument *param = nullptr; ///< the forward argument it masks
+    RankedTensorType stateType; ///< the weight's shape, f32
+  };
+  SmallVector<Mask> masks;
+  /// The masks of the function being generated (after emitForward).
+  SmallVector<Value> currentMasks;
 };
 
 TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
@@ -266,6 +301,22 @@ TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
     for (const Argument *a : list)
       if (a->trained)
         trained.push_back(a);
+  if (options.pruneEnd >= 0) {
+    forward.walk([&](PruneMaskOp op) {
+      Mask m;
+      m.op = op;
+      m.stateType =
+          cast<RankedTensorType>(op.getInput().getType()).clone(b.getF32Type());
+      StringAttr layer = QatDialect::getLayerName(op);
+      m.name = "mask:" + (layer ? layer.str()
+                                : "mask_" + std::to_string(masks.size()));
+      if (auto arg = dyn_cast<BlockArgument>(op.getInput()))
+        if (arg.getOwner()->getParentOp() == forward &&
+            sig.args[arg.getArgNumber()].role == Role::Param)
+          m.param = &sig.args[arg.getArgNumber()];
+      masks.push_back(std::move(m));
+    });
+  }
 }
 
 std::string TrainStepGenerator::nameOf(const Argument &a) const {
@@ -315,6 +366,11 @@ TrainStepGenerator::layout(const Parts &parts) const {
       add(scalar, "act_min:" + g);
       add(scalar, "act_max:" + g);
     }
+  l.masks = l.types.size();
+  l.hasMasks = parts.masks;
+  if (parts.masks)
+    for (const Mask &m : masks)
+      add(m.stateType, m.name);
   if (parts.inputs)
     for (const Argument *a : inputs)
       l.forwardPosition[a->index] = add(typeOf(*a), nameOf(*a));
@@ -349,8 +405,8 @@ void TrainStepGenerator::finish(func::FuncOp func, ArrayRef<Value> results,
     QatDialect::setResultName(func, i, n);
 }
 
-SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args) {
-  IRMapping mapping;
+SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args,
+                                                    IRMapping &mapping) {
   mapping.map(forward.getArguments(), args);
   for (Operation &op : forward.getBody().front().without_terminator())
     b.clone(op, mapping);
@@ -363,7 +419,8 @@ SmallVector<Value>
 TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
                                 RangeUse use, SmallVector<Value> &outputs,
                                 SmallVector<Observer> &ranges,
-                                DenseMap<const Argument *, Value> *computed) {
+                                DenseMap<const Argument *, Value> *computed,
+                                bool advanceMasks) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToEnd(&entry);
   ValueRange args = entry.getArguments();
@@ -391,7 +448,9 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
     }
     forwardArgs.push_back(placeholder);
   }
-  outputs = cloneForward(forwardArgs);
+  IRMapping mapping;
+  outputs = cloneForward(forwardArgs, mapping);
+  emitMasks(l, args, mapping, advanceMasks);
   if (!l.observers)
     return forwardArgs;
   llvm::StringMap<Observer> byGroup;
@@ -415,14 +474,143 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
   return forwardArgs;
 }
 
+void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
+                                   const IRMapping &mapping, bool advance) {
+  currentMasks.clear();
+  if (!l.hasMasks)
+    return;
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  // Everything is built where the cloned masks were (before their users),
+  // the schedule before the first.
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(mapping.lookup(masks.front().op.getResult())
+                          .getDefiningOp());
+  // Whether this step recomputes the masks (1 or 0), and the scheduled
+  // sparsity's decay factor (1 - p)^3.
+  Value recompute, decay;
+  if (advance) {
+    double begin = options.pruneBegin, end = options.pruneEnd,
+           every = options.pruneEvery;
+    SmallVector<Value> schedule = emitMap(
+        b, scalar, {args[l.step]}, 2,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value t = a[0];
+          auto cmp = [&](arith::CmpFPredicate pred, Value x, double y) {
+            return arith::CmpFOp::create(nb, loc, pred, x, cst(nb, loc, y));
+          };
+          Value since = arith::SubFOp::create(nb, loc, t, cst(nb, loc, begin));
+          Value onGrid = cmp(arith::CmpFPredicate::OEQ,
+                             arith::RemFOp::create(nb, loc, since,
+                                                   cst(nb, loc, every)),
+                             0.0);
+          Value atEnd = cmp(arith::CmpFPredicate::OEQ, t, end);
+          Value within =
+              arith::AndIOp::create(nb, loc,
+                                    cmp(arith::CmpFPredicate::OGE, t, begin),
+                                    cmp(arith::CmpFPredicate::OLE, t, end));
+          Value yes = arith::AndIOp::create(
+              nb, loc, within, arith::OrIOp::create(nb, loc, onGrid, atEnd));
+          Value flag = arith::SelectOp::create(nb, loc, yes, cst(nb, loc, 1.0),
+                                               cst(nb, loc, 0.0));
+          // p = clip((t - begin) / (end - begin), 0, 1); 1 from the end on.
+          Value p = end > begin
+                        ? arith::DivFOp::create(nb, loc, since,
+                                                cst(nb, loc, end - begin))
+                              .getResult()
+                        : arith::SelectOp::create(
+                              nb, loc, cmp(arith::CmpFPredicate::OGE, t, end),
+                              cst(nb, loc, 1.0), cst(nb, loc, 0.0))
+                              .getResult();
+          p = arith::MinimumFOp::create(
+              nb, loc,
+              arith::MaximumFOp::create(nb, loc, p, cst(nb, loc, 0.0)),
+              cst(nb, loc, 1.0));
+          Value q = arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), p);
+          Value q3 = arith::MulFOp::create(
+              nb, loc, arith::MulFOp::create(nb, loc, q, q), q);
+          return SmallVector<Value>{flag, q3};
+        });
+    recompute = arith::CmpFOp::create(
+        b, arith::CmpFPredicate::OGT,
+        tensor::ExtractOp::create(b, schedule[0], ValueRange{}),
+        cst(b, b.getLoc(), 0.5));
+    decay = schedule[1];
+  }
+  for (auto [k, m] : llvm::enumerate(masks)) {
+    auto cloned = cast<PruneMaskOp>(
+        mapping.lookup(m.op.getResult()).getDefiningOp());
+    Value state = args[l.masks + k];
+    auto maskType = cast<RankedTensorType>(state.getType());
+    b.setInsertionPoint(cloned);
+    Value current = state;
+    if (advance) {
+      auto branch = scf::IfOp::create(b, TypeRange{maskType}, recompute,
+                                      /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(branch.thenBlock());
+        Value sparsity = cloned.getSparsity();
+        if (sparsity) {
+          // s(t) = s_f + (s_i - s_f) (1 - p)^3
+          double initial = options.pruneInitialSparsity;
+          sparsity = emitMap(
+              b, scalar, {sparsity, decay}, 1,
+              [&](OpBuilder &nb, Location loc, ValueRange a) {
+                Value gap = arith::SubFOp::create(nb, loc, cst(nb, loc, initial),
+                                                  a[0]);
+                return SmallVector<Value>{arith::AddFOp::create(
+                    nb, loc, a[0],
+                    arith::MulFOp::create(nb, loc, gap, a[1]))};
+              })[0];
+        }
+        Value keep = PruneMaskOp::create(b, cloned.getType(), cloned.getInput(),
+                                         sparsity, cloned.getNAttr(),
+                                         cloned.getMAttr(), cloned.getAxisAttr());
+        Value ones = emitMap(b, maskType, {keep}, 1,
+                             [&](OpBuilder &nb, Location loc, ValueRange a) {
+                               return SmallVector<Value>{arith::SelectOp::create(
+                                   nb, loc, a[0], cst(nb, loc, 1.0),
+                                   cst(nb, loc, 0.0))};
+                             })[0];
+        scf::YieldOp::create(b, ones);
+        b.setInsertionPointToStart(branch.elseBlock());
+        scf::YieldOp::create(b, state);
+      }
+      current = branch.getResult(0);
+    }
+    Value keep = emitMap(b, cast<RankedTensorType>(cloned.getType()), {current},
+                         1, [&](OpBuilder &nb, Location loc, ValueRange a) {
+                           return SmallVector<Value>{arith::CmpFOp::create(
+                               nb, loc, arith::CmpFPredicate::OGT, a[0],
+                               cst(nb, loc, 0.5))};
+                         })[0];
+    cloned.getResult().replaceAllUsesWith(keep);
+    cloned.erase();
+    currentMasks.push_back(current);
+  }
+}
+
+Value TrainStepGenerator::applyMask(Value mask, Value value) {
+  return emitMap(b, cast<RankedTensorType>(value.getType()), {mask, value}, 1,
+                 [&](OpBuilder &nb, Location loc, ValueRange a) {
+                   Value kept = arith::CmpFOp::create(
+                       nb, loc, arith::CmpFPredicate::OGT, a[0],
+                       cst(nb, loc, 0.5));
+                   return SmallVector<Value>{arith::SelectOp::create(
+                       nb, loc, kept, a[1], cst(nb, loc, 0.0))};
+                 })[0];
+}
+
 LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
                                            bool withGradients, RangeUse use,
                                            Value &loss,
                                            SmallVector<Value> &outputs,
                                            SmallVector<Value> &gradients,
-                                           SmallVector<Observer> &ranges) {
+                                           SmallVector<Observer> &ranges,
+                                           bool advanceMasks) {
   Block &entry = func.getBody().front();
-  SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges);
+  SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges,
+                                               nullptr, advanceMasks);
   Value labels = entry.getArgument(l.labels);
   LossValue lossAndGradient = options.loss == Loss::MeanSquaredError
                                   ? emitMeanSquaredError(b, outputs[0], labels)
@@ -504,7 +692,7 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
   SmallVector<Value> outputs, gradients;
   SmallVector<Observer> ranges;
   if (failed(emitCore(func, l, true, RangeUse::Update, loss, outputs, gradients,
-                      ranges)))
+                      ranges, /*advanceMasks=*/true)))
     return failure();
   b.setInsertionPointToEnd(&func.getBody().front());
   ValueRange args = func.getBody().front().getArguments();
@@ -518,6 +706,7 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
   emitUpdates(tensors, gradients, args.slice(l.states, numStates), args[l.lr],
               step, results, names);
   appendObservers(ranges, results, names);
+  appendMasks(results, names);
   results.push_back(loss);
   names.push_back("loss");
   finish(func, results, names);
@@ -538,6 +727,8 @@ void TrainStepGenerator::emitApplyUpdate() {
       add(typeOf(*a), (kind + ":" + a->name).str());
   for (const Argument *a : trained)
     add(typeOf(*a), "grad:" + a->name);
+  for (const Mask &m : masks)
+    add(m.stateType, m.name);
   Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
   add(scalar, "lr");
   bool adam = options.optimizer == Optimizer::Adam;
@@ -546,10 +737,12 @@ void TrainStepGenerator::emitApplyUpdate() {
   func::FuncOp func = createFunction("apply_update", l);
   ValueRange args = func.getBody().front().getArguments();
   unsigned n = trained.size(), numStates = stateKinds().size() * n;
+  currentMasks.assign(args.begin() + 2 * n + numStates,
+                      args.begin() + 2 * n + numStates + masks.size());
   SmallVector<Value> results;
   SmallVector<std::string> names;
   emitUpdates(args.take_front(n), args.slice(n + numStates, n),
-              args.slice(n, numStates), args[2 * n + numStates],
+              args.slice(n, numStates), args[2 * n + numStates + masks.size()],
               adam ? args.back() : Value(), results, names);
   finish(func, results, names);
 }
@@ -566,6 +759,12 @@ void TrainStepGenerator::emitUpdates(ValueRange tensors, ValueRange gradients,
       old.push_back(states[k * trained.size() + t]);
     SmallVector<Value> updated = update(tensors[t], gradients[t], old, lr, step,
                                         a->role == Role::QParam);
+    // A pruned weight and its optimizer state stay exactly 0: momentum or
+    // weight decay never revive it.
+    for (auto [m, mask] : llvm::zip(masks, currentMasks))
+      if (m.param == a)
+        for (Value &v : updated)
+          v = applyMask(mask, v);
     results.push_back(updated[0]);
     names.push_back(nameOf(*a));
     for (unsigned k = 0; k < kinds.size(); ++k)
@@ -583,6 +782,7 @@ void TrainStepGenerator::emitCalibrate() {
   parts.scales = false;
   parts.observers = true;
   parts.labels = false;
+  parts.masks = scheduled();
   Layout l = layout(parts);
   func::FuncOp func = createFunction("calibrate", l);
   SmallVector<Value> outputs;
@@ -600,6 +800,7 @@ void TrainStepGenerator::emitQParams() {
   parts.observers = true;
   parts.inputs = false;
   parts.labels = false;
+  parts.masks = scheduled();
   Layout l = layout(parts);
   func::FuncOp func = createFunction("qparams", l);
   SmallVector<Value> outputs;
@@ -789,6 +990,28 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     return module.emitError("qat-build-train-step: batch-shards must be at "
                             "least 1, got ")
            << trainOptions.batchShards;
+  if (trainOptions.pruneEnd >= 0) {
+    auto bad = [&](const Twine &what) {
+      return module.emitError("qat-build-train-step: ") << what;
+    };
+    if (trainOptions.pruneBegin < 0 ||
+        trainOptions.pruneEnd < trainOptions.pruneBegin)
+      return bad("expected 0 <= prune-begin <= prune-end, got prune-begin=" +
+                 Twine(trainOptions.pruneBegin) +
+                 " and prune-end=" + Twine(trainOptions.pruneEnd));
+    if (trainOptions.pruneEvery < 1)
+      return bad("prune-every must be at least 1, got " +
+                 Twine(trainOptions.pruneEvery));
+    if (!(trainOptions.pruneInitialSparsity >= 0.0 &&
+          trainOptions.pruneInitialSparsity < 1.0))
+      return bad("prune-initial-sparsity must be in [0, 1), got " +
+                 Twine(std::to_string(trainOptions.pruneInitialSparsity)));
+    bool pruned = false;
+    fwd.walk([&](PruneMaskOp) { pruned = true; });
+    if (!pruned)
+      return bad("a sparsity schedule (prune-end) needs pruned weights; the "
+                 "forward has no qat.prune_mask (run qat-prune first)");
+  }
   FailureOr<Type> labelType = getLabelType(fwd, trainOptions.loss);
   if (failed(labelType))
     return failure();
@@ -837,6 +1060,10 @@ struct BuildTrainStepPass
     options.averagingConstant = averagingConstant;
     options.freezeObserversAfter = freezeObserversAfter;
     options.batchShards = batchShards;
+    options.pruneBegin = pruneBegin;
+    options.pruneEnd = pruneEnd;
+    options.pruneEvery = pruneEvery;
+    options.pruneInitialSparsity = pruneInitialSparsity;
     options.functions.assign(functions.begin(), functions.end());
     if (failed(buildTrainStep(getOperation(), options)))
       signalPassFailure();

@@ -224,6 +224,16 @@ def cmd_train(args):
                    range_learning=args.range_learning)
     comm = _communicator(args)
     options.update(comm=comm, accumulate=args.accumulate)
+    if args.prune_end is not None:
+        if args.prune_begin > args.prune_end:
+            raise UsageError(f"--prune-begin {args.prune_begin} is after "
+                             f"--prune-end {args.prune_end}")
+        if args.faithful:
+            raise UsageError("--faithful trains frozen scales; prune with a "
+                             "schedule before it, without --faithful")
+        options["prune_schedule"] = workflow.PruneSchedule(
+            args.prune_begin, args.prune_end, args.prune_every,
+            args.prune_initial_sparsity)
     frozen = {}  # scales and zero points --faithful keeps as they are
     if args.faithful:
         trainer, frozen = workflow.faithful_trainer(
@@ -560,6 +570,20 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--weight-decay", type=NON_NEGATIVE, default=0.0)
     c.add_argument("--range-learning", choices=["lsq", "ema", "none"],
                    default="lsq")
+    c.add_argument("--prune-end", type=NON_NEGATIVE_INT, metavar="STEP",
+                   help="sparsity schedule for a pruned model (docs/"
+                        "Pruning.md): masks are recomputed every "
+                        "--prune-every steps from --prune-begin to this "
+                        "step, magnitude sparsity rising from "
+                        "--prune-initial-sparsity to each layer's target as "
+                        "s_f + (s_i - s_f)(1 - p)^3, then frozen; pruned "
+                        "weights stay exactly 0")
+    c.add_argument("--prune-begin", type=NON_NEGATIVE_INT, default=0,
+                   metavar="STEP")
+    c.add_argument("--prune-every", type=POSITIVE_INT, default=100,
+                   metavar="STEPS")
+    c.add_argument("--prune-initial-sparsity", type=float, default=0.0,
+                   metavar="S")
     c.add_argument("--faithful", action="store_true",
                    help="keep the scales and zero points of --values and "
                         "train the weights through the faithful simulation "

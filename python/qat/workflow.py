@@ -20,7 +20,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -202,6 +202,17 @@ def _progress(total: int, desc: str, enabled: bool):
                 dynamic_ncols=True)
 
 
+class PruneSchedule(NamedTuple):
+    """The sparsity schedule of qat-build-train-step (docs/Pruning.md):
+    masks recomputed at the 1-based steps prune_begin, prune_begin +
+    prune_every, ... up to prune_end (and at it), then frozen; magnitude
+    masks at s(t) = s_f + (s_i - s_f)(1 - p)^3."""
+    prune_begin: int
+    prune_end: int
+    prune_every: int = 100
+    prune_initial_sparsity: float = 0.0
+
+
 class Trainer:
     """A compiled training program (`qat-build-train-step`) of `text` and
     its state: values by name, optimizer state, observers.
@@ -221,11 +232,17 @@ class Trainer:
                  momentum: float = 0.9, weight_decay: float = 0.0,
                  range_learning: str = "lsq", comm=None,
                  accumulate: int = 1,
-                 functions: Optional[Sequence[str]] = None):
+                 functions: Optional[Sequence[str]] = None,
+                 prune_schedule: Optional["PruneSchedule"] = None):
         self.text = text  # the forward the training step was built from
         self.comm = comm or distributed.Single()
         self.accumulate = accumulate
         shards = accumulate * self.comm.size
+        if prune_schedule and shards > 1:
+            raise ValueError("a sparsity schedule trains on one process "
+                             "without --accumulate (masks advance in "
+                             "@train_step)")
+        schedule = prune_schedule._asdict() if prune_schedule else {}
         self.model: Model = distributed.load_program(
             self.comm,
             lambda: pipeline.run(text, "qat-train-pipeline",
@@ -234,7 +251,7 @@ class Trainer:
                                  range_learning=range_learning,
                                  batch_shards=shards if shards > 1 else None,
                                  functions=",".join(functions)
-                                 if functions else None),
+                                 if functions else None, **schedule),
             workdir, name)
         # The training step, or (a calibration-only program) @calibrate:
         # either names every argument the trainer holds values for.
@@ -242,6 +259,12 @@ class Trainer:
             "train_step") or self.model.calibrate
         self.values = dict(values)
         self.require("param")
+        # Scheduled pruning masks (`mask:<layer>`, 1 kept, 0 pruned) are
+        # values: saved with the weights, read by qat-freeze. A new one
+        # keeps everything until the schedule first prunes.
+        for info in self.step_entry.args:
+            if info.name.startswith("mask:") and info.name not in self.values:
+                self.values[info.name] = np.ones(info.shape, np.float32)
         self.state: Dict[str, np.ndarray] = {}
         for info in self.step_entry.args:
             kind = info.name.partition(":")[0]
@@ -432,6 +455,8 @@ class Trainer:
                     kind, _, bare = name.partition(":")
                     if kind in ("param", "qparam"):
                         self.values[bare] = value
+                    elif kind == "mask":
+                        self.values[name] = value
                     else:
                         self.state[name] = value
                 window.append(loss)

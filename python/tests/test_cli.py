@@ -557,6 +557,23 @@ def test_prune_from_the_command_line(project, tmp_path):
     assert "qat.apply_mask" not in forward
     ok("convert", tmp_path / "mlp.frozen.mlir", "-o", tmp_path / "mlp.int.mlir",
        cwd=d)
+    # A sparsity schedule: masks recomputed at steps 2, 4, 6, then frozen;
+    # they are saved with the values and freeze deploys them.
+    out = ok("train", qat_model, "--values", tmp_path / "cal.npz", "--data",
+             "data.npz", "--limit", 256, "--prune-begin", 2, "--prune-end", 6,
+             "--prune-every", 2, "--lr", 0.01, "-q", "-o",
+             tmp_path / "sched.npz", cwd=d)
+    with np.load(tmp_path / "sched.npz") as v:
+        for mask, weight in (("mask:matmul_0", "fc0.weight"),
+                             ("mask:matmul_1", "fc1.weight")):
+            pruned = v[mask] == 0
+            assert pruned.sum() == int(0.5 * pruned.size), mask
+            assert np.all(v[weight][pruned] == 0), weight
+    ok("freeze", qat_model, "--values", tmp_path / "sched.npz", "-o",
+       tmp_path / "sched.frozen.mlir", cwd=d)
+    assert "after --prune-end 3" in user_error(
+        "train", qat_model, "--values", tmp_path / "cal.npz", "--data",
+        "data.npz", "--prune-begin", 5, "--prune-end", 3, cwd=d)
     assert "nothing to prune with" in user_error("prune", "mlp.mlir", cwd=d)
     assert "expected N:M with 0 < N < M (such as 2:4), got '5:4'" in \
         user_error("prune", "mlp.mlir", "--prune", "5:4", cwd=d)

@@ -113,3 +113,103 @@ def constants(text, shape):
                              ">", text):
         yield np.frombuffer(bytes.fromhex(match.group(1)),
                             "<f4").reshape(dims)
+
+
+def scheduled_sparsity(t, final, begin, end, initial):
+    """TF-MOT's PolynomialDecay in float32, as the train step computes it:
+    s_f + (s_i - s_f)(1 - p)^3, p = clip((t - begin) / (end - begin))."""
+    f = np.float32
+    p = np.clip(f(t - begin) / f(end - begin), f(0), f(1))
+    q = f(1) - p
+    return f(final) + (f(initial) - f(final)) * (q * q * q)
+
+
+def test_sparsity_schedule_recomputes_then_freezes(mlp, tmp_path):
+    """Masks are training state: recomputed from the step's incoming weights
+    at steps 2, 5, 8 and 10 (begin 2, every 3, and the end) at the
+    scheduled sparsity, unchanged in between, frozen after step 10. With
+    momentum and weight decay, no pruned weight and no pruned momentum is
+    ever anything but 0 (no revival)."""
+    imported, _ = mlp
+    text = pipeline.run(imported.text, "qat-prune", sparsity=0.75)
+    begin, end, every, initial = 2, 10, 3, 0.2
+    trainer = workflow.Trainer(
+        text, imported.params, str(tmp_path), "scheduled",
+        momentum=0.9, weight_decay=1e-2,
+        prune_schedule=workflow.PruneSchedule(begin, end, every, initial))
+    rng = np.random.default_rng(3)
+    batch = trainer.batch
+    data = workflow.Split(
+        rng.random((batch,) + trainer.input_shape[1:], dtype=np.float32),
+        rng.integers(0, 4, batch).astype(np.int32))
+    masks = {"fc0.weight": "mask:matmul_0", "fc1.weight": "mask:matmul_1"}
+    previous = {m: np.ones_like(trainer.values[w], np.float32)
+                for w, m in masks.items()}
+    for t in range(1, 15):
+        before = {w: trainer.values[w].copy() for w in masks}
+        trainer.fit(data, 1, 0.05, seed=t)
+        assert trainer.step == t
+        recompute = begin <= t <= end and ((t - begin) % every == 0 or t == end)
+        for w, m in masks.items():
+            mask = trainer.values[m]
+            assert set(np.unique(mask)) <= {0.0, 1.0}
+            if recompute:
+                s = scheduled_sparsity(t, 0.75, begin, end, initial)
+                expected = magnitude_mask(before[w], s)
+                np.testing.assert_array_equal(mask == 1, expected,
+                                              err_msg=f"{m} at step {t}")
+            else:
+                np.testing.assert_array_equal(mask, previous[m],
+                                              err_msg=f"{m} at step {t}")
+            pruned = mask == 0
+            assert np.all(trainer.values[w][pruned] == 0), (w, t)
+            assert np.all(trainer.state[f"momentum:{w}"][pruned] == 0), (w, t)
+            previous[m] = mask.copy()
+    # The final sparsity is the target, 75% of each weight.
+    for w, m in masks.items():
+        assert np.count_nonzero(previous[m] == 0) == int(
+            0.75 * previous[m].size), m
+    # Before the schedule begins nothing is pruned; at its first step the
+    # initial sparsity is (checked above through the masks).
+
+
+def test_freeze_deploys_the_trained_mask(mlp, tmp_path):
+    """qat-freeze uses the trained masks (`mask:<layer>` in the values), and
+    refuses weights that are nonzero where a trained mask prunes."""
+    imported, _ = mlp
+    text = pipeline.run(imported.text, "qat-prune", sparsity=0.5)
+    text = workflow.instrument(text)
+    w0 = imported.params["fc0.weight"]
+    # A mask that is not the magnitude mask of the weights: every other
+    # element of the flattened weight.
+    mask = (np.arange(w0.size) % 2 == 0).reshape(w0.shape).astype(np.float32)
+    values = dict(imported.params)
+    values["fc0.weight"] = w0 * mask
+    trainer = workflow.Trainer(text, values, str(tmp_path), "cal",
+                               range_learning="none")
+    rng = np.random.default_rng(0)
+    trainer.calibrate(rng.random((32,) + trainer.input_shape[1:],
+                                 dtype=np.float32), 2)
+    values = dict(trainer.values)
+    values["mask:matmul_0"] = mask
+    function = workflow.forward_function(text)
+    frozen = workflow.freeze(text, values, function)
+    forward = frozen.split(f"func.func @{function}(")[1].split(
+        "func.func @")[0]
+    # fc0 deploys the trained mask (not its magnitude mask), fc1 the
+    # magnitude mask of its weight, computed at freezing.
+    assert "qat.prune_mask" not in forward and "qat.apply_mask" not in forward
+    rows, cols = w0.shape
+    found = list(constants(forward, f"{rows}x{cols}xf32"))
+    assert len(found) == 1
+    np.testing.assert_array_equal(found[0] != 0, (mask == 1) & (w0 != 0))
+    values["fc0.weight"] = w0  # nonzero where the mask prunes
+    with pytest.raises(pipeline.ToolError,
+                       match=r"layer 'matmul_0': \d+ weights are nonzero "
+                             r"where its trained mask prunes them"):
+        workflow.freeze(text, values, function)
+    values["fc0.weight"] = w0 * mask
+    values["mask:conv_9"] = mask
+    with pytest.raises(pipeline.ToolError,
+                       match="'mask:conv_9' names no pruned layer"):
+        workflow.freeze(text, values, function)

@@ -111,6 +111,16 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     Option<"batchShards", "batch-shards", "int64_t", "1",
            "micro-batches per update (data-parallel ranks x accumulation): "
            "LSQ's activation gradient scale counts the global batch">,
+    Option<"pruneBegin", "prune-begin", "int64_t", "0",
+           "sparsity schedule: the first step masks are recomputed at">,
+    Option<"pruneEnd", "prune-end", "int64_t", "-1",
+           "sparsity schedule: the last step masks are recomputed at, then "
+           "frozen (-1: no schedule; masks follow the weights)">,
+    Option<"pruneEvery", "prune-every", "int64_t", "100",
+           "sparsity schedule: steps between mask recomputations">,
+    Option<"pruneInitialSparsity", "prune-initial-sparsity", "double", "0.0",
+           "sparsity schedule: s_i of the polynomial decay to each mask's "
+           "target sparsity">,
     ListOption<"functions", "functions", "std::string",
                "the generated functions to keep (default: all; calibration "
                "needs calibrate,qparams)">,
@@ -120,6 +130,7 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::qat::QatDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
   ];
 }

@@ -43,6 +43,17 @@ struct TrainStepOptions {
   /// activation then counts the elements of the whole global batch, so that
   /// N shards of batch b train as one batch of N*b.
   int64_t batchShards = 1;
+  /// The sparsity schedule of pruned weights (qat.prune_mask, docs/
+  /// Pruning.md). With pruneEnd >= 0 each mask is training state
+  /// (`mask:<layer>`), recomputed from the weights at the 1-based steps t
+  /// with pruneBegin <= t <= pruneEnd and (t - pruneBegin) % pruneEvery == 0
+  /// (and at pruneEnd), then frozen; a magnitude mask's sparsity follows
+  /// s(t) = s_f + (pruneInitialSparsity - s_f) (1 - p)^3 with
+  /// p = clip((t - pruneBegin) / (pruneEnd - pruneBegin), 0, 1). Pruned
+  /// weights and their optimizer state are kept at exactly 0. -1: no
+  /// schedule (each mask follows the weights at every forward).
+  int64_t pruneBegin = 0, pruneEnd = -1, pruneEvery = 100;
+  double pruneInitialSparsity = 0.0;
   /// The generated functions to keep (train_step, train_gradients,
   /// apply_update, gradients, eval_step, calibrate, qparams); empty: all.
   /// Calibration compiles just calibrate and qparams.
@@ -66,6 +77,10 @@ void assignTrainStepOptions(To &to, const From &from) {
   to.averagingConstant = from.averagingConstant;
   to.freezeObserversAfter = from.freezeObserversAfter;
   to.batchShards = from.batchShards;
+  to.pruneBegin = from.pruneBegin;
+  to.pruneEnd = from.pruneEnd;
+  to.pruneEvery = from.pruneEvery;
+  to.pruneInitialSparsity = from.pruneInitialSparsity;
   // Three list types (std::vector, the pass's SmallVector, the pipeline's
   // ListOption) share clear and push_back.
   to.functions.clear();

@@ -90,6 +90,9 @@ LogicalResult pruneLayer(const Layer &layer, StringRef name,
                                b.getI64IntegerAttr(spec.m),
                                b.getI64IntegerAttr(*axis));
   }
+  // Named after its layer: the training state of a scheduled mask is
+  // `mask:<layer>`, and qat-freeze finds the trained mask by that name.
+  QatDialect::setLayerName(keep.getDefiningOp(), name);
   Value pruned = ApplyMaskOp::create(b, loc, type, weight, keep);
   operand->set(pruned);
   return success();

@@ -9,18 +9,18 @@
 // weight with the target sparsity as a constant.
 // MAG-LABEL: func.func @mlp3
 // MAG:         %[[S:.*]] = arith.constant dense<7.500000e-01> : tensor<f32>
-// MAG:         %[[K:.*]] = qat.prune_mask %arg1 sparsity(%[[S]] : tensor<f32>) : tensor<4x4xf32> -> tensor<4x4xi1>
+// MAG:         %[[K:.*]] = qat.prune_mask %arg1 sparsity(%[[S]] : tensor<f32>) {qat.layer = "fc1"} : tensor<4x4xf32> -> tensor<4x4xi1>
 // MAG:         %[[P:.*]] = qat.apply_mask %arg1, %[[K]] : tensor<4x4xf32>, tensor<4x4xi1>
 // MAG:         linalg.matmul {qat.layer = "fc1"} ins(%arg0, %[[P]] :
 // MAG-COUNT-2: qat.apply_mask
 
 // N:M along the reduction axis: a matmul weight's rows (axis 0).
-// NM:          %[[K:.*]] = qat.prune_mask %arg1 {axis = 0 : i64, m = 4 : i64, n = 2 : i64}
+// NM:          %[[K:.*]] = qat.prune_mask %arg1 {axis = 0 : i64, m = 4 : i64, n = 2 : i64, qat.layer = "fc1"}
 // NM:          qat.apply_mask %arg1, %[[K]]
 
 // The config: 50% by default, fc2 2:4, head skipped.
 // CONFIG:      qat.prune_mask %arg1 sparsity(
-// CONFIG:      qat.prune_mask %arg2 {axis = 0 : i64, m = 4 : i64, n = 2 : i64}
+// CONFIG:      qat.prune_mask %arg2 {axis = 0 : i64, m = 4 : i64, n = 2 : i64, qat.layer = "fc2"}
 // CONFIG-NOT:  qat.prune_mask %arg3
 
 // Either order has one meaning: the mask applies to the float weight, and
@@ -34,7 +34,7 @@
 
 // A convolution's groups run along its input channels (HWCF axis 2).
 // CONV-LABEL: func.func @conv
-// CONV:         qat.prune_mask %arg1 {axis = 2 : i64, m = 4 : i64, n = 2 : i64} : tensor<3x3x8x4xf32>
+// CONV:         qat.prune_mask %arg1 {axis = 2 : i64, m = 4 : i64, n = 2 : i64, qat.layer = "{{.*}}"} : tensor<3x3x8x4xf32>
 func.func @conv(%x: tensor<1x6x6x8xf32>, %w: tensor<3x3x8x4xf32>) -> tensor<1x4x4x4xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x4x4x4xf32>
