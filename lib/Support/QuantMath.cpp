@@ -358,6 +358,36 @@ void nmPruneMask(const float *w, const int64_t *shape, unsigned rank,
   }
 }
 
+void blockPruneMask(const float *w, const int64_t *shape, unsigned rank,
+                    const int64_t *block, double sparsity, uint8_t *keep) {
+  std::vector<int64_t> grid(rank), strides(rank, 1);
+  int64_t numElements = 1, numBlocks = 1;
+  for (unsigned d = 0; d < rank; ++d) {
+    assert(block[d] > 0 && shape[d] % block[d] == 0 && "invalid block");
+    grid[d] = shape[d] / block[d];
+    numElements *= shape[d];
+    numBlocks *= grid[d];
+  }
+  for (unsigned d = rank; d-- > 1;)
+    strides[d - 1] = strides[d] * shape[d];
+  // Element i's block, row-major over the grid.
+  auto blockOf = [&](int64_t i) {
+    int64_t b = 0;
+    for (unsigned d = 0; d < rank; ++d)
+      b = b * grid[d] + (i / strides[d] % shape[d]) / block[d];
+    return b;
+  };
+  // Row-major over the elements visits each block's elements in row-major
+  // order within the block: the order of the sums.
+  std::vector<float> scores(numBlocks, 0.0f);
+  for (int64_t i = 0; i < numElements; ++i)
+    scores[blockOf(i)] += std::fabs(w[i]);
+  std::vector<uint8_t> keepBlock(numBlocks);
+  magnitudePruneMask(scores.data(), numBlocks, sparsity, keepBlock.data());
+  for (int64_t i = 0; i < numElements; ++i)
+    keep[i] = keepBlock[blockOf(i)];
+}
+
 int64_t accumulatorBound(int64_t depth, QuantRange activations,
                          int64_t aZeroPoint, QuantRange weights) {
   assert(depth >= 0 && "negative depth");

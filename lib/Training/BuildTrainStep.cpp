@@ -565,7 +565,8 @@ void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
         }
         Value keep = PruneMaskOp::create(b, cloned.getType(), cloned.getInput(),
                                          sparsity, cloned.getNAttr(),
-                                         cloned.getMAttr(), cloned.getAxisAttr());
+                                         cloned.getMAttr(), cloned.getAxisAttr(),
+                                         cloned.getBlockAttr());
         Value ones = emitMap(b, maskType, {keep}, 1,
                              [&](OpBuilder &nb, Location loc, ValueRange a) {
                                return SmallVector<Value>{arith::SelectOp::create(

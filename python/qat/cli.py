@@ -518,7 +518,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--report", help="also write the plan to this file")
     c.add_argument("--prune", metavar="SPEC",
                    help="also prune every layer's weight (qat-prune): a "
-                        "sparsity such as 0.5, or N:M such as 2:4; the "
+                        "sparsity such as 0.5, N:M such as 2:4, or a "
+                        "sparsity of KxN blocks such as 0.75/4x16; the "
                         "config's prune keys apply per layer")
     c.set_defaults(run=cmd_instrument)
 
@@ -527,8 +528,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("-o", "--output")
     c.add_argument("--prune", metavar="SPEC",
-                   help="every layer: a sparsity such as 0.5, or N:M such "
-                        "as 2:4")
+                   help="every layer: a sparsity such as 0.5, N:M such as "
+                        "2:4, or a sparsity of KxN blocks (K along the "
+                        "reduction axis, N output channels) such as "
+                        "0.75/4x16")
     c.add_argument("--config", help="per-layer JSON config with prune keys")
     c.set_defaults(run=cmd_prune)
 

@@ -47,11 +47,16 @@ def instrument(text: str, weight_bits: int = 8, act_bits: int = 8,
 
 def prune(text: str, spec: Optional[str] = None,
           config: Optional[str] = None) -> str:
-    """qat-prune: `spec` is a sparsity ("0.5", by magnitude) or "N:M"
-    ("2:4") for every layer; `config` the per-layer JSON config."""
+    """qat-prune: `spec` is a sparsity ("0.5", by magnitude), "N:M"
+    ("2:4") or a sparsity of KxN blocks ("0.75/4x16") for every layer;
+    `config` the per-layer JSON config."""
     options = {"config": config}
     if spec is not None:
-        options["pattern" if ":" in spec else "sparsity"] = spec
+        sparsity, _, block = spec.partition("/")
+        if ":" in spec:
+            options["pattern"] = spec
+        else:
+            options.update(sparsity=sparsity, block=block or None)
     return pipeline.run(text, "qat-prune", **options)
 
 

@@ -544,6 +544,8 @@ def test_prune_from_the_command_line(project, tmp_path):
     assert "pruned (2:4)" in ok("prune", "mlp.mlir", "--prune", "2:4", "-o",
                                 out, cwd=d)
     assert "qat.apply_mask" in out.read_text()
+    ok("prune", "mlp.mlir", "--prune", "0.5/4x4", "-o", out, cwd=d)
+    assert out.read_text().count("block = array<i64: 4, 4>") == 2
     qat_model = tmp_path / "mlp.qat.mlir"
     ok("instrument", "mlp.mlir", "--prune", "0.5", "-o", qat_model, cwd=d)
     text = qat_model.read_text()
@@ -577,7 +579,7 @@ def test_prune_from_the_command_line(project, tmp_path):
     assert "nothing to prune with" in user_error("prune", "mlp.mlir", cwd=d)
     assert "expected N:M with 0 < N < M (such as 2:4), got '5:4'" in \
         user_error("prune", "mlp.mlir", "--prune", "5:4", cwd=d)
-    assert "expected a sparsity in [0, 1), N:M or none, got '1.5'" in \
+    assert "expected a sparsity in [0, 1), N:M, S/KxN (such as 0.75/4x16) or none, got '1.5'" in \
         user_error("instrument", "mlp.mlir", "--prune", "1.5", cwd=d)
 
 

@@ -27,6 +27,19 @@ def magnitude_mask(w, sparsity):
     return keep.reshape(w.shape)
 
 
+def block_mask(w, sparsity, block):
+    """Prune whole blocks (K rows by N columns of a 2-D weight) of the
+    smallest sums of |w|, summed in float32 in row-major order within the
+    block; ties: the lower block index first."""
+    k, n = block
+    scores = np.zeros((w.shape[0] // k, w.shape[1] // n), np.float32)
+    for i in range(k):
+        for j in range(n):
+            scores += np.abs(w[i::k, j::n]).astype(np.float32)
+    keep_blocks = magnitude_mask(scores, sparsity)
+    return np.repeat(np.repeat(keep_blocks, k, axis=0), n, axis=1)
+
+
 @pytest.fixture(scope="module")
 def mlp(tmp_path_factory):
     import onnx
@@ -39,6 +52,7 @@ def mlp(tmp_path_factory):
 @pytest.mark.parametrize("option,mask", [
     ({"pattern": "2:4"}, lambda w: nm_mask(w, 2, 4, axis=0)),
     ({"sparsity": 0.75}, lambda w: magnitude_mask(w, 0.75)),
+    ({"sparsity": 0.5, "block": "4x4"}, lambda w: block_mask(w, 0.5, (4, 4))),
 ])
 def test_pruned_weights_get_no_gradient(mlp, option, mask):
     """Through the instrumented, pruned MLP's @gradients: every weight the
@@ -213,3 +227,27 @@ def test_freeze_deploys_the_trained_mask(mlp, tmp_path):
     with pytest.raises(pipeline.ToolError,
                        match="'mask:conv_9' names no pruned layer"):
         workflow.freeze(text, values, function)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.5, 0.75, 0.999])
+def test_block_mask_compiled_matches_numpy(tmp_path, sparsity):
+    """The lowered block mask (scores, an unstructured mask of them, spread
+    back) against numpy's, 4x16 blocks of a 64x64 weight, every sparsity
+    counted in whole blocks."""
+    text = """
+func.func @blocks(%w: tensor<64x64xf32>, %s: tensor<f32>) -> tensor<64x64xf32> {
+  %keep = qat.prune_mask %w sparsity(%s : tensor<f32>) {block = array<i64: 4, 16>}
+      : tensor<64x64xf32> -> tensor<64x64xi1>
+  %ones = arith.constant dense<1.0> : tensor<64x64xf32>
+  %m = qat.apply_mask %ones, %keep : tensor<64x64xf32>, tensor<64x64xi1>
+  return %m : tensor<64x64xf32>
+}
+"""
+    entry = pipeline.load(text, str(tmp_path), "blocks")["blocks"]
+    rng = np.random.default_rng(int(sparsity * 1000))
+    w = rng.standard_normal((64, 64)).astype(np.float32)
+    got = entry(w, np.array(sparsity, np.float32))
+    expected = block_mask(w, sparsity, (4, 16))
+    np.testing.assert_array_equal(got == 1, expected)
+    blocks = 64 // 4 * (64 // 16)
+    assert np.count_nonzero(~expected) == 64 * int(sparsity * blocks)

@@ -255,6 +255,14 @@ void magnitudePruneMask(const float *w, int64_t numElements, double sparsity,
 void nmPruneMask(const float *w, const int64_t *shape, unsigned rank,
                  unsigned axis, unsigned n, unsigned m, uint8_t *keep);
 
+/// Block pruning: the tensor is tiled by `block` (one size per dimension,
+/// each dividing it); a block's score is the binary32 sum of |w| over its
+/// elements in row-major order, and the numPrunedFor(sparsity, blocks)
+/// blocks of the smallest scores (magnitude order, ties: lower block index
+/// in row-major block order pruned first) are zero, as whole blocks.
+void blockPruneMask(const float *w, const int64_t *shape, unsigned rank,
+                    const int64_t *block, double sparsity, uint8_t *keep);
+
 } // namespace quantmath
 
 #endif // QAT_SUPPORT_QUANTMATH_H

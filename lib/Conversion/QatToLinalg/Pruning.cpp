@@ -45,14 +45,98 @@ mlir::qat::lowering::whyPruneMaskNotLowerable(PruneMaskOp op) {
 namespace {
 
 struct PruneMaskLowering : OpConversionPattern<PruneMaskOp> {
-  using OpConversionPattern::OpConversionPattern;
+  PruneMaskLowering(MLIRContext *ctx) : OpConversionPattern(ctx) {
+    // Block masks lower through an unstructured mask of the block scores.
+    setHasBoundedRewriteRecursion();
+  }
 
   LogicalResult
   matchAndRewrite(PruneMaskOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
+    if (op.getBlock())
+      return lowerBlocks(op, rewriter);
     if (op.getSparsity())
       return lowerUnstructured(op, rewriter);
     return lowerNM(op, rewriter);
+  }
+
+  /// Blocks (quantmath::blockPruneMask): the input viewed as
+  /// [g0, b0, g1, b1, ...], one binary32 score per block (the sum of |x|,
+  /// the block's dimensions innermost so that they add in row-major order),
+  /// an unstructured mask of the scores, spread back over the blocks.
+  static LogicalResult lowerBlocks(PruneMaskOp op,
+                                   ConversionPatternRewriter &rewriter) {
+    RankedTensorType type = op.getInput().getType();
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "block pruning needs a static "
+                                             "shape");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = op.getContext();
+    ArrayRef<int64_t> block = *op.getBlock();
+    unsigned rank = type.getRank();
+    SmallVector<int64_t> grid, expanded;
+    SmallVector<ReassociationIndices> groups;
+    for (unsigned d = 0; d < rank; ++d) {
+      grid.push_back(type.getDimSize(d) / block[d]);
+      groups.push_back({2 * d, 2 * d + 1});
+      expanded.append({grid.back(), block[d]});
+    }
+    Value view = tensor::ExpandShapeOp::create(
+        rewriter, loc, RankedTensorType::get(expanded, type.getElementType()),
+        op.getInput(), groups);
+    // Iteration (g0..g(r-1), b0..b(r-1)); the view is read at
+    // (g0, b0, g1, b1, ...).
+    SmallVector<AffineExpr> viewIndex, gridIndex;
+    for (unsigned d = 0; d < rank; ++d) {
+      viewIndex.append({getAffineDimExpr(d, ctx),
+                        getAffineDimExpr(rank + d, ctx)});
+      gridIndex.push_back(getAffineDimExpr(d, ctx));
+    }
+    AffineMap viewMap = AffineMap::get(2 * rank, 0, viewIndex, ctx);
+    AffineMap gridMap = AffineMap::get(2 * rank, 0, gridIndex, ctx);
+    SmallVector<utils::IteratorType> iterators = parallel(rank);
+    iterators.append(rank, utils::IteratorType::reduction);
+    auto gridType = RankedTensorType::get(grid, rewriter.getF32Type());
+    Value zero = arith::ConstantOp::create(rewriter, loc,
+                                           rewriter.getF32FloatAttr(0.0f));
+    Value scoresInit =
+        linalg::FillOp::create(
+            rewriter, loc, zero,
+            tensor::EmptyOp::create(rewriter, loc, grid,
+                                    rewriter.getF32Type())
+                .getResult())
+            .getResult(0);
+    auto scores = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{gridType}, ValueRange{view},
+        ValueRange{scoresInit}, ArrayRef<AffineMap>{viewMap, gridMap},
+        iterators, [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
+          Value magnitude = math::AbsFOp::create(b, bodyLoc, args[0]);
+          linalg::YieldOp::create(
+              b, bodyLoc,
+              Value(arith::AddFOp::create(b, bodyLoc, args[1], magnitude)));
+        });
+    Value blockMask = PruneMaskOp::create(
+        rewriter, loc, RankedTensorType::get(grid, rewriter.getI1Type()),
+        scores.getResult(0), op.getSparsity(), nullptr, nullptr, nullptr,
+        nullptr);
+    // Spread: the view's element (g0, b0, ...) takes its block's bit.
+    SmallVector<AffineExpr> ofBlock;
+    for (unsigned d = 0; d < rank; ++d)
+      ofBlock.push_back(getAffineDimExpr(2 * d, ctx));
+    AffineMap spreadIn = AffineMap::get(2 * rank, 0, ofBlock, ctx);
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(2 * rank, ctx);
+    Value spreadInit =
+        tensor::EmptyOp::create(rewriter, loc, expanded, rewriter.getI1Type());
+    auto spread = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{spreadInit.getType()}, ValueRange{blockMask},
+        ValueRange{spreadInit}, ArrayRef<AffineMap>{spreadIn, identity},
+        parallel(2 * rank),
+        [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
+          linalg::YieldOp::create(b, bodyLoc, args[0]);
+        });
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getType(), spread.getResult(0), groups);
+    return success();
   }
 
   /// N:M: each element counts the members of its group that come after it

@@ -208,6 +208,23 @@ func.func @prune_mask_n_m(%w: tensor<4x8xf32>) -> tensor<4x8xi1> {
 
 // -----
 
+// Blocks: one score per block (the sum of |w|, the block's dimensions
+// innermost), an unstructured mask of the scores, spread back.
+// CHECK-LABEL: func @prune_mask_blocks
+// CHECK:       tensor.expand_shape %arg0 {{\[}}[0, 1], [2, 3]] output_shape [2, 2, 2, 4]
+// CHECK:       linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction", "reduction"]}
+// CHECK:         math.absf
+// CHECK:         arith.addf
+// CHECK:       scf.for
+// CHECK:       linalg.generic
+// CHECK:       tensor.collapse_shape {{.*}} : tensor<2x2x2x4xi1> into tensor<4x8xi1>
+func.func @prune_mask_blocks(%w: tensor<4x8xf32>, %sparsity: tensor<f32>) -> tensor<4x8xi1> {
+  %0 = qat.prune_mask %w sparsity(%sparsity : tensor<f32>) {block = array<i64: 2, 4>} : tensor<4x8xf32> -> tensor<4x8xi1>
+  return %0 : tensor<4x8xi1>
+}
+
+// -----
+
 // CHECK-LABEL: func @prune_mask_unstructured
 func.func @prune_mask_unstructured(%w: tensor<4x8xf32>, %sparsity: tensor<f32>) -> tensor<4x8xi1> {
   // 64-bit keys, the number to prune in binary64, a 64-step bitwise search

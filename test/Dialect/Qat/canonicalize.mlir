@@ -190,6 +190,19 @@ func.func @fold_prune_mask() -> (tensor<2x4xi1>, tensor<2x4xi1>) {
 
 // -----
 
+// Blocks of 1x2 scored by their sums of |w| (1.0, 1.1 / 0.6, 0.9): a
+// quarter of the 4 blocks pruned is the one of 0.6, whole.
+// CHECK-LABEL: func @fold_block_prune_mask
+// CHECK: arith.constant dense<{{\[}}[true, true, true, true], [false, false, true, true]]> : tensor<2x4xi1>
+func.func @fold_block_prune_mask() -> tensor<2x4xi1> {
+  %w = arith.constant dense<[[0.9, 0.1, -0.8, 0.3], [-0.1, 0.5, -0.7, 0.2]]> : tensor<2x4xf32>
+  %quarter = arith.constant dense<0.25> : tensor<f32>
+  %m = qat.prune_mask %w sparsity(%quarter : tensor<f32>) {block = array<i64: 1, 2>} : tensor<2x4xf32> -> tensor<2x4xi1>
+  return %m : tensor<2x4xi1>
+}
+
+// -----
+
 // apply_mask of constants is the pruned constant (+0.0 where the mask is
 // false); an all-true mask is the input itself.
 // CHECK-LABEL: func @fold_apply_mask

@@ -373,3 +373,27 @@ func.func @apply_mask_shape_mismatch(%w: tensor<4x4xf32>, %keep: tensor<4x2xi1>)
   %0 = qat.apply_mask %w, %keep : tensor<4x4xf32>, tensor<4x2xi1>
   return %0 : tensor<4x4xf32>
 }
+
+// -----
+
+func.func @prune_mask_block_without_sparsity(%w: tensor<4x4xf32>) -> tensor<4x4xi1> {
+  // expected-error @+1 {{expected a sparsity operand with a block attribute}}
+  %0 = qat.prune_mask %w {block = array<i64: 2, 2>} : tensor<4x4xf32> -> tensor<4x4xi1>
+  return %0 : tensor<4x4xi1>
+}
+
+// -----
+
+func.func @prune_mask_block_rank(%w: tensor<4x4xf32>, %s: tensor<f32>) -> tensor<4x4xi1> {
+  // expected-error @+1 {{expected a block size per dimension (2), got 1}}
+  %0 = qat.prune_mask %w sparsity(%s : tensor<f32>) {block = array<i64: 2>} : tensor<4x4xf32> -> tensor<4x4xi1>
+  return %0 : tensor<4x4xi1>
+}
+
+// -----
+
+func.func @prune_mask_block_divides(%w: tensor<4x6xf32>, %s: tensor<f32>) -> tensor<4x6xi1> {
+  // expected-error @+1 {{expected block sizes that divide the dimensions they tile, got 4 for dimension 1 (size 6)}}
+  %0 = qat.prune_mask %w sparsity(%s : tensor<f32>) {block = array<i64: 2, 4>} : tensor<4x6xf32> -> tensor<4x6xi1>
+  return %0 : tensor<4x6xi1>
+}

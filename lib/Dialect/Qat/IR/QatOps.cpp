@@ -547,8 +547,24 @@ LogicalResult PruneMaskOp::verify() {
     if (anyNm)
       return emitOpError("expected either a sparsity operand or n, m and axis "
                          "attributes, not both");
+    std::optional<ArrayRef<int64_t>> block = getBlock();
+    if (!block)
+      return success();
+    RankedTensorType type = getInput().getType();
+    if (block->size() != static_cast<size_t>(type.getRank()))
+      return emitOpError("expected a block size per dimension (")
+             << type.getRank() << "), got " << block->size();
+    for (auto [d, size] : llvm::enumerate(*block)) {
+      int64_t dim = type.getDimSize(d);
+      if (size < 1 || (!ShapedType::isDynamic(dim) && dim % size != 0))
+        return emitOpError("expected block sizes that divide the dimensions "
+                           "they tile, got ")
+               << size << " for dimension " << d << " (size " << dim << ")";
+    }
     return success();
   }
+  if (getBlock())
+    return emitOpError("expected a sparsity operand with a block attribute");
   if (!allNm)
     return emitOpError("expected n, m and axis attributes for N:M pruning (or "
                        "a sparsity operand)");
@@ -580,8 +596,13 @@ OpFoldResult PruneMaskOp::fold(FoldAdaptor adaptor) {
         getFloats(adaptor.getSparsity());
     if (!sparsity)
       return {};
-    ::quantmath::magnitudePruneMask(w->data(), w->size(), sparsity->front(),
-                                    keep.data());
+    if (std::optional<ArrayRef<int64_t>> block = getBlock())
+      ::quantmath::blockPruneMask(w->data(), type.getShape().data(),
+                                  type.getRank(), block->data(),
+                                  sparsity->front(), keep.data());
+    else
+      ::quantmath::magnitudePruneMask(w->data(), w->size(), sparsity->front(),
+                                      keep.data());
   } else {
     ::quantmath::nmPruneMask(w->data(), type.getShape().data(), type.getRank(),
                              *getAxis(), *getN(), *getM(), keep.data());

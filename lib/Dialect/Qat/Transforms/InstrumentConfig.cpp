@@ -178,11 +178,27 @@ llvm::Expected<PruneSpec> mlir::qat::parsePruneSpec(StringRef key,
     spec.m = m;
     return spec;
   }
+  auto [fraction, block] = text.split('/');
   double sparsity = 0;
-  if (text.getAsDouble(sparsity) || !(sparsity >= 0.0 && sparsity < 1.0))
+  if (fraction.getAsDouble(sparsity) || !(sparsity >= 0.0 && sparsity < 1.0))
     return configError(llvm::formatv("{0}: expected a sparsity in [0, 1), "
-                                     "N:M or none, got '{1}'",
+                                     "N:M, S/KxN (such as 0.75/4x16) or "
+                                     "none, got '{1}'",
                                      key, text));
+  if (text.contains('/')) {
+    auto [k, n] = block.split('x');
+    if (k.getAsInteger(10, spec.blockK) || n.getAsInteger(10, spec.blockN) ||
+        spec.blockK < 1 || spec.blockN < 1)
+      return configError(llvm::formatv("{0}: expected blocks KxN of "
+                                       "positive sizes after the sparsity "
+                                       "(such as 0.75/4x16), got '{1}'",
+                                       key, text));
+    if (sparsity > 0) {
+      spec.kind = PruneSpec::Kind::Block;
+      spec.sparsity = sparsity;
+    }
+    return spec;
+  }
   if (sparsity > 0) {
     spec.kind = PruneSpec::Kind::Magnitude;
     spec.sparsity = sparsity;

@@ -68,13 +68,36 @@ LogicalResult pruneLayer(const Layer &layer, StringRef name,
   Location loc = layer.op->getLoc();
   auto maskType = RankedTensorType::get(type.getShape(), b.getI1Type());
   Value keep;
-  if (spec.kind == PruneSpec::Kind::Magnitude) {
+  if (spec.kind == PruneSpec::Kind::Magnitude ||
+      spec.kind == PruneSpec::Kind::Block) {
+    DenseI64ArrayAttr block;
+    if (spec.kind == PruneSpec::Kind::Block) {
+      std::optional<int64_t> k = getReductionAxis(layer);
+      std::optional<int64_t> n = layer.weightAxis;
+      if (!k || !n || *k == *n)
+        return layer.op->emitOpError("layer '")
+               << name << "': block pruning needs a weight with a reduction "
+               << "axis and an output-channel axis";
+      SmallVector<int64_t> sizes(type.getRank(), 1);
+      sizes[*k] = spec.blockK;
+      sizes[*n] = spec.blockN;
+      for (int64_t axis : {*k, *n})
+        if (type.isDynamicDim(axis) ||
+            type.getDimSize(axis) % sizes[axis] != 0)
+          return layer.op->emitOpError("layer '")
+                 << name << "': blocks of " << spec.blockK << "x"
+                 << spec.blockN << " need weight dimension " << axis
+                 << " to be a multiple of " << sizes[axis] << ", got "
+                 << type.getDimSize(axis);
+      block = b.getDenseI64ArrayAttr(sizes);
+    }
     auto scalar = RankedTensorType::get({}, b.getF32Type());
     Value sparsity = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(
                     scalar, b.getF32FloatAttr(spec.sparsity).getValue()));
     keep = PruneMaskOp::create(b, loc, maskType, weight, sparsity,
-                               /*n=*/nullptr, /*m=*/nullptr, /*axis=*/nullptr);
+                               /*n=*/nullptr, /*m=*/nullptr, /*axis=*/nullptr,
+                               block);
   } else {
     std::optional<int64_t> axis = getReductionAxis(layer);
     if (!axis)
@@ -88,7 +111,7 @@ LogicalResult pruneLayer(const Layer &layer, StringRef name,
     keep = PruneMaskOp::create(b, loc, maskType, weight, /*sparsity=*/Value(),
                                b.getI64IntegerAttr(spec.n),
                                b.getI64IntegerAttr(spec.m),
-                               b.getI64IntegerAttr(*axis));
+                               b.getI64IntegerAttr(*axis), /*block=*/nullptr);
   }
   // Named after its layer: the training state of a scheduled mask is
   // `mask:<layer>`, and qat-freeze finds the trained mask by that name.
@@ -149,9 +172,15 @@ struct PrunePass : public qat::impl::PruneBase<PrunePass> {
       return fail(llvm::createStringError(
           llvm::inconvertibleErrorCode(),
           "give sparsity or pattern, not both"));
+    if (!block.empty() && sparsity.empty())
+      return fail(llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "block: give the sparsity of the blocks with sparsity="));
+    std::string setting = block.empty() ? sparsity : sparsity + "/" + block;
     llvm::Expected<PruneSpec> defaults = parsePruneSpec(
-        pattern.empty() ? "sparsity" : "pattern",
-        pattern.empty() ? StringRef(sparsity) : StringRef(pattern));
+        pattern.empty() ? (block.empty() ? "sparsity" : "sparsity/block")
+                        : "pattern",
+        pattern.empty() ? StringRef(setting) : StringRef(pattern));
     if (!defaults)
       return fail(defaults.takeError());
     if (!pattern.empty() && defaults->kind != PruneSpec::Kind::NofM)

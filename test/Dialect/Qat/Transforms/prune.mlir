@@ -4,6 +4,14 @@
 // RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument --qat-prune="pattern=2:4" | FileCheck %s --check-prefix=AFTER
 // RUN: qat-opt %S/Inputs/mlp3.mlir --qat-prune="pattern=2:4" --qat-instrument | FileCheck %s --check-prefix=BEFORE
 // RUN: qat-opt %s --split-input-file --qat-prune="pattern=2:4" | FileCheck %s --check-prefix=CONV
+// RUN: qat-opt %S/Inputs/mlp3.mlir --qat-prune="config=%S/Inputs/prune-block.json" | FileCheck %s --check-prefix=BLOCK
+// RUN: qat-opt %s --split-input-file --qat-prune="sparsity=0.5 block=4x2" | FileCheck %s --check-prefix=CONVBLOCK
+
+// Blocks: K along the reduction axis by N along the output channels.
+// BLOCK: qat.prune_mask %arg1 sparsity(%{{.*}} : tensor<f32>) {block = array<i64: 2, 2>, qat.layer = "fc1"}
+// BLOCK: qat.prune_mask %arg2 sparsity(%{{.*}} : tensor<f32>) {block = array<i64: 2, 2>, qat.layer = "fc2"}
+// BLOCK-NOT: qat.prune_mask %arg3
+// CONVBLOCK: qat.prune_mask %arg1 sparsity(%{{.*}} : tensor<f32>) {block = array<i64: 1, 1, 4, 2>, qat.layer = "{{.*}}"} : tensor<3x3x8x4xf32>
 
 // Magnitude: every layer's weight masked, the mask recomputed from the
 // weight with the target sparsity as a constant.
@@ -46,9 +54,9 @@ func.func @conv(%x: tensor<1x6x6x8xf32>, %w: tensor<3x3x8x4xf32>) -> tensor<1x4x
 
 // Errors, each one line naming what was expected and what was found.
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="sparsity=1" 2>&1 | FileCheck %s --check-prefix=ONE
-// ONE: error: qat-prune: sparsity: expected a sparsity in [0, 1), N:M or none, got '1'
+// ONE: error: qat-prune: sparsity: expected a sparsity in [0, 1), N:M, S/KxN (such as 0.75/4x16) or none, got '1'
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="sparsity=-0.1" 2>&1 | FileCheck %s --check-prefix=NEG
-// NEG: error: qat-prune: sparsity: expected a sparsity in [0, 1), N:M or none, got '-0.1'
+// NEG: error: qat-prune: sparsity: expected a sparsity in [0, 1), N:M, S/KxN (such as 0.75/4x16) or none, got '-0.1'
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="pattern=4:2" 2>&1 | FileCheck %s --check-prefix=NGTM
 // NGTM: error: qat-prune: pattern: expected N:M with 0 < N < M (such as 2:4), got '4:2'
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="pattern=0.5" 2>&1 | FileCheck %s --check-prefix=PATTERN
@@ -57,6 +65,12 @@ func.func @conv(%x: tensor<1x6x6x8xf32>, %w: tensor<3x3x8x4xf32>) -> tensor<1x4x
 // BOTH: error: qat-prune: give sparsity or pattern, not both
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="config=%S/Inputs/prune-no-match.json" 2>&1 | FileCheck %s --check-prefix=NOMATCH
 // NOMATCH: error: qat-prune: config '{{.*}}prune-no-match.json': layer pattern 'fc9*' matches no layer (layers: fc1, fc2, head)
+// RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="sparsity=0.5 block=3x2" 2>&1 | FileCheck %s --check-prefix=BADBLOCK
+// BADBLOCK: error: 'linalg.matmul' op layer 'fc1': blocks of 3x2 need weight dimension 0 to be a multiple of 3, got 4
+// RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="block=2x2" 2>&1 | FileCheck %s --check-prefix=NOSPARSITY
+// NOSPARSITY: error: qat-prune: block: give the sparsity of the blocks with sparsity=
+// RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="sparsity=0.5 block=2by2" 2>&1 | FileCheck %s --check-prefix=BLOCKSYNTAX
+// BLOCKSYNTAX: error: qat-prune: sparsity/block: expected blocks KxN of positive sizes after the sparsity (such as 0.75/4x16), got '0.5/2by2'
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="config=%S/Inputs/prune-bad-nm.json" 2>&1 | FileCheck %s --check-prefix=BADNM
 // BADNM: error: qat-prune: config '{{.*}}prune-bad-nm.json': layers[0].prune: expected N:M with 0 < N < M (such as 2:4), got '3:2'
 // RUN: not qat-opt %S/Inputs/mlp3.mlir --qat-prune="config=%S/Inputs/prune-true.json" 2>&1 | FileCheck %s --check-prefix=TRUE

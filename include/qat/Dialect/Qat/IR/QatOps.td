@@ -458,6 +458,11 @@ def Qat_PruneMaskOp : Qat_Op<"prune_mask", [Pure, AllShapesMatch<["input", "mask
     * N:M (attributes `n`, `m`, `axis`): along `axis`, every run of `m`
       consecutive elements keeps its `n` largest; among equal magnitudes the
       higher index is kept. The `axis` dimension must be a multiple of `m`.
+    * Block (a `sparsity` operand and a `block` attribute, one size per
+      dimension, each dividing it): the tensor is tiled into blocks, each
+      scored by the binary32 sum of its |x| in row-major order, and the
+      `floor(clamp(sparsity, 0, 1) * blocks)` lowest-scoring blocks (ties:
+      lower row-major block index first) are pruned whole.
 
     Example:
 
@@ -465,13 +470,16 @@ def Qat_PruneMaskOp : Qat_Op<"prune_mask", [Pure, AllShapesMatch<["input", "mask
     %keep = qat.prune_mask %w sparsity(%s : tensor<f32>) : tensor<64x64xf32> -> tensor<64x64xi1>
     %keep24 = qat.prune_mask %w {n = 2 : i64, m = 4 : i64, axis = 1 : i64}
         : tensor<64x64xf32> -> tensor<64x64xi1>
+    %blocks = qat.prune_mask %w sparsity(%s : tensor<f32>) {block = array<i64: 4, 16>}
+        : tensor<64x64xf32> -> tensor<64x64xi1>
     ```
   }];
   let arguments = (ins Qat_FloatTensor:$input,
                        Optional<0DTensorOf<[F32]>>:$sparsity,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$n,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$m,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntNonNegative]>>:$axis);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntNonNegative]>>:$axis,
+                       OptionalAttr<DenseI64ArrayAttr>:$block);
   let results = (outs Qat_MaskTensor:$mask);
   let assemblyFormat = [{
     $input (`sparsity` `(` $sparsity^ `:` type($sparsity) `)`)? attr-dict `:`

@@ -20,17 +20,22 @@ namespace mlir::qat {
 /// How one layer is quantized.
 /// How a layer's weight is pruned (qat-prune, docs/Pruning.md).
 struct PruneSpec {
-  enum class Kind { None, Magnitude, NofM };
+  enum class Kind { None, Magnitude, NofM, Block };
   Kind kind = Kind::None;
-  /// Magnitude: the fraction of the weight set to zero, in [0, 1).
+  /// Magnitude, Block: the fraction of the weight (of its blocks) set to
+  /// zero, in [0, 1).
   double sparsity = 0;
   /// NofM: `n` of every `m` consecutive weights along the reduction axis
   /// are kept (0 < n < m).
   int64_t n = 0, m = 0;
+  /// Block: blocks of `blockK` consecutive weights along the reduction axis
+  /// by `blockN` along the output channels, pruned whole.
+  int64_t blockK = 0, blockN = 0;
 };
 
 /// Parses a pruning setting as the config and the pass options spell it:
-/// a sparsity ("0.5"), "N:M" ("2:4") or "none"; the message names `key`.
+/// a sparsity ("0.5"), "N:M" ("2:4"), a sparsity of KxN blocks
+/// ("0.75/4x16") or "none"; the message names `key`.
 llvm::Expected<PruneSpec> parsePruneSpec(StringRef key, StringRef text);
 
 struct LayerQuantSpec {

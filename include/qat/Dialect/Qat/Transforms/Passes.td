@@ -165,10 +165,16 @@ def Prune : Pass<"qat-prune", "ModuleOp"> {
     it is evaluated (each training step), pruned weights get no gradient,
     and once the weights are frozen it folds to constants.
 
+    With `block=KxN` (and `sparsity`), whole blocks of K consecutive weights
+    along the reduction axis by N output channels are pruned, the blocks of
+    the smallest sums of |w| first (`qat.prune_mask` with a `block`
+    attribute): a layout a block-sparse kernel can skip.
+
     Settings come from the options (every layer) and from the same JSON
     config as qat-instrument (docs/Instrumentation.md): a `prune` key at the
-    top level or per layer pattern, `0.5`, `"2:4"` or `false`; `skip` leaves
-    a layer alone. Layers are named as qat-instrument names them.
+    top level or per layer pattern, `0.5`, `"2:4"`, `"0.75/4x16"` (blocks)
+    or `false`; `skip` leaves a layer alone. Layers are named as
+    qat-instrument names them.
 
     It composes with qat-instrument in either order with one meaning: the
     mask applies to the float weight before its fake-quant, so a pruned
@@ -194,6 +200,10 @@ def Prune : Pass<"qat-prune", "ModuleOp"> {
            "[0, 1)">,
     Option<"pattern", "pattern", "std::string", "\"\"",
            "every layer: N:M structured pruning (such as 2:4)">,
+    Option<"block", "block", "std::string", "\"\"",
+           "with sparsity: prune whole blocks of K weights along the "
+           "reduction axis by N output channels (such as 4x16), by their "
+           "sums of |w|">,
     Option<"configFile", "config", "std::string", "\"\"",
            "JSON config with per-layer prune settings">,
   ];
