@@ -386,7 +386,8 @@ def cmd_demo(args):
              qat_epochs=args.qat_epochs, train_limit=args.limit,
              test_limit=args.test_limit, batch=args.batch, data=args.data,
              progress=not args.quiet, plots=not args.no_plots,
-             faithful_epochs=args.faithful_epochs)
+             faithful_epochs=args.faithful_epochs,
+             pruning_epochs=args.pruning_epochs)
 
 
 # Parser ----------------------------------------------------------------------
@@ -672,6 +673,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--faithful-epochs", type=NON_NEGATIVE, default=0.25,
                    help="W4A8 fine-tuning through the faithful simulation "
                         "after QAT (0: skip)")
+    c.add_argument("--pruning-epochs", type=NON_NEGATIVE,
+                   help="QAT fine-tuning of each pruned int8 row (50%%, 75%%, "
+                        "2:4; default: --qat-epochs; 0: skip them)")
     c.add_argument("--batch", type=POSITIVE_INT, default=64)
     c.add_argument("--test-limit", type=POSITIVE_INT)
     c.add_argument("--no-plots", action="store_true")

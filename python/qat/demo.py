@@ -11,6 +11,9 @@ a float ONNX model of the user's):
   4. at W4A8, QAT+faithful: scales frozen, the weights fine-tuned a little
      more through the faithful simulation (qat-faithful), which computes
      what the deployed program computes;
+  5. pruned and quantized: from the int8 QAT model, 50% and 75% of each
+     weight by magnitude and 2:4, reached on a sparsity schedule during a
+     QAT fine-tuning, the masks then frozen (docs/Pruning.md);
 at W8A8 and at W4A8; every deployed library is evaluated through the C
 runtime on the 10,000 test images. Prints a table and writes report.md
 with plots into the output folder.
@@ -40,6 +43,8 @@ class Row:
     # Test images whose class differs between the QAT simulation (the frozen
     # fake-quant program) and the deployed integer program.
     mismatches: Optional[int] = None
+    # Pruned models: the fraction of the layers' weights that are exactly 0.
+    sparsity: Optional[float] = None
 
 
 @dataclass
@@ -51,6 +56,8 @@ class Result:
 
 
 VARIANTS = [("int8", 8, 8), ("W4A8", 4, 8)]
+# Pruned int8 rows: label, qat-prune setting.
+PRUNING = [("50%", "0.5"), ("75%", "0.75"), ("2:4", "2:4")]
 
 
 def _log(message: str, quiet: bool) -> None:
@@ -92,7 +99,7 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
                 float_epochs: float, qat_epochs: float, float_lr: float,
                 qat_lr: float, batch: int, quiet: bool, progress: bool,
                 faithful_epochs: float = 0.25,
-                faithful_variants=("W4A8",)):
+                faithful_variants=("W4A8",), pruning_epochs: float = 0):
     rows, histories, sqnr = [], {}, {}
     imported = import_onnx(onnx_model, batch=batch, name=name)
     single = import_onnx(onnx_model, batch=1, name=name)
@@ -203,6 +210,8 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
                           desc=f"{name} QAT {label}")
         histories[f"{name} QAT {label}"] = history
         qat_values = dict(qat.values)
+        if label == "int8":
+            int8_values = qat_values
         rows.append(deploy(q_text, q_single, qat_values, f"QAT {label}",
                            weight_bits, history))
         for variant, values in (("PTQ", ptq_values), ("QAT", qat_values)):
@@ -211,17 +220,43 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         if label in faithful_variants and faithful_epochs > 0:
             rows.append(faithful_finetune(q_text, q_single, qat_values, label,
                                           weight_bits))
+
+    # 5. Pruned int8: from the QAT int8 model, the sparsity rises from 0 to
+    # the target over the first half of the fine-tuning (masks recomputed 8
+    # times), then the masks are frozen for the second half.
+    steps = int(pruning_epochs * len(train.x)) // batch
+    for label, spec in PRUNING if steps >= 2 else []:
+        end = steps // 2
+        schedule = workflow.PruneSchedule(1, end, max(1, end // 8))
+        p_text = workflow.instrument(workflow.prune(imported.text, spec))
+        p_single = workflow.instrument(workflow.prune(single.text, spec))
+        _log(f"[{name}] int8 pruned {label}: {pruning_epochs:g} QAT epochs, "
+             f"sparsity scheduled over steps 1-{end}, then frozen", quiet)
+        tuner = workflow.Trainer(p_text, int8_values, work,
+                                 "prune_" + spec.replace(":", "of"),
+                                 prune_schedule=schedule)
+        history = tuner.fit(train, pruning_epochs, qat_lr, progress=progress,
+                            desc=f"{name} pruned {label}")
+        histories[f"{name} QAT int8 {label}"] = history
+        row = deploy(p_text, p_single, tuner.values, f"QAT int8 {label}", 8,
+                     history)
+        masks = [v for k, v in tuner.values.items() if k.startswith("mask:")]
+        row.sparsity = (sum(int(np.count_nonzero(m == 0)) for m in masks) /
+                        sum(m.size for m in masks))
+        rows.append(row)
     return rows, histories, sqnr
 
 
 def format_table(rows: List[Row]) -> str:
-    lines = ["| network | model | accuracy | weights (KiB) | library (KiB) | "
-             "latency (us/image) | sim/deployed class mismatches |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| network | model | accuracy | sparsity | weights (KiB) | "
+             "library (KiB) | latency (us/image) | sim/deployed class "
+             "mismatches |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mismatches = "-" if r.mismatches is None else str(r.mismatches)
+        sparsity = "-" if r.sparsity is None else f"{100 * r.sparsity:.1f}%"
         lines.append(f"| {r.network} | {r.variant} | {100 * r.accuracy:.2f}% "
-                     f"| {r.weight_bytes / 1024:.1f} | "
+                     f"| {sparsity} | {r.weight_bytes / 1024:.1f} | "
                      f"{r.library_bytes / 1024:.0f} | {r.latency_us:.1f} | "
                      f"{mismatches} |")
     return "\n".join(lines)
@@ -233,7 +268,10 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
         test_limit: Optional[int] = None, batch: int = 64,
         data: str = "fashion-mnist", quiet: bool = False,
         progress: bool = True, plots: bool = True,
-        faithful_epochs: float = 0.25) -> Result:
+        faithful_epochs: float = 0.25,
+        pruning_epochs: Optional[float] = None) -> Result:
+    """`pruning_epochs`: the QAT fine-tuning of each pruned row (default:
+    `qat_epochs`; 0 skips the pruned rows)."""
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
     workdir = os.path.join(out_dir, "build")
@@ -253,9 +291,11 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
     rows, histories, sqnr = [], {}, {}
     for name, onnx_model in chosen:
         lr = {"mlp": 0.05}.get(name, 0.05)
-        r, h, s = run_network(name, onnx_model, train, test, workdir,
-                              float_epochs, qat_epochs, lr, lr / 10, batch,
-                              quiet, progress, faithful_epochs)
+        r, h, s = run_network(
+            name, onnx_model, train, test, workdir, float_epochs, qat_epochs,
+            lr, lr / 10, batch, quiet, progress, faithful_epochs,
+            pruning_epochs=(qat_epochs if pruning_epochs is None
+                            else pruning_epochs))
         rows += r
         histories.update(h)
         sqnr.update(s)

@@ -21,7 +21,11 @@ def write(out_dir: str, result, plots: bool = True) -> str:
              "images whose predicted class differs between the frozen QAT "
              "simulation and the deployed integer program (the fast "
              "simulation rounds in binary32 where deployment rounds in "
-             "integers; `qat-faithful` removes the difference).", ""]
+             "integers; `qat-faithful` removes the difference). Sparsity: "
+             "the pruned rows' fraction of layer weights that are exactly 0; "
+             "their weights are still stored dense and run on the dense "
+             "kernels (compressed storage and sparse kernels are not built "
+             "yet).", ""]
     sqnr = result.layer_sqnr
     if sqnr:
         lines += ["## Per-layer quantization error", "",
@@ -45,10 +49,18 @@ def write(out_dir: str, result, plots: bool = True) -> str:
     for title, image in images:
         lines += [f"## {title}", "", f"![{title}]({image})", ""]
     lines.append(f"Total time: {result.seconds:.0f} s.")
+    from qat.pipeline import replacing
     path = os.path.join(out_dir, "report.md")
-    with open(path, "w") as f:
+    with replacing(path) as f:
         f.write("\n".join(lines) + "\n")
     return path
+
+
+def _save(fig, out_dir, name):
+    """`fig` as PNG, written whole or not at all (a temporary file renamed)."""
+    from qat.pipeline import replacing
+    with replacing(os.path.join(out_dir, name), "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
 
 
 def _plots(out_dir, result):
@@ -68,7 +80,7 @@ def _plots(out_dir, result):
     ax.legend()
     ax.set_title("Training curves")
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "training_curves.png"), dpi=100)
+    _save(fig, out_dir, "training_curves.png")
     plt.close(fig)
     images.append(("Training curves", "training_curves.png"))
 
@@ -89,9 +101,37 @@ def _plots(out_dir, result):
     ax.set_title("Accuracy by bit width (weights/activations)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "accuracy_by_bits.png"), dpi=100)
+    _save(fig, out_dir, "accuracy_by_bits.png")
     plt.close(fig)
     images.append(("Accuracy by bit width", "accuracy_by_bits.png"))
+
+    pruned = [r for r in result.rows if r.sparsity is not None]
+    if pruned:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for network in networks:
+            dense = next((r for r in result.rows if r.network == network
+                          and r.variant == "QAT int8"), None)
+            points = ([(0.0, dense.accuracy, "dense")] if dense else []) + [
+                (r.sparsity, r.accuracy, r.variant.split()[-1])
+                for r in pruned if r.network == network]
+            if not points:
+                continue
+            points.sort()
+            line, = ax.plot([100 * s for s, _, _ in points],
+                            [100 * a for _, a, _ in points], marker="o",
+                            label=f"{network} QAT int8")
+            for s, a, label in points:
+                ax.annotate(label, (100 * s, 100 * a), fontsize=8,
+                            textcoords="offset points", xytext=(4, 4),
+                            color=line.get_color())
+        ax.set_xlabel("weights pruned (%)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title("Accuracy against sparsity (int8 QAT, deployed)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        _save(fig, out_dir, "accuracy_by_sparsity.png")
+        plt.close(fig)
+        images.append(("Accuracy against sparsity", "accuracy_by_sparsity.png"))
 
     if result.layer_sqnr:
         fig, axes = plt.subplots(1, len(networks), figsize=(5 * len(networks),
@@ -111,7 +151,7 @@ def _plots(out_dir, result):
             ax.legend(fontsize=8)
         fig.suptitle("Per-layer quantization error (vs 16-bit, same weights)")
         fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "layer_error.png"), dpi=100)
+        _save(fig, out_dir, "layer_error.png")
         plt.close(fig)
         images.append(("Per-layer quantization error", "layer_error.png"))
     return images

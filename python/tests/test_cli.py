@@ -115,19 +115,22 @@ def test_demo_writes_report(tmp_path):
     out = ok("demo", "--networks", "mlp", "--limit", 4096, "--test-limit",
              1000, "--epochs", 1, "--qat-epochs", 0.25, "--faithful-epochs",
              0.25, "-q", "-o", tmp_path / "demo")
-    rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \|.* \| ([-0-9]+) \|$",
-                      out, re.M)
+    rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \| ([-0-9.]+)%? \|"
+                      r".* \| ([-0-9]+) \|$", out, re.M)
     assert [r[0].strip() for r in rows] == [
         "FP32", "PTQ int8", "QAT int8", "PTQ W4A8", "QAT W4A8",
-        "QAT+faithful W4A8"]
-    assert all(float(acc) > 60 for _, acc, _ in rows), rows  # 10 classes
+        "QAT+faithful W4A8", "QAT int8 50%", "QAT int8 75%", "QAT int8 2:4"]
+    assert all(float(acc) > 60 for _, acc, _, _ in rows), rows  # 10 classes
     # Simulation and deployment disagree on few of the 1000 images; after
     # fine-tuning through the faithful simulation, on none.
-    assert rows[0][2] == "-" and all(0 <= int(m) < 50 for _, _, m in rows[1:])
-    assert rows[-1][2] == "0"
+    assert rows[0][3] == "-" and all(0 <= int(r[3]) < 50 for r in rows[1:])
+    assert rows[5][3] == "0"
+    # The pruned rows reach their sparsity (the weights exactly 0).
+    assert [r[2] for r in rows[6:]] == ["50.0", "75.0", "50.0"]
+    assert all(r[2] == "-" for r in rows[:6])
     report = (tmp_path / "demo" / "report.md").read_text()
     for image in ("training_curves.png", "accuracy_by_bits.png",
-                  "layer_error.png"):
+                  "layer_error.png", "accuracy_by_sparsity.png"):
         path = tmp_path / "demo" / image
         assert path.stat().st_size > 1000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
