@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
 
 namespace mlir::qat {
@@ -154,18 +155,12 @@ LogicalResult BatchRewriter::check(Operation *op) {
       return refuse("it pads the batch");
     return success();
   }
-  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
+  // tensor.extract_slice and tensor.insert_slice: the whole batch, in order.
+  if (auto slice = dyn_cast<OffsetSizeAndStrideOpInterface>(op)) {
     if (slice.getStaticOffsets().front() != 0 ||
         slice.getStaticSizes().front() != from ||
         slice.getStaticStrides().front() != 1)
       return refuse("it slices the batch");
-    return success();
-  }
-  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op)) {
-    if (insert.getStaticOffsets().front() != 0 ||
-        insert.getStaticSizes().front() != from ||
-        insert.getStaticStrides().front() != 1)
-      return refuse("it inserts along the batch");
     return success();
   }
   if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
