@@ -43,7 +43,7 @@ class Row:
     # Test images whose class differs between the QAT simulation (the frozen
     # fake-quant program) and the deployed integer program.
     mismatches: Optional[int] = None
-    # Pruned models: the fraction of the layers' weights that are exactly 0.
+    # Pruned models: the fraction of all layers' weights the masks prune.
     sparsity: Optional[float] = None
 
 
@@ -228,8 +228,18 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     for label, spec in PRUNING if steps >= 2 else []:
         end = steps // 2
         schedule = workflow.PruneSchedule(1, end, max(1, end // 8))
-        p_text = workflow.instrument(workflow.prune(imported.text, spec))
-        p_single = workflow.instrument(workflow.prune(single.text, spec))
+        config = None
+        if ":" in spec and name == "cnn":
+            # N:M runs along the input channels: the first convolution has
+            # one, so it stays dense (as 2:4 deployments keep it).
+            config = os.path.join(work, "prune_nm.json")
+            os.makedirs(work, exist_ok=True)
+            with pipeline.replacing(config) as f:
+                f.write('{"layers": [{"name": "conv_0", "prune": "none"}]}')
+        p_text = workflow.instrument(workflow.prune(imported.text, spec,
+                                                    config))
+        p_single = workflow.instrument(workflow.prune(single.text, spec,
+                                                      config))
         _log(f"[{name}] int8 pruned {label}: {pruning_epochs:g} QAT epochs, "
              f"sparsity scheduled over steps 1-{end}, then frozen", quiet)
         tuner = workflow.Trainer(p_text, int8_values, work,
@@ -240,9 +250,12 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         histories[f"{name} QAT int8 {label}"] = history
         row = deploy(p_text, p_single, tuner.values, f"QAT int8 {label}", 8,
                      history)
+        # Over every layer's weight (a layer left dense counts as such).
         masks = [v for k, v in tuner.values.items() if k.startswith("mask:")]
+        weights = [v for k, v in tuner.values.items()
+                   if k in imported.params and v.ndim >= 2]
         row.sparsity = (sum(int(np.count_nonzero(m == 0)) for m in masks) /
-                        sum(m.size for m in masks))
+                        sum(w.size for w in weights))
         rows.append(row)
     return rows, histories, sqnr
 

@@ -111,16 +111,23 @@ def _plots(out_dir, result):
         for network in networks:
             dense = next((r for r in result.rows if r.network == network
                           and r.variant == "QAT int8"), None)
-            points = ([(0.0, dense.accuracy, "dense")] if dense else []) + [
-                (r.sparsity, r.accuracy, r.variant.split()[-1])
-                for r in pruned if r.network == network]
-            if not points:
+            # Magnitude pruning as a line from dense; N:M as its own marks.
+            mine = [(r.sparsity, r.accuracy, r.variant.split()[-1])
+                    for r in pruned if r.network == network]
+            line_points = sorted(
+                ([(0.0, dense.accuracy, "dense")] if dense else []) +
+                [p for p in mine if ":" not in p[2]])
+            nm = [p for p in mine if ":" in p[2]]
+            if not line_points and not nm:
                 continue
-            points.sort()
-            line, = ax.plot([100 * s for s, _, _ in points],
-                            [100 * a for _, a, _ in points], marker="o",
-                            label=f"{network} QAT int8")
-            for s, a, label in points:
+            line, = ax.plot([100 * s for s, _, _ in line_points],
+                            [100 * a for _, a, _ in line_points], marker="o",
+                            label=f"{network}: magnitude")
+            if nm:
+                ax.plot([100 * s for s, _, _ in nm], [100 * a for _, a, _ in nm],
+                        linestyle="none", marker="s", color=line.get_color(),
+                        label=f"{network}: N:M")
+            for s, a, label in line_points + nm:
                 ax.annotate(label, (100 * s, 100 * a), fontsize=8,
                             textcoords="offset points", xytext=(4, 4),
                             color=line.get_color())

@@ -183,6 +183,16 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
   if (unfolded.wasInterrupted())
     return failure();
   QatDialect::setFrozenAttr(func);
+  // The function's initialiser (qat-instrument's @<f>_init_qparams) computed
+  // the arguments that are constants now: stale, and dead code in a
+  // deployed library.
+  if (auto module = func->getParentOfType<ModuleOp>())
+    for (auto init :
+         llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      if (auto target = init->getAttrOfType<FlatSymbolRefAttr>(
+              QatDialect::kInitQParamsForAttrName);
+          target && target.getValue() == func.getSymName())
+        init.erase();
   return success();
 }
 

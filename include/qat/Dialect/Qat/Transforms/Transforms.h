@@ -83,8 +83,9 @@ FailureOr<func::FuncOp> getFunctionToFreeze(ModuleOp module,
 
 /// Replaces each argument of `func` that `values` names (by qat.name, with
 /// the train-step prefixes `param:` and `qparam:` accepted) by a constant,
-/// and marks `func` frozen. Every quantization parameter must get a value.
-/// On error nothing changes.
+/// and marks `func` frozen; its initialiser (`qat.init_qparams_for`) is
+/// erased. Every quantization parameter must get a value. Trained pruning
+/// masks (`mask:<layer>`) replace their qat.prune_mask.
 LogicalResult freezeArguments(func::FuncOp func, const ValuesFile &values);
 
 //===----------------------------------------------------------------------===//
