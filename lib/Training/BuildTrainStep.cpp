@@ -212,7 +212,7 @@ private:
   /// leaving the masks in `currentMasks`.
   void emitMasks(const Layout &l, ValueRange args, const IRMapping &mapping,
                  bool advance);
-  /// `values` with zeros where `mask` prunes (a pruned weight and its
+  /// `value` with zeros where `mask` prunes (a pruned weight and its
   /// optimizer state stay exactly 0).
   Value applyMask(Value mask, Value value);
   /// Clones the forward into `func`; with ema, computes its scales from the
