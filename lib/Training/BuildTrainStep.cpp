@@ -151,6 +151,13 @@ public:
   void emitQParams();
   /// Whether masks are training state (a sparsity schedule).
   bool scheduled() const { return !masks.empty(); }
+  /// Whether each mask reads a parameter directly (and a constant target
+  /// sparsity), so that @advance_masks can compute them apart.
+  bool canAdvanceMasksAlone() const;
+  /// @advance_masks: the masks @train_step computes at `step`, from the
+  /// masked parameters and the masks; with it, @gradients and
+  /// @apply_update split @train_step under a schedule too.
+  void emitAdvanceMasks();
 
 private:
   /// Where each tensor sits in a generated function's arguments.
@@ -212,6 +219,15 @@ private:
   /// leaving the masks in `currentMasks`.
   void emitMasks(const Layout &l, ValueRange args, const IRMapping &mapping,
                  bool advance);
+  /// Whether this step recomputes the masks (an i1) and the scheduled
+  /// sparsity's decay factor (1 - p)^3 (a 0-D tensor), from the 1-based
+  /// `step`.
+  std::pair<Value, Value> emitSchedule(Value step);
+  /// The mask state after this step: recomputed like `like` from `weight`
+  /// (a magnitude mask at the scheduled sparsity from `targetSparsity`)
+  /// when `recompute`, else `state`.
+  Value advanceMask(PruneMaskOp like, Value weight, Value targetSparsity,
+                    Value state, Value recompute, Value decay);
   /// `value` with zeros where `mask` prunes (a pruned weight and its
   /// optimizer state stay exactly 0).
   Value applyMask(Value mask, Value value);
@@ -474,111 +490,112 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
   return forwardArgs;
 }
 
+std::pair<Value, Value> TrainStepGenerator::emitSchedule(Value step) {
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  double begin = options.pruneBegin, end = options.pruneEnd,
+         every = options.pruneEvery;
+  SmallVector<Value> schedule = emitMap(
+      b, scalar, {step}, 2, [&](OpBuilder &nb, Location loc, ValueRange a) {
+        Value t = a[0];
+        auto cmp = [&](arith::CmpFPredicate pred, Value x, double y) {
+          return arith::CmpFOp::create(nb, loc, pred, x, cst(nb, loc, y));
+        };
+        Value since = arith::SubFOp::create(nb, loc, t, cst(nb, loc, begin));
+        Value onGrid = cmp(arith::CmpFPredicate::OEQ,
+                           arith::RemFOp::create(nb, loc, since,
+                                                 cst(nb, loc, every)),
+                           0.0);
+        Value atEnd = cmp(arith::CmpFPredicate::OEQ, t, end);
+        Value within =
+            arith::AndIOp::create(nb, loc,
+                                  cmp(arith::CmpFPredicate::OGE, t, begin),
+                                  cmp(arith::CmpFPredicate::OLE, t, end));
+        Value yes = arith::AndIOp::create(
+            nb, loc, within, arith::OrIOp::create(nb, loc, onGrid, atEnd));
+        Value flag = arith::SelectOp::create(nb, loc, yes, cst(nb, loc, 1.0),
+                                             cst(nb, loc, 0.0));
+        // p = clip((t - begin) / (end - begin), 0, 1); 1 from the end on.
+        Value p = end > begin
+                      ? arith::DivFOp::create(nb, loc, since,
+                                              cst(nb, loc, end - begin))
+                            .getResult()
+                      : arith::SelectOp::create(
+                            nb, loc, cmp(arith::CmpFPredicate::OGE, t, end),
+                            cst(nb, loc, 1.0), cst(nb, loc, 0.0))
+                            .getResult();
+        p = arith::MinimumFOp::create(
+            nb, loc, arith::MaximumFOp::create(nb, loc, p, cst(nb, loc, 0.0)),
+            cst(nb, loc, 1.0));
+        Value q = arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), p);
+        Value q3 = arith::MulFOp::create(
+            nb, loc, arith::MulFOp::create(nb, loc, q, q), q);
+        return SmallVector<Value>{flag, q3};
+      });
+  Value recompute = arith::CmpFOp::create(
+      b, arith::CmpFPredicate::OGT,
+      tensor::ExtractOp::create(b, schedule[0], ValueRange{}),
+      cst(b, b.getLoc(), 0.5));
+  return {recompute, schedule[1]};
+}
+
+Value TrainStepGenerator::advanceMask(PruneMaskOp like, Value weight,
+                                      Value targetSparsity, Value state,
+                                      Value recompute, Value decay) {
+  auto scalar = RankedTensorType::get({}, b.getF32Type());
+  auto maskType = cast<RankedTensorType>(state.getType());
+  auto branch = scf::IfOp::create(b, TypeRange{maskType}, recompute,
+                                  /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(branch.thenBlock());
+  Value sparsity = targetSparsity;
+  if (sparsity) {
+    // s(t) = s_f + (s_i - s_f) (1 - p)^3
+    double initial = options.pruneInitialSparsity;
+    sparsity = emitMap(b, scalar, {sparsity, decay}, 1,
+                       [&](OpBuilder &nb, Location loc, ValueRange a) {
+                         Value gap = arith::SubFOp::create(
+                             nb, loc, cst(nb, loc, initial), a[0]);
+                         return SmallVector<Value>{arith::AddFOp::create(
+                             nb, loc, a[0],
+                             arith::MulFOp::create(nb, loc, gap, a[1]))};
+                       })[0];
+  }
+  Value keep = PruneMaskOp::create(b, like.getType(), weight, sparsity,
+                                   like.getNAttr(), like.getMAttr(),
+                                   like.getAxisAttr(), like.getBlockAttr());
+  Value ones = emitMap(b, maskType, {keep}, 1,
+                       [&](OpBuilder &nb, Location loc, ValueRange a) {
+                         return SmallVector<Value>{arith::SelectOp::create(
+                             nb, loc, a[0], cst(nb, loc, 1.0),
+                             cst(nb, loc, 0.0))};
+                       })[0];
+  scf::YieldOp::create(b, ones);
+  b.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(b, state);
+  return branch.getResult(0);
+}
+
 void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
                                    const IRMapping &mapping, bool advance) {
   currentMasks.clear();
   if (!l.hasMasks)
     return;
-  auto scalar = RankedTensorType::get({}, b.getF32Type());
   // Everything is built where the cloned masks were (before their users),
   // the schedule before the first.
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(mapping.lookup(masks.front().op.getResult())
                           .getDefiningOp());
-  // Whether this step recomputes the masks (1 or 0), and the scheduled
-  // sparsity's decay factor (1 - p)^3.
   Value recompute, decay;
-  if (advance) {
-    double begin = options.pruneBegin, end = options.pruneEnd,
-           every = options.pruneEvery;
-    SmallVector<Value> schedule = emitMap(
-        b, scalar, {args[l.step]}, 2,
-        [&](OpBuilder &nb, Location loc, ValueRange a) {
-          Value t = a[0];
-          auto cmp = [&](arith::CmpFPredicate pred, Value x, double y) {
-            return arith::CmpFOp::create(nb, loc, pred, x, cst(nb, loc, y));
-          };
-          Value since = arith::SubFOp::create(nb, loc, t, cst(nb, loc, begin));
-          Value onGrid = cmp(arith::CmpFPredicate::OEQ,
-                             arith::RemFOp::create(nb, loc, since,
-                                                   cst(nb, loc, every)),
-                             0.0);
-          Value atEnd = cmp(arith::CmpFPredicate::OEQ, t, end);
-          Value within =
-              arith::AndIOp::create(nb, loc,
-                                    cmp(arith::CmpFPredicate::OGE, t, begin),
-                                    cmp(arith::CmpFPredicate::OLE, t, end));
-          Value yes = arith::AndIOp::create(
-              nb, loc, within, arith::OrIOp::create(nb, loc, onGrid, atEnd));
-          Value flag = arith::SelectOp::create(nb, loc, yes, cst(nb, loc, 1.0),
-                                               cst(nb, loc, 0.0));
-          // p = clip((t - begin) / (end - begin), 0, 1); 1 from the end on.
-          Value p = end > begin
-                        ? arith::DivFOp::create(nb, loc, since,
-                                                cst(nb, loc, end - begin))
-                              .getResult()
-                        : arith::SelectOp::create(
-                              nb, loc, cmp(arith::CmpFPredicate::OGE, t, end),
-                              cst(nb, loc, 1.0), cst(nb, loc, 0.0))
-                              .getResult();
-          p = arith::MinimumFOp::create(
-              nb, loc,
-              arith::MaximumFOp::create(nb, loc, p, cst(nb, loc, 0.0)),
-              cst(nb, loc, 1.0));
-          Value q = arith::SubFOp::create(nb, loc, cst(nb, loc, 1.0), p);
-          Value q3 = arith::MulFOp::create(
-              nb, loc, arith::MulFOp::create(nb, loc, q, q), q);
-          return SmallVector<Value>{flag, q3};
-        });
-    recompute = arith::CmpFOp::create(
-        b, arith::CmpFPredicate::OGT,
-        tensor::ExtractOp::create(b, schedule[0], ValueRange{}),
-        cst(b, b.getLoc(), 0.5));
-    decay = schedule[1];
-  }
+  if (advance)
+    std::tie(recompute, decay) = emitSchedule(args[l.step]);
   for (auto [k, m] : llvm::enumerate(masks)) {
     auto cloned = cast<PruneMaskOp>(
         mapping.lookup(m.op.getResult()).getDefiningOp());
-    Value state = args[l.masks + k];
-    auto maskType = cast<RankedTensorType>(state.getType());
     b.setInsertionPoint(cloned);
-    Value current = state;
-    if (advance) {
-      auto branch = scf::IfOp::create(b, TypeRange{maskType}, recompute,
-                                      /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(branch.thenBlock());
-        Value sparsity = cloned.getSparsity();
-        if (sparsity) {
-          // s(t) = s_f + (s_i - s_f) (1 - p)^3
-          double initial = options.pruneInitialSparsity;
-          sparsity = emitMap(
-              b, scalar, {sparsity, decay}, 1,
-              [&](OpBuilder &nb, Location loc, ValueRange a) {
-                Value gap = arith::SubFOp::create(nb, loc, cst(nb, loc, initial),
-                                                  a[0]);
-                return SmallVector<Value>{arith::AddFOp::create(
-                    nb, loc, a[0],
-                    arith::MulFOp::create(nb, loc, gap, a[1]))};
-              })[0];
-        }
-        Value keep = PruneMaskOp::create(b, cloned.getType(), cloned.getInput(),
-                                         sparsity, cloned.getNAttr(),
-                                         cloned.getMAttr(), cloned.getAxisAttr(),
-                                         cloned.getBlockAttr());
-        Value ones = emitMap(b, maskType, {keep}, 1,
-                             [&](OpBuilder &nb, Location loc, ValueRange a) {
-                               return SmallVector<Value>{arith::SelectOp::create(
-                                   nb, loc, a[0], cst(nb, loc, 1.0),
-                                   cst(nb, loc, 0.0))};
-                             })[0];
-        scf::YieldOp::create(b, ones);
-        b.setInsertionPointToStart(branch.elseBlock());
-        scf::YieldOp::create(b, state);
-      }
-      current = branch.getResult(0);
-    }
+    Value current = args[l.masks + k];
+    if (advance)
+      current = advanceMask(cloned, cloned.getInput(), cloned.getSparsity(),
+                            current, recompute, decay);
     Value keep = emitMap(b, cast<RankedTensorType>(cloned.getType()), {current},
                          1, [&](OpBuilder &nb, Location loc, ValueRange a) {
                            return SmallVector<Value>{arith::CmpFOp::create(
@@ -589,6 +606,42 @@ void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
     cloned.erase();
     currentMasks.push_back(current);
   }
+}
+
+bool TrainStepGenerator::canAdvanceMasksAlone() const {
+  return scheduled() && llvm::all_of(masks, [](const Mask &m) {
+           Value sparsity = PruneMaskOp(m.op).getSparsity();
+           return m.param &&
+                  (!sparsity || sparsity.getDefiningOp<arith::ConstantOp>());
+         });
+}
+
+void TrainStepGenerator::emitAdvanceMasks() {
+  // The masked parameters, the masks, the step.
+  Layout l;
+  auto add = [&](Type type, std::string name) {
+    l.types.push_back(type);
+    l.names.push_back(std::move(name));
+  };
+  for (const Mask &m : masks)
+    add(typeOf(*m.param), nameOf(*m.param));
+  for (const Mask &m : masks)
+    add(m.stateType, m.name);
+  add(RankedTensorType::get({}, b.getF32Type()), "step");
+  func::FuncOp func = createFunction("advance_masks", l);
+  ValueRange args = func.getBody().front().getArguments();
+  auto [recompute, decay] = emitSchedule(args.back());
+  SmallVector<Value> results;
+  SmallVector<std::string> names;
+  for (auto [k, m] : llvm::enumerate(masks)) {
+    Value sparsity;
+    if (Value s = m.op.getSparsity())
+      sparsity = b.clone(*s.getDefiningOp())->getResult(0);
+    results.push_back(advanceMask(m.op, args[k], sparsity,
+                                  args[masks.size() + k], recompute, decay));
+    names.push_back(m.name);
+  }
+  finish(func, results, names);
 }
 
 Value TrainStepGenerator::applyMask(Value mask, Value value) {
@@ -942,16 +995,16 @@ namespace {
 LogicalResult keepFunctions(ModuleOp module, func::FuncOp forward,
                             ArrayRef<std::string> keep) {
   static constexpr StringLiteral generated[] = {
-      "train_step", "train_gradients", "apply_update", "gradients",
-      "eval_step",  "calibrate",       "qparams"};
+      "train_step", "train_gradients", "advance_masks", "apply_update",
+      "gradients",  "eval_step",       "calibrate",     "qparams"};
   if (keep.empty())
     return success();
   for (const std::string &name : keep) {
     if (!llvm::is_contained(generated, name))
       return module.emitError("qat-build-train-step: functions=")
              << name << " is not a generated function (train_step, "
-             << "train_gradients, apply_update, gradients, eval_step, "
-             << "calibrate, qparams)";
+             << "train_gradients, advance_masks, apply_update, gradients, "
+             << "eval_step, calibrate, qparams)";
     if (!module.lookupSymbol(name))
       return module.emitError("qat-build-train-step: functions=")
              << name << " was not generated for this model"
@@ -982,7 +1035,7 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
   if (!fwd.getBody().hasOneBlock())
     return fwd.emitOpError("expected a single-block body to differentiate");
   for (StringRef name : {"train_step", "eval_step", "gradients",
-                         "train_gradients", "apply_update", "calibrate",
+                         "train_gradients", "advance_masks", "apply_update", "calibrate",
                          "qparams"})
     if (module.lookupSymbol(name))
       return module.emitError("qat-build-train-step: the module already has @")
@@ -1029,6 +1082,8 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     return failure();
   if (options.ema && failed(generator.emitGradients(/*advanceObservers=*/true)))
     return failure();
+  if (generator.canAdvanceMasksAlone())
+    generator.emitAdvanceMasks();
   generator.emitApplyUpdate();
   if (failed(generator.emitGradients(/*advanceObservers=*/false)) ||
       failed(generator.emitEvaluation()))

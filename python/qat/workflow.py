@@ -243,10 +243,6 @@ class Trainer:
         self.comm = comm or distributed.Single()
         self.accumulate = accumulate
         shards = accumulate * self.comm.size
-        if prune_schedule and shards > 1:
-            raise ValueError("a sparsity schedule trains on one process "
-                             "without --accumulate (masks advance in "
-                             "@train_step)")
         schedule = prune_schedule._asdict() if prune_schedule else {}
         self.model: Model = distributed.load_program(
             self.comm,
@@ -262,6 +258,12 @@ class Trainer:
         # either names every argument the trainer holds values for.
         self.step_entry: Entry = self.model.entries.get(
             "train_step") or self.model.calibrate
+        if prune_schedule and shards > 1 and \
+                "advance_masks" not in self.model.entries:
+            raise ValueError("a sparsity schedule over several micro-batches "
+                             "needs masks that read parameters directly "
+                             "(@advance_masks); train on one process without "
+                             "--accumulate")
         self.values = dict(values)
         self.require("param")
         # Scheduled pruning masks (`mask:<layer>`, 1 kept, 0 pruned) are
@@ -497,9 +499,16 @@ class Trainer:
         micro-batches `mine` through @gradients (@train_gradients with ema
         observers), their gradients summed in order, summed across the
         ranks, averaged over all `shards` micro-batches, and applied by
-        @apply_update. Returns @train_step's results."""
+        @apply_update; under a sparsity schedule @advance_masks first.
+        Returns @train_step's results."""
         entry = self.model.entries.get("train_gradients") or \
             self.model.gradients
+        advance = self.model.entries.get("advance_masks")
+        if advance:
+            # The masks of this step first (every rank computes the same
+            # from the same weights), as @train_step does.
+            self.values.update(pipeline.named_call(
+                advance, self._values(shared)))
         names = [r.name for r in entry.results if r.name.startswith("grad:")]
         grads, losses, ranges = [], [], {}
         for idx in mine:

@@ -251,3 +251,59 @@ func.func @blocks(%w: tensor<64x64xf32>, %s: tensor<f32>) -> tensor<64x64xf32> {
     np.testing.assert_array_equal(got == 1, expected)
     blocks = 64 // 4 * (64 // 16)
     assert np.count_nonzero(~expected) == 64 * int(sparsity * blocks)
+
+
+def test_schedule_split_equals_train_step(mlp, tmp_path):
+    """Under a schedule @advance_masks, @gradients and @apply_update are
+    @train_step bit for bit (the split data-parallel training and
+    --accumulate run), over steps that recompute the masks and steps that
+    do not; and --accumulate 2 trains with the masks' invariants kept."""
+    imported, _ = mlp
+    text = pipeline.run(imported.text, "qat-prune", sparsity=0.5)
+    schedule = workflow.PruneSchedule(1, 6, 2, 0.1)
+    trainer = workflow.Trainer(text, imported.params, str(tmp_path), "split",
+                               momentum=0.9, prune_schedule=schedule)
+    model = trainer.model
+    rng = np.random.default_rng(7)
+    input_name = next(a.name for a in model.train_step.args
+                      if a.name.startswith("input:"))
+    values = dict(trainer.values)
+    state = dict(trainer.state)
+    for step in range(1, 9):
+        batch = {input_name: rng.random(tuple(trainer.input_shape),
+                                        dtype=np.float32),
+                 "labels": rng.integers(0, 4, trainer.batch).astype(np.int32),
+                 "lr": np.array(0.05, np.float32),
+                 "step": np.array(step, np.float32)}
+        merged = dict(values, **state, **batch)
+        whole = pipeline.named_call(model.train_step, merged)
+        masks = pipeline.named_call(model.advance_masks, merged)
+        merged.update(masks)
+        grads = pipeline.named_call(model.gradients, merged)
+        merged.update({k: v for k, v in grads.items() if k != "loss"})
+        updated = pipeline.named_call(model.apply_update, merged)
+        for name, value in list(masks.items()) + list(updated.items()):
+            np.testing.assert_array_equal(whole[name], value,
+                                          err_msg=f"{name} at step {step}")
+        assert whole["loss"] == grads["loss"]
+        for name, value in whole.items():
+            kind, _, bare = name.partition(":")
+            if kind == "param":
+                values[bare] = value
+            elif kind == "mask":
+                values[name] = value
+            elif name != "loss":
+                state[name] = value
+    accumulated = workflow.Trainer(text, imported.params, str(tmp_path),
+                                   "split2", momentum=0.9, accumulate=2,
+                                   prune_schedule=schedule)
+    data = workflow.Split(
+        rng.random((2 * accumulated.batch * 8,) +
+                   tuple(accumulated.input_shape[1:]), dtype=np.float32),
+        rng.integers(0, 4, 2 * accumulated.batch * 8).astype(np.int32))
+    accumulated.fit(data, 1, 0.05)
+    assert accumulated.step == 8
+    for w, m in (("fc0.weight", "mask:matmul_0"), ("fc1.weight", "mask:matmul_1")):
+        pruned = accumulated.values[m] == 0
+        assert pruned.sum() == int(0.5 * pruned.size), m
+        assert np.all(accumulated.values[w][pruned] == 0), w

@@ -28,6 +28,10 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
       the gradients and the observers advanced as `@train_step` advances
       them. Data-parallel training (docs/Distributed.md) reduces the
       gradients between the two;
+    * with a sparsity schedule (`prune-end`, docs/Pruning.md), each
+      `qat.prune_mask` is state `mask:<layer>` that `@train_step` recomputes
+      at the schedule's steps, and `@advance_masks` computes the same masks
+      alone, to run before `@gradients` when the step is split;
     * for an instrumented forward, `@calibrate` (the forward in float,
       updating running min/max observers of every activation quantization
       point) and `@qparams` (the forward's scales and zero points from the
