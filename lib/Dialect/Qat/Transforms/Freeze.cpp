@@ -94,6 +94,61 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
                                 QatDialect::getArgNameOrIndex(func, i),
                                 func.getSymName()));
 
+  // A trained mask replaces its prune_mask: the mask training froze is the
+  // one deployed, and the weights must already be 0 where it prunes (the
+  // train step keeps them so); a nonzero there means the mask and the
+  // weights come from different runs, an error rather than a silent change.
+  // Checked before anything changes.
+  SmallVector<std::pair<PruneMaskOp, SmallVector<bool>>> trained;
+  LogicalResult masked = success();
+  func.walk([&](PruneMaskOp op) {
+    StringAttr layer = QatDialect::getLayerName(op);
+    auto it = layer ? trainedMasks.find(layer) : trainedMasks.end();
+    if (it == trainedMasks.end())
+      return WalkResult::advance();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    std::string message;
+    FailureOr<DenseElementsAttr> mask = toElementsAttr(
+        *it->second, type.clone(Float32Type::get(func.getContext())), message);
+    if (failed(mask)) {
+      masked = fail(llvm::formatv("'mask:{0}': {1}", layer.str(), message));
+      return WalkResult::interrupt();
+    }
+    SmallVector<bool> keep;
+    for (float v : mask->getValues<float>())
+      keep.push_back(v != 0.0f);
+    // The weight as it will be frozen: a value from the file, or a
+    // constant already.
+    DenseElementsAttr weight;
+    if (auto arg = dyn_cast<BlockArgument>(op.getInput());
+        arg && arg.getOwner()->getParentOp() == func)
+      weight = constants.lookup(arg.getArgNumber());
+    else if (auto c = op.getInput().getDefiningOp<arith::ConstantOp>())
+      weight = dyn_cast<DenseElementsAttr>(c.getValue());
+    if (weight) {
+      int64_t revived = 0, i = 0;
+      for (APFloat v : weight.getValues<APFloat>())
+        revived += !keep[i++] && !v.isZero();
+      if (revived) {
+        masked = op.emitOpError("layer '")
+                 << layer.str() << "': " << revived
+                 << " weights are nonzero where its trained mask prunes "
+                    "them (the mask and the weights come from different "
+                    "runs?)";
+        return WalkResult::interrupt();
+      }
+    }
+    trainedMasks.erase(it);
+    trained.emplace_back(op, std::move(keep));
+    return WalkResult::advance();
+  });
+  if (failed(masked))
+    return failure();
+  if (!trainedMasks.empty())
+    return fail(llvm::formatv("'mask:{0}' names no pruned layer of @{1}",
+                              trainedMasks.begin()->getKey(),
+                              func.getSymName()));
+
   // Rewrite: constants at the entry, arguments erased.
   OpBuilder b = OpBuilder::atBlockBegin(&func.getBody().front());
   llvm::BitVector erase(func.getNumArguments());
@@ -108,56 +163,14 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
   }
   if (failed(func.eraseArguments(erase)))
     return fail("cannot erase the frozen arguments");
-  // A trained mask replaces its prune_mask: the mask training froze is the
-  // one deployed, and the weights must already be 0 where it prunes (the
-  // train step keeps them so); a nonzero there means the mask and the
-  // weights come from different runs, an error rather than a silent change.
-  LogicalResult masked = success();
-  func.walk([&](PruneMaskOp op) {
-    StringAttr layer = QatDialect::getLayerName(op);
-    auto it = layer ? trainedMasks.find(layer) : trainedMasks.end();
-    if (it == trainedMasks.end())
-      return WalkResult::advance();
-    auto type = cast<RankedTensorType>(op.getInput().getType());
-    std::string message;
-    FailureOr<DenseElementsAttr> mask =
-        toElementsAttr(*it->second, type.clone(b.getF32Type()), message);
-    if (failed(mask)) {
-      masked = fail(llvm::formatv("'mask:{0}': {1}", layer.str(), message));
-      return WalkResult::interrupt();
-    }
-    SmallVector<bool> keep;
-    for (float v : mask->getValues<float>())
-      keep.push_back(v != 0.0f);
-    if (auto weight = op.getInput().getDefiningOp<arith::ConstantOp>()) {
-      auto w = cast<DenseElementsAttr>(weight.getValue());
-      int64_t revived = 0, i = 0;
-      for (APFloat v : w.getValues<APFloat>())
-        revived += !keep[i++] && !v.isZero();
-      if (revived) {
-        masked = op.emitOpError("layer '")
-                 << layer.str() << "': " << revived
-                 << " weights are nonzero where its trained mask prunes "
-                    "them (the mask and the weights come from different "
-                    "runs?)";
-        return WalkResult::interrupt();
-      }
-    }
-    trainedMasks.erase(it);
+  for (auto &[op, keep] : trained) {
     OpBuilder at(op);
     op.getResult().replaceAllUsesWith(arith::ConstantOp::create(
         at, op.getLoc(),
         DenseElementsAttr::get(cast<ShapedType>(op.getType()),
                                ArrayRef<bool>(keep))));
     op.erase();
-    return WalkResult::advance();
-  });
-  if (failed(masked))
-    return failure();
-  if (!trainedMasks.empty())
-    return fail(llvm::formatv("'mask:{0}' names no pruned layer of @{1}",
-                              trainedMasks.begin()->getKey(),
-                              func.getSymName()));
+  }
   // Pruning masks of frozen weights become part of the weights: the mask
   // is computed once, here, and the pruned weight is a constant with exact
   // zeros (what integer conversion reads).

@@ -85,7 +85,8 @@ FailureOr<func::FuncOp> getFunctionToFreeze(ModuleOp module,
 /// the train-step prefixes `param:` and `qparam:` accepted) by a constant,
 /// and marks `func` frozen; its initialiser (`qat.init_qparams_for`) is
 /// erased. Every quantization parameter must get a value. Trained pruning
-/// masks (`mask:<layer>`) replace their qat.prune_mask.
+/// masks (`mask:<layer>`) replace their qat.prune_mask; weights nonzero
+/// where one prunes are an error. On error nothing changes.
 LogicalResult freezeArguments(func::FuncOp func, const ValuesFile &values);
 
 //===----------------------------------------------------------------------===//
