@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
       std::move(llvmModule), targetOptions, compileThreads, error);
   if (failed(objects))
     return fail(error);
-  auto removeObjects = llvm::make_scope_exit([&] {
+  llvm::scope_exit removeObjects([&] {
     for (const std::string &path : *objects)
       llvm::sys::fs::remove(path);
   });

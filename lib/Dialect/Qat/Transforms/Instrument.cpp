@@ -859,8 +859,11 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
       if (llvm::Error error = checkBitWidth(key, bits))
         return mlir::emitError(module.getLoc(), "qat-instrument: ")
                << llvm::toString(std::move(error));
-    config.defaults = {weightBits,           actBits,  perChannel,
-                       symmetricActivations, rounding, false};
+    config.defaults.weightBits = weightBits;
+    config.defaults.actBits = actBits;
+    config.defaults.perChannel = perChannel;
+    config.defaults.symmetricActivations = symmetricActivations;
+    config.defaults.rounding = rounding;
     config.skipFirstLast = skipFirstLast;
     if (configFile.empty())
       return config;
