@@ -168,6 +168,12 @@ private:
     SmallVector<int> forwardPosition;
     unsigned labels = 0, states = 0, ranges = 0, masks = 0, lr = 0, step = 0;
     bool observers = false, hasMasks = false;
+    /// Appends an argument; returns its position.
+    unsigned add(Type type, std::string name) {
+      types.push_back(type);
+      names.push_back(std::move(name));
+      return types.size() - 1;
+    }
   };
   /// The parts a function takes, in the order of docs/Training.md.
   struct Parts {
@@ -360,9 +366,7 @@ TrainStepGenerator::layout(const Parts &parts) const {
   Layout l;
   l.forwardPosition.assign(sig.args.size(), -1);
   auto add = [&](Type type, std::string name) {
-    l.types.push_back(type);
-    l.names.push_back(std::move(name));
-    return l.types.size() - 1;
+    return l.add(type, std::move(name));
   };
   Type scalar = RankedTensorType::get({}, Float32Type::get(b.getContext()));
   for (const Argument *a : params)
@@ -490,6 +494,12 @@ TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
   return forwardArgs;
 }
 
+/// Whether an element of a mask state (f32 1 kept, 0 pruned) is kept.
+static Value isKept(OpBuilder &b, Location loc, Value mask) {
+  return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, mask,
+                               cst(b, loc, 0.5));
+}
+
 std::pair<Value, Value> TrainStepGenerator::emitSchedule(Value step) {
   auto scalar = RankedTensorType::get({}, b.getF32Type());
   double begin = options.pruneBegin, end = options.pruneEnd,
@@ -598,9 +608,7 @@ void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
                             current, recompute, decay);
     Value keep = emitMap(b, cast<RankedTensorType>(cloned.getType()), {current},
                          1, [&](OpBuilder &nb, Location loc, ValueRange a) {
-                           return SmallVector<Value>{arith::CmpFOp::create(
-                               nb, loc, arith::CmpFPredicate::OGT, a[0],
-                               cst(nb, loc, 0.5))};
+                           return SmallVector<Value>{isKept(nb, loc, a[0])};
                          })[0];
     cloned.getResult().replaceAllUsesWith(keep);
     cloned.erase();
@@ -619,10 +627,7 @@ bool TrainStepGenerator::canAdvanceMasksAlone() const {
 void TrainStepGenerator::emitAdvanceMasks() {
   // The masked parameters, the masks, the step.
   Layout l;
-  auto add = [&](Type type, std::string name) {
-    l.types.push_back(type);
-    l.names.push_back(std::move(name));
-  };
+  auto add = [&](Type type, std::string name) { l.add(type, std::move(name)); };
   for (const Mask &m : masks)
     add(typeOf(*m.param), nameOf(*m.param));
   for (const Mask &m : masks)
@@ -647,11 +652,9 @@ void TrainStepGenerator::emitAdvanceMasks() {
 Value TrainStepGenerator::applyMask(Value mask, Value value) {
   return emitMap(b, cast<RankedTensorType>(value.getType()), {mask, value}, 1,
                  [&](OpBuilder &nb, Location loc, ValueRange a) {
-                   Value kept = arith::CmpFOp::create(
-                       nb, loc, arith::CmpFPredicate::OGT, a[0],
-                       cst(nb, loc, 0.5));
                    return SmallVector<Value>{arith::SelectOp::create(
-                       nb, loc, kept, a[1], cst(nb, loc, 0.0))};
+                       nb, loc, isKept(nb, loc, a[0]), a[1],
+                       cst(nb, loc, 0.0))};
                  })[0];
 }
 
@@ -770,10 +773,7 @@ LogicalResult TrainStepGenerator::emitTrainStep() {
 void TrainStepGenerator::emitApplyUpdate() {
   // The trained tensors, their optimizer state, their gradients, lr, step.
   Layout l;
-  auto add = [&](Type type, std::string name) {
-    l.types.push_back(type);
-    l.names.push_back(std::move(name));
-  };
+  auto add = [&](Type type, std::string name) { l.add(type, std::move(name)); };
   for (const Argument *a : trained)
     add(typeOf(*a), nameOf(*a));
   for (StringRef kind : stateKinds())

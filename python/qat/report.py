@@ -56,11 +56,16 @@ def write(out_dir: str, result, plots: bool = True) -> str:
     return path
 
 
-def _save(fig, out_dir, name):
-    """`fig` as PNG, written whole or not at all (a temporary file renamed)."""
+def _save(fig, out_dir, name, title, images):
+    """`fig` laid out, written as PNG whole or not at all (a temporary file
+    renamed), closed, and listed in `images` under `title`."""
+    import matplotlib.pyplot as plt
     from qat.pipeline import replacing
+    fig.tight_layout()
     with replacing(os.path.join(out_dir, name), "wb") as f:
         fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    images.append((title, name))
 
 
 def _plots(out_dir, result):
@@ -79,10 +84,7 @@ def _plots(out_dir, result):
     ax.set_yscale("log")
     ax.legend()
     ax.set_title("Training curves")
-    fig.tight_layout()
-    _save(fig, out_dir, "training_curves.png")
-    plt.close(fig)
-    images.append(("Training curves", "training_curves.png"))
+    _save(fig, out_dir, "training_curves.png", "Training curves", images)
 
     networks = list(dict.fromkeys(r.network for r in result.rows))
     variants = list(dict.fromkeys(r.variant for r in result.rows))
@@ -100,10 +102,8 @@ def _plots(out_dir, result):
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Accuracy by bit width (weights/activations)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, out_dir, "accuracy_by_bits.png")
-    plt.close(fig)
-    images.append(("Accuracy by bit width", "accuracy_by_bits.png"))
+    _save(fig, out_dir, "accuracy_by_bits.png", "Accuracy by bit width",
+          images)
 
     pruned = [r for r in result.rows if r.sparsity is not None]
     if pruned:
@@ -124,7 +124,8 @@ def _plots(out_dir, result):
                             [100 * a for _, a, _ in line_points], marker="o",
                             label=f"{network}: magnitude")
             if nm:
-                ax.plot([100 * s for s, _, _ in nm], [100 * a for _, a, _ in nm],
+                ax.plot([100 * s for s, _, _ in nm],
+                        [100 * a for _, a, _ in nm],
                         linestyle="none", marker="s", color=line.get_color(),
                         label=f"{network}: N:M")
             for s, a, label in line_points + nm:
@@ -135,10 +136,8 @@ def _plots(out_dir, result):
         ax.set_ylabel("test accuracy (%)")
         ax.set_title("Accuracy against sparsity (int8 QAT, deployed)")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        _save(fig, out_dir, "accuracy_by_sparsity.png")
-        plt.close(fig)
-        images.append(("Accuracy against sparsity", "accuracy_by_sparsity.png"))
+        _save(fig, out_dir, "accuracy_by_sparsity.png",
+              "Accuracy against sparsity", images)
 
     if result.layer_sqnr:
         fig, axes = plt.subplots(1, len(networks), figsize=(5 * len(networks),
@@ -157,8 +156,6 @@ def _plots(out_dir, result):
             ax.set_ylabel("SQNR (dB), higher is better")
             ax.legend(fontsize=8)
         fig.suptitle("Per-layer quantization error (vs 16-bit, same weights)")
-        fig.tight_layout()
-        _save(fig, out_dir, "layer_error.png")
-        plt.close(fig)
-        images.append(("Per-layer quantization error", "layer_error.png"))
+        _save(fig, out_dir, "layer_error.png", "Per-layer quantization error",
+              images)
     return images

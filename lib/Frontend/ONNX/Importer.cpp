@@ -384,11 +384,8 @@ LogicalResult Importer::fail(const Twine &why) {
   if (!error.empty())
     return failure();
   if (node)
-    error = ("node '" +
-             Twine(node->name().empty()
-                       ? (node->output_size() ? node->output(0) : "")
-                       : node->name()) +
-             "' (" + node->op_type() + "): " + why)
+    error = ("node '" + Twine(nodeName(*node)) + "' (" + node->op_type() +
+             "): " + why)
                 .str();
   else
     error = (options.sourceName + ": " + why).str();

@@ -60,11 +60,6 @@ void fixBatch(onnx::ModelProto &model, int64_t batch) {
   }
 }
 
-std::string nodeName(const onnx::NodeProto &node) {
-  return node.name().empty() && node.output_size() ? node.output(0)
-                                                   : node.name();
-}
-
 /// What libonnx's checker, version converter and shape inference assume
 /// without checking, checked first in every graph and subgraph (`outer`:
 /// the names an enclosing graph defines):
@@ -122,6 +117,11 @@ void mlir::qat::onnx_import::inferShapes(onnx::ModelProto &model,
     // Inferred shapes are a cross-check only; the importer computes every
     // shape itself.
   }
+}
+
+std::string mlir::qat::onnx_import::nodeName(const onnx::NodeProto &node) {
+  return node.name().empty() && node.output_size() ? node.output(0)
+                                                   : node.name();
 }
 
 llvm::Expected<LoadedModel>

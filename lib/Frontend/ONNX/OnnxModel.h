@@ -32,6 +32,9 @@ struct LoadedModel {
   int64_t originalOpset = 0;
 };
 
+/// A node as messages name it: its name, else its first output's.
+std::string nodeName(const onnx::NodeProto &node);
+
 /// Parses `bytes`, checks the model, converts an old opset and fixes a
 /// symbolic first input dimension to `batch`. `name` names the file in
 /// messages.
