@@ -62,26 +62,29 @@ def time_from_c(library, entry, calls, workdir):
     return tuple(float(v) for v in out.split())
 
 
-def mlp_mlir(weights):
-    lines = ["func.func @mlp(%x: tensor<1x784xi8>) -> tensor<1x10xi8> {",
+def mlp_mlir(weights, batch=1):
+    """The int8 MLP of LAYERS with constant `weights` ([k][n] int8 each), as
+    integer linalg, for `batch` rows."""
+    lines = [f"func.func @mlp(%x: tensor<{batch}x784xi8>) -> "
+             f"tensor<{batch}x10xi8> {{",
              "  %c0 = arith.constant 0 : i32"]
     previous = "%x"
     for i, ((k, n), w) in enumerate(zip(LAYERS, weights)):
         data = "0x" + w.tobytes().hex().upper()
         lines += [
             f'  %w{i} = arith.constant dense<"{data}"> : tensor<{k}x{n}xi8>',
-            f"  %e{i} = tensor.empty() : tensor<1x{n}xi32>",
-            f"  %z{i} = linalg.fill ins(%c0 : i32) outs(%e{i} : tensor<1x{n}xi32>)"
-            f" -> tensor<1x{n}xi32>",
-            f"  %a{i} = linalg.matmul ins({previous}, %w{i} : tensor<1x{k}xi8>,"
-            f" tensor<{k}x{n}xi8>) outs(%z{i} : tensor<1x{n}xi32>) ->"
-            f" tensor<1x{n}xi32>",
+            f"  %e{i} = tensor.empty() : tensor<{batch}x{n}xi32>",
+            f"  %z{i} = linalg.fill ins(%c0 : i32) outs(%e{i} : "
+            f"tensor<{batch}x{n}xi32>) -> tensor<{batch}x{n}xi32>",
+            f"  %a{i} = linalg.matmul ins({previous}, %w{i} : "
+            f"tensor<{batch}x{k}xi8>, tensor<{k}x{n}xi8>) outs(%z{i} : "
+            f"tensor<{batch}x{n}xi32>) -> tensor<{batch}x{n}xi32>",
             f"  %q{i} = qat.requantize %a{i} {{multiplier = array<i32: "
             f"1073741824>, shift = array<i32: 40>, quant_min = 0 : i64}} :"
-            f" tensor<1x{n}xi32> -> tensor<1x{n}xi8>",
+            f" tensor<{batch}x{n}xi32> -> tensor<{batch}x{n}xi8>",
         ]
         previous = f"%q{i}"
-    lines += [f"  return {previous} : tensor<1x10xi8>", "}"]
+    lines += [f"  return {previous} : tensor<{batch}x10xi8>", "}"]
     return "\n".join(lines) + "\n"
 
 

@@ -91,6 +91,15 @@ void addBufferization(OpPassManager &pm, bool deallocate) {
   outParams.hoistStaticAllocs = true;
   outParams.modifyPublicFunctions = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  // A chunk of an scf.forall bufferizes to a copy of its subview onto an
+  // identical subview of the same buffer; CSE makes them one value and the
+  // canonicalizer erases the copy to itself (no memmove of the chunk). It
+  // also folds reshapes of reshapes, which leaves results computed in an
+  // allocation and copied out: qat-elide-result-copies computes them in
+  // their out-parameters.
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createElideResultCopies());
   if (deallocate)
     bufferization::buildBufferDeallocationPipeline(pm);
 }
@@ -126,6 +135,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   if (options.vnni) {
     X86VnniMatmulOptions vnni;
     vnni.parallel = options.parallel;
+    vnni.sparseWeights = options.sparseWeights;
     pm.addNestedPass<func::FuncOp>(createX86VnniMatmul(vnni));
   }
   VectorizeMatmulOptions vectorize;
@@ -140,6 +150,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
             : std::max<int64_t>(2, std::thread::hardware_concurrency());
     pm.addNestedPass<func::FuncOp>(createParallelizeLoops(parallelize));
   }
+  pm.addNestedPass<func::FuncOp>(createVectorizeGathers());
 
   addBufferization(pm, /*deallocate=*/true);
 
@@ -368,12 +379,18 @@ struct CpuCommandLine : public PassPipelineOptions<CpuCommandLine> {
       llvm::cl::desc("with parallel, split other large linalg ops into this "
                      "many chunks (0: the hardware threads, at least 2)"),
       llvm::cl::init(defaults.chunks)};
+  Option<bool> sparseWeights{
+      *this, "sparse-weights",
+      llvm::cl::desc("compressed pruned weights and block-sparse kernels by "
+                     "the cost rule (false: always dense)"),
+      llvm::cl::init(defaults.sparseWeights)};
 
   CpuPipelineOptions get() const {
     CpuPipelineOptions options;
     options.vnni = vnni;
     options.parallel = parallel;
     options.chunks = chunks;
+    options.sparseWeights = sparseWeights;
     return options;
   }
 };

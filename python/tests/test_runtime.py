@@ -267,6 +267,67 @@ def test_int8_matmul_matches_numpy_exactly(compile_mlir, m, k, n):
     np.testing.assert_array_equal(frozen.mm(a), expected)
 
 
+def _has_vnni():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512_vnni" in f.read()
+    except OSError:
+        return False
+
+
+def _pruned_int8(rng, k, n, pattern):
+    """Random int8 B[k][n] pruned in the layout the VNNI kernel packs:
+    "blocks" zeroes 75% of the 4x16 tiles (4 consecutive k of 16 columns),
+    "2:4"/"1:4" keep 2/1 of every 4 consecutive k per column, "unstructured"
+    zeroes 75% of the weights anywhere (no whole tile: stays dense)."""
+    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    b[b == 0] = 1
+    if pattern == "blocks":
+        tiles = rng.random(((k + 3) // 4, (n + 15) // 16)) < 0.75
+        for (i, j) in zip(*np.nonzero(tiles)):
+            b[4 * i:4 * i + 4, 16 * j:16 * j + 16] = 0
+    elif pattern in ("2:4", "1:4"):
+        keep = int(pattern[0])
+        for g in range(0, k, 4):
+            for j in range(n):
+                size = min(4, k - g)
+                drop = rng.permutation(size)[:max(size - keep, 0)]
+                b[g + drop, j] = 0
+    else:
+        b[rng.random((k, n)) < 0.75] = 0
+    return b
+
+
+@pytest.mark.parametrize("pattern", ["blocks", "2:4", "1:4", "unstructured"])
+@pytest.mark.parametrize("m,k,n", [(13, 72, 40), (9, 512, 256)])
+def test_sparse_int8_weights_match_dense_and_numpy(compile_mlir, pattern, m,
+                                                   k, n):
+    # Pruned constant weights are stored compressed and, when enough 4x16
+    # tiles are zero, multiplied by the block-sparse kernel: the results must
+    # equal numpy's and the dense kernel's bit for bit, and compression must
+    # shrink the library by the bytes it saves.
+    rng = np.random.default_rng(k + n)
+    b = _pruned_int8(rng, k, n, pattern)
+    a = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    a[0, :] = -128
+    expected = a.astype(np.int32) @ b.astype(np.int32)
+    text = _matmul_mlir(m, k, n, constant_b=b)
+    name = f"sp{pattern[0]}{m}_{k}_{n}"
+    sparse = compile_mlir(text, name=name)
+    dense = compile_mlir(text, name=name + "d", flags=["--sparse-weights=false"])
+    np.testing.assert_array_equal(sparse.mm(a), expected)
+    np.testing.assert_array_equal(dense.mm(a), expected)
+    if k * n < 65536 or not _has_vnni():
+        return
+    saved = os.path.getsize(dense.path) - os.path.getsize(sparse.path)
+    # Blocks keep 25% of the tiles, 2:4 62.5% and 1:4 31% of the bytes.
+    expect = {"blocks": 0.6, "2:4": 0.3, "1:4": 0.6, "unstructured": None}
+    if expect[pattern] is None:
+        assert abs(saved) < 0.05 * k * n, saved
+    else:
+        assert saved > expect[pattern] * k * n, (saved, k * n)
+
+
 def _conv_reference(x, w, stride, dilation):
     """NHWC x HWCF convolution in int64 (exact for integers)."""
     n, h, wd, c = x.shape

@@ -120,6 +120,15 @@ llvm::cl::opt<int64_t> parallelChunks(
                    "machine's hardware threads, at least 2)"),
     llvm::cl::init(qat::CpuPipelineOptions().chunks), llvm::cl::cat(category));
 
+llvm::cl::opt<bool> sparseWeights(
+    "sparse-weights",
+    llvm::cl::desc("Store pruned int8 weights compressed (N:M groups, or "
+                   "only their nonzero 4x16 tiles, which the kernel skips) "
+                   "where the cost rule says so. Default: on; "
+                   "--sparse-weights=false keeps every weight dense"),
+    llvm::cl::init(qat::CpuPipelineOptions().sparseWeights),
+    llvm::cl::cat(category));
+
 llvm::cl::opt<char> optLevel("O",
                              llvm::cl::desc("Optimization level: -O0 to -O3 "
                                             "(default -O2)"),
@@ -317,6 +326,7 @@ int main(int argc, char **argv) {
         qat::getCpuPipelineOptions(*target);
     pipelineOptions.parallel = parallelLoops;
     pipelineOptions.chunks = parallelChunks;
+    pipelineOptions.sparseWeights = sparseWeights;
     if (failed(qat::lowerToLLVMDialect(*module, pipelineOptions)))
       return 1;
   }

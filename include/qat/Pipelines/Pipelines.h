@@ -71,6 +71,9 @@ struct CpuPipelineOptions {
   /// chunks (qat-parallelize-loops); 0: the compiling machine's hardware
   /// threads, at least 2.
   int64_t chunks = 0;
+  /// Pruned constant int8 weights stored compressed and their zero tiles
+  /// skipped, where qat-x86-vnni-matmul's cost rule says so (docs/Pruning.md).
+  bool sparseWeights = true;
 };
 
 /// `qat-cpu-pipeline`: a module with qat ops and linalg on tensors to the

@@ -265,11 +265,15 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
 /// `makeKernel(builder, epilogue)` returns an object whose
 /// `strip(builder, c, aRow0, cRow0, rows)` computes rows of the result, run
 /// over all rows by computeRowStrips (in parallel when `parallel` and the
-/// matmul has at least `parallelMinMacs` multiply-accumulates).
+/// matmul has at least `parallelMinMacs` multiply-accumulates). With
+/// `startsFromFill`, the kernel starts its accumulators from the value of a
+/// linalg.fill that initializes the matmul (never reading it), so the
+/// result is written into the fill's own destination and the fill is dead.
 template <typename MakeKernel>
 void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
                        int64_t stripRows, bool parallel,
-                       int64_t parallelMinMacs, MakeKernel makeKernel) {
+                       int64_t parallelMinMacs, bool startsFromFill,
+                       MakeKernel makeKernel) {
   // With an epilogue, the kernel goes at the epilogue's place (after all it
   // reads) and writes into the epilogue's output.
   std::optional<Epilogue> epilogue = Epilogue::find(matmul);
@@ -284,6 +288,9 @@ void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
       cast<RankedTensorType>(matmul.getInputs()[0].getType()).getDimSize(1);
   Value destination =
       epilogue ? epilogue->getDestination() : matmul.getOutputs()[0];
+  if (auto fill = destination.getDefiningOp<linalg::FillOp>();
+      fill && startsFromFill && !epilogue)
+    destination = fill.getOutputs()[0];
   Value result = computeRowStrips(
       b, destination, m, n, stripRows,
       /*parallel=*/parallel && m * n * k >= parallelMinMacs,

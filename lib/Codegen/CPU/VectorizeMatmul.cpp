@@ -138,7 +138,7 @@ struct VectorizeMatmulPass
          })) {
       replaceWithKernel(
           rewriter, op, tileM, parallel, parallelMinMacs,
-          [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
+          /*startsFromFill=*/false, [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
             return MatmulBuilder(b, op.getInputs()[0], op.getInputs()[1],
                                  op.getOutputs()[0], tileN, epilogue);
           });

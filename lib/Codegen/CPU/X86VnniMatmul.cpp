@@ -10,9 +10,16 @@
 // C[i][j]; the accumulators start at C - 128 * colsum(B) to cancel it. B is
 // packed so that each 64-byte vector holds 4 consecutive k of 16 columns.
 //
+// Pruned constant weights are stored compressed (qat/Support/SparseStorage.h)
+// when the cost rule in chooseFormat says so: block-sparse weights as their
+// nonzero tiles, which the kernel walks through a CSR index and so skips the
+// zero ones; N:M weights as values and 2-bit positions, expanded into the
+// packed layout at run time.
+//
 //===----------------------------------------------------------------------===//
 
 #include "qat/Codegen/CPU/Passes.h"
+#include "qat/Support/SparseStorage.h"
 #include "qat/Utils/PackedInt4.h"
 
 #include "MatmulKernels.h"
@@ -42,12 +49,152 @@ constexpr int64_t kVectors = 2; // 16-column vectors of a register block
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// The pass options that govern compressed weights (chooseFormat).
+struct SparseWeightOptions {
+  bool enabled;
+  double minZeroTiles;
+};
+
 /// B[K][N] packed to [ceil(N/16)][ceil(K/4)][64] (zero padded), and the
-/// correction -128 * colsum(B) as [ceil(N/16) * 16] int32.
+/// correction -128 * colsum(B) as [ceil(N/16) * 16] int32. Block-sparse
+/// weights keep only their nonzero tiles: `packed` is then [tiles][64],
+/// panel jb's tiles are [tileOffsets[jb], tileOffsets[jb + 1]) and tile t
+/// covers k from 4 * tileRows[t] (sparsestorage::Blocks).
 struct PackedB {
   Value packed;
   Value correction;
+  Value tileOffsets;
+  Value tileRows;
+
+  bool isBlockSparse() const { return static_cast<bool>(tileOffsets); }
 };
+
+/// How a constant B is stored in the library and read by the kernel.
+enum class WeightFormat { Dense, Blocks, NM };
+
+/// The cost rule. The block-sparse kernel costs about what the dense one
+/// does per tile it multiplies (a 16-column panel instead of 32, one index
+/// load), so it wins once enough tiles are skipped: at least `minZeroTiles`
+/// of them. Otherwise weights whose groups of 4 along k hold at most 2
+/// nonzeros (2:4, 1:4) are stored as N:M groups, 62.5% or 31% of the
+/// bytes, for the price of expanding them once per call; int4 weights stay
+/// nibbles (already 50%). Anything else is dense.
+WeightFormat chooseFormat(ArrayRef<int8_t> packed, bool nibbles,
+                          const SparseWeightOptions &options) {
+  if (!options.enabled)
+    return WeightFormat::Dense;
+  int64_t tiles = packed.size() / sparsestorage::kTileBytes;
+  if (sparsestorage::zeroTileFraction(packed.data(), tiles) >=
+      options.minZeroTiles)
+    return WeightFormat::Blocks;
+  if (!nibbles &&
+      sparsestorage::maxNonzerosPerGroup(packed.data(), packed.size()) <= 2)
+    return WeightFormat::NM;
+  return WeightFormat::Dense;
+}
+
+template <typename T>
+Value constantVector(ImplicitLocOpBuilder &b, ArrayRef<T> values,
+                     ArrayRef<int64_t> shape, Type elementType) {
+  return arith::ConstantOp::create(
+      b, DenseElementsAttr::get(RankedTensorType::get(shape, elementType),
+                                values));
+}
+
+/// The packed layout [nb][kb][64] rebuilt at run time from N:M groups, one
+/// tile per iteration: slot s of lane l is broadcast to the lane's 4 bytes
+/// (a shuffle of the values), its 2-bit position likewise from the
+/// positions' bytes, and each byte keeps the slot whose position is its own.
+Value buildExpandNM(ImplicitLocOpBuilder &b,
+                    const sparsestorage::NMGroups &groups, int64_t nb,
+                    int64_t kb) {
+  constexpr int64_t tileBytes = sparsestorage::kTileBytes;
+  constexpr int64_t groupBytes = sparsestorage::kGroupBytes;
+  int64_t n = groups.n, tiles = nb * kb;
+  int64_t valuesPerTile = sparsestorage::kGroupsPerTile * n;
+  int64_t positionBytesPerTile = valuesPerTile * 2 / 8;
+  Type i8 = b.getI8Type();
+  Value values = constantVector<int8_t>(b, groups.values,
+                                        {tiles * valuesPerTile}, i8);
+  SmallVector<int8_t> positionBytes(groups.positions.begin(),
+                                    groups.positions.end());
+  Value positions = constantVector<int8_t>(
+      b, positionBytes, {tiles * positionBytesPerTile}, i8);
+
+  auto tileType = VectorType::get({tileBytes}, i8);
+  auto splat = [&](ArrayRef<int8_t> bytes) -> Value {
+    return arith::ConstantOp::create(
+        b, DenseElementsAttr::get(tileType, bytes));
+  };
+  // Per byte i of a tile (lane i / 4, position i % 4) and slot s: the
+  // slot's value index, the byte holding its position and that byte's shift.
+  SmallVector<SmallVector<int64_t>> valueIndex(n), positionByte(n);
+  SmallVector<SmallVector<int8_t>> shift(n);
+  SmallVector<int8_t> ownPosition;
+  for (int64_t i = 0; i < tileBytes; ++i) {
+    int64_t lane = i / groupBytes;
+    ownPosition.push_back(static_cast<int8_t>(i % groupBytes));
+    for (int64_t s = 0; s < n; ++s) {
+      int64_t slot = lane * n + s;
+      valueIndex[s].push_back(slot);
+      positionByte[s].push_back(slot * 2 / 8);
+      shift[s].push_back(static_cast<int8_t>(slot * 2 % 8));
+    }
+  }
+  Value own = splat(ownPosition);
+  Value three = splat(SmallVector<int8_t>(tileBytes, 3));
+  Value zeros = splat(SmallVector<int8_t>(tileBytes, 0));
+  SmallVector<Value> shifts;
+  for (int64_t s = 0; s < n; ++s)
+    shifts.push_back(splat(shift[s]));
+
+  auto outType = RankedTensorType::get({tiles, tileBytes}, i8);
+  Value init = tensor::EmptyOp::create(b, outType.getShape(), i8);
+  Value zero8 = arith::ConstantIntOp::create(b, 0, 8);
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  auto loop = scf::ForOp::create(
+      b, index(0), index(tiles), index(1), ValueRange{init},
+      [&](OpBuilder &nested, Location loc, Value t, ValueRange iter) {
+        ImplicitLocOpBuilder lb(loc, nested);
+        auto at = [&](int64_t stride) -> Value {
+          return arith::MulIOp::create(
+              lb, t, arith::ConstantIndexOp::create(lb, stride));
+        };
+        Value tileValues = vector::TransferReadOp::create(
+            lb, VectorType::get({valuesPerTile}, i8), values,
+            ValueRange{at(valuesPerTile)}, zero8, ArrayRef<bool>{true});
+        Value tilePositions = vector::TransferReadOp::create(
+            lb, VectorType::get({positionBytesPerTile}, i8), positions,
+            ValueRange{at(positionBytesPerTile)}, zero8, ArrayRef<bool>{true});
+        Value result = zeros;
+        for (int64_t s = n - 1; s >= 0; --s) {
+          Value candidate = vector::ShuffleOp::create(
+              lb, tileValues, tileValues, valueIndex[s]);
+          Value position = arith::AndIOp::create(
+              lb,
+              arith::ShRUIOp::create(
+                  lb,
+                  vector::ShuffleOp::create(lb, tilePositions, tilePositions,
+                                            positionByte[s]),
+                  shifts[s]),
+              three);
+          Value mine = arith::CmpIOp::create(lb, arith::CmpIPredicate::eq,
+                                             position, own);
+          result = arith::SelectOp::create(lb, mine, candidate, result);
+        }
+        Value written = vector::TransferWriteOp::create(
+                            lb, result, iter[0],
+                            ValueRange{t, arith::ConstantIndexOp::create(lb, 0)},
+                            ArrayRef<bool>{true})
+                            .getResult();
+        scf::YieldOp::create(lb, written);
+      });
+  return tensor::ExpandShapeOp::create(
+      b, RankedTensorType::get({nb, kb, tileBytes}, i8), loop.getResult(0),
+      ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+}
 
 /// The value of a constant matrix, also through a collapse_shape (a
 /// convolution filter seen as a matrix).
@@ -66,7 +213,8 @@ DenseIntElementsAttr getConstantMatrix(Value matrix) {
 /// came packed two per byte stay that way: the packed layout is stored as
 /// nibbles too and unpacked at run time, straight into that layout.
 PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
-                     int64_t k, int64_t n, bool nibbles) {
+                     int64_t k, int64_t n, bool nibbles,
+                     const SparseWeightOptions &options) {
   int64_t nb = ceilDiv(n, kLanes), kb = ceilDiv(k, kGroup);
   std::vector<int8_t> packed(nb * kb * kLanes * kGroup, 0);
   std::vector<int32_t> correction(nb * kLanes, 0);
@@ -78,16 +226,47 @@ PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
       packed[index] = v;
       correction[j] -= 128 * v;
     }
-  auto packedType =
-      RankedTensorType::get({nb, kb, kLanes * kGroup}, b.getI8Type());
-  auto correctionType = RankedTensorType::get({nb * kLanes}, b.getI32Type());
-  Value packedB = nibbles ? buildPackedInt4(b, packed, packedType)
-                          : arith::ConstantOp::create(
-                                b, DenseElementsAttr::get(
-                                       packedType, ArrayRef<int8_t>(packed)));
-  return {packedB, arith::ConstantOp::create(
-                       b, DenseElementsAttr::get(
-                              correctionType, ArrayRef<int32_t>(correction)))};
+  Type i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto correctionB = [&] {
+    return constantVector<int32_t>(b, correction, {nb * kLanes}, i32);
+  };
+  // Tiles stored as they are: two per byte for int4 codes.
+  auto store = [&](ArrayRef<int8_t> tiles, ArrayRef<int64_t> shape) -> Value {
+    auto type = RankedTensorType::get(shape, i8);
+    return nibbles ? buildPackedInt4(b, tiles, type)
+                   : constantVector<int8_t>(b, tiles, shape, i8);
+  };
+  switch (chooseFormat(packed, nibbles, options)) {
+  case WeightFormat::Dense: {
+    Value tiles = store(packed, {nb, kb, kLanes * kGroup});
+    return {tiles, correctionB(), {}, {}};
+  }
+  case WeightFormat::NM: {
+    int most = sparsestorage::maxNonzerosPerGroup(packed.data(),
+                                                  packed.size());
+    std::optional<sparsestorage::NMGroups> groups = sparsestorage::compressNM(
+        packed.data(), packed.size(), std::max(most, 1));
+    assert(groups && "chooseFormat checked the groups");
+    Value tiles = buildExpandNM(b, *groups, nb, kb);
+    return {tiles, correctionB(), {}, {}};
+  }
+  case WeightFormat::Blocks: {
+    sparsestorage::Blocks blocks =
+        sparsestorage::compressBlocks(packed.data(), nb, kb);
+    // An all-zero B keeps one zero tile: tensors are never empty.
+    if (blocks.rows.empty())
+      blocks.values.assign(kLanes * kGroup, 0);
+    int64_t kept = blocks.values.size() / (kLanes * kGroup);
+    Value tiles = store(blocks.values, {kept, kLanes * kGroup});
+    return {tiles, correctionB(),
+            constantVector<int32_t>(b, blocks.offsets, {nb + 1}, i32),
+            constantVector<int32_t>(b, blocks.rows.empty()
+                                           ? ArrayRef<int32_t>{0}
+                                           : ArrayRef<int32_t>(blocks.rows),
+                                    {std::max<int64_t>(kept, 1)}, i32)};
+  }
+  }
+  llvm_unreachable("every weight format");
 }
 
 /// Packs B at run time: pad, gather into the packed layout, sum columns.
@@ -149,7 +328,7 @@ PackedB packAtRunTime(ImplicitLocOpBuilder &b, Value bMat, int64_t k,
                 ib, ValueRange{arith::AddIOp::create(ib, args[1], scaled)});
           })
           .getResult(0);
-  return {packed, correction};
+  return {packed, correction, {}, {}};
 }
 
 } // namespace
@@ -180,6 +359,8 @@ public:
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
+    if (auto fill = cStart.getDefiningOp<linalg::FillOp>())
+      startValue = fill.value();
     biasA();
   }
 
@@ -190,7 +371,9 @@ public:
   Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
               int64_t rows) {
     int64_t nb = ceilDiv(n, kLanes);
-    int64_t fullPanels = nb - nb % kVectors;
+    // Block-sparse panels are one vector wide: each has its own tiles.
+    int64_t fullPanels =
+        packedB.isBlockSparse() ? 0 : nb - nb % kVectors;
     auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {
       return updateInLoop(sb, c, first, last, vectors,
                           [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
@@ -204,6 +387,10 @@ public:
 private:
   /// A made unsigned once, up front: a xor 0x80 = a + 128 as u8.
   void biasA() {
+    if (Value fused = biasProducer()) {
+      a = fused;
+      return;
+    }
     MLIRContext *ctx = b.getContext();
     auto type = cast<RankedTensorType>(a.getType());
     Value init = tensor::EmptyOp::create(b, type.getShape(), b.getI8Type());
@@ -219,6 +406,46 @@ private:
                   ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
             })
             .getResult(0);
+  }
+
+  /// When A is computed by an all-parallel generic that nothing else reads
+  /// (im2col, through collapse_shapes), the bias goes into that generic's
+  /// body: A is then written once, already biased. Null otherwise.
+  Value biasProducer() {
+    SmallVector<tensor::CollapseShapeOp> collapses;
+    Value value = a;
+    while (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>()) {
+      if (!value.hasOneUse())
+        return {};
+      collapses.push_back(collapse);
+      value = collapse.getSrc();
+    }
+    auto producer = value.getDefiningOp<linalg::GenericOp>();
+    if (!producer || !value.hasOneUse() || producer->getNumResults() != 1 ||
+        producer.getNumParallelLoops() != producer.getNumLoops() ||
+        !producer.getMatchingIndexingMap(producer.getDpsInitOperand(0))
+             .isIdentity())
+      return {};
+    auto biased = cast<linalg::GenericOp>(b.clone(*producer));
+    Operation *yield = biased.getRegion().front().getTerminator();
+    OpBuilder inside(yield);
+    Value flip =
+        arith::ConstantIntOp::create(inside, yield->getLoc(), -128, 8);
+    yield->setOperand(0, arith::XOrIOp::create(inside, yield->getLoc(),
+                                               yield->getOperand(0), flip));
+    Value result = biased.getResult(0);
+    for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
+      result = tensor::CollapseShapeOp::create(
+          b, collapse.getResultType(), result,
+          collapse.getReassociationIndices());
+    return result;
+  }
+
+  /// An int32 element of a 1-D tensor, as an index.
+  Value loadIndex(ImplicitLocOpBuilder &ib, Value tensor, Value position) {
+    return arith::IndexCastOp::create(
+        ib, ib.getIndexType(),
+        tensor::ExtractOp::create(ib, tensor, ValueRange{position}));
   }
 
   Value add(ImplicitLocOpBuilder &ib, Value x, int64_t v) {
@@ -242,21 +469,41 @@ private:
       cRows.push_back(add(ib, cRow0, r));
       for (int64_t v = 0; v < vectors; ++v) {
         // With an epilogue, `c` is the epilogue's output and the
-        // accumulators start from the matmul's own (never written) output.
-        Value init = vector::TransferReadOp::create(
-            ib, accType, epilogue ? cStart : c,
-            ValueRange{epilogue ? rowIndex[r] : cRows[r], columns[v]}, zero32,
-            columnsInBounds);
+        // accumulators start from the matmul's own (never written) output;
+        // from its fill value when it is a fill (nothing to read).
+        Value init =
+            startValue
+                ? vector::BroadcastOp::create(ib, accType, startValue)
+                      .getResult()
+                : vector::TransferReadOp::create(
+                      ib, accType, epilogue ? cStart : c,
+                      ValueRange{epilogue ? rowIndex[r] : cRows[r],
+                                 columns[v]},
+                      zero32, columnsInBounds)
+                      .getResult();
         accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
       }
     }
-    int64_t kb = ceilDiv(k, kGroup);
+    // Dense: every tile of the panel, kq = 0 .. kb. Block-sparse: the
+    // panel's kept tiles t, each at its own kq.
+    Value first = index(0), last = index(ceilDiv(k, kGroup));
+    if (packedB.isBlockSparse()) {
+      first = loadIndex(ib, packedB.tileOffsets, jv);
+      last = loadIndex(ib, packedB.tileOffsets, add(ib, jv, 1));
+    }
     auto reduction = scf::ForOp::create(
-        ib, index(0), index(kb), index(1), accumulators,
-        [&](OpBuilder &nested, Location loc, Value kq, ValueRange acc) {
+        ib, first, last, index(1), accumulators,
+        [&](OpBuilder &nested, Location loc, Value t, ValueRange acc) {
           ImplicitLocOpBuilder kbld(loc, nested);
           SmallVector<Value> bVectors;
-          for (int64_t v = 0; v < vectors; ++v)
+          Value kq = t;
+          if (packedB.isBlockSparse()) {
+            kq = loadIndex(kbld, packedB.tileRows, t);
+            bVectors.push_back(vector::TransferReadOp::create(
+                kbld, bytesType, packedB.packed, ValueRange{t, index(0)},
+                zero8, ArrayRef<bool>{true}));
+          }
+          for (int64_t v = 0; v < vectors && !packedB.isBlockSparse(); ++v)
             bVectors.push_back(vector::TransferReadOp::create(
                 kbld, bytesType, packedB.packed,
                 ValueRange{add(kbld, jv, v), kq, index(0)}, zero8,
@@ -303,6 +550,8 @@ private:
 
   ImplicitLocOpBuilder &b;
   Value a, cStart;
+  /// The value cStart is filled with, when it is a linalg.fill.
+  Value startValue;
   PackedB packedB;
   int64_t k, n;
   std::optional<Epilogue> epilogue;
@@ -324,6 +573,7 @@ struct X86VnniMatmulPass
          })) {
       replaceWithKernel(
           rewriter, op, kRows, parallel, parallelMinMacs,
+          /*startsFromFill=*/true,
           [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
             Value a = op.getInputs()[0], bMat = op.getInputs()[1];
             auto aType = cast<RankedTensorType>(a.getType());
@@ -338,7 +588,8 @@ struct X86VnniMatmulPass
                 codes.push_back(static_cast<int8_t>(v.getSExtValue()));
             PackedB packed =
                 !codes.empty()
-                    ? packConstant(b, codes, k, n, /*nibbles=*/int4.has_value())
+                    ? packConstant(b, codes, k, n, /*nibbles=*/int4.has_value(),
+                                   {sparseWeights, minZeroTiles})
                     : packAtRunTime(b, bMat, k, n);
             return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n,
                                epilogue);

@@ -20,6 +20,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -325,6 +326,35 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
     contraction.weights = *weights;
   else if (mode != Mode::Faithful) // quantized at run time when faithful
     return fail(contraction.weight, "the weight is not a constant (freeze it)");
+  // A frozen mask is an invariant: every weight it prunes must have the
+  // code 0 (the weights are symmetric), or the deployed layer would
+  // silently be denser than the one trained.
+  if (auto mask = contraction.weight->getAttrOfType<DenseIntElementsAttr>(
+          QatDialect::kMaskAttrName);
+      mask && !contraction.weights.empty()) {
+    int64_t channels = weightType.getDimSize(channelAxis);
+    int64_t inner = fhwc ? weightType.getNumElements() / channels : 1;
+    int64_t broken = 0, first = -1, firstCode = 0, i = 0;
+    for (bool keep : mask.getValues<bool>()) {
+      int64_t channel = (i / inner) % channels;
+      float scale =
+          w->scales.size() == 1 ? w->scales.front() : w->scales[channel];
+      int64_t q = quantmath::quantize(contraction.weights[i], scale, 0,
+                                      w->range, w->rounding);
+      if (!keep && q != 0 && broken++ == 0) {
+        first = i;
+        firstCode = q;
+      }
+      ++i;
+    }
+    if (broken > 0)
+      return fail(contraction.weight,
+                  llvm::formatv("{0} weight codes are nonzero where the "
+                                "frozen mask prunes them (the first at flat "
+                                "index {1}: code {2})",
+                                broken, first, firstCode)
+                      .str());
+  }
   if (fhwc) {
     contraction.filterPermutation = {1, 2, 3, 0};
     ArrayRef<int64_t> f = weightType.getShape();

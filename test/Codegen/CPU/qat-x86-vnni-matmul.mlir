@@ -1,5 +1,6 @@
 // RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul --qat-x86-lower-vnni-dot | FileCheck %s --check-prefix=LOWERED
+// RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul=sparse-weights=false | FileCheck %s --check-prefix=DENSE
 
 // CHECK-LABEL: func @runtime_weights
 func.func @runtime_weights(%a: tensor<9x8xi8>, %b: tensor<8x20xi8>, %c: tensor<9x20xi32>) -> tensor<9x20xi32> {
@@ -121,4 +122,104 @@ func.func @narrowing_epilogue(%a: tensor<8x8xi8>, %b: tensor<8x16xi8>, %c: tenso
     linalg.yield %t : i8
   } -> tensor<8x16xi8>
   return %r : tensor<8x16xi8>
+}
+
+// -----
+
+// Block-sparse weights: of the 4 tiles of this 8x32 B (4 k x 16 columns
+// each), only tile (k 4..7, columns 0..15) is nonzero, so 75% are zero and
+// the cost rule keeps the one tile with a CSR index: panel 0 has tiles
+// [0, 1), panel 1 none, and the kept tile starts at kq = 1. The reduction
+// loop runs over a panel's kept tiles, one 16-column vector wide.
+// CHECK-LABEL: func @block_sparse_weights
+// DENSE-LABEL: func @block_sparse_weights
+func.func @block_sparse_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -> tensor<9x32xi32> {
+  // CHECK-DAG: %[[TILES:.*]] = arith.constant dense<{{\[\[}}1, 1, 1, 1, 2, 2, 2, 2, {{.*}}]]> : tensor<1x64xi8>
+  // CHECK-DAG: %[[OFFSETS:.*]] = arith.constant dense<[0, 1, 1]> : tensor<3xi32>
+  // CHECK-DAG: %[[ROWS:.*]] = arith.constant dense<1> : tensor<1xi32>
+  // CHECK: scf.for
+  // CHECK: scf.for %[[JV:[a-z0-9]+]] =
+  // CHECK: %[[FIRST:.*]] = tensor.extract %[[OFFSETS]][%[[JV]]] : tensor<3xi32>
+  // CHECK: %[[LOWER:.*]] = arith.index_cast %[[FIRST]] : i32 to index
+  // CHECK: tensor.extract %[[OFFSETS]]
+  // CHECK: %[[UPPER:.*]] = arith.index_cast
+  // CHECK: scf.for %[[T:.*]] = %[[LOWER]] to %[[UPPER]]
+  // CHECK: %[[KQ:.*]] = tensor.extract %[[ROWS]][%[[T]]] : tensor<1xi32>
+  // CHECK: vector.transfer_read %[[TILES]][%[[T]], %{{.*}}]{{.*}} : tensor<1x64xi8>, vector<64xi8>
+  // CHECK-NOT: tensor<2x2x64xi8>
+  // With sparse-weights=false, the dense layout of all 4 tiles.
+  // DENSE: arith.constant {{.*}} : tensor<2x2x64xi8>
+  // DENSE-NOT: tensor<1x64xi8>
+  %b = arith.constant dense<[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                             [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]> : tensor<8x32xi8>
+  %0 = linalg.matmul ins(%a, %b : tensor<9x8xi8>, tensor<8x32xi8>) outs(%c : tensor<9x32xi32>) -> tensor<9x32xi32>
+  return %0 : tensor<9x32xi32>
+}
+
+// -----
+
+// 2:4 weights (at most 2 nonzeros in each group of 4 along k, no zero
+// tile) are stored as 2 values and 2 2-bit positions per group: here 4
+// columns x 1 group, padded to one tile of 16 groups. Column 0 keeps k = 1
+// and 3, column 1 k = 0 and 2, column 2 only k = 2 (filler slot at 0),
+// column 3 nothing (slots 0 and 1). Positions, 4 bits a group, two groups a
+// byte: (1 | 3 << 2) | (0 | 2 << 2) << 4 = 13 | 8 << 4 = -115, then
+// (2 | 0 << 2) | (0 | 1 << 2) << 4 = 2 | 64 = 66, then padding (0 | 1 << 2)
+// twice = 4 | 4 << 4 = 68. The tile is rebuilt at run time by shuffles and
+// selects into the dense layout the kernel reads.
+// CHECK-LABEL: func @n_m_weights
+func.func @n_m_weights(%a: tensor<1x4xi8>, %c: tensor<1x4xi32>) -> tensor<1x4xi32> {
+  // CHECK-DAG: arith.constant dense<[5, 6, 7, 8, 9, 0, 0, 0, {{.*}}]> : tensor<32xi8>
+  // CHECK-DAG: arith.constant dense<[-115, 66, 68, 68, 68, 68, 68, 68]> : tensor<8xi8>
+  // CHECK: scf.for
+  // CHECK: vector.shuffle
+  // CHECK: arith.select {{.*}} : vector<64xi1>, vector<64xi8>
+  // CHECK: tensor.expand_shape {{.*}} : tensor<1x64xi8> into tensor<1x1x64xi8>
+  // CHECK-NOT: tensor<4x4xi8>
+  %b = arith.constant dense<[[0, 7, 0, 0], [5, 0, 0, 0], [0, 8, 9, 0], [6, 0, 0, 0]]> : tensor<4x4xi8>
+  %0 = linalg.matmul ins(%a, %b : tensor<1x4xi8>, tensor<4x4xi8>) outs(%c : tensor<1x4xi32>) -> tensor<1x4xi32>
+  return %0 : tensor<1x4xi32>
+}
+
+// -----
+
+// A computed by a gather nothing else reads (im2col, seen through a
+// collapse_shape) is biased inside that gather: one generic writes the
+// biased A, with no second pass over it. A matmul that starts from a fill
+// starts its accumulators from the fill value and writes into the fill's
+// destination: C is never read, and the fill is dead.
+// CHECK-LABEL: func @fused_bias_and_fill
+func.func @fused_bias_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -> tensor<4x16xi32> {
+  // CHECK: %[[E:.*]] = tensor.empty() : tensor<4x16xi32>
+  // CHECK: linalg.generic
+  // CHECK: ^bb0(%[[IN:.*]]: i8, %{{.*}}: i8):
+  // CHECK: %[[FLIP:.*]] = arith.constant -128 : i8
+  // CHECK: arith.xori %[[IN]], %[[FLIP]] : i8
+  // CHECK: } -> tensor<2x2x2x16xi8>
+  // CHECK: tensor.collapse_shape
+  // CHECK-NOT: arith.xori
+  // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]])
+  // CHECK: %[[SEVEN:.*]] = vector.broadcast %{{.*}} : i32 to vector<16xi32>
+  // CHECK-NOT: vector.transfer_read {{.*}} : tensor<4x16xi32>
+  // CHECK-NOT: linalg.fill
+  %e = tensor.empty() : tensor<2x2x2x16xi8>
+  %p = linalg.generic {indexing_maps = [affine_map<(i, j, k, c) -> (i, j + k, c)>,
+                                        affine_map<(i, j, k, c) -> (i, j, k, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x3x16xi8>) outs(%e : tensor<2x2x2x16xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    linalg.yield %in : i8
+  } -> tensor<2x2x2x16xi8>
+  %a = tensor.collapse_shape %p [[0, 1], [2, 3]] : tensor<2x2x2x16xi8> into tensor<4x32xi8>
+  %seven = arith.constant 7 : i32
+  %ce = tensor.empty() : tensor<4x16xi32>
+  %c = linalg.fill ins(%seven : i32) outs(%ce : tensor<4x16xi32>) -> tensor<4x16xi32>
+  %0 = linalg.matmul ins(%a, %b : tensor<4x32xi8>, tensor<32x16xi8>) outs(%c : tensor<4x16xi32>) -> tensor<4x16xi32>
+  return %0 : tensor<4x16xi32>
 }

@@ -307,3 +307,26 @@ func.func @no_layer(%x: tensor<2x4xf32>) -> tensor<2x4xf32> attributes {qat.froz
   %xq = qat.fake_quant %x, %s, %z0 : tensor<2x4xf32>, tensor<f32>, tensor<i32>
   return %xq : tensor<2x4xf32>
 }
+
+// -----
+
+// A frozen mask (qat-freeze's qat.mask) is checked against the codes: the
+// weight 0.5 (code 50) sits where the mask prunes, in 2 places, the first at
+// flat index 1; a code that rounds to 0 there (0.004, below half a step) is
+// fine.
+func.func @mask_broken(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %sx = arith.constant dense<2.0e-02> : tensor<f32>
+  %z0 = arith.constant dense<0> : tensor<i32>
+  %sw = arith.constant dense<1.0e-02> : tensor<f32>
+  %sy = arith.constant dense<5.0e-02> : tensor<f32>
+  %w = arith.constant dense<[[0.5, 0.5, 0.004], [0.0, 0.5, 0.5], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]> : tensor<4x3xf32>
+  %c0 = arith.constant 0.0 : f32
+  %xq = qat.fake_quant %x, %sx, %z0 : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  // expected-error @+1 {{cannot be converted to integers: 2 weight codes are nonzero where the frozen mask prunes them (the first at flat index 1: code 50)}}
+  %wq = qat.fake_quant %w, %sw, %z0 {narrow_range = true, qat.mask = dense<[[true, false, false], [false, true, true], [true, true, true], [true, true, false]]> : tensor<4x3xi1>} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%z : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %yq = qat.fake_quant %y, %sy, %z0 : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}

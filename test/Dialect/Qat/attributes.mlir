@@ -144,7 +144,7 @@ func.func @name_on_op(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
-// expected-error @+1 {{'func.func' op unknown attribute 'qat.frozn'; the qat dialect defines qat.name, qat.role, qat.qparam, qat.layer, qat.frozen, qat.faithful, qat.init_qparams_for, qat.scale and qat.unpack_int4}}
+// expected-error @+1 {{'func.func' op unknown attribute 'qat.frozn'; the qat dialect defines qat.name, qat.role, qat.qparam, qat.layer, qat.frozen, qat.faithful, qat.init_qparams_for, qat.scale, qat.mask and qat.unpack_int4}}
 func.func @unknown() attributes {qat.frozn} {
   return
 }
@@ -161,4 +161,28 @@ func.func @value_type(%w: tensor<2xf32> {qat.role = "parameter", qat.value = den
 // expected-error @+1 {{'func.func' op expected 'qat.role = "parameter"' on argument 0, which has 'qat.value'}}
 func.func @value_on_input(%x: tensor<2xf32> {qat.role = "input", qat.value = dense<1.0> : tensor<2xf32>}) {
   return
+}
+
+// -----
+
+func.func @mask_type(%w: tensor<2xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'qat.fake_quant' op expected 'qat.mask' to be an i1 elements attribute, found dense<1> : tensor<2xi8>}}
+  %q = qat.fake_quant %w, %s, %z {qat.mask = dense<1> : tensor<2xi8>} : tensor<2xf32>, tensor<f32>, tensor<i32>
+  return %q : tensor<2xf32>
+}
+
+// -----
+
+func.func @mask_shape(%w: tensor<2xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'qat.fake_quant' op expected 'qat.mask' of the weight's shape 'tensor<2xf32>', found 'tensor<3xi1>'}}
+  %q = qat.fake_quant %w, %s, %z {qat.mask = dense<true> : tensor<3xi1>} : tensor<2xf32>, tensor<f32>, tensor<i32>
+  return %q : tensor<2xf32>
+}
+
+// -----
+
+func.func @mask_op(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{'arith.addf' op expected 'qat.mask' on a qat.fake_quant}}
+  %y = arith.addf %x, %x {qat.mask = dense<true> : tensor<2xi1>} : tensor<2xf32>
+  return %y : tensor<2xf32>
 }

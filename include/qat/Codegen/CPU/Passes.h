@@ -33,6 +33,10 @@ getVectorizableInterchange(linalg::LinalgOp op);
 /// `bufferization.writable = false` (qat-protect-arguments).
 void protectArguments(ModuleOp module);
 
+/// Computes `func`'s results in their out-parameters where it copied them
+/// there from a buffer of its own (qat-elide-result-copies).
+void elideResultCopies(func::FuncOp func);
+
 /// Rewrites the NHWC/HWCF convolution `op` (static shapes, tensors) as
 /// im2col (qat/Utils/Im2col.h) and a linalg.matmul. When the im2col matrix
 /// would exceed `maxIm2colBytes`, the largest batch chunk that fits is
@@ -46,6 +50,18 @@ LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
 /// form qat-x86-lower-vnni-dot recognizes.
 Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
                       Value signedBytes);
+
+/// A linalg.generic on static tensors that gathers rows: one input read
+/// through a non-identity map whose innermost index is the innermost loop
+/// (and no other index depends on it), an identity output whose rows are 4
+/// to 1024 bytes long, and a body of scalar elementwise ops on the input
+/// element. im2col is one (qat/Utils/Im2col.h).
+bool isVectorizableGather(linalg::GenericOp op);
+
+/// Rewrites the gather `op` (isVectorizableGather) as scf.for loops over
+/// its outer dimensions that read, compute and write one row per iteration
+/// as a vector (qat-vectorize-gathers).
+LogicalResult vectorizeGather(RewriterBase &rewriter, linalg::GenericOp op);
 
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION

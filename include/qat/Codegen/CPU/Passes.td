@@ -41,6 +41,38 @@ def ProtectArguments : Pass<"qat-protect-arguments", "ModuleOp"> {
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
+def ElideResultCopies : Pass<"qat-elide-result-copies", "func::FuncOp"> {
+  let summary = "Compute results in their out-parameters, not in a copy";
+  let description = [{
+    After `buffer-results-to-out-params`, a result that was not a plain
+    allocation when it was returned (a reshaped view that later folded, a
+    buffer the program filled through views) is computed in a buffer of
+    its own and copied into its out-parameter just before the return. When
+    the copy's source is an allocation of the out-parameter's type, the
+    out-parameter has no other use, and nothing but the other result copies
+    runs after it, the allocation is replaced by the out-parameter and the
+    copy erased: the result is written once, where the caller wants it. A
+    value returned twice keeps one copy (the second out-parameter is copied
+    from the first).
+
+    Example:
+
+    ```mlir
+    func.func @f(%x: memref<8xf32>, %out: memref<8xf32>) {
+      %a = memref.alloc() : memref<8xf32>
+      linalg.copy ins(%x : memref<8xf32>) outs(%a : memref<8xf32>)
+      memref.copy %a, %out : memref<8xf32> to memref<8xf32>
+      return
+    }
+    // becomes
+    func.func @f(%x: memref<8xf32>, %out: memref<8xf32>) {
+      linalg.copy ins(%x : memref<8xf32>) outs(%out : memref<8xf32>)
+      return
+    }
+    ```
+  }];
+}
+
 def BatchMatmulToMatmul : Pass<"qat-batch-matmul-to-matmul", "func::FuncOp"> {
   let summary = "Rewrite batch matmuls as a loop of matmuls";
   let description = [{
@@ -315,6 +347,41 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
   ];
 }
 
+def VectorizeGathers : Pass<"qat-vectorize-gathers", "func::FuncOp"> {
+  let summary = "Row-by-row vector copies for gathers such as im2col";
+  let description = [{
+    Rewrites each linalg.generic on static tensors that gathers whole rows
+    of its input (one input read through a non-identity map whose innermost
+    index is the innermost loop, an identity output, rows of 4 to 1024
+    bytes, a body of scalar elementwise ops on the element) into scf.for
+    loops over the outer dimensions, each iteration reading one row as a
+    vector, applying the body to it and writing it. im2col is the gather
+    that matters: lowered to scalar loops, LLVM copies its rows one byte at
+    a time (it cannot prove the input and the patches apart), which cost
+    half of an int8 convolution. Run after qat-parallelize-loops, so that
+    each thread's chunk is rewritten. The per-element arithmetic is the
+    body's, so results are the same bit for bit.
+
+    Example:
+
+    ```mlir
+    %p = linalg.generic {indexing_maps = [
+           affine_map<(n, h, w, kh, kw, c) -> (n, h + kh, w + kw, c)>,
+           affine_map<(n, h, w, kh, kw, c) -> (n, h, w, kh, kw, c)>], ...}
+        ins(%x : tensor<1x6x6x16xi8>) outs(%e : tensor<1x4x4x3x3x16xi8>) ...
+    // becomes five nested scf.for loops whose body is
+    %row = vector.transfer_read %x[%n, %h + %kh, %w + %kw, %c0] ... vector<16xi8>
+    %p' = vector.transfer_write %row, %p[%n, %h, %w, %kh, %kw, %c0] ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
   let summary = "Register-blocked vector code for float matmuls";
   let description = [{
@@ -417,6 +484,12 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 24",
            "smallest matmul (M * N * K) to parallelize (VNNI is about 4x "
            "faster per multiply-accumulate than f32, so the bar is higher)">,
+    Option<"sparseWeights", "sparse-weights", "bool", "true",
+           "store pruned constant weights compressed and skip their zero "
+           "tiles, by the cost rule (false: always dense)">,
+    Option<"minZeroTiles", "min-zero-tiles", "double", "0.5",
+           "the fraction of all-zero 4x16 tiles from which the block-sparse "
+           "kernel is used">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -168,6 +168,12 @@ std::optional<OpAttrCheck> checkOpAttr(StringRef name, Attribute value) {
             OpAttrCheck{"a non-empty string", string && !string.empty()})
       .Case(QatDialect::kScaleAttrName,
             OpAttrCheck{"a float", isa<FloatAttr>(value)})
+      .Case(QatDialect::kMaskAttrName,
+            OpAttrCheck{"an i1 elements attribute",
+                        isa<DenseIntElementsAttr>(value) &&
+                            cast<DenseIntElementsAttr>(value)
+                                .getElementType()
+                                .isInteger(1)})
       .Cases({QatDialect::kFrozenAttrName, QatDialect::kFaithfulAttrName,
               QatDialect::kUnpackInt4AttrName},
              OpAttrCheck{"a unit attribute", isa<UnitAttr>(value)})
@@ -229,7 +235,8 @@ LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
     return op->emitOpError("unknown attribute '")
            << name << "'; the qat dialect defines qat.name, qat.role, "
            << "qat.qparam, qat.layer, qat.frozen, qat.faithful, "
-           << "qat.init_qparams_for, qat.scale and qat.unpack_int4";
+           << "qat.init_qparams_for, qat.scale, qat.mask and "
+           << "qat.unpack_int4";
   }
   if (!check->ok)
     return op->emitOpError("expected '")
@@ -239,6 +246,17 @@ LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
        name == kInitQParamsForAttrName) &&
       !isa<FunctionOpInterface>(op))
     return op->emitOpError("expected '") << name << "' on a function";
+  if (name == kMaskAttrName) {
+    auto fakeQuant = dyn_cast<FakeQuantOp>(op);
+    auto maskType = cast<DenseIntElementsAttr>(attr.getValue()).getType();
+    if (!fakeQuant)
+      return op->emitOpError("expected '") << name << "' on a qat.fake_quant";
+    if (cast<ShapedType>(fakeQuant.getInput().getType()).getShape() !=
+        maskType.getShape())
+      return op->emitOpError("expected '")
+             << name << "' of the weight's shape "
+             << fakeQuant.getInput().getType() << ", found " << maskType;
+  }
   return success();
 }
 

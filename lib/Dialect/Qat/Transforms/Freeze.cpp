@@ -9,6 +9,7 @@
 #include "qat/Dialect/Qat/Transforms/Passes.h"
 #include "qat/Dialect/Qat/Transforms/Transforms.h"
 
+#include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/FoldUtils.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -174,14 +175,24 @@ LogicalResult mlir::qat::freezeArguments(func::FuncOp func,
   // Pruning masks of frozen weights become part of the weights: the mask
   // is computed once, here, and the pruned weight is a constant with exact
   // zeros (what integer conversion reads).
+  // The mask stays with the weight's fake-quant as `qat.mask`: an
+  // invariant qat-convert-to-integer checks the codes against.
   OperationFolder folder(func.getContext());
   SmallVector<Operation *> masks;
   func.walk([&](Operation *op) {
     if (isa<PruneMaskOp, ApplyMaskOp>(op))
       masks.push_back(op);
   });
-  for (Operation *op : masks)
+  for (Operation *op : masks) {
+    if (auto apply = dyn_cast<ApplyMaskOp>(op)) {
+      DenseIntElementsAttr keep;
+      if (matchPattern(apply.getMask(), m_Constant(&keep)))
+        for (Operation *user : apply->getUsers())
+          if (auto fakeQuant = dyn_cast<FakeQuantOp>(user))
+            fakeQuant->setAttr(QatDialect::kMaskAttrName, keep);
+    }
     (void)folder.tryToFold(op);
+  }
   // The unpruned constants the masks replaced.
   for (Operation &op : llvm::make_early_inc_range(func.getBody().front()))
     if (isa<arith::ConstantOp>(op) && op.use_empty())

@@ -3,11 +3,12 @@
 // A frozen weight's pruning mask is computed once, at freezing: the weight
 // becomes the pruned constant (1 of every 2 along the rows of
 // [[1,2,3],[4,5,6],[7,8,9],[10,11,12]] kept: the larger, rows 1 and 3), and
-// the fake-quant reads it. The weights still trained keep their masks.
+// the fake-quant reads it, keeping the mask as `qat.mask` (the invariant
+// qat-convert-to-integer checks). The weights still trained keep their masks.
 
 // CHECK-LABEL: func.func @mlp3(
 // CHECK-DAG:     %[[W3:.*]] = arith.constant dense<{{\[}}[0.000000e+00, 0.000000e+00, 0.000000e+00], [4.000000e+00, 5.000000e+00, 6.000000e+00], [0.000000e+00, 0.000000e+00, 0.000000e+00], [1.000000e+01, 1.100000e+01, 1.200000e+01]]> : tensor<4x3xf32>
-// CHECK-DAG:     qat.fake_quant %[[W3]], %{{.*}}, %{{.*}} {axis = 1 : i64, narrow_range = true}
+// CHECK-DAG:     qat.fake_quant %[[W3]], %{{.*}}, %{{.*}} {axis = 1 : i64, narrow_range = true, qat.mask = dense<{{\[}}[false, false, false], [true, true, true], [false, false, false], [true, true, true]]> : tensor<4x3xi1>}
 // CHECK-DAG:     qat.apply_mask %arg1,
 // CHECK-DAG:     qat.apply_mask %arg2,
 // The unpruned constant is gone.

@@ -71,6 +71,10 @@ def Qat_Dialect : Dialect {
     /// qat.requantize ops of converted layers: the output scale, which
     /// qat-expose-layers dequantizes with (a float).
     static constexpr ::llvm::StringLiteral kScaleAttrName = "qat.scale";
+    /// A frozen weight's qat.fake_quant: the pruning mask qat-freeze folded
+    /// into the weight (an i1 elements attribute of the weight's shape, 1
+    /// kept), which qat-convert-to-integer checks the weight codes against.
+    static constexpr ::llvm::StringLiteral kMaskAttrName = "qat.mask";
     /// The linalg.generic that unpacks two 4-bit codes per byte (unit).
     static constexpr ::llvm::StringLiteral kUnpackInt4AttrName =
         "qat.unpack_int4";
