@@ -34,9 +34,6 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 
 import numpy as np  # noqa: E402
 
-#: fp32 FMA peak of this machine class, 2 threads (shared/TARGETS.md,
-#: measured with an FMA loop): the denominator of the last column.
-FMA_PEAK_GFLOPS = {1: 115.0, 2: 226.0}
 
 #: Multiply-adds per sample of the CNN's forward: conv 1->16 3x3 at 28x28,
 #: conv 16->32 3x3 at 14x14, fc 1568->10. A training step is about 3x the
@@ -215,8 +212,12 @@ def main():
          ("--worker", "torch", "--steps", args.steps, "--repeat",
           args.repeat)),
     ]
+    from common import machine_peak
+    # The fp32 FMA peak on both cores, measured now (bench/peak.c): the
+    # denominator of the last column.
+    fma_peak = (machine_peak(2) or (0.0, float("nan")))[1]
     print(f"CNN QAT (int8 LSQ), global batch 128, {args.steps} steps x "
-          f"{args.repeat}, medians; 2 cores")
+          f"{args.repeat}, medians; 2 cores; FMA peak {fma_peak:.0f} GFLOP/s")
     header = (f"{'engine':8} {'configuration':36} {'ms/global batch':>16} "
               f"{'vs 1 process':>12} {'all-reduce':>10} {'GFLOP/s':>8} "
               f"{'% FMA peak':>10}")
@@ -232,7 +233,7 @@ def main():
         gflops = 128 * STEP_FLOPS_PER_SAMPLE / step / 1e9
         print(f"{engine:8} {label:36} {1e3 * step:16.2f} "
               f"{step / single[engine]:11.2f}x {share:>10} {gflops:8.1f} "
-              f"{100 * gflops / FMA_PEAK_GFLOPS[2]:9.1f}%", flush=True)
+              f"{100 * gflops / fma_peak:9.1f}%", flush=True)
 
 
 if __name__ == "__main__":

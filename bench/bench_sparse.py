@@ -28,11 +28,11 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.intrinsic.quantized as intrinsic
 
 from bench_kernels import int8_linear_mlir
 from bench_latency import LAYERS, mlp_mlir
-from bench_models import VNNI_PEAK_GOPS
-from common import compile_model, use_threads
+from common import compile_model, machine_peak, use_threads
 
 PATTERNS = ["dense", "50%", "75%", "2:4", "1:4", "75% 4x16"]
 
@@ -152,6 +152,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    # First, on an idle machine: the peak the last column divides by.
+    peak = (machine_peak(args.threads) or (float("nan"),))[0]
     use_threads(args.threads)
     rng = np.random.default_rng(0)
     rows = []  # (what, pattern, ops, seconds, library bytes, dense s, peer s)
@@ -190,7 +192,7 @@ def main():
         b, h, c, f = 256, 14, 16, 32
         filters = rng.integers(-128, 128, (3, 3, c, f), dtype=np.int8)
         x = rng.integers(-128, 128, (b, h, h, c), dtype=np.int8)
-        conv = torch.ao.nn.intrinsic.quantized.ConvReLU2d(c, f, 3, padding=1)
+        conv = intrinsic.ConvReLU2d(c, f, 3, padding=1)
         conv.set_weight_bias(torch.quantize_per_tensor(
             torch.from_numpy(filters.transpose(3, 2, 0, 1).astype(np.float32))
             * 0.01, 0.01, 0, torch.qint8), None)
@@ -240,10 +242,10 @@ def main():
             measure(f"MLP batch {m}",
                     2 * m * sum(ki * ni for ki, ni in LAYERS), peer, variants)
 
-    peak = VNNI_PEAK_GOPS * args.threads
     print(f"threads: {args.threads} on both sides (PyTorch {torch.__version__}"
           f", int8 engine onednn, dense); medians of {args.repeat}, timed in "
-          f"turns; vpdpbusd peak {peak:.0f} GOP/s")
+          f"turns; vpdpbusd peak {peak:.0f} GOP/s (bench/peak.c, measured "
+          f"now)")
     header = (f"{'what':<26} {'pruning':<9} {'ms':>8} {'vs dense':>8} "
               f"{'vs PyTorch':>10} {'GOP/s*':>8} {'% peak':>7} "
               f"{'library KiB':>11}")

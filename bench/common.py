@@ -33,3 +33,26 @@ def compile_model(text, workdir, name):
         f.write(text)
     subprocess.run([QAT_COMPILE, source, "-o", library], check=True)
     return Model(library, keep_freed_memory=True)
+
+
+def machine_peak(threads=1, seconds=0.5):
+    """(vpdpbusd GOP/s, FMA GFLOP/s) of this machine on `threads` threads,
+    measured now by bench/peak.c (register-only loops of independent
+    AVX-512 VNNI dot products and FMAs, one process per thread, run
+    together): the denominators of the benchmarks' "% of peak" columns.
+    None when no C compiler is found."""
+    import shutil
+    import tempfile
+    cc = shutil.which(os.environ.get("QAT_CC", "cc"))
+    if cc is None:
+        return None
+    with tempfile.TemporaryDirectory() as workdir:
+        program = os.path.join(workdir, "peak")
+        subprocess.run([cc, "-O2", "-mavx512f", "-mavx512vnni", "-o", program,
+                        os.path.join(ROOT, "bench", "peak.c")], check=True)
+        runs = [subprocess.Popen([program, str(seconds)],
+                                 stdout=subprocess.PIPE, text=True)
+                for _ in range(threads)]
+        rates = [tuple(float(v) for v in run.communicate()[0].split())
+                 for run in runs]
+    return tuple(sum(r[i] for r in rates) for i in range(2))

@@ -7,11 +7,13 @@
 #include "qat/Codegen/CPU/Passes.h"
 #include "qat/Utils/Im2col.h"
 
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_CONVTOMATMUL
@@ -149,6 +151,21 @@ struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
     IRRewriter rewriter(&getContext());
     for (linalg::Conv2DNhwcHwcfOp op : convs)
       (void)rewriteConvAsMatmul(rewriter, op, maxIm2colBytes);
+    // The convolution's elementwise consumer (bias, requantize, ReLU) reads
+    // the matmul's result through the expand_shape back to NHWC: collapse
+    // the consumer to the matmul's 2-D shape instead, so that the matmul
+    // kernels fuse it as their epilogue (each result finished in registers,
+    // the int32 accumulators never stored).
+    RewritePatternSet patterns(&getContext());
+    linalg::populateFoldReshapeOpsByCollapsingPatterns(
+        patterns, [](OpOperand *fused) {
+          auto expand = fused->get().getDefiningOp<tensor::ExpandShapeOp>();
+          auto consumer = dyn_cast<linalg::GenericOp>(fused->getOwner());
+          return expand && consumer &&
+                 expand.getSrc().getDefiningOp<linalg::MatmulOp>() &&
+                 consumer.getNumParallelLoops() == consumer.getNumLoops();
+        });
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns));
   }
 };
 

@@ -192,6 +192,20 @@ private:
   unsigned matmulInput;
 };
 
+/// The linalg.fill that initializes `value`, also through collapse_shapes
+/// (a convolution's output seen as a matrix), with those collapse_shapes
+/// from the outermost in.
+inline linalg::FillOp
+getFill(Value value, SmallVectorImpl<tensor::CollapseShapeOp> *collapses =
+                         nullptr) {
+  while (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>()) {
+    if (collapses)
+      collapses->push_back(collapse);
+    value = collapse.getSrc();
+  }
+  return value.getDefiningOp<linalg::FillOp>();
+}
+
 /// `c` threaded through `for iv = first; iv < last; iv += step`, each
 /// iteration returning the updated value from `body`. No loop (and `c`
 /// unchanged) when the range is empty.
@@ -288,9 +302,15 @@ void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
       cast<RankedTensorType>(matmul.getInputs()[0].getType()).getDimSize(1);
   Value destination =
       epilogue ? epilogue->getDestination() : matmul.getOutputs()[0];
-  if (auto fill = destination.getDefiningOp<linalg::FillOp>();
-      fill && startsFromFill && !epilogue)
+  SmallVector<tensor::CollapseShapeOp> collapses;
+  if (linalg::FillOp fill = getFill(destination, &collapses);
+      fill && startsFromFill && !epilogue) {
     destination = fill.getOutputs()[0];
+    for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
+      destination = tensor::CollapseShapeOp::create(
+          b, collapse.getResultType(), destination,
+          collapse.getReassociationIndices());
+  }
   Value result = computeRowStrips(
       b, destination, m, n, stripRows,
       /*parallel=*/parallel && m * n * k >= parallelMinMacs,

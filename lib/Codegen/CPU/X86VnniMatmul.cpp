@@ -359,7 +359,7 @@ public:
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
-    if (auto fill = cStart.getDefiningOp<linalg::FillOp>())
+    if (linalg::FillOp fill = getFill(cStart))
       startValue = fill.value();
     biasA();
   }

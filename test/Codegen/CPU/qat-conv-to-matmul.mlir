@@ -48,3 +48,26 @@ func.func @batch_chunks(%x: tensor<4x6x6x1xf32>, %w: tensor<3x3x1x2xf32>, %init:
       ins(%x, %w : tensor<4x6x6x1xf32>, tensor<3x3x1x2xf32>) outs(%init : tensor<4x4x4x2xf32>) -> tensor<4x4x4x2xf32>
   return %y : tensor<4x4x4x2xf32>
 }
+
+// -----
+
+// The convolution's elementwise consumer (here a per-channel bias add) is
+// collapsed to the matmul's shape, so the matmul kernels can fuse it: the
+// expand_shape back to NHWC moves after it.
+// CHECK-LABEL: func @epilogue
+func.func @epilogue(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x8x16xi8>, %o: tensor<1x4x4x16xi32>, %bias: tensor<16xi32>) -> tensor<1x4x4x16xi32> {
+  // CHECK: %[[MM:.*]] = linalg.matmul {{.*}} -> tensor<16x16xi32>
+  // CHECK: %[[BIASED:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[MM]], %{{.*}} : tensor<16x16xi32>, tensor<16xi32>)
+  // CHECK: tensor.expand_shape %[[BIASED]] {{\[\[}}0, 1, 2], [3]] output_shape [1, 4, 4, 16]
+  %0 = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x4x4x8xi8>, tensor<1x1x8x16xi8>) outs(%o : tensor<1x4x4x16xi32>) -> tensor<1x4x4x16xi32>
+  %e = tensor.empty() : tensor<1x4x4x16xi32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> (c)>, affine_map<(n, h, w, c) -> (n, h, w, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%0, %bias : tensor<1x4x4x16xi32>, tensor<16xi32>) outs(%e : tensor<1x4x4x16xi32>) {
+  ^bb0(%a: i32, %b: i32, %out: i32):
+    %s = arith.addi %a, %b : i32
+    linalg.yield %s : i32
+  } -> tensor<1x4x4x16xi32>
+  return %1 : tensor<1x4x4x16xi32>
+}

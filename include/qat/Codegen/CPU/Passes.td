@@ -115,7 +115,10 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
     for f32, VNNI for int8 with constant filters packed at compile time).
     The reduction runs over (kh, kw, c) in the convolution's own order.
     Convolutions whose im2col matrix would exceed `max-im2col-bytes` are left
-    alone (they keep the loop-interchange path).
+    alone (they keep the loop-interchange path). An all-parallel generic
+    consuming the convolution (bias, requantize, ReLU) is then collapsed to
+    the matmul's 2-D shape, with the expand_shape moved after it, so that
+    the matmul kernels fuse it as their epilogue.
 
     Example:
 
@@ -461,7 +464,18 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
     accumulators in registers across the reduction; leftover rows are done one
     at a time, leftover columns masked. Elementwise consumers are fused and
-    `parallel` strips are made as in qat-vectorize-matmul.
+    `parallel` strips are made as in qat-vectorize-matmul. An A computed by
+    a generic nothing else reads (im2col) gets the bias inside that generic,
+    and a matmul initialized by a `linalg.fill` starts its accumulators from
+    the fill value, so neither A nor C is passed over twice.
+
+    Pruned constant weights (`sparse-weights`, on by default) are stored as
+    the cost rule of docs/Pruning.md chooses: with at least `min-zero-tiles`
+    of their 4x16 tiles zero, only the nonzero tiles and a CSR index, which a
+    16-column-panel kernel walks (skipping the zero tiles); else, when every
+    group of 4 along k has at most 2 nonzeros (2:4, 1:4), as N values and
+    2-bit positions per group, expanded at run time; else dense. Results are
+    the dense kernel's, bit for bit.
 
     Only for targets with AVX-512 VNNI: qat-compile enables it when the target
     CPU has `avx512vnni` (`qat-cpu-pipeline{vnni=true}` in qat-opt).
