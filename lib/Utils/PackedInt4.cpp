@@ -69,13 +69,25 @@ Value mlir::qat::buildPackedInt4(ImplicitLocOpBuilder &b,
                                          groups);
 }
 
-std::optional<SmallVector<int8_t>> mlir::qat::getPackedInt4Codes(Value value) {
+/// The unpacking generic of buildPackedInt4 behind `value`, and its bytes.
+static linalg::GenericOp getUnpack(Value value, DenseIntElementsAttr &bytes) {
   while (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
     value = collapse.getSrc();
   auto unpack = value.getDefiningOp<linalg::GenericOp>();
-  DenseIntElementsAttr bytes;
   if (!unpack || !unpack->hasAttr(kUnpackMarker) ||
       !matchPattern(unpack.getDpsInputs()[0], m_Constant(&bytes)))
+    return {};
+  return unpack;
+}
+
+bool mlir::qat::isPackedInt4(Value value) {
+  DenseIntElementsAttr bytes;
+  return static_cast<bool>(getUnpack(value, bytes));
+}
+
+std::optional<SmallVector<int8_t>> mlir::qat::getPackedInt4Codes(Value value) {
+  DenseIntElementsAttr bytes;
+  if (!getUnpack(value, bytes))
     return std::nullopt;
   SmallVector<int8_t> packed;
   for (const APInt &v : bytes.getValues<APInt>())

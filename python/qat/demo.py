@@ -12,13 +12,15 @@ a float ONNX model of the user's):
      more through the faithful simulation (qat-faithful), which computes
      what the deployed program computes;
   5. pruned and quantized: from the int8 QAT model, 50% and 75% of each
-     weight by magnitude and 2:4, reached on a sparsity schedule during a
+     weight by magnitude, 2:4, and 75% of the 4x16 blocks (the tiles the
+     block-sparse kernel skips), reached on a sparsity schedule during a
      QAT fine-tuning, the masks then frozen (docs/Pruning.md);
 at W8A8 and at W4A8; every deployed library is evaluated through the C
 runtime on the 10,000 test images. Prints a table and writes report.md
 with plots into the output folder.
 """
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -57,7 +59,15 @@ class Result:
 
 VARIANTS = [("int8", 8, 8), ("W4A8", 4, 8)]
 # Pruned int8 rows: label, qat-prune setting.
-PRUNING = [("50%", "0.5"), ("75%", "0.75"), ("2:4", "2:4")]
+PRUNING = [("50%", "0.5"), ("75%", "0.75"), ("2:4", "2:4"),
+           ("75% 4x16", "0.75/4x16")]
+
+# Layers a pattern cannot prune, left dense: N:M runs along the input
+# channels and the first convolution has one; 4x16 blocks need 4 | inputs
+# and 16 | outputs (not the 10-way classifiers).
+DENSE_LAYERS = {("cnn", "nm"): ["conv_0"],
+                ("mlp", "block"): ["matmul_1"],
+                ("cnn", "block"): ["conv_0", "matmul_0"]}
 
 
 def _log(message: str, quiet: bool) -> None:
@@ -229,13 +239,14 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         end = steps // 2
         schedule = workflow.PruneSchedule(1, end, max(1, end // 8))
         config = None
-        if ":" in spec and name == "cnn":
-            # N:M runs along the input channels: the first convolution has
-            # one, so it stays dense (as 2:4 deployments keep it).
-            config = os.path.join(work, "prune_nm.json")
+        kind = "nm" if ":" in spec else "block" if "x" in spec else None
+        dense = DENSE_LAYERS.get((name, kind))
+        if dense:
+            config = os.path.join(work, f"prune_{kind}.json")
             os.makedirs(work, exist_ok=True)
             with pipeline.replacing(config) as f:
-                f.write('{"layers": [{"name": "conv_0", "prune": "none"}]}')
+                json.dump({"layers": [{"name": layer, "prune": "none"}
+                                      for layer in dense]}, f)
         p_text = workflow.instrument(workflow.prune(imported.text, spec,
                                                     config))
         p_single = workflow.instrument(workflow.prune(single.text, spec,
@@ -243,7 +254,8 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         _log(f"[{name}] int8 pruned {label}: {pruning_epochs:g} QAT epochs, "
              f"sparsity scheduled over steps 1-{end}, then frozen", quiet)
         tuner = workflow.Trainer(p_text, int8_values, work,
-                                 "prune_" + spec.replace(":", "of"),
+                                 "prune_" + spec.replace(":", "of")
+                                 .replace("/", "_"),
                                  prune_schedule=schedule)
         history = tuner.fit(train, pruning_epochs, qat_lr, progress=progress,
                             desc=f"{name} pruned {label}")

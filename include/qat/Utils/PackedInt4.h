@@ -24,6 +24,10 @@ namespace mlir::qat {
 Value buildPackedInt4(ImplicitLocOpBuilder &b, ArrayRef<int8_t> codes,
                       RankedTensorType codesType);
 
+/// Whether `value` is the result of buildPackedInt4 (through
+/// collapse_shapes): constant codes, unpacked at run time.
+bool isPackedInt4(Value value);
+
 /// If `value` is the result of buildPackedInt4 (through collapse_shapes),
 /// its codes, unpacked at compile time, in row-major order.
 std::optional<SmallVector<int8_t>> getPackedInt4Codes(Value value);

@@ -1,4 +1,4 @@
-// RUN: qat-opt %s --qat-outline-kernels | FileCheck %s
+// RUN: qat-opt %s -split-input-file --qat-outline-kernels | FileCheck %s
 
 // Two matmuls of one shape share a kernel; another shape gets its own; a
 // matmul with a constant weight (packed at compile time by the VNNI pass)
@@ -25,4 +25,31 @@ func.func @layers(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %v: tensor<16x8xf32
   %k = arith.constant dense<1.0> : tensor<8x16xf32>
   %d = linalg.matmul ins(%x, %k : tensor<4x8xf32>, tensor<8x16xf32>) outs(%z : tensor<4x16xf32>) -> tensor<4x16xf32>
   return %b, %c, %d : tensor<4x16xf32>, tensor<4x8xf32>, tensor<4x16xf32>
+}
+
+// -----
+
+// 4-bit weights, constant codes unpacked at run time, are constants too:
+// the VNNI pass repacks them at compile time, so the matmul stays.
+// CHECK-LABEL: func.func @int4_weights
+// CHECK: linalg.matmul
+// CHECK-NOT: call @qat_matmul
+func.func @int4_weights(%x: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi32> {
+  %p = arith.constant dense<[[-32], [-15], [2], [19]]> : tensor<4x1xi8>
+  %e = tensor.empty() : tensor<4x1x2xi8>
+  %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_int4} {
+  ^bb0(%byte: i8, %o: i8):
+    %h = linalg.index 2 : index
+    %hi = arith.index_cast %h : index to i8
+    %four = arith.constant 4 : i8
+    %m = arith.muli %hi, %four : i8
+    %up = arith.subi %four, %m : i8
+    %top = arith.shli %byte, %up : i8
+    %v = arith.shrsi %top, %four : i8
+    linalg.yield %v : i8
+  } -> tensor<4x1x2xi8>
+  %b = tensor.collapse_shape %u [[0], [1, 2]] : tensor<4x1x2xi8> into tensor<4x2xi8>
+  %0 = linalg.matmul ins(%x, %b : tensor<1x4xi8>, tensor<4x2xi8>) outs(%c : tensor<1x2xi32>) -> tensor<1x2xi32>
+  return %0 : tensor<1x2xi32>
 }

@@ -223,3 +223,43 @@ func.func @fused_bias_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -> t
   %0 = linalg.matmul ins(%a, %b : tensor<4x32xi8>, tensor<32x16xi8>) outs(%c : tensor<4x16xi32>) -> tensor<4x16xi32>
   return %0 : tensor<4x16xi32>
 }
+
+// -----
+
+// int4 codes (two per byte, from qat-convert-to-integer's pack-int4) with
+// 75% zero tiles: the one kept tile stays two codes per byte (32 bytes,
+// unpacked at run time into [1][64]) and the kernel walks it through the
+// CSR index. Its first codes, B[4..7][0] = -7, -6, -5, -4 and B[4..7][1] =
+// -3, -2, -1, 0, pack to bytes 0x9A -> -87 (low nibble first) and so on.
+// CHECK-LABEL: func @block_sparse_int4_weights
+func.func @block_sparse_int4_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -> tensor<9x32xi32> {
+  // CHECK: %[[P:.*]] = arith.constant dense<{{\[\[}}-87, -53, -70, -36, -53, -19, -36, -2, {{.*}}]]> : tensor<1x32xi8>
+  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<1x32xi8>) outs(%{{.*}} : tensor<1x32x2xi8>) attrs = {qat.unpack_int4}
+  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<1x32x2xi8> into tensor<1x64xi8>
+  // CHECK: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
+  // CHECK-NOT: tensor<8x16xi8>
+  %p = arith.constant dense<[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      [-87, -53, -19, 15, 33, 67, 101, -105, 0, 0, 0, 0, 0, 0, 0, 0],
+      [-70, -36, -2, 16, 50, 84, 118, -87, 0, 0, 0, 0, 0, 0, 0, 0],
+      [-53, -19, 15, 33, 67, 101, -105, -70, 0, 0, 0, 0, 0, 0, 0, 0],
+      [-36, -2, 16, 50, 84, 118, -87, -53, 0, 0, 0, 0, 0, 0, 0, 0]]> : tensor<8x16xi8>
+  %e = tensor.empty() : tensor<8x16x2xi8>
+  %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%p : tensor<8x16xi8>) outs(%e : tensor<8x16x2xi8>) attrs = {qat.unpack_int4} {
+  ^bb0(%byte: i8, %o: i8):
+    %h = linalg.index 2 : index
+    %hi = arith.index_cast %h : index to i8
+    %four = arith.constant 4 : i8
+    %m = arith.muli %hi, %four : i8
+    %up = arith.subi %four, %m : i8
+    %top = arith.shli %byte, %up : i8
+    %v = arith.shrsi %top, %four : i8
+    linalg.yield %v : i8
+  } -> tensor<8x16x2xi8>
+  %b = tensor.collapse_shape %u [[0], [1, 2]] : tensor<8x16x2xi8> into tensor<8x32xi8>
+  %0 = linalg.matmul ins(%a, %b : tensor<9x8xi8>, tensor<8x32xi8>) outs(%c : tensor<9x32xi32>) -> tensor<9x32xi32>
+  return %0 : tensor<9x32xi32>
+}

@@ -201,7 +201,8 @@ def OutlineKernels : Pass<"qat-outline-kernels", "ModuleOp"> {
   let summary = "One private function per matmul shape, called everywhere";
   let description = [{
     Moves every `linalg.matmul` on tensors whose operands are all computed
-    (no constant weight, which `qat-x86-vnni-matmul` packs at compile time)
+    (no constant weight, nor 4-bit codes unpacked at run time, which
+    `qat-x86-vnni-matmul` packs at compile time)
     into a private function, one per distinct signature (operand and result
     types), and calls it. A network's layers repeat few shapes, and a
     training program runs each layer's shapes several times (forward,
