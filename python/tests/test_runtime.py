@@ -279,7 +279,8 @@ def _pruned_int8(rng, k, n, pattern):
     """Random int8 B[k][n] pruned in the layout the VNNI kernel packs:
     "blocks" zeroes 75% of the 4x16 tiles (4 consecutive k of 16 columns),
     "2:4"/"1:4" keep 2/1 of every 4 consecutive k per column, "unstructured"
-    zeroes 75% of the weights anywhere (no whole tile: stays dense)."""
+    zeroes 75% of the weights anywhere (no whole tile: stays dense), "zero"
+    all of them."""
     b = rng.integers(-128, 128, (k, n), dtype=np.int8)
     b[b == 0] = 1
     if pattern == "blocks":
@@ -293,12 +294,15 @@ def _pruned_int8(rng, k, n, pattern):
                 size = min(4, k - g)
                 drop = rng.permutation(size)[:max(size - keep, 0)]
                 b[g + drop, j] = 0
+    elif pattern == "zero":
+        b[:] = 0
     else:
         b[rng.random((k, n)) < 0.75] = 0
     return b
 
 
-@pytest.mark.parametrize("pattern", ["blocks", "2:4", "1:4", "unstructured"])
+@pytest.mark.parametrize("pattern", ["blocks", "2:4", "1:4", "unstructured",
+                                     "zero"])
 @pytest.mark.parametrize("m,k,n", [(13, 72, 40), (9, 512, 256)])
 def test_sparse_int8_weights_match_dense_and_numpy(compile_mlir, pattern, m,
                                                    k, n):
@@ -321,7 +325,8 @@ def test_sparse_int8_weights_match_dense_and_numpy(compile_mlir, pattern, m,
         return
     saved = os.path.getsize(dense.path) - os.path.getsize(sparse.path)
     # Blocks keep 25% of the tiles, 2:4 62.5% and 1:4 31% of the bytes.
-    expect = {"blocks": 0.6, "2:4": 0.3, "1:4": 0.6, "unstructured": None}
+    expect = {"blocks": 0.6, "2:4": 0.3, "1:4": 0.6, "unstructured": None,
+              "zero": 0.9}
     if expect[pattern] is None:
         assert abs(saved) < 0.05 * k * n, saved
     else:

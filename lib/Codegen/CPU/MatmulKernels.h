@@ -7,6 +7,8 @@
 #ifndef QAT_LIB_TRANSFORMS_MATMULKERNELS_H
 #define QAT_LIB_TRANSFORMS_MATMULKERNELS_H
 
+#include "VectorizeBody.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -153,26 +155,7 @@ public:
             arg, readVector(b, source, vectorType, {row, column0}, inBounds));
       }
     }
-    for (Operation &scalarOp : body.without_terminator()) {
-      if (scalarOp.hasTrait<OpTrait::ConstantLike>()) {
-        b.clone(scalarOp, mapping);
-        continue;
-      }
-      // Scalar operands (constants) are broadcast to vectors.
-      for (Value operand : scalarOp.getOperands()) {
-        Value mapped = mapping.lookupOrDefault(operand);
-        if (!isa<VectorType>(mapped.getType()))
-          mapping.map(
-              operand,
-              vector::BroadcastOp::create(
-                  b, VectorType::get(type.getShape(), mapped.getType()), mapped)
-                  .getResult());
-      }
-      Operation *clone = b.clone(scalarOp, mapping);
-      for (OpResult result : clone->getResults())
-        result.setType(VectorType::get(type.getShape(), result.getType()));
-    }
-    return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+    return vectorizeBody(b, body, mapping, type.getShape());
   }
 
 private:

@@ -7,8 +7,9 @@
 
 #include "qat/Codegen/CPU/Passes.h"
 
+#include "VectorizeBody.h"
+
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
-#include "mlir/IR/IRMapping.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_VECTORIZEGATHERS
@@ -113,27 +114,7 @@ LogicalResult mlir::qat::vectorizeGather(RewriterBase &rewriter,
           lb, inRow, input, inIndices, padding, ArrayRef<bool>{true});
       IRMapping mapping;
       mapping.map(body.getArgument(0), row);
-      for (Operation &scalar : body.without_terminator()) {
-        if (scalar.hasTrait<OpTrait::ConstantLike>()) {
-          lb.clone(scalar, mapping);
-          continue;
-        }
-        for (Value operand : scalar.getOperands()) {
-          Value mapped = mapping.lookupOrDefault(operand);
-          if (!isa<VectorType>(mapped.getType()))
-            mapping.map(operand,
-                        vector::BroadcastOp::create(
-                            lb, VectorType::get({shape.back()},
-                                                mapped.getType()),
-                            mapped)
-                            .getResult());
-        }
-        Operation *clone = lb.clone(scalar, mapping);
-        for (OpResult result : clone->getResults())
-          result.setType(VectorType::get({shape.back()}, result.getType()));
-      }
-      Value result =
-          mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+      Value result = vectorizeBody(lb, body, mapping, {shape.back()});
       assert(result.getType() == outRow && "a row of the output");
       (void)outRow;
       return vector::TransferWriteOp::create(lb, result, out, dims,

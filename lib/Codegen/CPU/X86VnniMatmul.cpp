@@ -253,17 +253,17 @@ PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
   case WeightFormat::Blocks: {
     sparsestorage::Blocks blocks =
         sparsestorage::compressBlocks(packed.data(), nb, kb);
-    // An all-zero B keeps one zero tile: tensors are never empty.
-    if (blocks.rows.empty())
+    // An all-zero B keeps one zero tile that no panel reads: tensors are
+    // never empty.
+    if (blocks.rows.empty()) {
       blocks.values.assign(kLanes * kGroup, 0);
-    int64_t kept = blocks.values.size() / (kLanes * kGroup);
+      blocks.rows.push_back(0);
+    }
+    int64_t kept = blocks.rows.size();
     Value tiles = store(blocks.values, {kept, kLanes * kGroup});
     return {tiles, correctionB(),
             constantVector<int32_t>(b, blocks.offsets, {nb + 1}, i32),
-            constantVector<int32_t>(b, blocks.rows.empty()
-                                           ? ArrayRef<int32_t>{0}
-                                           : ArrayRef<int32_t>(blocks.rows),
-                                    {std::max<int64_t>(kept, 1)}, i32)};
+            constantVector<int32_t>(b, blocks.rows, {kept}, i32)};
   }
   }
   llvm_unreachable("every weight format");
