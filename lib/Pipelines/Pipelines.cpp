@@ -150,7 +150,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
             : std::max<int64_t>(2, std::thread::hardware_concurrency());
     pm.addNestedPass<func::FuncOp>(createParallelizeLoops(parallelize));
   }
-  pm.addNestedPass<func::FuncOp>(createVectorizeGathers());
+  pm.addNestedPass<func::FuncOp>(createVectorizeRows());
 
   addBufferization(pm, /*deallocate=*/true);
 

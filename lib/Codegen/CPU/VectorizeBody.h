@@ -1,7 +1,7 @@
 //===- VectorizeBody.h - A scalar body applied to vectors -------*- C++ -*-===//
 //
 // Part of qat-mlir. Used by the matmul kernels' epilogues and by
-// qat-vectorize-gathers.
+// qat-vectorize-rows.
 //
 //===----------------------------------------------------------------------===//
 

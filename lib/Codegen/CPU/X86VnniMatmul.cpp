@@ -24,6 +24,7 @@
 
 #include "MatmulKernels.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -349,11 +350,130 @@ Value mlir::qat::buildDotProduct(ImplicitLocOpBuilder &b, Value acc,
 
 namespace {
 
+/// A that a gather computes (im2col, through a collapse_shape into rows and
+/// columns) read straight from the gather's input: element (i, k) of A sits
+/// at rowOffset(i) + columnOffset(k) of the input flattened, both linear in
+/// the gather's indices. Each group of 4 consecutive k is contiguous there
+/// (the innermost column index runs over the input's innermost dimension, a
+/// multiple of 4 long), so the kernel reads the group at
+/// rowOffset(i) + groupOffsets[k / 4]: an implicit GEMM, with no patch
+/// matrix written or read.
+struct GatheredA {
+  Value input;                  // the gather's input (any rank, static)
+  AffineMap rowOffset;          // (i) -> offset of row i's first element
+  SmallVector<int32_t> groupOffsets; // column offset of each group of 4
+};
+
+/// Whether `expr` is a sum of dimensions times constants (no division,
+/// modulo or symbol).
+bool isLinear(AffineExpr expr) {
+  bool linear = true;
+  expr.walk([&](AffineExpr e) {
+    if (auto binary = dyn_cast<AffineBinaryOpExpr>(e)) {
+      if (e.getKind() == AffineExprKind::Mul)
+        linear &= isa<AffineConstantExpr>(binary.getLHS()) ||
+                  isa<AffineConstantExpr>(binary.getRHS());
+      else if (e.getKind() != AffineExprKind::Add)
+        linear = false;
+    } else if (isa<AffineSymbolExpr>(e)) {
+      linear = false;
+    }
+  });
+  return linear;
+}
+
+/// The offset in `type` (row-major) of the element the indexing map `map`
+/// gives, as one affine expression of the map's dimensions.
+AffineExpr linearOffset(AffineMap map, RankedTensorType type) {
+  AffineExpr offset = getAffineConstantExpr(0, map.getContext());
+  for (auto [result, size] : llvm::zip(map.getResults(), type.getShape()))
+    offset = offset * size + result;
+  return offset;
+}
+
+/// `offset` (linear in dims [first, first + sizes.size())) at the index
+/// that delinearizes to those dims, as a map of that one index.
+AffineMap delinearized(AffineExpr offset, unsigned numDims, unsigned first,
+                       ArrayRef<int64_t> sizes) {
+  MLIRContext *ctx = offset.getContext();
+  AffineExpr index = getAffineDimExpr(0, ctx);
+  SmallVector<AffineExpr> replacements(numDims,
+                                       getAffineConstantExpr(0, ctx));
+  int64_t stride = 1;
+  for (int64_t d = sizes.size() - 1; d >= 0; --d) {
+    replacements[first + d] = index.floorDiv(stride) % sizes[d];
+    stride *= sizes[d];
+  }
+  return AffineMap::get(1, 0, offset.replaceDims(replacements));
+}
+
+/// `a` as a GatheredA when a copying gather computes it (see GatheredA).
+std::optional<GatheredA> matchGatheredA(Value a) {
+  auto collapse = a.getDefiningOp<tensor::CollapseShapeOp>();
+  if (!collapse || !a.hasOneUse())
+    return std::nullopt;
+  auto gather = collapse.getSrc().getDefiningOp<linalg::GenericOp>();
+  SmallVector<ReassociationIndices> groups =
+      collapse.getReassociationIndices();
+  if (!gather || !collapse.getSrc().hasOneUse() || groups.size() != 2 ||
+      gather.getNumDpsInputs() != 1 || gather->getNumResults() != 1 ||
+      gather.getNumParallelLoops() != gather.getNumLoops() ||
+      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0))
+           .isIdentity())
+    return std::nullopt;
+  Block &body = gather.getRegion().front();
+  if (!body.without_terminator().empty() ||
+      body.getTerminator()->getOperand(0) != body.getArgument(0))
+    return std::nullopt;
+  Value input = gather.getDpsInputs()[0];
+  auto inputType = dyn_cast<RankedTensorType>(input.getType());
+  AffineMap map = gather.getMatchingIndexingMap(gather.getDpsInputOperand(0));
+  if (!inputType || !inputType.hasStaticShape() ||
+      !llvm::all_of(map.getResults(), isLinear))
+    return std::nullopt;
+  SmallVector<int64_t> sizes = gather.getStaticLoopRanges();
+  unsigned numDims = sizes.size(), firstColumn = groups[1].front();
+  AffineExpr offset = linearOffset(map, inputType);
+  // The innermost index moves through memory one element at a time, over
+  // a multiple of 4: groups of 4 columns are contiguous.
+  AffineExpr unit = offset.replace(getAffineDimExpr(numDims - 1,
+                                                    map.getContext()),
+                                   getAffineConstantExpr(1, map.getContext()))
+                        .replaceDims(SmallVector<AffineExpr>(
+                            numDims,
+                            getAffineConstantExpr(0, map.getContext())));
+  AffineExpr origin = offset.replaceDims(SmallVector<AffineExpr>(
+      numDims, getAffineConstantExpr(0, map.getContext())));
+  auto constant = [](AffineExpr e) {
+    return cast<AffineConstantExpr>(simplifyAffineExpr(e, 0, 0)).getValue();
+  };
+  if (sizes.back() % kGroup != 0 || constant(unit) - constant(origin) != 1)
+    return std::nullopt;
+  ArrayRef<int64_t> rowSizes = ArrayRef<int64_t>(sizes).take_front(firstColumn);
+  ArrayRef<int64_t> columnSizes =
+      ArrayRef<int64_t>(sizes).drop_front(firstColumn);
+  GatheredA gathered{input, delinearized(offset, numDims, 0, rowSizes), {}};
+  // Column offsets without the rows' part (the row dims at 0).
+  AffineMap columns = delinearized(offset, numDims, firstColumn, columnSizes);
+  int64_t k = 1;
+  for (int64_t size : columnSizes)
+    k *= size;
+  for (int64_t c = 0; c < k; c += kGroup) {
+    SmallVector<int64_t> value = columns.compose(ArrayRef<int64_t>{c});
+    if (value.front() > std::numeric_limits<int32_t>::max())
+      return std::nullopt;
+    gathered.groupOffsets.push_back(static_cast<int32_t>(value.front()));
+  }
+  return gathered;
+}
+
 class VnniBuilder {
 public:
   VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, Value cStart,
-              int64_t k, int64_t n, std::optional<Epilogue> epilogue)
+              int64_t k, int64_t n, std::optional<Epilogue> epilogue,
+              std::optional<GatheredA> gathered)
       : b(b), a(a), cStart(cStart), packedB(packedB), k(k), n(n),
+        gathered(std::move(gathered)),
         epilogue(epilogue), accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
@@ -361,7 +481,10 @@ public:
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
     if (linalg::FillOp fill = getFill(cStart))
       startValue = fill.value();
-    biasA();
+    if (this->gathered)
+      biasGatherInput();
+    else
+      biasA();
   }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
@@ -406,6 +529,40 @@ private:
                   ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
             })
             .getResult(0);
+  }
+
+  /// Implicit GEMM: the gather's input made unsigned (once, up front: far
+  /// smaller than the patches) and flattened, and the column offsets of the
+  /// groups of 4 as a constant.
+  void biasGatherInput() {
+    Value input = gathered->input;
+    auto type = cast<RankedTensorType>(input.getType());
+    unsigned rank = type.getRank();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+    Value init = tensor::EmptyOp::create(b, type.getShape(), b.getI8Type());
+    Value biased =
+        linalg::GenericOp::create(
+            b, TypeRange{type}, ValueRange{input}, ValueRange{init},
+            ArrayRef<AffineMap>{id, id},
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [](OpBuilder &nb, Location loc, ValueRange args) {
+              ImplicitLocOpBuilder ib(loc, nb);
+              Value flip = arith::ConstantIntOp::create(ib, -128, 8);
+              linalg::YieldOp::create(
+                  ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
+            })
+            .getResult(0);
+    ReassociationIndices all;
+    for (unsigned d = 0; d < rank; ++d)
+      all.push_back(d);
+    flatInput = tensor::CollapseShapeOp::create(
+        b, RankedTensorType::get({type.getNumElements()}, b.getI8Type()),
+        biased, ArrayRef<ReassociationIndices>{all});
+    groupOffsets = constantVector<int32_t>(
+        b, gathered->groupOffsets,
+        {static_cast<int64_t>(gathered->groupOffsets.size())},
+        b.getI32Type());
   }
 
   /// When A is computed by an all-parallel generic that nothing else reads
@@ -484,6 +641,12 @@ private:
         accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
       }
     }
+    // Implicit GEMM: where each row starts in the flattened input.
+    SmallVector<Value> rowBases;
+    if (gathered)
+      for (int64_t r = 0; r < rows; ++r)
+        rowBases.push_back(affine::AffineApplyOp::create(
+            ib, gathered->rowOffset, ValueRange{rowIndex[r]}));
     // Dense: every tile of the panel, kq = 0 .. kb. Block-sparse: the
     // panel's kept tiles t, each at its own kq.
     Value first = index(0), last = index(ceilDiv(k, kGroup));
@@ -509,12 +672,23 @@ private:
                 ValueRange{add(kbld, jv, v), kq, index(0)}, zero8,
                 ArrayRef<bool>{true}));
           Value kStart = arith::MulIOp::create(kbld, kq, index(kGroup));
+          Value columnOffset =
+              gathered ? loadIndex(kbld, groupOffsets, kq) : Value();
           SmallVector<Value> next;
           for (int64_t r = 0; r < rows; ++r) {
             // Four bytes of the biased A as one int32 in every lane.
-            Value group = vector::TransferReadOp::create(
-                kbld, groupType, a, ValueRange{rowIndex[r], kStart}, zero8,
-                ArrayRef<bool>{k % kGroup == 0});
+            Value group =
+                gathered
+                    ? vector::TransferReadOp::create(
+                          kbld, groupType, flatInput,
+                          ValueRange{arith::AddIOp::create(kbld, rowBases[r],
+                                                           columnOffset)},
+                          zero8, ArrayRef<bool>{true})
+                          .getResult()
+                    : vector::TransferReadOp::create(
+                          kbld, groupType, a, ValueRange{rowIndex[r], kStart},
+                          zero8, ArrayRef<bool>{k % kGroup == 0})
+                          .getResult();
             Value word = vector::ExtractOp::create(
                 kbld,
                 vector::BitCastOp::create(
@@ -552,6 +726,10 @@ private:
   Value a, cStart;
   /// The value cStart is filled with, when it is a linalg.fill.
   Value startValue;
+  /// Implicit GEMM (matchGatheredA): the biased input flattened, and the
+  /// groups' column offsets.
+  std::optional<GatheredA> gathered;
+  Value flatInput, groupOffsets;
   PackedB packedB;
   int64_t k, n;
   std::optional<Epilogue> epilogue;
@@ -591,8 +769,11 @@ struct X86VnniMatmulPass
                     ? packConstant(b, codes, k, n, /*nibbles=*/int4.has_value(),
                                    {sparseWeights, minZeroTiles})
                     : packAtRunTime(b, bMat, k, n);
+            // Read A from the gather's input where a gather computes it.
+            std::optional<GatheredA> gathered =
+                implicitGemm ? matchGatheredA(a) : std::nullopt;
             return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n,
-                               epilogue);
+                               epilogue, std::move(gathered));
           });
     }
     // Weights that were unpacked for a replaced matmul are dead now; a

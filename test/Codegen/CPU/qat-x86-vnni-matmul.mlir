@@ -1,6 +1,7 @@
 // RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul --qat-x86-lower-vnni-dot | FileCheck %s --check-prefix=LOWERED
 // RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul=sparse-weights=false | FileCheck %s --check-prefix=DENSE
+// RUN: qat-opt %s -split-input-file --qat-x86-vnni-matmul=implicit-gemm=false | FileCheck %s --check-prefix=NOGEMM
 
 // CHECK-LABEL: func @runtime_weights
 func.func @runtime_weights(%a: tensor<9x8xi8>, %b: tensor<8x20xi8>, %c: tensor<9x20xi32>) -> tensor<9x20xi32> {
@@ -189,25 +190,37 @@ func.func @n_m_weights(%a: tensor<1x4xi8>, %c: tensor<1x4xi32>) -> tensor<1x4xi3
 
 // -----
 
-// A computed by a gather nothing else reads (im2col, seen through a
-// collapse_shape) is biased inside that gather: one generic writes the
-// biased A, with no second pass over it. A matmul that starts from a fill
-// starts its accumulators from the fill value and writes into the fill's
-// destination: C is never read, and the fill is dead.
-// CHECK-LABEL: func @fused_bias_and_fill
-func.func @fused_bias_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -> tensor<4x16xi32> {
+// A computed by a copying gather nothing else reads (im2col, seen through
+// a collapse_shape) is read from the gather's input: an implicit GEMM. The
+// input is biased once (2x3x16 bytes, not the 2x2x2x16 patches) and
+// flattened; row i starts at offset (3 * (i floordiv 2) + i mod 2) * 16,
+// the groups of 4 columns at [0, 4, 8, 12, 16, ..., 28]. A matmul that
+// starts from a fill starts its accumulators from the fill value and writes
+// into the fill's destination: C is never read, and the fill is dead.
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0) -> ((((d0 floordiv 2) mod 2) * 3 + d0 mod 2) * 16)>
+// CHECK-LABEL: func @implicit_gemm_and_fill
+// NOGEMM-LABEL: func @implicit_gemm_and_fill
+func.func @implicit_gemm_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -> tensor<4x16xi32> {
   // CHECK: %[[E:.*]] = tensor.empty() : tensor<4x16xi32>
   // CHECK: linalg.generic
-  // CHECK: ^bb0(%[[IN:.*]]: i8, %{{.*}}: i8):
-  // CHECK: %[[FLIP:.*]] = arith.constant -128 : i8
-  // CHECK: arith.xori %[[IN]], %[[FLIP]] : i8
-  // CHECK: } -> tensor<2x2x2x16xi8>
-  // CHECK: tensor.collapse_shape
-  // CHECK-NOT: arith.xori
+  // CHECK: arith.xori
+  // CHECK: } -> tensor<2x3x16xi8>
+  // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : tensor<2x3x16xi8> into tensor<96xi8>
+  // CHECK: %[[OFFSETS:.*]] = arith.constant dense<[0, 4, 8, 12, 16, 20, 24, 28]> : tensor<8xi32>
   // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]])
-  // CHECK: %[[SEVEN:.*]] = vector.broadcast %{{.*}} : i32 to vector<16xi32>
+  // CHECK: vector.broadcast %{{.*}} : i32 to vector<16xi32>
+  // CHECK: affine.apply #[[ROW]](
+  // CHECK: tensor.extract %[[OFFSETS]]
+  // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<96xi8>, vector<4xi8>
+  // CHECK-NOT: tensor<2x2x2x16xi8>
   // CHECK-NOT: vector.transfer_read {{.*}} : tensor<4x16xi32>
   // CHECK-NOT: linalg.fill
+  // With implicit-gemm=false, the patches are written, biased in the gather.
+  // NOGEMM: ^bb0(%[[IN:.*]]: i8, %{{.*}}: i8):
+  // NOGEMM: %[[FLIP:.*]] = arith.constant -128 : i8
+  // NOGEMM: arith.xori %[[IN]], %[[FLIP]] : i8
+  // NOGEMM: } -> tensor<2x2x2x16xi8>
+  // NOGEMM-NOT: tensor<96xi8>
   %e = tensor.empty() : tensor<2x2x2x16xi8>
   %p = linalg.generic {indexing_maps = [affine_map<(i, j, k, c) -> (i, j + k, c)>,
                                         affine_map<(i, j, k, c) -> (i, j, k, c)>],

@@ -135,20 +135,26 @@ func.func @fake_quant_grad_per_channel(%x: tensor<3x5xf32>, %s: tensor<3xf32>, %
 // CHECK-DAG: #[[CH:.*]] = affine_map<(d0, d1) -> (d1)>
 // CHECK-LABEL: func @requantize_per_channel
 func.func @requantize_per_channel(%acc: tensor<4x2xi32>) -> tensor<4x2xi8> {
-  // Multiplier, shift, remainder mask and tie threshold per channel; a zero
-  // shift gets threshold 1 so that nothing rounds.
+  // Ties to even with no input zero point: multiplier, shift, rounding bias
+  // 2^(shift-1) - 1 and odd-quotient bit per channel (a zero shift: neither),
+  // the rounding an addition before the shift:
+  // (p + bias + ((p >> s) & odd)) >> s.
   // CHECK-DAG: %[[M:.*]] = arith.constant dense<[1073741824, 2000000000]> : tensor<2xi64>
   // CHECK-DAG: %[[SH:.*]] = arith.constant dense<[31, 0]> : tensor<2xi64>
-  // CHECK-DAG: %[[MASK:.*]] = arith.constant dense<[2147483647, 0]> : tensor<2xi64>
-  // CHECK-DAG: %[[HALF:.*]] = arith.constant dense<[1073741824, 1]> : tensor<2xi64>
+  // CHECK-DAG: %[[BIAS:.*]] = arith.constant dense<[1073741823, 0]> : tensor<2xi64>
+  // CHECK-DAG: %[[ODD:.*]] = arith.constant dense<[1, 0]> : tensor<2xi64>
   // CHECK: linalg.generic {indexing_maps = [#[[ID]], #[[CH]], #[[CH]], #[[CH]], #[[CH]], #[[ID]]]
-  // CHECK-SAME: ins(%{{.*}}, %[[M]], %[[SH]], %[[MASK]], %[[HALF]] :
-  // CHECK: arith.muli
-  // CHECK: arith.shrsi
-  // CHECK: arith.andi
-  // Saturate to int32, add the zero point, clamp to the 8-bit range.
-  // CHECK: arith.constant -2147483648 : i64
-  // CHECK: arith.constant 2147483647 : i64
+  // CHECK-SAME: ins(%{{.*}}, %[[M]], %[[SH]], %[[BIAS]], %[[ODD]] :
+  // CHECK: ^bb0(%{{.*}}: i32, %{{.*}}: i64, %[[S:.*]]: i64, %[[B:.*]]: i64, %[[O:.*]]: i64, %{{.*}}: i8):
+  // CHECK: %[[P:.*]] = arith.muli
+  // CHECK: %[[PB:.*]] = arith.addi %[[P]], %[[B]] : i64
+  // CHECK: %[[Q:.*]] = arith.shrsi %[[P]], %[[S]] : i64
+  // CHECK: %[[BIT:.*]] = arith.andi %[[Q]], %[[O]] : i64
+  // CHECK: %[[SUM:.*]] = arith.addi %[[PB]], %[[BIT]] : i64
+  // CHECK: arith.shrsi %[[SUM]], %[[S]] : i64
+  // No int32 saturation (the 8-bit clamp is within it): add the zero point,
+  // clamp to the 8-bit range.
+  // CHECK-NOT: arith.constant -2147483648 : i64
   // CHECK: arith.constant -4 : i64
   // CHECK: arith.constant -128 : i64
   // CHECK: arith.constant 127 : i64
@@ -157,6 +163,28 @@ func.func @requantize_per_channel(%acc: tensor<4x2xi32>) -> tensor<4x2xi8> {
                             shift = array<i32: 31, 0>, output_zero_point = -4 : i32}
       : tensor<4x2xi32> -> tensor<4x2xi8>
   return %0 : tensor<4x2xi8>
+}
+
+// -----
+
+// Other modes, or an input zero point, compare the remainder with the tie:
+// per channel the remainder mask 2^shift - 1 and threshold 2^(shift-1) (a
+// zero shift gets threshold 1, so that nothing rounds); an int32 result
+// saturates.
+// CHECK-LABEL: func @requantize_away
+func.func @requantize_away(%acc: tensor<4x2xi32>) -> tensor<4x2xi32> {
+  // CHECK-DAG: arith.constant dense<[2147483647, 0]> : tensor<2xi64>
+  // CHECK-DAG: arith.constant dense<[1073741824, 1]> : tensor<2xi64>
+  // CHECK: arith.cmpi ugt
+  // CHECK: arith.cmpi eq
+  // CHECK: arith.cmpi sge
+  // CHECK: arith.constant -2147483648 : i64
+  // CHECK: arith.constant 2147483647 : i64
+  %0 = qat.requantize %acc {axis = 1 : i64, multiplier = array<i32: 1073741824, 2000000000>,
+                            shift = array<i32: 31, 0>, output_zero_point = 5 : i32, num_bits = 32 : i64,
+                            rounding = #qat<rounding half_away_from_zero>}
+      : tensor<4x2xi32> -> tensor<4x2xi32>
+  return %0 : tensor<4x2xi32>
 }
 
 // -----

@@ -51,17 +51,20 @@ LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
 Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
                       Value signedBytes);
 
-/// A linalg.generic on static tensors that gathers rows: one input read
-/// through a non-identity map whose innermost index is the innermost loop
-/// (and no other index depends on it), an identity output whose rows are 4
-/// to 1024 bytes long, and a body of scalar elementwise ops on the input
-/// element. im2col is one (qat/Utils/Im2col.h).
-bool isVectorizableGather(linalg::GenericOp op);
+/// A linalg.generic on static tensors, all parallel, whose output is read
+/// and written through the identity, whose inputs are each read either a
+/// row at a time (their innermost index is the innermost loop, alone:
+/// elementwise operands and gathers such as im2col) or one element per row
+/// (no index depends on the innermost loop: per-channel and scalar
+/// operands), at least one a row, with rows of 4 elements or more and a
+/// body of scalar elementwise ops.
+bool isRowWise(linalg::GenericOp op);
 
-/// Rewrites the gather `op` (isVectorizableGather) as scf.for loops over
-/// its outer dimensions that read, compute and write one row per iteration
-/// as a vector (qat-vectorize-gathers).
-LogicalResult vectorizeGather(RewriterBase &rewriter, linalg::GenericOp op);
+/// Rewrites the row-wise `op` (isRowWise) as scf.for loops over its outer
+/// dimensions whose body computes each row in vectors of one AVX-512
+/// register (the last one shorter when the row is not a multiple)
+/// (qat-vectorize-rows).
+LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION

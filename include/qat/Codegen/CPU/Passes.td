@@ -351,20 +351,23 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
   ];
 }
 
-def VectorizeGathers : Pass<"qat-vectorize-gathers", "func::FuncOp"> {
-  let summary = "Row-by-row vector copies for gathers such as im2col";
+def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
+  let summary = "Vector code, a row at a time, for elementwise ops and gathers";
   let description = [{
-    Rewrites each linalg.generic on static tensors that gathers whole rows
-    of its input (one input read through a non-identity map whose innermost
-    index is the innermost loop, an identity output, rows of 4 to 1024
-    bytes, a body of scalar elementwise ops on the element) into scf.for
-    loops over the outer dimensions, each iteration reading one row as a
-    vector, applying the body to it and writing it. im2col is the gather
-    that matters: lowered to scalar loops, LLVM copies its rows one byte at
-    a time (it cannot prove the input and the patches apart), which cost
-    half of an int8 convolution. Run after qat-parallelize-loops, so that
-    each thread's chunk is rewritten. The per-element arithmetic is the
-    body's, so results are the same bit for bit.
+    Rewrites each row-wise linalg.generic on static tensors (all parallel,
+    an identity output; each input read a row at a time, its innermost
+    index being the innermost loop alone, or one element per row, no index
+    depending on it; rows of 4 elements or more; a body of scalar
+    elementwise ops) into scf.for loops over the outer dimensions whose body
+    reads each row in vectors of one AVX-512 register (64 bytes of the
+    widest element type; a shorter last vector when the row is not a
+    multiple), applies the body to them and writes them. Left to
+    convert-linalg-to-loops, LLVM vectorizes none of these loops (it cannot
+    prove the operands apart), and copies, bias adds, activations,
+    requantization, the VNNI kernel's input bias and im2col then run a byte
+    or a float at a time. Run after qat-parallelize-loops, so that each
+    thread's chunk is rewritten. The per-element arithmetic is the body's,
+    so results are the same bit for bit.
 
     Example:
 
@@ -382,6 +385,7 @@ def VectorizeGathers : Pass<"qat-vectorize-gathers", "func::FuncOp"> {
     "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
   ];
 }
@@ -465,10 +469,15 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
     accumulators in registers across the reduction; leftover rows are done one
     at a time, leftover columns masked. Elementwise consumers are fused and
-    `parallel` strips are made as in qat-vectorize-matmul. An A computed by
-    a generic nothing else reads (im2col) gets the bias inside that generic,
-    and a matmul initialized by a `linalg.fill` starts its accumulators from
-    the fill value, so neither A nor C is passed over twice.
+    `parallel` strips are made as in qat-vectorize-matmul. An A that a
+    copying gather computes (im2col, through a collapse_shape into rows and
+    columns) whose innermost index runs over a multiple of 4 contiguous
+    elements is read from the gather's input, biased once (`implicit-gemm`):
+    element (i, k) is at rowOffset(i) + columnOffset(k), both linear, the
+    column offsets of the groups of 4 a constant table. Another A computed
+    by a generic nothing else reads gets the bias inside that generic. A
+    matmul initialized by a `linalg.fill` starts its accumulators from the
+    fill value. Neither A nor C is passed over twice.
 
     Pruned constant weights (`sparse-weights`, on by default) are stored as
     the cost rule of docs/Pruning.md chooses: with at least `min-zero-tiles`
@@ -502,11 +511,15 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     Option<"sparseWeights", "sparse-weights", "bool", "true",
            "store pruned constant weights compressed and skip their zero "
            "tiles, by the cost rule (false: always dense)">,
+    Option<"implicitGemm", "implicit-gemm", "bool", "true",
+           "read an A that a copying gather computes (im2col) from the "
+           "gather's input, without the patch matrix">,
     Option<"minZeroTiles", "min-zero-tiles", "double", "0.5",
            "the fraction of all-zero 4x16 tiles from which the block-sparse "
            "kernel is used">,
   ];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::scf::SCFDialect",

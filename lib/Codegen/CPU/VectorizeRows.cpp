@@ -1,0 +1,219 @@
+//===- VectorizeRows.cpp - qat-vectorize-rows -----------------------------===//
+//
+// Part of qat-mlir. Elementwise generics (activations, bias adds, requantize,
+// and gathers such as im2col) become loops over their rows whose body
+// computes a row a vector at a time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Codegen/CPU/Passes.h"
+
+#include "VectorizeBody.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_VECTORIZEROWS
+#include "qat/Codegen/CPU/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// The shortest innermost row worth vectors: shorter rows stay scalar
+/// loops (LLVM unrolls them as well as a vector would do).
+constexpr int64_t kMinRow = 4;
+/// The bits of one vector: one AVX-512 register of the widest element.
+constexpr int64_t kVectorBits = 512;
+
+/// How an operand of a row-wise generic is read.
+enum class Access {
+  Row,       // its innermost index is the innermost loop, alone
+  Broadcast, // no index depends on the innermost loop: one scalar per row
+};
+
+std::optional<Access> getAccess(AffineMap map) {
+  unsigned last = map.getNumDims() - 1;
+  AffineExpr innermost = getAffineDimExpr(last, map.getContext());
+  if (map.getNumResults() > 0 && map.getResults().back() == innermost &&
+      llvm::none_of(map.getResults().drop_back(),
+                    [&](AffineExpr e) { return e.isFunctionOfDim(last); }))
+    return Access::Row;
+  if (llvm::none_of(map.getResults(),
+                    [&](AffineExpr e) { return e.isFunctionOfDim(last); }))
+    return Access::Broadcast;
+  return std::nullopt;
+}
+
+/// A static tensor of whole bytes: vectors of i1 are packed bits in memory,
+/// where a tensor of i1 keeps a byte per element.
+bool isStaticBytes(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type && type.hasStaticShape() &&
+         type.getElementType().isIntOrFloat() &&
+         type.getElementType().getIntOrFloatBitWidth() % 8 == 0;
+}
+
+/// The element bits of the widest type `op` computes with.
+int64_t widestBits(linalg::GenericOp op) {
+  int64_t bits = 8;
+  auto widen = [&](Type type) {
+    if (type.isIntOrFloat())
+      bits = std::max<int64_t>(bits, type.getIntOrFloatBitWidth());
+  };
+  for (Type type : op.getRegion().front().getArgumentTypes())
+    widen(type);
+  for (Operation &inner : op.getRegion().front())
+    for (Type type : inner.getResultTypes())
+      widen(type);
+  return bits;
+}
+
+} // namespace
+
+bool mlir::qat::isRowWise(linalg::GenericOp op) {
+  if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumParallelLoops() != op.getNumLoops() || op.getNumLoops() < 1 ||
+      !llvm::all_of(op->getOperands(), isStaticBytes) ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return false;
+  auto outType = cast<RankedTensorType>(op.getDpsInits()[0].getType());
+  if (outType.getShape().back() < kMinRow)
+    return false;
+  bool readsARow = false;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    std::optional<Access> access =
+        getAccess(op.getMatchingIndexingMap(input));
+    if (!access)
+      return false;
+    readsARow |= *access == Access::Row;
+  }
+  // A generic that only broadcasts (a fill) is left to memset.
+  if (!readsARow)
+    return false;
+  for (Operation &inner : op.getRegion().front().without_terminator())
+    if (inner.getNumRegions() != 0 ||
+        !(inner.hasTrait<OpTrait::Elementwise>() ||
+          inner.hasTrait<OpTrait::ConstantLike>()) ||
+        isa<linalg::IndexOp>(inner) ||
+        !llvm::all_of(inner.getResultTypes(),
+                      [](Type t) { return t.isIntOrFloat(); }))
+      return false;
+  return true;
+}
+
+LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
+                                       linalg::GenericOp op) {
+  if (!isRowWise(op))
+    return rewriter.notifyMatchFailure(op, "not a row-wise generic");
+  rewriter.setInsertionPoint(op);
+  ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+  Value output = op.getDpsInits()[0];
+  ArrayRef<int64_t> shape =
+      cast<RankedTensorType>(output.getType()).getShape();
+  int64_t rank = shape.size(), row = shape.back();
+  int64_t width = std::min(row, kVectorBits / widestBits(op));
+  Block &body = op.getRegion().front();
+
+  // The elements [column, column + size) of the row at `ivs` (outer loop
+  // indices) of `out`, computed and written.
+  auto chunk = [&](ImplicitLocOpBuilder &cb, ArrayRef<Value> ivs,
+                   Value column, int64_t size, Value out) -> Value {
+    SmallVector<Value> dims(ivs);
+    dims.push_back(column);
+    IRMapping mapping;
+    auto read = [&](Value source, AffineMap map, bool broadcast) -> Value {
+      SmallVector<Value> indices;
+      for (AffineExpr e : map.getResults())
+        indices.push_back(affine::AffineApplyOp::create(
+            cb, AffineMap::get(rank, 0, e), dims));
+      Type element = cast<ShapedType>(source.getType()).getElementType();
+      if (broadcast)
+        return tensor::ExtractOp::create(cb, source, indices);
+      Value padding =
+          arith::ConstantOp::create(cb, cb.getZeroAttr(element));
+      return vector::TransferReadOp::create(
+          cb, VectorType::get({size}, element), source, indices, padding,
+          ArrayRef<bool>{true});
+    };
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(input);
+      mapping.map(body.getArgument(input->getOperandNumber()),
+                  read(input->get(), map,
+                       *getAccess(map) == Access::Broadcast));
+    }
+    BlockArgument outArg = body.getArgument(op.getNumDpsInputs());
+    if (!outArg.use_empty())
+      mapping.map(outArg, read(out, AffineMap::getMultiDimIdentityMap(
+                                        rank, cb.getContext()),
+                               /*broadcast=*/false));
+    Value result = vectorizeBody(cb, body, mapping, {size});
+    return vector::TransferWriteOp::create(cb, result, out, dims,
+                                           ArrayRef<bool>{true})
+        .getResult();
+  };
+
+  // Loops over the outer dimensions, threading the output; each row in
+  // chunks of `width`, the last chunk shorter when `width` does not divide.
+  std::function<Value(ImplicitLocOpBuilder &, SmallVector<Value> &, Value)>
+      nest = [&](ImplicitLocOpBuilder &lb, SmallVector<Value> &ivs,
+                 Value out) -> Value {
+    auto loop = [&](int64_t lower, int64_t upper, int64_t step, Value init,
+                    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)>
+                        fn) -> Value {
+      return scf::ForOp::create(
+                 lb, arith::ConstantIndexOp::create(lb, lower),
+                 arith::ConstantIndexOp::create(lb, upper),
+                 arith::ConstantIndexOp::create(lb, step), ValueRange{init},
+                 [&](OpBuilder &nested, Location l, Value iv,
+                     ValueRange iter) {
+                   ImplicitLocOpBuilder ib(l, nested);
+                   scf::YieldOp::create(ib, fn(ib, iv, iter[0]));
+                 })
+          .getResult(0);
+    };
+    if (static_cast<int64_t>(ivs.size()) == rank - 1) {
+      int64_t full = row - row % width;
+      if (full > 0)
+        out = loop(0, full, width, out,
+                   [&](ImplicitLocOpBuilder &ib, Value column, Value o) {
+                     return chunk(ib, ivs, column, width, o);
+                   });
+      if (full < row)
+        out = chunk(lb, ivs, arith::ConstantIndexOp::create(lb, full),
+                    row - full, out);
+      return out;
+    }
+    return loop(0, shape[ivs.size()], 1, out,
+                [&](ImplicitLocOpBuilder &ib, Value iv, Value o) {
+                  ivs.push_back(iv);
+                  Value updated = nest(ib, ivs, o);
+                  ivs.pop_back();
+                  return updated;
+                });
+  };
+  SmallVector<Value> ivs;
+  Value result = nest(b, ivs, output);
+  rewriter.replaceOp(op, result);
+  return success();
+}
+
+namespace {
+
+struct VectorizeRowsPass
+    : public qat::impl::VectorizeRowsBase<VectorizeRowsPass> {
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> generics;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (isRowWise(op))
+        generics.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : generics)
+      (void)vectorizeRows(rewriter, op);
+  }
+};
+
+} // namespace

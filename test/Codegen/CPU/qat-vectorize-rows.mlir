@@ -1,0 +1,128 @@
+// RUN: qat-opt %s -split-input-file --qat-vectorize-rows | FileCheck %s
+
+// im2col of a 1x6x6x16 input, 3x3 window: each (n, oh, ow, kh, kw) copies
+// one 16-byte row of channels, read at (n, oh + kh, ow + kw, 0).
+// CHECK-DAG: #[[MH:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d1 + d3)>
+// CHECK-DAG: #[[MW:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d2 + d4)>
+// CHECK-LABEL: func @im2col
+func.func @im2col(%x: tensor<1x6x6x16xi8>) -> tensor<1x4x4x3x3x16xi8> {
+  // CHECK-COUNT-5: scf.for
+  // CHECK: %[[H:.*]] = affine.apply #[[MH]](
+  // CHECK: %[[W:.*]] = affine.apply #[[MW]](
+  // CHECK: %[[ROW:.*]] = vector.transfer_read %{{.*}}[%{{.*}}, %[[H]], %[[W]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x6x6x16xi8>, vector<16xi8>
+  // CHECK: vector.transfer_write %[[ROW]], %{{.*}} {in_bounds = [true]} : vector<16xi8>, tensor<1x4x4x3x3x16xi8>
+  // CHECK-NOT: linalg.generic
+  %e = tensor.empty() : tensor<1x4x4x3x3x16xi8>
+  %p = linalg.generic {indexing_maps = [affine_map<(n, h, w, kh, kw, c) -> (n, h + kh, w + kw, c)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (n, h, w, kh, kw, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<1x6x6x16xi8>) outs(%e : tensor<1x4x4x3x3x16xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    linalg.yield %in : i8
+  } -> tensor<1x4x4x3x3x16xi8>
+  return %p : tensor<1x4x4x3x3x16xi8>
+}
+
+// -----
+
+// The body is applied to the row (here the VNNI kernel's bias, xor 0x80,
+// with its scalar constant broadcast).
+// CHECK-LABEL: func @biased_rows
+func.func @biased_rows(%x: tensor<8x16xi8>) -> tensor<4x2x16xi8> {
+  // CHECK: %[[ROW:.*]] = vector.transfer_read {{.*}} : tensor<8x16xi8>, vector<16xi8>
+  // CHECK: %[[FLIP:.*]] = vector.broadcast %{{.*}} : i8 to vector<16xi8>
+  // CHECK: %[[B:.*]] = arith.xori %[[ROW]], %[[FLIP]] : vector<16xi8>
+  // CHECK: vector.transfer_write %[[B]]
+  %e = tensor.empty() : tensor<4x2x16xi8>
+  %p = linalg.generic {indexing_maps = [affine_map<(i, j, c) -> (2 * i + j, c)>,
+                                        affine_map<(i, j, c) -> (i, j, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x : tensor<8x16xi8>) outs(%e : tensor<4x2x16xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    %flip = arith.constant -128 : i8
+    %b = arith.xori %in, %flip : i8
+    linalg.yield %b : i8
+  } -> tensor<4x2x16xi8>
+  return %p : tensor<4x2x16xi8>
+}
+
+// -----
+
+// Elementwise: a row operand, a per-row operand (one element per row,
+// extracted and broadcast) and the output read by the body. Rows of 40 f32
+// go as two vectors of 16 and one of 8.
+// CHECK-LABEL: func @elementwise
+func.func @elementwise(%x: tensor<3x40xf32>, %s: tensor<3xf32>, %acc: tensor<3x40xf32>) -> tensor<3x40xf32> {
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+  // CHECK: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+  // CHECK: vector.transfer_read %{{.*}} : tensor<3x40xf32>, vector<16xf32>
+  // CHECK: %[[S:.*]] = tensor.extract %{{.*}} : tensor<3xf32>
+  // CHECK: vector.transfer_read %{{.*}} : tensor<3x40xf32>, vector<16xf32>
+  // CHECK: vector.broadcast %[[S]] : f32 to vector<16xf32>
+  // CHECK: arith.mulf {{.*}} : vector<16xf32>
+  // CHECK: arith.addf {{.*}} : vector<16xf32>
+  // CHECK: vector.transfer_write {{.*}} : vector<16xf32>, tensor<3x40xf32>
+  // CHECK: arith.addf {{.*}} : vector<8xf32>
+  // CHECK: vector.transfer_write {{.*}} : vector<8xf32>, tensor<3x40xf32>
+  // CHECK-NOT: linalg.generic
+  %y = linalg.generic {indexing_maps = [affine_map<(i, c) -> (i, c)>, affine_map<(i, c) -> (i)>, affine_map<(i, c) -> (i, c)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s : tensor<3x40xf32>, tensor<3xf32>) outs(%acc : tensor<3x40xf32>) {
+  ^bb0(%in: f32, %scale: f32, %out: f32):
+    %m = arith.mulf %in, %scale : f32
+    %a = arith.addf %m, %out : f32
+    linalg.yield %a : f32
+  } -> tensor<3x40xf32>
+  return %y : tensor<3x40xf32>
+}
+
+// -----
+
+// Left alone: rows of fewer than 4 elements, an input index that moves
+// with the innermost loop (a transpose of the rows), a tensor of i1 (its
+// vectors would be packed bits), a fill (nothing read a row at a time) and
+// a reduction.
+// CHECK-LABEL: func @not_row_wise
+func.func @not_row_wise(%x: tensor<4x16xf32>, %t: tensor<4x3xf32>, %b: tensor<4x16xi1>, %v: f32) -> (tensor<4x3xf32>, tensor<16x4xf32>, tensor<4x16xi1>, tensor<4x16xf32>, tensor<4xf32>) {
+  // CHECK-COUNT-5: linalg.generic
+  // CHECK-NOT: vector.transfer_read
+  %e3 = tensor.empty() : tensor<4x3xf32>
+  %short = linalg.generic {indexing_maps = [affine_map<(i, c) -> (3 - i, c)>, affine_map<(i, c) -> (i, c)>],
+                           iterator_types = ["parallel", "parallel"]}
+      ins(%t : tensor<4x3xf32>) outs(%e3 : tensor<4x3xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<4x3xf32>
+  %et = tensor.empty() : tensor<16x4xf32>
+  %transposed = linalg.generic {indexing_maps = [affine_map<(i, c) -> (c, i)>, affine_map<(i, c) -> (i, c)>],
+                                iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x16xf32>) outs(%et : tensor<16x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<16x4xf32>
+  %eb = tensor.empty() : tensor<4x16xi1>
+  %negated = linalg.generic {indexing_maps = [affine_map<(i, c) -> (i, c)>, affine_map<(i, c) -> (i, c)>],
+                             iterator_types = ["parallel", "parallel"]}
+      ins(%b : tensor<4x16xi1>) outs(%eb : tensor<4x16xi1>) {
+  ^bb0(%in: i1, %out: i1):
+    %true = arith.constant true
+    %n = arith.xori %in, %true : i1
+    linalg.yield %n : i1
+  } -> tensor<4x16xi1>
+  %ef = tensor.empty() : tensor<4x16xf32>
+  %filled = linalg.generic {indexing_maps = [affine_map<(i, c) -> ()>, affine_map<(i, c) -> (i, c)>],
+                            iterator_types = ["parallel", "parallel"]}
+      ins(%v : f32) outs(%ef : tensor<4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<4x16xf32>
+  %er = tensor.empty() : tensor<4xf32>
+  %sum = linalg.generic {indexing_maps = [affine_map<(i, c) -> (i, c)>, affine_map<(i, c) -> (i)>],
+                         iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x16xf32>) outs(%er : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %out : f32
+    linalg.yield %a : f32
+  } -> tensor<4xf32>
+  return %short, %transposed, %negated, %filled, %sum : tensor<4x3xf32>, tensor<16x4xf32>, tensor<4x16xi1>, tensor<4x16xf32>, tensor<4xf32>
+}
