@@ -514,51 +514,41 @@ private:
       a = fused;
       return;
     }
-    MLIRContext *ctx = b.getContext();
-    auto type = cast<RankedTensorType>(a.getType());
+    a = biased(a);
+  }
+
+  /// `bytes` (int8, any rank) made unsigned: each byte xor 0x80.
+  Value biased(Value bytes) {
+    auto type = cast<RankedTensorType>(bytes.getType());
+    unsigned rank = type.getRank();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
     Value init = tensor::EmptyOp::create(b, type.getShape(), b.getI8Type());
-    AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
-    a = linalg::GenericOp::create(
-            b, TypeRange{type}, ValueRange{a}, ValueRange{init},
-            ArrayRef<AffineMap>{id, id},
-            {utils::IteratorType::parallel, utils::IteratorType::parallel},
-            [](OpBuilder &nb, Location loc, ValueRange args) {
-              ImplicitLocOpBuilder ib(loc, nb);
-              Value flip = arith::ConstantIntOp::create(ib, -128, 8);
-              linalg::YieldOp::create(
-                  ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
-            })
-            .getResult(0);
+    return linalg::GenericOp::create(
+               b, TypeRange{type}, ValueRange{bytes}, ValueRange{init},
+               ArrayRef<AffineMap>{id, id},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [](OpBuilder &nb, Location loc, ValueRange args) {
+                 ImplicitLocOpBuilder ib(loc, nb);
+                 Value flip = arith::ConstantIntOp::create(ib, -128, 8);
+                 linalg::YieldOp::create(
+                     ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
+               })
+        .getResult(0);
   }
 
   /// Implicit GEMM: the gather's input made unsigned (once, up front: far
   /// smaller than the patches) and flattened, and the column offsets of the
   /// groups of 4 as a constant.
   void biasGatherInput() {
-    Value input = gathered->input;
-    auto type = cast<RankedTensorType>(input.getType());
+    auto type = cast<RankedTensorType>(gathered->input.getType());
     unsigned rank = type.getRank();
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-    Value init = tensor::EmptyOp::create(b, type.getShape(), b.getI8Type());
-    Value biased =
-        linalg::GenericOp::create(
-            b, TypeRange{type}, ValueRange{input}, ValueRange{init},
-            ArrayRef<AffineMap>{id, id},
-            SmallVector<utils::IteratorType>(rank,
-                                             utils::IteratorType::parallel),
-            [](OpBuilder &nb, Location loc, ValueRange args) {
-              ImplicitLocOpBuilder ib(loc, nb);
-              Value flip = arith::ConstantIntOp::create(ib, -128, 8);
-              linalg::YieldOp::create(
-                  ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
-            })
-            .getResult(0);
     ReassociationIndices all;
     for (unsigned d = 0; d < rank; ++d)
       all.push_back(d);
     flatInput = tensor::CollapseShapeOp::create(
         b, RankedTensorType::get({type.getNumElements()}, b.getI8Type()),
-        biased, ArrayRef<ReassociationIndices>{all});
+        biased(gathered->input), ArrayRef<ReassociationIndices>{all});
     groupOffsets = constantVector<int32_t>(
         b, gathered->groupOffsets,
         {static_cast<int64_t>(gathered->groupOffsets.size())},
@@ -726,12 +716,12 @@ private:
   Value a, cStart;
   /// The value cStart is filled with, when it is a linalg.fill.
   Value startValue;
+  PackedB packedB;
+  int64_t k, n;
   /// Implicit GEMM (matchGatheredA): the biased input flattened, and the
   /// groups' column offsets.
   std::optional<GatheredA> gathered;
   Value flatInput, groupOffsets;
-  PackedB packedB;
-  int64_t k, n;
   std::optional<Epilogue> epilogue;
   VectorType accType, bytesType, groupType;
   Value zero8, zero32;
