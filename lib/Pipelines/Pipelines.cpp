@@ -182,7 +182,8 @@ void mlir::qat::buildGpuPipeline(OpPassManager &pm,
   addBufferization(pm, /*deallocate=*/options.emulateOnHost);
   // Strided copies become linalg.copy, which is mapped like any other op;
   // contiguous ones become gpu.memcpy (qat-gpu-device-buffers).
-  pm.addNestedPass<func::FuncOp>(createExpandStridedCopies());
+  pm.addNestedPass<func::FuncOp>(createExpandStridedCopies(
+      ExpandStridedCopiesOptions{/*vectorize=*/false}));
   GpuMapLoopsOptions map;
   map.threadsPerBlock = options.threadsPerBlock;
   pm.addNestedPass<func::FuncOp>(createGpuMapLoops(map));

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -32,6 +33,14 @@ getVectorizableInterchange(linalg::LinalgOp op);
 /// Marks every tensor argument of `module`'s public functions
 /// `bufferization.writable = false` (qat-protect-arguments).
 void protectArguments(ModuleOp module);
+
+/// Rewrites the memref.copy `copy` between memrefs that are not both
+/// contiguous (qat-expand-strided-copies): static strided memrefs whose
+/// trailing contiguous dimensions hold rows of 16 bytes or more become
+/// loops copying those rows a 64-byte vector at a time; other copies become
+/// linalg.copy (all of them without `vectorize`).
+LogicalResult expandStridedCopy(RewriterBase &rewriter, memref::CopyOp copy,
+                                bool vectorize = true);
 
 /// Computes `func`'s results in their out-parameters where it copied them
 /// there from a buffer of its own (qat-elide-result-copies).

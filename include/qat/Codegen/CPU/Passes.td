@@ -230,16 +230,36 @@ def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
     memcpy, but any other copy into a call to `memrefCopy` from MLIR's
     runner-utils library, which compiled models must not depend on. This pass
     rewrites those copies (for example into a subview made by bufferizing
-    `tensor.pad` or `tensor.insert_slice`) as `linalg.copy`, which later
-    becomes plain loops.
+    `tensor.pad` or `tensor.insert_slice`) as loops: with static shapes and
+    strides, the trailing dimensions contiguous in both memrefs are
+    collapsed into rows, and rows of 16 bytes or more are copied a 64-byte
+    vector at a time (LLVM would copy them element by element); other copies
+    become `linalg.copy`, which later becomes plain loops.
 
     ```mlir
-    memref.copy %a, %b : memref<4x4xi8> to memref<4x4xi8, strided<[8, 1]>>
+    memref.copy %a, %b : memref<4x32xi8> to memref<4x32xi8, strided<[40, 1]>>
     // becomes
-    linalg.copy ins(%a : memref<4x4xi8>) outs(%b : memref<4x4xi8, strided<[8, 1]>>)
+    scf.for %i = %c0 to %c4 step %c1 {
+      %v = vector.transfer_read %a[%i, %c0] ... : memref<4x32xi8>, vector<32xi8>
+      vector.transfer_write %v, %b[%i, %c0] ... : vector<32xi8>, memref<4x32xi8, strided<[40, 1]>>
+    }
+    memref.copy %c, %d : memref<4x2xi8> to memref<4x2xi8, strided<[8, 1]>>
+    // (rows of 2 bytes) becomes
+    linalg.copy ins(%c : memref<4x2xi8>) outs(%d : memref<4x2xi8, strided<[8, 1]>>)
     ```
   }];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+  let options = [
+    Option<"vectorize", "vectorize", "bool", "true",
+           "copy rows of 16 bytes or more as vectors (false: always "
+           "linalg.copy, which qat-gpu-pipeline maps to GPU threads)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
 }
 
 def FuseElementwise : Pass<"qat-fuse-elementwise", "func::FuncOp"> {
