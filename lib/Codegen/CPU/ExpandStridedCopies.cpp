@@ -7,6 +7,8 @@
 
 #include "qat/Codegen/CPU/Passes.h"
 
+#include "RowLoops.h"
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
@@ -112,49 +114,20 @@ LogicalResult mlir::qat::expandStridedCopy(RewriterBase &rewriter,
                                              groups);
   Type element = sourceType.getElementType();
   int64_t width = std::min(row, kVectorBytes / elementBytes);
-  auto index = [&](ImplicitLocOpBuilder &ib, int64_t v) -> Value {
-    return arith::ConstantIndexOp::create(ib, v);
-  };
-  auto chunk = [&](ImplicitLocOpBuilder &ib, SmallVector<Value> indices,
-                   Value column, int64_t size) {
-    indices.push_back(column);
-    Value padding = arith::ConstantOp::create(ib, ib.getZeroAttr(element));
-    Value data = vector::TransferReadOp::create(
-        ib, VectorType::get({size}, element), from, indices, padding,
-        ArrayRef<bool>{true});
-    vector::TransferWriteOp::create(ib, data, to, indices,
-                                    ArrayRef<bool>{true});
-  };
-  std::function<void(ImplicitLocOpBuilder &, SmallVector<Value> &)> nest =
-      [&](ImplicitLocOpBuilder &lb, SmallVector<Value> &ivs) {
-        if (static_cast<int64_t>(ivs.size()) == *suffix) {
-          int64_t full = row - row % width;
-          if (full > 0)
-            scf::ForOp::create(lb, index(lb, 0), index(lb, full),
-                               index(lb, width), ValueRange{},
-                               [&](OpBuilder &nested, Location l, Value iv,
-                                   ValueRange) {
-                                 ImplicitLocOpBuilder ib(l, nested);
-                                 chunk(ib, ivs, iv, width);
-                                 scf::YieldOp::create(ib);
-                               });
-          if (full < row)
-            chunk(lb, ivs, index(lb, full), row - full);
-          return;
-        }
-        scf::ForOp::create(lb, index(lb, 0), index(lb, shape[ivs.size()]),
-                           index(lb, 1), ValueRange{},
-                           [&](OpBuilder &nested, Location l, Value iv,
-                               ValueRange) {
-                             ImplicitLocOpBuilder ib(l, nested);
-                             ivs.push_back(iv);
-                             nest(ib, ivs);
-                             ivs.pop_back();
-                             scf::YieldOp::create(ib);
-                           });
-      };
-  SmallVector<Value> ivs;
-  nest(b, ivs);
+  buildRowLoops(b, shape.take_front(*suffix), row, width, /*init=*/Value(),
+                [&](ImplicitLocOpBuilder &ib, ArrayRef<Value> ivs,
+                    Value column, int64_t size, Value) -> Value {
+                  SmallVector<Value> indices(ivs);
+                  indices.push_back(column);
+                  Value padding =
+                      arith::ConstantOp::create(ib, ib.getZeroAttr(element));
+                  Value data = vector::TransferReadOp::create(
+                      ib, VectorType::get({size}, element), from, indices,
+                      padding, ArrayRef<bool>{true});
+                  vector::TransferWriteOp::create(ib, data, to, indices,
+                                                  ArrayRef<bool>{true});
+                  return Value();
+                });
   rewriter.eraseOp(copy);
   return success();
 }

@@ -8,6 +8,7 @@
 
 #include "qat/Codegen/CPU/Passes.h"
 
+#include "RowLoops.h"
 #include "VectorizeBody.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -157,45 +158,8 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
 
   // Loops over the outer dimensions, threading the output; each row in
   // chunks of `width`, the last chunk shorter when `width` does not divide.
-  std::function<Value(ImplicitLocOpBuilder &, SmallVector<Value> &, Value)>
-      nest = [&](ImplicitLocOpBuilder &lb, SmallVector<Value> &ivs,
-                 Value out) -> Value {
-    auto loop = [&](int64_t lower, int64_t upper, int64_t step, Value init,
-                    function_ref<Value(ImplicitLocOpBuilder &, Value, Value)>
-                        fn) -> Value {
-      return scf::ForOp::create(
-                 lb, arith::ConstantIndexOp::create(lb, lower),
-                 arith::ConstantIndexOp::create(lb, upper),
-                 arith::ConstantIndexOp::create(lb, step), ValueRange{init},
-                 [&](OpBuilder &nested, Location l, Value iv,
-                     ValueRange iter) {
-                   ImplicitLocOpBuilder ib(l, nested);
-                   scf::YieldOp::create(ib, fn(ib, iv, iter[0]));
-                 })
-          .getResult(0);
-    };
-    if (static_cast<int64_t>(ivs.size()) == rank - 1) {
-      int64_t full = row - row % width;
-      if (full > 0)
-        out = loop(0, full, width, out,
-                   [&](ImplicitLocOpBuilder &ib, Value column, Value o) {
-                     return chunk(ib, ivs, column, width, o);
-                   });
-      if (full < row)
-        out = chunk(lb, ivs, arith::ConstantIndexOp::create(lb, full),
-                    row - full, out);
-      return out;
-    }
-    return loop(0, shape[ivs.size()], 1, out,
-                [&](ImplicitLocOpBuilder &ib, Value iv, Value o) {
-                  ivs.push_back(iv);
-                  Value updated = nest(ib, ivs, o);
-                  ivs.pop_back();
-                  return updated;
-                });
-  };
-  SmallVector<Value> ivs;
-  Value result = nest(b, ivs, output);
+  Value result = buildRowLoops(b, shape.drop_back(), row, width, output,
+                               chunk);
   rewriter.replaceOp(op, result);
   return success();
 }

@@ -270,6 +270,12 @@ PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
   llvm_unreachable("every weight format");
 }
 
+/// `byte` xor 0x80: a signed int8 made unsigned, a + 128 as u8.
+Value flipSignBit(OpBuilder &b, Location loc, Value byte) {
+  return arith::XOrIOp::create(b, loc, byte,
+                               arith::ConstantIntOp::create(b, loc, -128, 8));
+}
+
 /// Packs B at run time: pad, gather into the packed layout, sum columns.
 PackedB packAtRunTime(ImplicitLocOpBuilder &b, Value bMat, int64_t k,
                       int64_t n) {
@@ -436,18 +442,11 @@ std::optional<GatheredA> matchGatheredA(Value a) {
   AffineExpr offset = linearOffset(map, inputType);
   // The innermost index moves through memory one element at a time, over
   // a multiple of 4: groups of 4 columns are contiguous.
-  AffineExpr unit = offset.replace(getAffineDimExpr(numDims - 1,
-                                                    map.getContext()),
-                                   getAffineConstantExpr(1, map.getContext()))
-                        .replaceDims(SmallVector<AffineExpr>(
-                            numDims,
-                            getAffineConstantExpr(0, map.getContext())));
-  AffineExpr origin = offset.replaceDims(SmallVector<AffineExpr>(
-      numDims, getAffineConstantExpr(0, map.getContext())));
-  auto constant = [](AffineExpr e) {
-    return cast<AffineConstantExpr>(simplifyAffineExpr(e, 0, 0)).getValue();
-  };
-  if (sizes.back() % kGroup != 0 || constant(unit) - constant(origin) != 1)
+  AffineMap offsetMap = AffineMap::get(numDims, 0, offset);
+  SmallVector<int64_t> origin(numDims, 0), next(numDims, 0);
+  next.back() = 1;
+  if (sizes.back() % kGroup != 0 ||
+      offsetMap.compose(next).front() - offsetMap.compose(origin).front() != 1)
     return std::nullopt;
   ArrayRef<int64_t> rowSizes = ArrayRef<int64_t>(sizes).take_front(firstColumn);
   ArrayRef<int64_t> columnSizes =
@@ -529,10 +528,8 @@ private:
                SmallVector<utils::IteratorType>(rank,
                                                 utils::IteratorType::parallel),
                [](OpBuilder &nb, Location loc, ValueRange args) {
-                 ImplicitLocOpBuilder ib(loc, nb);
-                 Value flip = arith::ConstantIntOp::create(ib, -128, 8);
-                 linalg::YieldOp::create(
-                     ib, ValueRange{arith::XOrIOp::create(ib, args[0], flip)});
+                 linalg::YieldOp::create(nb, loc,
+                                         flipSignBit(nb, loc, args[0]));
                })
         .getResult(0);
   }
@@ -576,10 +573,8 @@ private:
     auto biased = cast<linalg::GenericOp>(b.clone(*producer));
     Operation *yield = biased.getRegion().front().getTerminator();
     OpBuilder inside(yield);
-    Value flip =
-        arith::ConstantIntOp::create(inside, yield->getLoc(), -128, 8);
-    yield->setOperand(0, arith::XOrIOp::create(inside, yield->getLoc(),
-                                               yield->getOperand(0), flip));
+    yield->setOperand(
+        0, flipSignBit(inside, yield->getLoc(), yield->getOperand(0)));
     Value result = biased.getResult(0);
     for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
       result = tensor::CollapseShapeOp::create(
@@ -655,12 +650,13 @@ private:
             bVectors.push_back(vector::TransferReadOp::create(
                 kbld, bytesType, packedB.packed, ValueRange{t, index(0)},
                 zero8, ArrayRef<bool>{true}));
+          } else {
+            for (int64_t v = 0; v < vectors; ++v)
+              bVectors.push_back(vector::TransferReadOp::create(
+                  kbld, bytesType, packedB.packed,
+                  ValueRange{add(kbld, jv, v), kq, index(0)}, zero8,
+                  ArrayRef<bool>{true}));
           }
-          for (int64_t v = 0; v < vectors && !packedB.isBlockSparse(); ++v)
-            bVectors.push_back(vector::TransferReadOp::create(
-                kbld, bytesType, packedB.packed,
-                ValueRange{add(kbld, jv, v), kq, index(0)}, zero8,
-                ArrayRef<bool>{true}));
           Value kStart = arith::MulIOp::create(kbld, kq, index(kGroup));
           Value columnOffset =
               gathered ? loadIndex(kbld, groupOffsets, kq) : Value();

@@ -96,18 +96,19 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
     // 2^shift - 1 and the tie threshold 2^(shift-1). A zero shift gets
     // threshold 1, which no remainder (always 0) reaches, so nothing
     // rounds: shifting by 0 is exact.
-    SmallVector<int64_t> multipliers, shifts, masks, halves;
+    // The last two are `rounding0` and `rounding1`.
+    SmallVector<int64_t> multipliers, shifts, rounding0, rounding1;
     for (auto [m, s] : llvm::zip(op.getMultiplier(), op.getShift())) {
       multipliers.push_back(m);
       shifts.push_back(s);
       int64_t half = s == 0 ? 0 : int64_t(1) << (s - 1);
       if (additive) {
         bool even = mode == RoundingMode::half_to_even;
-        masks.push_back(even && s > 0 ? half - 1 : half);
-        halves.push_back(even && s > 0 ? 1 : 0);
+        rounding0.push_back(even && s > 0 ? half - 1 : half);
+        rounding1.push_back(even && s > 0 ? 1 : 0);
       } else {
-        masks.push_back(static_cast<int64_t>((uint64_t(1) << s) - 1));
-        halves.push_back(s == 0 ? 1 : half);
+        rounding0.push_back(static_cast<int64_t>((uint64_t(1) << s) - 1));
+        rounding1.push_back(s == 0 ? 1 : half);
       }
     }
     // Saturating to int32 before the output zero point and clamp changes
@@ -121,7 +122,7 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
     SmallVector<AffineMap> maps{id};
     if (axis) {
       AffineMap param = paramMap(ctx, rank, axis);
-      for (ArrayRef<int64_t> values : {multipliers, shifts, masks, halves}) {
+      for (ArrayRef<int64_t> values : {multipliers, shifts, rounding0, rounding1}) {
         inputs.push_back(channelConstant(rewriter, loc, values));
         maps.push_back(param);
       }
@@ -134,13 +135,13 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
         [&](OpBuilder &b, Location bodyLoc, ValueRange args) {
           Scalar e(b, bodyLoc);
           ImplicitLocOpBuilder &ib = e.builder();
-          Value multiplier, shift, mask, half;
+          Value multiplier, shift, first, second;
           if (axis) {
-            multiplier = args[1], shift = args[2], mask = args[3],
-            half = args[4];
+            multiplier = args[1], shift = args[2], first = args[3],
+            second = args[4];
           } else {
             multiplier = e.i64(multipliers[0]), shift = e.i64(shifts[0]),
-            mask = e.i64(masks[0]), half = e.i64(halves[0]);
+            first = e.i64(rounding0[0]), second = e.i64(rounding1[0]);
           }
           Value acc = e.toI64(args[0], /*isSigned=*/true);
           Value centered =
@@ -148,7 +149,7 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
           Value product = arith::MulIOp::create(ib, centered, multiplier);
           Value rounded;
           if (additive) {
-            Value bias = mask, oddBit = half;
+            Value bias = first, oddBit = second;
             Value sum = arith::AddIOp::create(ib, product, bias);
             if (mode == RoundingMode::half_to_even)
               sum = arith::AddIOp::create(
@@ -157,6 +158,7 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
                       ib, arith::ShRSIOp::create(ib, product, shift), oddBit));
             rounded = arith::ShRSIOp::create(ib, sum, shift);
           } else {
+            Value mask = first, half = second;
             rounded = roundingShift(e, product, shift, mask, half, mode);
           }
           Value saturated =
