@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from common import compile_model, use_threads
+from common import compile_model, requantize_attrs, use_threads
 LAYERS = [(784, 256), (256, 128), (128, 10)]
 
 
@@ -79,8 +79,7 @@ def mlp_mlir(weights, batch=1):
             f"  %a{i} = linalg.matmul ins({previous}, %w{i} : "
             f"tensor<{batch}x{k}xi8>, tensor<{k}x{n}xi8>) outs(%z{i} : "
             f"tensor<{batch}x{n}xi32>) -> tensor<{batch}x{n}xi32>",
-            f"  %q{i} = qat.requantize %a{i} {{multiplier = array<i32: "
-            f"1073741824>, shift = array<i32: 40>, quant_min = 0 : i64}} :"
+            f"  %q{i} = qat.requantize %a{i} {{{requantize_attrs()}}} :"
             f" tensor<{batch}x{n}xi32> -> tensor<{batch}x{n}xi8>",
         ]
         previous = f"%q{i}"

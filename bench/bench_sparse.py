@@ -32,7 +32,8 @@ import torch.nn.intrinsic.quantized as intrinsic
 
 from bench_kernels import int8_linear_mlir
 from bench_latency import LAYERS, mlp_mlir
-from common import compile_model, machine_peak, use_threads
+from common import (compile_model, machine_peak, requantize,
+                    requantize_attrs, use_threads)
 
 PATTERNS = ["dense", "50%", "75%", "2:4", "1:4", "75% 4x16"]
 
@@ -88,8 +89,7 @@ func.func @f(%x: {x}) -> {out} {{
   %y = linalg.conv_2d_nhwc_hwcf {{dilations = dense<1> : tensor<2xi64>,
                                   strides = dense<1> : tensor<2xi64>}}
       ins(%p, %k : {padded}, tensor<3x3x{c}x{f}xi8>) outs(%z : {acc}) -> {acc}
-  %q = qat.requantize %y {{multiplier = array<i32: 1073741824>,
-                           shift = array<i32: 40>, quant_min = 0 : i64}}
+  %q = qat.requantize %y {{{requantize_attrs()}}}
       : {acc} -> {out}
   return %q : {out}
 }}
@@ -113,16 +113,6 @@ def torch_linear(w):
         torch.from_numpy(w.T.astype(np.float32)) * 0.01, 0.01, 0,
         torch.qint8), None)
     return linear
-
-
-def requantize(acc):
-    """qat.requantize with multiplier 2^30, shift 40 and quant_min 0, as
-    mlp_mlir uses it: acc / 2^10 rounded ties-to-even (the default rounding
-    mode), clamped to [0, 127]."""
-    acc = acc.astype(np.int64)
-    q, r = acc >> 10, acc & 1023
-    q += (r > 512) | ((r == 512) & (q % 2 == 1))
-    return np.clip(q, 0, 127).astype(np.int8)
 
 
 def interleaved(fns, repeat):

@@ -56,3 +56,29 @@ def machine_peak(threads=1, seconds=0.5):
         rates = [tuple(float(v) for v in run.communicate()[0].split())
                  for run in runs]
     return tuple(sum(r[i] for r in rates) for i in range(2))
+
+
+# The requantization of the synthetic int8 layers (bench_latency.mlp_mlir,
+# bench_sparse's convolution): a rescale of about 0.0008 in the normalized
+# form decomposeMultiplier writes (an odd multiplier in [2^30, 2^31), as a
+# trained layer's would be; a power of two would let the compiler turn the
+# multiplication into a shift), ties to even, a fused ReLU to [0, 127].
+REQUANTIZE_MULTIPLIER, REQUANTIZE_SHIFT = 1759218605, 41
+
+
+def requantize_attrs():
+    """The attributes of that qat.requantize."""
+    return (f"multiplier = array<i32: {REQUANTIZE_MULTIPLIER}>, "
+            f"shift = array<i32: {REQUANTIZE_SHIFT}>, quant_min = 0 : i64")
+
+
+def requantize(acc):
+    """numpy's int8 codes for int32 accumulators `acc` under that
+    requantization, exact in int64 (|acc * multiplier| < 2^63)."""
+    import numpy as np
+    product = acc.astype(np.int64) * REQUANTIZE_MULTIPLIER
+    half = np.int64(1) << (REQUANTIZE_SHIFT - 1)
+    q = product >> REQUANTIZE_SHIFT
+    r = product & ((np.int64(1) << REQUANTIZE_SHIFT) - 1)
+    q += (r > half) | ((r == half) & (q % 2 == 1))
+    return np.clip(q, 0, 127).astype(np.int8)

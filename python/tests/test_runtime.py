@@ -162,6 +162,72 @@ def test_int8_matmul_and_requantize_match_numpy(compile_mlir):
     np.testing.assert_array_equal(model.qmatmul(a.view(np.uint8), b), expected)
 
 
+# (multiplier, shift) per channel for test_requantize_rounds_exactly: shifts
+# 33 to 63 (the high-word form, which needs every shift >= 33), odd
+# multipliers and ones with many trailing zeros (exact ties in int32); with
+# shifts 31 and 32 added, the whole op takes the 64-bit form.
+HIGH_WORD_CHANNELS = [
+    (1073741824, 33), (1610612736, 40), (1759218605, 41), (2147483647, 63),
+    (1342177280, 47), (1073741825, 34), (1, 33), (1879048192, 50),
+    (1200000000, 38), (1476395008, 45), (2000000000, 62), (1090519040, 36),
+    (1431655765, 39), (1073741824, 63)]
+WIDE_CHANNELS = HIGH_WORD_CHANNELS + [(1073741824, 31), (1717986918, 32)]
+
+
+@pytest.mark.parametrize("channels", [HIGH_WORD_CHANNELS, WIDE_CHANNELS],
+                         ids=["high_word", "wide"])
+def test_requantize_rounds_exactly(compile_mlir, qat_opt, channels):
+    """qat.requantize per channel in both additive rounding modes against
+    exact integer arithmetic, on random accumulators (full int32 range and
+    small), the int32 extremes, and every channel's exact ties and their
+    neighbours, in each of its two lowered forms."""
+    multipliers = ", ".join(str(m) for m, _ in channels)
+    shifts = ", ".join(str(s) for _, s in channels)
+    c = len(channels)
+    rng = np.random.default_rng(11)
+    rows = [rng.integers(-2**31, 2**31, (2048, c)),
+            rng.integers(-5000, 5000, (2048, c)),
+            np.array([[-2**31] * c, [2**31 - 1] * c, [0] * c])]
+    # Ties: acc * m = 2^(s-1) * odd, i.e. acc = 2^(s-1-z) * (odd multiples
+    # of m's odd part) / m's odd part, z = m's trailing zeros.
+    ties = np.zeros((3 * 16, c), np.int64)
+    for j, (m, s) in enumerate(channels):
+        z = (m & -m).bit_length() - 1
+        step = 2 ** (s - 1 - z) if s - 1 - z >= 0 else 0
+        for i in range(16):
+            tie = step * (2 * i - 15) if step < 2**27 else 0
+            ties[3 * i:3 * i + 3, j] = [tie - 1, tie, tie + 1]
+    rows.append(ties)
+    acc = np.clip(np.concatenate(rows), -2**31, 2**31 - 1).astype(np.int32)
+    n = acc.shape[0]
+    functions = "".join(f"""
+func.func @{mode}(%acc: tensor<{n}x{c}xi32>) -> tensor<{n}x{c}xi32> {{
+  %q = qat.requantize %acc {{axis = 1 : i64, multiplier = array<i32: {multipliers}>,
+                            shift = array<i32: {shifts}>, num_bits = 32 : i64,
+                            rounding = #qat<rounding {mode}>}}
+      : tensor<{n}x{c}xi32> -> tensor<{n}x{c}xi32>
+  return %q : tensor<{n}x{c}xi32>
+}}
+""" for mode in ("half_to_even", "half_up"))
+    lowered = qat_opt(functions, "--convert-qat-to-linalg")
+    assert ("arith.mulsi_extended" in lowered) == (channels is HIGH_WORD_CHANNELS)
+    model = compile_mlir(functions)
+
+    def exact(v, m, s, even):
+        q, r = divmod(v * m, 2 ** s)
+        half = 2 ** (s - 1)
+        q += r > half or (r == half and (q % 2 == 1 if even else True))
+        return max(-2**31, min(2**31 - 1, q))
+
+    for mode in ("half_to_even", "half_up"):
+        even = mode == "half_to_even"
+        expected = np.array(
+            [[exact(int(v), m, s, even)
+              for v, (m, s) in zip(row, channels)] for row in acc],
+            dtype=np.int32)
+        np.testing.assert_array_equal(getattr(model, mode)(acc), expected)
+
+
 def test_bare_file_name_is_a_file_in_the_current_directory(
         compile_mlir, tmp_path, monkeypatch):
     compile_mlir(MLP, name="local")

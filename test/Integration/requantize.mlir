@@ -61,5 +61,38 @@ func.func @main() {
   %pcflat = tensor.collapse_shape %pcw [[0, 1]] : tensor<3x3xi32> into tensor<9xi32>
   %pcdyn = tensor.cast %pcflat : tensor<9xi32> to tensor<?xi32>
   call @printInts(%pcdyn) : (tensor<?xi32>) -> ()
+
+  // Shifts of 33 and more take the high-word form (the product's top 32
+  // bits, in int32 lanes): ties to even at multiplier 2^30, shift 40 (acc =
+  // 512 mod 1024) and at 3 * 2^29 (acc = 1024 times an odd number, the low
+  // word 0), none at an odd multiplier, ties up, and shifts 33, 47 and 63
+  // per channel.
+  %acc3 = arith.constant dense<[512, 1536, -512, -1536, 2560, 511, 513, -511, -513, 1023, 1024, -1024,
+                                3072, -3072, 5120, 0, 1, -1, 2147483647, -2147483648, 123456789,
+                                -123456789, 1048576, 7, -7, 1049088, -1049088, 1073741824]> : tensor<28xi32>
+  %hw_even = qat.requantize %acc3 {multiplier = array<i32: 1073741824>, shift = array<i32: 40>,
+                                   num_bits = 24 : i64} : tensor<28xi32> -> tensor<28xi32>
+  %hw_three = qat.requantize %acc3 {multiplier = array<i32: 1610612736>, shift = array<i32: 40>,
+                                    num_bits = 24 : i64} : tensor<28xi32> -> tensor<28xi32>
+  %hw_odd = qat.requantize %acc3 {multiplier = array<i32: 1759218605>, shift = array<i32: 41>,
+                                  output_zero_point = -5 : i32, quant_min = -5 : i64}
+      : tensor<28xi32> -> tensor<28xi8>
+  %hw_up = qat.requantize %acc3 {multiplier = array<i32: 1073741824>, shift = array<i32: 40>,
+                                 num_bits = 24 : i64, rounding = #qat<rounding half_up>}
+      : tensor<28xi32> -> tensor<28xi32>
+  %hw_oddw = arith.extsi %hw_odd : tensor<28xi8> to tensor<28xi32>
+  %hw = tensor.concat dim(0) %hw_even, %hw_three, %hw_oddw, %hw_up
+      : (tensor<28xi32>, tensor<28xi32>, tensor<28xi32>, tensor<28xi32>) -> tensor<112xi32>
+  %hwdyn = tensor.cast %hw : tensor<112xi32> to tensor<?xi32>
+  call @printInts(%hwdyn) : (tensor<?xi32>) -> ()
+  %acc43 = arith.constant dense<[[512, 1536, -512], [-1536, 2560, 511], [513, -511, -513], [1023, 1024, -1024], [3072, -3072, 5120],
+                                 [0, 1, -1], [2147483647, -2147483648, 123456789], [-123456789, 1048576, 7], [-7, 1049088, -1049088], [1073741824, 4096, 8192],
+                                 [-8192, 16384, 2], [-2, 3, 65536], [-65536, 999999, -999999], [536870912, 131072, -131072]]> : tensor<14x3xi32>
+  %hw_pc = qat.requantize %acc43 {axis = 1 : i64, multiplier = array<i32: 2147483647, 1073741824, 1342177280>,
+                                  shift = array<i32: 33, 47, 63>, output_zero_point = 100 : i32,
+                                  num_bits = 32 : i64} : tensor<14x3xi32> -> tensor<14x3xi32>
+  %hw_pcflat = tensor.collapse_shape %hw_pc [[0, 1]] : tensor<14x3xi32> into tensor<42xi32>
+  %hw_pcdyn = tensor.cast %hw_pcflat : tensor<42xi32> to tensor<?xi32>
+  call @printInts(%hw_pcdyn) : (tensor<?xi32>) -> ()
   return
 }

@@ -368,7 +368,17 @@ struct GatheredA {
   Value input;                  // the gather's input (any rank, static)
   AffineMap rowOffset;          // (i) -> offset of row i's first element
   SmallVector<int32_t> groupOffsets; // column offset of each group of 4
+  /// rowOffset without its divisions, when the rows delinearize to more
+  /// than one dimension: rowOffset(i) = (i / imageRows) * imageStride +
+  /// rowTable[i % imageRows], and rowTable runs on past imageRows (it is
+  /// rowOffset itself), so that the rows r of a strip from i0 read
+  /// rowTable[i0 % imageRows + r]. imageRows is 0 without a table.
+  int64_t imageRows = 0, imageStride = 0;
+  SmallVector<int32_t> rowTable;
 };
+
+/// The largest rowTable built: 64 KiB, a 128x128 output image.
+constexpr int64_t kMaxRowTable = 16384;
 
 /// Whether `expr` is a sum of dimensions times constants (no division,
 /// modulo or symbol).
@@ -451,7 +461,32 @@ std::optional<GatheredA> matchGatheredA(Value a) {
   ArrayRef<int64_t> rowSizes = ArrayRef<int64_t>(sizes).take_front(firstColumn);
   ArrayRef<int64_t> columnSizes =
       ArrayRef<int64_t>(sizes).drop_front(firstColumn);
-  GatheredA gathered{input, delinearized(offset, numDims, 0, rowSizes), {}};
+  GatheredA gathered;
+  gathered.input = input;
+  gathered.rowOffset = delinearized(offset, numDims, 0, rowSizes);
+  int64_t imageRows = 1;
+  for (int64_t size : rowSizes.drop_front())
+    imageRows *= size;
+  if (rowSizes.size() > 1 && imageRows + kRows - 1 <= kMaxRowTable) {
+    SmallVector<int64_t> nextImage(numDims, 0);
+    nextImage.front() = 1;
+    int64_t stride = offsetMap.compose(nextImage).front() -
+                     offsetMap.compose(origin).front();
+    SmallVector<int32_t> table;
+    for (int64_t q = 0; q < imageRows + kRows - 1; ++q) {
+      int64_t value =
+          q / imageRows * stride +
+          gathered.rowOffset.compose(ArrayRef<int64_t>{q % imageRows}).front();
+      if (value > std::numeric_limits<int32_t>::max())
+        break;
+      table.push_back(static_cast<int32_t>(value));
+    }
+    if (static_cast<int64_t>(table.size()) == imageRows + kRows - 1) {
+      gathered.imageRows = imageRows;
+      gathered.imageStride = stride;
+      gathered.rowTable = std::move(table);
+    }
+  }
   // Column offsets without the rows' part (the row dims at 0).
   AffineMap columns = delinearized(offset, numDims, firstColumn, columnSizes);
   int64_t k = 1;
@@ -496,11 +531,13 @@ public:
     // Block-sparse panels are one vector wide: each has its own tiles.
     int64_t fullPanels =
         packedB.isBlockSparse() ? 0 : nb - nb % kVectors;
+    SmallVector<Value> rowBases = gathered ? gatheredRowBases(sb, aRow0, rows)
+                                           : SmallVector<Value>();
     auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {
       return updateInLoop(sb, c, first, last, vectors,
                           [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
-                            return block(jb, c, aRow0, cRow0, jv, vectors,
-                                         rows);
+                            return block(jb, c, aRow0, cRow0, rowBases, jv,
+                                         vectors, rows);
                           });
     };
     return panels(fullPanels, nb, 1, panels(0, fullPanels, kVectors, c));
@@ -550,6 +587,10 @@ private:
         b, gathered->groupOffsets,
         {static_cast<int64_t>(gathered->groupOffsets.size())},
         b.getI32Type());
+    if (!gathered->rowTable.empty())
+      rowTable = constantVector<int32_t>(
+          b, gathered->rowTable,
+          {static_cast<int64_t>(gathered->rowTable.size())}, b.getI32Type());
   }
 
   /// When A is computed by an all-parallel generic that nothing else reads
@@ -594,8 +635,32 @@ private:
     return v == 0 ? x : arith::AddIOp::create(ib, x, index(v)).getResult();
   }
 
+  /// Implicit GEMM: where each of the `rows` rows from aRow0 starts in the
+  /// flattened input, once per strip: from the row table when there is one
+  /// (no division but aRow0's by the image's rows), else from rowOffset.
+  SmallVector<Value> gatheredRowBases(ImplicitLocOpBuilder &ib, Value aRow0,
+                                      int64_t rows) {
+    SmallVector<Value> bases;
+    if (!rowTable) {
+      for (int64_t r = 0; r < rows; ++r)
+        bases.push_back(affine::AffineApplyOp::create(
+            ib, gathered->rowOffset, ValueRange{add(ib, aRow0, r)}));
+      return bases;
+    }
+    Value imageRows = index(gathered->imageRows);
+    Value image = arith::DivUIOp::create(ib, aRow0, imageRows);
+    Value first = arith::RemUIOp::create(ib, aRow0, imageRows);
+    Value imageBase =
+        arith::MulIOp::create(ib, image, index(gathered->imageStride));
+    for (int64_t r = 0; r < rows; ++r)
+      bases.push_back(arith::AddIOp::create(
+          ib, imageBase, loadIndex(ib, rowTable, add(ib, first, r))));
+    return bases;
+  }
+
   Value block(ImplicitLocOpBuilder &ib, Value c, Value aRow0, Value cRow0,
-              Value jv, int64_t vectors, int64_t rows) {
+              ArrayRef<Value> rowBases, Value jv, int64_t vectors,
+              int64_t rows) {
     SmallVector<bool> columnsInBounds = {n % kLanes == 0};
     SmallVector<Value> rowIndex, cRows, columns, accumulators;
     for (int64_t v = 0; v < vectors; ++v)
@@ -626,12 +691,6 @@ private:
         accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
       }
     }
-    // Implicit GEMM: where each row starts in the flattened input.
-    SmallVector<Value> rowBases;
-    if (gathered)
-      for (int64_t r = 0; r < rows; ++r)
-        rowBases.push_back(affine::AffineApplyOp::create(
-            ib, gathered->rowOffset, ValueRange{rowIndex[r]}));
     // Dense: every tile of the panel, kq = 0 .. kb. Block-sparse: the
     // panel's kept tiles t, each at its own kq.
     Value first = index(0), last = index(ceilDiv(k, kGroup));
@@ -717,7 +776,7 @@ private:
   /// Implicit GEMM (matchGatheredA): the biased input flattened, and the
   /// groups' column offsets.
   std::optional<GatheredA> gathered;
-  Value flatInput, groupOffsets;
+  Value flatInput, groupOffsets, rowTable;
   std::optional<Epilogue> epilogue;
   VectorType accType, bytesType, groupType;
   Value zero8, zero32;

@@ -194,10 +194,11 @@ func.func @n_m_weights(%a: tensor<1x4xi8>, %c: tensor<1x4xi32>) -> tensor<1x4xi3
 // a collapse_shape) is read from the gather's input: an implicit GEMM. The
 // input is biased once (2x3x16 bytes, not the 2x2x2x16 patches) and
 // flattened; row i starts at offset (3 * (i floordiv 2) + i mod 2) * 16,
-// the groups of 4 columns at [0, 4, 8, 12, 16, ..., 28]. A matmul that
+// read once per strip of rows as 48 * (i0 / 2) + table[i0 % 2 + r] (the
+// table runs on for the 8 - 1 rows past the image: 9 entries), the groups
+// of 4 columns at [0, 4, 8, 12, 16, ..., 28]. A matmul that
 // starts from a fill starts its accumulators from the fill value and writes
 // into the fill's destination: C is never read, and the fill is dead.
-// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0) -> ((((d0 floordiv 2) mod 2) * 3 + d0 mod 2) * 16)>
 // CHECK-LABEL: func @implicit_gemm_and_fill
 // NOGEMM-LABEL: func @implicit_gemm_and_fill
 func.func @implicit_gemm_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -> tensor<4x16xi32> {
@@ -207,9 +208,13 @@ func.func @implicit_gemm_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -
   // CHECK: } -> tensor<2x3x16xi8>
   // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : tensor<2x3x16xi8> into tensor<96xi8>
   // CHECK: %[[OFFSETS:.*]] = arith.constant dense<[0, 4, 8, 12, 16, 20, 24, 28]> : tensor<8xi32>
-  // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]])
+  // CHECK: %[[TABLE:.*]] = arith.constant dense<[0, 16, 48, 64, 96, 112, 144, 160, 192]> : tensor<9xi32>
+  // CHECK: scf.for %[[I0:.*]] = {{.*}} iter_args(%{{.*}} = %[[E]])
+  // CHECK: %[[IMAGE:.*]] = arith.divui %[[I0]], %[[TWO:.*]] : index
+  // CHECK: %[[Q:.*]] = arith.remui %[[I0]], %[[TWO]] : index
+  // CHECK: %[[BASE:.*]] = arith.muli %[[IMAGE]], %{{.*}} : index
+  // CHECK: tensor.extract %[[TABLE]][%[[Q]]]
   // CHECK: vector.broadcast %{{.*}} : i32 to vector<16xi32>
-  // CHECK: affine.apply #[[ROW]](
   // CHECK: tensor.extract %[[OFFSETS]]
   // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<96xi8>, vector<4xi8>
   // CHECK-NOT: tensor<2x2x2x16xi8>

@@ -167,6 +167,36 @@ func.func @requantize_per_channel(%acc: tensor<4x2xi32>) -> tensor<4x2xi8> {
 
 // -----
 
+// Every shift 33 or more (a rescale below 1/2): the high-word form, all in
+// int32. Per channel: multiplier, t = shift - 32, the rounding bias
+// 2^(t-1), the quotient's parity bit 2^t and the mask of the accumulator
+// bits that decide whether the product's low word is 0 (2^30 has 30
+// trailing zeros: 2^2 - 1; an odd multiplier: all 32 bits).
+// CHECK-LABEL: func @requantize_high_word
+func.func @requantize_high_word(%acc: tensor<4x2xi32>) -> tensor<4x2xi8> {
+  // CHECK-DAG: arith.constant dense<[1073741824, 1759218605]> : tensor<2xi32>
+  // CHECK-DAG: arith.constant dense<[8, 9]> : tensor<2xi32>
+  // CHECK-DAG: arith.constant dense<[128, 256]> : tensor<2xi32>
+  // CHECK-DAG: arith.constant dense<[256, 512]> : tensor<2xi32>
+  // CHECK-DAG: arith.constant dense<[3, -1]> : tensor<2xi32>
+  // CHECK: ^bb0(%[[ACC:.*]]: i32, %[[M:.*]]: i32, %[[T:.*]]: i32, %[[B:.*]]: i32, %[[P:.*]]: i32, %[[L:.*]]: i32, %{{.*}}: i8):
+  // CHECK: %{{.*}}, %[[HI:.*]] = arith.mulsi_extended %[[ACC]], %[[M]] : i32
+  // CHECK: %[[SUM:.*]] = arith.addi %[[HI]], %[[B]] : i32
+  // CHECK: arith.andi %[[ACC]], %[[L]] : i32
+  // CHECK: arith.andi %[[HI]], %[[P]] : i32
+  // CHECK: arith.cmpi eq
+  // CHECK: %[[EVEN:.*]] = arith.subi %[[SUM]], %{{.*}} : i32
+  // CHECK: arith.shrsi %[[EVEN]], %[[T]] : i32
+  // CHECK-NOT: i64
+  // CHECK: arith.trunci %{{.*}} : i32 to i8
+  %0 = qat.requantize %acc {axis = 1 : i64, multiplier = array<i32: 1073741824, 1759218605>,
+                            shift = array<i32: 40, 41>, output_zero_point = -4 : i32}
+      : tensor<4x2xi32> -> tensor<4x2xi8>
+  return %0 : tensor<4x2xi8>
+}
+
+// -----
+
 // Other modes, or an input zero point, compare the remainder with the tie:
 // per channel the remainder mask 2^shift - 1 and threshold 2^(shift-1) (a
 // zero shift gets threshold 1, so that nothing rounds); an int32 result
