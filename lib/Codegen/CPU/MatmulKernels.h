@@ -175,19 +175,72 @@ private:
   unsigned matmulInput;
 };
 
-/// The linalg.fill that initializes `value`, also through collapse_shapes
-/// (a convolution's output seen as a matrix), with those collapse_shapes
-/// from the outermost in.
-inline linalg::FillOp
-getFill(Value value, SmallVectorImpl<tensor::CollapseShapeOp> *collapses =
-                         nullptr) {
-  while (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>()) {
-    if (collapses)
-      collapses->push_back(collapse);
-    value = collapse.getSrc();
+/// What a matmul's C holds when a linalg.fill or a row broadcast computes
+/// it, so that the kernels start their accumulators from it without
+/// reading C: the fill's value, or the 1-D input of a linalg.broadcast
+/// along the rows (C[i][j] = columns[j]: a bias), both also seen through
+/// collapse_shapes (a convolution's output as a matrix).
+class AccumulatorStart {
+public:
+  static std::optional<AccumulatorStart> find(Value c) {
+    AccumulatorStart start;
+    int64_t n = cast<ShapedType>(c.getType()).getShape().back();
+    Value value = c;
+    while (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>()) {
+      start.collapses.push_back(collapse);
+      value = collapse.getSrc();
+    }
+    if (auto fill = value.getDefiningOp<linalg::FillOp>()) {
+      start.scalar = fill.value();
+      start.init = fill.getOutputs()[0];
+      return start;
+    }
+    // The output's last dimension is C's columns (any dimensions collapsed
+    // with it are 1), and the broadcast adds every other dimension.
+    auto broadcast = value.getDefiningOp<linalg::BroadcastOp>();
+    if (!broadcast)
+      return std::nullopt;
+    auto inputType = cast<ShapedType>(broadcast.getInput().getType());
+    auto outputType = cast<ShapedType>(broadcast.getInit().getType());
+    int64_t rank = outputType.getRank();
+    if (inputType.getRank() != 1 || inputType.getShape()[0] != n ||
+        outputType.getShape().back() != n ||
+        broadcast.getDimensions() !=
+            ArrayRef<int64_t>(llvm::to_vector(llvm::seq<int64_t>(0, rank - 1))))
+      return std::nullopt;
+    start.columns = broadcast.getInput();
+    start.init = broadcast.getInit();
+    return start;
   }
-  return value.getDefiningOp<linalg::FillOp>();
-}
+
+  /// The accumulators' start for the columns from `column0`, as a vector
+  /// of `type` (`inBounds` as for C).
+  Value load(ImplicitLocOpBuilder &b, VectorType type, Value column0,
+             ArrayRef<bool> inBounds) const {
+    if (scalar)
+      return vector::BroadcastOp::create(b, type, scalar);
+    Value padding =
+        arith::ConstantOp::create(b, b.getZeroAttr(type.getElementType()));
+    return vector::TransferReadOp::create(b, type, columns,
+                                          ValueRange{column0}, padding,
+                                          inBounds);
+  }
+
+  /// The tensor the fill or broadcast writes, seen as C: where a kernel
+  /// that never reads C can write its result instead.
+  Value destination(ImplicitLocOpBuilder &b) const {
+    Value destination = init;
+    for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
+      destination = tensor::CollapseShapeOp::create(
+          b, collapse.getResultType(), destination,
+          collapse.getReassociationIndices());
+    return destination;
+  }
+
+private:
+  Value scalar, columns, init;
+  SmallVector<tensor::CollapseShapeOp> collapses; // the outermost first
+};
 
 /// `c` threaded through `for iv = first; iv < last; iv += step`, each
 /// iteration returning the updated value from `body`. No loop (and `c`
@@ -263,13 +316,14 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
 /// `strip(builder, c, aRow0, cRow0, rows)` computes rows of the result, run
 /// over all rows by computeRowStrips (in parallel when `parallel` and the
 /// matmul has at least `parallelMinMacs` multiply-accumulates). With
-/// `startsFromFill`, the kernel starts its accumulators from the value of a
-/// linalg.fill that initializes the matmul (never reading it), so the
-/// result is written into the fill's own destination and the fill is dead.
+/// `startsFromInit`, the kernel starts its accumulators from the
+/// AccumulatorStart of C when it has one (never reading C), so the result
+/// is written into the fill's or broadcast's own destination and the fill
+/// or broadcast is dead.
 template <typename MakeKernel>
 void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
                        int64_t stripRows, bool parallel,
-                       int64_t parallelMinMacs, bool startsFromFill,
+                       int64_t parallelMinMacs, bool startsFromInit,
                        MakeKernel makeKernel) {
   // With an epilogue, the kernel goes at the epilogue's place (after all it
   // reads) and writes into the epilogue's output.
@@ -285,15 +339,10 @@ void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
       cast<RankedTensorType>(matmul.getInputs()[0].getType()).getDimSize(1);
   Value destination =
       epilogue ? epilogue->getDestination() : matmul.getOutputs()[0];
-  SmallVector<tensor::CollapseShapeOp> collapses;
-  if (linalg::FillOp fill = getFill(destination, &collapses);
-      fill && startsFromFill && !epilogue) {
-    destination = fill.getOutputs()[0];
-    for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
-      destination = tensor::CollapseShapeOp::create(
-          b, collapse.getResultType(), destination,
-          collapse.getReassociationIndices());
-  }
+  if (std::optional<AccumulatorStart> start =
+          AccumulatorStart::find(destination);
+      start && startsFromInit && !epilogue)
+    destination = start->destination(b);
   Value result = computeRowStrips(
       b, destination, m, n, stripRows,
       /*parallel=*/parallel && m * n * k >= parallelMinMacs,

@@ -36,7 +36,7 @@ public:
   MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, Value cStart,
                 int64_t tileN, std::optional<Epilogue> epilogue)
       : b(b), a(a), bMat(bMat), cStart(cStart), tileN(tileN),
-        epilogue(epilogue) {
+        epilogue(epilogue), start(AccumulatorStart::find(cStart)) {
     auto aType = cast<RankedTensorType>(a.getType());
     auto bType = cast<RankedTensorType>(bMat.getType());
     k = aType.getDimSize(1);
@@ -71,15 +71,22 @@ private:
     SmallVector<bool> inBounds = {fullColumns};
     SmallVector<Value> accumulators;
     SmallVector<Value> rowIndices, cRows;
+    // A fill's value or a bias, the same for every row, when C is a fill or
+    // a bias broadcast (nothing to read).
+    Value startVector =
+        start ? start->load(jb, vectorType, j0, inBounds) : Value();
     for (int64_t r = 0; r < rows; ++r) {
       rowIndices.push_back(row(jb, aRow0, r));
       cRows.push_back(row(jb, cRow0, r));
       // With an epilogue, `c` is the epilogue's output and the accumulators
       // start from the matmul's own (never written) output.
-      accumulators.push_back(vector::TransferReadOp::create(
-          jb, vectorType, epilogue ? cStart : c,
-          ValueRange{epilogue ? rowIndices[r] : cRows[r], j0}, padding,
-          inBounds));
+      accumulators.push_back(
+          startVector ? startVector
+                      : vector::TransferReadOp::create(
+                            jb, vectorType, epilogue ? cStart : c,
+                            ValueRange{epilogue ? rowIndices[r] : cRows[r], j0},
+                            padding, inBounds)
+                            .getResult());
     }
     auto reduction = scf::ForOp::create(
         jb, index(0), index(k), index(1), accumulators,
@@ -118,6 +125,7 @@ private:
   VectorType vectorType;
   bool fullColumns = true;
   std::optional<Epilogue> epilogue;
+  std::optional<AccumulatorStart> start;
 };
 
 struct VectorizeMatmulPass
@@ -138,7 +146,7 @@ struct VectorizeMatmulPass
          })) {
       replaceWithKernel(
           rewriter, op, tileM, parallel, parallelMinMacs,
-          /*startsFromFill=*/false, [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
+          /*startsFromInit=*/true, [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
             return MatmulBuilder(b, op.getInputs()[0], op.getInputs()[1],
                                  op.getOutputs()[0], tileN, epilogue);
           });

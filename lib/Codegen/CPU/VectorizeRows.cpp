@@ -72,13 +72,29 @@ int64_t widestBits(linalg::GenericOp op) {
   return bits;
 }
 
+/// The parallel loops of `op`, in order, when its output is indexed by
+/// exactly them in that order (the identity without reductions) and the
+/// innermost loop is one of them; empty otherwise.
+SmallVector<unsigned> outputLoops(linalg::GenericOp op) {
+  SmallVector<unsigned> parallel;
+  op.getParallelDims(parallel);
+  unsigned numLoops = op.getNumLoops();
+  AffineMap map = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (parallel.empty() || parallel.back() != numLoops - 1 ||
+      map.getNumResults() != parallel.size())
+    return {};
+  for (auto [result, loop] : llvm::zip(map.getResults(), parallel))
+    if (result != getAffineDimExpr(loop, op.getContext()))
+      return {};
+  return parallel;
+}
+
 } // namespace
 
 bool mlir::qat::isRowWise(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumParallelLoops() != op.getNumLoops() || op.getNumLoops() < 1 ||
-      !llvm::all_of(op->getOperands(), isStaticBytes) ||
-      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+      op.getNumLoops() < 1 || outputLoops(op).empty() ||
+      !llvm::all_of(op->getOperands(), isStaticBytes))
     return false;
   auto outType = cast<RankedTensorType>(op.getDpsInits()[0].getType());
   if (outType.getShape().back() < kMinRow)
@@ -114,44 +130,78 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
   Value output = op.getDpsInits()[0];
   ArrayRef<int64_t> shape =
       cast<RankedTensorType>(output.getType()).getShape();
-  int64_t rank = shape.size(), row = shape.back();
+  int64_t row = shape.back();
   int64_t width = std::min(row, kVectorBits / widestBits(op));
   Block &body = op.getRegion().front();
+  unsigned numLoops = op.getNumLoops();
+  SmallVector<unsigned> parallel = outputLoops(op), reductions;
+  op.getReductionDims(reductions);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  BlockArgument outArg = body.getArgument(op.getNumDpsInputs());
 
   // The elements [column, column + size) of the row at `ivs` (outer loop
-  // indices) of `out`, computed and written.
+  // indices) of `out`, computed and written. With reduction loops, the
+  // row is read once, the body applied for each of their iterations in
+  // order (as the scalar loops would), and the result written once.
   auto chunk = [&](ImplicitLocOpBuilder &cb, ArrayRef<Value> ivs,
                    Value column, int64_t size, Value out) -> Value {
-    SmallVector<Value> dims(ivs);
-    dims.push_back(column);
-    IRMapping mapping;
-    auto read = [&](Value source, AffineMap map, bool broadcast) -> Value {
+    SmallVector<Value> dims(numLoops);
+    for (auto [loop, iv] : llvm::zip(ArrayRef(parallel).drop_back(), ivs))
+      dims[loop] = iv;
+    dims[numLoops - 1] = column;
+    auto read = [&](ImplicitLocOpBuilder &rb, Value source, AffineMap map,
+                    bool broadcast) -> Value {
       SmallVector<Value> indices;
       for (AffineExpr e : map.getResults())
         indices.push_back(affine::AffineApplyOp::create(
-            cb, AffineMap::get(rank, 0, e), dims));
+            rb, AffineMap::get(numLoops, 0, e), dims));
       Type element = cast<ShapedType>(source.getType()).getElementType();
       if (broadcast)
-        return tensor::ExtractOp::create(cb, source, indices);
+        return tensor::ExtractOp::create(rb, source, indices);
       Value padding =
-          arith::ConstantOp::create(cb, cb.getZeroAttr(element));
+          arith::ConstantOp::create(rb, rb.getZeroAttr(element));
       return vector::TransferReadOp::create(
-          cb, VectorType::get({size}, element), source, indices, padding,
+          rb, VectorType::get({size}, element), source, indices, padding,
           ArrayRef<bool>{true});
     };
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      AffineMap map = op.getMatchingIndexingMap(input);
-      mapping.map(body.getArgument(input->getOperandNumber()),
-                  read(input->get(), map,
-                       *getAccess(map) == Access::Broadcast));
-    }
-    BlockArgument outArg = body.getArgument(op.getNumDpsInputs());
-    if (!outArg.use_empty())
-      mapping.map(outArg, read(out, AffineMap::getMultiDimIdentityMap(
-                                        rank, cb.getContext()),
-                               /*broadcast=*/false));
-    Value result = vectorizeBody(cb, body, mapping, {size});
-    return vector::TransferWriteOp::create(cb, result, out, dims,
+    auto apply = [&](ImplicitLocOpBuilder &ab, Value acc) {
+      IRMapping mapping;
+      for (OpOperand *input : op.getDpsInputOperands()) {
+        AffineMap map = op.getMatchingIndexingMap(input);
+        mapping.map(body.getArgument(input->getOperandNumber()),
+                    read(ab, input->get(), map,
+                         *getAccess(map) == Access::Broadcast));
+      }
+      if (acc)
+        mapping.map(outArg, acc);
+      return vectorizeBody(ab, body, mapping, {size});
+    };
+    Value acc = outArg.use_empty() && reductions.empty()
+                    ? Value()
+                    : read(cb, out, outputMap, /*broadcast=*/false);
+    // The reduction loops, outermost first, threading the row.
+    std::function<Value(ImplicitLocOpBuilder &, unsigned, Value)> reduce =
+        [&](ImplicitLocOpBuilder &rb, unsigned level, Value acc) -> Value {
+      if (level == reductions.size())
+        return apply(rb, acc);
+      auto index = [&](int64_t v) -> Value {
+        return arith::ConstantIndexOp::create(rb, v);
+      };
+      auto loop = scf::ForOp::create(
+          rb, index(0), index(ranges[reductions[level]]), index(1),
+          ValueRange{acc},
+          [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
+            ImplicitLocOpBuilder ib(loc, nested);
+            dims[reductions[level]] = iv;
+            scf::YieldOp::create(ib, reduce(ib, level + 1, args[0]));
+          });
+      return loop.getResult(0);
+    };
+    Value result = reduce(cb, 0, acc);
+    SmallVector<Value> outIndices(ivs);
+    outIndices.push_back(column);
+    return vector::TransferWriteOp::create(cb, result, out, outIndices,
                                            ArrayRef<bool>{true})
         .getResult();
   };

@@ -513,8 +513,7 @@ public:
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
-    if (linalg::FillOp fill = getFill(cStart))
-      startValue = fill.value();
+    start = AccumulatorStart::find(cStart);
     if (this->gathered)
       biasGatherInput();
     else
@@ -666,29 +665,38 @@ private:
     for (int64_t v = 0; v < vectors; ++v)
       columns.push_back(
           arith::MulIOp::create(ib, add(ib, jv, v), index(kLanes)));
+    // The accumulators start from C plus the correction; from the fill
+    // value or bias plus the correction, the same for every row, when C is
+    // a fill or a bias broadcast (nothing to read).
     SmallVector<Value> corrections;
-    for (int64_t v = 0; v < vectors; ++v)
-      corrections.push_back(vector::TransferReadOp::create(
+    for (int64_t v = 0; v < vectors; ++v) {
+      Value correction = vector::TransferReadOp::create(
           ib, accType, packedB.correction, ValueRange{columns[v]}, zero32,
-          ArrayRef<bool>{true}));
+          ArrayRef<bool>{true});
+      corrections.push_back(
+          start ? arith::AddIOp::create(
+                      ib, start->load(ib, accType, columns[v], columnsInBounds),
+                      correction)
+                      .getResult()
+                : correction);
+    }
     for (int64_t r = 0; r < rows; ++r) {
       rowIndex.push_back(add(ib, aRow0, r));
       cRows.push_back(add(ib, cRow0, r));
       for (int64_t v = 0; v < vectors; ++v) {
         // With an epilogue, `c` is the epilogue's output and the
-        // accumulators start from the matmul's own (never written) output;
-        // from its fill value when it is a fill (nothing to read).
-        Value init =
-            startValue
-                ? vector::BroadcastOp::create(ib, accType, startValue)
-                      .getResult()
-                : vector::TransferReadOp::create(
-                      ib, accType, epilogue ? cStart : c,
-                      ValueRange{epilogue ? rowIndex[r] : cRows[r],
-                                 columns[v]},
-                      zero32, columnsInBounds)
-                      .getResult();
-        accumulators.push_back(arith::AddIOp::create(ib, init, corrections[v]));
+        // accumulators start from the matmul's own (never written) output.
+        accumulators.push_back(
+            start ? corrections[v]
+                  : arith::AddIOp::create(
+                        ib,
+                        vector::TransferReadOp::create(
+                            ib, accType, epilogue ? cStart : c,
+                            ValueRange{epilogue ? rowIndex[r] : cRows[r],
+                                       columns[v]},
+                            zero32, columnsInBounds),
+                        corrections[v])
+                        .getResult());
       }
     }
     // Dense: every tile of the panel, kq = 0 .. kb. Block-sparse: the
@@ -769,8 +777,8 @@ private:
 
   ImplicitLocOpBuilder &b;
   Value a, cStart;
-  /// The value cStart is filled with, when it is a linalg.fill.
-  Value startValue;
+  /// What cStart holds when a fill or a bias broadcast computes it.
+  std::optional<AccumulatorStart> start;
   PackedB packedB;
   int64_t k, n;
   /// Implicit GEMM (matchGatheredA): the biased input flattened, and the
@@ -796,7 +804,7 @@ struct X86VnniMatmulPass
          })) {
       replaceWithKernel(
           rewriter, op, kRows, parallel, parallelMinMacs,
-          /*startsFromFill=*/true,
+          /*startsFromInit=*/true,
           [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
             Value a = op.getInputs()[0], bMat = op.getInputs()[1];
             auto aType = cast<RankedTensorType>(a.getType());

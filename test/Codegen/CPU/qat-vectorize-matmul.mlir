@@ -96,3 +96,38 @@ func.func @shared_result_not_fused(%x: tensor<8x16xf32>, %w: tensor<16x40xf32>, 
   } -> tensor<8x40xf32>
   return %m, %r : tensor<8x40xf32>, tensor<8x40xf32>
 }
+
+// -----
+
+// C a fill or a bias broadcast: the accumulators start from the fill value
+// or the bias (one vector per panel), C is never read, and the kernel
+// writes into the fill's or broadcast's destination.
+// CHECK-LABEL: func @fill_start
+func.func @fill_start(%x: tensor<8x16xf32>, %w: tensor<16x32xf32>) -> tensor<8x32xf32> {
+  // CHECK: %[[E:.*]] = tensor.empty() : tensor<8x32xf32>
+  // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]])
+  // CHECK: vector.broadcast %{{.*}} : f32 to vector<16xf32>
+  // CHECK-NOT: vector.transfer_read {{.*}} : tensor<8x32xf32>
+  // CHECK-NOT: linalg.fill
+  %one = arith.constant 1.0 : f32
+  %e = tensor.empty() : tensor<8x32xf32>
+  %z = linalg.fill ins(%one : f32) outs(%e : tensor<8x32xf32>) -> tensor<8x32xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x32xf32>) outs(%z : tensor<8x32xf32>) -> tensor<8x32xf32>
+  return %m : tensor<8x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @bias_broadcast_start
+// CHECK-SAME: %[[BIAS:[a-z0-9]+]]: tensor<32xf32>
+func.func @bias_broadcast_start(%x: tensor<8x16xf32>, %w: tensor<16x32xf32>, %bias: tensor<32xf32>) -> tensor<8x32xf32> {
+  // CHECK: %[[E:.*]] = tensor.empty() : tensor<8x32xf32>
+  // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]])
+  // CHECK: vector.transfer_read %[[BIAS]][%{{.*}}], %{{.*}} : tensor<32xf32>, vector<16xf32>
+  // CHECK-NOT: vector.transfer_read {{.*}} : tensor<8x32xf32>
+  // CHECK-NOT: linalg.broadcast
+  %e = tensor.empty() : tensor<8x32xf32>
+  %c = linalg.broadcast ins(%bias : tensor<32xf32>) outs(%e : tensor<8x32xf32>) dimensions = [0]
+  %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x32xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
+  return %m : tensor<8x32xf32>
+}

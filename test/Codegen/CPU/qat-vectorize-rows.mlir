@@ -81,7 +81,7 @@ func.func @elementwise(%x: tensor<3x40xf32>, %s: tensor<3xf32>, %acc: tensor<3x4
 // Left alone: rows of fewer than 4 elements, an input index that moves
 // with the innermost loop (a transpose of the rows), a tensor of i1 (its
 // vectors would be packed bits), a fill (nothing read a row at a time) and
-// a reduction.
+// a reduction along the rows (the innermost loop).
 // CHECK-LABEL: func @not_row_wise
 func.func @not_row_wise(%x: tensor<4x16xf32>, %t: tensor<4x3xf32>, %b: tensor<4x16xi1>, %v: f32) -> (tensor<4x3xf32>, tensor<16x4xf32>, tensor<4x16xi1>, tensor<4x16xf32>, tensor<4xf32>) {
   // CHECK-COUNT-5: linalg.generic
@@ -125,4 +125,59 @@ func.func @not_row_wise(%x: tensor<4x16xf32>, %t: tensor<4x3xf32>, %b: tensor<4x
     linalg.yield %a : f32
   } -> tensor<4xf32>
   return %short, %transposed, %negated, %filled, %sum : tensor<4x3xf32>, tensor<16x4xf32>, tensor<4x16xi1>, tensor<4x16xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Max pooling (2x2, stride 2) on int8 NHWC: a reduction over the window
+// outside the innermost (channel) loop. Each output row of 16 channels is
+// read once, updated by the body in two scf.for loops over the window (in
+// their order) and written once.
+// CHECK-DAG: #[[PH:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d1 * 2 + d3)>
+// CHECK-LABEL: func @max_pool
+func.func @max_pool(%x: tensor<2x8x8x16xi8>, %init: tensor<2x4x4x16xi8>) -> tensor<2x4x4x16xi8> {
+  // CHECK-COUNT-3: scf.for
+  // CHECK: %[[ACC:.*]] = vector.transfer_read %{{.*}} : tensor<2x4x4x16xi8>, vector<16xi8>
+  // CHECK: scf.for %{{.*}} iter_args(%[[A0:.*]] = %[[ACC]]) -> (vector<16xi8>)
+  // CHECK: scf.for %{{.*}} iter_args(%[[A1:.*]] = %[[A0]]) -> (vector<16xi8>)
+  // CHECK: affine.apply #[[PH]](
+  // CHECK: %[[IN:.*]] = vector.transfer_read %{{.*}} : tensor<2x8x8x16xi8>, vector<16xi8>
+  // CHECK: %[[MAX:.*]] = arith.maxsi %[[A1]], %[[IN]] : vector<16xi8>
+  // CHECK: scf.yield %[[MAX]] : vector<16xi8>
+  // CHECK: vector.transfer_write %{{.*}} : vector<16xi8>, tensor<2x4x4x16xi8>
+  // CHECK-NOT: linalg.generic
+  %w = tensor.empty() : tensor<2x2xf32>
+  %p = linalg.generic {indexing_maps = [affine_map<(n, h, w, kh, kw, c) -> (n, 2 * h + kh, 2 * w + kw, c)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (kh, kw)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (n, h, w, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]}
+      ins(%x, %w : tensor<2x8x8x16xi8>, tensor<2x2xf32>) outs(%init : tensor<2x4x4x16xi8>) {
+  ^bb0(%in: i8, %win: f32, %out: i8):
+    %m = arith.maxsi %out, %in : i8
+    linalg.yield %m : i8
+  } -> tensor<2x4x4x16xi8>
+  return %p : tensor<2x4x4x16xi8>
+}
+
+// -----
+
+// A column sum (a bias gradient): the rows are the reduction, the columns
+// 40 floats in vectors of 16, 16 and 8, each summed over the 64 rows in
+// order in a register.
+// CHECK-LABEL: func @column_sum
+func.func @column_sum(%g: tensor<64x40xf32>, %init: tensor<40xf32>) -> tensor<40xf32> {
+  // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16
+  // CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
+  // CHECK: scf.for %{{.*}} = %{{.*}} to %c64
+  // CHECK: arith.addf %{{.*}} : vector<16xf32>
+  // CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<8xf32>
+  // CHECK: arith.addf %{{.*}} : vector<8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>],
+                       iterator_types = ["reduction", "parallel"]}
+      ins(%g : tensor<64x40xf32>) outs(%init : tensor<40xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %out, %in : f32
+    linalg.yield %a : f32
+  } -> tensor<40xf32>
+  return %s : tensor<40xf32>
 }

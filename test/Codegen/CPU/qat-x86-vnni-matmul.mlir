@@ -281,3 +281,39 @@ func.func @block_sparse_int4_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -
   %0 = linalg.matmul ins(%a, %b : tensor<9x8xi8>, tensor<8x32xi8>) outs(%c : tensor<9x32xi32>) -> tensor<9x32xi32>
   return %0 : tensor<9x32xi32>
 }
+
+// -----
+
+// C a bias broadcast along the rows (a converted layer's accumulator start,
+// seen as a matrix through a collapse_shape): the accumulators start from
+// the bias plus the correction, loaded once per panel, C is never read, the
+// kernel writes into the broadcast's destination and the broadcast is dead.
+// CHECK-LABEL: func @bias_broadcast_start
+// CHECK-SAME: %[[BIAS:[a-z0-9]+]]: tensor<16xi32>
+func.func @bias_broadcast_start(%a: tensor<8x4xi8>, %b: tensor<4x16xi8>, %bias: tensor<16xi32>) -> tensor<8x16xi32> {
+  // CHECK: %[[E:.*]] = tensor.empty() : tensor<2x4x16xi32>
+  // CHECK: %[[DEST:.*]] = tensor.collapse_shape %[[E]] {{\[\[}}0, 1], [2]] : tensor<2x4x16xi32> into tensor<8x16xi32>
+  // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[DEST]])
+  // CHECK: %[[START:.*]] = vector.transfer_read %[[BIAS]][%{{.*}}], %{{.*}} : tensor<16xi32>, vector<16xi32>
+  // CHECK: arith.addi %[[START]], %{{.*}} : vector<16xi32>
+  // CHECK-NOT: vector.transfer_read {{.*}} : tensor<8x16xi32>
+  // CHECK-NOT: linalg.broadcast
+  %e = tensor.empty() : tensor<2x4x16xi32>
+  %init = linalg.broadcast ins(%bias : tensor<16xi32>) outs(%e : tensor<2x4x16xi32>) dimensions = [0, 1]
+  %c = tensor.collapse_shape %init [[0, 1], [2]] : tensor<2x4x16xi32> into tensor<8x16xi32>
+  %0 = linalg.matmul ins(%a, %b : tensor<8x4xi8>, tensor<4x16xi8>) outs(%c : tensor<8x16xi32>) -> tensor<8x16xi32>
+  return %0 : tensor<8x16xi32>
+}
+
+// -----
+
+// A broadcast along the columns is not a bias: C is read.
+// CHECK-LABEL: func @column_broadcast_is_read
+func.func @column_broadcast_is_read(%a: tensor<16x4xi8>, %b: tensor<4x16xi8>, %rows: tensor<16xi32>) -> tensor<16x16xi32> {
+  // CHECK: linalg.broadcast
+  // CHECK: vector.transfer_read {{.*}} : tensor<16x16xi32>, vector<16xi32>
+  %e = tensor.empty() : tensor<16x16xi32>
+  %c = linalg.broadcast ins(%rows : tensor<16xi32>) outs(%e : tensor<16x16xi32>) dimensions = [1]
+  %0 = linalg.matmul ins(%a, %b : tensor<16x4xi8>, tensor<4x16xi8>) outs(%c : tensor<16x16xi32>) -> tensor<16x16xi32>
+  return %0 : tensor<16x16xi32>
+}

@@ -60,19 +60,23 @@ LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
 Value buildDotProduct(ImplicitLocOpBuilder &b, Value acc, Value unsignedBytes,
                       Value signedBytes);
 
-/// A linalg.generic on static tensors, all parallel, whose output is read
-/// and written through the identity, whose inputs are each read either a
+/// A linalg.generic on static tensors whose output is indexed by its
+/// parallel loops in order (the identity when all loops are parallel), the
+/// innermost loop among them, whose inputs are each read either a
 /// row at a time (their innermost index is the innermost loop, alone:
 /// elementwise operands and gathers such as im2col) or one element per row
 /// (no index depends on the innermost loop: per-channel and scalar
 /// operands), at least one a row, with rows of 4 elements or more and a
-/// body of scalar elementwise ops.
+/// body of scalar elementwise ops. Reduction loops outside the innermost
+/// (pooling windows, column sums) are allowed.
 bool isRowWise(linalg::GenericOp op);
 
 /// Rewrites the row-wise `op` (isRowWise) as scf.for loops over its outer
 /// dimensions whose body computes each row in vectors of one AVX-512
-/// register (the last one shorter when the row is not a multiple)
-/// (qat-vectorize-rows).
+/// register (the last one shorter when the row is not a multiple); with
+/// reduction loops, each row vector is read once, updated by the body in
+/// scf.for loops over the reductions in their order (the scalar loops'
+/// order, so the same bits), and written once (qat-vectorize-rows).
 LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 
 #define GEN_PASS_DECL

@@ -374,18 +374,23 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
 def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
   let summary = "Vector code, a row at a time, for elementwise ops and gathers";
   let description = [{
-    Rewrites each row-wise linalg.generic on static tensors (all parallel,
-    an identity output; each input read a row at a time, its innermost
+    Rewrites each row-wise linalg.generic on static tensors (the output
+    indexed by the parallel loops in order, the innermost loop parallel;
+    each input read a row at a time, its innermost
     index being the innermost loop alone, or one element per row, no index
     depending on it; rows of 4 elements or more; a body of scalar
     elementwise ops) into scf.for loops over the outer dimensions whose body
     reads each row in vectors of one AVX-512 register (64 bytes of the
     widest element type; a shorter last vector when the row is not a
-    multiple), applies the body to them and writes them. Left to
+    multiple), applies the body to them and writes them. Reduction loops
+    outside the innermost (max pooling's window, a column sum) become
+    scf.for loops, in their order, around the body, with the row vector
+    read before them and written after: the accumulation stays in a
+    register. Left to
     convert-linalg-to-loops, LLVM vectorizes none of these loops (it cannot
     prove the operands apart), and copies, bias adds, activations,
-    requantization, the VNNI kernel's input bias and im2col then run a byte
-    or a float at a time. Run after qat-parallelize-loops, so that each
+    requantization, the VNNI kernel's input bias, im2col and int8 max
+    pooling then run a byte or a float at a time. Run after qat-parallelize-loops, so that each
     thread's chunk is rewritten. The per-element arithmetic is the body's,
     so results are the same bit for bit.
 
