@@ -150,12 +150,17 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
     for (auto [loop, iv] : llvm::zip(ArrayRef(parallel).drop_back(), ivs))
       dims[loop] = iv;
     dims[numLoops - 1] = column;
+    SmallVector<Value> outIndices(ivs);
+    outIndices.push_back(column);
     auto read = [&](ImplicitLocOpBuilder &rb, Value source, AffineMap map,
                     bool broadcast) -> Value {
       SmallVector<Value> indices;
-      for (AffineExpr e : map.getResults())
-        indices.push_back(affine::AffineApplyOp::create(
-            rb, AffineMap::get(numLoops, 0, e), dims));
+      if (map == outputMap)
+        indices = outIndices;
+      else
+        for (AffineExpr e : map.getResults())
+          indices.push_back(affine::AffineApplyOp::create(
+              rb, AffineMap::get(numLoops, 0, e), dims));
       Type element = cast<ShapedType>(source.getType()).getElementType();
       if (broadcast)
         return tensor::ExtractOp::create(rb, source, indices);
@@ -173,11 +178,13 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
                     read(ab, input->get(), map,
                          *getAccess(map) == Access::Broadcast));
       }
+      if (!acc && !outArg.use_empty())
+        acc = read(ab, out, outputMap, /*broadcast=*/false);
       if (acc)
         mapping.map(outArg, acc);
       return vectorizeBody(ab, body, mapping, {size});
     };
-    Value acc = outArg.use_empty() && reductions.empty()
+    Value acc = reductions.empty()
                     ? Value()
                     : read(cb, out, outputMap, /*broadcast=*/false);
     // The reduction loops, outermost first, threading the row.
@@ -199,8 +206,6 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
       return loop.getResult(0);
     };
     Value result = reduce(cb, 0, acc);
-    SmallVector<Value> outIndices(ivs);
-    outIndices.push_back(column);
     return vector::TransferWriteOp::create(cb, result, out, outIndices,
                                            ArrayRef<bool>{true})
         .getResult();
