@@ -154,6 +154,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
 
   addBufferization(pm, /*deallocate=*/true);
 
+  pm.addNestedPass<func::FuncOp>(createLowerHighMultiply());
   if (options.vnni)
     pm.addNestedPass<func::FuncOp>(createX86LowerVnniDot());
   if (options.parallel) {

@@ -54,6 +54,12 @@ LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
                                   linalg::Conv2DNhwcHwcfOp op,
                                   int64_t maxIm2colBytes);
 
+/// The high words of arith.mulsi_extended on 1-D vectors of i32 (whose low
+/// words nothing reads) as 64-bit products of the even lanes and of the odd
+/// lanes, sign-extended in place, and a shuffle of their high words: two
+/// vpmuldq and a vpermt2d on x86 (qat-lower-high-multiply).
+void populateLowerHighMultiplyPatterns(RewritePatternSet &patterns);
+
 /// acc[l] += sum_g zext(unsignedBytes[4l + g]) * sext(signedBytes[4l + g])
 /// for vector<16xi32> acc and vector<64xi8> bytes, as pure vector ops in the
 /// form qat-x86-lower-vnni-dot recognizes.

@@ -553,6 +553,33 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
   ];
 }
 
+def LowerHighMultiply : Pass<"qat-lower-high-multiply", "func::FuncOp"> {
+  let summary = "High words of 32-bit vector products as even and odd 64-bit products";
+  let description = [{
+    Rewrites the high result of `arith.mulsi_extended` on a 1-D vector of
+    i32 whose low result is unused (requantization's high-word form) as
+
+    ```mlir
+    %pairs = vector.bitcast %a : vector<16xi32> to vector<8xi64>   // and %b
+    %even = arith.shrsi (arith.shli %pairs, 32), 32   // lanes 0, 2, ... sign-extended
+    %odd = arith.shrsi %pairs, 32                     // lanes 1, 3, ...
+    %pe = arith.muli %even_a, %even_b : vector<8xi64>
+    %po = arith.muli %odd_a, %odd_b : vector<8xi64>
+    %high = vector.shuffle (bitcast %pe), (bitcast %po) [1, 17, 3, 19, ...]
+    ```
+
+    which LLVM compiles to two vpmuldq and one vpermt2d. Left as a 64-bit
+    multiply of extended vectors, LLVM zero-extends, multiplies, shifts and
+    truncates each half (about 9 instructions instead of 4) whenever the
+    multiplier is not a splat: every per-channel requantization. The same
+    bits.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def X86LowerVnniDot : Pass<"qat-x86-lower-vnni-dot", "func::FuncOp"> {
   let summary = "Turn byte dot products into the AVX-512 VNNI instruction";
   let description = [{
