@@ -42,6 +42,7 @@ void mlir::qat::buildInstrumentPipeline(
   instrument.symmetricActivations = options.layers.symmetricActivations;
   instrument.rounding = options.layers.rounding;
   instrument.skipFirstLast = options.skipFirstLast;
+  instrument.lastActBits = options.lastActBits;
   instrument.configFile = options.config;
   instrument.reportFile = options.report;
   instrument.dryRun = options.dryRun;
@@ -239,6 +240,11 @@ struct InstrumentCommandLine
       *this, "skip-first-last",
       llvm::cl::desc("leave the first and the last layer in float"),
       llvm::cl::init(defaults.skipFirstLast)};
+  Option<unsigned> lastActBits{
+      *this, "last-act-bits",
+      llvm::cl::desc("bit width of the last layer's output, a classifier's "
+                     "logits (0: act-bits)"),
+      llvm::cl::init(defaults.lastActBits)};
   Option<std::string> config{
       *this, "config",
       llvm::cl::desc("JSON file with global settings and per-layer overrides"),
@@ -263,6 +269,7 @@ struct InstrumentCommandLine
     options.layers.symmetricActivations = symmetricActivations;
     options.layers.rounding = rounding;
     options.skipFirstLast = skipFirstLast;
+    options.lastActBits = lastActBits;
     options.config = config;
     options.foldBatchNorm = foldBatchNorm;
     options.report = report;

@@ -16,6 +16,7 @@ from typing import List, NamedTuple
 import numpy as np
 
 from qat.runtime import Model
+from qat.workflow import classes
 
 
 class LayerDifference(NamedTuple):
@@ -77,7 +78,7 @@ def _compare(sim, dep):
                 step))
         else:
             rows = a.shape[0] if a.ndim == 2 else 0
-            flips = (int(np.count_nonzero(a.argmax(-1) != b.argmax(-1)))
+            flips = (int(np.count_nonzero(classes(a) != classes(b)))
                      if rows else 0)
             agree = 1 - flips / rows if rows else float("nan")
             outputs.append(OutputDifference(name, a.size,

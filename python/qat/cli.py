@@ -130,9 +130,15 @@ def cmd_instrument(args):
         source = _read(args.model)
         if args.prune:
             source = workflow.prune(source, args.prune, args.config)
+        # Logits below 8 bits tie often and cost the most accuracy:
+        # unless told, the last layer's output stays at 8.
+        last = args.last_act_bits
+        if last is None:
+            last = 8 if args.act_bits < 8 else 0
         text = workflow.instrument(source, args.weight_bits,
                                    args.act_bits, args.config, report=plan,
-                                   dry_run=args.dry_run)
+                                   dry_run=args.dry_run,
+                                   last_act_bits=last or None)
         report = ""
         if plan:
             with open(plan) as f:
@@ -144,7 +150,9 @@ def cmd_instrument(args):
         return
     out = args.output or _default_out(args.model, ".qat.mlir")
     _write(out, text)
-    print(f"instrumented (W{args.weight_bits}A{args.act_bits}) -> {out}")
+    logits = f", logits {last}-bit" if last else ""
+    print(f"instrumented (W{args.weight_bits}A{args.act_bits}{logits}) -> "
+          f"{out}")
 
 
 def cmd_prune(args):
@@ -195,12 +203,24 @@ def cmd_calibrate(args):
     text = workflow.with_batch(_read(args.model), args.batch_size)
     values = _load_values(args.values)
     comm = _communicator(args)
+    # --refine scores scales by the loss: @eval_step too.
+    functions = ("calibrate", "qparams") + (("eval_step",) if args.refine
+                                            else ())
     trainer = workflow.Trainer(text, values, _workdir(args), "calibrate",
                                range_learning="none", comm=comm,
-                               functions=("calibrate", "qparams"))
+                               functions=functions)
     split = _data(args)
     x = datasets.fit(split.x, trainer.input_shape, args.data)
     qparams = trainer.calibrate(x, args.batches, progress=not args.quiet)
+    if args.refine:
+        before, after = trainer.refine_scales(
+            datasets.Split(x, split.y), batches=args.refine_batches,
+            progress=not args.quiet)
+        qparams = {k: trainer.values[k] for k in qparams}
+        if _is_writer(args):
+            print(f"loss-aware scales: loss {before:.4f} -> {after:.4f} on "
+                  f"{min(len(x) // trainer.batch, args.refine_batches) * trainer.batch}"
+                  " samples")
     if not _is_writer(args):
         return
     for name in workflow.collapsed_ranges(qparams):
@@ -341,7 +361,7 @@ def cmd_eval(args):
     values = _load_values(args.values, required=False)
     split = _data(args, args.split)
     x = datasets.fit(split.x, entry.args[0].shape, args.data)
-    predicted = workflow.predict(entry, values, x).argmax(1)
+    predicted = workflow.classes(workflow.predict(entry, values, x))
     acc = float((predicted == split.y).mean())
     per_call = workflow.latency(entry, values, x, repeat=50)
     print(f"@{name}: accuracy {100 * acc:.2f}% on {len(x)} samples; "
@@ -354,11 +374,95 @@ def cmd_eval(args):
             raise UsageError(f"{args.against}: input {other.args[0].shape} "
                              f"differs from {args.library}'s "
                              f"{entry.args[0].shape}")
-        theirs = workflow.predict(other, values, x).argmax(1)
+        theirs = workflow.classes(workflow.predict(other, values, x))
         flips = int(np.count_nonzero(theirs != predicted))
         print(f"against {args.against}: the class differs on {flips} of "
               f"{len(x)} samples ({100 * (1 - flips / len(x)):.2f}% agree); "
               f"its accuracy {100 * float((theirs == split.y).mean()):.2f}%")
+
+
+def cmd_search(args):
+    from qat import data as datasets, search, workflow
+    text = workflow.with_batch(_read(args.model), args.batch_size)
+    if "qat.fake_quant" in text:
+        raise UsageError(f"{args.model} is already instrumented",
+                         "search takes the float model (from `import` or "
+                         "`train`); it instruments each candidate itself")
+    try:
+        widths = sorted({int(w) for w in args.weight_bits.split(",")},
+                        reverse=True)
+    except ValueError:
+        raise UsageError(f"--weight-bits: expected widths such as 8,4,2, "
+                         f"got '{args.weight_bits}'")
+    if len(widths) < 2 or not all(2 <= w <= 16 for w in widths):
+        raise UsageError(f"--weight-bits: expected at least two widths in "
+                         f"2-16, got '{args.weight_bits}'")
+    values = _load_values(args.values)
+    out_dir = args.output or _default_out(args.model, ".search")
+    os.makedirs(out_dir, exist_ok=True)
+    work = args.workdir or os.path.join(out_dir, "build")
+    shape = search.input_shape(text)
+    train = _data(args)
+    train = datasets.Split(datasets.fit(train.x, shape, args.data), train.y)
+    test = _data(args, "test")
+    test = datasets.Split(datasets.fit(test.x, shape, args.data), test.y)
+    budget = int(args.budget_kib * 1024)
+    log = (lambda m: None) if args.quiet else print
+    log(f"sensitivity: each layer at {', '.join(map(str, widths[1:]))} "
+        f"bits, the others at {widths[0]}")
+    layers, base, cost = search.sensitivities(
+        text, values, train, widths, args.act_bits, work,
+        last_act_bits=args.last_act_bits, log=log)
+    chosen = search.choose(layers, cost, widths, budget)
+    if chosen is None:
+        smallest = search.weight_bytes(layers, {l.name: widths[-1]
+                                                for l in layers})
+        raise UsageError(f"--budget-kib {args.budget_kib:g}: even all "
+                         f"layers at {widths[-1]} bits take "
+                         f"{smallest / 1024:.1f} KiB")
+    front = search.pareto_front(layers, cost, widths)
+    if all(p[2] != chosen for p in front):  # a tie with a front point
+        front = sorted(front + [(search.weight_bytes(layers, chosen),
+                                 sum(cost.get(k, 0.0)
+                                     for k in chosen.items()), chosen)],
+                       key=lambda p: (p[0], p[1]))
+    index = next(i for i, p in enumerate(front) if p[2] == chosen)
+    points, reference = [], None
+    to_train = [p[2] for p in search.spread(front, args.front_points, index)]
+    for size, predicted, bits in front:
+        point = search.Point(bits, size, predicted)
+        if bits in to_train:
+            tag = "search_" + "_".join(map(str, bits.values()))
+            log(f"QAT {args.epochs:g} epochs at widths "
+                f"{', '.join(map(str, bits.values()))} "
+                f"({size / 1024:.1f} KiB)")
+            acc, flips = search.train_point(
+                text, values, bits, args.act_bits, train, test, args.epochs,
+                args.lr, work, tag, last_act_bits=args.last_act_bits,
+                progress=not args.quiet)
+            point = point._replace(accuracy=acc, flips=flips)
+            log(f"  deployed accuracy {100 * acc:.2f}%, {flips} flips")
+            if all(b == widths[0] for b in bits.values()):
+                reference = (size, acc)
+        points.append(point)
+    if reference is None and args.front_points:
+        # The all-widest network trained the same way: the accuracy the
+        # front is measured against.
+        widest = {layer.name: widths[0] for layer in layers}
+        log(f"QAT {args.epochs:g} epochs, all layers at {widths[0]} bits")
+        acc, _ = search.train_point(
+            text, values, widest, args.act_bits, train, test, args.epochs,
+            args.lr, work, "search_widest", last_act_bits=args.last_act_bits,
+            progress=not args.quiet)
+        reference = (search.weight_bytes(layers, widest), acc)
+    config = search.write_config(os.path.join(out_dir, "mixed.json"), chosen)
+    report = search.write_report(out_dir, layers, base, cost, widths, budget,
+                                 chosen, points, reference,
+                                 plot=not args.no_plots)
+    size = search.weight_bytes(layers, chosen)
+    print(f"chosen: {', '.join(f'{n} {b}' for n, b in chosen.items())} "
+          f"bits, {size / 1024:.1f} KiB of weights (budget "
+          f"{args.budget_kib:g}) -> {config}; report {report}")
 
 
 def cmd_check(args):
@@ -511,6 +615,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output")
     c.add_argument("--weight-bits", type=int, default=8)
     c.add_argument("--act-bits", type=int, default=8)
+    c.add_argument("--last-act-bits", type=int,
+                   help="bits of the last layer's output (a classifier's "
+                        "logits); default 8 when --act-bits is below 8, "
+                        "else --act-bits (0)")
     c.add_argument("--config", help="per-layer JSON config "
                    "(docs/Instrumentation.md)")
     c.add_argument("--dry-run", action="store_true",
@@ -543,6 +651,12 @@ def parser() -> argparse.ArgumentParser:
                    help=".npz files of parameter values (required)")
     c.add_argument("-o", "--output")
     c.add_argument("--batches", type=POSITIVE_INT, default=32)
+    c.add_argument("--refine", action="store_true",
+                   help="then choose each scale by the loss on labelled "
+                        "data (loss-aware ranges; better for 4 bits and "
+                        "fewer)")
+    c.add_argument("--refine-batches", type=POSITIVE_INT, default=8,
+                   help="batches --refine scores the loss on")
     batch_size(c)
     distributed_options(c)
     data_options(c)
@@ -652,6 +766,35 @@ def parser() -> argparse.ArgumentParser:
                         "differs between the two")
     data_options(c)
     c.set_defaults(run=cmd_eval)
+
+    c = command("search", "mixed precision: weight bits per layer under a "
+                "size budget, from measured sensitivity; the Pareto front "
+                "trained and deployed (docs/Training.md)")
+    c.add_argument("model", help="float model (.mlir from import or train)")
+    c.add_argument("--values", nargs="+",
+                   help=".npz files of trained float values (required)")
+    c.add_argument("--budget-kib", type=POSITIVE, required=True,
+                   help="the deployed weights' size limit, KiB")
+    c.add_argument("--weight-bits", default="8,4,2",
+                   help="candidate weight widths, comma-separated")
+    c.add_argument("--act-bits", type=int, default=8)
+    c.add_argument("--last-act-bits", type=int,
+                   help="bits of the last layer's output (default: "
+                        "--act-bits)")
+    c.add_argument("--front-points", type=NON_NEGATIVE_INT, default=4,
+                   help="front points to train and deploy (the chosen one "
+                        "among them); 0: only predict")
+    c.add_argument("--epochs", type=NON_NEGATIVE, default=1,
+                   help="QAT epochs per trained point (Adam)")
+    c.add_argument("--lr", type=POSITIVE, default=1e-4)
+    c.add_argument("-o", "--output", help="output folder (default: "
+                   "<model>.search): mixed.json (the instrument config), "
+                   "search.md, pareto.png")
+    c.add_argument("--no-plots", action="store_true")
+    batch_size(c)
+    data_options(c)
+    build_dir(c)
+    c.set_defaults(run=cmd_search)
 
     c = command("check", "differential checker: the frozen QAT model vs its "
                 "integer conversion, layer by layer")

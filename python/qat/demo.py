@@ -140,10 +140,11 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         model = pipeline.load(frozen, work, f"{tag}_b{batch}")
         model1 = pipeline.load(frozen1, work, f"{tag}_b1")
         logits = workflow.predict(model[fn], {}, test.x)
-        acc = float((logits.argmax(1) == test.y).mean())
+        predicted = workflow.classes(logits)
+        acc = float((predicted == test.y).mean())
         if weight_bits is not None:
-            mismatches = int(np.count_nonzero(simulated.argmax(1) !=
-                                              logits.argmax(1)))
+            mismatches = int(np.count_nonzero(
+                workflow.classes(simulated) != predicted))
         lat = workflow.latency(model1[fn], {}, test.x) * 1e6
         params = {k: v for k, v in values.items() if k in imported.params}
         row = Row(name, variant, acc, _weight_bytes(params, weight_bits),

@@ -641,3 +641,97 @@ def test_batch_size_refused_where_the_batch_is_folded(tmp_path):
                      "d.npz", "--batch-size", 2, cwd=tmp_path)
     assert "cannot change the batch size" in err
     assert "import the model again at the batch you want" in err
+
+
+def test_calibrate_refine_lowers_the_loss_and_keeps_zero_points(project,
+                                                                tmp_path):
+    """`calibrate --refine` at 4 bits: the loss it reports falls, the
+    scales it writes differ from min/max calibration's, the zero points
+    are min/max calibration's."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    shutil.copy(project / "data.npz", d / "data.npz")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    ok("instrument", "mlp.mlir", "--weight-bits", 4, "--act-bits", 4, cwd=d)
+    ok("calibrate", "mlp.qat.mlir", "--values", "mlp.npz", "--data",
+       "data.npz", "-q", "-o", "minmax.npz", cwd=d)
+    out = ok("calibrate", "mlp.qat.mlir", "--values", "mlp.npz", "--data",
+             "data.npz", "-q", "--refine", "-o", "refined.npz", cwd=d)
+    before, after = map(float, re.search(
+        r"loss-aware scales: loss ([0-9.]+) -> ([0-9.]+) on 256 samples",
+        out).groups())
+    assert after < before, out
+    minmax, refined = np.load(d / "minmax.npz"), np.load(d / "refined.npz")
+    assert set(minmax.files) == set(refined.files)
+    changed = [k for k in minmax.files
+               if not np.array_equal(minmax[k], refined[k])]
+    assert changed and all(k.endswith("_scale") for k in changed), changed
+
+
+def test_instrument_keeps_logits_at_8_bits_below_8(project, tmp_path):
+    """Below 8-bit activations the last layer's output stays at 8 bits
+    unless --last-act-bits says otherwise; a bad width is a user error."""
+    import shutil
+    d = tmp_path
+    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+
+    def outputs(*flags):
+        plan = ok("instrument", "mlp.mlir", "--dry-run", *flags, cwd=d)
+        return re.findall(r"activation (\w+ \w+)[^:]*: (\d+)-bit", plan)
+
+    assert outputs("--act-bits", 4) == [("input image", "4"),
+                                        ("matmul_0 output", "4"),
+                                        ("matmul_1 output", "8")]
+    assert outputs("--act-bits", 4, "--last-act-bits", 4)[-1] == \
+        ("matmul_1 output", "4")
+    assert outputs("--act-bits", 16)[-1] == ("matmul_1 output", "16")
+    out = ok("instrument", "mlp.mlir", "--act-bits", 4, cwd=d)
+    assert "(W8A4, logits 8-bit)" in out, out
+    result = user_error("instrument", "mlp.mlir", "--last-act-bits", 1,
+                        cwd=d)
+    assert "last-act-bits: bit width 1 is out of range" in result
+
+
+def test_search_chooses_within_the_budget_and_reports_the_front(project,
+                                                                tmp_path):
+    """`search`: the chosen widths fit the budget (their size computed
+    here from the weight shapes), the config instruments the model, the
+    report has the front with deployed accuracies and the plot; a budget
+    nothing fits and an instrumented model are user errors."""
+    import json
+    import shutil
+    d = tmp_path
+    for name in ("mlp.onnx", "data.npz"):
+        shutil.copy(project / name, d / name)
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+       "--epochs", 1, "--lr", 0.1, "-q", cwd=d)
+    out = ok("search", "mlp.mlir", "--values", "mlp.trained.npz", "--data",
+             "data.npz", "--budget-kib", 14, "--front-points", 2,
+             "--epochs", 0.25, "-q", cwd=d)
+    chosen = json.load(open(d / "mlp.search" / "mixed.json"))["layers"]
+    bits = {entry["name"]: entry["weight_bits"] for entry in chosen}
+    # fc0 784x32 and fc1 32x4 (as the layer reads them), biases int32.
+    size = sum((n // 2 if bits[name] <= 4 else n) for name, n in
+               (("matmul_0", 784 * 32), ("matmul_1", 32 * 4))) + 4 * 36
+    assert size <= 14 * 1024, (bits, out)
+    assert f"{size / 1024:.1f} KiB of weights (budget 14)" in out, out
+    report = (d / "mlp.search" / "search.md").read_text()
+    assert "## Pareto front" in report and "(chosen)" in report
+    assert re.search(r"\| [0-9.]+% \| \d+ \|", report), report
+    assert "All layers at 8 bits, trained the same way" in report
+    assert (d / "mlp.search" / "pareto.png").stat().st_size > 1000
+    plan = ok("instrument", "mlp.mlir", "--config",
+              "mlp.search/mixed.json", "--dry-run", cwd=d)
+    for name, b in bits.items():
+        assert f"layer {name} (linalg.matmul): weight {b}-bit" in plan
+    err = user_error("search", "mlp.mlir", "--values", "mlp.trained.npz",
+                     "--data", "data.npz", "--budget-kib", 1,
+                     "--front-points", 0, cwd=d)
+    assert "--budget-kib 1: even all layers at 2 bits take" in err, err
+    ok("instrument", "mlp.mlir", cwd=d)
+    err = user_error("search", "mlp.qat.mlir", "--values", "mlp.npz",
+                     "--budget-kib", 10, cwd=d)
+    assert "already instrumented" in err, err

@@ -31,6 +31,8 @@ struct InstrumentPipelineOptions {
   /// file may override them per layer); `skip` is not used.
   LayerQuantSpec layers;
   bool skipFirstLast = false;
+  /// The last layer's output bits (the logits); 0: `layers.actBits`.
+  unsigned lastActBits = 0;
   /// JSON file with global settings and per-layer overrides.
   std::string config;
   /// Fold inference batch norm into the layers first.

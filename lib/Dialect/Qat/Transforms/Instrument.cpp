@@ -230,7 +230,8 @@ LogicalResult Planner::nameLayers() {
     return failure();
   ArrayRef<Layer> all = graph.getLayers();
   for (auto [layer, name] : llvm::zip(all, *names)) {
-    LayerPlan plan{&layer, name, config.resolve(name), ""};
+    LayerPlan plan{&layer, name,
+                   config.resolve(name, /*last=*/&layer == &all.back()), ""};
     if (plan.spec.skip)
       plan.skipReason = "config";
     else if (config.skipFirstLast &&
@@ -855,8 +856,10 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
     InstrumentConfig config;
     for (auto [key, bits] :
          {std::pair<StringRef, unsigned>{"weight-bits", weightBits},
-          {"act-bits", actBits}})
-      if (llvm::Error error = checkBitWidth(key, bits))
+          {"act-bits", actBits}, {"last-act-bits", lastActBits}})
+      if (llvm::Error error = (key == "last-act-bits" && bits == 0)
+                                  ? llvm::Error::success()
+                                  : checkBitWidth(key, bits))
         return mlir::emitError(module.getLoc(), "qat-instrument: ")
                << llvm::toString(std::move(error));
     config.defaults.weightBits = weightBits;
@@ -865,6 +868,7 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
     config.defaults.symmetricActivations = symmetricActivations;
     config.defaults.rounding = rounding;
     config.skipFirstLast = skipFirstLast;
+    config.lastActBits = lastActBits;
     if (configFile.empty())
       return config;
     if (llvm::Error error = config.loadFile(configFile))

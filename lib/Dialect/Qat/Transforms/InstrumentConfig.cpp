@@ -226,7 +226,7 @@ llvm::Error InstrumentConfig::parseJSON(StringRef text) {
     return configError("expected a JSON object at the top level");
 
   SmallVector<StringRef> topKeys(std::begin(kSpecKeys), std::end(kSpecKeys));
-  topKeys.append({"skip_first_last", "layers"});
+  topKeys.append({"skip_first_last", "last_act_bits", "layers"});
   ObjectReader reader(*root, "");
   if (llvm::Error e = reader.checkKeys(topKeys))
     return e;
@@ -238,6 +238,10 @@ llvm::Error InstrumentConfig::parseJSON(StringRef text) {
   if (llvm::Error e = reader.readBool("skip_first_last", skipEnds))
     return e;
   skipFirstLast = skipEnds.value_or(skipFirstLast);
+  std::optional<unsigned> lastBits;
+  if (llvm::Error e = reader.readBits("last_act_bits", lastBits))
+    return e;
+  lastActBits = lastBits.value_or(lastActBits);
 
   const llvm::json::Value *layers = reader.lookup("layers");
   if (!layers)
@@ -275,8 +279,10 @@ llvm::Error InstrumentConfig::parseJSON(StringRef text) {
   return llvm::Error::success();
 }
 
-LayerQuantSpec InstrumentConfig::resolve(StringRef name) {
+LayerQuantSpec InstrumentConfig::resolve(StringRef name, bool last) {
   LayerQuantSpec spec = defaults;
+  if (last && lastActBits)
+    spec.actBits = lastActBits;
   for (LayerOverride &override : overrides) {
     // Valid: parseJSON checked the pattern.
     llvm::Expected<llvm::GlobPattern> glob =

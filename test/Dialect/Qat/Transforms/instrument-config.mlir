@@ -2,6 +2,8 @@
 // RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument="config=%S/Inputs/w4-skip.json dry-run" -o /dev/null | FileCheck %s --check-prefix=PLAN
 // RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument="skip-first-last dry-run" -o /dev/null | FileCheck %s --check-prefix=ENDS
 // RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument="weight-bits=4 act-bits=16 per-channel=false symmetric-activations rounding=toward_zero dry-run" -o /dev/null | FileCheck %s --check-prefix=OPTS
+// RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument="weight-bits=4 act-bits=4 last-act-bits=8 dry-run" -o /dev/null | FileCheck %s --check-prefix=LAST
+// RUN: qat-opt %S/Inputs/mlp3.mlir --qat-instrument="last-act-bits=8 config=%S/Inputs/last-act-bits.json dry-run" -o /dev/null | FileCheck %s --check-prefix=LASTCFG
 
 // Per-layer overrides, applied in file order: "fc*" gives fc1 and fc2
 // 4-bit per-tensor weights, then fc2 is skipped (float), and "head" (named
@@ -45,3 +47,16 @@
 
 // OPTS:        layer fc1 (linalg.matmul): weight 4-bit signed symmetric narrow per-tensor toward_zero
 // OPTS:        activation input arg0: 16-bit signed symmetric toward_zero
+
+// The last layer's output (the logits) at last-act-bits; the other
+// activations keep act-bits.
+// LAST:        activation input arg0: 4-bit unsigned affine
+// LAST-NEXT:   activation fc1 output: 4-bit unsigned affine
+// LAST-NEXT:   activation fc2 output: 4-bit unsigned affine
+// LAST-NEXT:   activation head output: 8-bit unsigned affine
+
+// The config's last_act_bits wins over the option, a layer entry over both.
+// LASTCFG:        activation input arg0: 4-bit unsigned affine
+// LASTCFG-NEXT:   activation fc1 output: 4-bit unsigned affine
+// LASTCFG-NEXT:   activation fc2 output: 5-bit unsigned affine
+// LASTCFG-NEXT:   activation head output: 6-bit unsigned affine

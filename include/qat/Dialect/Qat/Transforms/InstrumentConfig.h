@@ -64,6 +64,10 @@ struct LayerOverride {
 struct InstrumentConfig {
   LayerQuantSpec defaults;
   bool skipFirstLast = false;
+  /// The activation bit width of each function's last layer (its output:
+  /// a classifier's logits) before the `layers` entries apply; 0: the
+  /// default `actBits`.
+  unsigned lastActBits = 0;
   /// Where the settings came from (the config file), for messages.
   std::string source;
   SmallVector<LayerOverride> overrides;
@@ -74,9 +78,10 @@ struct InstrumentConfig {
   /// Reads and parses the JSON file `path` (which becomes `source`).
   llvm::Error loadFile(StringRef path);
 
-  /// The spec of layer `name`: the defaults, then each matching override in
-  /// file order. Marks the overrides used.
-  LayerQuantSpec resolve(StringRef name);
+  /// The spec of layer `name`: the defaults (with `lastActBits` for the
+  /// function's `last` layer), then each matching override in file order.
+  /// Marks the overrides used.
+  LayerQuantSpec resolve(StringRef name, bool last = false);
 };
 
 /// Checks a bit width given by an option or a config key.

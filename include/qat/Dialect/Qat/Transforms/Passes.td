@@ -138,6 +138,9 @@ def Instrument : Pass<"qat-instrument", "ModuleOp"> {
            "toward_zero">,
     Option<"skipFirstLast", "skip-first-last", "bool", "false",
            "leave the first and the last layer of each function in float">,
+    Option<"lastActBits", "last-act-bits", "unsigned", "0",
+           "bit width of the last layer's output, a classifier's logits "
+           "(2-16; 0: act-bits)">,
     Option<"configFile", "config", "std::string", "\"\"",
            "JSON file with global settings and per-layer overrides">,
     Option<"dryRun", "dry-run", "bool", "false",

@@ -1,0 +1,145 @@
+"""Mixed-precision search (qat.search): the choice against brute force,
+sizes against the converter's constants, layers read from instrumented
+IR."""
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+
+from qat import models, pipeline, search, workflow
+from qat.onnx_import import import_onnx
+
+LAYERS = [search.Layer("a", (784, 256), 256), search.Layer("b", (256, 128), 128),
+          search.Layer("c", (3, 3, 16, 32), 32), search.Layer("d", (128, 10), 10)]
+WIDTHS = (8, 4, 2)
+
+
+def brute_force(layers, cost, budget):
+    """(lowest summed cost, its bytes) over every combination, by numpy
+    sums of independently computed sizes."""
+    best = (np.inf, None)
+    for combo in itertools.product(WIDTHS, repeat=len(layers)):
+        size = 0
+        for layer, bits in zip(layers, combo):
+            numel = int(np.prod(layer.shape))
+            packed = bits <= 4 and layer.shape[-1] % 2 == 0
+            size += (numel // 2 if packed else numel) + 4 * layer.bias
+        if size > budget:
+            continue
+        total = sum(cost[(l.name, b)] for l, b in zip(layers, combo)
+                    if b != 8)
+        best = min(best, (total, size), key=lambda t: t[0])
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_choose_is_the_cheapest_within_the_budget(seed):
+    rng = np.random.default_rng(seed)
+    cost = {}
+    for layer in LAYERS:
+        four = float(rng.random())
+        cost[(layer.name, 4)] = four
+        cost[(layer.name, 2)] = four + float(rng.random())
+    full = search.weight_bytes(LAYERS, {l.name: 8 for l in LAYERS})
+    for fraction in (1.0, 0.7, 0.55, 0.4):
+        budget = int(fraction * full)
+        expected, _ = brute_force(LAYERS, cost, budget)
+        bits = search.choose(LAYERS, cost, WIDTHS, budget)
+        if expected == np.inf:
+            assert bits is None
+            continue
+        assert search.weight_bytes(LAYERS, bits) <= budget
+        got = sum(cost.get((n, b), 0.0) for n, b in bits.items())
+        assert got == pytest.approx(expected)
+
+
+def test_greedy_choice_respects_the_budget(monkeypatch):
+    """Beyond EXHAUSTIVE_LIMIT combinations the greedy path: within the
+    budget, never better than the optimum, and the front it traces is
+    sorted and strictly improving."""
+    monkeypatch.setattr(search, "EXHAUSTIVE_LIMIT", 0)
+    rng = np.random.default_rng(9)
+    cost = {(l.name, b): float(rng.random()) * (9 - b)
+            for l in LAYERS for b in (4, 2)}
+    full = search.weight_bytes(LAYERS, {l.name: 8 for l in LAYERS})
+    for fraction in (0.9, 0.6, 0.52, 0.5):
+        budget = int(fraction * full)
+        bits = search.choose(LAYERS, cost, WIDTHS, budget)
+        optimum, _ = brute_force(LAYERS, cost, budget)
+        if bits is None:  # all at 4 bits is 51% of all at 8
+            assert optimum == np.inf and fraction == 0.5
+            continue
+        assert search.weight_bytes(LAYERS, bits) <= budget
+        assert sum(cost.get((n, b), 0.0) for n, b in bits.items()) >= \
+            optimum - 1e-12
+    assert search.choose(LAYERS, cost, WIDTHS, 10) is None
+    front = search.pareto_front(LAYERS, cost, WIDTHS)
+    sizes = [p[0] for p in front]
+    losses = [p[1] for p in front]
+    assert sizes == sorted(sizes) and all(
+        a > b for a, b in zip(losses, losses[1:]))
+
+
+def test_front_points_are_not_dominated():
+    rng = np.random.default_rng(3)
+    cost = {(l.name, b): float(rng.random()) * (9 - b)
+            for l in LAYERS for b in (4, 2)}
+    front = search.pareto_front(LAYERS, cost, WIDTHS)
+    everything = []
+    for combo in itertools.product(WIDTHS, repeat=len(LAYERS)):
+        bits = {l.name: b for l, b in zip(LAYERS, combo)}
+        everything.append((search.weight_bytes(LAYERS, bits),
+                           sum(cost.get((n, b), 0.0)
+                               for n, b in bits.items())))
+    for size, loss, _ in front:
+        assert not any(s <= size and l < loss - 1e-12 or
+                       s < size and l <= loss - 1e-12
+                       for s, l in everything)
+    # Every combination is matched or beaten by a front point.
+    for s, l in everything:
+        assert any(fs <= s and fl <= l + 1e-12 for fs, fl, _ in front)
+
+
+def test_sizes_match_the_converted_constants(tmp_path):
+    """layers_of reads each layer's weight shape from the instrumented IR;
+    code_bytes at 4 and 8 bits equals the bytes of the weight constants
+    qat-convert-to-integer emits (packed two per byte at 4 bits)."""
+    imported = import_onnx(models.cnn(channels=(8, 6)), batch=4, name="cnn")
+    config = str(tmp_path / "mixed.json")
+    bits = {"conv_0": 8, "conv_1": 4, "matmul_0": 4}
+    search.write_config(config, bits)
+    text = workflow.instrument(imported.text, 8, 8, config)
+    layers = search.layers_of(text)
+    assert [l.name for l in layers] == ["conv_0", "conv_1", "matmul_0"]
+    assert [l.bias for l in layers] == [8, 6, 10]
+    trainer = workflow.Trainer(text, imported.params, str(tmp_path), "cal",
+                               range_learning="none",
+                               functions=("calibrate", "qparams"))
+    rng = np.random.default_rng(0)
+    trainer.calibrate(rng.random((8, 1, 28, 28), dtype=np.float32), 2)
+    integer = workflow.convert(workflow.freeze(text, trainer.values, "cnn"))
+    # Weight constants: i8 tensors of rank >= 2 (biases are 1-D i32).
+    constants = [tuple(int(d) for d in shape.split("x"))
+                 for shape in re.findall(
+                     r"arith\.constant dense[^\n]*: tensor<((?:\d+x)+\d+)xi8>",
+                     integer)]
+    stored = sorted(int(np.prod(s)) for s in constants if len(s) >= 2)
+    expected = sorted(search.code_bytes(l.shape, bits[l.name])
+                      for l in layers)
+    assert stored == expected, (constants, layers)
+    assert search.weight_bytes(layers, bits) == sum(expected) + 4 * 24
+
+
+def test_config_for_round_trips_through_instrument(tmp_path):
+    imported = import_onnx(models.mlp(hidden=(16,), classes=4), batch=2,
+                           name="mlp")
+    config = search.write_config(str(tmp_path / "c.json"),
+                                 {"matmul_0": 2, "matmul_1": 8})
+    plan = str(tmp_path / "plan.txt")
+    workflow.instrument(imported.text, 8, 8, config, report=plan,
+                        dry_run=True)
+    text = open(plan).read()
+    assert re.search(r"layer matmul_0 \(linalg.matmul\): weight 2-bit", text)
+    assert re.search(r"layer matmul_1 \(linalg.matmul\): weight 8-bit", text)
