@@ -358,7 +358,8 @@ struct DeployCommandLine : public PassPipelineOptions<DeployCommandLine> {
   DeployPipelineOptions defaults;
   Option<bool> packInt4{
       *this, "pack-int4",
-      llvm::cl::desc("store weight codes of 4 bits or fewer two per byte"),
+      llvm::cl::desc("store weight codes of 4 bits or fewer two per byte "
+                     "(2 bits: four)"),
       llvm::cl::init(defaults.packInt4)};
   Option<bool> allowCollapsedRanges{
       *this, "allow-collapsed-ranges",

@@ -408,24 +408,36 @@ bool fitsInt32(int64_t bound, int64_t maxAbsBias) {
   return bound <= limit && maxAbsBias <= limit - bound;
 }
 
-void packNibbles(const int8_t *codes, int64_t count, int8_t *bytes) {
-  assert(count % 2 == 0 && "nibbles come in pairs");
-  for (int64_t i = 0; i < count / 2; ++i)
-    bytes[i] = static_cast<int8_t>((codes[2 * i] & 0xF) |
-                                   ((codes[2 * i + 1] & 0xF) << 4));
+void packCodes(const int8_t *codes, int64_t count, unsigned bits,
+               int8_t *bytes) {
+  assert((bits == 2 || bits == 4) && "2- or 4-bit codes");
+  int64_t perByte = 8 / bits;
+  assert(count % perByte == 0 && "whole bytes");
+  unsigned mask = (1u << bits) - 1;
+  for (int64_t i = 0; i < count / perByte; ++i) {
+    unsigned byte = 0;
+    for (int64_t h = 0; h < perByte; ++h)
+      byte |= (static_cast<unsigned>(codes[perByte * i + h]) & mask)
+              << (h * bits);
+    bytes[i] = static_cast<int8_t>(static_cast<uint8_t>(byte));
+  }
 }
 
-void unpackNibbles(const int8_t *bytes, int64_t count, int8_t *codes) {
-  assert(count % 2 == 0 && "nibbles come in pairs");
-  // A 4-bit two's complement nibble n is worth (n ^ 8) - 8 (no shift of a
-  // negative value, which C++17 leaves undefined).
-  auto signExtend = [](unsigned nibble) {
-    return static_cast<int8_t>(static_cast<int>(nibble ^ 8u) - 8);
-  };
-  for (int64_t i = 0; i < count / 2; ++i) {
+void unpackCodes(const int8_t *bytes, int64_t count, unsigned bits,
+                 int8_t *codes) {
+  assert((bits == 2 || bits == 4) && "2- or 4-bit codes");
+  int64_t perByte = 8 / bits;
+  assert(count % perByte == 0 && "whole bytes");
+  unsigned mask = (1u << bits) - 1, sign = 1u << (bits - 1);
+  // A two's complement field f of w bits is worth (f ^ 2^(w-1)) - 2^(w-1)
+  // (no shift of a negative value, which C++17 leaves undefined).
+  for (int64_t i = 0; i < count / perByte; ++i) {
     auto byte = static_cast<uint8_t>(bytes[i]);
-    codes[2 * i] = signExtend(byte & 0xFu);
-    codes[2 * i + 1] = signExtend(byte >> 4);
+    for (int64_t h = 0; h < perByte; ++h) {
+      unsigned field = (byte >> (h * bits)) & mask;
+      codes[perByte * i + h] = static_cast<int8_t>(
+          static_cast<int>(field ^ sign) - static_cast<int>(sign));
+    }
   }
 }
 

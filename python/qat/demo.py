@@ -29,7 +29,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from qat import data as datasets
-from qat import models, pipeline, workflow
+from qat import models, pipeline, search, workflow
 from qat.onnx_import import import_onnx
 
 
@@ -76,19 +76,11 @@ def _log(message: str, quiet: bool) -> None:
 
 
 def _weight_bytes(params: Dict[str, np.ndarray], weight_bits: Optional[int]):
-    """fp32: 4 bytes per value; integer: weights one byte per code, or two
-    codes per byte at 4 bits or fewer when the output channels (the last
-    dimension) are even (qat-convert-to-integer's pack-int4); biases as
-    int32."""
-    total = 0
-    for value in params.values():
-        if weight_bits is None or value.ndim < 2:
-            total += 4 * value.size
-        elif weight_bits <= 4 and value.shape[-1] % 2 == 0:
-            total += value.size // 2
-        else:
-            total += value.size
-    return total
+    """fp32: 4 bytes per value; integer: weights as pack-int4 stores their
+    codes (search.code_bytes), biases as int32."""
+    return sum(4 * value.size if value.ndim < 2 else
+               search.code_bytes(value.shape, weight_bits)
+               for value in params.values())
 
 
 def _sqnr(reference: np.ndarray, value: np.ndarray) -> float:

@@ -14,9 +14,9 @@
    and on request QAT of its points: deployed accuracy against size, as a
    table and a plot.
 
-Sizes are the deployed library's weight bytes: one byte per code, two
-codes per byte at 4 bits or fewer when the weight's last dimension is even
-(qat-convert-to-integer's pack-int4), 4 bytes per bias value.
+Sizes are the deployed library's weight bytes (`code_bytes`: one byte per
+code, two per byte at 4 bits, four at 2, as qat-convert-to-integer's
+pack-int4 stores them), 4 bytes per bias value.
 """
 
 import itertools
@@ -39,14 +39,18 @@ class Layer(NamedTuple):
     bias: int               # bias values (int32 each when deployed)
 
 
-def code_bytes(shape: Sequence[int], bits: int) -> int:
-    """Stored bytes of a weight of `shape` at `bits`: two codes per byte at
-    4 bits or fewer when the last dimension is even (pack-int4), else one
-    byte per code; fp32 (bits 32) four."""
+def code_bytes(shape: Sequence[int], bits: Optional[int]) -> int:
+    """Stored bytes of a weight of `shape` at `bits` (None: fp32, four
+    bytes a value), as qat-convert-to-integer's pack-int4 stores it (the
+    flattened codes, choosePackedBits): four codes per byte at 2 bits when
+    the element count is a multiple of 4, two per byte at 4 bits or fewer
+    when it is even, else one byte per code."""
     numel = int(np.prod(shape))
-    if bits >= 32:
+    if bits is None:
         return 4 * numel
-    if bits <= 4 and shape[-1] % 2 == 0:
+    if bits <= 2 and numel % 4 == 0:
+        return numel // 4
+    if bits <= 4 and numel % 2 == 0:
         return numel // 2
     return numel
 

@@ -713,8 +713,9 @@ def test_search_chooses_within_the_budget_and_reports_the_front(project,
              "--epochs", 0.25, "-q", cwd=d)
     chosen = json.load(open(d / "mlp.search" / "mixed.json"))["layers"]
     bits = {entry["name"]: entry["weight_bits"] for entry in chosen}
-    # fc0 784x32 and fc1 32x4 (as the layer reads them), biases int32.
-    size = sum((n // 2 if bits[name] <= 4 else n) for name, n in
+    # fc0 784x32 and fc1 32x4 (as the layer reads them): 8 / bits codes
+    # per byte (both counts are multiples of 4); biases int32.
+    size = sum(n * bits[name] // 8 for name, n in
                (("matmul_0", 784 * 32), ("matmul_1", 32 * 4))) + 4 * 36
     assert size <= 14 * 1024, (bits, out)
     assert f"{size / 1024:.1f} KiB of weights (budget 14)" in out, out

@@ -179,12 +179,14 @@ func.func @cnn(%x: tensor<{batch}x8x8x1xf32> {{qat.name = "x"}},
 
 @pytest.mark.parametrize("bits", ["weight-bits=8 act-bits=8",
                                   "weight-bits=4 act-bits=8",
-                                  "weight-bits=4 act-bits=4"])
+                                  "weight-bits=4 act-bits=4",
+                                  "weight-bits=2 act-bits=8"])
 def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path,
                                         bits):
     """Convolutions with padding (padded with the zero point's code), max
     pooling and flattening carried on int8 codes, then a linear layer; at
-    8 and 4 bits (narrower codes are stored unpacked in int8)."""
+    8, 4 and 2 bits (4- and 2-bit weights packed two and four per
+    byte)."""
     instrumented = qat_opt(cnn_text(), f"--qat-instrument={bits}")
     tag = bits.replace(" ", "_").replace("=", "")
     model = compile_mlir(instrumented, name="cnn_qat" + tag)
@@ -205,17 +207,23 @@ def test_integer_cnn_matches_simulation(qat_opt, compile_mlir, tmp_path,
     body = integer.split("func.func @cnn_init")[0]
     assert "qat.fake_quant" not in body
     assert "xi8>" in body and "linalg.pooling_nhwc_max" in body
-    # 4-bit weights are stored two per byte (HWCF, output channels halved)
-    # and unpacked in front of the convolution.
-    packed = "dense<" in body and "tensor<3x3x4x4xi8>" in body
-    assert packed == bits.startswith("weight-bits=4"), body
+    # 4-bit weights are stored two per byte, 2-bit ones four per byte (the
+    # 3x3x4x8 filter's 288 codes in 144 or 72 bytes), and unpacked in front
+    # of the convolution.
+    width = int(bits.split()[0].split("=")[1])
+    for per in (2, 4):
+        packed = re.search(
+            rf"arith\.constant dense<[^\n]*: tensor<{288 // per}xi8>", body)
+        assert bool(packed) == (width == 8 // per), (per, body)
     simulated = compile_mlir(frozen, name="cnn_sim" + tag).cnn(x)
     deployed = compile_mlir(integer, name="cnn_int" + tag).cnn(x)
     steps = np.abs(deployed - simulated) / q["matmul_0.act_scale"]
     print(f"CNN: max {steps.max():.3f} steps, {(steps > 0.5).mean():.3f} "
           "of outputs differ")
     assert steps.max() <= 1.0 + 1e-4, steps.max()
-    assert (steps > 0.5).mean() < 0.2
+    # Ternary (2-bit) weights make more of the fast simulation's float sums
+    # land on a rounding boundary (test_faithful checks W2A8 exactly).
+    assert (steps > 0.5).mean() < (0.25 if width == 2 else 0.2)
     assert (deployed.argmax(1) == simulated.argmax(1)).all()
 
 

@@ -18,6 +18,8 @@ MODELS = [
     ("cnn", cnn_text(batch=16), "cnn", 0.3, ""),
     ("cnn_w4a8", cnn_text(batch=16), "cnn", 0.3, "weight-bits=4 act-bits=8"),
     ("cnn_w4a4", cnn_text(batch=16), "cnn", 0.3, "weight-bits=4 act-bits=4"),
+    # 2-bit weights, deployed four codes per byte.
+    ("cnn_w2a8", cnn_text(batch=16), "cnn", 0.3, "weight-bits=2 act-bits=8"),
     ("mobile", MOBILE, "net", 0.8, ""),
     ("pooled", POOLED, "net", 0.5, ""),
     ("residual", residual_text(batch=8), "net", 0.4, ""),

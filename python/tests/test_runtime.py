@@ -399,34 +399,38 @@ def test_sparse_int8_weights_match_dense_and_numpy(compile_mlir, pattern, m,
         assert saved > expect[pattern] * k * n, (saved, k * n)
 
 
-def _int4_matmul_mlir(m, k, n, codes):
-    """C = A x B with B's 4-bit codes stored two per byte and unpacked at
-    run time, as qat-convert-to-integer's pack-int4 writes them."""
-    low = codes[:, 0::2].astype(np.uint8) & 15
-    high = codes[:, 1::2].astype(np.uint8) & 15
-    packed = (low | (high << 4)).astype(np.uint8)
+def _packed_matmul_mlir(m, k, n, codes, bits=4):
+    """C = A x B with B's `bits`-bit codes stored 8 / bits per byte (the
+    first code in the lowest bits) and unpacked at run time, as
+    qat-convert-to-integer's pack-int4 writes them."""
+    per = 8 // bits
+    packed = np.zeros((k, n // per), np.uint8)
+    for h in range(per):
+        packed |= ((codes[:, h::per].astype(np.uint8) & ((1 << bits) - 1))
+                   << (h * bits)).astype(np.uint8)
     data = "0x" + packed.tobytes().hex().upper()
-    h = n // 2
+    h = n // per
     return f"""
 func.func @mm(%a: tensor<{m}x{k}xi8>) -> tensor<{m}x{n}xi32> {{
   %p = arith.constant dense<"{data}"> : tensor<{k}x{h}xi8>
-  %e = tensor.empty() : tensor<{k}x{h}x2xi8>
+  %e = tensor.empty() : tensor<{k}x{h}x{per}xi8>
   %u = linalg.generic {{indexing_maps = [affine_map<(i, j, s) -> (i, j)>,
                                         affine_map<(i, j, s) -> (i, j, s)>],
                        iterator_types = ["parallel", "parallel", "parallel"]}}
-      ins(%p : tensor<{k}x{h}xi8>) outs(%e : tensor<{k}x{h}x2xi8>)
-      attrs = {{qat.unpack_int4}} {{
+      ins(%p : tensor<{k}x{h}xi8>) outs(%e : tensor<{k}x{h}x{per}xi8>)
+      attrs = {{qat.unpack_codes}} {{
   ^bb0(%byte: i8, %o: i8):
     %s = linalg.index 2 : index
     %si = arith.index_cast %s : index to i8
-    %four = arith.constant 4 : i8
-    %sf = arith.muli %si, %four : i8
-    %up = arith.subi %four, %sf : i8
+    %w = arith.constant {bits} : i8
+    %rest = arith.constant {8 - bits} : i8
+    %sf = arith.muli %si, %w : i8
+    %up = arith.subi %rest, %sf : i8
     %top = arith.shli %byte, %up : i8
-    %v = arith.shrsi %top, %four : i8
+    %v = arith.shrsi %top, %rest : i8
     linalg.yield %v : i8
-  }} -> tensor<{k}x{h}x2xi8>
-  %b = tensor.collapse_shape %u [[0], [1, 2]] : tensor<{k}x{h}x2xi8> into tensor<{k}x{n}xi8>
+  }} -> tensor<{k}x{h}x{per}xi8>
+  %b = tensor.collapse_shape %u [[0], [1, 2]] : tensor<{k}x{h}x{per}xi8> into tensor<{k}x{n}xi8>
   %zero = arith.constant 0 : i32
   %ce = tensor.empty() : tensor<{m}x{n}xi32>
   %z = linalg.fill ins(%zero : i32) outs(%ce : tensor<{m}x{n}xi32>) -> tensor<{m}x{n}xi32>
@@ -437,18 +441,22 @@ func.func @mm(%a: tensor<{m}x{k}xi8>) -> tensor<{m}x{n}xi32> {{
 """
 
 
-def test_block_sparse_int4_weights_match_numpy(compile_mlir):
-    # 4-bit codes with 75% zero 4x16 tiles: the kept tiles stay two codes per
-    # byte and the block-sparse kernel walks them; exact either way.
+@pytest.mark.parametrize("bits", [4, 2])
+def test_block_sparse_packed_weights_match_numpy(compile_mlir, bits):
+    # 4- and 2-bit codes with 75% zero 4x16 tiles: the kept tiles stay
+    # packed (two or four codes per byte) and the block-sparse kernel walks
+    # them; the dense kernel unpacks every tile; exact either way.
     m, k, n = 11, 96, 64
     rng = np.random.default_rng(4)
     b = _pruned_int8(rng, k, n, "blocks")
-    b = np.clip(b, -8, 7).astype(np.int8)
+    half = 1 << (bits - 1)
+    b = np.clip(b, -half, half - 1).astype(np.int8)
+    assert len(np.unique(b)) == 2 * half  # every code occurs
     a = rng.integers(-128, 128, (m, k), dtype=np.int8)
     expected = a.astype(np.int32) @ b.astype(np.int32)
-    text = _int4_matmul_mlir(m, k, n, b)
-    sparse = compile_mlir(text, name="int4_blocks")
-    dense = compile_mlir(text, name="int4_dense",
+    text = _packed_matmul_mlir(m, k, n, b, bits)
+    sparse = compile_mlir(text, name=f"int{bits}_blocks")
+    dense = compile_mlir(text, name=f"int{bits}_dense",
                          flags=["--sparse-weights=false"])
     np.testing.assert_array_equal(sparse.mm(a), expected)
     np.testing.assert_array_equal(dense.mm(a), expected)

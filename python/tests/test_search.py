@@ -12,7 +12,8 @@ from qat import models, pipeline, search, workflow
 from qat.onnx_import import import_onnx
 
 LAYERS = [search.Layer("a", (784, 256), 256), search.Layer("b", (256, 128), 128),
-          search.Layer("c", (3, 3, 16, 32), 32), search.Layer("d", (128, 10), 10)]
+          search.Layer("c", (3, 3, 16, 32), 32), search.Layer("d", (128, 10), 10),
+          search.Layer("e", (64, 6), 6)]
 WIDTHS = (8, 4, 2)
 
 
@@ -24,8 +25,9 @@ def brute_force(layers, cost, budget):
         size = 0
         for layer, bits in zip(layers, combo):
             numel = int(np.prod(layer.shape))
-            packed = bits <= 4 and layer.shape[-1] % 2 == 0
-            size += (numel // 2 if packed else numel) + 4 * layer.bias
+            per = 4 if bits == 2 and numel % 4 == 0 else \
+                2 if bits <= 4 and numel % 2 == 0 else 1
+            size += numel // per + 4 * layer.bias
         if size > budget:
             continue
         total = sum(cost[(l.name, b)] for l, b in zip(layers, combo)
@@ -104,32 +106,41 @@ def test_front_points_are_not_dominated():
 
 def test_sizes_match_the_converted_constants(tmp_path):
     """layers_of reads each layer's weight shape from the instrumented IR;
-    code_bytes at 4 and 8 bits equals the bytes of the weight constants
-    qat-convert-to-integer emits (packed two per byte at 4 bits)."""
-    imported = import_onnx(models.cnn(channels=(8, 6)), batch=4, name="cnn")
+    code_bytes equals the bytes of the weight constants
+    qat-convert-to-integer emits: four codes per byte at 2 bits (3x3x6x8
+    codes), two at 2 bits when the count is not a multiple of 4 (3x3x1x6)
+    and at 4 bits, one at 8."""
+    imported = import_onnx(models.cnn(channels=(6, 8, 12)), batch=4,
+                           name="cnn")
     config = str(tmp_path / "mixed.json")
-    bits = {"conv_0": 8, "conv_1": 4, "matmul_0": 4}
+    bits = {"conv_0": 2, "conv_1": 2, "conv_2": 8, "matmul_0": 4}
     search.write_config(config, bits)
     text = workflow.instrument(imported.text, 8, 8, config)
     layers = search.layers_of(text)
-    assert [l.name for l in layers] == ["conv_0", "conv_1", "matmul_0"]
-    assert [l.bias for l in layers] == [8, 6, 10]
+    assert [l.name for l in layers] == ["conv_0", "conv_1", "conv_2",
+                                        "matmul_0"]
+    assert [l.bias for l in layers] == [6, 8, 12, 10]
     trainer = workflow.Trainer(text, imported.params, str(tmp_path), "cal",
                                range_learning="none",
                                functions=("calibrate", "qparams"))
     rng = np.random.default_rng(0)
     trainer.calibrate(rng.random((8, 1, 28, 28), dtype=np.float32), 2)
     integer = workflow.convert(workflow.freeze(text, trainer.values, "cnn"))
-    # Weight constants: i8 tensors of rank >= 2 (biases are 1-D i32).
+    # Weight constants: the i8 tensors that are not splats (packed ones
+    # are 1-D bytes; biases are i32).
     constants = [tuple(int(d) for d in shape.split("x"))
                  for shape in re.findall(
-                     r"arith\.constant dense[^\n]*: tensor<((?:\d+x)+\d+)xi8>",
-                     integer)]
-    stored = sorted(int(np.prod(s)) for s in constants if len(s) >= 2)
+                     r"arith\.constant dense<[\"\[][^\n]*: "
+                     r"tensor<((?:\d+x)*\d+)xi8>", integer)]
+    stored = sorted(int(np.prod(s)) for s in constants)
     expected = sorted(search.code_bytes(l.shape, bits[l.name])
                       for l in layers)
     assert stored == expected, (constants, layers)
-    assert search.weight_bytes(layers, bits) == sum(expected) + 4 * 24
+    assert search.weight_bytes(layers, bits) == sum(expected) + 4 * 36
+    assert search.code_bytes(layers[0].shape, 2) * 2 == \
+        int(np.prod(layers[0].shape))
+    assert search.code_bytes(layers[1].shape, 2) * 4 == \
+        int(np.prod(layers[1].shape))
 
 
 def test_config_for_round_trips_through_instrument(tmp_path):

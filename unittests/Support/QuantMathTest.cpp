@@ -415,7 +415,7 @@ TEST(Prune, NanCountsAsLargest) {
 
 } // namespace
 
-TEST(Nibbles, PackAndUnpackEveryPair) {
+TEST(PackedCodes, FourBitsEveryPair) {
   // Every pair of 4-bit codes survives the round trip; the layout is the
   // documented one (even code low).
   std::vector<int8_t> codes;
@@ -425,16 +425,38 @@ TEST(Nibbles, PackAndUnpackEveryPair) {
       codes.push_back(static_cast<int8_t>(hi));
     }
   std::vector<int8_t> bytes(codes.size() / 2), back(codes.size());
-  packNibbles(codes.data(), codes.size(), bytes.data());
+  packCodes(codes.data(), codes.size(), 4, bytes.data());
   for (size_t i = 0; i < bytes.size(); ++i)
     EXPECT_EQ(static_cast<uint8_t>(bytes[i]),
               ((codes[2 * i] & 0xF) | ((codes[2 * i + 1] & 0xF) << 4)));
-  unpackNibbles(bytes.data(), codes.size(), back.data());
+  unpackCodes(bytes.data(), codes.size(), 4, back.data());
   EXPECT_EQ(back, codes);
   // [1, -2] -> 0xE1.
   int8_t pair[2] = {1, -2}, byte = 0;
-  packNibbles(pair, 2, &byte);
+  packCodes(pair, 2, 4, &byte);
   EXPECT_EQ(static_cast<uint8_t>(byte), 0xE1);
+}
+
+TEST(PackedCodes, TwoBitsEveryQuadruple) {
+  // Every quadruple of 2-bit codes, first code in the lowest two bits.
+  std::vector<int8_t> codes;
+  for (int q = 0; q < 256; ++q)
+    for (int h = 0; h < 4; ++h)
+      codes.push_back(static_cast<int8_t>(((q >> (2 * h)) & 3) - 2));
+  std::vector<int8_t> bytes(codes.size() / 4), back(codes.size());
+  packCodes(codes.data(), codes.size(), 2, bytes.data());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    unsigned expected = 0;
+    for (int h = 0; h < 4; ++h)
+      expected |= (static_cast<unsigned>(codes[4 * i + h]) & 3u) << (2 * h);
+    EXPECT_EQ(static_cast<uint8_t>(bytes[i]), expected);
+  }
+  unpackCodes(bytes.data(), codes.size(), 2, back.data());
+  EXPECT_EQ(back, codes);
+  // [1, -1, 0, -2] -> 0b10'00'11'01 = 0x8D.
+  int8_t quad[4] = {1, -1, 0, -2}, byte = 0;
+  packCodes(quad, 4, 2, &byte);
+  EXPECT_EQ(static_cast<uint8_t>(byte), 0x8D);
 }
 
 // Scales the verifier cannot see (run-time values) still give defined codes:

@@ -89,9 +89,10 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
     the requantization round once each where the simulation rounds in
     binary32 (`qat-faithful` makes the simulation compute exactly this).
 
-    Weights of 4 bits or fewer are stored two codes per byte (`pack-int4`,
-    on by default) and unpacked to int8 by a `linalg.generic` in front of
-    the layer at run time.
+    Weights of 4 bits or fewer are stored two codes per byte, four when
+    the codes fit in 2 bits (`pack-int4`, on by default; the
+    flattened codes, whose count must fill whole bytes), and unpacked to int8 by a
+    `linalg.generic` in front of the layer at run time.
 
     Example (a frozen layer; scales 0.02 for x with zero point 128, 0.01 for
     W, 0.05 for y):
@@ -114,7 +115,7 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
   }];
   let options = [
     Option<"packInt4", "pack-int4", "bool", "true",
-           "store weight codes of 4 bits or fewer two per byte">,
+           "store weight codes of 4 bits or fewer two per byte (2 bits: four)">,
     Option<"allowCollapsedRanges", "allow-collapsed-ranges", "bool", "false",
            "convert layers whose activation scale sits at its floor (a "
            "collapsed range) instead of failing">,

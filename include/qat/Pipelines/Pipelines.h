@@ -52,7 +52,7 @@ void buildTrainPipeline(OpPassManager &pm,
 /// `qat-deploy-pipeline`: a frozen QAT module (qat-freeze) to integer
 /// linalg: qat-convert-to-integer, then canonicalization.
 struct DeployPipelineOptions {
-  /// Store weight codes of 4 bits or fewer two per byte.
+  /// Store weight codes of 4 bits or fewer two per byte, 2 bits four.
   bool packInt4 = true;
   /// See IntegerConversionOptions::allowCollapsedRanges.
   bool allowCollapsedRanges = false;

@@ -13,7 +13,7 @@
 //    (lib/Conversion/QatToInteger) quantize weights and biases, derive
 //    fixed-point multipliers and check accumulator bounds with it at compile
 //    time;
-//  * packed 4-bit weights (lib/Utils/PackedInt4.cpp) use its nibble packing,
+//  * packed 2- and 4-bit weights (lib/Utils/PackedCodes.cpp) use its packing,
 //    and training (lib/Training) its LSQ gradient scale (lsqGradScale);
 //  * `convert-qat-to-linalg` does not call it at run time: it emits IR that
 //    computes the same values, and test/Integration compares that IR's
@@ -232,12 +232,16 @@ void observeTensor(const float *x, int64_t numElements, ChannelLayout layout,
 /// index. Returns a key whose unsigned order is that order within a tensor.
 uint32_t magnitudeKey(float w);
 
-/// Codes of 4 bits or fewer (each in [-8, 7]) two per byte: code 2i in the
-/// low nibble of byte i, code 2i + 1 in the high nibble. `count` is even.
-void packNibbles(const int8_t *codes, int64_t count, int8_t *bytes);
-/// The inverse, sign-extending each nibble: `count` codes from count / 2
-/// bytes.
-void unpackNibbles(const int8_t *bytes, int64_t count, int8_t *codes);
+/// Codes of `bits` bits (2 or 4; each in [-2^(bits-1), 2^(bits-1) - 1])
+/// p = 8 / bits per byte: code p*i + h in bits [h*bits, (h+1)*bits) of
+/// byte i, the first code lowest (at 4 bits: code 2i in the low nibble,
+/// 2i + 1 in the high one). `count` is a multiple of p.
+void packCodes(const int8_t *codes, int64_t count, unsigned bits,
+               int8_t *bytes);
+/// The inverse, sign-extending each code: `count` codes from
+/// count * bits / 8 bytes.
+void unpackCodes(const int8_t *bytes, int64_t count, unsigned bits,
+                 int8_t *codes);
 
 /// How many of n elements unstructured pruning removes:
 /// floor(clamp(sparsity, 0, 1) * n), computed in binary64; NaN prunes none.

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Codegen/CPU/Passes.h"
-#include "qat/Utils/PackedInt4.h"
+#include "qat/Utils/PackedCodes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -24,10 +24,10 @@ using namespace mlir;
 namespace {
 
 /// A constant, also seen through reshapes (a filter as a matrix) or as
-/// 4-bit codes unpacked at run time (which qat-x86-vnni-matmul repacks at
+/// packed 2- or 4-bit codes unpacked at run time (which qat-x86-vnni-matmul repacks at
 /// compile time).
 bool isConstantOperand(Value value) {
-  if (qat::isPackedInt4(value))
+  if (qat::isPackedCodes(value))
     return true;
   while (Operation *op = value.getDefiningOp()) {
     if (matchPattern(value, m_Constant()))

@@ -20,7 +20,7 @@
 
 #include "qat/Codegen/CPU/Passes.h"
 #include "qat/Support/SparseStorage.h"
-#include "qat/Utils/PackedInt4.h"
+#include "qat/Utils/PackedCodes.h"
 
 #include "MatmulKernels.h"
 
@@ -78,9 +78,9 @@ enum class WeightFormat { Dense, Blocks, NM };
 /// load), so it wins once enough tiles are skipped: at least `minZeroTiles`
 /// of them. Otherwise weights whose groups of 4 along k hold at most 2
 /// nonzeros (2:4, 1:4) are stored as N:M groups, 62.5% or 31% of the
-/// bytes, for the price of expanding them once per call; int4 weights stay
-/// nibbles (already 50%). Anything else is dense.
-WeightFormat chooseFormat(ArrayRef<int8_t> packed, bool nibbles,
+/// bytes, for the price of expanding them once per call; 2- and 4-bit
+/// weights stay packed (25% or 50% already). Anything else is dense.
+WeightFormat chooseFormat(ArrayRef<int8_t> packed, unsigned packedBits,
                           const SparseWeightOptions &options) {
   if (!options.enabled)
     return WeightFormat::Dense;
@@ -88,7 +88,7 @@ WeightFormat chooseFormat(ArrayRef<int8_t> packed, bool nibbles,
   if (sparsestorage::zeroTileFraction(packed.data(), tiles) >=
       options.minZeroTiles)
     return WeightFormat::Blocks;
-  if (!nibbles &&
+  if (!packedBits &&
       sparsestorage::maxNonzerosPerGroup(packed.data(), packed.size()) <= 2)
     return WeightFormat::NM;
   return WeightFormat::Dense;
@@ -211,10 +211,11 @@ DenseIntElementsAttr getConstantMatrix(Value matrix) {
 }
 
 /// Packs a constant B ([k][n] row-major codes) at compile time. Codes that
-/// came packed two per byte stay that way: the packed layout is stored as
-/// nibbles too and unpacked at run time, straight into that layout.
+/// came packed (`packedBits` 2 or 4, else 0) stay that way: the tiles are
+/// stored with the same width and unpacked at run time, straight into the
+/// kernel's layout.
 PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
-                     int64_t k, int64_t n, bool nibbles,
+                     int64_t k, int64_t n, unsigned packedBits,
                      const SparseWeightOptions &options) {
   int64_t nb = ceilDiv(n, kLanes), kb = ceilDiv(k, kGroup);
   std::vector<int8_t> packed(nb * kb * kLanes * kGroup, 0);
@@ -231,13 +232,13 @@ PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
   auto correctionB = [&] {
     return constantVector<int32_t>(b, correction, {nb * kLanes}, i32);
   };
-  // Tiles stored as they are: two per byte for int4 codes.
+  // Tiles stored as the codes came: 8 / packedBits per byte when packed.
   auto store = [&](ArrayRef<int8_t> tiles, ArrayRef<int64_t> shape) -> Value {
     auto type = RankedTensorType::get(shape, i8);
-    return nibbles ? buildPackedInt4(b, tiles, type)
-                   : constantVector<int8_t>(b, tiles, shape, i8);
+    return packedBits ? buildPackedCodes(b, tiles, type, packedBits)
+                      : constantVector<int8_t>(b, tiles, shape, i8);
   };
-  switch (chooseFormat(packed, nibbles, options)) {
+  switch (chooseFormat(packed, packedBits, options)) {
   case WeightFormat::Dense: {
     Value tiles = store(packed, {nb, kb, kLanes * kGroup});
     return {tiles, correctionB(), {}, {}};
@@ -810,16 +811,17 @@ struct X86VnniMatmulPass
             auto aType = cast<RankedTensorType>(a.getType());
             int64_t k = aType.getDimSize(1);
             int64_t n = cast<RankedTensorType>(bMat.getType()).getDimSize(1);
-            std::optional<SmallVector<int8_t>> int4 = getPackedInt4Codes(bMat);
+            std::optional<PackedCodes> packedCodes = getPackedCodes(bMat);
             SmallVector<int8_t> codes;
-            if (int4)
-              codes = std::move(*int4);
+            if (packedCodes)
+              codes = std::move(packedCodes->codes);
             else if (DenseIntElementsAttr constantB = getConstantMatrix(bMat))
               for (const APInt &v : constantB.getValues<APInt>())
                 codes.push_back(static_cast<int8_t>(v.getSExtValue()));
             PackedB packed =
                 !codes.empty()
-                    ? packConstant(b, codes, k, n, /*nibbles=*/int4.has_value(),
+                    ? packConstant(b, codes, k, n,
+                                   packedCodes ? packedCodes->bits : 0,
                                    {sparseWeights, minZeroTiles})
                     : packAtRunTime(b, bMat, k, n);
             // Read A from the gather's input where a gather computes it.

@@ -14,7 +14,7 @@
 #include "qat/Dialect/Qat/Analysis/LayerGraph.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Support/QuantMath.h"
-#include "qat/Utils/PackedInt4.h"
+#include "qat/Utils/PackedCodes.h"
 
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -732,8 +732,12 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
           std::clamp<int64_t>(c, std::numeric_limits<int32_t>::min(),
                               std::numeric_limits<int32_t>::max()));
     }
-    weights = w.range.qmin >= -8 && w.range.qmax <= 7 && packInt4 && n % 2 == 0
-                  ? buildPackedInt4(b, codes, codesType)
+    unsigned packedBits =
+        packInt4 ? choosePackedBits(w.range.qmin, w.range.qmax,
+                                    static_cast<int64_t>(codes.size()))
+                 : 0;
+    weights = packedBits
+                  ? buildPackedCodes(b, codes, codesType, packedBits)
                   : arith::ConstantOp::create(
                         b, DenseElementsAttr::get(codesType,
                                                   ArrayRef<int8_t>(codes)));

@@ -38,7 +38,7 @@ func.func @int4_weights(%x: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi
   %p = arith.constant dense<[[-32], [-15], [2], [19]]> : tensor<4x1xi8>
   %e = tensor.empty() : tensor<4x1x2xi8>
   %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
-      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_int4} {
+      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_codes} {
   ^bb0(%byte: i8, %o: i8):
     %h = linalg.index 2 : index
     %hi = arith.index_cast %h : index to i8

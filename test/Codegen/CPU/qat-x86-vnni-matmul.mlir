@@ -48,15 +48,16 @@ func.func @constant_weights(%a: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1
 // at run time straight into that layout; the first unpack is gone.
 // CHECK-LABEL: func @packed_int4_weights
 func.func @packed_int4_weights(%a: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi32> {
-  // CHECK: %[[P:.*]] = arith.constant dense<{{\[\[\[}}16, 50, -2, 16, 0, {{.*}}]]]> : tensor<1x1x32xi8>
-  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<1x1x32xi8>) outs(%{{.*}} : tensor<1x1x32x2xi8>) attrs = {qat.unpack_int4}
-  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : tensor<1x1x32x2xi8> into tensor<1x1x64xi8>
+  // CHECK: %[[P:.*]] = arith.constant dense<[16, 50, -2, 16, 0, {{.*}}]> : tensor<32xi8>
+  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<32xi8>) outs(%{{.*}} : tensor<32x2xi8>) attrs = {qat.unpack_codes}
+  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<32x2xi8> into tensor<64xi8>
+  // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0, 1, 2]] output_shape [1, 1, 64] : tensor<64xi8> into tensor<1x1x64xi8>
   // CHECK: arith.constant dense<[-768, 256, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
   // CHECK-NOT: tensor<4x1xi8>
   %p = arith.constant dense<[[-32], [-15], [2], [19]]> : tensor<4x1xi8>
   %e = tensor.empty() : tensor<4x1x2xi8>
   %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
-      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_int4} {
+      ins(%p : tensor<4x1xi8>) outs(%e : tensor<4x1x2xi8>) attrs = {qat.unpack_codes} {
   ^bb0(%byte: i8, %o: i8):
     %h = linalg.index 2 : index
     %hi = arith.index_cast %h : index to i8
@@ -251,9 +252,10 @@ func.func @implicit_gemm_and_fill(%x: tensor<2x3x16xi8>, %b: tensor<32x16xi8>) -
 // -3, -2, -1, 0, pack to bytes 0x9A -> -87 (low nibble first) and so on.
 // CHECK-LABEL: func @block_sparse_int4_weights
 func.func @block_sparse_int4_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -> tensor<9x32xi32> {
-  // CHECK: %[[P:.*]] = arith.constant dense<{{\[\[}}-87, -53, -70, -36, -53, -19, -36, -2, {{.*}}]]> : tensor<1x32xi8>
-  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<1x32xi8>) outs(%{{.*}} : tensor<1x32x2xi8>) attrs = {qat.unpack_int4}
-  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<1x32x2xi8> into tensor<1x64xi8>
+  // CHECK: %[[P:.*]] = arith.constant dense<[-87, -53, -70, -36, -53, -19, -36, -2, {{.*}}]> : tensor<32xi8>
+  // CHECK: linalg.generic {{.*}} ins(%[[P]] : tensor<32xi8>) outs(%{{.*}} : tensor<32x2xi8>) attrs = {qat.unpack_codes}
+  // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0, 1]] : tensor<32x2xi8> into tensor<64xi8>
+  // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0, 1]] output_shape [1, 64] : tensor<64xi8> into tensor<1x64xi8>
   // CHECK: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
   // CHECK-NOT: tensor<8x16xi8>
   %p = arith.constant dense<[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -266,7 +268,7 @@ func.func @block_sparse_int4_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -
       [-36, -2, 16, 50, 84, 118, -87, -53, 0, 0, 0, 0, 0, 0, 0, 0]]> : tensor<8x16xi8>
   %e = tensor.empty() : tensor<8x16x2xi8>
   %u = linalg.generic {indexing_maps = [affine_map<(i, j, h) -> (i, j)>, affine_map<(i, j, h) -> (i, j, h)>], iterator_types = ["parallel", "parallel", "parallel"]}
-      ins(%p : tensor<8x16xi8>) outs(%e : tensor<8x16x2xi8>) attrs = {qat.unpack_int4} {
+      ins(%p : tensor<8x16xi8>) outs(%e : tensor<8x16x2xi8>) attrs = {qat.unpack_codes} {
   ^bb0(%byte: i8, %o: i8):
     %h = linalg.index 2 : index
     %hi = arith.index_cast %h : index to i8

@@ -183,18 +183,20 @@ func.func @residual(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32>
 // -----
 
 // 4-bit weights: codes [[1, -2, 7, -7], [0, 3, -1, 5]] (w / 0.1, narrow
-// [-7, 7]) stored two per byte along the output channels, the even column
-// in the low nibble: 1 | -2 << 4 = 0xE1 = -31, 7 | -7 << 4 = 0x97 = -105,
+// [-7, 7]) stored two per byte over the flattened weight, the first code in
+// the low nibble: 1 | -2 << 4 = 0xE1 = -31, 7 | -7 << 4 = 0x97 = -105,
 // 0 | 3 << 4 = 48, -1 | 5 << 4 = 0x5F = 95; unpacked in front of the matmul
-// by shifting each nibble to the top of the byte and back (sign-extending).
+// by shifting each nibble to the top of the byte and back (sign-extending),
+// then reshaped to the weight's shape.
 
 // CHECK-LABEL: func.func @int4_weights(
-// CHECK:         %[[P:.*]] = arith.constant dense<{{\[}}[-31, -105], [48, 95]]> : tensor<2x2xi8>
-// CHECK:         %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<2x2xi8>) outs(%{{.*}} : tensor<2x2x2xi8>)
-// CHECK:           linalg.index 2
+// CHECK:         %[[P:.*]] = arith.constant dense<[-31, -105, 48, 95]> : tensor<4xi8>
+// CHECK:         %[[PAIRS:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<4xi8>) outs(%{{.*}} : tensor<4x2xi8>) attrs = {qat.unpack_codes}
+// CHECK:           linalg.index 1
 // CHECK:           arith.shli
 // CHECK:           arith.shrsi
-// CHECK:         %[[W:.*]] = tensor.collapse_shape %[[PAIRS]] {{\[}}[0], [1, 2]] : tensor<2x2x2xi8> into tensor<2x4xi8>
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %[[PAIRS]] {{\[}}[0, 1]] : tensor<4x2xi8> into tensor<8xi8>
+// CHECK:         %[[W:.*]] = tensor.expand_shape %[[FLAT]] {{\[}}[0, 1]] output_shape [2, 4] : tensor<8xi8> into tensor<2x4xi8>
 // CHECK:         linalg.matmul ins(%{{.*}}, %[[W]] : tensor<3x2xi8>, tensor<2x4xi8>)
 // With pack-int4=false, one code per byte:
 // UNPACKED-LABEL: func.func @int4_weights(
@@ -208,6 +210,36 @@ func.func @int4_weights(%x: tensor<3x2xf32>) -> tensor<3x4xf32> attributes {qat.
   %sy = arith.constant dense<0.2> : tensor<f32>
   %xq = qat.fake_quant %x, %s, %z : tensor<3x2xf32>, tensor<f32>, tensor<i32>
   %wq = qat.fake_quant %w, %s, %z {num_bits = 4 : i64, narrow_range = true} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<3x4xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x4xf32>) -> tensor<3x4xf32>
+  %y = linalg.matmul ins(%xq, %wq : tensor<3x2xf32>, tensor<2x4xf32>) outs(%f : tensor<3x4xf32>) -> tensor<3x4xf32>
+  %yq = qat.fake_quant %y, %sy, %z : tensor<3x4xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<3x4xf32>
+}
+
+// -----
+
+// 2-bit weights: codes [[1, -1, 0, 1], [0, 1, -1, -1]] (w / 0.1, narrow
+// [-1, 1]) stored four per byte, the first code lowest:
+// 1 | 3 << 2 | 0 << 4 | 1 << 6 = 77, 0 | 1 << 2 | 3 << 4 | 3 << 6 = 0xF4 =
+// -12; each code shifted to the top of the byte and back.
+
+// CHECK-LABEL: func.func @int2_weights(
+// CHECK:         %[[P:.*]] = arith.constant dense<[77, -12]> : tensor<2xi8>
+// CHECK:         %[[Q:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<2xi8>) outs(%{{.*}} : tensor<2x4xi8>) attrs = {qat.unpack_codes}
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %[[Q]] {{\[}}[0, 1]] : tensor<2x4xi8> into tensor<8xi8>
+// CHECK:         %[[W:.*]] = tensor.expand_shape %[[FLAT]] {{\[}}[0, 1]] output_shape [2, 4] : tensor<8xi8> into tensor<2x4xi8>
+// CHECK:         linalg.matmul ins(%{{.*}}, %[[W]] : tensor<3x2xi8>, tensor<2x4xi8>)
+// UNPACKED-LABEL: func.func @int2_weights(
+// UNPACKED:         arith.constant dense<{{\[}}[1, -1, 0, 1], [0, 1, -1, -1]]> : tensor<2x4xi8>
+func.func @int2_weights(%x: tensor<3x2xf32>) -> tensor<3x4xf32> attributes {qat.frozen} {
+  %zero = arith.constant 0.0 : f32
+  %w = arith.constant dense<[[0.1, -0.1, 0.0, 0.1], [0.0, 0.1, -0.1, -0.1]]> : tensor<2x4xf32>
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %sy = arith.constant dense<0.2> : tensor<f32>
+  %xq = qat.fake_quant %x, %s, %z : tensor<3x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %s, %z {num_bits = 2 : i64, narrow_range = true} : tensor<2x4xf32>, tensor<f32>, tensor<i32>
   %e = tensor.empty() : tensor<3x4xf32>
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x4xf32>) -> tensor<3x4xf32>
   %y = linalg.matmul ins(%xq, %wq : tensor<3x2xf32>, tensor<2x4xf32>) outs(%f : tensor<3x4xf32>) -> tensor<3x4xf32>

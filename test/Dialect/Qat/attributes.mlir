@@ -144,7 +144,7 @@ func.func @name_on_op(%x: tensor<2xf32>) -> tensor<2xf32> {
 
 // -----
 
-// expected-error @+1 {{'func.func' op unknown attribute 'qat.frozn'; the qat dialect defines qat.name, qat.role, qat.qparam, qat.layer, qat.frozen, qat.faithful, qat.init_qparams_for, qat.scale, qat.mask and qat.unpack_int4}}
+// expected-error @+1 {{'func.func' op unknown attribute 'qat.frozn'; the qat dialect defines qat.name, qat.role, qat.qparam, qat.layer, qat.frozen, qat.faithful, qat.init_qparams_for, qat.scale, qat.mask and qat.unpack_codes}}
 func.func @unknown() attributes {qat.frozn} {
   return
 }

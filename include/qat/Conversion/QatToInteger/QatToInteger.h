@@ -13,7 +13,7 @@
 namespace mlir::qat {
 
 struct IntegerConversionOptions {
-  /// Store weight codes of 4 bits or fewer two per byte.
+  /// Store weight codes of 4 bits or fewer two per byte, 2 bits four.
   bool packInt4 = true;
   /// Convert layers whose activation range collapsed to a point (a scale at
   /// its floor, from calibration data that never reached them); by default

@@ -175,7 +175,7 @@ std::optional<OpAttrCheck> checkOpAttr(StringRef name, Attribute value) {
                                 .getElementType()
                                 .isInteger(1)})
       .Cases({QatDialect::kFrozenAttrName, QatDialect::kFaithfulAttrName,
-              QatDialect::kUnpackInt4AttrName},
+              QatDialect::kUnpackCodesAttrName},
              OpAttrCheck{"a unit attribute", isa<UnitAttr>(value)})
       .Case(
           QatDialect::kInitQParamsForAttrName,
@@ -236,7 +236,7 @@ LogicalResult QatDialect::verifyOperationAttribute(Operation *op,
            << name << "'; the qat dialect defines qat.name, qat.role, "
            << "qat.qparam, qat.layer, qat.frozen, qat.faithful, "
            << "qat.init_qparams_for, qat.scale, qat.mask and "
-           << "qat.unpack_int4";
+           << "qat.unpack_codes";
   }
   if (!check->ok)
     return op->emitOpError("expected '")

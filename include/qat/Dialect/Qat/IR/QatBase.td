@@ -75,9 +75,10 @@ def Qat_Dialect : Dialect {
     /// into the weight (an i1 elements attribute of the weight's shape, 1
     /// kept), which qat-convert-to-integer checks the weight codes against.
     static constexpr ::llvm::StringLiteral kMaskAttrName = "qat.mask";
-    /// The linalg.generic that unpacks two 4-bit codes per byte (unit).
-    static constexpr ::llvm::StringLiteral kUnpackInt4AttrName =
-        "qat.unpack_int4";
+    /// The linalg.generic that unpacks two 4-bit or four 2-bit codes per
+    /// byte (unit).
+    static constexpr ::llvm::StringLiteral kUnpackCodesAttrName =
+        "qat.unpack_codes";
 
     /// The role of function argument `index` of `func`, if it has one.
     static ::std::optional<ArgRole>
