@@ -491,7 +491,7 @@ def cmd_demo(args):
              test_limit=args.test_limit, batch=args.batch, data=args.data,
              progress=not args.quiet, plots=not args.no_plots,
              faithful_epochs=args.faithful_epochs,
-             pruning_epochs=args.pruning_epochs)
+             pruning_epochs=args.pruning_epochs, mixed=not args.no_mixed)
 
 
 # Parser ----------------------------------------------------------------------
@@ -804,8 +804,9 @@ def parser() -> argparse.ArgumentParser:
     build_dir(c)
     c.set_defaults(run=cmd_check)
 
-    c = command("demo", "Fashion-MNIST: float training, PTQ and QAT at int8 "
-                "and W4A8, integer deployment, report")
+    c = command("demo", "Fashion-MNIST: float training, PTQ and QAT at int8, "
+                "W4A8 and W4A4, mixed precision, pruning, integer "
+                "deployment, report")
     c.add_argument("-o", "--output", help="report folder (default demo-out)")
     c.add_argument("--networks", nargs="+", choices=["mlp", "cnn"],
                    default=["mlp", "cnn"])
@@ -814,8 +815,10 @@ def parser() -> argparse.ArgumentParser:
                    help="float training epochs (default 4; 0 with --onnx)")
     c.add_argument("--qat-epochs", type=NON_NEGATIVE, default=1)
     c.add_argument("--faithful-epochs", type=NON_NEGATIVE, default=0.25,
-                   help="W4A8 fine-tuning through the faithful simulation "
-                        "after QAT (0: skip)")
+                   help="W4A8 and W4A4 fine-tuning through the faithful "
+                        "simulation after QAT (0: skip)")
+    c.add_argument("--no-mixed", action="store_true",
+                   help="skip the mixed-precision search and its row")
     c.add_argument("--pruning-epochs", type=NON_NEGATIVE,
                    help="QAT fine-tuning of each pruned int8 row (50%%, 75%%, "
                         "2:4; default: --qat-epochs; 0: skip them)")

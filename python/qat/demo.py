@@ -8,16 +8,21 @@ a float ONNX model of the user's):
      freeze, convert to integers, compile;
   3. QAT: the same instrumented network fine-tuned with LSQ scales, then
      frozen, converted and compiled;
-  4. at W4A8, QAT+faithful: scales frozen, the weights fine-tuned a little
-     more through the faithful simulation (qat-faithful), which computes
-     what the deployed program computes;
-  5. pruned and quantized: from the int8 QAT model, 50% and 75% of each
+  4. at 4 bits, QAT+faithful: scales frozen, the weights fine-tuned a
+     little more through the faithful simulation (qat-faithful), which
+     computes what the deployed program computes;
+  5. mixed precision: each layer's weight width (8, 4 or 2 bits) chosen by
+     `qat.search` from measured sensitivity under 40% of the int8 weights'
+     size, then QAT; the report shows the Pareto front (search_<net>/);
+  6. pruned and quantized: from the int8 QAT model, 50% and 75% of each
      weight by magnitude, 2:4, and 75% of the 4x16 blocks (the tiles the
      block-sparse kernel skips), reached on a sparsity schedule during a
      QAT fine-tuning, the masks then frozen (docs/Pruning.md);
-at W8A8 and at W4A8; every deployed library is evaluated through the C
-runtime on the 10,000 test images. Prints a table and writes report.md
-with plots into the output folder.
+steps 2-4 at W8A8, W4A8 and W4A4 (logits at 8 bits; below 8 bits the
+initial scales are loss-aware, Trainer.refine_scales, docs/Training.md);
+every deployed library is evaluated through the C runtime on the 10,000
+test images. Prints a table and writes report.md with plots into the
+output folder.
 """
 
 import json
@@ -36,7 +41,7 @@ from qat.onnx_import import import_onnx
 @dataclass
 class Row:
     network: str
-    variant: str          # FP32, PTQ int8, QAT int8, PTQ W4A8, QAT W4A8
+    variant: str          # FP32, PTQ int8, QAT int8, ..., QAT mixed
     accuracy: float
     weight_bytes: int     # as stored in the library
     library_bytes: int
@@ -55,9 +60,25 @@ class Result:
     layer_sqnr: Dict[str, Dict[str, float]]  # "cnn QAT W4A8" -> layer -> dB
     histories: Dict[str, List]
     seconds: float
+    # Network -> its mixed-precision search: the chosen widths, and the
+    # folder (relative to the report) with search.md and pareto.png.
+    searches: Dict[str, "Search"] = field(default_factory=dict)
 
 
-VARIANTS = [("int8", 8, 8), ("W4A8", 4, 8)]
+@dataclass
+class Search:
+    bits: Dict[str, int]
+    budget: int           # bytes of weights
+    folder: str
+
+
+# label, weight bits, activation bits (a last layer's output, the logits,
+# stays at 8).
+VARIANTS = [("int8", 8, 8), ("W4A8", 4, 8), ("W4A4", 4, 4)]
+# The mixed-precision row: candidate weight widths and the budget, a
+# fraction of the all-8-bit weights' size.
+MIXED_WIDTHS = (8, 4, 2)
+MIXED_BUDGET = 0.4
 # Pruned int8 rows: label, qat-prune setting.
 PRUNING = [("50%", "0.5"), ("75%", "0.75"), ("2:4", "2:4"),
            ("75% 4x16", "0.75/4x16")]
@@ -101,8 +122,10 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
                 float_epochs: float, qat_epochs: float, float_lr: float,
                 qat_lr: float, batch: int, quiet: bool, progress: bool,
                 faithful_epochs: float = 0.25,
-                faithful_variants=("W4A8",), pruning_epochs: float = 0):
-    rows, histories, sqnr = [], {}, {}
+                faithful_variants=("W4A8", "W4A4"), pruning_epochs: float = 0,
+                out_dir: Optional[str] = None, mixed: bool = True,
+                plots: bool = True):
+    rows, histories, sqnr, searches = [], {}, {}, {}
     imported = import_onnx(onnx_model, batch=batch, name=name)
     single = import_onnx(onnx_model, batch=1, name=name)
     fn = imported.function
@@ -113,11 +136,12 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     work = os.path.join(workdir, name)
 
     def deploy(text_b, text_1, values, variant, weight_bits, history,
-               simulation=None):
+               simulation=None, weight_bytes=None):
         """Frozen + converted (when quantized) at the evaluation batch and at
         batch 1; accuracy on the test set, latency, sizes. `simulation`: the
         frozen program the model was trained with, when not the fast
-        simulation `text_b` frozen."""
+        simulation `text_b` frozen; `weight_bytes`: the stored weights' size
+        when the layers' widths differ."""
         tag = variant.replace(" ", "_").replace("+", "_")
         frozen = workflow.freeze(text_b, values, fn)
         frozen1 = workflow.freeze(text_1, values, fn)
@@ -139,7 +163,9 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
                 workflow.classes(simulated) != predicted))
         lat = workflow.latency(model1[fn], {}, test.x) * 1e6
         params = {k: v for k, v in values.items() if k in imported.params}
-        row = Row(name, variant, acc, _weight_bytes(params, weight_bits),
+        if weight_bytes is None:
+            weight_bytes = _weight_bytes(params, weight_bits)
+        row = Row(name, variant, acc, weight_bytes,
                   os.path.getsize(model1.path), lat, history, mismatches)
         _log(f"  {name} {variant:9s} accuracy {100 * acc:6.2f}%  "
              f"latency {lat:8.1f} us/image" +
@@ -200,13 +226,26 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         return {layer: _sqnr(reference[layer], value)
                 for layer, value in layers.items() if layer in reference}
 
+    def calibrated(q_text, tag, low_bit):
+        """A QAT trainer from the float values, its scales calibrated
+        (min/max; loss-aware when `low_bit`)."""
+        qat = workflow.Trainer(q_text, float_values, work, tag)
+        qat.calibrate(train.x)
+        if low_bit:
+            qat.refine_scales(train)
+        return qat
+
     for label, weight_bits, act_bits in VARIANTS:
-        q_text = workflow.instrument(imported.text, weight_bits, act_bits)
-        q_single = workflow.instrument(single.text, weight_bits, act_bits)
-        _log(f"[{name}] {label}: calibrate (PTQ), then QAT {qat_epochs:g} "
-             f"epochs (LSQ scales, lr {qat_lr:g})", quiet)
-        qat = workflow.Trainer(q_text, float_values, work, f"train_{label}")
-        ptq_values = dict(float_values, **qat.calibrate(train.x))
+        q_text = workflow.instrument(imported.text, weight_bits, act_bits,
+                                     last_act_bits=8)
+        q_single = workflow.instrument(single.text, weight_bits, act_bits,
+                                       last_act_bits=8)
+        low_bit = min(weight_bits, act_bits) < 8
+        _log(f"[{name}] {label}: calibrate (PTQ"
+             f"{', loss-aware scales' if low_bit else ''}), then QAT "
+             f"{qat_epochs:g} epochs (LSQ scales, lr {qat_lr:g})", quiet)
+        qat = calibrated(q_text, f"train_{label}", low_bit)
+        ptq_values = dict(qat.values)
         rows.append(deploy(q_text, q_single, ptq_values, f"PTQ {label}",
                            weight_bits, []))
         history = qat.fit(train, qat_epochs, qat_lr, progress=progress,
@@ -224,7 +263,67 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
             rows.append(faithful_finetune(q_text, q_single, qat_values, label,
                                           weight_bits))
 
-    # 5. Pruned int8: from the QAT int8 model, the sparsity rises from 0 to
+    # 5. Mixed precision: weight widths per layer from measured
+    # sensitivity, under MIXED_BUDGET of the int8 weights; then QAT as the
+    # 4-bit rows. The front's points that are rows here (all 8, all 4, the
+    # chosen widths) carry their deployed accuracy in the report's plot.
+    if mixed and out_dir is not None:
+        _log(f"[{name}] mixed precision: sensitivity of each layer at "
+             f"{', '.join(map(str, MIXED_WIDTHS[1:]))}-bit weights", quiet)
+        layers, base, cost = search.sensitivities(
+            imported.text, float_values, train, MIXED_WIDTHS, 8, work,
+            last_act_bits=8, log=lambda m: _log(m, quiet))
+        widest = {layer.name: MIXED_WIDTHS[0] for layer in layers}
+        budget = int(MIXED_BUDGET * search.weight_bytes(layers, widest))
+        bits = search.choose(layers, cost, MIXED_WIDTHS, budget)
+        if bits is not None:
+            config = search.write_config(os.path.join(work, "mixed.json"),
+                                         bits)
+            q_text = workflow.instrument(imported.text, 8, 8, config,
+                                         last_act_bits=8)
+            q_single = workflow.instrument(single.text, 8, 8, config,
+                                           last_act_bits=8)
+            widths = ", ".join(f"{n} {b}" for n, b in bits.items())
+            _log(f"[{name}] mixed ({widths} bits, "
+                 f"{search.weight_bytes(layers, bits) / 1024:.1f} KiB): "
+                 f"QAT {qat_epochs:g} epochs", quiet)
+            qat = calibrated(q_text, "train_mixed", True)
+            history = qat.fit(train, qat_epochs, qat_lr, progress=progress,
+                              desc=f"{name} QAT mixed")
+            histories[f"{name} QAT mixed"] = history
+            row = deploy(q_text, q_single, qat.values, "QAT mixed", 8,
+                         history, weight_bytes=search.weight_bytes(layers,
+                                                                   bits))
+            rows.append(row)
+            known = {tuple(widest.values()): "QAT int8",
+                     tuple(4 for _ in layers): "QAT W4A8",
+                     tuple(bits.values()): "QAT mixed"}
+            by_variant = {r.variant: r for r in rows}
+            points = []
+            for size, predicted, front_bits in search.pareto_front(
+                    layers, cost, MIXED_WIDTHS):
+                deployed = by_variant.get(known.get(
+                    tuple(front_bits.values()), ""))
+                points.append(search.Point(
+                    front_bits, size, predicted,
+                    deployed.accuracy if deployed else None,
+                    deployed.mismatches if deployed else None))
+            if all(p.bits != bits for p in points):
+                points.append(search.Point(bits, row.weight_bytes,
+                                           sum(cost.get(k, 0.0)
+                                               for k in bits.items()),
+                                           row.accuracy, row.mismatches))
+                points.sort(key=lambda p: p.weight_bytes)
+            folder = f"search_{name}"
+            os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
+            int8 = by_variant["QAT int8"]
+            search.write_report(os.path.join(out_dir, folder), layers, base,
+                                cost, MIXED_WIDTHS, budget, bits, points,
+                                (int8.weight_bytes, int8.accuracy),
+                                plot=plots)
+            searches[name] = Search(bits, budget, folder)
+
+    # 6. Pruned int8: from the QAT int8 model, the sparsity rises from 0 to
     # the target over the first half of the fine-tuning (masks recomputed 8
     # times), then the masks are frozen for the second half.
     steps = int(pruning_epochs * len(train.x)) // batch
@@ -262,7 +361,7 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
         row.sparsity = (sum(int(np.count_nonzero(m == 0)) for m in masks) /
                         sum(w.size for w in weights))
         rows.append(row)
-    return rows, histories, sqnr
+    return rows, histories, sqnr, searches
 
 
 def format_table(rows: List[Row]) -> str:
@@ -287,9 +386,10 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
         data: str = "fashion-mnist", quiet: bool = False,
         progress: bool = True, plots: bool = True,
         faithful_epochs: float = 0.25,
-        pruning_epochs: Optional[float] = None) -> Result:
+        pruning_epochs: Optional[float] = None, mixed: bool = True) -> Result:
     """`pruning_epochs`: the QAT fine-tuning of each pruned row (default:
-    `qat_epochs`; 0 skips the pruned rows)."""
+    `qat_epochs`; 0 skips the pruned rows); `mixed`: the mixed-precision
+    search and its row."""
     start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
     workdir = os.path.join(out_dir, "build")
@@ -306,18 +406,21 @@ def run(out_dir: str = "demo-out", networks=("mlp", "cnn"),
     else:
         for name in networks:
             chosen.append((name, {"mlp": models.mlp, "cnn": models.cnn}[name]()))
-    rows, histories, sqnr = [], {}, {}
+    rows, histories, sqnr, searches = [], {}, {}, {}
     for name, onnx_model in chosen:
         lr = {"mlp": 0.05}.get(name, 0.05)
-        r, h, s = run_network(
+        r, h, s, m = run_network(
             name, onnx_model, train, test, workdir, float_epochs, qat_epochs,
             lr, lr / 10, batch, quiet, progress, faithful_epochs,
             pruning_epochs=(qat_epochs if pruning_epochs is None
-                            else pruning_epochs))
+                            else pruning_epochs),
+            out_dir=out_dir, mixed=mixed, plots=plots)
         rows += r
         histories.update(h)
         sqnr.update(s)
-    result = Result(rows, sqnr, histories, time.perf_counter() - start)
+        searches.update(m)
+    result = Result(rows, sqnr, histories, time.perf_counter() - start,
+                    searches)
     from qat import report
     report.write(out_dir, result, plots=plots)
     _log("", quiet)

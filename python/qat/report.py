@@ -14,8 +14,8 @@ def write(out_dir: str, result, plots: bool = True) -> str:
              "qat-mlir and evaluated through its C runtime.", "",
              format_table(result.rows), "",
              "Weights: as stored in the library (fp32 4 bytes per value; "
-             "integer weights one byte per code, 4-bit codes two per byte, "
-             "unpacked on every call; biases int32). Latency: batch 1, "
+             "integer weights one byte per code, 4-bit codes two per byte and "
+             "2-bit ones four, unpacked on every call; biases int32). Latency: batch 1, "
              "median of 200 calls from Python (about 13 us of it is the "
              "call itself). Mismatches: test "
              "images whose predicted class differs between the frozen QAT "
@@ -48,6 +48,18 @@ def write(out_dir: str, result, plots: bool = True) -> str:
                          math.isfinite(per_layer[l]) else "-" for l in layers]
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
             lines.append("")
+    for network, found in result.searches.items():
+        lines += [f"## Mixed precision: {network}", "",
+                  "Weight bits per layer chosen by `qat.search` (measured "
+                  "sensitivity; docs/Training.md) under "
+                  f"{found.budget / 1024:.1f} KiB of weights: " +
+                  ", ".join(f"{n} {b}" for n, b in found.bits.items()) +
+                  f" (the QAT mixed row). Sensitivities and the front: "
+                  f"[{found.folder}/search.md]({found.folder}/search.md).",
+                  ""]
+        if plots:
+            lines += [f"![Pareto front, {network}]({found.folder}/pareto.png)",
+                      ""]
     for title, image in images:
         lines += [f"## {title}", "", f"![{title}]({image})", ""]
     lines.append(f"Total time: {result.seconds:.0f} s.")

@@ -115,29 +115,40 @@ def test_demo_writes_report(tmp_path):
     out = ok("demo", "--networks", "mlp", "--limit", 4096, "--test-limit",
              1000, "--epochs", 1, "--qat-epochs", 0.25, "--faithful-epochs",
              0.25, "-q", "-o", tmp_path / "demo")
-    rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \| ([-0-9.]+)%? \|"
-                      r".* \| ([-0-9]+) \|$", out, re.M)
+    rows = re.findall(r"^\| mlp \| ([^|]+) \| ([0-9.]+)% \| ([-0-9.]+)%? \| "
+                      r"([0-9.]+) \|.* \| ([-0-9]+) \|$", out, re.M)
     assert [r[0].strip() for r in rows] == [
         "FP32", "PTQ int8", "QAT int8", "PTQ W4A8", "QAT W4A8",
-        "QAT+faithful W4A8", "QAT int8 50%", "QAT int8 75%", "QAT int8 2:4",
+        "QAT+faithful W4A8", "PTQ W4A4", "QAT W4A4", "QAT+faithful W4A4",
+        "QAT mixed", "QAT int8 50%", "QAT int8 75%", "QAT int8 2:4",
         "QAT int8 75% 4x16"]
-    assert all(float(acc) > 60 for _, acc, _, _ in rows), rows  # 10 classes
+    assert all(float(r[1]) > 60 for r in rows), rows  # 10 classes
     # Simulation and deployment disagree on few of the 1000 images; after
     # fine-tuning through the faithful simulation, on none.
-    assert rows[0][3] == "-" and all(0 <= int(r[3]) < 50 for r in rows[1:])
-    assert rows[5][3] == "0"
+    assert rows[0][4] == "-" and all(0 <= int(r[4]) < 50 for r in rows[1:])
+    assert rows[5][4] == "0" and rows[8][4] == "0"
     # The pruned rows reach their sparsity (the weights exactly 0): 75% of
     # the first layer's 3136 4x16 blocks are 150528 of the 203264 weights
     # (the 10-way classifier stays dense).
-    assert [r[2] for r in rows[6:]] == ["50.0", "75.0", "50.0", "74.1"]
-    assert all(r[2] == "-" for r in rows[:6])
+    assert [r[2] for r in rows[10:]] == ["50.0", "75.0", "50.0", "74.1"]
+    assert all(r[2] == "-" for r in rows[:10])
+    # Weights: 784x256 + 256x10 codes and 266 int32 biases at 8 bits; at 4
+    # bits two codes per byte; the mixed row within 40% of int8.
+    codes, biases = 784 * 256 + 256 * 10, 4 * 266
+    assert float(rows[2][3]) == round((codes + biases) / 1024, 1)
+    assert float(rows[4][3]) == round((codes // 2 + biases) / 1024, 1)
+    assert float(rows[9][3]) <= 0.4 * (codes + biases) / 1024 + 0.05
     report = (tmp_path / "demo" / "report.md").read_text()
     for image in ("training_curves.png", "accuracy_by_bits.png",
-                  "layer_error.png", "accuracy_by_sparsity.png"):
+                  "layer_error.png", "accuracy_by_sparsity.png",
+                  "search_mlp/pareto.png"):
         path = tmp_path / "demo" / image
         assert path.stat().st_size > 1000
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert image in report
+    assert "## Mixed precision: mlp" in report
+    search_report = (tmp_path / "demo" / "search_mlp" / "search.md")
+    assert "(chosen)" in search_report.read_text()
     assert "| mlp | QAT int8 |" in report and "SQNR" in report
 
 
