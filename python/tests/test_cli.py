@@ -480,19 +480,25 @@ def test_train_faithful_keeps_the_scales_and_deploys_what_it_trained(
                                       deployed(x[start:start + 32]))
 
 
-def test_eval_against_counts_class_flips(project, tmp_path):
-    """`eval deployed.so --against simulated.so` counts the samples whose
-    class differs between the two, as numpy counts them from each library's
-    own logits."""
+def w4a4_mlp(project, d):
+    """The project's MLP and data copied into `d`, imported at batch 32 and
+    instrumented at W4A4 (mlp.qat.mlir)."""
     import shutil
-    from qat import data as datasets
-    from qat import workflow
-    from qat.runtime import Model
-    d = tmp_path
     shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
     shutil.copy(project / "data.npz", d / "data.npz")
     ok("import", "mlp.onnx", "--batch", 32, cwd=d)
     ok("instrument", "mlp.mlir", "--weight-bits", 4, "--act-bits", 4, cwd=d)
+
+
+def test_eval_against_counts_class_flips(project, tmp_path):
+    """`eval deployed.so --against simulated.so` counts the samples whose
+    class differs between the two, as numpy counts them from each library's
+    own logits."""
+    from qat import data as datasets
+    from qat import workflow
+    from qat.runtime import Model
+    d = tmp_path
+    w4a4_mlp(project, d)
     ok("calibrate", "mlp.qat.mlir", "--values", "mlp.npz", "--data",
        "data.npz", "-q", cwd=d)
     ok("freeze", "mlp.qat.mlir", "--values", "mlp.qat.calibrated.npz",
@@ -659,12 +665,8 @@ def test_calibrate_refine_lowers_the_loss_and_keeps_zero_points(project,
     """`calibrate --refine` at 4 bits: the loss it reports falls, the
     scales it writes differ from min/max calibration's, the zero points
     are min/max calibration's."""
-    import shutil
     d = tmp_path
-    shutil.copy(project / "mlp.onnx", d / "mlp.onnx")
-    shutil.copy(project / "data.npz", d / "data.npz")
-    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
-    ok("instrument", "mlp.mlir", "--weight-bits", 4, "--act-bits", 4, cwd=d)
+    w4a4_mlp(project, d)
     ok("calibrate", "mlp.qat.mlir", "--values", "mlp.npz", "--data",
        "data.npz", "-q", "-o", "minmax.npz", cwd=d)
     out = ok("calibrate", "mlp.qat.mlir", "--values", "mlp.npz", "--data",
