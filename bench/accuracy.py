@@ -15,6 +15,9 @@ From that checkpoint, every row trains --qat-epochs more with Adam, lr 1e-4:
   W4A4, logits 8-bit   4 bits, the last layer's output at 8 (last-act-bits)
   W4A4, loss-aware     4 bits, scales first chosen by Trainer.refine_scales
   W4A4, logits 8 + loss-aware   both
+  ... + distill        both, and the loss distilled from the float network
+                       (Trainer(teacher=...): (1 - w) CE + w T^2 KL, w 0.5,
+                       T 4)
   W4A4, first/last 8   4 bits, except the first and last layers at 8
   ... + faithful       each all-layer 4-bit row, then --faithful-epochs
                        through the faithful simulation (scales frozen)
@@ -70,7 +73,7 @@ def main():
     parser.add_argument("--faithful-epochs", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--train-limit", type=int)
-    parser.add_argument("--rows", help="comma-separated row labels to run "
+    parser.add_argument("--rows", help="semicolon-separated row labels to run "
                         "(default: all)")
     parser.add_argument("--out", default=os.path.join("bench-out",
                                                       "accuracy"))
@@ -107,7 +110,7 @@ def run_network(name, onnx_model, train, test, args):
                                        "test data"), test.y)
     work = os.path.join(args.out, "build", name)
     os.makedirs(work, exist_ok=True)
-    wanted = set(args.rows.split(",")) if args.rows else None
+    wanted = set(args.rows.split(";")) if args.rows else None
     rows = []
 
     def report(label, accuracy, flips, ties, seconds):
@@ -138,14 +141,19 @@ def run_network(name, onnx_model, train, test, args):
     edges8 = write_config(os.path.join(work, "edges8.json"),
                           [{"name": first, "weight_bits": 8, "act_bits": 8},
                            {"name": last, "weight_bits": 8, "act_bits": 8}])
-    # label, weight bits, activation bits, config, logits bits, refine
-    variants = [("QAT int8", 8, 8, None, None, False),
-                ("QAT W4A4", 4, 4, None, None, False),
-                ("W4A4, logits 8-bit", 4, 4, None, 8, False),
-                ("W4A4, loss-aware", 4, 4, None, None, True),
-                ("W4A4, logits 8 + loss-aware", 4, 4, None, 8, True),
-                ("W4A4, first/last 8", 4, 4, edges8, None, False)]
-    for label, wbits, abits, config, logits, refine in variants:
+    teacher = workflow.teacher_file(imported.text, float_values, fn,
+                                    os.path.join(work, "teacher.mlir"))
+    # label, weight bits, activation bits, config, logits bits, refine,
+    # distill
+    variants = [("QAT int8", 8, 8, None, None, False, False),
+                ("QAT W4A4", 4, 4, None, None, False, False),
+                ("W4A4, logits 8-bit", 4, 4, None, 8, False, False),
+                ("W4A4, loss-aware", 4, 4, None, None, True, False),
+                ("W4A4, logits 8 + loss-aware", 4, 4, None, 8, True, False),
+                ("W4A4, logits 8 + loss-aware + distill", 4, 4, None, 8, True,
+                 True),
+                ("W4A4, first/last 8", 4, 4, edges8, None, False, False)]
+    for label, wbits, abits, config, logits, refine, distill in variants:
         faithful = wbits < 8 and config is None and args.faithful_epochs > 0
         if wanted and label not in wanted:
             continue
@@ -154,7 +162,8 @@ def run_network(name, onnx_model, train, test, args):
         q_text = workflow.instrument(imported.text, wbits, abits, config,
                                      last_act_bits=logits)
         qat = workflow.Trainer(q_text, float_values, work, tag,
-                               optimizer="adam")
+                               optimizer="adam",
+                               teacher=teacher if distill else None)
         qat.calibrate(train.x)
         if refine:
             qat.refine_scales(train)
@@ -165,7 +174,7 @@ def run_network(name, onnx_model, train, test, args):
             t = time.perf_counter()
             tuner, qparams = workflow.faithful_trainer(
                 q_text, qat.values, fn, work, tag + "_faithful",
-                optimizer="adam")
+                optimizer="adam", teacher=teacher if distill else None)
             tuner.fit(train, args.faithful_epochs, args.lr, progress=False)
             values = dict(qparams, **tuner.values)
             acc, flips, ties = deployed(q_text, values, fn, test, work,

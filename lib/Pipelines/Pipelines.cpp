@@ -342,6 +342,20 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
       *this, "prune-initial-sparsity",
       llvm::cl::desc("sparsity schedule: the initial sparsity s_i"),
       llvm::cl::init(defaults.pruneInitialSparsity)};
+  Option<std::string> teacher{
+      *this, "teacher",
+      llvm::cl::desc("distillation: an MLIR file whose function (the "
+                     "teacher's frozen forward) gives the target logits"),
+      llvm::cl::init(defaults.teacher)};
+  Option<double> distillTemperature{
+      *this, "distill-temperature",
+      llvm::cl::desc("distillation: the softmax temperature T"),
+      llvm::cl::init(defaults.distillTemperature)};
+  Option<double> distillWeight{
+      *this, "distill-weight",
+      llvm::cl::desc("distillation: the weight of T^2 KL against the "
+                     "cross-entropy's 1 - weight"),
+      llvm::cl::init(defaults.distillWeight)};
   ListOption<std::string> functions{
       *this, "functions",
       llvm::cl::desc("the generated functions to keep (default: all; "

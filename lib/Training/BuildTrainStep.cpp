@@ -21,6 +21,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/SourceMgr.h"
 #include "llvm/ADT/StringExtras.h"
 
 namespace mlir::qat {
@@ -133,6 +136,13 @@ class TrainStepGenerator {
 public:
   TrainStepGenerator(func::FuncOp forward, Signature signature, Type labelType,
                      const StepSettings &options);
+
+  /// Distillation: the teacher's frozen forward, whose body every loss
+  /// inlines (checked by checkTeacher).
+  void setTeacher(func::FuncOp teacherFunc) { teacher = teacherFunc; }
+  /// Whether `teacher` takes the forward's inputs and returns its result
+  /// #0's type; else a diagnostic on the forward.
+  LogicalResult checkTeacher(func::FuncOp teacherFunc, StringRef path) const;
 
   /// @eval_step: the loss and the outputs; nothing is updated.
   LogicalResult emitEvaluation();
@@ -282,6 +292,7 @@ private:
   }
 
   func::FuncOp forward;
+  func::FuncOp teacher;
   /// The function generated last: the next one follows it.
   func::FuncOp lastFunction;
   Signature sig;
@@ -669,9 +680,25 @@ LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
   SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges,
                                                nullptr, advanceMasks);
   Value labels = entry.getArgument(l.labels);
-  LossValue lossAndGradient = options.loss == Loss::MeanSquaredError
-                                  ? emitMeanSquaredError(b, outputs[0], labels)
-                                  : emitCrossEntropy(b, outputs[0], labels);
+  LossValue lossAndGradient;
+  if (options.loss == Loss::MeanSquaredError) {
+    lossAndGradient = emitMeanSquaredError(b, outputs[0], labels);
+  } else if (teacher) {
+    // The teacher's body on this function's inputs: its logits are the
+    // soft targets (nothing flows back into it).
+    IRMapping mapping;
+    for (auto [arg, input] : llvm::zip(teacher.getArguments(), inputs))
+      mapping.map(arg, entry.getArgument(l.forwardPosition[input->index]));
+    Block &body = teacher.getBody().front();
+    for (Operation &op : body.without_terminator())
+      b.clone(op, mapping);
+    Value target = mapping.lookup(body.getTerminator()->getOperand(0));
+    lossAndGradient =
+        emitDistillation(b, outputs[0], labels, target,
+                         options.distillTemperature, options.distillWeight);
+  } else {
+    lossAndGradient = emitCrossEntropy(b, outputs[0], labels);
+  }
   loss = lossAndGradient.value;
   if (!withGradients)
     return success();
@@ -1026,6 +1053,63 @@ LogicalResult keepFunctions(ModuleOp module, func::FuncOp forward,
 }
 } // namespace
 
+LogicalResult TrainStepGenerator::checkTeacher(func::FuncOp teacherFunc,
+                                               StringRef path) const {
+  auto describe = [](TypeRange types) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << "(";
+    llvm::interleaveComma(types, os);
+    os << ")";
+    return text;
+  };
+  func::FuncOp fwd = forward;
+  SmallVector<Type> want;
+  for (const Argument *input : inputs)
+    want.push_back(fwd.getArgumentTypes()[input->index]);
+  if (TypeRange(teacherFunc.getArgumentTypes()) != TypeRange(want))
+    return fwd.emitOpError("teacher @")
+           << teacherFunc.getSymName() << " in '" << path
+           << "' must take the forward's inputs " << describe(want)
+           << ", got " << describe(teacherFunc.getArgumentTypes());
+  if (teacherFunc.getNumResults() == 0 ||
+      teacherFunc.getResultTypes()[0] != fwd.getResultTypes()[0])
+    return fwd.emitOpError("teacher @")
+           << teacherFunc.getSymName() << " in '" << path
+           << "' must return the forward's logits "
+           << fwd.getResultTypes()[0] << " first, got "
+           << describe(teacherFunc.getResultTypes());
+  return success();
+}
+
+/// The one function with a body in the MLIR file at `path`, parsed into
+/// `holder`; a diagnostic on `module` when the file cannot be read or
+/// parsed or holds another number of functions.
+static FailureOr<func::FuncOp> loadTeacher(ModuleOp module, StringRef path,
+                                           OwningOpRef<ModuleOp> &holder) {
+  auto fail = [&](const Twine &what) {
+    return module.emitError("qat-build-train-step: teacher '")
+           << path << "': " << what;
+  };
+  if (!llvm::sys::fs::exists(path))
+    return fail("no such file");
+  llvm::SourceMgr sourceMgr;
+  holder = parseSourceFile<ModuleOp>(path, sourceMgr,
+                                     ParserConfig(module.getContext()));
+  if (!holder)
+    return fail("expected an MLIR module (the teacher's frozen forward), "
+                "which does not parse");
+  SmallVector<func::FuncOp> functions;
+  for (auto func : holder->getOps<func::FuncOp>())
+    if (!func.isExternal())
+      functions.push_back(func);
+  if (functions.size() != 1)
+    return fail("expected one function, found " + Twine(functions.size()));
+  if (!functions[0].getBody().hasOneBlock())
+    return fail("expected a single-block function");
+  return functions[0];
+}
+
 LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
                                         const TrainStepOptions &trainOptions) {
   FailureOr<func::FuncOp> found = findForward(module, trainOptions.forward);
@@ -1077,6 +1161,27 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     return fwd.emitOpError("has no parameter to train (every argument is an "
                            "input)");
   TrainStepGenerator generator(fwd, std::move(*sig), *labelType, options);
+  OwningOpRef<ModuleOp> teacherModule;
+  if (!trainOptions.teacher.empty()) {
+    auto bad = [&](const Twine &what) {
+      return module.emitError("qat-build-train-step: ") << what;
+    };
+    if (trainOptions.loss != Loss::CrossEntropy)
+      return bad("distillation (teacher) needs the cross-entropy loss");
+    if (!(trainOptions.distillTemperature > 0.0))
+      return bad("distill-temperature must be positive, got " +
+                 Twine(std::to_string(trainOptions.distillTemperature)));
+    if (!(trainOptions.distillWeight >= 0.0 &&
+          trainOptions.distillWeight <= 1.0))
+      return bad("distill-weight must be in [0, 1], got " +
+                 Twine(std::to_string(trainOptions.distillWeight)));
+    FailureOr<func::FuncOp> teacher =
+        loadTeacher(module, trainOptions.teacher, teacherModule);
+    if (failed(teacher) ||
+        failed(generator.checkTeacher(*teacher, trainOptions.teacher)))
+      return failure();
+    generator.setTeacher(*teacher);
+  }
   // In this order in the module, after the forward.
   if (failed(generator.emitTrainStep()))
     return failure();
@@ -1120,6 +1225,9 @@ struct BuildTrainStepPass
     options.pruneEnd = pruneEnd;
     options.pruneEvery = pruneEvery;
     options.pruneInitialSparsity = pruneInitialSparsity;
+    options.teacher = teacher;
+    options.distillTemperature = distillTemperature;
+    options.distillWeight = distillWeight;
     options.functions.assign(functions.begin(), functions.end());
     if (failed(buildTrainStep(getOperation(), options)))
       signalPassFailure();

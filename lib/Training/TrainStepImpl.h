@@ -35,6 +35,13 @@ struct LossValue {
 /// Mean softmax cross-entropy of logits [N, C] against labels [N] (i32).
 LossValue emitCrossEntropy(ImplicitLocOpBuilder &b, Value logits, Value labels);
 
+/// Knowledge distillation (Hinton et al.) against a teacher's logits of the
+/// same type: (1 - weight) * cross-entropy(labels) + weight * T^2 * mean
+/// KL(softmax(teacher / T) || softmax(logits / T)).
+LossValue emitDistillation(ImplicitLocOpBuilder &b, Value logits,
+                           Value labels, Value teacher, double temperature,
+                           double weight);
+
 /// Mean squared error of `output` against `target` (same type).
 LossValue emitMeanSquaredError(ImplicitLocOpBuilder &b, Value output,
                                Value target);

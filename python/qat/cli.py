@@ -244,6 +244,15 @@ def cmd_train(args):
                    range_learning=args.range_learning)
     comm = _communicator(args)
     options.update(comm=comm, accumulate=args.accumulate)
+    if args.teacher:
+        # At the training batch, next to the other build products.
+        teacher = os.path.join(_workdir(args), "teacher.mlir")
+        os.makedirs(_workdir(args), exist_ok=True)
+        _write(teacher, workflow.with_batch(_read(args.teacher),
+                                            args.batch_size))
+        options.update(teacher=teacher,
+                       distill_temperature=args.distill_temperature,
+                       distill_weight=args.distill_weight)
     if args.prune_end is not None:
         if args.prune_begin > args.prune_end:
             raise UsageError(f"--prune-begin {args.prune_begin} is after "
@@ -496,8 +505,9 @@ def cmd_demo(args):
 
 # Parser ----------------------------------------------------------------------
 
-def _number(kind, low=None, above=None):
-    """An argparse type: a finite number of `kind`, >= low or > above."""
+def _number(kind, low=None, above=None, high=None):
+    """An argparse type: a finite number of `kind`, >= low or > above, and
+    <= high."""
     def parse(text):
         try:
             value = kind(text)
@@ -514,6 +524,9 @@ def _number(kind, low=None, above=None):
         if above is not None and value <= above:
             raise argparse.ArgumentTypeError(
                 f"expected a number > {above}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(
+                f"expected a number <= {high}, got {text}")
         return value
     parse.__name__ = kind.__name__
     return parse
@@ -523,6 +536,7 @@ POSITIVE_INT = _number(int, low=1)
 NON_NEGATIVE_INT = _number(int, low=0)
 POSITIVE = _number(float, above=0)
 NON_NEGATIVE = _number(float, low=0)
+UNIT = _number(float, low=0, high=1)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -706,6 +720,14 @@ def parser() -> argparse.ArgumentParser:
                    help="keep the scales and zero points of --values and "
                         "train the weights through the faithful simulation "
                         "(what is trained is what deploys, bit for bit)")
+    c.add_argument("--teacher", metavar="FROZEN.mlir",
+                   help="distil from this frozen float forward (`freeze "
+                        "float.mlir --values float.trained.npz --function "
+                        "NAME`): the loss becomes (1 - w) cross-entropy + w "
+                        "T^2 KL(teacher || model)")
+    c.add_argument("--distill-temperature", type=POSITIVE, default=4.0,
+                   metavar="T")
+    c.add_argument("--distill-weight", type=UNIT, default=0.5, metavar="W")
     c.add_argument("--seed", type=NON_NEGATIVE_INT, default=0,
                    help="seed of the data shuffling (the same on every rank)")
     c.add_argument("--accumulate", type=POSITIVE_INT, default=1,

@@ -61,6 +61,17 @@ def prune(text: str, spec: Optional[str] = None,
     return pipeline.run(text, "qat-prune", **options)
 
 
+def teacher_file(text: str, values: Dict[str, np.ndarray], function: str,
+                 path: str) -> str:
+    """The float network `text` frozen with its trained `values` into
+    `path` (written whole or not at all): a teacher for
+    Trainer(teacher=path). Returns `path`."""
+    frozen = freeze(text, values, function)
+    with pipeline.replacing(path) as f:
+        f.write(frozen)
+    return path
+
+
 def freeze(text: str, values: Dict[str, np.ndarray], function: str) -> str:
     """qat-freeze: `values` (every scale and zero point, and the weights)
     become constants of `function`; they travel as an .npz archive."""
@@ -235,7 +246,12 @@ class Trainer:
     batch x accumulate x ranks samples, which the program knows
     (batch-shards: LSQ's gradient scale counts the global batch).
     `functions` compiles only those generated functions: ("calibrate",
-    "qparams") is a calibrator, compiled in a fraction of the time."""
+    "qparams") is a calibrator, compiled in a fraction of the time.
+    `teacher`: knowledge distillation from the frozen float forward in that
+    MLIR file (`teacher_file`), inlined into the step: the loss becomes
+    (1 - distill_weight) * cross-entropy + distill_weight * T^2 *
+    KL(teacher || student) at temperature T = distill_temperature
+    (docs/Training.md)."""
 
     def __init__(self, text: str, values: Dict[str, np.ndarray],
                  workdir: str, name: str = "train", optimizer: str = "sgd",
@@ -243,12 +259,17 @@ class Trainer:
                  range_learning: str = "lsq", comm=None,
                  accumulate: int = 1,
                  functions: Optional[Sequence[str]] = None,
-                 prune_schedule: Optional["PruneSchedule"] = None):
+                 prune_schedule: Optional["PruneSchedule"] = None,
+                 teacher: Optional[str] = None,
+                 distill_temperature: float = 4.0,
+                 distill_weight: float = 0.5):
         self.text = text  # the forward the training step was built from
         self.comm = comm or distributed.Single()
         self.accumulate = accumulate
         shards = accumulate * self.comm.size
         schedule = prune_schedule._asdict() if prune_schedule else {}
+        distill = (dict(teacher=teacher, distill_temperature=distill_temperature,
+                        distill_weight=distill_weight) if teacher else {})
         self.model: Model = distributed.load_program(
             self.comm,
             lambda: pipeline.run(text, "qat-train-pipeline",
@@ -257,7 +278,8 @@ class Trainer:
                                  range_learning=range_learning,
                                  batch_shards=shards if shards > 1 else None,
                                  functions=",".join(functions)
-                                 if functions else None, **schedule),
+                                 if functions else None, **schedule,
+                                 **distill),
             workdir, name)
         # The training step, or (a calibration-only program) @calibrate:
         # either names every argument the trainer holds values for.

@@ -749,3 +749,50 @@ def test_search_chooses_within_the_budget_and_reports_the_front(project,
     err = user_error("search", "mlp.qat.mlir", "--values", "mlp.npz",
                      "--budget-kib", 10, cwd=d)
     assert "already instrumented" in err, err
+
+
+def test_train_distils_from_a_frozen_teacher(project, tmp_path):
+    """`train --teacher`: a float model frozen by `freeze --function` is the
+    teacher (at another batch: train re-batches it); its soft targets move
+    the student elsewhere than plain cross-entropy does. Bad options and a
+    teacher of another network are one-line errors."""
+    d = tmp_path
+    w4a4_mlp(project, d)
+    ok("train", "mlp.mlir", "--values", "mlp.npz", "--data", "data.npz",
+       "--epochs", 1, "--lr", 0.1, "-q", cwd=d)
+    ok("freeze", "mlp.mlir", "--values", "mlp.trained.npz", "--function",
+       "mlp", "-o", "teacher.mlir", cwd=d)
+    ok("calibrate", "mlp.qat.mlir", "--values", "mlp.trained.npz", "--data",
+       "data.npz", "-q", "-o", "cal.npz", cwd=d)
+
+    def train(out, *flags):
+        return ok("train", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+                  "cal.npz", "--data", "data.npz", "--epochs", 0.5,
+                  "--batch-size", 16, "--optimizer", "adam", "--lr", 1e-3,
+                  "-q", "-o", out, *flags, cwd=d)
+
+    plain = train("plain.npz")
+    distilled = train("distilled.npz", "--teacher", "teacher.mlir",
+                      "--distill-temperature", 2, "--distill-weight", 0.9)
+    assert "loss" in plain and "loss" in distilled
+    a, b = np.load(d / "plain.npz"), np.load(d / "distilled.npz")
+    assert not np.array_equal(a["fc0.weight"], b["fc0.weight"])
+    err = user_error("train", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+                     "cal.npz", "--data", "data.npz", "--teacher",
+                     "teacher.mlir", "--distill-weight", 2, cwd=d)
+    assert "expected a number <= 1, got 2" in err, err
+    err = user_error("train", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+                     "cal.npz", "--data", "data.npz", "--teacher", "none.mlir",
+                     cwd=d)
+    assert "none.mlir: no such file" in err, err
+    # Not frozen: the float model takes its weights as arguments.
+    err = user_error("train", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+                     "cal.npz", "--data", "data.npz", "--teacher", "mlp.mlir",
+                     cwd=d)
+    assert "must take the forward's inputs" in err, err
+    # The instrumented model holds two functions (the forward, its
+    # initialiser).
+    err = user_error("train", "mlp.qat.mlir", "--values", "mlp.trained.npz",
+                     "cal.npz", "--data", "data.npz", "--teacher",
+                     "mlp.qat.mlir", cwd=d)
+    assert "expected one function, found 2" in err, err

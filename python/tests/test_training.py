@@ -340,3 +340,53 @@ def test_threads_do_not_change_a_bit(qat_opt, compile_mlir):
             for a in parallel.args]
     for a, b, result in zip(parallel(*args), serial(*args), parallel.results):
         np.testing.assert_array_equal(a, b, err_msg=result.name)
+
+
+@pytest.mark.parametrize("temperature,weight", [(4.0, 0.5), (1.0, 1.0),
+                                                (2.0, 0.0)])
+def test_distillation_loss_and_gradients_match_pytorch(qat_opt, compile_mlir,
+                                                       tmp_path, temperature,
+                                                       weight):
+    """teacher=: a frozen MLP's logits are the soft targets inlined into the
+    step; the loss (1 - w) CE + w T^2 KL(softmax(t / T) || softmax(s / T))
+    and every gradient against PyTorch autograd (F.kl_div, batchmean)."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    rng = np.random.default_rng(11)
+    x, labels = separable_data(rng)
+    teacher_values = init_mlp(rng)
+    teacher_values["b2"] = (rng.standard_normal(3) * 0.5).astype(F32)
+    np.savez(tmp_path / "teacher.npz", **teacher_values)
+    teacher = tmp_path / "teacher.mlir"
+    teacher.write_text(qat_opt(MLP, f"--qat-freeze=values={tmp_path}/"
+                                    "teacher.npz function=mlp"))
+    model = compile_mlir(qat_opt(MLP, "--qat-build-train-step="
+                                 f"teacher={teacher} distill-temperature="
+                                 f"{temperature} distill-weight={weight}"),
+                         name=f"mlp_distill_{int(temperature)}_"
+                              f"{int(10 * weight)}")
+    values = init_mlp(rng)
+    got = named_call(model.gradients, dict(values, x=x, labels=labels))
+
+    def forward(p, xt):
+        h = torch.relu(xt @ p["w1"] + p["b1"])
+        return h @ p["w2"] + p["b2"]
+
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in values.items()}
+    xt = torch.tensor(x)
+    with torch.no_grad():
+        t = forward({k: torch.tensor(v) for k, v in teacher_values.items()},
+                    xt)
+    s = forward(p, xt)
+    hard = functional.cross_entropy(s, torch.tensor(labels, dtype=torch.long))
+    soft = functional.kl_div(functional.log_softmax(s / temperature, 1),
+                             functional.softmax(t / temperature, 1),
+                             reduction="batchmean")
+    loss = (1 - weight) * hard + weight * temperature ** 2 * soft
+    loss.backward()
+    np.testing.assert_allclose(got["loss"], loss.item(), rtol=1e-5)
+    for name, tensor in p.items():
+        expected = tensor.grad.numpy()
+        np.testing.assert_allclose(got[f"grad:{name}"], expected, rtol=1e-4,
+                                   atol=1e-6 * float(np.abs(expected).max()),
+                                   err_msg=name)

@@ -125,6 +125,15 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     Option<"pruneInitialSparsity", "prune-initial-sparsity", "double", "0.0",
            "sparsity schedule: s_i of the polynomial decay to each mask's "
            "target sparsity">,
+    Option<"teacher", "teacher", "std::string", "\"\"",
+           "distillation: an MLIR file whose one function (the teacher's "
+           "frozen forward: the forward's inputs to logits of its result "
+           "type) is inlined into the loss">,
+    Option<"distillTemperature", "distill-temperature", "double", "4.0",
+           "distillation: the softmax temperature T">,
+    Option<"distillWeight", "distill-weight", "double", "0.5",
+           "distillation: the weight of T^2 KL(teacher || student); the "
+           "cross-entropy gets 1 - weight">,
     ListOption<"functions", "functions", "std::string",
                "the generated functions to keep (default: all; calibration "
                "needs calibrate,qparams)">,

@@ -54,6 +54,16 @@ struct TrainStepOptions {
   /// schedule (each mask follows the weights at every forward).
   int64_t pruneBegin = 0, pruneEnd = -1, pruneEvery = 100;
   double pruneInitialSparsity = 0.0;
+  /// Knowledge distillation (cross-entropy only): the path of an MLIR file
+  /// holding one function, the teacher's frozen forward, that takes the
+  /// forward's inputs and returns logits of the forward's result type. Its
+  /// body is inlined into every generated function that computes the loss,
+  /// which becomes (1 - distillWeight) * cross-entropy + distillWeight *
+  /// T^2 * KL(softmax(teacher / T) || softmax(logits / T)), T =
+  /// distillTemperature. Empty: no teacher.
+  std::string teacher;
+  double distillTemperature = 4.0;
+  double distillWeight = 0.5;
   /// The generated functions to keep (train_step, train_gradients,
   /// apply_update, gradients, eval_step, calibrate, qparams); empty: all.
   /// Calibration compiles just calibrate and qparams.
@@ -81,6 +91,9 @@ void assignTrainStepOptions(To &to, const From &from) {
   to.pruneEnd = from.pruneEnd;
   to.pruneEvery = from.pruneEvery;
   to.pruneInitialSparsity = from.pruneInitialSparsity;
+  to.teacher = from.teacher;
+  to.distillTemperature = from.distillTemperature;
+  to.distillWeight = from.distillWeight;
   // Three list types (std::vector, the pass's SmallVector, the pipeline's
   // ListOption) share clear and push_back.
   to.functions.clear();
