@@ -238,16 +238,18 @@ def train_point(text: str, values: Dict[str, np.ndarray], bits: Dict[str, int],
                 act_bits: int, train: Split, test: Split, epochs: float,
                 lr: float, workdir: str, tag: str,
                 last_act_bits: Optional[int] = None,
-                progress: bool = False) -> Tuple[float, int]:
+                progress: bool = False,
+                teacher: Optional[str] = None) -> Tuple[float, int]:
     """QAT of `text` at `bits` per layer (loss-aware initial scales, Adam
-    at `lr`), frozen and converted: (deployed accuracy on `test`,
+    at `lr`; distilled from `teacher`, a workflow.teacher_file, when
+    given), frozen and converted: (deployed accuracy on `test`,
     simulation/deployment flips)."""
     import os
     config = write_config(os.path.join(workdir, f"{tag}.json"), bits)
     q_text = workflow.instrument(text, max(bits.values()), act_bits, config,
                                  last_act_bits=last_act_bits)
     trainer = workflow.Trainer(q_text, values, workdir, tag,
-                               optimizer="adam")
+                               optimizer="adam", teacher=teacher)
     trainer.calibrate(train.x)
     trainer.refine_scales(train)
     if epochs > 0:
