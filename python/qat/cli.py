@@ -808,7 +808,9 @@ def parser() -> argparse.ArgumentParser:
                         "among them); 0: only predict")
     c.add_argument("--epochs", type=NON_NEGATIVE, default=1,
                    help="QAT epochs per trained point (Adam)")
-    c.add_argument("--lr", type=POSITIVE, default=1e-4)
+    c.add_argument("--lr", type=POSITIVE, default=1e-3,
+                   help="Adam learning rate of the trained points (1e-3 beat "
+                        "1e-4 and 3e-4 at 2 bits; docs/Training.md)")
     c.add_argument("-o", "--output", help="output folder (default: "
                    "<model>.search): mixed.json (the instrument config), "
                    "search.md, pareto.png")
