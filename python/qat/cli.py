@@ -18,6 +18,7 @@ User mistakes print one line, `error: ...`, and a hint; exit status 1.
 """
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -406,6 +407,10 @@ def cmd_search(args):
     if len(widths) < 2 or not all(2 <= w <= 16 for w in widths):
         raise UsageError(f"--weight-bits: expected at least two widths in "
                          f"2-16, got '{args.weight_bits}'")
+    if (args.budget_kib is None) == (args.budget_us is None):
+        raise UsageError("expected one budget, --budget-kib (weights) or "
+                         "--budget-us (predicted batch-1 latency), got " +
+                         ("both" if args.budget_kib else "neither"))
     values = _load_values(args.values)
     out_dir = args.output or _default_out(args.model, ".search")
     os.makedirs(out_dir, exist_ok=True)
@@ -415,30 +420,45 @@ def cmd_search(args):
     train = datasets.Split(datasets.fit(train.x, shape, args.data), train.y)
     test = _data(args, "test")
     test = datasets.Split(datasets.fit(test.x, shape, args.data), test.y)
-    budget = int(args.budget_kib * 1024)
     log = (lambda m: None) if args.quiet else print
     log(f"sensitivity: each layer at {', '.join(map(str, widths[1:]))} "
-        f"bits, the others at {widths[0]}")
-    layers, base, cost = search.sensitivities(
+        f"bits, the others at {widths[0]}" +
+        ("; batch-1 latency of each deployed" if args.budget_us else ""))
+    layers, base, cost, latency = search.sensitivities(
         text, values, train, widths, args.act_bits, work,
-        last_act_bits=args.last_act_bits, log=log)
-    chosen = search.choose(layers, cost, widths, budget)
+        last_act_bits=args.last_act_bits, latency=bool(args.budget_us),
+        log=log)
+    if latency:
+        budget, measure = args.budget_us * 1e-6, latency.predict
+    else:
+        budget = int(args.budget_kib * 1024)
+
+        def measure(bits):
+            return search.weight_bytes(layers, bits)
+    chosen = search.choose(layers, cost, widths, budget, measure)
     if chosen is None:
+        if latency:
+            fastest = min(measure({l.name: b for l, b in zip(layers, combo)})
+                          for combo in itertools.product(
+                              widths, repeat=len(layers)))
+            raise UsageError(f"--budget-us {args.budget_us:g}: the fastest "
+                             f"widths are predicted at {1e6 * fastest:.1f} us")
         smallest = search.weight_bytes(layers, {l.name: widths[-1]
                                                 for l in layers})
         raise UsageError(f"--budget-kib {args.budget_kib:g}: even all "
                          f"layers at {widths[-1]} bits take "
                          f"{smallest / 1024:.1f} KiB")
-    front = search.pareto_front(layers, cost, widths)
+    front = search.pareto_front(layers, cost, widths, measure)
     if all(p[2] != chosen for p in front):  # a tie with a front point
-        front = sorted(front + [(search.weight_bytes(layers, chosen),
+        front = sorted(front + [(measure(chosen),
                                  sum(cost.get(k, 0.0)
                                      for k in chosen.items()), chosen)],
                        key=lambda p: (p[0], p[1]))
     index = next(i for i, p in enumerate(front) if p[2] == chosen)
     points, reference = [], None
     to_train = [p[2] for p in search.spread(front, args.front_points, index)]
-    for size, predicted, bits in front:
+    for _, predicted, bits in front:
+        size = search.weight_bytes(layers, bits)
         point = search.Point(bits, size, predicted)
         if bits in to_train:
             tag = "search_" + "_".join(map(str, bits.values()))
@@ -467,11 +487,14 @@ def cmd_search(args):
     config = search.write_config(os.path.join(out_dir, "mixed.json"), chosen)
     report = search.write_report(out_dir, layers, base, cost, widths, budget,
                                  chosen, points, reference,
-                                 plot=not args.no_plots)
+                                 plot=not args.no_plots, latency=latency)
     size = search.weight_bytes(layers, chosen)
+    within = (f"{1e6 * latency.predict(chosen):.1f} us predicted (budget "
+              f"{args.budget_us:g} us)" if latency else
+              f"(budget {args.budget_kib:g})")
     print(f"chosen: {', '.join(f'{n} {b}' for n, b in chosen.items())} "
-          f"bits, {size / 1024:.1f} KiB of weights (budget "
-          f"{args.budget_kib:g}) -> {config}; report {report}")
+          f"bits, {size / 1024:.1f} KiB of weights {within} -> {config}; "
+          f"report {report}")
 
 
 def cmd_check(args):
@@ -790,13 +813,17 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=cmd_eval)
 
     c = command("search", "mixed precision: weight bits per layer under a "
-                "size budget, from measured sensitivity; the Pareto front "
-                "trained and deployed (docs/Training.md)")
+                "size or latency budget, from measured sensitivity; the "
+                "Pareto front trained and deployed (docs/Training.md)")
     c.add_argument("model", help="float model (.mlir from import or train)")
     c.add_argument("--values", nargs="+",
                    help=".npz files of trained float values (required)")
-    c.add_argument("--budget-kib", type=POSITIVE, required=True,
+    c.add_argument("--budget-kib", type=POSITIVE,
                    help="the deployed weights' size limit, KiB")
+    c.add_argument("--budget-us", type=POSITIVE,
+                   help="instead: the limit of the predicted batch-1 latency, "
+                        "microseconds (each layer's width measured alone on "
+                        "the deployed program, the changes summed)")
     c.add_argument("--weight-bits", default="8,4,2",
                    help="candidate weight widths, comma-separated")
     c.add_argument("--act-bits", type=int, default=8)

@@ -270,7 +270,7 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
     if mixed and out_dir is not None:
         _log(f"[{name}] mixed precision: sensitivity of each layer at "
              f"{', '.join(map(str, MIXED_WIDTHS[1:]))}-bit weights", quiet)
-        layers, base, cost = search.sensitivities(
+        layers, base, cost, _ = search.sensitivities(
             imported.text, float_values, train, MIXED_WIDTHS, 8, work,
             last_act_bits=8, log=lambda m: _log(m, quiet))
         widest = {layer.name: MIXED_WIDTHS[0] for layer in layers}

@@ -7,9 +7,11 @@
    its loss on held-out labelled batches compared with the all-widest
    network's. The loss change of a layer at a width is its sensitivity.
 2. Choice: the widths that minimise the summed sensitivities with the
-   weights' stored size within the budget (`choose`: exact over all
+   weights' stored size, or the predicted batch-1 latency (`Latency`: the
+   deployed program's, measured with each layer narrowed alone, the
+   changes summed), within the budget (`choose`: exact over all
    combinations up to EXHAUSTIVE_LIMIT of them, else greedy by loss per
-   byte saved).
+   byte or second saved).
 3. The Pareto front of that model (size against predicted loss change),
    and on request QAT of its points: deployed accuracy against size, as a
    table and a plot.
@@ -22,7 +24,8 @@ pack-int4 stores them), 4 bytes per bias value.
 import itertools
 import json
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 
@@ -94,14 +97,35 @@ def weight_bytes(layers: Sequence[Layer], bits: Dict[str, int]) -> int:
                for layer in layers)
 
 
+class Latency(NamedTuple):
+    """Predicted batch-1 latency of the deployed program: `base` seconds
+    with every layer at the widest width, plus `delta[(layer, bits)]` for
+    each layer at a narrower one (measured with that layer alone
+    narrowed)."""
+    base: float
+    delta: Dict[Tuple[str, int], float]
+
+    def predict(self, bits: Dict[str, int]) -> float:
+        return self.base + sum(self.delta.get(k, 0.0) for k in bits.items())
+
+
+#: What a budget limits: the widths' weight bytes, predicted seconds, ...
+Measure = Callable[[Dict[str, int]], float]
+
+
 def choose(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
-           widths: Sequence[int], budget: int) -> Optional[Dict[str, int]]:
+           widths: Sequence[int], budget: float,
+           measure: Optional[Measure] = None) -> Optional[Dict[str, int]]:
     """Widths per layer minimising the summed `cost[(layer, bits)]` (the
-    widest width costs 0) with weight_bytes within `budget`; None when even
-    the narrowest widths exceed it. Exact over every combination when there
-    are at most EXHAUSTIVE_LIMIT, else greedy: from the widest, narrow
-    the layer with the least cost per byte saved until within budget."""
+    widest width costs 0) with `measure` (default weight_bytes) within
+    `budget`; None when even the narrowest widths exceed it. Exact over
+    every combination when there are at most EXHAUSTIVE_LIMIT, else
+    greedy: from the widest, narrow the layer with the least cost per unit
+    of the measure saved until within budget."""
     widths = sorted(set(widths), reverse=True)
+    if measure is None:
+        def measure(bits):
+            return weight_bytes(layers, bits)
 
     def total(bits):
         return sum(cost.get((name, b), 0.0) for name, b in bits.items())
@@ -110,22 +134,22 @@ def choose(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
         best, best_cost = None, np.inf
         for combo in itertools.product(widths, repeat=len(layers)):
             bits = {layer.name: b for layer, b in zip(layers, combo)}
-            if weight_bytes(layers, bits) > budget:
+            if measure(bits) > budget:
                 continue
             c = total(bits)
             if c < best_cost:
                 best, best_cost = bits, c
         return best
     bits = {layer.name: widths[0] for layer in layers}
-    while weight_bytes(layers, bits) > budget:
+    while measure(bits) > budget:
         moves = []
         for layer in layers:
             at = widths.index(bits[layer.name])
             if at + 1 == len(widths):
                 continue
             narrower = widths[at + 1]
-            saved = (code_bytes(layer.shape, bits[layer.name]) -
-                     code_bytes(layer.shape, narrower))
+            saved = measure(bits) - measure(dict(bits,
+                                                 **{layer.name: narrower}))
             if saved <= 0:
                 continue
             extra = (cost.get((layer.name, narrower), 0.0) -
@@ -139,30 +163,34 @@ def choose(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
 
 
 def pareto_front(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
-                 widths: Sequence[int]) -> List[Tuple[int, float,
-                                                      Dict[str, int]]]:
-    """(bytes, predicted loss change, widths) of every combination no other
-    beats on both, smallest first; over all combinations up to
-    EXHAUSTIVE_LIMIT, else the greedy path from the widest."""
+                 widths: Sequence[int], measure: Optional[Measure] = None
+                 ) -> List[Tuple[float, float, Dict[str, int]]]:
+    """(measure, predicted loss change, widths) of every combination no
+    other beats on both, smallest first (`measure` as for `choose`); over
+    all combinations up to EXHAUSTIVE_LIMIT, else the greedy path from the
+    widest."""
     widths = sorted(set(widths), reverse=True)
+    if measure is None:
+        def measure(bits):
+            return weight_bytes(layers, bits)
     if len(widths) ** len(layers) <= EXHAUSTIVE_LIMIT:
         points = []
         for combo in itertools.product(widths, repeat=len(layers)):
             bits = {layer.name: b for layer, b in zip(layers, combo)}
-            points.append((weight_bytes(layers, bits),
+            points.append((measure(bits),
                            sum(cost.get((n, b), 0.0)
                                for n, b in bits.items()), bits))
     else:
-        points, budget = [], weight_bytes(
-            layers, {layer.name: widths[0] for layer in layers})
+        points, budget = [], measure(
+            {layer.name: widths[0] for layer in layers})
         while True:
-            bits = choose(layers, cost, widths, budget)
+            bits = choose(layers, cost, widths, budget, measure)
             if bits is None:
                 break
-            size = weight_bytes(layers, bits)
+            size = measure(bits)
             points.append((size, sum(cost.get((n, b), 0.0)
                                      for n, b in bits.items()), bits))
-            budget = size - 1
+            budget = np.nextafter(size, -np.inf)
     points.sort(key=lambda p: (p[0], p[1]))
     front, best = [], np.inf
     for size, loss, bits in points:
@@ -184,20 +212,30 @@ def write_config(path: str, bits: Dict[str, int]) -> str:
     return path
 
 
+class Sensitivity(NamedTuple):
+    layers: List[Layer]
+    base_loss: float                       # all layers at the widest width
+    cost: Dict[Tuple[str, int], float]     # (layer, bits) -> loss change
+    latency: Optional[Latency] = None      # when measured
+
+
 def sensitivities(text: str, values: Dict[str, np.ndarray], data: Split,
                   widths: Sequence[int], act_bits: int, workdir: str,
                   calibrate_batches: int = 16, loss_batches: int = 16,
                   progress: bool = False, last_act_bits: Optional[int] = None,
-                  log=print) -> Tuple[List[Layer], float,
-                                      Dict[Tuple[str, int], float]]:
-    """(layers, the all-widest loss, {(layer, bits): loss change}) of the
-    float network `text` with trained `values`, measured as the module
-    docstring says: calibration on the first batches of `data`, the loss
-    on the batches after them."""
+                  latency: bool = False, log=print) -> Sensitivity:
+    """The loss change of each layer at each narrower width of the float
+    network `text` with trained `values`, measured as the module docstring
+    says: calibration on the first batches of `data`, the loss on the
+    batches after them. With `latency`, also each variant's deployed
+    batch-1 latency (frozen, converted, compiled, the median of 200
+    calls): the Latency model."""
     import os
     widest = max(widths)
+    single = workflow.with_batch(text, 1) if latency else None
 
-    def measure(config: Optional[str], tag: str) -> Tuple[str, float]:
+    def measure(config: Optional[str], tag: str
+                ) -> Tuple[str, float, Optional[float]]:
         q_text = workflow.instrument(text, widest, act_bits, config,
                                      last_act_bits=last_act_bits)
         trainer = workflow.Trainer(q_text, values, workdir, tag,
@@ -209,20 +247,35 @@ def sensitivities(text: str, values: Dict[str, np.ndarray], data: Split,
         start = calibrate_batches * trainer.batch
         held = Split(data.x[start:start + loss_batches * trainer.batch],
                      data.y[start:start + loss_batches * trainer.batch])
-        return q_text, trainer.loss(held, loss_batches)
+        seconds = None
+        if latency:
+            fn = workflow.forward_function(q_text)
+            deployed = workflow.convert(workflow.freeze(workflow.instrument(
+                single, widest, act_bits, config,
+                last_act_bits=last_act_bits), trainer.values, fn))
+            seconds = workflow.latency(
+                pipeline.load(deployed, workdir, tag + "_b1")[fn], {},
+                data.x)
+        return q_text, trainer.loss(held, loss_batches), seconds
 
-    q_text, base = measure(None, "search_base")
+    q_text, base, base_seconds = measure(None, "search_base")
     layers = layers_of(q_text)
-    cost = {}
+    cost, delta = {}, {}
     for layer in layers:
         for bits in sorted(set(widths), reverse=True)[1:]:
             config = os.path.join(workdir, f"search_{layer.name}_{bits}.json")
             write_config(config, {layer.name: bits})
-            _, loss = measure(config, f"search_{layer.name}_{bits}")
+            _, loss, seconds = measure(config, f"search_{layer.name}_{bits}")
             cost[(layer.name, bits)] = loss - base
+            timing = ""
+            if latency:
+                delta[(layer.name, bits)] = seconds - base_seconds
+                timing = (f", batch-1 latency {1e6 * seconds:.1f} us "
+                          f"({1e6 * (seconds - base_seconds):+.1f})")
             log(f"  {layer.name} at {bits} bits: loss {loss:.4f} "
-                f"({loss - base:+.4f})")
-    return layers, base, cost
+                f"({loss - base:+.4f}){timing}")
+    return Sensitivity(layers, base, cost,
+                       Latency(base_seconds, delta) if latency else None)
 
 
 class Point(NamedTuple):
@@ -279,41 +332,61 @@ def spread(front: Sequence, count: int, chosen: Optional[int] = None) -> List:
 
 def write_report(out_dir: str, layers: Sequence[Layer], base_loss: float,
                  cost: Dict[Tuple[str, int], float], widths: Sequence[int],
-                 budget: int, chosen: Dict[str, int], points: List[Point],
+                 budget: float, chosen: Dict[str, int], points: List[Point],
                  reference: Optional[Tuple[int, float]] = None,
-                 plot: bool = True) -> str:
+                 plot: bool = True, latency: Optional[Latency] = None
+                 ) -> str:
     """search.md (sensitivities, the chosen widths, the front) and
-    pareto.png in `out_dir`; returns the report's path. `reference`: the
-    all-widest network's (bytes, deployed accuracy) when trained."""
+    pareto.png in `out_dir`; returns the report's path. `budget`: weight
+    bytes, or with `latency` (the budget is then on it) seconds.
+    `reference`: the all-widest network's (bytes, deployed accuracy) when
+    trained."""
     import os
     widest = max(widths)
     narrower = sorted(set(widths), reverse=True)[1:]
+    all_widest = {l.name: widest for l in layers}
+
+    def us(bits):
+        return f"{1e6 * latency.predict(bits):.1f}"
+
+    limit = (f"{1e6 * budget:.1f} us of predicted batch-1 latency" if latency
+             else f"{budget / 1024:.1f} KiB of weights")
     lines = ["# Mixed-precision search", "",
-             f"Budget {budget / 1024:.1f} KiB of weights; all layers at "
-             f"{widest} bits: "
-             f"{weight_bytes(layers, {l.name: widest for l in layers}) / 1024:.1f}"
-             f" KiB, loss {base_loss:.4f}.", "",
-             "## Sensitivity (loss change with one layer narrowed)", "",
+             f"Budget {limit}; all layers at {widest} bits: "
+             f"{weight_bytes(layers, all_widest) / 1024:.1f} KiB" +
+             (f", {us(all_widest)} us" if latency else "") +
+             f", loss {base_loss:.4f}.", "",
+             "## Sensitivity (loss change with one layer narrowed" +
+             ("; batch-1 latency change, us" if latency else "") + ")", "",
              "| layer | weight shape | " +
              " | ".join(f"{b} bits" for b in narrower) + " |",
              "|---|---|" + "---|" * len(narrower)]
     for layer in layers:
+        cells = []
+        for b in narrower:
+            cell = f"{cost[(layer.name, b)]:+.4f}"
+            if latency:
+                cell += f"; {1e6 * latency.delta[(layer.name, b)]:+.1f}"
+            cells.append(cell)
         lines.append(f"| {layer.name} | {'x'.join(map(str, layer.shape))} | " +
-                     " | ".join(f"{cost[(layer.name, b)]:+.4f}"
-                                for b in narrower) + " |")
+                     " | ".join(cells) + " |")
     lines += ["", "## Chosen", "",
               "| layer | weight bits |", "|---|---|"]
     lines += [f"| {name} | {b} |" for name, b in chosen.items()]
-    lines += ["", f"{weight_bytes(layers, chosen) / 1024:.1f} KiB of weights.",
+    lines += ["", f"{weight_bytes(layers, chosen) / 1024:.1f} KiB of weights" +
+              (f", {us(chosen)} us predicted" if latency else "") + ".",
               "", "## Pareto front", "",
-              "| weights (KiB) | widths | predicted loss change | "
+              "| weights (KiB) | " +
+              ("predicted latency (us) | " if latency else "") +
+              "widths | predicted loss change | "
               "deployed accuracy | sim/deploy flips |",
-              "|---|---|---|---|---|"]
+              "|---|---|---|---|---|" + ("---|" if latency else "")]
     for p in points:
         acc = "-" if p.accuracy is None else f"{100 * p.accuracy:.2f}%"
         flips = "-" if p.flips is None else str(p.flips)
         mark = " (chosen)" if p.bits == chosen else ""
-        lines.append(f"| {p.weight_bytes / 1024:.1f} | "
+        lines.append(f"| {p.weight_bytes / 1024:.1f} | " +
+                     (f"{us(p.bits)} | " if latency else "") +
                      f"{', '.join(str(b) for b in p.bits.values())}{mark} | "
                      f"{p.predicted:+.4f} | {acc} | {flips} |")
     if reference:
@@ -324,23 +397,29 @@ def write_report(out_dir: str, layers: Sequence[Layer], base_loss: float,
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from qat.report import _save
+
+        def x_of(p):
+            return (1e6 * latency.predict(p.bits) if latency
+                    else p.weight_bytes / 1024)
         trained = [p for p in points if p.accuracy is not None]
         fig, ax = plt.subplots(figsize=(6, 4))
         if trained:
-            ax.plot([p.weight_bytes / 1024 for p in trained],
+            ax.plot([x_of(p) for p in trained],
                     [100 * p.accuracy for p in trained], "o-",
                     label="front, QAT deployed")
             ax.set_ylabel("deployed accuracy (%)")
         else:
-            ax.plot([p.weight_bytes / 1024 for p in points],
+            ax.plot([x_of(p) for p in points],
                     [p.predicted for p in points], "o-",
                     label="front (predicted)")
             ax.set_ylabel("predicted loss change")
         if reference:
             ax.axhline(100 * reference[1], color="gray", ls="--",
                        label=f"all {widest}-bit")
-        ax.axvline(budget / 1024, color="red", ls=":", label="budget")
-        ax.set_xlabel("weights (KiB)")
+        ax.axvline(1e6 * budget if latency else budget / 1024, color="red",
+                   ls=":", label="budget")
+        ax.set_xlabel("predicted batch-1 latency (us)" if latency
+                      else "weights (KiB)")
         ax.legend()
         images = []
         _save(fig, out_dir, "pareto.png", "Pareto front", images)

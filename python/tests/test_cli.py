@@ -796,3 +796,36 @@ def test_train_distils_from_a_frozen_teacher(project, tmp_path):
                      "cal.npz", "--data", "data.npz", "--teacher",
                      "mlp.qat.mlir", cwd=d)
     assert "expected one function, found 2" in err, err
+
+
+def test_search_under_a_latency_budget(project, tmp_path):
+    """`search --budget-us`: each variant's deployed batch-1 latency is
+    measured; the chosen widths' predicted latency is within the budget
+    and the report shows the latency changes; an impossible budget names
+    the fastest prediction; one budget, not two or none."""
+    import shutil
+    d = tmp_path
+    for name in ("mlp.onnx", "data.npz"):
+        shutil.copy(project / name, d / name)
+    ok("import", "mlp.onnx", "--batch", 32, cwd=d)
+    out = ok("search", "mlp.mlir", "--values", "mlp.npz", "--data",
+             "data.npz", "--budget-us", 1000, "--front-points", 0, "-q",
+             cwd=d)
+    predicted = float(re.search(r"KiB of weights ([0-9.]+) us predicted "
+                                r"\(budget 1000 us\)", out).group(1))
+    assert 0 < predicted <= 1000, out
+    report = (d / "mlp.search" / "search.md").read_text()
+    assert "us of predicted batch-1 latency" in report, report
+    assert "| predicted latency (us) |" in report, report
+    assert re.search(r"\| matmul_0 \| 784x32 \| [-+][0-9.]+; [-+][0-9.]+ \|",
+                     report), report
+    err = user_error("search", "mlp.mlir", "--values", "mlp.npz", "--data",
+                     "data.npz", "--budget-us", 0.001, "--front-points", 0,
+                     cwd=d)
+    assert "--budget-us 0.001: the fastest widths are predicted at" in err
+    err = user_error("search", "mlp.mlir", "--values", "mlp.npz",
+                     "--budget-us", 10, "--budget-kib", 10, cwd=d)
+    assert "expected one budget, --budget-kib (weights) or --budget-us" \
+        " (predicted batch-1 latency), got both" in err, err
+    err = user_error("search", "mlp.mlir", "--values", "mlp.npz", cwd=d)
+    assert "got neither" in err, err

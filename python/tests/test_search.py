@@ -57,6 +57,43 @@ def test_choose_is_the_cheapest_within_the_budget(seed):
         assert got == pytest.approx(expected)
 
 
+
+@pytest.mark.parametrize("exhaustive", [True, False])
+def test_choose_under_a_latency_budget(monkeypatch, exhaustive):
+    """A Latency model as the measure (4-bit layers slower, 2-bit faster,
+    as measured on the CPU kernels): the choice is within the predicted
+    budget and, exhaustively, the cheapest combination that is (brute
+    force here); greedily, within budget and never below the optimum."""
+    if not exhaustive:
+        monkeypatch.setattr(search, "EXHAUSTIVE_LIMIT", 0)
+    rng = np.random.default_rng(3)
+    cost = {(l.name, b): float(rng.random()) * (9 - b)
+            for l in LAYERS for b in (4, 2)}
+    delta = {(l.name, b): float(rng.normal(0.0, 2e-6)) for l in LAYERS
+             for b in (4, 2)}
+    latency = search.Latency(20e-6, delta)
+    everything = []
+    for combo in itertools.product(WIDTHS, repeat=len(LAYERS)):
+        bits = {l.name: b for l, b in zip(LAYERS, combo)}
+        seconds = 20e-6 + sum(delta.get(k, 0.0) for k in bits.items())
+        assert latency.predict(bits) == pytest.approx(seconds)
+        everything.append((seconds, sum(cost.get(k, 0.0)
+                                        for k in bits.items())))
+    for budget in sorted(s for s, _ in everything)[::40]:
+        bits = search.choose(LAYERS, cost, WIDTHS, budget, latency.predict)
+        optimum = min(c for s, c in everything if s <= budget)
+        if bits is None:
+            assert not exhaustive
+            continue
+        assert latency.predict(bits) <= budget
+        got = sum(cost.get(k, 0.0) for k in bits.items())
+        if exhaustive:
+            assert got == pytest.approx(optimum)
+        else:
+            assert got >= optimum - 1e-12
+    front = search.pareto_front(LAYERS, cost, WIDTHS, latency.predict)
+    assert all(a[0] < b[0] and a[1] > b[1] for a, b in zip(front, front[1:]))
+
 def test_greedy_choice_respects_the_budget(monkeypatch):
     """Beyond EXHAUSTIVE_LIMIT combinations the greedy path: within the
     budget, never better than the optimum, and the front it traces is
