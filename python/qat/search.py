@@ -228,14 +228,14 @@ def sensitivities(text: str, values: Dict[str, np.ndarray], data: Split,
     network `text` with trained `values`, measured as the module docstring
     says: calibration on the first batches of `data`, the loss on the
     batches after them. With `latency`, also each variant's deployed
-    batch-1 latency (frozen, converted, compiled, the median of 200
-    calls): the Latency model."""
+    batch-1 latency (frozen, converted, compiled; timed by
+    `interleaved_latency`): the Latency model."""
     import os
     widest = max(widths)
     single = workflow.with_batch(text, 1) if latency else None
 
-    def measure(config: Optional[str], tag: str
-                ) -> Tuple[str, float, Optional[float]]:
+    def measure(config: Optional[str], tag: str):
+        """(instrumented text, loss, the deployed batch-1 entry or None)."""
         q_text = workflow.instrument(text, widest, act_bits, config,
                                      last_act_bits=last_act_bits)
         trainer = workflow.Trainer(q_text, values, workdir, tag,
@@ -247,35 +247,64 @@ def sensitivities(text: str, values: Dict[str, np.ndarray], data: Split,
         start = calibrate_batches * trainer.batch
         held = Split(data.x[start:start + loss_batches * trainer.batch],
                      data.y[start:start + loss_batches * trainer.batch])
-        seconds = None
+        entry = None
         if latency:
             fn = workflow.forward_function(q_text)
             deployed = workflow.convert(workflow.freeze(workflow.instrument(
                 single, widest, act_bits, config,
                 last_act_bits=last_act_bits), trainer.values, fn))
-            seconds = workflow.latency(
-                pipeline.load(deployed, workdir, tag + "_b1")[fn], {},
-                data.x)
-        return q_text, trainer.loss(held, loss_batches), seconds
+            entry = pipeline.load(deployed, workdir, tag + "_b1")[fn]
+        return q_text, trainer.loss(held, loss_batches), entry
 
-    q_text, base, base_seconds = measure(None, "search_base")
+    q_text, base, base_entry = measure(None, "search_base")
     layers = layers_of(q_text)
-    cost, delta = {}, {}
+    cost, entries = {}, {}
     for layer in layers:
         for bits in sorted(set(widths), reverse=True)[1:]:
             config = os.path.join(workdir, f"search_{layer.name}_{bits}.json")
             write_config(config, {layer.name: bits})
-            _, loss, seconds = measure(config, f"search_{layer.name}_{bits}")
+            _, loss, entries[(layer.name, bits)] = measure(
+                config, f"search_{layer.name}_{bits}")
             cost[(layer.name, bits)] = loss - base
-            timing = ""
-            if latency:
-                delta[(layer.name, bits)] = seconds - base_seconds
-                timing = (f", batch-1 latency {1e6 * seconds:.1f} us "
-                          f"({1e6 * (seconds - base_seconds):+.1f})")
             log(f"  {layer.name} at {bits} bits: loss {loss:.4f} "
-                f"({loss - base:+.4f}){timing}")
-    return Sensitivity(layers, base, cost,
-                       Latency(base_seconds, delta) if latency else None)
+                f"({loss - base:+.4f})")
+    if not latency:
+        return Sensitivity(layers, base, cost)
+    keys = list(entries)
+    seconds = interleaved_latency([base_entry] + [entries[k] for k in keys],
+                                  data.x)
+    delta = {k: s - seconds[0] for k, s in zip(keys, seconds[1:])}
+    log(f"  batch-1 latency, all at {widest} bits: {1e6 * seconds[0]:.1f} us; " +
+        ", ".join(f"{n} at {b}: {1e6 * d:+.1f}" for (n, b), d in
+                  delta.items()))
+    return Sensitivity(layers, base, cost, Latency(seconds[0], delta))
+
+
+def interleaved_latency(entries: Sequence, x: np.ndarray, rounds: int = 15,
+                        calls: int = 40) -> List[float]:
+    """Median seconds per call of each of `entries` on one batch of `x`:
+    `rounds` rounds that each time every entry in turn (`calls` calls,
+    their median), the median over the rounds; so that a drift of the
+    machine's speed meets every entry alike."""
+    import time
+    prepared = []
+    for entry in entries:
+        info = entry.args[0]
+        args = pipeline.arguments(entry, {info.name: np.ascontiguousarray(
+            x[:info.shape[0]])})
+        for _ in range(10):
+            entry(*args)
+        prepared.append((entry, args))
+    medians = [[] for _ in entries]
+    for _ in range(rounds):
+        for k, (entry, args) in enumerate(prepared):
+            times = []
+            for _ in range(calls):
+                t = time.perf_counter()
+                entry(*args)
+                times.append(time.perf_counter() - t)
+            medians[k].append(float(np.median(times)))
+    return [float(np.median(m)) for m in medians]
 
 
 class Point(NamedTuple):
