@@ -13,7 +13,10 @@ through the runtime. Patterns: dense; 50% and 75% unstructured; 2:4 and 1:4
 along the reduction axis; 75% of the 4x16 blocks (4 reduction elements x 16
 output channels, the kernel's tile). Every result is checked against numpy.
 Then the whole int8 MLP (784-256-128-10, the classifier dense) in each
-pattern. Columns: median time, speed-up over our dense kernel and over
+pattern, and the whole int8 CNN (conv16-pool-conv32-pool-fc, the demo's:
+random float weights, int8 ranges from one batch) dense and with its second
+convolution at 75% 4x16 blocks, the one layer blocks can tile (the whole
+networks' results are checked by the tests, not here). Columns: median time, speed-up over our dense kernel and over
 PyTorch's dense quantized Linear / Conv2d (onednn; this PyTorch has no sparse
 int8 CPU kernel: its sparse quantized Linear is built for neither onednn nor
 qnnpack), dense-equivalent GOP/s and share of the vpdpbusd peak, and the
@@ -32,8 +35,10 @@ import torch.nn.intrinsic.quantized as intrinsic
 
 from bench_kernels import int8_linear_mlir
 from bench_latency import LAYERS, mlp_mlir
+from bench_train import cnn_mlir, torch_net
 from common import (compile_model, machine_peak, requantize,
                     requantize_attrs, use_threads)
+from qat.pipeline import run, save_values  # noqa: E402 (common sets the path)
 
 PATTERNS = ["dense", "50%", "75%", "2:4", "1:4", "75% 4x16"]
 
@@ -41,7 +46,7 @@ PATTERNS = ["dense", "50%", "75%", "2:4", "1:4", "75% 4x16"]
 def prune(w, pattern):
     """w[k][n] (the reduction first) pruned by magnitude in `pattern`."""
     w = w.copy()
-    size = np.abs(w.astype(np.int32))
+    size = np.abs(w.astype(np.float64))  # int8 codes or float weights
     if pattern == "dense":
         return w
     if pattern.endswith("4x16"):
@@ -52,13 +57,13 @@ def prune(w, pattern):
         mask = np.ones(blocks.size, bool)
         mask[pruned] = False
         mask = np.repeat(np.repeat(mask.reshape(blocks.shape), 4, 0), 16, 1)
-        return np.where(mask, w, 0).astype(np.int8)
+        return np.where(mask, w, 0).astype(w.dtype)
     if ":" in pattern:
         keep = int(pattern[0])
         groups = size.reshape(-1, 4, size.shape[1])
         rank = np.argsort(np.argsort(-groups, axis=1, kind="stable"), axis=1)
         mask = (rank < keep).reshape(w.shape)
-        return np.where(mask, w, 0).astype(np.int8)
+        return np.where(mask, w, 0).astype(w.dtype)
     fraction = float(pattern.rstrip("%")) / 100
     order = np.argsort(size, axis=None, kind="stable")
     flat = w.reshape(-1)
@@ -135,6 +140,40 @@ def interleaved(fns, repeat):
                 fn()
             times.append((time.perf_counter() - start) / count)
     return [statistics.median(times) for times in samples]
+
+
+CNN_PARAMS = {"k0": (3, 3, 1, 16), "kb0": (16,), "k1": (3, 3, 16, 32),
+              "kb1": (32,), "w": (1568, 10), "wb": (10,)}
+
+
+def integer_cnn(text, params, image, workdir, name):
+    """bench_train's float CNN with `params`, instrumented at int8, ranges
+    from one batch (@net_init_qparams), frozen (zero weights stay zero
+    codes), converted and compiled."""
+    instrumented = run(text, "qat-instrument")
+    model = compile_model(instrumented, workdir, name + "_q")
+    init = model.net_init_qparams
+    out = init(*[dict(params, image=image)[a.name] for a in init.args])
+    values = dict(params, **{r.name: v for r, v in zip(init.results, out)})
+    path = save_values(os.path.join(workdir, name + ".npz"), values)
+    frozen = run(instrumented, "qat-freeze", values=path, function="net")
+    return compile_model(run(frozen, "qat-convert-to-integer"), workdir, name)
+
+
+def quantized_torch_cnn(batch):
+    """The same CNN in PyTorch, int8 by FX post-training quantization."""
+    import warnings
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    torch.manual_seed(0)
+    net = torch_net("CNN").eval()
+    image = torch.rand((batch, 1, 28, 28))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
+                              example_inputs=(image,))
+        prepared(image)
+        return convert_fx(prepared)
 
 
 def main():
@@ -231,6 +270,33 @@ def main():
                     return peer_model(xq)
             measure(f"MLP batch {m}",
                     2 * m * sum(ki * ni for ki, ni in LAYERS), peer, variants)
+
+        # The whole int8 CNN (conv16-pool-conv32-pool-fc, the demo's): only
+        # the second convolution can be cut in 4x16 blocks (the first has
+        # one input channel, the classifier 10 outputs), as in the demo.
+        for m in (256, 1):
+            text = cnn_mlir(m)
+            params = {name: (rng.standard_normal(shape) * 0.05).astype(
+                np.float32) for name, shape in CNN_PARAMS.items()}
+            image = rng.random((m, 28, 28, 1), dtype=np.float32)
+            variants = []
+            for pattern in ("dense", "75% 4x16"):
+                k1 = params["k1"].reshape(9 * 16, 32)
+                pruned = dict(params, k1=prune(k1, pattern).reshape(
+                    params["k1"].shape))
+                model = integer_cnn(text, pruned, image, workdir,
+                                    f"cnn{m}_{len(variants)}")
+                variants.append((pattern, model,
+                                 lambda model=model: model.net(image)))
+            peer_model = quantized_torch_cnn(m)
+            xt = torch.rand((m, 1, 28, 28))
+
+            def peer():
+                with torch.no_grad():
+                    return peer_model(xt)
+            ops = 2 * m * (28 * 28 * 9 * 16 + 14 * 14 * 9 * 16 * 32 +
+                           1568 * 10)
+            measure(f"CNN batch {m}", ops, peer, variants)
 
     print(f"threads: {args.threads} on both sides (PyTorch {torch.__version__}"
           f", int8 engine onednn, dense); medians of {args.repeat}, timed in "
