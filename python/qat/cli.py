@@ -18,7 +18,6 @@ User mistakes print one line, `error: ...`, and a hint; exit status 1.
 """
 
 import argparse
-import itertools
 import math
 import os
 import sys
@@ -431,16 +430,12 @@ def cmd_search(args):
     if latency:
         budget, measure = args.budget_us * 1e-6, latency.predict
     else:
-        budget = int(args.budget_kib * 1024)
-
-        def measure(bits):
-            return search.weight_bytes(layers, bits)
+        budget, measure = int(args.budget_kib * 1024), \
+            search.size_measure(layers)
     chosen = search.choose(layers, cost, widths, budget, measure)
     if chosen is None:
         if latency:
-            fastest = min(measure({l.name: b for l, b in zip(layers, combo)})
-                          for combo in itertools.product(
-                              widths, repeat=len(layers)))
+            fastest = min(map(measure, search.combinations(layers, widths)))
             raise UsageError(f"--budget-us {args.budget_us:g}: the fastest "
                              f"widths are predicted at {1e6 * fastest:.1f} us")
         smallest = search.weight_bytes(layers, {l.name: widths[-1]
@@ -448,12 +443,7 @@ def cmd_search(args):
         raise UsageError(f"--budget-kib {args.budget_kib:g}: even all "
                          f"layers at {widths[-1]} bits take "
                          f"{smallest / 1024:.1f} KiB")
-    front = search.pareto_front(layers, cost, widths, measure)
-    if all(p[2] != chosen for p in front):  # a tie with a front point
-        front = sorted(front + [(measure(chosen),
-                                 sum(cost.get(k, 0.0)
-                                     for k in chosen.items()), chosen)],
-                       key=lambda p: (p[0], p[1]))
+    front = search.front_with(layers, cost, widths, chosen, measure)
     index = next(i for i, p in enumerate(front) if p[2] == chosen)
     points, reference = [], None
     to_train = [p[2] for p in search.spread(front, args.front_points, index)]

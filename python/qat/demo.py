@@ -300,20 +300,14 @@ def run_network(name: str, onnx_model, train, test, workdir: str,
                      tuple(bits.values()): "QAT mixed"}
             by_variant = {r.variant: r for r in rows}
             points = []
-            for size, predicted, front_bits in search.pareto_front(
-                    layers, cost, MIXED_WIDTHS):
+            for size, predicted, front_bits in search.front_with(
+                    layers, cost, MIXED_WIDTHS, bits):
                 deployed = by_variant.get(known.get(
                     tuple(front_bits.values()), ""))
                 points.append(search.Point(
                     front_bits, size, predicted,
                     deployed.accuracy if deployed else None,
                     deployed.mismatches if deployed else None))
-            if all(p.bits != bits for p in points):
-                points.append(search.Point(bits, row.weight_bytes,
-                                           sum(cost.get(k, 0.0)
-                                               for k in bits.items()),
-                                           row.accuracy, row.mismatches))
-                points.sort(key=lambda p: p.weight_bytes)
             folder = f"search_{name}"
             os.makedirs(os.path.join(out_dir, folder), exist_ok=True)
             int8 = by_variant["QAT int8"]

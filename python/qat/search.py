@@ -113,6 +113,23 @@ class Latency(NamedTuple):
 Measure = Callable[[Dict[str, int]], float]
 
 
+def size_measure(layers: Sequence[Layer]) -> Measure:
+    """The widths' deployed weight bytes (weight_bytes) as a Measure."""
+    return lambda bits: weight_bytes(layers, bits)
+
+
+def predicted_loss(cost: Dict[Tuple[str, int], float],
+                   bits: Dict[str, int]) -> float:
+    """The summed sensitivities of `bits` (the widest width costs 0)."""
+    return sum(cost.get(k, 0.0) for k in bits.items())
+
+
+def combinations(layers: Sequence[Layer], widths: Sequence[int]):
+    """Every assignment of `widths` to `layers`, as {layer: bits}."""
+    for combo in itertools.product(widths, repeat=len(layers)):
+        yield {layer.name: b for layer, b in zip(layers, combo)}
+
+
 def choose(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
            widths: Sequence[int], budget: float,
            measure: Optional[Measure] = None) -> Optional[Dict[str, int]]:
@@ -123,20 +140,13 @@ def choose(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
     greedy: from the widest, narrow the layer with the least cost per unit
     of the measure saved until within budget."""
     widths = sorted(set(widths), reverse=True)
-    if measure is None:
-        def measure(bits):
-            return weight_bytes(layers, bits)
-
-    def total(bits):
-        return sum(cost.get((name, b), 0.0) for name, b in bits.items())
-
+    measure = measure or size_measure(layers)
     if len(widths) ** len(layers) <= EXHAUSTIVE_LIMIT:
         best, best_cost = None, np.inf
-        for combo in itertools.product(widths, repeat=len(layers)):
-            bits = {layer.name: b for layer, b in zip(layers, combo)}
+        for bits in combinations(layers, widths):
             if measure(bits) > budget:
                 continue
-            c = total(bits)
+            c = predicted_loss(cost, bits)
             if c < best_cost:
                 best, best_cost = bits, c
         return best
@@ -170,16 +180,10 @@ def pareto_front(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
     all combinations up to EXHAUSTIVE_LIMIT, else the greedy path from the
     widest."""
     widths = sorted(set(widths), reverse=True)
-    if measure is None:
-        def measure(bits):
-            return weight_bytes(layers, bits)
+    measure = measure or size_measure(layers)
     if len(widths) ** len(layers) <= EXHAUSTIVE_LIMIT:
-        points = []
-        for combo in itertools.product(widths, repeat=len(layers)):
-            bits = {layer.name: b for layer, b in zip(layers, combo)}
-            points.append((measure(bits),
-                           sum(cost.get((n, b), 0.0)
-                               for n, b in bits.items()), bits))
+        points = [(measure(bits), predicted_loss(cost, bits), bits)
+                  for bits in combinations(layers, widths)]
     else:
         points, budget = [], measure(
             {layer.name: widths[0] for layer in layers})
@@ -188,8 +192,7 @@ def pareto_front(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
             if bits is None:
                 break
             size = measure(bits)
-            points.append((size, sum(cost.get((n, b), 0.0)
-                                     for n, b in bits.items()), bits))
+            points.append((size, predicted_loss(cost, bits), bits))
             budget = np.nextafter(size, -np.inf)
     points.sort(key=lambda p: (p[0], p[1]))
     front, best = [], np.inf
@@ -197,6 +200,20 @@ def pareto_front(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
         if loss < best:
             front.append((size, loss, bits))
             best = loss
+    return front
+
+
+def front_with(layers: Sequence[Layer], cost: Dict[Tuple[str, int], float],
+               widths: Sequence[int], chosen: Dict[str, int],
+               measure: Optional[Measure] = None
+               ) -> List[Tuple[float, float, Dict[str, int]]]:
+    """pareto_front, with `chosen` in its place when a front point of the
+    same measure and predicted loss stood for it (a tie)."""
+    measure = measure or size_measure(layers)
+    front = pareto_front(layers, cost, widths, measure)
+    if all(p[2] != chosen for p in front):
+        front = sorted(front + [(measure(chosen), predicted_loss(cost, chosen),
+                                 chosen)], key=lambda p: (p[0], p[1]))
     return front
 
 
