@@ -22,13 +22,12 @@ import os
 import statistics
 import tempfile
 import time
-import warnings
 
 import numpy as np
 import torch
 
 from bench_train import cnn_mlir, mlp_mlir, torch_net
-from common import compile_model, use_threads
+from common import compile_model, fx_int8, integer_model, use_threads
 from qat.pipeline import run, save_values
 
 
@@ -60,15 +59,8 @@ def ours(kind, batch, workdir):
     image = rng.random(float_model.net.args[0].shape, dtype=np.float32)
 
     def integer(weight_bits, tag):
-        instrumented = run(text, "qat-instrument", weight_bits=weight_bits)
-        model = compile_model(instrumented, workdir, f"{kind}{batch}_{tag}q")
-        init = model.net_init_qparams
-        out = init(*[dict(params, image=image)[a.name] for a in init.args])
-        qparams = {r.name: v for r, v in zip(init.results, out)}
-        frozen = freeze(instrumented, dict(params, **qparams), workdir,
-                        f"{kind}{batch}{tag}")
-        return compile_model(run(frozen, "qat-convert-to-integer"),
-                             workdir, f"{kind}{batch}_{tag}")
+        return integer_model(text, params, image, workdir,
+                             f"{kind}{batch}_{tag}", weight_bits)
 
     int_model = integer(8, "int8")
     int4_model = integer(4, "int4")  # W4A8, weights packed two per byte
@@ -88,14 +80,7 @@ def pytorch(kind, batch):
     image = torch.rand((batch, 1, 28, 28))
     with torch.no_grad():
         t_float = per_call(lambda: net(image))
-        from torch.ao.quantization import get_default_qconfig_mapping
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
-                                  example_inputs=(image,))
-            prepared(image)
-            quantized = convert_fx(prepared)
+        quantized = fx_int8(net, image)
         t_int = per_call(lambda: quantized(image))
     sizes = []
     for model in (net, quantized):

@@ -25,12 +25,11 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 
 import numpy as np
 import torch
 
-from common import compile_model, machine_peak, use_threads
+from common import compile_model, fx_int8, machine_peak, use_threads
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "python", "tests"))
@@ -161,15 +160,9 @@ def int8_program(name, imported, xb, batch, workdir, fp32, t_fp32,
 
 def pytorch(net, x, batch):
     xb = torch.tensor(np.repeat(x, batch, axis=0))
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with torch.no_grad():
         t_float = per_call(lambda: net(xb))
-        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
-                              example_inputs=(xb,))
-        prepared(xb)
-        quantized = convert_fx(prepared)
+        quantized = fx_int8(net, xb)
         t_int = per_call(lambda: quantized(xb))
     sizes = []
     for model in (net, quantized):

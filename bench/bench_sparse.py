@@ -36,9 +36,8 @@ import torch.nn.intrinsic.quantized as intrinsic
 from bench_kernels import int8_linear_mlir
 from bench_latency import LAYERS, mlp_mlir
 from bench_train import cnn_mlir, torch_net
-from common import (compile_model, machine_peak, requantize,
-                    requantize_attrs, use_threads)
-from qat.pipeline import run, save_values  # noqa: E402 (common sets the path)
+from common import (compile_model, fx_int8, integer_model, machine_peak,
+                    requantize, requantize_attrs, use_threads)
 
 PATTERNS = ["dense", "50%", "75%", "2:4", "1:4", "75% 4x16"]
 
@@ -144,36 +143,6 @@ def interleaved(fns, repeat):
 
 CNN_PARAMS = {"k0": (3, 3, 1, 16), "kb0": (16,), "k1": (3, 3, 16, 32),
               "kb1": (32,), "w": (1568, 10), "wb": (10,)}
-
-
-def integer_cnn(text, params, image, workdir, name):
-    """bench_train's float CNN with `params`, instrumented at int8, ranges
-    from one batch (@net_init_qparams), frozen (zero weights stay zero
-    codes), converted and compiled."""
-    instrumented = run(text, "qat-instrument")
-    model = compile_model(instrumented, workdir, name + "_q")
-    init = model.net_init_qparams
-    out = init(*[dict(params, image=image)[a.name] for a in init.args])
-    values = dict(params, **{r.name: v for r, v in zip(init.results, out)})
-    path = save_values(os.path.join(workdir, name + ".npz"), values)
-    frozen = run(instrumented, "qat-freeze", values=path, function="net")
-    return compile_model(run(frozen, "qat-convert-to-integer"), workdir, name)
-
-
-def quantized_torch_cnn(batch):
-    """The same CNN in PyTorch, int8 by FX post-training quantization."""
-    import warnings
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-    torch.manual_seed(0)
-    net = torch_net("CNN").eval()
-    image = torch.rand((batch, 1, 28, 28))
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
-                              example_inputs=(image,))
-        prepared(image)
-        return convert_fx(prepared)
 
 
 def main():
@@ -284,12 +253,13 @@ def main():
                 k1 = params["k1"].reshape(9 * 16, 32)
                 pruned = dict(params, k1=prune(k1, pattern).reshape(
                     params["k1"].shape))
-                model = integer_cnn(text, pruned, image, workdir,
-                                    f"cnn{m}_{len(variants)}")
+                model = integer_model(text, pruned, image, workdir,
+                                      f"cnn{m}_{len(variants)}")
                 variants.append((pattern, model,
                                  lambda model=model: model.net(image)))
-            peer_model = quantized_torch_cnn(m)
+            torch.manual_seed(0)
             xt = torch.rand((m, 1, 28, 28))
+            peer_model = fx_int8(torch_net("CNN").eval(), xt)
 
             def peer():
                 with torch.no_grad():

@@ -35,6 +35,38 @@ def compile_model(text, workdir, name):
     return Model(library, keep_freed_memory=True)
 
 
+def integer_model(text, params, x, workdir, name, weight_bits=8):
+    """The float forward @net of `text` with `params`, instrumented at
+    `weight_bits` (activations int8), ranges from the batch `x` (its input
+    "image", @net_init_qparams), frozen (zero weights stay zero codes),
+    converted to integers and compiled."""
+    from qat.pipeline import run, save_values
+    instrumented = run(text, "qat-instrument", weight_bits=weight_bits)
+    model = compile_model(instrumented, workdir, name + "_q")
+    init = model.net_init_qparams
+    out = init(*[dict(params, image=x)[a.name] for a in init.args])
+    values = dict(params, **{r.name: v for r, v in zip(init.results, out)})
+    path = save_values(os.path.join(workdir, name + ".npz"), values)
+    frozen = run(instrumented, "qat-freeze", values=path, function="net")
+    return compile_model(run(frozen, "qat-convert-to-integer"), workdir, name)
+
+
+def fx_int8(net, example):
+    """PyTorch's FX static int8 of `net` (prepare_fx / convert_fx, the x86
+    qconfig), its ranges from `example`."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
+                              example_inputs=(example,))
+        prepared(example)
+        return convert_fx(prepared)
+
+
 def machine_peak(threads=1, seconds=0.5):
     """(vpdpbusd GOP/s, FMA GFLOP/s) of this machine on `threads` threads,
     measured now by bench/peak.c (register-only loops of independent
