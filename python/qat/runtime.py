@@ -38,8 +38,11 @@ _DTYPES = {
     7: np.dtype(np.int64),
 }
 _CODES = {dtype: code for code, dtype in _DTYPES.items()}
-# Signless 8-bit integers hold uint8 data too.
+# Signless integers hold unsigned data too (qat-import records which are).
 _CODES[np.dtype(np.uint8)] = 4
+_CODES[np.dtype(np.uint16)] = 5
+_CODES[np.dtype(np.uint32)] = 6
+_CODES[np.dtype(np.uint64)] = 7
 
 
 class QatError(RuntimeError):

@@ -74,7 +74,10 @@ double applyArith(Arith kind, double a, double c, bool ints) {
   return 0;
 }
 
-Value buildArith(OpBuilder &b, Location loc, Arith kind, Value x, Value y) {
+/// `kind` of `x` and `y`; integers divide and compare unsigned when
+/// `isUnsigned`.
+Value buildArith(OpBuilder &b, Location loc, Arith kind, Value x, Value y,
+                 bool isUnsigned = false) {
   if (isFloat(x.getType())) {
     switch (kind) {
     case Arith::Add:
@@ -101,11 +104,14 @@ Value buildArith(OpBuilder &b, Location loc, Arith kind, Value x, Value y) {
   case Arith::Mul:
     return arith::MulIOp::create(b, loc, x, y);
   case Arith::Div:
-    return arith::DivSIOp::create(b, loc, x, y);
+    return isUnsigned ? Value(arith::DivUIOp::create(b, loc, x, y))
+                      : Value(arith::DivSIOp::create(b, loc, x, y));
   case Arith::Max:
-    return arith::MaxSIOp::create(b, loc, x, y);
+    return isUnsigned ? Value(arith::MaxUIOp::create(b, loc, x, y))
+                      : Value(arith::MaxSIOp::create(b, loc, x, y));
   case Arith::Min:
-    return arith::MinSIOp::create(b, loc, x, y);
+    return isUnsigned ? Value(arith::MinUIOp::create(b, loc, x, y))
+                      : Value(arith::MinSIOp::create(b, loc, x, y));
   case Arith::Pow:
     return math::IPowIOp::create(b, loc, x, y);
   }
@@ -133,9 +139,14 @@ static LogicalResult variadic(Importer &im, Arith kind) {
     inputs.push_back(i);
   if (inputs.empty())
     return im.fail("expected at least one input, found none");
-  bool ints = true;
-  for (int i : inputs)
+  bool ints = true, isUnsigned = false;
+  for (int i : inputs) {
     ints &= !isFloat(im.inputElement(i));
+    // Pow's result has its base's type, whatever the exponent's.
+    if (kind != Arith::Pow || i == 0)
+      isUnsigned |= im.isUnsignedInput(i);
+  }
+  bool unsignedExponent = kind == Arith::Pow && im.isUnsignedInput(1);
   if (im.foldConstants(inputs, [&](ArrayRef<double> a) {
         double r = a[0];
         for (double v : a.drop_front())
@@ -185,7 +196,9 @@ static LogicalResult variadic(Importer &im, Arith kind) {
               return v.getType() == f32
                          ? v
                          : Value(arith::TruncFOp::create(b, loc, f32, v));
-            return arith::SIToFPOp::create(b, loc, f32, v);
+            return v == args[1] && unsignedExponent
+                       ? Value(arith::UIToFPOp::create(b, loc, f32, v))
+                       : Value(arith::SIToFPOp::create(b, loc, f32, v));
           };
           Value r = math::PowFOp::create(b, loc, toFloat(args[0]),
                                          toFloat(args[1]));
@@ -205,13 +218,16 @@ static LogicalResult variadic(Importer &im, Arith kind) {
                     ? Value(arith::TruncIOp::create(b, loc, element, v))
                     : Value(arith::ExtSIOp::create(b, loc, element, v));
           else if (isFloat(element))
-            v = arith::TruncFOp::create(b, loc, element, v);
+            v = v.getType().getIntOrFloatBitWidth() >
+                        element.getIntOrFloatBitWidth()
+                    ? Value(arith::TruncFOp::create(b, loc, element, v))
+                    : Value(arith::ExtFOp::create(b, loc, element, v));
           else
             v = arith::FPToSIOp::create(b, loc, element, v);
         }
         Value r = args[0];
         for (Value v : ArrayRef<Value>(args).drop_front())
-          r = buildArith(b, loc, kind, r, v);
+          r = buildArith(b, loc, kind, r, v, isUnsigned);
         return r;
       },
       element);
@@ -245,6 +261,7 @@ LogicalResult Importer::opMod() {
   if (mlir::failed(checkSameElement(*this, {0, 1})))
     return failure();
   Type element = !isConstantInput(0) ? inputElement(0) : inputElement(1);
+  bool isUnsigned = isUnsignedInput(0) || isUnsignedInput(1);
   return elementwise(
       {0, 1},
       [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
@@ -255,6 +272,8 @@ LogicalResult Importer::opMod() {
           x = arith::TruncIOp::create(nb, loc, element, x);
         if (y.getType() != element)
           y = arith::TruncIOp::create(nb, loc, element, y);
+        if (isUnsigned)
+          return arith::RemUIOp::create(nb, loc, x, y);
         Value r = arith::RemSIOp::create(nb, loc, x, y);
         if (cStyle)
           return r;
@@ -287,6 +306,10 @@ static LogicalResult compare(Importer &im, arith::CmpFPredicate fp,
           /*predicate=*/true))
     return success(!im.failed());
   bool floats = isFloat(im.inputElement(0)) || isFloat(im.inputElement(1));
+  if (im.isUnsignedInput(0) || im.isUnsignedInput(1))
+    ip = ip == arith::CmpIPredicate::slt   ? arith::CmpIPredicate::ult
+         : ip == arith::CmpIPredicate::sgt ? arith::CmpIPredicate::ugt
+                                           : ip;
   return im.elementwise(
       {0, 1},
       [&](OpBuilder &b, Location loc, ArrayRef<Value> a) -> Value {
@@ -409,17 +432,21 @@ LogicalResult Importer::opClip() {
       if (hasInput(i))
         inputs.push_back(i);
     bool low = hasInput(1), high = hasInput(2);
+    bool isUnsigned = isUnsignedInput(0);
     return elementwise(inputs,
                        [&](OpBuilder &nb, Location loc,
                            ArrayRef<Value> a) -> Value {
                          Value r = a[0];
                          size_t k = 1;
                          if (low)
-                           r = arith::MaximumFOp::create(nb, loc, r, a[k++]);
+                           r = buildArith(nb, loc, Arith::Max, r, a[k++],
+                                          isUnsigned);
                          if (high)
-                           r = arith::MinimumFOp::create(nb, loc, r, a[k++]);
+                           r = buildArith(nb, loc, Arith::Min, r, a[k++],
+                                          isUnsigned);
                          return r;
-                       });
+                       },
+                       inputElement(0));
   }
   for (int i : {1, 2}) {
     if (!hasInput(i))
@@ -435,8 +462,21 @@ LogicalResult Importer::opClip() {
   Tensor x = input(0);
   if (!x)
     return failure();
-  if (!isFloat(x.elementType()))
-    return fail("expected a float input");
+  Type element = x.elementType();
+  if (!isFloat(element)) {
+    bool isUnsigned = isUnsignedInput(0);
+    define(0, map(x, [&](OpBuilder &b, Location loc, ArrayRef<Value> a) {
+             Value r = a[0];
+             if (lo)
+               r = buildArith(b, loc, Arith::Max, r, scalar(*lo, element),
+                              isUnsigned);
+             if (hi)
+               r = buildArith(b, loc, Arith::Min, r, scalar(*hi, element),
+                              isUnsigned);
+             return r;
+           }, element));
+    return success();
+  }
   define(0, map(x, [&](OpBuilder &b, Location loc, ArrayRef<Value> a) {
            Value r = a[0];
            if (lo)
@@ -680,26 +720,100 @@ namespace {
 enum class Reduction { Sum, Mean, Max, Min };
 } // namespace
 
+/// The axes a reduction from `input` to the `declared` shape reduces, for
+/// axes computed at run time; fails when the declared shape is not such a
+/// reduction or (without keepdims) more than one set of axes gives it.
+static std::optional<std::vector<int64_t>>
+reducedAxes(Importer &im, ArrayRef<int64_t> input, ArrayRef<int64_t> declared,
+            bool keepdims) {
+  int64_t rank = input.size();
+  std::vector<int64_t> axes;
+  auto refuse = [&](StringRef why) -> std::optional<std::vector<int64_t>> {
+    (void)im.fail("the declared result shape " + formatShape(declared) +
+                  " of a reduction of " + formatShape(input) + " " + why);
+    return std::nullopt;
+  };
+  if (keepdims) {
+    if (static_cast<int64_t>(declared.size()) != rank)
+      return refuse("has another rank (keepdims is set)");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (declared[d] == input[d])
+        continue;
+      if (declared[d] != 1)
+        return refuse("is not a reduction of it");
+      axes.push_back(d);
+    }
+    return axes;
+  }
+  // The kept dimensions matched leftmost and rightmost: one matching when
+  // the two agree.
+  auto match = [&](bool leftmost) -> std::optional<std::vector<bool>> {
+    std::vector<bool> kept(rank, false);
+    int64_t n = declared.size();
+    if (leftmost) {
+      int64_t j = 0;
+      for (int64_t d = 0; d < rank && j < n; ++d)
+        if (input[d] == declared[j])
+          kept[d] = true, ++j;
+      if (j != n)
+        return std::nullopt;
+    } else {
+      int64_t j = n - 1;
+      for (int64_t d = rank - 1; d >= 0 && j >= 0; --d)
+        if (input[d] == declared[j])
+          kept[d] = true, --j;
+      if (j != -1)
+        return std::nullopt;
+    }
+    return kept;
+  };
+  auto left = match(true), right = match(false);
+  if (!left || !right)
+    return refuse("is not a reduction of it");
+  if (*left != *right)
+    return refuse("is the reduction of more than one set of axes");
+  for (int64_t d = 0; d < rank; ++d)
+    if (!(*left)[d])
+      axes.push_back(d);
+  return axes;
+}
+
 static LogicalResult reduce(Importer &im, Reduction kind) {
   // Axes: an attribute, or an input (ReduceSum from opset 13, the others
   // from 18).
   int axesInput = 1;
   bool axesAsInput = kind == Reduction::Sum ? im.opset() >= 13
                                             : im.opset() >= 18;
-  std::optional<std::vector<int64_t>> axes =
-      axesAsInput ? (im.hasInput(axesInput)
-                         ? im.intsAttrOrInput("axes", axesInput)
-                         : std::nullopt)
-                  : im.intsAttr("axes");
+  int64_t keepdims = im.intAttr("keepdims", 1);
+  std::optional<std::vector<int64_t>> axes;
+  if (axesAsInput && im.isRuntimeInput(axesInput)) {
+    Tensor v = im.input(0);
+    std::optional<Shape> declared =
+        v ? im.declaredResultShape(axesInput) : std::nullopt;
+    if (!declared)
+      return failure();
+    axes = reducedAxes(im, v.shape, *declared, keepdims);
+    if (!axes)
+      return failure();
+  } else {
+    axes = axesAsInput ? (im.hasInput(axesInput)
+                              ? im.intsAttrOrInput("axes", axesInput)
+                              : std::nullopt)
+                       : im.intsAttr("axes");
+  }
   if (im.failed())
     return failure();
-  int64_t keepdims = im.intAttr("keepdims", 1);
   Tensor v = im.input(0);
   if (!v)
     return failure();
   if (!isFloat(v.elementType()))
     return im.fail("expected a float input");
   int64_t rank = v.shape.size();
+  if (axes && axes->empty() && axesAsInput && im.isRuntimeInput(axesInput)) {
+    // The declared shape is the input's: nothing is reduced.
+    im.define(0, v);
+    return success();
+  }
   if (!axes || axes->empty()) {
     if (im.intAttr("noop_with_empty_axes", 0)) {
       im.define(0, v);

@@ -22,6 +22,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -463,19 +464,37 @@ LogicalResult Importer::importInputs() {
     case onnx::TensorProto_DataType_FLOAT:
       element = b.getF32Type();
       break;
+    case onnx::TensorProto_DataType_DOUBLE:
+      element = b.getF64Type();
+      break;
     case onnx::TensorProto_DataType_INT64:
+    case onnx::TensorProto_DataType_UINT64:
       element = b.getI64Type();
       break;
     case onnx::TensorProto_DataType_INT32:
+    case onnx::TensorProto_DataType_UINT32:
       element = b.getI32Type();
+      break;
+    case onnx::TensorProto_DataType_INT16:
+    case onnx::TensorProto_DataType_UINT16:
+      element = b.getI16Type();
+      break;
+    case onnx::TensorProto_DataType_INT8:
+    case onnx::TensorProto_DataType_UINT8:
+      element = b.getI8Type();
       break;
     case onnx::TensorProto_DataType_BOOL:
       element = b.getI1Type();
       break;
     default:
       return fail(where + ": element type " + dataTypeName(t.elem_type()) +
-                  "; supported: FLOAT, INT64, INT32, BOOL");
+                  "; supported: FLOAT, DOUBLE, INT8-64, UINT8-64, BOOL");
     }
+    if (t.elem_type() == onnx::TensorProto_DataType_UINT8 ||
+        t.elem_type() == onnx::TensorProto_DataType_UINT16 ||
+        t.elem_type() == onnx::TensorProto_DataType_UINT32 ||
+        t.elem_type() == onnx::TensorProto_DataType_UINT64)
+      unsignedValues.insert(in.name());
     Shape shape;
     for (int i = 0; i < t.shape().dim_size(); ++i) {
       const auto &d = t.shape().dim(i);
@@ -578,6 +597,18 @@ LogicalResult Importer::importNode(const onnx::NodeProto &n) {
         (n.domain().empty() ? "" : " (domain '" + n.domain() + "')") +
         "; supported: " + list);
   }
+  // The ops that know unsigned integers; any other refuses them rather than
+  // computing them as signed.
+  static const llvm::StringSet<> unsignedOps = {
+      "Add",   "Sub",      "Mul",     "Div",       "Mod",     "Max",
+      "Min",   "Sum",      "Clip",    "Equal",     "Less",    "Greater",
+      "Cast",  "Identity", "Reshape", "Transpose", "Concat",  "Slice",
+      "Squeeze", "Unsqueeze", "Flatten", "Expand", "Split",   "Gather",
+      "Where", "Pow",      "Shape"};
+  for (int i = 0; i < numInputs(); ++i)
+    if (isUnsignedInput(i) && !unsignedOps.contains(n.op_type()))
+      return fail("input '" + inputName(i) +
+                  "' holds unsigned integers, which this op does not take");
   if (llvm::failed((this->*(it->second))()) || failed())
     return fail("failed");
   return success();
@@ -635,6 +666,11 @@ LogicalResult Importer::finish() {
                                : (k.isBool ? b.getI1Type() : b.getI64Type());
       results.push_back(denseConstant(k, element));
     } else if (auto v = values.find(out.name()); v != values.end()) {
+      std::optional<Shape> declared = declaredShape(out.name());
+      if (declared && *declared != v->second.shape)
+        return fail("graph output '" + out.name() + "' has shape " +
+                    formatShape(v->second.shape) +
+                    " where the model declares " + formatShape(*declared));
       results.push_back(toLogical(v->second).value);
     } else {
       return fail("graph output '" + out.name() +
@@ -727,8 +763,29 @@ Tensor Importer::input(int index) {
 void Importer::define(int output, Tensor value) {
   if (mlir::failed(checkSize(value.shape, "the result has shape")))
     return;
-  if (output < node->output_size() && !node->output(output).empty())
-    values[node->output(output)] = std::move(value);
+  if (output >= node->output_size() || node->output(output).empty())
+    return;
+  Type element = value.elementType();
+  bool fromUnsigned = false;
+  if (node->op_type() != "Cast" && isa<IntegerType>(element) &&
+      !element.isInteger(1))
+    for (int i = 0; i < numInputs(); ++i)
+      fromUnsigned |= isUnsignedInput(i) && inputElement(i) == element;
+  markUnsigned(output, fromUnsigned);
+  values[node->output(output)] = std::move(value);
+}
+
+bool Importer::isUnsignedInput(int index) const {
+  return hasInput(index) && unsignedValues.count(inputName(index));
+}
+
+void Importer::markUnsigned(int output, bool isUnsigned) {
+  if (output >= node->output_size())
+    return;
+  if (isUnsigned)
+    unsignedValues.insert(node->output(output));
+  else
+    unsignedValues.erase(node->output(output));
 }
 
 void Importer::defineConstant(int output, Constant value) {
@@ -805,6 +862,45 @@ Importer::intsAttrOrInput(StringRef name, int inputIndex) {
     return c->toInts();
   }
   return intsAttr(name);
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes the model declares
+//===----------------------------------------------------------------------===//
+
+std::optional<Shape> Importer::declaredShape(StringRef name) const {
+  auto staticShape =
+      [](const onnx::ValueInfoProto &info) -> std::optional<Shape> {
+    if (!info.type().has_tensor_type() ||
+        !info.type().tensor_type().has_shape())
+      return std::nullopt;
+    Shape shape;
+    for (const auto &d : info.type().tensor_type().shape().dim()) {
+      if (!d.has_dim_value() || d.dim_value() <= 0)
+        return std::nullopt;
+      shape.push_back(d.dim_value());
+    }
+    return shape;
+  };
+  for (const auto &out : model.graph().output())
+    if (out.name() == name)
+      return staticShape(out);
+  for (const auto &info : model.graph().value_info())
+    if (info.name() == name)
+      return staticShape(info);
+  return std::nullopt;
+}
+
+std::optional<Shape> Importer::declaredResultShape(int operand, int output) {
+  const std::string &result =
+      output < node->output_size() ? node->output(output) : "";
+  if (std::optional<Shape> shape = declaredShape(result))
+    return shape;
+  (void)fail("input '" + inputName(operand) +
+             "' must be a constant (an initializer or a Constant node), or "
+             "the model must declare a static shape for output '" +
+             result + "'; found a computed tensor and no declared shape");
+  return std::nullopt;
 }
 
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -136,10 +137,19 @@ public:
   /// Input `index` as a computed tensor; fails if it is a constant or
   /// undefined.
   Tensor input(int index);
+  /// Defines output `output`. An integer result of the element type of an
+  /// unsigned input is unsigned too (Cast says so itself: markUnsigned).
   void define(int output, Tensor value);
   void defineConstant(int output, Constant value);
   /// A computed logical-layout value; 4-D ones are moved to NHWC.
   Tensor wrap(Value value, ArrayRef<int64_t> shape);
+
+  /// Whether input `index` holds unsigned integers: MLIR's integers are
+  /// signless, so the importer records which values came from UINT8-64
+  /// and picks the unsigned division, remainder, extrema, comparisons and
+  /// conversions for them.
+  bool isUnsignedInput(int index) const;
+  void markUnsigned(int output, bool isUnsigned);
 
   // Attributes of the current node.
   const onnx::AttributeProto *attribute(StringRef name) const;
@@ -151,6 +161,23 @@ public:
   /// pads, split...): the input's values when given, else the attribute's.
   std::optional<std::vector<int64_t>> intsAttrOrInput(StringRef name,
                                                       int inputIndex);
+
+  // Shapes the model declares.
+  /// The static shape the model declares for `name` (a graph output or a
+  /// value_info entry); std::nullopt when it declares none or a symbolic
+  /// dimension.
+  std::optional<Shape> declaredShape(StringRef name) const;
+  /// Whether input `index` is given and computed at run time.
+  bool isRuntimeInput(int index) const {
+    return hasInput(index) && !isConstant(inputName(index));
+  }
+  /// For an operand that only sets the shape of the result (Reshape's
+  /// shape, Squeeze's axes, Expand's shape, Split's sizes...) and is
+  /// computed at run time: the static shape the model declares for output
+  /// `output`, which the program is specialized to as it is to every other
+  /// shape (the operand's values are not read). Fails naming the operand
+  /// when the model declares none.
+  std::optional<Shape> declaredResultShape(int operand, int output = 0);
 
   // Layout.
   Tensor toLogical(const Tensor &v);
@@ -231,6 +258,8 @@ private:
   std::string functionName;
 
   std::map<std::string, Tensor> values;
+  /// Names of the values that hold unsigned integers.
+  std::set<std::string> unsignedValues;
   /// A value's other layout, made once (a graph input that several
   /// convolutions read is transposed once).
   DenseMap<Value, Value> otherLayout;

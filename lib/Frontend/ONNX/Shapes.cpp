@@ -102,15 +102,21 @@ LogicalResult Importer::opConstant() {
 }
 
 LogicalResult Importer::opConstantOfShape() {
-  const Constant *shape = constantInput(0);
-  if (!shape)
-    return failure();
   Shape dims;
-  for (int64_t d : shape->toInts()) {
-    if (d < 0)
-      return fail("negative dimension in shape " +
-                  formatShape(shape->toInts()));
-    dims.push_back(d);
+  if (isRuntimeInput(0)) {
+    std::optional<Shape> declared = declaredResultShape(0);
+    if (!declared)
+      return failure();
+    dims = *declared;
+  } else if (const Constant *shape = constantInput(0)) {
+    for (int64_t d : shape->toInts()) {
+      if (d < 0)
+        return fail("negative dimension in shape " +
+                    formatShape(shape->toInts()));
+      dims.push_back(d);
+    }
+  } else {
+    return failure();
   }
   if (mlir::failed(checkSize(dims, "shape")))
     return failure();
@@ -147,7 +153,66 @@ LogicalResult Importer::opShape() {
   return success();
 }
 
+/// Range with an operand computed at run time: as many elements as the
+/// model declares, start + i * delta computed by the program.
+static LogicalResult runtimeRange(Importer &im) {
+  int runtime = im.isRuntimeInput(0) ? 0 : (im.isRuntimeInput(1) ? 1 : 2);
+  std::optional<Shape> declared = im.declaredResultShape(runtime);
+  if (!declared)
+    return failure();
+  if (declared->size() != 1)
+    return im.fail("the declared result shape " + formatShape(*declared) +
+                   " is not 1-D");
+  OpBuilder &b = im.builder();
+  Location loc = im.loc();
+  Type element = im.inputElement(0);
+  // The scalar of input `i`, in the result's element type.
+  auto scalarOf = [&](int i) -> Value {
+    if (!im.isRuntimeInput(i)) {
+      const Constant *c = im.constantInput(i);
+      if (!c || c->size() != 1) {
+        (void)im.fail("input '" + im.inputName(i) + "' must be a scalar");
+        return {};
+      }
+      return im.scalar(c->at(0), element);
+    }
+    Tensor t = im.input(i);
+    if (!t)
+      return {};
+    if (numElements(t.shape) != 1 || t.elementType() != element) {
+      (void)im.fail("input '" + im.inputName(i) + "' must be a scalar of "
+                    "the start's type");
+      return {};
+    }
+    SmallVector<Value> zeros(t.shape.size(), im.scalar(0, b.getIndexType()));
+    return tensor::ExtractOp::create(b, loc, t.value, zeros);
+  };
+  Value start = scalarOf(0), delta = start ? scalarOf(2) : Value();
+  if (!delta || !scalarOf(1))
+    return failure();
+  Value out = im.generic(
+      {}, {im.identity(1)}, *declared,
+      [&](OpBuilder &nb, Location l, ArrayRef<Value>) -> Value {
+        Value i = linalg::IndexOp::create(nb, l, 0);
+        if (isa<FloatType>(element)) {
+          Value n = arith::UIToFPOp::create(
+              nb, l, element,
+              arith::IndexCastUIOp::create(nb, l, nb.getI64Type(), i));
+          return arith::AddFOp::create(
+              nb, l, start, arith::MulFOp::create(nb, l, n, delta));
+        }
+        Value n = arith::IndexCastUIOp::create(nb, l, element, i);
+        return arith::AddIOp::create(nb, l, start,
+                                     arith::MulIOp::create(nb, l, n, delta));
+      },
+      {}, {}, element);
+  im.define(0, im.wrap(out, *declared));
+  return success();
+}
+
 LogicalResult Importer::opRange() {
+  if (isRuntimeInput(0) || isRuntimeInput(1) || isRuntimeInput(2))
+    return runtimeRange(*this);
   const Constant *start = constantInput(0);
   const Constant *limit = start ? constantInput(1) : nullptr;
   const Constant *delta = limit ? constantInput(2) : nullptr;
@@ -291,54 +356,80 @@ LogicalResult Importer::opCast() {
   if (!v)
     return failure();
   Type from = v.elementType();
-  if (toFloat && to != onnx::TensorProto_DataType_FLOAT)
-    return fail("cast of a computed tensor to " + target +
-                " is not supported (the imported function computes in "
-                "float32; casting would silently change its numbers)");
+  bool fromUnsigned = isUnsignedInput(0);
   Type element;
-  if (toFloat)
+  bool toUnsigned = false;
+  switch (to) {
+  case onnx::TensorProto_DataType_FLOAT:
     element = b.getF32Type();
-  else if (toBool)
+    break;
+  case onnx::TensorProto_DataType_DOUBLE:
+    element = b.getF64Type();
+    break;
+  case onnx::TensorProto_DataType_BOOL:
     element = b.getI1Type();
-  else if (to == onnx::TensorProto_DataType_INT64)
-    element = b.getI64Type();
-  else if (to == onnx::TensorProto_DataType_INT32)
-    element = b.getI32Type();
-  else
-    return fail("cast of a computed tensor to " + target +
-                " is not supported (INT64, INT32, BOOL and FLOAT are)");
-  if (element == from) {
-    define(0, v);
-    return success();
+    break;
+  case onnx::TensorProto_DataType_UINT64:
+  case onnx::TensorProto_DataType_UINT32:
+  case onnx::TensorProto_DataType_UINT16:
+  case onnx::TensorProto_DataType_UINT8:
+    toUnsigned = true;
+    [[fallthrough]];
+  case onnx::TensorProto_DataType_INT64:
+  case onnx::TensorProto_DataType_INT32:
+  case onnx::TensorProto_DataType_INT16:
+  case onnx::TensorProto_DataType_INT8: {
+    static const llvm::DenseMap<int64_t, unsigned> widths = {
+        {onnx::TensorProto_DataType_UINT64, 64},
+        {onnx::TensorProto_DataType_INT64, 64},
+        {onnx::TensorProto_DataType_UINT32, 32},
+        {onnx::TensorProto_DataType_INT32, 32},
+        {onnx::TensorProto_DataType_UINT16, 16},
+        {onnx::TensorProto_DataType_INT16, 16},
+        {onnx::TensorProto_DataType_UINT8, 8},
+        {onnx::TensorProto_DataType_INT8, 8}};
+    element = b.getIntegerType(widths.lookup(to));
+    break;
   }
-  define(0, map(v, [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
-           Value x = a[0];
-           if (isa<FloatType>(from)) {
-             if (element.isInteger(1))
-               return arith::CmpFOp::create(nb, loc, arith::CmpFPredicate::UNE,
-                                            x,
-                                            arith::ConstantOp::create(
-                                                nb, loc, nb.getF32FloatAttr(0)));
-             return arith::FPToSIOp::create(nb, loc, element, x);
-           }
-           if (isa<FloatType>(element))
-             return from.isInteger(1)
-                        ? Value(arith::UIToFPOp::create(nb, loc, element, x))
-                        : Value(arith::SIToFPOp::create(nb, loc, element, x));
-           if (element.isInteger(1))
-             return arith::CmpIOp::create(
-                 nb, loc, arith::CmpIPredicate::ne, x,
-                 arith::ConstantOp::create(nb, loc,
-                                           nb.getIntegerAttr(from, 0)));
-           unsigned fw = from.getIntOrFloatBitWidth(),
-                    tw = element.getIntOrFloatBitWidth();
-           if (fw > tw)
-             return arith::TruncIOp::create(nb, loc, element, x);
-           if (from.isInteger(1))
-             return arith::ExtUIOp::create(nb, loc, element, x);
-           return arith::ExtSIOp::create(nb, loc, element, x);
-         },
-         element));
+  default:
+    return fail("cast of a computed tensor to " + target +
+                " is not supported (the runtime has no tensors of it; "
+                "FLOAT, DOUBLE, BOOL, INT8-64 and UINT8-64 are)");
+  }
+  if (element != from) {
+    v = map(v, [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
+      Value x = a[0];
+      unsigned fw = from.getIntOrFloatBitWidth(),
+               tw = element.getIntOrFloatBitWidth();
+      if (isa<FloatType>(from)) {
+        if (element.isInteger(1))
+          return arith::CmpFOp::create(
+              nb, loc, arith::CmpFPredicate::UNE, x,
+              arith::ConstantOp::create(nb, loc, nb.getFloatAttr(from, 0)));
+        if (isa<FloatType>(element))
+          return fw > tw ? Value(arith::TruncFOp::create(nb, loc, element, x))
+                         : Value(arith::ExtFOp::create(nb, loc, element, x));
+        return toUnsigned ? Value(arith::FPToUIOp::create(nb, loc, element, x))
+                          : Value(arith::FPToSIOp::create(nb, loc, element, x));
+      }
+      // From integers: booleans and unsigned integers extend with zeros.
+      bool zeroExtend = from.isInteger(1) || fromUnsigned;
+      if (isa<FloatType>(element))
+        return zeroExtend
+                   ? Value(arith::UIToFPOp::create(nb, loc, element, x))
+                   : Value(arith::SIToFPOp::create(nb, loc, element, x));
+      if (element.isInteger(1))
+        return arith::CmpIOp::create(
+            nb, loc, arith::CmpIPredicate::ne, x,
+            arith::ConstantOp::create(nb, loc, nb.getIntegerAttr(from, 0)));
+      if (fw > tw)
+        return arith::TruncIOp::create(nb, loc, element, x);
+      return zeroExtend ? Value(arith::ExtUIOp::create(nb, loc, element, x))
+                        : Value(arith::ExtSIOp::create(nb, loc, element, x));
+    }, element);
+  }
+  define(0, v);
+  markUnsigned(0, toUnsigned);
   return success();
 }
 
@@ -372,7 +463,36 @@ static std::optional<Shape> inputShape(Importer &im, int index) {
   return v.shape;
 }
 
+/// Reshape of input 0 to the shape the model declares for the result, for
+/// an op whose shape operand is computed at run time (the element order is
+/// the same whatever unit dimensions it adds or drops).
+static LogicalResult reshapeToDeclared(Importer &im, int operand) {
+  auto shape = inputShape(im, 0);
+  std::optional<Shape> target =
+      shape ? im.declaredResultShape(operand) : std::nullopt;
+  if (!target)
+    return failure();
+  if (numElements(*target) != numElements(*shape))
+    return im.fail("cannot reshape " + formatShape(*shape) +
+                   " to the declared result shape " + formatShape(*target));
+  return reshapeTo(im, *target);
+}
+
+/// `a` and `b` without their unit dimensions are the same.
+static bool sameButUnitDims(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  auto nonUnit = [](ArrayRef<int64_t> s) {
+    Shape kept;
+    for (int64_t d : s)
+      if (d != 1)
+        kept.push_back(d);
+    return kept;
+  };
+  return nonUnit(a) == nonUnit(b);
+}
+
 LogicalResult Importer::opReshape() {
+  if (isRuntimeInput(1))
+    return reshapeToDeclared(*this, 1);
   auto shape = inputShape(*this, 0);
   const Constant *t = shape ? constantInput(1) : nullptr;
   if (!t)
@@ -442,7 +562,24 @@ static LogicalResult shapeAndAxes(Importer &im, std::optional<Shape> &shape,
   return failure(im.failed());
 }
 
+/// Squeeze and Unsqueeze with axes computed at run time: the declared
+/// result, which must differ from the input in unit dimensions only.
+static LogicalResult squeezeToDeclared(Importer &im) {
+  auto shape = inputShape(im, 0);
+  std::optional<Shape> target = shape ? im.declaredResultShape(1)
+                                      : std::nullopt;
+  if (!target)
+    return failure();
+  if (!sameButUnitDims(*shape, *target))
+    return im.fail("the declared result shape " + formatShape(*target) +
+                   " differs from the input's " + formatShape(*shape) +
+                   " in more than unit dimensions");
+  return reshapeTo(im, *target);
+}
+
 LogicalResult Importer::opSqueeze() {
+  if (opset() >= 13 && isRuntimeInput(1))
+    return squeezeToDeclared(*this);
   std::optional<Shape> shape;
   std::optional<std::vector<int64_t>> axes;
   if (mlir::failed(shapeAndAxes(*this, shape, axes)))
@@ -472,6 +609,8 @@ LogicalResult Importer::opSqueeze() {
 }
 
 LogicalResult Importer::opUnsqueeze() {
+  if (opset() >= 13 && isRuntimeInput(1))
+    return squeezeToDeclared(*this);
   std::optional<Shape> shape;
   std::optional<std::vector<int64_t>> axes;
   if (mlir::failed(shapeAndAxes(*this, shape, axes)))
@@ -538,10 +677,19 @@ LogicalResult Importer::opTranspose() {
 
 LogicalResult Importer::opExpand() {
   auto shape = inputShape(*this, 0);
-  const Constant *t = shape ? constantInput(1) : nullptr;
-  if (!t)
+  if (!shape)
     return failure();
-  std::vector<int64_t> want = t->toInts();
+  std::vector<int64_t> want;
+  if (isRuntimeInput(1)) {
+    std::optional<Shape> declared = declaredResultShape(1);
+    if (!declared)
+      return failure();
+    want.assign(declared->begin(), declared->end());
+  } else if (const Constant *t = constantInput(1)) {
+    want = t->toInts();
+  } else {
+    return failure();
+  }
   size_t rank = std::max(want.size(), shape->size());
   Shape in(rank - shape->size(), 1), target(rank, 1);
   in.append(shape->begin(), shape->end());
@@ -798,10 +946,25 @@ LogicalResult Importer::opSplit() {
   axis = (axis + rank) % rank;
   int64_t dim = v.shape[axis];
   int outputs = currentNode().output_size();
-  std::optional<std::vector<int64_t>> split =
-      opset() >= 13 ? (hasInput(1) ? intsAttrOrInput("split", 1)
-                                   : std::nullopt)
-                    : intsAttr("split");
+  std::optional<std::vector<int64_t>> split;
+  if (opset() >= 13 && isRuntimeInput(1)) {
+    // Sizes computed at run time: the declared shapes of the outputs.
+    split.emplace();
+    for (int k = 0; k < outputs; ++k) {
+      std::optional<Shape> declared = declaredResultShape(1, k);
+      if (!declared)
+        return failure();
+      if (static_cast<int64_t>(declared->size()) != rank)
+        return fail("output " + Twine(k) + " is declared " +
+                    formatShape(*declared) + ", of another rank than the "
+                    "input's " + formatShape(v.shape));
+      split->push_back((*declared)[axis]);
+    }
+  } else {
+    split = opset() >= 13 ? (hasInput(1) ? intsAttrOrInput("split", 1)
+                                         : std::nullopt)
+                          : intsAttr("split");
+  }
   if (failed())
     return failure();
   std::vector<int64_t> sizes;
