@@ -997,10 +997,66 @@ LogicalResult Importer::opSplit() {
   return success();
 }
 
+/// Pad modes edge (the border element repeated) and reflect (mirrored
+/// about the border element): each result element reads the input at the
+/// index the mode maps its position to.
+static LogicalResult padFromBorder(Importer &im, Tensor v,
+                                   ArrayRef<int64_t> pads, bool reflect) {
+  v = im.toLogical(v);
+  int64_t rank = v.shape.size();
+  Shape out(v.shape);
+  for (int64_t d = 0; d < rank; ++d) {
+    out[d] += pads[d] + pads[rank + d];
+    if (reflect && (pads[d] >= v.shape[d] || pads[rank + d] >= v.shape[d]))
+      return im.fail("reflect padding of " + Twine(pads[d]) + " and " +
+                     Twine(pads[rank + d]) + " along dimension " + Twine(d) +
+                     " of size " + Twine(v.shape[d]) +
+                     ": expected less than the size");
+  }
+  Value src = v.value;
+  Value result = im.generic(
+      {}, {im.identity(rank)}, out,
+      [&](OpBuilder &b, Location loc, ArrayRef<Value>) -> Value {
+        SmallVector<Value> at;
+        auto c = [&](int64_t x) -> Value {
+          return arith::ConstantIndexOp::create(b, loc, x);
+        };
+        for (int64_t d = 0; d < rank; ++d) {
+          Value i = linalg::IndexOp::create(b, loc, d);
+          if (pads[d] == 0 && pads[rank + d] == 0) {
+            at.push_back(i);
+            continue;
+          }
+          // The position relative to the input, then brought inside it.
+          i = arith::SubIOp::create(b, loc, i, c(pads[d]));
+          int64_t last = v.shape[d] - 1;
+          if (reflect) {
+            // |i|, then last - |last - |i||: mirrored at both borders.
+            Value zero = c(0);
+            Value neg = arith::SubIOp::create(b, loc, zero, i);
+            i = arith::MaxSIOp::create(b, loc, i, neg);
+            Value fromEnd = arith::SubIOp::create(b, loc, c(last), i);
+            Value negEnd = arith::SubIOp::create(b, loc, zero, fromEnd);
+            i = arith::SubIOp::create(
+                b, loc, c(last),
+                arith::MaxSIOp::create(b, loc, fromEnd, negEnd));
+          } else {
+            i = arith::MaxSIOp::create(b, loc, i, c(0));
+            i = arith::MinSIOp::create(b, loc, i, c(last));
+          }
+          at.push_back(i);
+        }
+        return tensor::ExtractOp::create(b, loc, src, at);
+      },
+      {}, {}, v.elementType());
+  im.define(0, im.wrap(result, out));
+  return success();
+}
+
 LogicalResult Importer::opPad() {
   std::string mode = stringAttr("mode", "constant");
-  if (mode != "constant")
-    return fail("mode=" + mode + " is not supported (only constant)");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return fail("mode=" + mode + ": expected constant, edge or reflect");
   std::optional<std::vector<int64_t>> pads =
       opset() >= 11 ? intsAttrOrInput("pads", 1) : intsAttr("pads");
   if (failed())
@@ -1046,6 +1102,8 @@ LogicalResult Importer::opPad() {
     define(0, v);
     return success();
   }
+  if (mode != "constant")
+    return padFromBorder(*this, v, all, mode == "reflect");
   if (!isa<FloatType>(v.elementType()))
     return fail("padding a non-float tensor is not supported");
   Shape out(v.shape);
@@ -1106,6 +1164,75 @@ LogicalResult Importer::opScatterND() {
   return success();
 }
 
+/// Gather with indices computed at run time (token ids into an embedding):
+/// each result element reads the data at its index, which a negative value
+/// counts from the end of. An index outside the dimension is clamped into
+/// it, so that no input can make the program read outside its data.
+static LogicalResult gatherAtRuntime(Importer &im, int64_t axis,
+                                     const Shape &dataShape) {
+  Tensor indices = im.input(1);
+  if (!indices)
+    return failure();
+  Type indexElement = indices.elementType();
+  if (!isa<IntegerType>(indexElement) || indexElement.isInteger(1))
+    return im.fail("indices must be INT32 or INT64");
+  indices = im.toLogical(indices);
+  Value data;
+  Type element;
+  if (im.isConstantInput(0)) {
+    // A table of weights (an embedding) is a parameter, as a layer's are.
+    const Constant &c = *im.constantInput(0);
+    OpBuilder &b = im.builder();
+    element = c.isFloat ? Type(b.getF32Type())
+                        : (c.isBool ? b.getI1Type() : b.getI64Type());
+    data = c.isFloat ? im.parameter(im.inputName(0), c.shape, c.floats)
+                     : im.denseConstant(c, element);
+  } else {
+    Tensor v = im.toLogical(im.input(0));
+    if (!v)
+      return failure();
+    data = v.value;
+    element = v.elementType();
+  }
+  int64_t rank = dataShape.size(), q = indices.shape.size();
+  int64_t dim = dataShape[axis];
+  Shape out(dataShape.begin(), dataShape.begin() + axis);
+  out.append(indices.shape.begin(), indices.shape.end());
+  out.append(dataShape.begin() + axis + 1, dataShape.end());
+  int64_t outRank = out.size();
+  SmallVector<int64_t> indexDims;
+  for (int64_t d = axis; d < axis + q; ++d)
+    indexDims.push_back(d);
+  Value result = im.generic(
+      {indices.value}, {im.keep(outRank, indexDims), im.identity(outRank)},
+      out,
+      [&](OpBuilder &b, Location loc, ArrayRef<Value> a) -> Value {
+        Type i64 = b.getI64Type();
+        Value k = a[0].getType() == i64
+                      ? a[0]
+                      : Value(arith::ExtSIOp::create(b, loc, i64, a[0]));
+        auto c64 = [&](int64_t v) -> Value {
+          return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+        };
+        Value negative =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, k, c64(0));
+        k = arith::SelectOp::create(
+            b, loc, negative, arith::AddIOp::create(b, loc, k, c64(dim)), k);
+        k = arith::MaxSIOp::create(b, loc, k, c64(0));
+        k = arith::MinSIOp::create(b, loc, k, c64(dim - 1));
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < axis; ++d)
+          at.push_back(linalg::IndexOp::create(b, loc, d));
+        at.push_back(arith::IndexCastOp::create(b, loc, b.getIndexType(), k));
+        for (int64_t d = axis + 1; d < rank; ++d)
+          at.push_back(linalg::IndexOp::create(b, loc, d - 1 + q));
+        return tensor::ExtractOp::create(b, loc, data, at);
+      },
+      {}, {}, element);
+  im.define(0, im.wrap(result, out));
+  return success();
+}
+
 LogicalResult Importer::opGather() {
   int64_t axis = intAttr("axis", 0);
   auto dataShape = inputShape(*this, 0);
@@ -1117,9 +1244,8 @@ LogicalResult Importer::opGather() {
                 Twine(rank));
   axis = (axis + rank) % rank;
   int64_t dim = (*dataShape)[axis];
-  if (!isConstantInput(1))
-    return fail("indices computed at run time are not supported (only "
-                "constant indices)");
+  if (isRuntimeInput(1))
+    return gatherAtRuntime(*this, axis, *dataShape);
   const Constant &idx = *constantInput(1);
   std::vector<int64_t> indices = idx.toInts();
   for (int64_t &i : indices) {

@@ -14,6 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 RNG = np.random.default_rng(0)
 F = TensorProto.FLOAT
+I64 = TensorProto.INT64
+U8 = TensorProto.UINT8
 
 
 def w(*shape):
@@ -142,7 +144,48 @@ MODELS = {
         x4(2, 3, 3), {"y": (F, ["N", 18])},
         {"zero": np.array(0, np.int64), "axes": np.array([0], np.int64),
          "minus": np.array([-1], np.int64)}),
+    # Shape operands computed at run time: the declared result shape.
+    "reshape_runtime": lambda: model(
+        [node("Reshape", ["x", "s"], ["y"])],
+        {"x": (F, [2, 3, 4]), "s": (I64, [2])}, {"y": (F, [4, 6])}),
+    "range_runtime": lambda: model(
+        [node("Range", ["start", "limit", "delta"], ["y"])],
+        {"start": (F, [])}, {"y": (F, [5])},
+        {"limit": np.array(5, np.float32),
+         "delta": np.array(1, np.float32)}),
+    "reduce_runtime_axes": lambda: model(
+        [node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
+        {"x": (F, [2, 3, 4]), "axes": (I64, [1])}, {"y": (F, [2, 1, 4])}),
+    # Element types: unsigned integers and doubles.
+    "unsigned": lambda: model(
+        [node("Div", ["a", "b"], ["d"]), node("Less", ["a", "b"], ["l"]),
+         node("Max", ["a", "b"], ["m"]),
+         node("Cast", ["a"], ["f"], to=TensorProto.FLOAT)],
+        {"a": (U8, [4]), "b": (U8, [4])},
+        {"d": (U8, [4]), "l": (TensorProto.BOOL, [4]), "m": (U8, [4]),
+         "f": (F, [4])}),
+    "double": lambda: model(
+        [node("Mul", ["a", "a"], ["m"]),
+         node("Cast", ["m"], ["y"], to=TensorProto.FLOAT)],
+        {"a": (TensorProto.DOUBLE, [3])}, {"y": (F, [3])}),
+    # Data movement with indices computed at run time.
+    "gather_runtime": lambda: model(
+        [node("Gather", ["table", "ids"], ["y"])],
+        {"ids": (I64, [2, 3])}, {"y": (F, [2, 3, 4])},
+        {"table": w(10, 4)}),
+    "pad_reflect": lambda: model(
+        [node("Pad", ["x", "pads"], ["y"], mode="reflect")],
+        {"x": (F, [1, 1, 3, 3])}, {"y": (F, [1, 1, 5, 7])},
+        {"pads": np.array([0, 0, 1, 2, 0, 0, 1, 2], np.int64)}),
     # Errors
+    "reshape_runtime_undeclared": lambda: model(
+        [node("Reshape", ["x", "s"], ["y"])],
+        {"x": (F, [2, 3, 4]), "s": (I64, [2])}, {"y": (F, ["a", "b"])}),
+    "reduce_runtime_ambiguous": lambda: model(
+        [node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)],
+        {"x": (F, [3, 2, 2]), "axes": (I64, [1])}, {"y": (F, [3, 2])}),
+    "unsigned_relu": lambda: model(
+        [node("Relu", ["a"], ["y"])], {"a": (U8, [4])}, {"y": (U8, [4])}),
     "unsupported": lambda: model(
         [node("Sin", ["x"], ["y"])], {"x": (F, [1, 4])}, {"y": (F, [1, 4])}),
     "dynamic": lambda: model(
