@@ -1177,6 +1177,7 @@ static LogicalResult gatherAtRuntime(Importer &im, int64_t axis,
   if (!isa<IntegerType>(indexElement) || indexElement.isInteger(1))
     return im.fail("indices must be INT32 or INT64");
   indices = im.toLogical(indices);
+  bool unsignedIndices = im.isUnsignedInput(1);
   Value data;
   Type element;
   if (im.isConstantInput(0)) {
@@ -1208,9 +1209,10 @@ static LogicalResult gatherAtRuntime(Importer &im, int64_t axis,
       out,
       [&](OpBuilder &b, Location loc, ArrayRef<Value> a) -> Value {
         Type i64 = b.getI64Type();
-        Value k = a[0].getType() == i64
-                      ? a[0]
-                      : Value(arith::ExtSIOp::create(b, loc, i64, a[0]));
+        Value k = a[0];
+        if (k.getType() != i64)
+          k = unsignedIndices ? Value(arith::ExtUIOp::create(b, loc, i64, k))
+                              : Value(arith::ExtSIOp::create(b, loc, i64, k));
         auto c64 = [&](int64_t v) -> Value {
           return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
         };

@@ -173,6 +173,9 @@ MODELS = {
         [node("Gather", ["table", "ids"], ["y"])],
         {"ids": (I64, [2, 3])}, {"y": (F, [2, 3, 4])},
         {"table": w(10, 4)}),
+    "gather_runtime_u8": lambda: model(
+        [node("Gather", ["table", "ids"], ["y"])],
+        {"ids": (U8, [3])}, {"y": (F, [3, 4])}, {"table": w(200, 4)}),
     "pad_reflect": lambda: model(
         [node("Pad", ["x", "pads"], ["y"], mode="reflect")],
         {"x": (F, [1, 1, 3, 3])}, {"y": (F, [1, 1, 5, 7])},
