@@ -463,30 +463,19 @@ LogicalResult Importer::opClip() {
   if (!x)
     return failure();
   Type element = x.elementType();
-  if (!isFloat(element)) {
-    bool isUnsigned = isUnsignedInput(0);
-    define(0, map(x, [&](OpBuilder &b, Location loc, ArrayRef<Value> a) {
-             Value r = a[0];
-             if (lo)
-               r = buildArith(b, loc, Arith::Max, r, scalar(*lo, element),
-                              isUnsigned);
-             if (hi)
-               r = buildArith(b, loc, Arith::Min, r, scalar(*hi, element),
-                              isUnsigned);
-             return r;
-           }, element));
-    return success();
-  }
+  bool isUnsigned = isUnsignedInput(0);
   define(0, map(x, [&](OpBuilder &b, Location loc, ArrayRef<Value> a) {
            Value r = a[0];
            if (lo)
-             r = arith::MaximumFOp::create(b, loc, r, scalar(*lo));
+             r = buildArith(b, loc, Arith::Max, r, scalar(*lo, element),
+                            isUnsigned);
            if (hi)
-             r = arith::MinimumFOp::create(b, loc, r, scalar(*hi));
-           if (!lo && !hi)
-             r = arith::AddFOp::create(b, loc, r, scalar(0.0));
+             r = buildArith(b, loc, Arith::Min, r, scalar(*hi, element),
+                            isUnsigned);
+           if (!lo && !hi && isFloat(element))
+             r = arith::AddFOp::create(b, loc, r, scalar(0.0, element));
            return r;
-         }));
+         }, element));
   return success();
 }
 
@@ -785,16 +774,15 @@ static LogicalResult reduce(Importer &im, Reduction kind) {
   bool axesAsInput = kind == Reduction::Sum ? im.opset() >= 13
                                             : im.opset() >= 18;
   int64_t keepdims = im.intAttr("keepdims", 1);
+  Tensor v = im.input(0);
+  if (!v)
+    return failure();
+  // Axes computed at run time: those the declared result shape reduces.
+  bool axesAtRuntime = axesAsInput && im.isRuntimeInput(axesInput);
   std::optional<std::vector<int64_t>> axes;
-  if (axesAsInput && im.isRuntimeInput(axesInput)) {
-    Tensor v = im.input(0);
-    std::optional<Shape> declared =
-        v ? im.declaredResultShape(axesInput) : std::nullopt;
-    if (!declared)
-      return failure();
-    axes = reducedAxes(im, v.shape, *declared, keepdims);
-    if (!axes)
-      return failure();
+  if (axesAtRuntime) {
+    if (std::optional<Shape> declared = im.declaredResultShape(axesInput))
+      axes = reducedAxes(im, v.shape, *declared, keepdims);
   } else {
     axes = axesAsInput ? (im.hasInput(axesInput)
                               ? im.intsAttrOrInput("axes", axesInput)
@@ -803,13 +791,10 @@ static LogicalResult reduce(Importer &im, Reduction kind) {
   }
   if (im.failed())
     return failure();
-  Tensor v = im.input(0);
-  if (!v)
-    return failure();
   if (!isFloat(v.elementType()))
     return im.fail("expected a float input");
   int64_t rank = v.shape.size();
-  if (axes && axes->empty() && axesAsInput && im.isRuntimeInput(axesInput)) {
+  if (axesAtRuntime && axes->empty()) {
     // The declared shape is the input's: nothing is reduced.
     im.define(0, v);
     return success();

@@ -149,6 +149,43 @@ float halfToFloat(uint16_t bits, bool brain) {
   return half.convertToFloat();
 }
 
+} // namespace
+
+Type mlir::qat::onnx_import::elementTypeOf(MLIRContext *context,
+                                           int64_t type) {
+  switch (type) {
+  case onnx::TensorProto_DataType_FLOAT:
+    return Float32Type::get(context);
+  case onnx::TensorProto_DataType_DOUBLE:
+    return Float64Type::get(context);
+  case onnx::TensorProto_DataType_BOOL:
+    return IntegerType::get(context, 1);
+  case onnx::TensorProto_DataType_INT8:
+  case onnx::TensorProto_DataType_UINT8:
+    return IntegerType::get(context, 8);
+  case onnx::TensorProto_DataType_INT16:
+  case onnx::TensorProto_DataType_UINT16:
+    return IntegerType::get(context, 16);
+  case onnx::TensorProto_DataType_INT32:
+  case onnx::TensorProto_DataType_UINT32:
+    return IntegerType::get(context, 32);
+  case onnx::TensorProto_DataType_INT64:
+  case onnx::TensorProto_DataType_UINT64:
+    return IntegerType::get(context, 64);
+  default:
+    return {};
+  }
+}
+
+bool mlir::qat::onnx_import::isUnsignedDataType(int64_t type) {
+  return type == onnx::TensorProto_DataType_UINT8 ||
+         type == onnx::TensorProto_DataType_UINT16 ||
+         type == onnx::TensorProto_DataType_UINT32 ||
+         type == onnx::TensorProto_DataType_UINT64;
+}
+
+namespace {
+
 /// An initializer or a Constant node's tensor, decoded; std::nullopt with
 /// `why` set when it cannot be.
 std::optional<Constant> decodeTensor(const onnx::TensorProto &t,
@@ -459,41 +496,11 @@ LogicalResult Importer::importInputs() {
     if (!in.type().has_tensor_type() || !in.type().tensor_type().has_shape())
       return fail(where + ": expected a tensor with a shape, found none");
     const auto &t = in.type().tensor_type();
-    Type element;
-    switch (t.elem_type()) {
-    case onnx::TensorProto_DataType_FLOAT:
-      element = b.getF32Type();
-      break;
-    case onnx::TensorProto_DataType_DOUBLE:
-      element = b.getF64Type();
-      break;
-    case onnx::TensorProto_DataType_INT64:
-    case onnx::TensorProto_DataType_UINT64:
-      element = b.getI64Type();
-      break;
-    case onnx::TensorProto_DataType_INT32:
-    case onnx::TensorProto_DataType_UINT32:
-      element = b.getI32Type();
-      break;
-    case onnx::TensorProto_DataType_INT16:
-    case onnx::TensorProto_DataType_UINT16:
-      element = b.getI16Type();
-      break;
-    case onnx::TensorProto_DataType_INT8:
-    case onnx::TensorProto_DataType_UINT8:
-      element = b.getI8Type();
-      break;
-    case onnx::TensorProto_DataType_BOOL:
-      element = b.getI1Type();
-      break;
-    default:
+    Type element = elementTypeOf(context, t.elem_type());
+    if (!element)
       return fail(where + ": element type " + dataTypeName(t.elem_type()) +
                   "; supported: FLOAT, DOUBLE, INT8-64, UINT8-64, BOOL");
-    }
-    if (t.elem_type() == onnx::TensorProto_DataType_UINT8 ||
-        t.elem_type() == onnx::TensorProto_DataType_UINT16 ||
-        t.elem_type() == onnx::TensorProto_DataType_UINT32 ||
-        t.elem_type() == onnx::TensorProto_DataType_UINT64)
+    if (isUnsignedDataType(t.elem_type()))
       unsignedValues.insert(in.name());
     Shape shape;
     for (int i = 0; i < t.shape().dim_size(); ++i) {
@@ -662,9 +669,7 @@ LogicalResult Importer::finish() {
   for (const onnx::ValueInfoProto &out : model.graph().output()) {
     if (auto c = constants.find(out.name()); c != constants.end()) {
       Constant &k = c->second;
-      Type element = k.isFloat ? Type(b.getF32Type())
-                               : (k.isBool ? b.getI1Type() : b.getI64Type());
-      results.push_back(denseConstant(k, element));
+      results.push_back(denseConstant(k, constantElement(k)));
     } else if (auto v = values.find(out.name()); v != values.end()) {
       std::optional<Shape> declared = declaredShape(out.name());
       if (declared && *declared != v->second.shape)
@@ -750,10 +755,7 @@ Tensor Importer::input(int index) {
   if (auto it = constants.find(name); it != constants.end()) {
     // A constant where a computed tensor is expected: materialized.
     const Constant &c = it->second;
-    Type element = c.isFloat ? Type(b.getF32Type())
-                             : (c.isBool ? b.getI1Type() : b.getI64Type());
-    Tensor t{denseConstant(c, element), c.shape, false};
-    return t;
+    return Tensor{denseConstant(c, constantElement(c)), c.shape, false};
   }
   (void)fail("input '" + name +
              "' is not produced by any node, initializer or graph input");
@@ -1162,10 +1164,14 @@ Type Importer::inputElement(int index) {
   if (auto v = values.find(name); v != values.end())
     return v->second.elementType();
   if (auto c = constants.find(name); c != constants.end())
-    return c->second.isFloat ? Type(b.getF32Type())
-                             : (c->second.isBool ? b.getI1Type()
-                                                 : b.getI64Type());
+    return constantElement(c->second);
   return b.getF32Type();
+}
+
+Type Importer::constantElement(const Constant &c) {
+  if (c.isFloat)
+    return b.getF32Type();
+  return c.isBool ? b.getI1Type() : b.getI64Type();
 }
 
 bool Importer::foldConstants(ArrayRef<int> inputs,
@@ -1294,9 +1300,7 @@ LogicalResult Importer::elementwise(ArrayRef<int> inputs, ScalarBody body,
     bool isConst = c != constants.end() && !values.count(name);
     if (isConst && c->second.size() == 1) {
       const Constant &k = c->second;
-      Type element = k.isFloat ? Type(b.getF32Type())
-                               : (k.isBool ? b.getI1Type() : b.getI64Type());
-      scalarArgs.push_back(scalar(k.at(0), element));
+      scalarArgs.push_back(scalar(k.at(0), constantElement(k)));
       continue;
     }
     scalarArgs.push_back(std::nullopt);

@@ -99,6 +99,13 @@ struct Tensor {
 /// `why` set when it cannot be.
 std::optional<Constant> decode(const onnx::TensorProto &t, std::string &why);
 
+/// The element type a computed tensor of ONNX data type `type` has (MLIR's
+/// integers are signless: UINT8 is i8), or null for a type the runtime has
+/// no tensors of (FLOAT16, BFLOAT16, STRING...).
+Type elementTypeOf(MLIRContext *context, int64_t type);
+/// Whether ONNX data type `type` is UINT8, UINT16, UINT32 or UINT64.
+bool isUnsignedDataType(int64_t type);
+
 using ScalarBody =
     llvm::function_ref<Value(OpBuilder &, Location, ArrayRef<Value>)>;
 
@@ -207,6 +214,8 @@ public:
   /// (name, tag).
   Value parameter(StringRef name, ArrayRef<int64_t> shape,
                   std::vector<float> values, StringRef tag = "");
+  /// The element type constant `c` has once materialized: f32, i1 or i64.
+  Type constantElement(const Constant &c);
   /// A constant tensor (int, bool or float) as arith.constant.
   Value denseConstant(const Constant &c, Type element);
 

@@ -166,30 +166,33 @@ static LogicalResult runtimeRange(Importer &im) {
   OpBuilder &b = im.builder();
   Location loc = im.loc();
   Type element = im.inputElement(0);
-  // The scalar of input `i`, in the result's element type.
-  auto scalarOf = [&](int i) -> Value {
-    if (!im.isRuntimeInput(i)) {
+  // Input `i` must be one element of the start's type (the limit too,
+  // though only the start and delta are read: the count is declared).
+  auto isScalar = [&](int i) {
+    bool one;
+    if (im.isRuntimeInput(i)) {
+      Tensor t = im.input(i);
+      one = t && numElements(t.shape) == 1 && t.elementType() == element;
+    } else {
       const Constant *c = im.constantInput(i);
-      if (!c || c->size() != 1) {
-        (void)im.fail("input '" + im.inputName(i) + "' must be a scalar");
-        return {};
-      }
-      return im.scalar(c->at(0), element);
+      one = c && c->size() == 1;
     }
+    if (!one && !im.failed())
+      (void)im.fail("input '" + im.inputName(i) +
+                    "' must be a scalar of the start's type");
+    return one;
+  };
+  // The value of input `i`, in the result's element type.
+  auto scalarOf = [&](int i) -> Value {
+    if (!im.isRuntimeInput(i))
+      return im.scalar(im.constantInput(i)->at(0), element);
     Tensor t = im.input(i);
-    if (!t)
-      return {};
-    if (numElements(t.shape) != 1 || t.elementType() != element) {
-      (void)im.fail("input '" + im.inputName(i) + "' must be a scalar of "
-                    "the start's type");
-      return {};
-    }
     SmallVector<Value> zeros(t.shape.size(), im.scalar(0, b.getIndexType()));
     return tensor::ExtractOp::create(b, loc, t.value, zeros);
   };
-  Value start = scalarOf(0), delta = start ? scalarOf(2) : Value();
-  if (!delta || !scalarOf(1))
+  if (!isScalar(0) || !isScalar(1) || !isScalar(2))
     return failure();
+  Value start = scalarOf(0), delta = scalarOf(2);
   Value out = im.generic(
       {}, {im.identity(1)}, *declared,
       [&](OpBuilder &nb, Location l, ArrayRef<Value>) -> Value {
@@ -297,20 +300,14 @@ LogicalResult Importer::opDropout() {
 
 LogicalResult Importer::opCast() {
   int64_t to = intAttr("to", 0);
-  using onnx::TensorProto_DataType;
-  bool toFloat = to == onnx::TensorProto_DataType_FLOAT ||
-                 to == onnx::TensorProto_DataType_DOUBLE ||
-                 to == onnx::TensorProto_DataType_FLOAT16 ||
-                 to == onnx::TensorProto_DataType_BFLOAT16;
+  // The element type of a computed result: null for the 16-bit floats,
+  // which only constants are cast to (rounded through them).
+  Type element = elementTypeOf(b.getContext(), to);
+  bool toHalf = to == onnx::TensorProto_DataType_FLOAT16 ||
+                to == onnx::TensorProto_DataType_BFLOAT16;
   bool toBool = to == onnx::TensorProto_DataType_BOOL;
-  bool toInt = to == onnx::TensorProto_DataType_INT64 ||
-               to == onnx::TensorProto_DataType_INT32 ||
-               to == onnx::TensorProto_DataType_INT16 ||
-               to == onnx::TensorProto_DataType_INT8 ||
-               to == onnx::TensorProto_DataType_UINT8 ||
-               to == onnx::TensorProto_DataType_UINT16 ||
-               to == onnx::TensorProto_DataType_UINT32 ||
-               to == onnx::TensorProto_DataType_UINT64;
+  bool toFloat = toHalf || (element && isa<FloatType>(element));
+  bool toInt = element && isa<IntegerType>(element) && !toBool;
   std::string target = onnx::TensorProto_DataType_Name(
       static_cast<onnx::TensorProto_DataType>(to));
   if (!toFloat && !toBool && !toInt)
@@ -324,8 +321,7 @@ LogicalResult Importer::opCast() {
       out.floats.resize(c.size());
       for (int64_t i = 0; i < c.size(); ++i) {
         float v = static_cast<float>(c.at(i));
-        if (to == onnx::TensorProto_DataType_FLOAT16 ||
-            to == onnx::TensorProto_DataType_BFLOAT16) {
+        if (toHalf) {
           // Round through the narrower type.
           llvm::APFloat f(v);
           bool lost;
@@ -357,45 +353,11 @@ LogicalResult Importer::opCast() {
     return failure();
   Type from = v.elementType();
   bool fromUnsigned = isUnsignedInput(0);
-  Type element;
-  bool toUnsigned = false;
-  switch (to) {
-  case onnx::TensorProto_DataType_FLOAT:
-    element = b.getF32Type();
-    break;
-  case onnx::TensorProto_DataType_DOUBLE:
-    element = b.getF64Type();
-    break;
-  case onnx::TensorProto_DataType_BOOL:
-    element = b.getI1Type();
-    break;
-  case onnx::TensorProto_DataType_UINT64:
-  case onnx::TensorProto_DataType_UINT32:
-  case onnx::TensorProto_DataType_UINT16:
-  case onnx::TensorProto_DataType_UINT8:
-    toUnsigned = true;
-    [[fallthrough]];
-  case onnx::TensorProto_DataType_INT64:
-  case onnx::TensorProto_DataType_INT32:
-  case onnx::TensorProto_DataType_INT16:
-  case onnx::TensorProto_DataType_INT8: {
-    static const llvm::DenseMap<int64_t, unsigned> widths = {
-        {onnx::TensorProto_DataType_UINT64, 64},
-        {onnx::TensorProto_DataType_INT64, 64},
-        {onnx::TensorProto_DataType_UINT32, 32},
-        {onnx::TensorProto_DataType_INT32, 32},
-        {onnx::TensorProto_DataType_UINT16, 16},
-        {onnx::TensorProto_DataType_INT16, 16},
-        {onnx::TensorProto_DataType_UINT8, 8},
-        {onnx::TensorProto_DataType_INT8, 8}};
-    element = b.getIntegerType(widths.lookup(to));
-    break;
-  }
-  default:
+  bool toUnsigned = isUnsignedDataType(to);
+  if (!element)
     return fail("cast of a computed tensor to " + target +
                 " is not supported (the runtime has no tensors of it; "
                 "FLOAT, DOUBLE, BOOL, INT8-64 and UINT8-64 are)");
-  }
   if (element != from) {
     v = map(v, [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
       Value x = a[0];
@@ -1183,9 +1145,7 @@ static LogicalResult gatherAtRuntime(Importer &im, int64_t axis,
   if (im.isConstantInput(0)) {
     // A table of weights (an embedding) is a parameter, as a layer's are.
     const Constant &c = *im.constantInput(0);
-    OpBuilder &b = im.builder();
-    element = c.isFloat ? Type(b.getF32Type())
-                        : (c.isBool ? b.getI1Type() : b.getI64Type());
+    element = im.constantElement(c);
     data = c.isFloat ? im.parameter(im.inputName(0), c.shape, c.floats)
                      : im.denseConstant(c, element);
   } else {
