@@ -498,6 +498,97 @@ def test_channel_split_shuffle_and_ceil_pool(compile_mlir, tmp_path):
     assert "Split" in imported.ops or "Slice" in imported.ops
 
 
+def test_volumetric_conv_and_pools(compile_mlir, tmp_path):
+    """3-D (video, medical) layers: a grouped, dilated, padded Conv3d with
+    bias, ceil-mode MaxPool3d and an AvgPool3d whose padding is not counted
+    (border windows divide by fewer elements)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class Volume(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv3d(4, 6, (3, 2, 3), stride=(1, 2, 1),
+                                  padding=(1, 0, 2), dilation=(1, 1, 2),
+                                  groups=2)
+            self.depthwise = nn.Conv3d(6, 6, 3, padding=1, groups=6)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            y = nn.functional.max_pool3d(y, 2, 2, ceil_mode=True)
+            y = self.depthwise(y)
+            return nn.functional.avg_pool3d(y, 3, 1, padding=1,
+                                            count_include_pad=False)
+
+    torch.manual_seed(5)
+    x = np.random.default_rng(14).standard_normal((2, 4, 5, 11, 6)).astype(F32)
+    got, expected, imported = run_torch(compile_mlir, torch, Volume(), x,
+                                        tmp_path, "volume")
+    assert got.shape == expected.shape == (2, 6, 3, 3, 3)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    assert imported.ops["Conv"] == 2 and imported.ops["MaxPool"] == 1
+
+
+def test_slice_and_pad_positions_at_run_time(compile_mlir):
+    """Slice's starts, axes and steps and Pad's pads and constant value given
+    as inputs: the declared result shapes fix the sizes, the positions are
+    read when the program runs (numpy's slicing and padding as reference),
+    and an empty axes list of shape [0] is passed as an empty array."""
+    rng = np.random.default_rng(15)
+    x = rand(rng, 6, 5, 4)
+    i64 = TensorProto.INT64
+    graph = helper.make_graph(
+        [helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"],
+                          ["sliced"]),
+         helper.make_node("Pad", ["x", "pads", "value"], ["padded"],
+                          mode="constant"),
+         helper.make_node("Pad", ["x", "pads"], ["reflected"],
+                          mode="reflect"),
+         helper.make_node("ReduceSum", ["x", "none"], ["total"],
+                          keepdims=0)],
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 5, 4]),
+         helper.make_tensor_value_info("starts", i64, [2]),
+         helper.make_tensor_value_info("ends", i64, [2]),
+         helper.make_tensor_value_info("axes", i64, [2]),
+         helper.make_tensor_value_info("steps", i64, [2]),
+         helper.make_tensor_value_info("pads", i64, [6]),
+         helper.make_tensor_value_info("value", TensorProto.FLOAT, []),
+         helper.make_tensor_value_info("none", i64, [0])],
+        [helper.make_tensor_value_info("sliced", TensorProto.FLOAT,
+                                       [6, 3, 2]),
+         helper.make_tensor_value_info("padded", TensorProto.FLOAT,
+                                       [8, 6, 7]),
+         helper.make_tensor_value_info("reflected", TensorProto.FLOAT,
+                                       [8, 6, 7]),
+         helper.make_tensor_value_info("total", TensorProto.FLOAT, [])])
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    imported = import_onnx(model)
+    entry = compile_mlir(imported.text, name="positions")[imported.function]
+    for starts, ends, axes, steps, pads in [
+            ([-1, 4], [-10, 1], [2, 1], [-2, -1], [1, 0, 2, 1, 1, 1]),
+            ([0, 1], [4, 4], [-1, 1], [2, 1], [0, 1, 1, 2, 0, 2])]:
+        feeds = {"x": x, "value": np.array(2.5, F32),
+                 "none": np.zeros(0, np.int64)}
+        for name, v in [("starts", starts), ("ends", ends), ("axes", axes),
+                        ("steps", steps), ("pads", pads)]:
+            feeds[name] = np.array(v, np.int64)
+        sliced, padded, reflected, total = entry(
+            *[feeds[a.name] for a in entry.args])
+        index = [slice(None)] * 3
+        for s, e, a, st in zip(starts, ends, axes, steps):
+            index[a] = slice(s, e, st)
+        np.testing.assert_array_equal(sliced, x[tuple(index)])
+        widths = list(zip(pads[:3], pads[3:]))
+        np.testing.assert_array_equal(
+            padded, np.pad(x, widths, constant_values=2.5))
+        np.testing.assert_array_equal(reflected,
+                                      np.pad(x, widths, mode="reflect"))
+        np.testing.assert_allclose(total, x.sum(), rtol=1e-5)
+
+
 @pytest.mark.parametrize("opset", [13, 17])
 def test_transformer_encoder_layer(compile_mlir, tmp_path, opset):
     """A transformer encoder layer (attention: matmuls of two computed

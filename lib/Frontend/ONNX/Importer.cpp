@@ -505,13 +505,10 @@ LogicalResult Importer::importInputs() {
     Shape shape;
     for (int i = 0; i < t.shape().dim_size(); ++i) {
       const auto &d = t.shape().dim(i);
-      if (d.has_dim_value() && d.dim_value() > 0) {
+      if (d.has_dim_value() && d.dim_value() >= 0) {
         shape.push_back(d.dim_value());
         continue;
       }
-      if (d.has_dim_value() && d.dim_value() == 0)
-        return fail(where + ": dimension " + Twine(i) +
-                    " is 0 (empty tensors are not supported)");
       return fail(where + ": dimension " + Twine(i) + " is dynamic ('" +
                   d.dim_param() +
                   "'); only the batch dimension may be (it becomes --batch)");
@@ -521,6 +518,16 @@ LogicalResult Importer::importInputs() {
     Value arg = entry->addArgument(tensorType(shape, element),
                                    NameLoc::get(b.getStringAttr(in.name())));
     inputNames.push_back(in.name());
+    if (numElements(shape) == 0) {
+      // An empty input holds no values to read: a constant (an empty list
+      // of axes, say) that the caller still passes.
+      Constant empty;
+      empty.shape = shape;
+      empty.isFloat = isa<FloatType>(element);
+      empty.isBool = element.isInteger(1);
+      constants[in.name()] = std::move(empty);
+      continue;
+    }
     // Kept in ONNX's layout; a convolution moves it to NHWC when it reads
     // it (once).
     values[in.name()] = Tensor{arg, shape, false};
@@ -765,6 +772,11 @@ Tensor Importer::input(int index) {
 void Importer::define(int output, Tensor value) {
   if (mlir::failed(checkSize(value.shape, "the result has shape")))
     return;
+  if (numElements(value.shape) == 0) {
+    (void)fail("the result has shape " + formatShape(value.shape) +
+               " (empty tensors are not supported)");
+    return;
+  }
   if (output >= node->output_size() || node->output(output).empty())
     return;
   Type element = value.elementType();
@@ -878,7 +890,7 @@ std::optional<Shape> Importer::declaredShape(StringRef name) const {
       return std::nullopt;
     Shape shape;
     for (const auto &d : info.type().tensor_type().shape().dim()) {
-      if (!d.has_dim_value() || d.dim_value() <= 0)
+      if (!d.has_dim_value() || d.dim_value() < 0)
         return std::nullopt;
       shape.push_back(d.dim_value());
     }
@@ -1110,13 +1122,23 @@ Value Importer::pad(const Tensor &x, ArrayRef<int64_t> pads, double value) {
   if (llvm::all_of(pads, [](int64_t p) { return p == 0; }))
     return x.value;
   Shape phys = x.physical();
-  // pads: top, left, bottom, right of an NHWC tensor.
-  Shape out{phys[0], phys[1] + pads[0] + pads[2], phys[2] + pads[1] + pads[3],
-            phys[3]};
-  SmallVector<OpFoldResult> low{b.getIndexAttr(0), b.getIndexAttr(pads[0]),
-                                b.getIndexAttr(pads[1]), b.getIndexAttr(0)};
-  SmallVector<OpFoldResult> high{b.getIndexAttr(0), b.getIndexAttr(pads[2]),
-                                 b.getIndexAttr(pads[3]), b.getIndexAttr(0)};
+  // The spatial dimensions: all but the batch and the channel (last in
+  // NHWC, else second).
+  int64_t rank = phys.size(), channel = x.nhwc ? rank - 1 : 1;
+  size_t spatial = pads.size() / 2;
+  assert(static_cast<int64_t>(spatial) == rank - 2 && "one pad per side");
+  Shape out(phys);
+  SmallVector<OpFoldResult> low(rank, b.getIndexAttr(0)),
+      high(rank, b.getIndexAttr(0));
+  size_t i = 0;
+  for (int64_t d = 1; d < rank; ++d) {
+    if (d == channel)
+      continue;
+    low[d] = b.getIndexAttr(pads[i]);
+    high[d] = b.getIndexAttr(pads[i + spatial]);
+    out[d] += pads[i] + pads[i + spatial];
+    ++i;
+  }
   return tensor::PadOp::create(b, currentLoc, tensorType(out), x.value, low,
                                high, scalar(value));
 }

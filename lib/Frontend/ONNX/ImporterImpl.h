@@ -208,6 +208,8 @@ public:
   /// The identity map and the maps keeping `dims` of a `rank`-D space.
   AffineMap identity(unsigned rank);
   AffineMap keep(unsigned rank, ArrayRef<int64_t> dims);
+  /// `x` padded with `value`: `pads` holds the padding before each spatial
+  /// dimension (all but batch and channel), then after each.
   Value pad(const Tensor &x, ArrayRef<int64_t> pads, double value);
   /// A weight: a function argument with qat.role = "parameter" holding
   /// `values` in `shape` (the layout the function takes), once per

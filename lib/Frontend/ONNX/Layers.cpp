@@ -22,23 +22,29 @@ using namespace mlir::qat::onnx_import;
 
 namespace {
 
+/// A convolution or pooling window over N spatial dimensions.
 struct Window {
-  SmallVector<int64_t, 2> kernel, strides, dilations;
-  SmallVector<int64_t, 4> pads; // top, left, bottom, right
+  SmallVector<int64_t, 3> kernel, strides, dilations;
+  /// The padding before each spatial dimension, then after each (ONNX's
+  /// order: top, left, bottom, right in 2-D).
+  SmallVector<int64_t, 6> pads;
+  size_t rank() const { return kernel.size(); }
 };
 
 } // namespace
 
-/// pads (top, left, bottom, right) from `pads` or `auto_pad`.
-static std::optional<SmallVector<int64_t, 4>>
+/// The padding of a window over `spatial` from `pads` or `auto_pad`.
+static std::optional<SmallVector<int64_t, 6>>
 spatialPads(Importer &im, ArrayRef<int64_t> spatial, ArrayRef<int64_t> kernel,
             ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations) {
+  size_t n = spatial.size();
   std::string autoPad = im.stringAttr("auto_pad", "NOTSET");
-  SmallVector<int64_t, 4> pads{0, 0, 0, 0};
+  SmallVector<int64_t, 6> pads(2 * n, 0);
   if (autoPad == "NOTSET") {
     if (auto given = im.intsAttr("pads")) {
-      if (given->size() != 4) {
-        (void)im.fail("pads " + formatShape(*given) + ": expected 4 values");
+      if (given->size() != 2 * n) {
+        (void)im.fail("pads " + formatShape(*given) + ": expected " +
+                      Twine(2 * n) + " values");
         return std::nullopt;
       }
       if (llvm::any_of(*given, [](int64_t p) { return p < 0; })) {
@@ -57,39 +63,43 @@ spatialPads(Importer &im, ArrayRef<int64_t> spatial, ArrayRef<int64_t> kernel,
                   "; expected NOTSET, VALID, SAME_UPPER or SAME_LOWER");
     return std::nullopt;
   }
-  for (int i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     int64_t out = (spatial[i] + strides[i] - 1) / strides[i];
     int64_t total = std::max<int64_t>(
         0, (out - 1) * strides[i] + dilations[i] * (kernel[i] - 1) + 1 -
                spatial[i]);
     int64_t low = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
     pads[i] = low;
-    pads[i + 2] = total - low;
+    pads[i + n] = total - low;
   }
   return pads;
 }
 
+/// The window of the current node over `spatial` (its kernel_shape,
+/// strides, dilations and padding).
 static std::optional<Window> window(Importer &im, ArrayRef<int64_t> spatial,
                                     std::optional<std::vector<int64_t>>
                                         kernel) {
-  if (!kernel || kernel->size() != 2) {
-    (void)im.fail("kernel_shape must have 2 values (2-D only), found " +
+  size_t n = spatial.size();
+  if (!kernel || kernel->size() != n) {
+    (void)im.fail("kernel_shape must have " + Twine(n) + " values for a " +
+                  Twine(n) + "-D input, found " +
                   (kernel ? formatShape(*kernel) : std::string("none")));
     return std::nullopt;
   }
   Window w;
   w.kernel.assign(kernel->begin(), kernel->end());
-  auto strides = im.intsAttr("strides").value_or(std::vector<int64_t>{1, 1});
-  auto dilations =
-      im.intsAttr("dilations").value_or(std::vector<int64_t>{1, 1});
-  if (strides.size() != 2 || dilations.size() != 2 ||
+  std::vector<int64_t> ones(n, 1);
+  auto strides = im.intsAttr("strides").value_or(ones);
+  auto dilations = im.intsAttr("dilations").value_or(ones);
+  if (strides.size() != n || dilations.size() != n ||
       llvm::any_of(strides, [](int64_t s) { return s < 1; }) ||
       llvm::any_of(dilations, [](int64_t d) { return d < 1; }) ||
       llvm::any_of(w.kernel, [](int64_t k) { return k < 1; })) {
     (void)im.fail("strides " + formatShape(strides) + ", dilations " +
                   formatShape(dilations) + ", kernel " +
-                  formatShape(w.kernel) +
-                  ": expected 2 positive values each");
+                  formatShape(w.kernel) + ": expected " + Twine(n) +
+                  " positive values each");
     return std::nullopt;
   }
   w.strides.assign(strides.begin(), strides.end());
@@ -99,6 +109,28 @@ static std::optional<Window> window(Importer &im, ArrayRef<int64_t> spatial,
     return std::nullopt;
   w.pads = *pads;
   return w;
+}
+
+/// `sizes` joined by 'x' (a window, a padded input).
+static std::string joinedSizes(ArrayRef<int64_t> sizes) {
+  std::string s;
+  for (int64_t v : sizes)
+    s += (s.empty() ? "" : "x") + std::to_string(v);
+  return s;
+}
+
+/// The map of a window's input: batch, channel `channel`, then
+/// `o_i * stride_i + k_i * dilation_i` for each spatial dimension, where
+/// the iteration space is (n, c-or-f, o..., extra..., k...).
+static AffineMap windowInputMap(MLIRContext *ctx, const Window &w,
+                                unsigned numDims, AffineExpr channel,
+                                unsigned firstKernelDim) {
+  SmallVector<AffineExpr> exprs{getAffineDimExpr(0, ctx), channel};
+  for (size_t i = 0; i < w.rank(); ++i)
+    exprs.push_back(getAffineDimExpr(2 + i, ctx) * w.strides[i] +
+                    getAffineDimExpr(firstKernelDim + i, ctx) *
+                        w.dilations[i]);
+  return AffineMap::get(numDims, 0, exprs, ctx);
 }
 
 //===----------------------------------------------------------------------===//
@@ -212,16 +244,99 @@ LogicalResult Importer::as2d(LogicalResult (Importer::*handler)()) {
   return success();
 }
 
+/// A 3-D convolution (NCDHW input, OIDHW weight, any group) as one
+/// linalg.generic over (n, f, o0, o1, o2, c, k0, k1, k2). qat-instrument
+/// knows only 2-D convolutions as layers, so this one stays float.
+static LogicalResult conv3d(Importer &im, Tensor x) {
+  x = im.toLogical(x);
+  Value w;
+  Shape wshape;
+  if (im.isConstantInput(1)) {
+    const Constant *c = im.constantInput(1);
+    wshape = c->shape;
+    if (wshape.size() == 5)
+      w = im.parameter(im.inputName(1), wshape, c->floats);
+  } else {
+    Tensor t = im.input(1);
+    if (!t)
+      return failure();
+    t = im.toLogical(t);
+    wshape = t.shape;
+    w = t.value;
+  }
+  if (wshape.size() != 5)
+    return im.fail("weight '" + im.inputName(1) +
+                   "' must be 5-D (OIDHW) for a 5-D input, found " +
+                   formatShape(wshape));
+  int64_t n = x.shape[0], c = x.shape[1], f = wshape[0], cg = wshape[1];
+  Shape spatial(x.shape.begin() + 2, x.shape.end());
+  std::vector<int64_t> weightKernel(wshape.begin() + 2, wshape.end());
+  auto kernel = im.intsAttr("kernel_shape").value_or(weightKernel);
+  if (kernel != weightKernel)
+    return im.fail("kernel_shape " + formatShape(kernel) +
+                   " does not match the weight's " +
+                   formatShape(weightKernel));
+  auto win = window(im, spatial, kernel);
+  if (!win)
+    return failure();
+  int64_t group = im.intAttr("group", 1);
+  if (group < 1 || c % group || f % group || cg * group != c)
+    return im.fail("group=" + Twine(group) + " does not divide " + Twine(c) +
+                   " input and " + Twine(f) +
+                   " output channels (weight shape " + formatShape(wshape) +
+                   ")");
+  Shape out{n, f}, padded;
+  for (size_t d = 0; d < 3; ++d) {
+    padded.push_back(spatial[d] + win->pads[d] + win->pads[d + 3]);
+    int64_t span = win->dilations[d] * (kernel[d] - 1) + 1;
+    out.push_back(padded[d] < span
+                      ? 0
+                      : (padded[d] - span) / win->strides[d] + 1);
+  }
+  if (llvm::is_contained(out, 0))
+    return im.fail("a " + joinedSizes(kernel) + " window (dilations " +
+                   formatShape(win->dilations) +
+                   ") does not fit the padded input (" + joinedSizes(padded) +
+                   ")");
+  Value src = im.pad(x, win->pads, 0.0);
+  MLIRContext *ctx = im.builder().getContext();
+  auto dim = [&](unsigned d) { return getAffineDimExpr(d, ctx); };
+  // Output filter f reads input channel (f floordiv F/group) * C/group + c.
+  AffineExpr channel = dim(1).floorDiv(f / group) * cg + dim(5);
+  SmallVector<utils::IteratorType> iterators(5, utils::IteratorType::parallel);
+  iterators.append(4, utils::IteratorType::reduction);
+  Value y = im.generic(
+      {src, w},
+      {windowInputMap(ctx, *win, 9, channel, 6),
+       AffineMap::get(9, 0, {dim(1), dim(5), dim(6), dim(7), dim(8)}, ctx),
+       AffineMap::get(9, 0, {dim(0), dim(1), dim(2), dim(3), dim(4)}, ctx)},
+      out,
+      [](OpBuilder &b, Location loc, ArrayRef<Value> a) -> Value {
+        Value product = arith::MulFOp::create(b, loc, a[0], a[1]);
+        return arith::AddFOp::create(b, loc, a[2], product);
+      },
+      iterators, im.filled(out, 0.0));
+  Tensor result{y, out, false};
+  if (im.hasInput(2)) {
+    result = channelAdd(im, result, 2);
+    if (!result)
+      return failure();
+  }
+  im.define(0, result);
+  return success();
+}
+
 LogicalResult Importer::opConv() {
   Tensor x = input(0);
   if (!x)
     return failure();
   if (x.shape.size() == 3)
     return as2d(&Importer::opConv);
+  if (x.shape.size() == 5)
+    return conv3d(*this, x);
   if (x.shape.size() != 4)
-    return fail("only 1-D and 2-D convolutions (a 3-D or 4-D input) are "
-                "supported, "
-                "found input shape " +
+    return fail("only 1-D, 2-D and 3-D convolutions (a 3-D, 4-D or 5-D "
+                "input) are supported, found input shape " +
                 formatShape(x.shape));
   x = toNhwc(x);
   // The weight: OIHW, a constant or computed.
@@ -770,14 +885,47 @@ int64_t pooledSize(int64_t in, int64_t padLow, int64_t padHigh, int64_t k,
 }
 } // namespace
 
-/// A pooling window over `x` (NHWC): `kind` "max" or "sum". Returns the
-/// pooled tensor and, for averages, the per-position divisors.
-static Tensor pool(Importer &im, const Tensor &x, bool isMax,
+/// How many elements of each window count for an average, per output
+/// position in row-major order: those inside the input, or inside the
+/// input and its declared padding (count_include_pad).
+static std::vector<double> windowCounts(const Window &w,
+                                        ArrayRef<int64_t> spatial,
+                                        ArrayRef<int64_t> out,
+                                        bool countIncludePad) {
+  size_t n = w.rank();
+  std::vector<double> counts{1.0};
+  for (size_t d = 0; d < n; ++d) {
+    int64_t lo = countIncludePad ? -w.pads[d] : 0;
+    int64_t hi = countIncludePad ? spatial[d] + w.pads[d + n] : spatial[d];
+    std::vector<double> next;
+    next.reserve(counts.size() * out[d]);
+    for (double outer : counts)
+      for (int64_t i = 0; i < out[d]; ++i) {
+        int64_t inside = 0;
+        for (int64_t k = 0; k < w.kernel[d]; ++k) {
+          int64_t at = i * w.strides[d] + k * w.dilations[d] - w.pads[d];
+          inside += at >= lo && at < hi;
+        }
+        next.push_back(outer * static_cast<double>(inside));
+      }
+    counts = std::move(next);
+  }
+  return counts;
+}
+
+/// A max or sum pooling window over `x`: a 4-D input in NHWC as
+/// linalg's pooling ops, a 5-D one (3-D pooling) as a linalg.generic over
+/// NCDHW. For averages, `divisors` receives the per-position counts.
+static Tensor pool(Importer &im, Tensor x, bool isMax,
                    std::optional<std::vector<int64_t>> kernel,
                    std::vector<double> *divisors, bool countIncludePad) {
+  bool planar = x.shape.size() == 4;
+  x = planar ? im.toNhwc(x) : im.toLogical(x);
   Shape phys = x.physical();
-  int64_t n = phys[0], h = phys[1], w = phys[2], c = phys[3];
-  auto win = window(im, {h, w}, kernel);
+  int64_t n = x.shape[0], c = x.shape[1];
+  Shape spatial = planar ? Shape{phys[1], phys[2]}
+                         : Shape(x.shape.begin() + 2, x.shape.end());
+  auto win = window(im, spatial, kernel);
   if (!win)
     return {};
   if (im.intAttr("storage_order", 0)) {
@@ -785,91 +933,99 @@ static Tensor pool(Importer &im, const Tensor &x, bool isMax,
     return {};
   }
   bool ceil = im.intAttr("ceil_mode", 0) != 0;
-  int64_t oh = pooledSize(h, win->pads[0], win->pads[2], win->kernel[0],
-                          win->strides[0], win->dilations[0], ceil);
-  int64_t ow = pooledSize(w, win->pads[1], win->pads[3], win->kernel[1],
-                          win->strides[1], win->dilations[1], ceil);
-  if (oh < 1 || ow < 1) {
-    (void)im.fail("a " + Twine(win->kernel[0]) + "x" + Twine(win->kernel[1]) +
-                  " window (dilations " + formatShape(win->dilations) +
+  size_t rank = win->rank();
+  Shape out, paddedSizes;
+  // The padding grows at the end so that every (ceil-mode) window lies
+  // inside the padded tensor.
+  SmallVector<int64_t, 6> pads = win->pads;
+  for (size_t d = 0; d < rank; ++d) {
+    out.push_back(pooledSize(spatial[d], win->pads[d], win->pads[d + rank],
+                             win->kernel[d], win->strides[d],
+                             win->dilations[d], ceil));
+    paddedSizes.push_back(spatial[d] + win->pads[d] + win->pads[d + rank]);
+    int64_t need = (out[d] - 1) * win->strides[d] +
+                   win->dilations[d] * (win->kernel[d] - 1) + 1;
+    pads[d + rank] = std::max(pads[d + rank], need - spatial[d] - pads[d]);
+  }
+  if (llvm::any_of(out, [](int64_t o) { return o < 1; })) {
+    (void)im.fail("a " + joinedSizes(win->kernel) + " window (dilations " +
+                  formatShape(win->dilations) +
                   ") does not fit the padded input (" +
-                  Twine(h + win->pads[0] + win->pads[2]) + "x" +
-                  Twine(w + win->pads[1] + win->pads[3]) + ")");
+                  joinedSizes(paddedSizes) + ")");
     return {};
   }
-  // Extra padding at the bottom/right so that every (ceil-mode) window
-  // lies inside the padded tensor.
-  SmallVector<int64_t, 4> pads = win->pads;
-  int64_t needH = (oh - 1) * win->strides[0] +
-                  win->dilations[0] * (win->kernel[0] - 1) + 1;
-  int64_t needW = (ow - 1) * win->strides[1] +
-                  win->dilations[1] * (win->kernel[1] - 1) + 1;
-  pads[2] = std::max(pads[2], needH - h - pads[0]);
-  pads[3] = std::max(pads[3], needW - w - pads[1]);
+  if (divisors)
+    *divisors = windowCounts(*win, spatial, out, countIncludePad);
   double fill = isMax ? -INFINITY : 0.0;
   Value src = im.pad(x, pads, fill);
-  int64_t hp = h + pads[0] + pads[2], wp = w + pads[1] + pads[3];
-  Shape out{n, oh, ow, c};
-  Value init = im.filled(out, fill);
-  Value windowShape = im.empty(win->kernel);
   OpBuilder &b = im.builder();
-  auto strides = b.getI64TensorAttr(win->strides);
-  auto dilations = b.getI64TensorAttr(win->dilations);
-  auto type = im.tensorType(out);
-  Value r;
-  (void)hp;
-  (void)wp;
-  if (isMax)
-    r = linalg::PoolingNhwcMaxOp::create(b, im.loc(), TypeRange{type},
-                                         ValueRange{src, windowShape},
-                                         ValueRange{init}, strides, dilations)
-            .getResult(0);
-  else
-    r = linalg::PoolingNhwcSumOp::create(b, im.loc(), TypeRange{type},
-                                         ValueRange{src, windowShape},
-                                         ValueRange{init}, strides, dilations)
-            .getResult(0);
-  if (divisors) {
-    // How many elements of each window count: those inside the input, or
-    // inside the input and its declared padding (count_include_pad).
-    divisors->assign(oh * ow, 0);
-    int64_t loH = countIncludePad ? -win->pads[0] : 0;
-    int64_t hiH = countIncludePad ? h + win->pads[2] : h;
-    int64_t loW = countIncludePad ? -win->pads[1] : 0;
-    int64_t hiW = countIncludePad ? w + win->pads[3] : w;
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        int64_t rows = 0, cols = 0;
-        for (int64_t k = 0; k < win->kernel[0]; ++k) {
-          int64_t y = i * win->strides[0] + k * win->dilations[0] -
-                      win->pads[0];
-          rows += y >= loH && y < hiH;
-        }
-        for (int64_t k = 0; k < win->kernel[1]; ++k) {
-          int64_t xx = j * win->strides[1] + k * win->dilations[1] -
-                       win->pads[1];
-          cols += xx >= loW && xx < hiW;
-        }
-        (*divisors)[i * ow + j] = static_cast<double>(rows * cols);
-      }
+  Value windowShape = im.empty(win->kernel);
+  Shape logical{n, c};
+  logical.append(out.begin(), out.end());
+  if (planar) {
+    Shape outPhys{n, out[0], out[1], c};
+    Value init = im.filled(outPhys, fill);
+    auto type = im.tensorType(outPhys);
+    auto strides = b.getI64TensorAttr(win->strides);
+    auto dilations = b.getI64TensorAttr(win->dilations);
+    Value r;
+    if (isMax)
+      r = linalg::PoolingNhwcMaxOp::create(b, im.loc(), TypeRange{type},
+                                           ValueRange{src, windowShape},
+                                           ValueRange{init}, strides,
+                                           dilations)
+              .getResult(0);
+    else
+      r = linalg::PoolingNhwcSumOp::create(b, im.loc(), TypeRange{type},
+                                           ValueRange{src, windowShape},
+                                           ValueRange{init}, strides,
+                                           dilations)
+              .getResult(0);
+    return {r, logical, true};
   }
-  return {r, {n, c, oh, ow}, true};
+  // (n, c, o..., k...): the kernel dimensions are reductions.
+  unsigned numDims = 2 + 2 * rank;
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineExpr> kernelDims, outDims;
+  for (unsigned d = 0; d < numDims; ++d)
+    (d >= 2 + rank ? kernelDims : outDims).push_back(getAffineDimExpr(d, ctx));
+  SmallVector<utils::IteratorType> iterators(2 + rank,
+                                             utils::IteratorType::parallel);
+  iterators.append(rank, utils::IteratorType::reduction);
+  Value r = im.generic(
+      {src, windowShape},
+      {windowInputMap(ctx, *win, numDims, getAffineDimExpr(1, ctx), 2 + rank),
+       AffineMap::get(numDims, 0, kernelDims, ctx),
+       AffineMap::get(numDims, 0, outDims, ctx)},
+      logical,
+      [&](OpBuilder &nb, Location loc, ArrayRef<Value> a) -> Value {
+        if (isMax)
+          return arith::MaximumFOp::create(nb, loc, a[0], a[2]);
+        return arith::AddFOp::create(nb, loc, a[0], a[2]);
+      },
+      iterators, im.filled(logical, fill));
+  return {r, logical, false};
+}
+
+/// Whether the current pooling node's input `x` has a supported rank;
+/// fails naming it otherwise.
+static LogicalResult checkPoolRank(Importer &im, const Tensor &x) {
+  if (x.shape.size() >= 3 && x.shape.size() <= 5)
+    return success();
+  return im.fail("only 1-D, 2-D and 3-D pooling (a 3-D, 4-D or 5-D input) is "
+                 "supported, found " +
+                 formatShape(x.shape));
 }
 
 LogicalResult Importer::opMaxPool() {
   if (currentNode().output_size() > 1 && !currentNode().output(1).empty())
     return fail("the Indices output is not supported");
   Tensor x = input(0);
-  if (!x)
+  if (!x || mlir::failed(checkPoolRank(*this, x)))
     return failure();
   if (x.shape.size() == 3)
     return as2d(&Importer::opMaxPool);
-  if (x.shape.size() != 4)
-    return fail("only 1-D and 2-D pooling (a 3-D or 4-D input) is "
-                "supported, found " +
-                formatShape(x.shape));
-  Tensor y = pool(*this, toNhwc(x), true, intsAttr("kernel_shape"), nullptr,
-                  false);
+  Tensor y = pool(*this, x, true, intsAttr("kernel_shape"), nullptr, false);
   if (!y)
     return failure();
   define(0, y);
@@ -878,22 +1034,16 @@ LogicalResult Importer::opMaxPool() {
 
 LogicalResult Importer::opAveragePool() {
   Tensor x = input(0);
-  if (!x)
+  if (!x || mlir::failed(checkPoolRank(*this, x)))
     return failure();
   if (x.shape.size() == 3)
     return as2d(&Importer::opAveragePool);
-  if (x.shape.size() != 4)
-    return fail("only 1-D and 2-D pooling (a 3-D or 4-D input) is "
-                "supported, found " +
-                formatShape(x.shape));
   std::vector<double> divisors;
-  Tensor s = pool(*this, toNhwc(x), false, intsAttr("kernel_shape"),
-                  &divisors, intAttr("count_include_pad", 0) != 0);
+  Tensor s = pool(*this, x, false, intsAttr("kernel_shape"), &divisors,
+                  intAttr("count_include_pad", 0) != 0);
   if (!s)
     return failure();
-  bool uniform = llvm::all_equal(divisors);
-  Shape phys = s.physical();
-  if (uniform) {
+  if (llvm::all_equal(divisors)) {
     Value factor = scalar(1.0 / divisors.front());
     define(0, map(s, [&](OpBuilder &nb, Location loc, ArrayRef<Value> v) {
              return arith::MulFOp::create(nb, loc, v[0], factor).getResult();
@@ -901,17 +1051,24 @@ LogicalResult Importer::opAveragePool() {
     return success();
   }
   // Border windows count fewer elements: one factor per output position.
+  Shape phys = s.physical();
+  unsigned rank = phys.size();
+  SmallVector<int64_t> spatialDims;
+  for (unsigned d = 0; d < rank; ++d)
+    if (d != 0 && d != (s.nhwc ? rank - 1 : 1))
+      spatialDims.push_back(d);
   Constant factors;
-  factors.shape = {phys[1], phys[2]};
+  for (int64_t d : spatialDims)
+    factors.shape.push_back(phys[d]);
   for (double d : divisors)
     factors.floats.push_back(static_cast<float>(d > 0 ? 1.0 / d : 0.0));
   Value f = denseConstant(factors, builder().getF32Type());
   Value out = generic(
-      {s.value, f}, {identity(4), keep(4, {1, 2}), identity(4)}, phys,
-      [](OpBuilder &nb, Location loc, ArrayRef<Value> v) -> Value {
+      {s.value, f}, {identity(rank), keep(rank, spatialDims), identity(rank)},
+      phys, [](OpBuilder &nb, Location loc, ArrayRef<Value> v) -> Value {
         return arith::MulFOp::create(nb, loc, v[0], v[1]);
       });
-  define(0, {out, s.shape, true});
+  define(0, {out, s.shape, s.nhwc});
   return success();
 }
 

@@ -55,7 +55,7 @@ void fixBatch(onnx::ModelProto &model, int64_t batch) {
     if (shape->dim_size() == 0)
       continue;
     auto *first = shape->mutable_dim(0);
-    if (!first->has_dim_value() || first->dim_value() <= 0)
+    if (!first->has_dim_value() || first->dim_value() < 0)
       first->set_dim_value(batch);
   }
 }

@@ -803,6 +803,173 @@ static Tensor sliceAlong(Importer &im, const Tensor &v,
   return out;
 }
 
+/// The values of 1-D integer input `index` as i64 scalars at the
+/// function's level: constants when the input is one, else read from the
+/// tensor at run time.
+static std::optional<SmallVector<Value>> scalarsOf(Importer &im, int index) {
+  OpBuilder &b = im.builder();
+  Location loc = im.loc();
+  Type i64 = b.getI64Type();
+  SmallVector<Value> values;
+  if (im.isConstantInput(index)) {
+    for (int64_t v : im.constantInput(index)->toInts())
+      values.push_back(
+          arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v)));
+    return values;
+  }
+  Tensor t = im.input(index);
+  if (!t)
+    return std::nullopt;
+  t = im.toLogical(t);
+  Type element = t.elementType();
+  if (t.shape.size() > 1 || !isa<IntegerType>(element) ||
+      element.isInteger(1)) {
+    (void)im.fail("input '" + im.inputName(index) +
+                  "': expected a 1-D integer tensor, found shape " +
+                  formatShape(t.shape));
+    return std::nullopt;
+  }
+  bool isUnsigned = im.isUnsignedInput(index);
+  int64_t count = t.shape.empty() ? 1 : t.shape[0];
+  for (int64_t i = 0; i < count; ++i) {
+    SmallVector<Value> at;
+    if (!t.shape.empty())
+      at.push_back(arith::ConstantIndexOp::create(b, loc, i));
+    Value v = tensor::ExtractOp::create(b, loc, t.value, at);
+    if (element != i64)
+      v = isUnsigned ? Value(arith::ExtUIOp::create(b, loc, i64, v))
+                     : Value(arith::ExtSIOp::create(b, loc, i64, v));
+    values.push_back(v);
+  }
+  return values;
+}
+
+namespace {
+/// Scalar i64 arithmetic for positions computed at run time.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+  Value clamp(Value x, Value lo, Value hi) {
+    return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, x, lo),
+                                  hi);
+  }
+  /// x, or x + size when negative (ONNX's counting from the end).
+  Value wrap(Value x, int64_t size) {
+    return select(lt(x, c(0)), add(x, c(size)), x);
+  }
+  /// The position of output element `i` (of linalg.index type) along a
+  /// dimension, as i64.
+  Value position(unsigned d) {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                      linalg::IndexOp::create(b, loc, d));
+  }
+  Value toIndex(Value x) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  }
+};
+} // namespace
+
+/// Slice with starts, ends, axes or steps computed at run time: the
+/// result has the shape the model declares, and element i of it reads the
+/// input at start + i * step along each dimension, where start and step
+/// are worked out from the run-time values with ONNX's clamping. Reads stay
+/// inside the input whatever the values are.
+static LogicalResult sliceAtRuntime(Importer &im, const Shape &shape) {
+  int operand = 1;
+  while (!im.isRuntimeInput(operand))
+    ++operand;
+  std::optional<Shape> out = im.declaredResultShape(operand);
+  if (!out)
+    return failure();
+  int64_t rank = shape.size();
+  if (static_cast<int64_t>(out->size()) != rank)
+    return im.fail("the declared result shape " + formatShape(*out) +
+                   " has another rank than the input " + formatShape(shape));
+  for (int64_t d = 0; d < rank; ++d)
+    if ((*out)[d] > shape[d])
+      return im.fail("the declared result shape " + formatShape(*out) +
+                     " does not fit in the input " + formatShape(shape));
+  auto starts = scalarsOf(im, 1), ends = scalarsOf(im, 2);
+  if (!starts || !ends)
+    return failure();
+  IndexMath m{im.builder(), im.loc()};
+  SmallVector<Value> axes, steps;
+  if (im.hasInput(3)) {
+    auto given = scalarsOf(im, 3);
+    if (!given)
+      return failure();
+    axes = *given;
+  } else {
+    for (size_t i = 0; i < starts->size(); ++i)
+      axes.push_back(m.c(i));
+  }
+  if (im.hasInput(4)) {
+    auto given = scalarsOf(im, 4);
+    if (!given)
+      return failure();
+    steps = *given;
+  } else {
+    steps.assign(starts->size(), m.c(1));
+  }
+  if (ends->size() != starts->size() || axes.size() != starts->size() ||
+      steps.size() != starts->size())
+    return im.fail("starts, ends, axes and steps have different lengths");
+  Tensor v = im.input(0);
+  if (!v)
+    return failure();
+  v = im.toLogical(v);
+  // Each dimension's first position and step: 0 and 1 unless an entry
+  // names it.
+  SmallVector<Value> first, stride;
+  for (int64_t d = 0; d < rank; ++d) {
+    Value start = m.c(0), step = m.c(1);
+    int64_t dim = shape[d];
+    for (size_t i = 0; i < starts->size(); ++i) {
+      Value named = m.eq(m.wrap(axes[i], rank), m.c(d));
+      // ONNX clamps a start into [0, dim] going forward, [0, dim - 1]
+      // backward.
+      Value forward = m.lt(m.c(0), steps[i]);
+      Value s = m.clamp(m.wrap((*starts)[i], dim), m.c(0),
+                        m.select(forward, m.c(dim), m.c(dim - 1)));
+      start = m.select(named, s, start);
+      step = m.select(named, steps[i], step);
+    }
+    first.push_back(start);
+    stride.push_back(step);
+  }
+  Value source = v.value;
+  Value result = im.generic(
+      {}, {im.identity(rank)}, *out,
+      [&](OpBuilder &b, Location loc, ArrayRef<Value>) -> Value {
+        IndexMath e{b, loc};
+        SmallVector<Value> at;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value i = e.add(first[d], e.mul(e.position(d), stride[d]));
+          at.push_back(e.toIndex(e.clamp(i, e.c(0), e.c(shape[d] - 1))));
+        }
+        return tensor::ExtractOp::create(b, loc, source, at);
+      },
+      {}, {}, v.elementType());
+  im.define(0, im.wrap(result, *out));
+  return success();
+}
+
 LogicalResult Importer::opSlice() {
   auto shape = inputShape(*this, 0);
   if (!shape)
@@ -814,6 +981,9 @@ LogicalResult Importer::opSlice() {
     ends = intsAttr("ends").value_or(std::vector<int64_t>{});
     axes = intsAttr("axes").value_or(std::vector<int64_t>{});
   } else {
+    for (int i = 1; i <= 4; ++i)
+      if (isRuntimeInput(i))
+        return sliceAtRuntime(*this, *shape);
     const Constant *s = constantInput(1);
     const Constant *e = s ? constantInput(2) : nullptr;
     if (!e)
@@ -959,66 +1129,133 @@ LogicalResult Importer::opSplit() {
   return success();
 }
 
-/// Pad modes edge (the border element repeated) and reflect (mirrored
-/// about the border element): each result element reads the input at the
-/// index the mode maps its position to.
-static LogicalResult padFromBorder(Importer &im, Tensor v,
-                                   ArrayRef<int64_t> pads, bool reflect) {
-  v = im.toLogical(v);
-  int64_t rank = v.shape.size();
-  Shape out(v.shape);
-  for (int64_t d = 0; d < rank; ++d) {
-    out[d] += pads[d] + pads[rank + d];
-    if (reflect && (pads[d] >= v.shape[d] || pads[rank + d] >= v.shape[d]))
-      return im.fail("reflect padding of " + Twine(pads[d]) + " and " +
-                     Twine(pads[rank + d]) + " along dimension " + Twine(d) +
-                     " of size " + Twine(v.shape[d]) +
-                     ": expected less than the size");
-  }
-  Value src = v.value;
+namespace {
+enum class PadMode { Constant, Edge, Reflect };
+} // namespace
+
+/// Padding as a gather: each result element reads the input at its
+/// position less the leading pad `low[d]` (i64 scalars, constant or
+/// computed at run time), brought inside the input as `mode` says (edge:
+/// the border element repeated; reflect: mirrored about it); in constant
+/// mode a position outside the input is `fill`. Reads stay inside the input
+/// whatever the pads are.
+static void padByIndex(Importer &im, const Tensor &logical,
+                       ArrayRef<Value> low, const Shape &out, PadMode mode,
+                       Value fill) {
+  int64_t rank = logical.shape.size();
+  Value src = logical.value;
   Value result = im.generic(
       {}, {im.identity(rank)}, out,
       [&](OpBuilder &b, Location loc, ArrayRef<Value>) -> Value {
+        IndexMath e{b, loc};
         SmallVector<Value> at;
-        auto c = [&](int64_t x) -> Value {
-          return arith::ConstantIndexOp::create(b, loc, x);
-        };
+        Value inside;
         for (int64_t d = 0; d < rank; ++d) {
-          Value i = linalg::IndexOp::create(b, loc, d);
-          if (pads[d] == 0 && pads[rank + d] == 0) {
-            at.push_back(i);
+          if (getConstantIntValue(low[d]) == 0 &&
+              out[d] == logical.shape[d]) {
+            at.push_back(linalg::IndexOp::create(b, loc, d));
             continue;
           }
           // The position relative to the input, then brought inside it.
-          i = arith::SubIOp::create(b, loc, i, c(pads[d]));
-          int64_t last = v.shape[d] - 1;
-          if (reflect) {
+          Value i = e.sub(e.position(d), low[d]);
+          Value last = e.c(logical.shape[d] - 1);
+          if (mode == PadMode::Reflect) {
             // |i|, then last - |last - |i||: mirrored at both borders.
-            Value zero = c(0);
-            Value neg = arith::SubIOp::create(b, loc, zero, i);
-            i = arith::MaxSIOp::create(b, loc, i, neg);
-            Value fromEnd = arith::SubIOp::create(b, loc, c(last), i);
-            Value negEnd = arith::SubIOp::create(b, loc, zero, fromEnd);
-            i = arith::SubIOp::create(
-                b, loc, c(last),
-                arith::MaxSIOp::create(b, loc, fromEnd, negEnd));
-          } else {
-            i = arith::MaxSIOp::create(b, loc, i, c(0));
-            i = arith::MinSIOp::create(b, loc, i, c(last));
+            auto abs = [&](Value x) {
+              return arith::MaxSIOp::create(b, loc, x, e.sub(e.c(0), x))
+                  .getResult();
+            };
+            i = e.sub(last, abs(e.sub(last, abs(i))));
+          } else if (mode == PadMode::Constant) {
+            Value in = arith::AndIOp::create(
+                b, loc, e.lt(e.c(-1), i), e.lt(i, e.c(logical.shape[d])));
+            inside = inside ? arith::AndIOp::create(b, loc, inside, in) : in;
           }
-          at.push_back(i);
+          at.push_back(e.toIndex(e.clamp(i, e.c(0), last)));
         }
-        return tensor::ExtractOp::create(b, loc, src, at);
+        Value x = tensor::ExtractOp::create(b, loc, src, at);
+        return inside ? e.select(inside, x, fill) : x;
       },
-      {}, {}, v.elementType());
+      {}, {}, logical.elementType());
   im.define(0, im.wrap(result, out));
+}
+
+/// Pad with its pads or constant value computed at run time: the result
+/// has the shape the model declares, and the leading pads are read when
+/// the program runs.
+static LogicalResult padAtRuntime(Importer &im, Tensor v, PadMode mode) {
+  if (im.hasInput(3) && !im.isConstantInput(3))
+    return im.fail("input 'axes' must be a constant (an initializer or a "
+                   "Constant node), found a computed tensor");
+  std::optional<Shape> out =
+      im.declaredResultShape(im.isRuntimeInput(1) ? 1 : 2);
+  if (!out)
+    return failure();
+  v = im.toLogical(v);
+  int64_t rank = v.shape.size();
+  if (static_cast<int64_t>(out->size()) != rank)
+    return im.fail("the declared result shape " + formatShape(*out) +
+                   " has another rank than the input " + formatShape(v.shape));
+  for (int64_t d = 0; d < rank; ++d)
+    if ((*out)[d] < v.shape[d])
+      return im.fail("the declared result shape " + formatShape(*out) +
+                     " is smaller than the input " + formatShape(v.shape) +
+                     " (negative padding is not supported)");
+  auto pads = scalarsOf(im, 1);
+  if (!pads)
+    return failure();
+  std::vector<int64_t> axes;
+  if (im.hasInput(3))
+    axes = im.constantInput(3)->toInts();
+  else
+    for (int64_t d = 0; d < rank; ++d)
+      axes.push_back(d);
+  if (pads->size() != 2 * axes.size())
+    return im.fail("pads has " + Twine(pads->size()) + " values: expected " +
+                   Twine(2 * axes.size()));
+  IndexMath m{im.builder(), im.loc()};
+  SmallVector<Value> low(rank, m.c(0));
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < -rank || axes[i] >= rank)
+      return im.fail("axis " + Twine(axes[i]) + " is out of range for rank " +
+                     Twine(rank));
+    low[(axes[i] + rank) % rank] = (*pads)[i];
+  }
+  Value fill;
+  if (mode == PadMode::Constant) {
+    if (im.hasInput(2)) {
+      Tensor c = im.input(2);
+      if (!c)
+        return failure();
+      if (numElements(c.shape) != 1 || c.elementType() != v.elementType())
+        return im.fail("constant_value: expected one value of the input's "
+                       "type, found shape " +
+                       formatShape(c.shape));
+      SmallVector<Value> zeros(
+          c.shape.size(), arith::ConstantIndexOp::create(m.b, m.loc, 0));
+      fill = tensor::ExtractOp::create(m.b, m.loc, c.value, zeros);
+    } else {
+      fill = arith::ConstantOp::create(m.b, m.loc,
+                                       m.b.getZeroAttr(v.elementType()));
+    }
+  }
+  padByIndex(im, v, low, *out, mode, fill);
   return success();
 }
 
 LogicalResult Importer::opPad() {
-  std::string mode = stringAttr("mode", "constant");
-  if (mode != "constant" && mode != "edge" && mode != "reflect")
-    return fail("mode=" + mode + ": expected constant, edge or reflect");
+  std::string name = stringAttr("mode", "constant");
+  if (name != "constant" && name != "edge" && name != "reflect")
+    return fail("mode=" + name + ": expected constant, edge or reflect");
+  PadMode mode = name == "edge"      ? PadMode::Edge
+                 : name == "reflect" ? PadMode::Reflect
+                                     : PadMode::Constant;
+  if (opset() >= 11 && (isRuntimeInput(1) || isRuntimeInput(2))) {
+    Tensor v = input(0);
+    if (!v)
+      return failure();
+    return padAtRuntime(*this, v, mode);
+  }
   std::optional<std::vector<int64_t>> pads =
       opset() >= 11 ? intsAttrOrInput("pads", 1) : intsAttr("pads");
   if (failed())
@@ -1064,14 +1301,35 @@ LogicalResult Importer::opPad() {
     define(0, v);
     return success();
   }
-  if (mode != "constant")
-    return padFromBorder(*this, v, all, mode == "reflect");
-  if (!isa<FloatType>(v.elementType()))
-    return fail("padding a non-float tensor is not supported");
   Shape out(v.shape);
+  for (int64_t d = 0; d < rank; ++d)
+    out[d] += all[d] + all[rank + d];
+  bool integer = !isa<FloatType>(v.elementType());
+  if (mode != PadMode::Constant || integer) {
+    // Edge and reflect, and integers (tensor.pad below takes a float),
+    // read the input at computed positions.
+    v = toLogical(v);
+    IndexMath m{b, currentLoc};
+    SmallVector<Value> low;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (mode == PadMode::Reflect &&
+          (all[d] >= v.shape[d] || all[rank + d] >= v.shape[d]))
+        return fail("reflect padding of " + Twine(all[d]) + " and " +
+                    Twine(all[rank + d]) + " along dimension " + Twine(d) +
+                    " of size " + Twine(v.shape[d]) +
+                    ": expected less than the size");
+      low.push_back(m.c(all[d]));
+    }
+    Value fill;
+    if (mode == PadMode::Constant)
+      fill = arith::ConstantOp::create(
+          b, currentLoc,
+          b.getIntegerAttr(v.elementType(), static_cast<int64_t>(value)));
+    padByIndex(*this, v, low, out, mode, fill);
+    return success();
+  }
   SmallVector<OpFoldResult> low(rank), high(rank);
   for (int64_t d = 0; d < rank; ++d) {
-    out[d] += all[d] + all[rank + d];
     int64_t p = physicalAxis(v, d);
     low[p] = b.getIndexAttr(all[d]);
     high[p] = b.getIndexAttr(all[rank + d]);

@@ -97,6 +97,17 @@ MODELS = {
         [node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3],
               pads=[1, 1, 1, 1], count_include_pad=0)],
         x4(3, 4, 4), {"y": (F, ["N", 3, 4, 4])}),
+    "conv3d_grouped": lambda: model(
+        [node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3, 3],
+              pads=[1, 1, 1, 1, 1, 1], strides=[1, 2, 2], group=2)],
+        {"x": (F, ["N", 4, 4, 6, 6])}, {"y": (F, ["N", 6, 4, 3, 3])},
+        {"w": w(6, 2, 3, 3, 3), "b": w(6)}),
+    "pool3d": lambda: model(
+        [node("MaxPool", ["x"], ["m"], kernel_shape=[2, 2, 2],
+              strides=[2, 2, 2], ceil_mode=1),
+         node("AveragePool", ["m"], ["y"], kernel_shape=[3, 3, 3],
+              pads=[1, 1, 1, 1, 1, 1])],
+        {"x": (F, ["N", 2, 5, 4, 4])}, {"y": (F, ["N", 2, 3, 2, 2])}),
     "softmax_axis1": lambda: model(
         [node("Softmax", ["x"], ["y"], axis=1)],
         {"x": (F, [2, 3, 4])}, {"y": (F, [2, 3, 4])}),
@@ -156,6 +167,22 @@ MODELS = {
     "reduce_runtime_axes": lambda: model(
         [node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
         {"x": (F, [2, 3, 4]), "axes": (I64, [1])}, {"y": (F, [2, 1, 4])}),
+    "slice_runtime": lambda: model(
+        [node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"])],
+        {"x": (F, [6, 5]), "starts": (I64, [1]), "ends": (I64, [1]),
+         "axes": (I64, [1]), "steps": (I64, [1])}, {"y": (F, [6, 2])}),
+    "pad_runtime": lambda: model(
+        [node("Pad", ["x", "pads", "value"], ["y"], mode="constant")],
+        {"x": (F, [2, 3]), "pads": (I64, [4]), "value": (F, [])},
+        {"y": (F, [3, 6])}),
+    "pad_int": lambda: model(
+        [node("Pad", ["x", "pads", "value"], ["y"])],
+        {"x": (I64, [2, 3])}, {"y": (I64, [2, 5])},
+        {"pads": np.array([0, 1, 0, 1], np.int64),
+         "value": np.array(7, np.int64)}),
+    "reduce_empty_axes": lambda: model(
+        [node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
+        {"x": (F, [2, 3]), "axes": (I64, [0])}, {"y": (F, [1, 1])}),
     # Element types: unsigned integers and doubles.
     "unsigned": lambda: model(
         [node("Div", ["a", "b"], ["d"]), node("Less", ["a", "b"], ["l"]),
@@ -187,6 +214,16 @@ MODELS = {
     "reduce_runtime_ambiguous": lambda: model(
         [node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)],
         {"x": (F, [3, 2, 2]), "axes": (I64, [1])}, {"y": (F, [3, 2])}),
+    "slice_runtime_undeclared": lambda: model(
+        [node("Slice", ["x", "starts", "ends"], ["y"])],
+        {"x": (F, [6, 5]), "starts": (I64, [1]), "ends": (I64, [1])},
+        {"y": (F, ["a", "b"])}),
+    "slice_empty": lambda: model(
+        [node("Slice", ["x", "starts", "ends"], ["y"])],
+        {"x": (F, [6, 5]), "starts": (I64, [1]), "ends": (I64, [1])},
+        {"y": (F, [0, 5])}),
+    "empty_input": lambda: model(
+        [node("Relu", ["x"], ["y"])], {"x": (F, [0, 4])}, {"y": (F, [0, 4])}),
     "unsigned_relu": lambda: model(
         [node("Relu", ["a"], ["y"])], {"a": (U8, [4])}, {"y": (U8, [4])}),
     "unsupported": lambda: model(
