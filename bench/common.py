@@ -7,6 +7,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
+from model_zoo import fx_int8  # noqa: E402,F401 - the PyTorch int8 peer
 from qat.runtime import Model  # noqa: E402
 
 QAT_COMPILE = os.environ.get("QAT_COMPILE",
@@ -49,22 +51,6 @@ def integer_model(text, params, x, workdir, name, weight_bits=8):
     path = save_values(os.path.join(workdir, name + ".npz"), values)
     frozen = run(instrumented, "qat-freeze", values=path, function="net")
     return compile_model(run(frozen, "qat-convert-to-integer"), workdir, name)
-
-
-def fx_int8(net, example):
-    """PyTorch's FX static int8 of `net` (prepare_fx / convert_fx, the x86
-    qconfig), its ranges from `example`."""
-    import warnings
-
-    import torch
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
-                              example_inputs=(example,))
-        prepared(example)
-        return convert_fx(prepared)
 
 
 def machine_peak(threads=1, seconds=0.5):

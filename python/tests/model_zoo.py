@@ -15,6 +15,7 @@ cosines, times, sizes) as a Markdown table.
 """
 
 import argparse
+import copy
 import os
 import sys
 import tempfile
@@ -82,19 +83,69 @@ def build(name, x, size):
     return model
 
 
+def fx_int8(net, example):
+    """PyTorch's FX static int8 of `net` (prepare_fx / convert_fx, the x86
+    qconfig), its ranges from `example`: the peer every int8 number is set
+    beside."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(net, get_default_qconfig_mapping("x86"),
+                              example_inputs=(example,))
+        prepared(example)
+        return convert_fx(prepared)
+
+
+def noise_floor(net, x, bits=8, seed=0):
+    """The float network's own sensitivity: the cosine of its logits on `x`
+    to the logits when every convolution and linear layer's output gets
+    Gaussian noise as large as rounding it to a `bits`-bit grid over its own
+    range (standard deviation step / sqrt(12), step = (max - min) /
+    (2^bits - 1)). It is what rounding the layer outputs alone costs, with
+    ideal per-tensor ranges and no weight error. A network far below 0.99
+    here amplifies small perturbations (random weights can make it so), and
+    an 8-bit program of it will not reach 0.99 either: the int8 cosine is
+    to be read against this number and against PyTorch's."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+
+    def perturb(module, inputs, out):
+        step = (out.max() - out.min()) / (2 ** bits - 1)
+        noise = torch.randn(out.shape, generator=generator)
+        return out + noise * step / 12 ** 0.5
+
+    layers = [m for m in net.modules()
+              if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    hooks = [m.register_forward_hook(perturb) for m in layers]
+    try:
+        with torch.no_grad():
+            noisy = net(torch.tensor(x)).numpy()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with torch.no_grad():
+        return cosine(noisy, net(torch.tensor(x)).numpy())
+
+
 def cosine(a, b):
     a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
 
 
 def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
-        quick=False):
+        quick=False, evaluate=8):
     """Every stage on one model, recorded in `row` (the stage reached and
-    the numbers) as it goes."""
+    the numbers) as it goes. The int8 cosines are over the logits of the
+    first `evaluate` images (at least one batch)."""
     import torch
     row.update(model=name, stage="start")
     t0 = time.time()
-    x, y = images(max(calibration, 2 * batch), size)
+    evaluate = max(evaluate, batch)
+    x, y = images(max(calibration, 2 * batch, evaluate), size)
     net = build(name, x[:32], size)
     path = os.path.join(workdir, f"{name}.onnx")
     torch.onnx.export(net, torch.tensor(x[:batch]), path,
@@ -153,10 +204,10 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
     # The trained network in float, its QAT simulation (the frozen
     # program), and the deployed integers.
     trained_float = workflow.predict(float_model["net"], trainer.values,
-                                     x[:batch])
+                                     x[:evaluate])
     sim_model = pipeline.load(frozen, workdir, f"{name}_sim")
-    simulated = workflow.predict(sim_model["net"], {}, x[:batch])
-    got_int = workflow.predict(int_model["net"], {}, x[:batch])
+    simulated = workflow.predict(sim_model["net"], {}, x[:evaluate])
+    got_int = workflow.predict(int_model["net"], {}, x[:evaluate])
     row["cos_int8"] = cosine(got_int, trained_float)
     row["cos_int8_sim"] = cosine(got_int, simulated)
     sim_model.close()
@@ -166,9 +217,18 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
     faithful = pipeline.load(
         workflow.faithful(workflow.freeze(text, qparams, "net")), workdir,
         f"{name}_faithful")
-    got_faithful = workflow.predict(faithful["net"], params, x[:batch])
+    got_faithful = workflow.predict(faithful["net"], params, x[:evaluate])
     row["faithful_diff"] = int(np.sum(got_faithful != got_int))
     faithful.close()
+    # The peer and the floor, on the same images: PyTorch's FX int8
+    # calibrated on the same images as ours, and the float network's own
+    # sensitivity to 8-bit rounding noise.
+    with torch.no_grad():
+        torch_float = net(torch.tensor(x[:evaluate])).numpy()
+        fx = fx_int8(copy.deepcopy(net), torch.tensor(x[:calibration]))
+        row["cos_fx_int8"] = cosine(fx(torch.tensor(x[:evaluate])).numpy(),
+                                    torch_float)
+    row["cos_noise_floor"] = noise_floor(net, x[:evaluate])
     row["lib_fp32_KiB"] = os.path.getsize(float_model.path) / 1024
     row["lib_int8_KiB"] = os.path.getsize(int_model.path) / 1024
     row["stage"] = "deployed"
@@ -178,7 +238,8 @@ def run(name, batch, workdir, row, steps=2, calibration=32, size=224,
 
 COLUMNS = ["model", "stage", "params_M", "import_s", "compile_fp32_s",
            "cos_fp32", "calibrate_s", "collapsed", "compile_train_s",
-           "train_s", "deploy_s", "cos_int8", "cos_int8_sim", "faithful_diff",
+           "train_s", "deploy_s", "cos_int8", "cos_int8_sim", "cos_fx_int8",
+           "cos_noise_floor", "faithful_diff",
            "lib_fp32_KiB",
            "lib_int8_KiB",
            "error"]
@@ -210,6 +271,8 @@ def main():
                         help="image height and width")
     parser.add_argument("--calibration", type=int, default=32,
                         help="calibration images")
+    parser.add_argument("--evaluate", type=int, default=8,
+                        help="images the int8 cosines are measured on")
     args = parser.parse_args()
     names = ALL if args.all else args.models
     rows = []
@@ -219,7 +282,8 @@ def main():
             try:
                 run(name, args.batch, args.workdir or scratch, row,
                     args.steps, calibration=args.calibration,
-                    size=args.size, quick=args.quick)
+                    size=args.size, quick=args.quick,
+                    evaluate=args.evaluate)
             except Exception as err:  # noqa: BLE001 - reported per model
                 row["error"] = str(err).splitlines()[0][:160]
             rows.append(row)

@@ -2,8 +2,10 @@
 CI: images of 64 x 64, batch 2. The float program must match PyTorch, the
 deployed integer program the float network (cosine similarity of the logits
 >= 0.99, the issue's bar), and the faithful simulation the deployed program
-bit for bit. Two networks whose training programs compile in about a
-minute; the MobileNets' take several (depthwise gradients), so they and the
+bit for bit; and the integer logits must be as close to float as PyTorch's
+FX int8 gets (model_zoo.py also prints the float network's own sensitivity
+to 8-bit rounding noise). Two networks whose training programs compile in
+about a minute; the MobileNets' take several (depthwise gradients), so they and the
 rest of the zoo at 224 x 224 run with `python3 python/tests/model_zoo.py
 --all` (docs/Frontend.md)."""
 
@@ -24,4 +26,6 @@ def test_torchvision_model_end_to_end(name, tmp_path):
     assert row["cos_fp32"] > 0.9999, row
     assert row["collapsed"] == 0, row
     assert row["cos_int8"] >= 0.99, row
+    # Not behind PyTorch's FX int8, calibrated on the same images.
+    assert row["cos_int8"] >= row["cos_fx_int8"] - 1e-3, row
     assert row["faithful_diff"] == 0, row  # faithful = deployed, bit for bit
