@@ -115,10 +115,21 @@ Constant Constant::ofFloats(Shape shape, std::vector<float> values) {
   return c;
 }
 
+namespace {
+/// The transposes between ONNX's NCHW and the NHWC convolutions compute
+/// in. kNhwcToNchw[a] is also where NCHW dimension a sits in NHWC.
+constexpr int64_t kNchwToNhwc[] = {0, 2, 3, 1};
+constexpr int64_t kNhwcToNchw[] = {0, 3, 1, 2};
+} // namespace
+
 Shape Tensor::physical() const {
   if (!nhwc)
     return shape;
   return {shape[0], shape[2], shape[3], shape[1]};
+}
+
+int64_t Tensor::physicalAxis(int64_t axis) const {
+  return nhwc && axis >= 0 && axis < 4 ? kNhwcToNchw[axis] : axis;
 }
 
 Type Tensor::elementType() const {
@@ -126,9 +137,6 @@ Type Tensor::elementType() const {
 }
 
 namespace {
-
-constexpr int64_t kNchwToNhwc[] = {0, 2, 3, 1};
-constexpr int64_t kNhwcToNchw[] = {0, 3, 1, 2};
 
 std::string dataTypeName(int type) {
   return onnx::TensorProto_DataType_Name(
@@ -1122,22 +1130,18 @@ Value Importer::pad(const Tensor &x, ArrayRef<int64_t> pads, double value) {
   if (llvm::all_of(pads, [](int64_t p) { return p == 0; }))
     return x.value;
   Shape phys = x.physical();
-  // The spatial dimensions: all but the batch and the channel (last in
-  // NHWC, else second).
-  int64_t rank = phys.size(), channel = x.nhwc ? rank - 1 : 1;
-  size_t spatial = pads.size() / 2;
-  assert(static_cast<int64_t>(spatial) == rank - 2 && "one pad per side");
+  // The spatial dimensions: logical 2 onwards.
+  int64_t rank = phys.size(), spatial = rank - 2;
+  assert(static_cast<int64_t>(pads.size()) == 2 * spatial &&
+         "one pad per side");
   Shape out(phys);
   SmallVector<OpFoldResult> low(rank, b.getIndexAttr(0)),
       high(rank, b.getIndexAttr(0));
-  size_t i = 0;
-  for (int64_t d = 1; d < rank; ++d) {
-    if (d == channel)
-      continue;
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t d = x.physicalAxis(2 + i);
     low[d] = b.getIndexAttr(pads[i]);
     high[d] = b.getIndexAttr(pads[i + spatial]);
     out[d] += pads[i] + pads[i + spatial];
-    ++i;
   }
   return tensor::PadOp::create(b, currentLoc, tensorType(out), x.value, low,
                                high, scalar(value));

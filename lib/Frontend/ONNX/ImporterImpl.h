@@ -88,6 +88,8 @@ struct Tensor {
   bool nhwc = false;
 
   Shape physical() const;
+  /// The physical dimension of logical `axis` (NCHW order).
+  int64_t physicalAxis(int64_t axis) const;
   Type elementType() const;
   explicit operator bool() const { return static_cast<bool>(value); }
 };

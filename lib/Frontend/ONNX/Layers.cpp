@@ -133,6 +133,44 @@ static AffineMap windowInputMap(MLIRContext *ctx, const Window &w,
   return AffineMap::get(numDims, 0, exprs, ctx);
 }
 
+/// The output size of a window along one dimension, with ONNX's (and
+/// PyTorch's) ceil mode for pooling: a last window must start inside the
+/// input or its leading padding.
+static int64_t pooledSize(int64_t in, int64_t padLow, int64_t padHigh,
+                          int64_t k, int64_t stride, int64_t dilation,
+                          bool ceil) {
+  int64_t span = in + padLow + padHigh - dilation * (k - 1) - 1;
+  if (span < 0)
+    return 0;
+  int64_t out = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil && (out - 1) * stride >= in + padLow)
+    --out;
+  return out;
+}
+
+/// The output sizes of window `w` sliding over `spatial`; fails naming
+/// the window and the padded input when it does not fit.
+static std::optional<Shape> windowOutput(Importer &im, const Window &w,
+                                         ArrayRef<int64_t> spatial,
+                                         bool ceil) {
+  size_t n = w.rank();
+  Shape out, padded;
+  for (size_t d = 0; d < n; ++d) {
+    out.push_back(pooledSize(spatial[d], w.pads[d], w.pads[d + n],
+                             w.kernel[d], w.strides[d], w.dilations[d],
+                             ceil));
+    padded.push_back(spatial[d] + w.pads[d] + w.pads[d + n]);
+  }
+  if (llvm::any_of(out, [](int64_t o) { return o < 1; })) {
+    (void)im.fail("a " + joinedSizes(w.kernel) + " window (dilations " +
+                  formatShape(w.dilations) +
+                  ") does not fit the padded input (" + joinedSizes(padded) +
+                  ")");
+    return std::nullopt;
+  }
+  return out;
+}
+
 //===----------------------------------------------------------------------===//
 // Convolution
 //===----------------------------------------------------------------------===//
@@ -285,19 +323,11 @@ static LogicalResult conv3d(Importer &im, Tensor x) {
                    " input and " + Twine(f) +
                    " output channels (weight shape " + formatShape(wshape) +
                    ")");
-  Shape out{n, f}, padded;
-  for (size_t d = 0; d < 3; ++d) {
-    padded.push_back(spatial[d] + win->pads[d] + win->pads[d + 3]);
-    int64_t span = win->dilations[d] * (kernel[d] - 1) + 1;
-    out.push_back(padded[d] < span
-                      ? 0
-                      : (padded[d] - span) / win->strides[d] + 1);
-  }
-  if (llvm::is_contained(out, 0))
-    return im.fail("a " + joinedSizes(kernel) + " window (dilations " +
-                   formatShape(win->dilations) +
-                   ") does not fit the padded input (" + joinedSizes(padded) +
-                   ")");
+  auto sizes = windowOutput(im, *win, spatial, /*ceil=*/false);
+  if (!sizes)
+    return failure();
+  Shape out{n, f};
+  out.append(sizes->begin(), sizes->end());
   Value src = im.pad(x, win->pads, 0.0);
   MLIRContext *ctx = im.builder().getContext();
   auto dim = [&](unsigned d) { return getAffineDimExpr(d, ctx); };
@@ -869,21 +899,6 @@ LogicalResult Importer::opLayerNormalization() {
 // Pooling
 //===----------------------------------------------------------------------===//
 
-namespace {
-/// The output size of a pooling window along one dimension, with ONNX's
-/// (and PyTorch's) ceil mode: a last window must start inside the input or
-/// its leading padding.
-int64_t pooledSize(int64_t in, int64_t padLow, int64_t padHigh, int64_t k,
-                   int64_t stride, int64_t dilation, bool ceil) {
-  int64_t span = in + padLow + padHigh - dilation * (k - 1) - 1;
-  if (span < 0)
-    return 0;
-  int64_t out = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
-  if (ceil && (out - 1) * stride >= in + padLow)
-    --out;
-  return out;
-}
-} // namespace
 
 /// How many elements of each window count for an average, per output
 /// position in row-major order: those inside the input, or inside the
@@ -933,26 +948,18 @@ static Tensor pool(Importer &im, Tensor x, bool isMax,
     return {};
   }
   bool ceil = im.intAttr("ceil_mode", 0) != 0;
+  auto sizes = windowOutput(im, *win, spatial, ceil);
+  if (!sizes)
+    return {};
+  const Shape &out = *sizes;
   size_t rank = win->rank();
-  Shape out, paddedSizes;
   // The padding grows at the end so that every (ceil-mode) window lies
   // inside the padded tensor.
   SmallVector<int64_t, 6> pads = win->pads;
   for (size_t d = 0; d < rank; ++d) {
-    out.push_back(pooledSize(spatial[d], win->pads[d], win->pads[d + rank],
-                             win->kernel[d], win->strides[d],
-                             win->dilations[d], ceil));
-    paddedSizes.push_back(spatial[d] + win->pads[d] + win->pads[d + rank]);
     int64_t need = (out[d] - 1) * win->strides[d] +
                    win->dilations[d] * (win->kernel[d] - 1) + 1;
     pads[d + rank] = std::max(pads[d + rank], need - spatial[d] - pads[d]);
-  }
-  if (llvm::any_of(out, [](int64_t o) { return o < 1; })) {
-    (void)im.fail("a " + joinedSizes(win->kernel) + " window (dilations " +
-                  formatShape(win->dilations) +
-                  ") does not fit the padded input (" +
-                  joinedSizes(paddedSizes) + ")");
-    return {};
   }
   if (divisors)
     *divisors = windowCounts(*win, spatial, out, countIncludePad);
@@ -1054,9 +1061,8 @@ LogicalResult Importer::opAveragePool() {
   Shape phys = s.physical();
   unsigned rank = phys.size();
   SmallVector<int64_t> spatialDims;
-  for (unsigned d = 0; d < rank; ++d)
-    if (d != 0 && d != (s.nhwc ? rank - 1 : 1))
-      spatialDims.push_back(d);
+  for (unsigned d = 2; d < rank; ++d)
+    spatialDims.push_back(s.physicalAxis(d));
   Constant factors;
   for (int64_t d : spatialDims)
     factors.shape.push_back(phys[d]);

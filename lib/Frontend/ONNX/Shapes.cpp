@@ -22,17 +22,6 @@ using namespace mlir;
 using namespace mlir::qat::onnx_import;
 
 namespace {
-constexpr int64_t kNchwToNhwc[] = {0, 2, 3, 1};
-
-/// The physical dimension of logical `axis` of `v`.
-int64_t physicalAxis(const Tensor &v, int64_t axis) {
-  if (!v.nhwc)
-    return axis;
-  for (int64_t i = 0; i < 4; ++i)
-    if (kNchwToNhwc[i] == axis)
-      return i;
-  return axis;
-}
 
 /// Row-major strides of `shape`.
 Shape stridesOf(ArrayRef<int64_t> shape) {
@@ -776,7 +765,7 @@ LogicalResult Importer::opConcat() {
   }
   Tensor out{Value(), shape, nhwc};
   out.value = tensor::ConcatOp::create(
-      b, currentLoc, nhwc ? physicalAxis(out, axis) : axis, operands);
+      b, currentLoc, nhwc ? out.physicalAxis(axis) : axis, operands);
   define(0, out);
   return success();
 }
@@ -791,7 +780,7 @@ static Tensor sliceAlong(Importer &im, const Tensor &v,
   SmallVector<OpFoldResult> offsets(rank), lengths(rank), strides(rank);
   Shape logical(sizes);
   for (int64_t d = 0; d < rank; ++d) {
-    int64_t p = physicalAxis(v, d);
+    int64_t p = v.physicalAxis(d);
     offsets[p] = b.getIndexAttr(starts[d]);
     lengths[p] = b.getIndexAttr(sizes[d]);
     strides[p] = b.getIndexAttr(steps[d]);
@@ -909,46 +898,48 @@ static LogicalResult sliceAtRuntime(Importer &im, const Shape &shape) {
   if (!starts || !ends)
     return failure();
   IndexMath m{im.builder(), im.loc()};
-  SmallVector<Value> axes, steps;
-  if (im.hasInput(3)) {
-    auto given = scalarsOf(im, 3);
-    if (!given)
-      return failure();
-    axes = *given;
-  } else {
-    for (size_t i = 0; i < starts->size(); ++i)
-      axes.push_back(m.c(i));
-  }
-  if (im.hasInput(4)) {
-    auto given = scalarsOf(im, 4);
-    if (!given)
-      return failure();
-    steps = *given;
-  } else {
-    steps.assign(starts->size(), m.c(1));
-  }
-  if (ends->size() != starts->size() || axes.size() != starts->size() ||
-      steps.size() != starts->size())
+  size_t entries = starts->size();
+  // An optional input's values, else `byDefault` of each entry.
+  auto givenOr = [&](int index, function_ref<Value(size_t)> byDefault)
+      -> std::optional<SmallVector<Value>> {
+    if (im.hasInput(index))
+      return scalarsOf(im, index);
+    SmallVector<Value> values;
+    for (size_t i = 0; i < entries; ++i)
+      values.push_back(byDefault(i));
+    return values;
+  };
+  auto axes = givenOr(3, [&](size_t i) { return m.c(i); });
+  auto steps = givenOr(4, [&](size_t) { return m.c(1); });
+  if (!axes || !steps)
+    return failure();
+  if (ends->size() != entries || axes->size() != entries ||
+      steps->size() != entries)
     return im.fail("starts, ends, axes and steps have different lengths");
   Tensor v = im.input(0);
   if (!v)
     return failure();
   v = im.toLogical(v);
+  // Each entry's axis counted from the front, and its direction.
+  SmallVector<Value> axis, forward;
+  for (size_t i = 0; i < entries; ++i) {
+    axis.push_back(m.wrap((*axes)[i], rank));
+    forward.push_back(m.lt(m.c(0), (*steps)[i]));
+  }
   // Each dimension's first position and step: 0 and 1 unless an entry
   // names it.
   SmallVector<Value> first, stride;
   for (int64_t d = 0; d < rank; ++d) {
     Value start = m.c(0), step = m.c(1);
     int64_t dim = shape[d];
-    for (size_t i = 0; i < starts->size(); ++i) {
-      Value named = m.eq(m.wrap(axes[i], rank), m.c(d));
+    for (size_t i = 0; i < entries; ++i) {
+      Value named = m.eq(axis[i], m.c(d));
       // ONNX clamps a start into [0, dim] going forward, [0, dim - 1]
       // backward.
-      Value forward = m.lt(m.c(0), steps[i]);
       Value s = m.clamp(m.wrap((*starts)[i], dim), m.c(0),
-                        m.select(forward, m.c(dim), m.c(dim - 1)));
+                        m.select(forward[i], m.c(dim), m.c(dim - 1)));
       start = m.select(named, s, start);
-      step = m.select(named, steps[i], step);
+      step = m.select(named, (*steps)[i], step);
     }
     first.push_back(start);
     stride.push_back(step);
@@ -1330,7 +1321,7 @@ LogicalResult Importer::opPad() {
   }
   SmallVector<OpFoldResult> low(rank), high(rank);
   for (int64_t d = 0; d < rank; ++d) {
-    int64_t p = physicalAxis(v, d);
+    int64_t p = v.physicalAxis(d);
     low[p] = b.getIndexAttr(all[d]);
     high[p] = b.getIndexAttr(all[rank + d]);
   }
