@@ -179,6 +179,11 @@ std::string mlir::qat::getPtxFeatures(StringRef arch) {
 void mlir::qat::buildGpuPipeline(OpPassManager &pm,
                                  const GpuPipelineOptions &options) {
   addLinalgOnTensors(pm);
+  // Convolutions run as im2col and a matmul, on the matmul kernels (the
+  // GPU has the memory for larger patch matrices than the CPU's default).
+  ConvToMatmulOptions im2col;
+  im2col.maxIm2colBytes = int64_t(1) << 30;
+  pm.addNestedPass<func::FuncOp>(createConvToMatmul(im2col));
   // Temporaries are freed by qat-gpu-device-buffers (device memory) or, on
   // the host, by the deallocation pipeline.
   addBufferization(pm, /*deallocate=*/options.emulateOnHost);
@@ -186,6 +191,11 @@ void mlir::qat::buildGpuPipeline(OpPassManager &pm,
   // contiguous ones become gpu.memcpy (qat-gpu-device-buffers).
   pm.addNestedPass<func::FuncOp>(createExpandStridedCopies(
       ExpandStridedCopiesOptions{/*vectorize=*/false}));
+  // Int8 matmuls on tensor cores (dp4a below 16 rows) with their
+  // requantization fused; emulated by loops on the host.
+  GpuTensorCoreMatmulOptions tensorCores;
+  tensorCores.emulateOnHost = options.emulateOnHost;
+  pm.addNestedPass<func::FuncOp>(createGpuTensorCoreMatmul(tensorCores));
   GpuMapLoopsOptions map;
   map.threadsPerBlock = options.threadsPerBlock;
   pm.addNestedPass<func::FuncOp>(createGpuMapLoops(map));
@@ -196,6 +206,9 @@ void mlir::qat::buildGpuPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());
+  // Constants into the kernels (known loop bounds and strides), not passed
+  // as parameters.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createGpuMergeKernelModules());
   pm.addPass(createGpuDeviceBuffers());

@@ -67,15 +67,19 @@ def programs(tmp_path_factory):
         integer, imported = integer_program(kind, tmp)
         out[f"{kind}_int8"] = integer
         out[f"{kind}_float"] = (imported.text, imported.params)
+    # Fewer than 16 rows: its matmuls take the dp4a kernel.
+    out["mlp4_int8"], _ = integer_program("mlp", tmp, batch=4)
     return out
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "mlp4"])
 def test_mapped_loop_nest_on_the_cpu_is_bit_identical(programs, tmp_path,
                                                       kind):
-    """Every integer layer (matmuls, convolutions, pooling, requantization,
-    quantization of the input) as the GPU runs it: one thread per output
-    element in blocks of 256 (and of 96, which leaves partial blocks)."""
+    """Every integer layer as the GPU runs it: matmuls and convolutions
+    (im2col) on the tensor-core kernel, or dp4a below 16 rows, with the
+    requantization fused, both emulated on the CPU; pooling, quantization
+    of the input and copies one thread per output element in blocks of 256
+    (and of 96, which leaves partial blocks)."""
     text = programs[f"{kind}_int8"]
     for threads in (256, 96):
         cpu, mapped = compile_both(text, tmp_path, f"{kind}_{threads}",
@@ -85,6 +89,49 @@ def test_mapped_loop_nest_on_the_cpu_is_bit_identical(programs, tmp_path,
         args = inputs_for(cpu[function])
         np.testing.assert_array_equal(mapped[function](*args),
                                       cpu[function](*args))
+
+
+def matmul_program(m, n, k, requantize):
+    """An int8 matmul on tensors, its accumulator starting from a bias,
+    optionally followed by a requantization to int8."""
+    body = (f"  %acc = linalg.matmul ins(%a, %b : tensor<{m}x{k}xi8>, "
+            f"tensor<{k}x{n}xi8>) outs(%init : tensor<{m}x{n}xi32>) "
+            f"-> tensor<{m}x{n}xi32>\n")
+    if requantize:
+        body += (f"  %y = qat.requantize %acc {{multiplier = array<i32: "
+                 f"1518500250>, shift = array<i32: 40>, output_zero_point = "
+                 f"-3 : i32}} : tensor<{m}x{n}xi32> -> tensor<{m}x{n}xi8>\n"
+                 f"  return %y : tensor<{m}x{n}xi8>\n")
+    else:
+        body += f"  return %acc : tensor<{m}x{n}xi32>\n"
+    result = f"tensor<{m}x{n}xi8>" if requantize else f"tensor<{m}x{n}xi32>"
+    return (f"func.func @mm(%a: tensor<{m}x{k}xi8>, %b: tensor<{k}x{n}xi8>, "
+            f"%bias: tensor<{n}xi32>) -> {result} {{\n"
+            f"  %e = tensor.empty() : tensor<{m}x{n}xi32>\n"
+            f"  %init = linalg.broadcast ins(%bias : tensor<{n}xi32>) "
+            f"outs(%e : tensor<{m}x{n}xi32>) dimensions = [0]\n"
+            + body + "}\n")
+
+
+@pytest.mark.parametrize("m,n,k", [(16, 8, 32), (64, 64, 64), (100, 70, 75),
+                                   (130, 130, 33), (3, 10, 33), (1, 7, 4)])
+@pytest.mark.parametrize("requantize", [False, True])
+def test_int8_matmul_kernels_on_the_cpu(tmp_path, m, n, k, requantize):
+    """The tensor-core kernel (64x64 tiles, 4 warps, mma.sync fragments)
+    and the dp4a kernel (m < 16), emulated on the CPU, against numpy and
+    the CPU program: whole tiles, partial tiles in every dimension, and the
+    requantization fused as the epilogue."""
+    rng = np.random.default_rng(m * 1000 + n * 10 + k)
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, (n,)).astype(np.int32)
+    text = matmul_program(m, n, k, requantize)
+    cpu, emulated = compile_both(text, tmp_path, "mm", ["--gpu-emulate"])
+    got = emulated["mm"](a, b, bias)
+    np.testing.assert_array_equal(got, cpu["mm"](a, b, bias))
+    if not requantize:
+        want = a.astype(np.int32) @ b.astype(np.int32) + bias
+        np.testing.assert_array_equal(got, want)
 
 
 def test_mapped_float_program_matches(programs, tmp_path):
@@ -126,7 +173,7 @@ def test_gpu_library_without_a_gpu_reports_unavailable(programs, tmp_path):
         assert "no CUDA device" in out.stdout, out
 
 
-@pytest.mark.parametrize("name", ["mlp_int8", "cnn_int8"])
+@pytest.mark.parametrize("name", ["mlp_int8", "cnn_int8", "mlp4_int8"])
 def test_on_the_gpu(programs, tmp_path, name):
     """On a GPU: the integer programs' bits are the CPU's."""
     text = programs[name]

@@ -8,10 +8,15 @@
 #ifndef QAT_CODEGEN_GPU_PASSES_H
 #define QAT_CODEGEN_GPU_PASSES_H
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -22,6 +27,15 @@ namespace mlir::qat {
 /// (qat-gpu-map-loops).
 LogicalResult mapLinalgToGpuThreads(func::FuncOp func,
                                     int64_t threadsPerBlock = 256);
+
+/// Replaces every int8 x int8 -> int32 `linalg.matmul` of `func` by a
+/// tensor-core kernel (dp4a below 16 rows), fusing the elementwise consumer
+/// of its accumulator as the epilogue (qat-gpu-tensor-core-matmul). With
+/// `emulateOnHost`, the same kernels as loops for the CPU, the warps'
+/// mma.sync computed from the PTX fragment layouts. Returns how many
+/// matmuls it replaced.
+FailureOr<int64_t> mapInt8MatmulsToTensorCores(func::FuncOp func,
+                                               bool emulateOnHost = false);
 
 /// Moves every kernel of `module`'s gpu.modules into the first one and
 /// points the launches at it (qat-gpu-merge-kernel-modules).

@@ -40,6 +40,76 @@ def GpuMapLoops : Pass<"qat-gpu-map-loops", "func::FuncOp"> {
   ];
 }
 
+def GpuTensorCoreMatmul : Pass<"qat-gpu-tensor-core-matmul", "func::FuncOp"> {
+  let summary = "Int8 matmuls as tensor-core (mma.sync) or dp4a kernels with fused epilogues";
+  let description = [{
+    Replaces every bufferized `linalg.matmul` of int8 by int8 into int32
+    (statically shaped, default indexing maps) by one `gpu.launch`:
+
+    * **Tensor cores** (`M >= 16`): blocks of 128 threads compute 64x64
+      tiles of the result, 4 warps of 32x32 each. Each step of 32 along the
+      reduction stages the A and B tiles in shared memory (B transposed, rows
+      padded to 48 bytes so that the fragment loads hit 32 different banks),
+      and every warp issues 8 `mma.sync.m16n8k32.s8.s8.s32` with wrapping
+      int32 accumulation, as the CPU computes it. Edges are read as zeros.
+    * **dp4a** (`M < 16`, a batch-1 layer): one thread per output element,
+      four bytes of the reduction per `dp4a`.
+
+    The accumulator starts from the output's initial value. When the last
+    operation before the matmul that touches memory sets it, a `linalg.fill`
+    or a `linalg.broadcast` of a bias along the rows, the kernel computes
+    that value itself and the op goes; otherwise it reads the output. When
+    the next operation that touches memory is an all-parallel
+    `linalg.generic` that reads the accumulator element for element
+    (requantization, bias, clamp), and nothing else reads the accumulator
+    afterwards, that generic becomes the kernel's epilogue: its body runs on
+    the accumulator in registers and the int32 result is never stored.
+
+    Runs before `qat-gpu-map-loops`, which maps every other linalg op.
+    With `emulate-on-host`, the kernels are loops for the CPU instead (the
+    tests' check of the tiling, the staging and the fused epilogue): blocks,
+    then the threads of each phase between barriers, in order, with shared
+    tiles and registers in buffers, each warp's `mma.sync` computed from the
+    fragments its lanes loaded through the PTX ISA's layouts, and dp4a as
+    four products.
+
+    Example:
+
+    ```mlir
+    linalg.matmul ins(%a, %b : memref<256x144xi8>, memref<144x32xi8>)
+                  outs(%acc : memref<256x32xi32>)
+    linalg.generic {...} ins(%acc : memref<256x32xi32>) outs(%y : memref<256x32xi8>) {
+      ... requantize ...
+    }
+    // becomes
+    gpu.launch blocks(...) in (4, 1, 1) threads(...) in (128, 1, 1)
+        workgroup(%sa : memref<64x12xi32, #gpu.address_space<workgroup>>,
+                  %sb : memref<64x12xi32, #gpu.address_space<workgroup>>) {
+      scf.for %k = ... {          // 5 steps of 32
+        ... stage A and B in %sa, %sb; gpu.barrier
+        nvvm.mma.sync ...         // 8 per warp
+        gpu.barrier
+      }
+      ... requantize each accumulator, store int8 to %y
+    }
+    ```
+  }];
+  let options = [
+    Option<"emulateOnHost", "emulate-on-host", "bool", "false",
+           "emit the kernels as loops for the CPU (tests)">,
+  ];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def GpuMergeKernelModules : Pass<"qat-gpu-merge-kernel-modules", "ModuleOp"> {
   let summary = "Put every outlined kernel into one gpu.module";
   let description = [{

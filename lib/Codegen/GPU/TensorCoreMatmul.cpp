@@ -1,0 +1,757 @@
+//===- TensorCoreMatmul.cpp - qat-gpu-tensor-core-matmul ------------------===//
+//
+// Part of qat-mlir. Int8 matmuls on the GPU's integer units: mma.sync
+// m16n8k32 on tensor cores over tiles staged in shared memory, or dp4a for
+// matmuls of fewer than 16 rows, with the elementwise consumer of the
+// accumulator (requantization) run on the registers as the epilogue.
+//
+// The fragment layouts are those of the PTX ISA for mma.m16n8k32 with .s8
+// operands (the ones MLIR's nvgpu MMAUtils computes). With g = lane / 4 and
+// t = lane % 4, a thread holds
+//   A (16x32, row major): words (g, t), (g+8, t), (g, t+4), (g+8, t+4),
+//                         word w of a row being its bytes 4w .. 4w+3;
+//   B (32x8, column major): words (column g, t), (column g, t+4);
+//   C (16x8, int32): (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1);
+// with byte i of a word its bits 8i .. 8i+7.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Codegen/GPU/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_GPUTENSORCOREMATMUL
+#include "qat/Codegen/GPU/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+// Blocks of 4 warps compute 64x64 tiles of the result, each warp a 32x32
+// quarter of it as 2x4 mma tiles of 16x8, 32 steps of the reduction at a
+// time. Shared tiles hold 4 bytes per i32 word; a row of 8 words is padded
+// to 12 so that the 32 lanes of a fragment load read 32 different banks.
+constexpr int64_t kTileM = 64, kTileN = 64, kTileK = 32;
+constexpr int64_t kWarpSize = 32, kThreads = 4 * kWarpSize;
+constexpr int64_t kWarpM = 32, kWarpN = 32, kMmaM = 16, kMmaN = 8;
+constexpr int64_t kMmaTilesM = kWarpM / kMmaM, kMmaTilesN = kWarpN / kMmaN;
+constexpr int64_t kRowWords = 12;
+constexpr int64_t kDp4aThreads = 256;
+
+/// One int8 matmul to replace: C (+)= A x B, then the epilogue (if any),
+/// which reads C element for element and is the only reader of C after.
+/// When C's initial value comes from a fill or a bias broadcast along the
+/// rows, `init` is that op, and the kernel computes the value itself.
+struct Int8Matmul {
+  linalg::MatmulOp matmul;
+  Value a, b, c;
+  int64_t m, n, k;
+  linalg::GenericOp epilogue;
+  Operation *init = nullptr;
+};
+
+bool isStaticMemRefOf(Value value, unsigned bits) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  return type && type.hasStaticShape() && type.getRank() == 2 &&
+         type.getElementType().isInteger(bits);
+}
+
+/// The buffer `value` views (through subviews, reshapes, casts).
+Value rootOf(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+    value = view.getViewSource();
+  return value;
+}
+
+bool hasEffect(Operation *op, bool (*wanted)(MemoryEffects::Effect *)) {
+  if (isMemoryEffectFree(op))
+    return false;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return true;
+  SmallVector<MemoryEffects::EffectInstance> instances;
+  effects.getEffects(instances);
+  return llvm::any_of(instances, [&](MemoryEffects::EffectInstance &e) {
+    return wanted(e.getEffect());
+  });
+}
+
+bool readsOrWrites(MemoryEffects::Effect *effect) {
+  return isa<MemoryEffects::Read, MemoryEffects::Write>(effect);
+}
+
+/// True when nothing after `matmul` but `epilogue` uses `buffer` (or a view
+/// of it) other than to free it.
+bool unusedAfter(Value buffer, linalg::MatmulOp matmul,
+                 linalg::GenericOp epilogue) {
+  for (Operation *user : buffer.getUsers()) {
+    if (user == matmul || user == epilogue || isa<memref::DeallocOp>(user))
+      continue;
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+      if (view.getViewSource() == buffer &&
+          !unusedAfter(view->getResult(0), matmul, epilogue))
+        return false;
+      continue;
+    }
+    if (user->getBlock() != matmul->getBlock() ||
+        !user->isBeforeInBlock(matmul))
+      return false;
+  }
+  return true;
+}
+
+/// The all-parallel generic that can run on the accumulator in registers:
+/// the next operation after `matmul` that touches memory, reading C with
+/// the identity map and writing one other buffer, with C (a temporary) not
+/// read again afterwards.
+linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
+  Operation *next = matmul->getNextNode();
+  while (next && !isa<linalg::GenericOp>(next)) {
+    if (hasEffect(next, readsOrWrites))
+      return {};
+    next = next->getNextNode();
+  }
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || !generic.hasPureBufferSemantics() ||
+      generic.getNumLoops() != 2 ||
+      generic.getNumParallelLoops() != generic.getNumLoops() ||
+      generic.getNumDpsInits() != 1)
+    return {};
+  OpOperand *output = generic.getDpsInitOperand(0);
+  Value root = rootOf(output->get());
+  if (root == rootOf(c) || root == rootOf(matmul.getInputs()[0]) ||
+      root == rootOf(matmul.getInputs()[1]))
+    return {};
+  int readsOfC = 0;
+  for (OpOperand *input : generic.getDpsInputOperands()) {
+    if (input->get() != c)
+      continue;
+    if (!generic.getMatchingIndexingMap(input).isIdentity())
+      return {};
+    ++readsOfC;
+  }
+  if (readsOfC != 1 || !c.getDefiningOp() ||
+      !isa_and_present<memref::AllocOp>(rootOf(c).getDefiningOp()) ||
+      !unusedAfter(rootOf(c), matmul, generic))
+    return {};
+  return generic;
+}
+
+/// The op that sets all of C's initial value when the kernel can compute
+/// it instead: the last operation before `matmul` that touches memory, a
+/// linalg.fill of C's buffer, or a linalg.broadcast of a bias along all
+/// but the last dimension of C's buffer (C being that buffer or its rows
+/// collapsed), so that element (row, col) starts from bias[col].
+Operation *findInit(linalg::MatmulOp matmul, Value c) {
+  Value root = rootOf(c);
+  // Linalg ops on other buffers (an im2col) may come in between.
+  SmallVector<Operation *> between;
+  Operation *previous = matmul->getPrevNode();
+  while (previous && !isa<linalg::FillOp, linalg::BroadcastOp>(previous)) {
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(previous);
+    if (hasEffect(previous, readsOrWrites) &&
+        (!linalgOp || !linalgOp.hasPureBufferSemantics()))
+      return nullptr;
+    if (linalgOp)
+      between.push_back(previous);
+    previous = previous->getPrevNode();
+  }
+  if (!previous)
+    return nullptr;
+  // Nothing in between touches C or writes what the init reads.
+  for (Operation *op : between) {
+    auto linalgOp = cast<linalg::LinalgOp>(op);
+    for (OpOperand &operand : op->getOpOperands())
+      if (rootOf(operand.get()) == root)
+        return nullptr;
+    for (OpOperand &output : linalgOp.getDpsInitsMutable())
+      for (Value read : previous->getOperands())
+        if (rootOf(output.get()) == rootOf(read))
+          return nullptr;
+  }
+  if (auto fill = dyn_cast<linalg::FillOp>(previous))
+    return fill.hasPureBufferSemantics() && fill.getOutputs()[0] == root
+               ? previous
+               : nullptr;
+  auto broadcast = cast<linalg::BroadcastOp>(previous);
+  if (!broadcast.hasPureBufferSemantics() || broadcast.getInit() != root)
+    return nullptr;
+  int64_t rank = cast<MemRefType>(root.getType()).getRank();
+  if (!llvm::equal(broadcast.getDimensions(), llvm::seq<int64_t>(0, rank - 1)))
+    return nullptr;
+  if (c == root)
+    return previous;
+  auto collapse = c.getDefiningOp<memref::CollapseShapeOp>();
+  if (!collapse || collapse.getSrc() != root)
+    return nullptr;
+  auto groups = collapse.getReassociationIndices();
+  return groups.back().size() == 1 && groups.back()[0] == rank - 1
+             ? previous
+             : nullptr;
+}
+
+FailureOr<Int8Matmul> matchInt8Matmul(linalg::MatmulOp op) {
+  if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps() ||
+      op.getCast() != linalg::TypeFn::cast_signed)
+    return failure();
+  Value a = op.getInputs()[0], b = op.getInputs()[1], c = op.getOutputs()[0];
+  if (!isStaticMemRefOf(a, 8) || !isStaticMemRefOf(b, 8) ||
+      !isStaticMemRefOf(c, 32))
+    return failure();
+  ArrayRef<int64_t> shapeA = cast<MemRefType>(a.getType()).getShape();
+  ArrayRef<int64_t> shapeB = cast<MemRefType>(b.getType()).getShape();
+  Int8Matmul result{op, a, b, c, shapeA[0], shapeB[1], shapeA[1], {}};
+  if (result.m == 0 || result.n == 0 || result.k == 0)
+    return failure();
+  result.epilogue = findEpilogue(op, c);
+  result.init = findInit(op, c);
+  return result;
+}
+
+/// Builds kernel code: index and i32 constants, guarded byte loads.
+struct KernelBuilder {
+  ImplicitLocOpBuilder &b;
+
+  Value index(int64_t value) { return arith::ConstantIndexOp::create(b, value); }
+  Value i32(int64_t value) {
+    return arith::ConstantIntOp::create(b, b.getI32Type(), value);
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value add(Value x, int64_t y) { return y == 0 ? x : add(x, index(y)); }
+  Value mul(Value x, int64_t y) {
+    return arith::MulIOp::create(b, x, index(y));
+  }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, x, index(y));
+  }
+  Value rem(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, x, index(y));
+  }
+  Value below(Value x, int64_t limit) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x,
+                                 index(limit));
+  }
+  Value both(Value x, Value y) {
+    if (!x)
+      return y;
+    return y ? arith::AndIOp::create(b, x, y) : x;
+  }
+
+  /// matrix[row][col], or 0 where (row, col) is outside it. Positions are
+  /// clamped into the matrix, so no load leaves it; bounds that a tiling
+  /// cannot cross are not checked.
+  Value byteAt(Value matrix, Value row, Value col, bool rowMayLeave,
+               bool colMayLeave) {
+    ArrayRef<int64_t> shape = cast<MemRefType>(matrix.getType()).getShape();
+    Value inside;
+    auto clamp = [&](Value &position, int64_t extent) {
+      inside = both(inside, below(position, extent));
+      position = arith::MinUIOp::create(b, position, index(extent - 1));
+    };
+    if (rowMayLeave)
+      clamp(row, shape[0]);
+    if (colMayLeave)
+      clamp(col, shape[1]);
+    Value value = memref::LoadOp::create(b, matrix, ValueRange{row, col});
+    if (!inside)
+      return value;
+    Value zero = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
+    return arith::SelectOp::create(b, inside, value, zero);
+  }
+
+  /// Four bytes as one word, byte i in bits 8i .. 8i+7.
+  Value word(ArrayRef<Value> bytes) {
+    auto vector = vector::FromElementsOp::create(
+        b, VectorType::get({4}, b.getI8Type()), bytes);
+    auto asWord = vector::BitCastOp::create(
+        b, VectorType::get({1}, b.getI32Type()), vector);
+    return vector::ExtractOp::create(b, asWord, ArrayRef<int64_t>{0});
+  }
+};
+
+SmallVector<Value> indicesAt(ImplicitLocOpBuilder &b, AffineMap map,
+                             ValueRange ivs) {
+  SmallVector<Value> indices;
+  for (AffineExpr expr : map.getResults()) {
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      indices.push_back(ivs[dim.getPosition()]);
+    else
+      indices.push_back(affine::AffineApplyOp::create(
+          b, AffineMap::get(map.getNumDims(), 0, expr), ivs));
+  }
+  return indices;
+}
+
+/// Stores element (row, col) of the result, `accumulated` being A x B there:
+/// adds C's initial value, then runs the epilogue's body on it (or stores
+/// it to C).
+void storeElement(ImplicitLocOpBuilder &b, const Int8Matmul &mm, Value row,
+                  Value col, Value accumulated) {
+  SmallVector<Value> ivs = {row, col};
+  Value initial;
+  if (auto fill = dyn_cast_or_null<linalg::FillOp>(mm.init))
+    initial = fill.getInputs()[0];
+  else if (auto broadcast = dyn_cast_or_null<linalg::BroadcastOp>(mm.init))
+    initial = memref::LoadOp::create(b, broadcast.getInput(), col);
+  else
+    initial = memref::LoadOp::create(b, mm.c, ivs);
+  Value total = arith::AddIOp::create(b, accumulated, initial);
+  if (!mm.epilogue) {
+    memref::StoreOp::create(b, total, mm.c, ivs);
+    return;
+  }
+  linalg::GenericOp generic = mm.epilogue;
+  Block *body = generic.getBody();
+  IRMapping mapping;
+  for (OpOperand &operand : generic->getOpOperands()) {
+    BlockArgument argument = generic.getMatchingBlockArgument(&operand);
+    if (argument.use_empty())
+      continue;
+    Value value = operand.get();
+    if (value == mm.c && generic.isDpsInput(&operand))
+      value = total;
+    else if (isa<MemRefType>(value.getType()))
+      value = memref::LoadOp::create(
+          b, value,
+          indicesAt(b, generic.getMatchingIndexingMap(&operand), ivs));
+    mapping.map(argument, value);
+  }
+  for (Operation &op : body->without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+      mapping.map(index.getResult(), ivs[index.getDim()]);
+      continue;
+    }
+    b.clone(op, mapping);
+  }
+  Value result = mapping.lookupOrDefault(
+      cast<linalg::YieldOp>(body->getTerminator()).getOperand(0));
+  OpOperand *output = generic.getDpsInitOperand(0);
+  memref::StoreOp::create(
+      b, result, output->get(),
+      indicesAt(b, generic.getMatchingIndexingMap(output), ivs));
+}
+
+/// Creates an empty gpu.launch of `blocks` x `blocksY` blocks of `threads`
+/// threads with the given shared buffers; the builder ends up in its body.
+gpu::LaunchOp createLaunch(ImplicitLocOpBuilder &b, int64_t blocks,
+                           int64_t blocksY, int64_t threads,
+                           TypeRange shared = {}) {
+  KernelBuilder k{b};
+  Value one = k.index(1);
+  auto launch = gpu::LaunchOp::create(b, k.index(blocks), k.index(blocksY),
+                                      one, k.index(threads), one, one,
+                                      /*dynamicSharedMemorySize=*/nullptr,
+                                      /*asyncTokenType=*/nullptr,
+                                      /*asyncDependencies=*/{}, shared);
+  b.setInsertionPointToEnd(&launch.getBody().front());
+  gpu::TerminatorOp::create(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  return launch;
+}
+
+/// for (i = 0; i < count; ++i) body(i), with the builder left after it.
+void loop(ImplicitLocOpBuilder &b, int64_t count,
+          function_ref<void(Value)> body) {
+  KernelBuilder k{b};
+  auto forOp = scf::ForOp::create(b, k.index(0), k.index(count), k.index(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forOp.getBody());
+  body(forOp.getInductionVar());
+}
+
+/// Where a thread of the tensor-core kernel works.
+struct ThreadPosition {
+  Value thread, group, inGroup, warpRow, warpCol;
+};
+
+ThreadPosition positionOf(KernelBuilder &k, Value thread) {
+  Value warp = k.div(thread, kWarpSize), lane = k.rem(thread, kWarpSize);
+  return {thread, k.div(lane, 4), k.rem(lane, 4),
+          k.mul(k.div(warp, 2), kWarpM), k.mul(k.rem(warp, 2), kWarpN)};
+}
+
+/// The tensor-core kernel's code, one thread's part of each phase; the GPU
+/// form and the host emulation run the same code.
+struct TensorCoreCode {
+  ImplicitLocOpBuilder &b;
+  const Int8Matmul &mm;
+  Value sharedA, sharedB;
+  bool rowsMayLeave = mm.m % kTileM != 0, colsMayLeave = mm.n % kTileN != 0;
+  bool depthMayLeave = mm.k % kTileK != 0;
+
+  /// Copies this thread's part of the A and B tiles at (rowBase, depthBase)
+  /// and (depthBase, colBase) into shared memory, B transposed.
+  void stage(Value thread, Value rowBase, Value colBase, Value depthBase) {
+    KernelBuilder k{b};
+    // Thread t copies 16 bytes of row t / 2 of A (words 4(t % 2) ..).
+    Value rowA = k.div(thread, 2), firstWordA = k.mul(k.rem(thread, 2), 4);
+    for (int64_t w = 0; w < 4; ++w) {
+      Value wordIndex = k.add(firstWordA, w);
+      SmallVector<Value> bytes;
+      for (int64_t e = 0; e < 4; ++e)
+        bytes.push_back(k.byteAt(
+            mm.a, k.add(rowBase, rowA),
+            k.add(k.add(depthBase, k.mul(wordIndex, 4)), e), rowsMayLeave,
+            depthMayLeave));
+      memref::StoreOp::create(b, k.word(bytes), sharedA,
+                              ValueRange{rowA, wordIndex});
+    }
+    // Thread t copies 16 bytes of column t % 64 of B, from depth
+    // 16(t / 64): neighbouring threads read neighbouring columns.
+    Value colB = k.rem(thread, kTileN);
+    Value firstWordB = k.mul(k.div(thread, kTileN), 4);
+    for (int64_t w = 0; w < 4; ++w) {
+      Value wordIndex = k.add(firstWordB, w);
+      SmallVector<Value> bytes;
+      for (int64_t e = 0; e < 4; ++e)
+        bytes.push_back(k.byteAt(
+            mm.b, k.add(k.add(depthBase, k.mul(wordIndex, 4)), e),
+            k.add(colBase, colB), depthMayLeave, colsMayLeave));
+      memref::StoreOp::create(b, k.word(bytes), sharedB,
+                              ValueRange{colB, wordIndex});
+    }
+  }
+
+  /// This thread's A fragments (4 words per 16-row tile) and B fragments
+  /// (2 words per 8-column tile) of its warp's 32x32 quarter.
+  std::pair<SmallVector<SmallVector<Value>>, SmallVector<SmallVector<Value>>>
+  fragments(const ThreadPosition &at) {
+    KernelBuilder k{b};
+    auto load = [&](Value tile, Value row, Value word) -> Value {
+      return memref::LoadOp::create(b, tile, ValueRange{row, word});
+    };
+    Value low = at.inGroup, high = k.add(at.inGroup, 4);
+    SmallVector<SmallVector<Value>> a, bs;
+    for (int64_t i = 0; i < kMmaTilesM; ++i) {
+      Value row = k.add(k.add(at.warpRow, at.group), i * kMmaM);
+      Value row8 = k.add(row, 8);
+      a.push_back({load(sharedA, row, low), load(sharedA, row8, low),
+                   load(sharedA, row, high), load(sharedA, row8, high)});
+    }
+    for (int64_t j = 0; j < kMmaTilesN; ++j) {
+      Value col = k.add(k.add(at.warpCol, at.group), j * kMmaN);
+      bs.push_back({load(sharedB, col, low), load(sharedB, col, high)});
+    }
+    return {a, bs};
+  }
+
+  /// Stores this thread's accumulators through the epilogue: accumulator v
+  /// of mma tile (i, j) is element (g + 8 (v / 2), 2t + v % 2) of it.
+  void finish(const ThreadPosition &at, Value rowBase, Value colBase,
+              function_ref<Value(int64_t)> accumulator) {
+    KernelBuilder k{b};
+    for (int64_t i = 0; i < kMmaTilesM; ++i)
+      for (int64_t j = 0; j < kMmaTilesN; ++j)
+        for (int64_t v = 0; v < 4; ++v) {
+          Value row = k.add(k.add(rowBase, k.add(at.warpRow, at.group)),
+                            i * kMmaM + 8 * (v / 2));
+          Value col =
+              k.add(k.add(colBase, k.add(at.warpCol, k.mul(at.inGroup, 2))),
+                    j * kMmaN + v % 2);
+          Value inside;
+          if (rowsMayLeave)
+            inside = k.both(inside, k.below(row, mm.m));
+          if (colsMayLeave)
+            inside = k.both(inside, k.below(col, mm.n));
+          Value accumulated = accumulator((i * kMmaTilesN + j) * 4 + v);
+          if (!inside) {
+            storeElement(b, mm, row, col, accumulated);
+            continue;
+          }
+          auto guard = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+          OpBuilder::InsertionGuard insertion(b);
+          b.setInsertionPointToStart(&guard.getThenRegion().front());
+          storeElement(b, mm, row, col, accumulated);
+        }
+  }
+};
+
+constexpr int64_t kAccumulators = kMmaTilesM * kMmaTilesN * 4;
+
+/// The tensor-core kernel on the GPU: a gpu.launch whose k loop carries the
+/// accumulators in registers and multiplies with mma.sync.
+void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
+  MLIRContext *context = b.getContext();
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
+  auto tileType = MemRefType::get({kTileM, kRowWords}, b.getI32Type(),
+                                  MemRefLayoutAttrInterface{}, workgroup);
+  gpu::LaunchOp launch =
+      createLaunch(b, llvm::divideCeil(mm.m, kTileM),
+                   llvm::divideCeil(mm.n, kTileN), kThreads,
+                   {tileType, tileType});
+  TensorCoreCode code{b, mm, launch.getWorkgroupAttributions()[0],
+                      launch.getWorkgroupAttributions()[1]};
+  KernelBuilder k{b};
+  ThreadPosition at = positionOf(k, launch.getThreadIds().x);
+  Value rowBase = k.mul(launch.getBlockIds().x, kTileM);
+  Value colBase = k.mul(launch.getBlockIds().y, kTileN);
+
+  SmallVector<Value> zeros(kAccumulators, k.i32(0));
+  auto steps = scf::ForOp::create(b, k.index(0),
+                                  k.index(llvm::divideCeil(mm.k, kTileK)),
+                                  k.index(1), zeros);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(steps.getBody());
+    code.stage(at.thread, rowBase, colBase,
+               k.mul(steps.getInductionVar(), kTileK));
+    gpu::BarrierOp::create(b);
+    auto [fragmentsA, fragmentsB] = code.fragments(at);
+    Type i32 = b.getI32Type();
+    auto resultType =
+        LLVM::LLVMStructType::getLiteral(context, {i32, i32, i32, i32});
+    SmallVector<Value> updated;
+    ValueRange accumulators = steps.getRegionIterArgs();
+    for (int64_t i = 0; i < kMmaTilesM; ++i)
+      for (int64_t j = 0; j < kMmaTilesN; ++j) {
+        auto mma = NVVM::MmaOp::create(
+            b, resultType, fragmentsA[i], fragmentsB[j],
+            accumulators.slice((i * kMmaTilesN + j) * 4, 4),
+            ArrayRef<int64_t>{kMmaM, kMmaN, kTileK},
+            /*b1Op=*/std::nullopt, NVVM::MMAIntOverflow::wrapped,
+            std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::s8,
+                                          NVVM::MMATypes::s8},
+            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                           NVVM::MMALayout::col});
+        for (int64_t v = 0; v < 4; ++v)
+          updated.push_back(
+              LLVM::ExtractValueOp::create(b, mma, ArrayRef<int64_t>{v}));
+      }
+    gpu::BarrierOp::create(b);
+    scf::YieldOp::create(b, updated);
+  }
+  code.finish(at, rowBase, colBase,
+              [&](int64_t v) -> Value { return steps.getResult(v); });
+}
+
+/// Byte `byte` of `word`, sign-extended to i32.
+Value signedByte(ImplicitLocOpBuilder &b, Value word, Value byte) {
+  KernelBuilder k{b};
+  Value shift = arith::IndexCastOp::create(b, b.getI32Type(), k.mul(byte, 8));
+  Value shifted = arith::ShRUIOp::create(b, word, shift);
+  Value low = arith::TruncIOp::create(b, b.getI8Type(), shifted);
+  return arith::ExtSIOp::create(b, b.getI32Type(), low);
+}
+
+/// What one warp's mma.sync m16n8k32 computes, from the 32 lanes'
+/// fragments (`a`: [tile][lane][4] words, tile `i`; `b`: [tile][lane][2],
+/// tile `j`) and accumulators
+/// (`accumulators`: [thread][kAccumulators], this warp's lanes from
+/// `firstThread`, this tile's four from `first`), as the PTX ISA defines
+/// the layouts: A[r][c] is byte c % 4 of word (r / 8) + 2 (c / 16) of lane
+/// 4 (r % 8) + (c % 16) / 4; B[c][n] byte c % 4 of word c / 16 of lane
+/// 4n + (c % 16) / 4; D[r][n] accumulator 2 (r / 8) + n % 2 of lane
+/// 4 (r % 8) + n / 2.
+void emulateMma(ImplicitLocOpBuilder &b, Value a, int64_t i,
+                Value bFragments, int64_t j, Value accumulators,
+                Value firstThread, int64_t first) {
+  KernelBuilder k{b};
+  loop(b, kMmaM, [&](Value row) {
+    loop(b, kMmaN, [&](Value col) {
+      auto sum = scf::ForOp::create(b, k.index(0), k.index(kTileK),
+                                    k.index(1), ValueRange{k.i32(0)});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(sum.getBody());
+        Value c = sum.getInductionVar();
+        Value quad = k.div(k.rem(c, 16), 4), byte = k.rem(c, 4);
+        Value laneA = k.add(k.mul(k.rem(row, 8), 4), quad);
+        Value wordA = k.add(k.div(row, 8), k.mul(k.div(c, 16), 2));
+        Value laneB = k.add(k.mul(col, 4), quad);
+        Value x = signedByte(
+            b, memref::LoadOp::create(b, a, ValueRange{k.index(i), laneA, wordA}),
+            byte);
+        Value y = signedByte(
+            b,
+            memref::LoadOp::create(b, bFragments,
+                                   ValueRange{k.index(j), laneB,
+                                              k.div(c, 16)}),
+            byte);
+        Value product = arith::MulIOp::create(b, x, y);
+        scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(
+                                    b, sum.getRegionIterArgs()[0], product)});
+      }
+      Value owner = k.add(firstThread, k.add(k.mul(k.rem(row, 8), 4),
+                                             k.div(col, 2)));
+      Value slot = k.add(k.add(k.mul(k.div(row, 8), 2), k.rem(col, 2)), first);
+      Value old =
+          memref::LoadOp::create(b, accumulators, ValueRange{owner, slot});
+      memref::StoreOp::create(b,
+                              arith::AddIOp::create(b, old, sum.getResult(0)),
+                              accumulators, ValueRange{owner, slot});
+    });
+  });
+}
+
+/// The tensor-core kernel emulated on the host: loops over blocks, then
+/// over the threads of each phase between barriers, warps computing their
+/// products with `emulateMma` from the fragments each lane loaded. Shared
+/// tiles and registers are buffers.
+void emulateTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
+  Type i32 = b.getI32Type();
+  auto buffer = [&](ArrayRef<int64_t> shape) -> Value {
+    return memref::AllocOp::create(b, MemRefType::get(shape, i32));
+  };
+  Value sharedA = buffer({kTileM, kRowWords});
+  Value sharedB = buffer({kTileN, kRowWords});
+  Value registers = buffer({kThreads, kAccumulators});
+  Value fragmentsA = buffer({kMmaTilesM, kWarpSize, 4});
+  Value fragmentsB = buffer({kMmaTilesN, kWarpSize, 2});
+  TensorCoreCode code{b, mm, sharedA, sharedB};
+  KernelBuilder k{b};
+  loop(b, llvm::divideCeil(mm.m, kTileM), [&](Value blockX) {
+    loop(b, llvm::divideCeil(mm.n, kTileN), [&](Value blockY) {
+      Value rowBase = k.mul(blockX, kTileM);
+      Value colBase = k.mul(blockY, kTileN);
+      loop(b, kThreads, [&](Value thread) {
+        for (int64_t v = 0; v < kAccumulators; ++v)
+          memref::StoreOp::create(b, k.i32(0), registers,
+                                  ValueRange{thread, k.index(v)});
+      });
+      loop(b, llvm::divideCeil(mm.k, kTileK), [&](Value step) {
+        Value depthBase = k.mul(step, kTileK);
+        loop(b, kThreads, [&](Value thread) {
+          code.stage(thread, rowBase, colBase, depthBase);
+        });
+        loop(b, kThreads / kWarpSize, [&](Value warp) {
+          Value firstThread = k.mul(warp, kWarpSize);
+          loop(b, kWarpSize, [&](Value lane) {
+            ThreadPosition at = positionOf(k, k.add(firstThread, lane));
+            auto [a, bs] = code.fragments(at);
+            for (auto [i, words] : llvm::enumerate(a))
+              for (auto [r, word] : llvm::enumerate(words))
+                memref::StoreOp::create(
+                    b, word, fragmentsA,
+                    ValueRange{k.index(i), lane, k.index(r)});
+            for (auto [j, words] : llvm::enumerate(bs))
+              for (auto [r, word] : llvm::enumerate(words))
+                memref::StoreOp::create(
+                    b, word, fragmentsB,
+                    ValueRange{k.index(j), lane, k.index(r)});
+          });
+          for (int64_t i = 0; i < kMmaTilesM; ++i)
+            for (int64_t j = 0; j < kMmaTilesN; ++j)
+              emulateMma(b, fragmentsA, i, fragmentsB, j, registers,
+                         firstThread, (i * kMmaTilesN + j) * 4);
+        });
+      });
+      loop(b, kThreads, [&](Value thread) {
+        ThreadPosition at = positionOf(k, thread);
+        code.finish(at, rowBase, colBase, [&](int64_t v) -> Value {
+          return memref::LoadOp::create(b, registers,
+                                        ValueRange{thread, k.index(v)});
+        });
+      });
+    });
+  });
+  for (Value allocated :
+       {sharedA, sharedB, registers, fragmentsA, fragmentsB})
+    memref::DeallocOp::create(b, allocated);
+}
+/// The dp4a kernel: one thread per element of the result, four bytes of
+/// the reduction per dp4a. On the host, a loop over the elements computes
+/// each dp4a as four products.
+void emitDp4aKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
+                    bool onHost) {
+  int64_t elements = mm.m * mm.n;
+  KernelBuilder k{b};
+  auto body = [&](Value id) {
+    Value row = k.div(id, mm.n), col = k.rem(id, mm.n);
+    bool depthMayLeave = mm.k % 4 != 0;
+    auto steps = scf::ForOp::create(b, k.index(0), k.index(mm.k),
+                                    k.index(4), ValueRange{k.i32(0)});
+    {
+      OpBuilder::InsertionGuard insertion(b);
+      b.setInsertionPointToStart(steps.getBody());
+      Value depth = steps.getInductionVar();
+      SmallVector<Value> x, y;
+      for (int64_t e = 0; e < 4; ++e) {
+        Value at = k.add(depth, e);
+        x.push_back(k.byteAt(mm.a, row, at, false, depthMayLeave));
+        y.push_back(k.byteAt(mm.b, at, col, depthMayLeave, false));
+      }
+      Value sum = steps.getRegionIterArgs()[0];
+      if (onHost) {
+        for (int64_t e = 0; e < 4; ++e)
+          sum = arith::AddIOp::create(
+              b, sum,
+              arith::MulIOp::create(
+                  b, arith::ExtSIOp::create(b, b.getI32Type(), x[e]),
+                  arith::ExtSIOp::create(b, b.getI32Type(), y[e])));
+      } else {
+        auto bytes = VectorType::get({4}, b.getI8Type());
+        sum = NVVM::DotAccumulate4WayOp::create(
+            b, b.getI32Type(), vector::FromElementsOp::create(b, bytes, x),
+            NVVM::DotAccumulateType::SIGNED,
+            vector::FromElementsOp::create(b, bytes, y),
+            NVVM::DotAccumulateType::SIGNED, sum);
+      }
+      scf::YieldOp::create(b, sum);
+    }
+    storeElement(b, mm, row, col, steps.getResult(0));
+  };
+  if (onHost) {
+    loop(b, elements, body);
+    return;
+  }
+  gpu::LaunchOp launch = createLaunch(
+      b, llvm::divideCeil(elements, kDp4aThreads), 1, kDp4aThreads);
+  Value id = k.add(k.mul(launch.getBlockIds().x, kDp4aThreads),
+                   launch.getThreadIds().x);
+  auto guard = scf::IfOp::create(b, k.below(id, elements),
+                                 /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&guard.getThenRegion().front());
+  body(id);
+}
+
+} // namespace
+
+FailureOr<int64_t>
+mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func, bool emulateOnHost) {
+  SmallVector<Int8Matmul> matmuls;
+  func.walk([&](linalg::MatmulOp op) {
+    if (FailureOr<Int8Matmul> matched = matchInt8Matmul(op);
+        succeeded(matched))
+      matmuls.push_back(*matched);
+  });
+  for (Int8Matmul &mm : matmuls) {
+    // With an epilogue, the kernel takes its place: its operands may be
+    // defined after the matmul, and nothing in between touches memory.
+    Operation *position = mm.epilogue ? mm.epilogue.getOperation()
+                                      : mm.matmul.getOperation();
+    ImplicitLocOpBuilder b(mm.matmul.getLoc(), position);
+    if (mm.m < kMmaM)
+      emitDp4aKernel(b, mm, emulateOnHost);
+    else if (emulateOnHost)
+      emulateTensorCoreKernel(b, mm);
+    else
+      emitTensorCoreKernel(b, mm);
+    if (mm.epilogue)
+      mm.epilogue.erase();
+    if (mm.init)
+      mm.init->erase();
+    mm.matmul.erase();
+  }
+  return static_cast<int64_t>(matmuls.size());
+}
+
+namespace {
+
+struct GpuTensorCoreMatmulPass
+    : public qat::impl::GpuTensorCoreMatmulBase<GpuTensorCoreMatmulPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (failed(mapInt8MatmulsToTensorCores(getOperation(), emulateOnHost)))
+      signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,109 @@
+// RUN: qat-opt %s --qat-gpu-tensor-core-matmul --split-input-file | FileCheck %s
+// RUN: qat-opt %s --qat-gpu-tensor-core-matmul="emulate-on-host=1" --split-input-file | FileCheck %s --check-prefix=HOST
+
+// A 128x64 by 64x96 int8 matmul: 2x2 blocks of 128 threads with two shared
+// tiles of 64 rows of 12 words, 2 steps of 32 along the reduction, each
+// staging its tiles between barriers and issuing 8 mma.sync per warp with
+// wrapping int32 accumulation. The zero fill and the requantizing generic
+// are fused: neither is left, and the kernel stores int8.
+// CHECK-LABEL: func.func @requantized
+// CHECK-NOT:     linalg.
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %c2{{.*}}, {{.*}} = %c2{{.*}}, {{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}, {{.*}} = %c1{{.*}}, {{.*}} = %c1{{.*}}) workgroup({{.*}} : memref<64x12xi32, #gpu.address_space<workgroup>>, {{.*}} : memref<64x12xi32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %c2{{.*}} step
+// CHECK-COUNT-8:     memref.store {{.*}} : memref<64x12xi32, #gpu.address_space<workgroup>>
+// CHECK:             gpu.barrier
+// CHECK-COUNT-8:     nvvm.mma.sync {{.*}}intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>{{.*}}multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>
+// CHECK:             gpu.barrier
+// CHECK:           arith.shrsi
+// CHECK:           arith.trunci
+// CHECK:           memref.store {{.*}} : memref<128x96xi8>
+// CHECK-NOT:     linalg.
+// CHECK:         return
+// The same kernel as loops for the CPU: shared tiles, registers and
+// fragments are buffers, each warp's product is computed from its lanes'
+// fragments.
+// HOST-LABEL: func.func @requantized
+// HOST-NOT:     gpu.
+// HOST-NOT:     nvvm.
+// HOST:         memref.alloc() : memref<64x12xi32>
+// HOST:         memref.alloc() : memref<64x12xi32>
+// HOST:         memref.alloc() : memref<128x32xi32>
+// HOST:         memref.alloc() : memref<2x32x4xi32>
+// HOST:         memref.alloc() : memref<4x32x2xi32>
+// HOST:         scf.for
+// HOST:         memref.dealloc
+func.func @requantized(%a: memref<128x64xi8>, %b: memref<64x96xi8>, %y: memref<128x96xi8>) {
+  %zero = arith.constant 0 : i32
+  %shift = arith.constant 4 : i32
+  %acc = memref.alloc() : memref<128x96xi32>
+  linalg.fill ins(%zero : i32) outs(%acc : memref<128x96xi32>)
+  linalg.matmul ins(%a, %b : memref<128x64xi8>, memref<64x96xi8>) outs(%acc : memref<128x96xi32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%acc : memref<128x96xi32>) outs(%y : memref<128x96xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %s = arith.shrsi %in, %shift : i32
+    %t = arith.trunci %s : i32 to i8
+    linalg.yield %t : i8
+  }
+  return
+}
+
+// -----
+
+// Fewer than 16 rows: one thread per output element on dp4a, four bytes of
+// the reduction at a time; the bias broadcast is read per column in the
+// kernel, and the result, which the function returns, is stored as int32.
+// CHECK-LABEL: func.func @gemv
+// CHECK-NOT:     linalg.
+// CHECK:         gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}}, {{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// CHECK:           scf.for {{.*}} = %c0{{.*}} to %c100{{.*}} step %c4
+// CHECK:             nvvm.dot.accumulate.4way {{.*}} <signed>, {{.*}} <signed>
+// CHECK:           memref.load %arg2
+// CHECK:           memref.store {{.*}}, %arg3{{.*}} : memref<2x10xi32>
+// CHECK-NOT:     linalg.
+// HOST-LABEL: func.func @gemv
+// HOST-NOT:     gpu.
+// HOST-NOT:     nvvm.
+// HOST:         arith.extsi
+// HOST:         arith.muli
+func.func @gemv(%a: memref<2x100xi8>, %b: memref<100x10xi8>, %bias: memref<10xi32>, %out: memref<2x10xi32>) {
+  linalg.broadcast ins(%bias : memref<10xi32>) outs(%out : memref<2x10xi32>) dimensions = [0]
+  linalg.matmul ins(%a, %b : memref<2x100xi8>, memref<100x10xi8>) outs(%out : memref<2x10xi32>)
+  return
+}
+
+// -----
+
+// The accumulator is read again after the requantization, so the generic is
+// not fused: the kernel stores the int32 accumulator and the generic stays.
+// The accumulator's initial value is the caller's (no fill to fuse).
+// CHECK-LABEL: func.func @accumulator_read_later
+// CHECK:         gpu.launch
+// CHECK:           nvvm.mma.sync
+// CHECK:           memref.load %arg2
+// CHECK:           memref.store {{.*}}, %arg2{{.*}} : memref<32x32xi32>
+// CHECK:         linalg.generic
+// CHECK:         memref.copy %arg2, %arg4
+func.func @accumulator_read_later(%a: memref<32x32xi8>, %b: memref<32x32xi8>, %acc: memref<32x32xi32>, %y: memref<32x32xi8>, %keep: memref<32x32xi32>) {
+  linalg.matmul ins(%a, %b : memref<32x32xi8>, memref<32x32xi8>) outs(%acc : memref<32x32xi32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%acc : memref<32x32xi32>) outs(%y : memref<32x32xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  }
+  memref.copy %acc, %keep : memref<32x32xi32> to memref<32x32xi32>
+  return
+}
+
+// -----
+
+// Float matmuls and unsigned int8 matmuls are left to qat-gpu-map-loops.
+// CHECK-LABEL: func.func @not_int8
+// CHECK-NOT:     gpu.launch
+// CHECK:         linalg.matmul ins(%arg0, %arg1 : memref<32x32xf32>
+// CHECK:         linalg.matmul {cast = #linalg.type_fn<cast_unsigned>}
+func.func @not_int8(%a: memref<32x32xf32>, %b: memref<32x32xf32>, %c: memref<32x32xf32>,
+                    %x: memref<32x32xi8>, %y: memref<32x32xi8>, %z: memref<32x32xi32>) {
+  linalg.matmul ins(%a, %b : memref<32x32xf32>, memref<32x32xf32>) outs(%c : memref<32x32xf32>)
+  linalg.matmul {cast = #linalg.type_fn<cast_unsigned>} ins(%x, %y : memref<32x32xi8>, memref<32x32xi8>) outs(%z : memref<32x32xi32>)
+  return
+}
