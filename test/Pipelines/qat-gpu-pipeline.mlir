@@ -1,9 +1,11 @@
 // qat-gpu-pipeline: an integer layer (matmul, requantization, a constant
 // weight) becomes one kernel in one PTX image for the chosen chip (the matmul
 // on dp4a, 4 rows being too few for tensor cores, its zero initial value and
-// the requantization fused: the int32 accumulator never exists), and host
-// code that copies the input and the weight to the device, launches the
-// kernel on one stream, copies the result back and frees everything.
+// the requantization fused: the int32 accumulator never exists; the weight,
+// a constant, is in the device image, here folded into the code since all
+// its bytes are 3), and host code that copies the
+// input to the device, launches the kernel on one stream, copies the result
+// back and frees everything.
 // RUN: qat-opt %S/Inputs/int8-layer.mlir --qat-gpu-pipeline | FileCheck %s
 // RUN: qat-opt %S/Inputs/int8-layer.mlir --qat-gpu-pipeline="gpu-arch=sm_80" | FileCheck %s --check-prefix=SM80
 // Other ops (here the demo CNN's pooling) map to blocks of the size asked.
@@ -13,8 +15,8 @@
 // CHECK-NOT: scf.
 // CHECK-LABEL: llvm.func @layer(
 // CHECK:         llvm.call @mgpuStreamCreate()
-// 3 buffers: the input, the weight, the result.
-// CHECK-COUNT-3: llvm.call @mgpuMemAlloc
+// 2 buffers: the input, the result.
+// CHECK-COUNT-2: llvm.call @mgpuMemAlloc
 // CHECK-NOT:     llvm.call @mgpuMemAlloc
 // CHECK:         gpu.launch_func {{.*}} @layer_kernel::@layer_kernel blocks in
 // CHECK-NOT:     gpu.launch_func

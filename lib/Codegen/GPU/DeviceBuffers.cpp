@@ -13,6 +13,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_GPUDEVICEBUFFERS
@@ -92,6 +93,71 @@ bool isHostSafe(Operation *op) {
 }
 
 } // namespace
+
+LogicalResult mlir::qat::makeConstantsResident(ModuleOp module) {
+  // How often each kernel is launched: a kernel's constant argument can
+  // only be replaced when it has one launch.
+  llvm::DenseMap<Operation *, SmallVector<gpu::LaunchFuncOp>> launchesOf;
+  module.walk([&](gpu::LaunchFuncOp launch) {
+    if (auto kernel = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+            launch, launch.getKernel()))
+      launchesOf[kernel].push_back(launch);
+  });
+  for (auto &[kernelOp, launches] : launchesOf) {
+    if (launches.size() != 1)
+      continue;
+    auto kernel = cast<gpu::GPUFuncOp>(kernelOp);
+    gpu::LaunchFuncOp launch = launches.front();
+    auto kernelModule = kernel->getParentOfType<gpu::GPUModuleOp>();
+    SymbolTable deviceSymbols(kernelModule);
+    llvm::BitVector erased(kernel.getNumArguments());
+    for (auto [i, operand] : llvm::enumerate(launch.getKernelOperands())) {
+      auto getGlobal = operand.getDefiningOp<memref::GetGlobalOp>();
+      if (!getGlobal)
+        continue;
+      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+          getGlobal, getGlobal.getNameAttr());
+      if (!global || !global.getConstant() || !global.getInitialValue() ||
+          kernel.getArgument(i).getType() != getGlobal.getType())
+        continue;
+      // The constant, once, in the device image; the kernel reads it there.
+      if (!deviceSymbols.lookup(global.getSymName())) {
+        OpBuilder b(kernelModule.getBody(), kernelModule.getBody()->begin());
+        auto copy = cast<memref::GlobalOp>(b.clone(*global));
+        copy.setPrivate();
+        deviceSymbols.insert(copy);
+      }
+      OpBuilder b(&kernel.getBody().front(),
+                  kernel.getBody().front().begin());
+      auto inKernel = memref::GetGlobalOp::create(
+          b, getGlobal.getLoc(), getGlobal.getType(), global.getSymName());
+      kernel.getArgument(i).replaceAllUsesWith(inKernel.getResult());
+      erased.set(i);
+    }
+    if (erased.none())
+      continue;
+    if (failed(kernel.eraseArguments(erased)))
+      return kernel.emitOpError("could not drop its constant arguments");
+    for (int i = erased.size() - 1; i >= 0; --i)
+      if (erased.test(i))
+        launch.getKernelOperandsMutable().erase(i);
+  }
+  // Constants no kernel takes from the host any more, and host copies of
+  // constants that only the device image needs now.
+  llvm::StringSet<> usedOnHost;
+  for (auto func : module.getOps<func::FuncOp>())
+    func.walk([&](memref::GetGlobalOp getGlobal) {
+      if (getGlobal.use_empty())
+        getGlobal.erase();
+      else
+        usedOnHost.insert(getGlobal.getName());
+    });
+  for (auto global : llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
+    if (global.getConstant() && global.isPrivate() &&
+        !usedOnHost.contains(global.getSymName()))
+      global.erase();
+  return success();
+}
 
 LogicalResult mlir::qat::placeBuffersOnDevice(func::FuncOp func) {
   SmallVector<gpu::LaunchFuncOp> launches;
@@ -224,7 +290,10 @@ namespace {
 
 struct GpuDeviceBuffersPass
     : public qat::impl::GpuDeviceBuffersBase<GpuDeviceBuffersPass> {
+  using Base::Base;
   void runOnOperation() override {
+    if (residentConstants && failed(makeConstantsResident(getOperation())))
+      return signalPassFailure();
     for (auto func : getOperation().getOps<func::FuncOp>())
       if (!func.isExternal() && failed(placeBuffersOnDevice(func)))
         return signalPassFailure();

@@ -1,9 +1,23 @@
-// RUN: qat-opt %s --qat-gpu-device-buffers --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: qat-opt %s --qat-gpu-device-buffers="resident-constants=0" --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: qat-opt %s --qat-gpu-device-buffers --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=RESIDENT
 
 // The kernel reads %x and a constant and writes %out through a view, using
 // a temporary: %x and the constant are copied in, %out copied in and back
 // (a kernel writes it), the temporary lives on the device only, and every
 // device buffer is freed before returning.
+// By default the constant is not copied: it moves into the device image and
+// the kernel reads it there (one argument fewer).
+// RESIDENT-LABEL: func.func @f(
+// RESIDENT-NOT:     memref.get_global
+// RESIDENT-COUNT-3: gpu.alloc
+// RESIDENT-NOT:     gpu.alloc
+// RESIDENT:         gpu.launch_func @k::@k {{.*}} args(%{{.*}} : memref<64xi8>, %{{.*}} : memref<64xi32>, %{{.*}} : memref<8x8xi32>)
+// RESIDENT:       gpu.module @k {
+// RESIDENT-NEXT:    memref.global "private" constant @weights : memref<64xi8> = dense<1>
+// RESIDENT-NEXT:    gpu.func @k(%[[X:.*]]: memref<64xi8>, %{{.*}}: memref<64xi32>, %{{.*}}: memref<8x8xi32>) kernel {
+// RESIDENT-NEXT:      %[[W:.*]] = memref.get_global @weights : memref<64xi8>
+// RESIDENT:           memref.load %[[X]]
+// RESIDENT:           memref.load %[[W]]
 // CHECK-LABEL: func.func @f(
 // CHECK-SAME:      %[[X:.*]]: memref<64xi8>, %[[OUT:.*]]: memref<64xi32>)
 // CHECK-DAG:     %[[DOUT:.*]] = gpu.alloc () : memref<64xi32>

@@ -41,6 +41,12 @@ FailureOr<int64_t> mapInt8MatmulsToTensorCores(func::FuncOp func,
 /// points the launches at it (qat-gpu-merge-kernel-modules).
 LogicalResult mergeKernelModules(ModuleOp module);
 
+/// Moves the constants (memref.global) that kernels take as arguments into
+/// the device image: each kernel reads its copy there, loaded once with the
+/// module, instead of one copied in every call (qat-gpu-device-buffers'
+/// resident-constants).
+LogicalResult makeConstantsResident(ModuleOp module);
+
 /// Gives the kernels `func` launches device copies of the host buffers they
 /// use, copying arguments and constants in, written arguments back out, and
 /// turning temporaries into device allocations (qat-gpu-device-buffers).

@@ -138,6 +138,12 @@ def GpuDeviceBuffers : Pass<"qat-gpu-device-buffers", "ModuleOp"> {
       `gpu.memcpy`;
     * every device buffer is freed before the function returns.
 
+    With `resident-constants` (the default), a constant a kernel takes
+    directly (`memref.get_global` of a constant `memref.global`: the
+    weights) is not copied at all: the global moves into the `gpu.module`,
+    so it is part of the PTX or cubin, loaded once with the module and
+    resident on the device for every call, and the kernel reads it there.
+
     Views (`memref.subview`, `memref.expand_shape`, ...) of a buffer view its
     device copy. Host code that would read or write a device buffer, an
     operation the pipeline did not map to a kernel, is an error naming it.
@@ -164,6 +170,11 @@ def GpuDeviceBuffers : Pass<"qat-gpu-device-buffers", "ModuleOp"> {
     }
     ```
   }];
+  let options = [
+    Option<"residentConstants", "resident-constants", "bool", "true",
+           "put the constants kernels read in the device image (loaded "
+           "once) instead of copying them in every call">,
+  ];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
