@@ -234,14 +234,25 @@ static void *mgpuStreamCreate(void) {
   return stream;
 }
 
-static void mgpuStreamDestroy(void *stream) {
-  if (stream && ready("destroying a stream"))
-    QAT_CHECK(cu.cuStreamDestroy_v2((CUstream)stream));
-}
+static void release_pending(CUstream stream);
 
 static void mgpuStreamSynchronize(void *stream) {
-  if (ready("waiting for the GPU"))
-    QAT_CHECK(cu.cuStreamSynchronize((CUstream)stream));
+  if (!ready("waiting for the GPU"))
+    return;
+  CUresult rc = cu.cuStreamSynchronize((CUstream)stream);
+  if (rc != CUDA_SUCCESS) {
+    record("cuStreamSynchronize", rc);
+    return;
+  }
+  release_pending((CUstream)stream);
+}
+
+static void mgpuStreamDestroy(void *stream) {
+  if (!stream || !ready("destroying a stream"))
+    return;
+  /* Whatever was freed on it is unused once it has finished. */
+  mgpuStreamSynchronize(stream);
+  QAT_CHECK(cu.cuStreamDestroy_v2((CUstream)stream));
 }
 
 static void mgpuStreamWaitEvent(void *stream, void *event) {
@@ -271,22 +282,133 @@ static void mgpuEventRecord(void *event, void *stream) {
     QAT_CHECK(cu.cuEventRecord((CUevent)event, (CUstream)stream));
 }
 
+/*===------------------------------------------------------------------===*
+ * Device memory kept across calls
+ *
+ * A call allocates its device buffers (inputs, results, activations) and
+ * frees them before it returns. Unless $QAT_GPU_KEEP_MEMORY is 0, a freed
+ * buffer is kept instead of going back to the driver, and the next
+ * allocation of the same size takes it: from the second call on, a model's
+ * activations live in the same device memory and no call pays for
+ * cuMemAlloc/cuMemFree (which synchronizes the device). A buffer freed on a
+ * stream becomes reusable only once that stream has been synchronized, so
+ * one call's buffers never serve a concurrent call while its kernels may
+ * still use them. qat_cuda_release_memory() returns the kept memory.
+ *===------------------------------------------------------------------===*/
+
+typedef struct {
+  CUdeviceptr pointer;
+  size_t size;
+  CUstream stream; /* pending: the stream it was freed on */
+} qat_block;
+
+typedef struct {
+  qat_block *blocks;
+  size_t count, capacity;
+} qat_blocks;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static qat_blocks pool_live;    /* allocated through the pool, in use */
+static qat_blocks pool_pending; /* freed, their stream not yet synchronized */
+static qat_blocks pool_idle;    /* free for the next allocation */
+
+static bool keep_memory(void) {
+  const char *value = getenv("QAT_GPU_KEEP_MEMORY");
+  return !value || strcmp(value, "0") != 0;
+}
+
+static bool blocks_push(qat_blocks *list, qat_block block) {
+  if (list->count == list->capacity) {
+    size_t capacity = list->capacity ? 2 * list->capacity : 16;
+    qat_block *grown = realloc(list->blocks, capacity * sizeof(qat_block));
+    if (!grown)
+      return false;
+    list->blocks = grown;
+    list->capacity = capacity;
+  }
+  list->blocks[list->count++] = block;
+  return true;
+}
+
+static qat_block blocks_take(qat_blocks *list, size_t index) {
+  qat_block block = list->blocks[index];
+  list->blocks[index] = list->blocks[--list->count];
+  return block;
+}
+
 static void *mgpuMemAlloc(uint64_t size, void *stream, bool isHostShared) {
   (void)stream;
   CUdeviceptr pointer = 0;
   if (size == 0 || !ready("allocating GPU memory"))
     return NULL;
-  if (isHostShared)
+  if (isHostShared) {
     QAT_CHECK(cu.cuMemAllocManaged(&pointer, size, CU_MEM_ATTACH_GLOBAL));
-  else
-    QAT_CHECK(cu.cuMemAlloc_v2(&pointer, size));
+    return (void *)(uintptr_t)pointer;
+  }
+  pthread_mutex_lock(&pool_lock);
+  for (size_t i = 0; i < pool_idle.count; ++i)
+    if (pool_idle.blocks[i].size == size) {
+      qat_block block = blocks_take(&pool_idle, i);
+      pointer = block.pointer;
+      break;
+    }
+  if (!pointer) {
+    CUresult rc = cu.cuMemAlloc_v2(&pointer, size);
+    if (rc != CUDA_SUCCESS)
+      record("cuMemAlloc_v2", rc);
+  }
+  /* Untracked (no memory for the list), it goes back to the driver. */
+  if (pointer)
+    (void)blocks_push(&pool_live, (qat_block){pointer, size, NULL});
+  pthread_mutex_unlock(&pool_lock);
   return (void *)(uintptr_t)pointer;
 }
 
 static void mgpuMemFree(void *pointer, void *stream) {
-  (void)stream;
-  if (pointer && ready("freeing GPU memory"))
-    QAT_CHECK(cu.cuMemFree_v2((CUdeviceptr)(uintptr_t)pointer));
+  if (!pointer || !ready("freeing GPU memory"))
+    return;
+  CUdeviceptr device = (CUdeviceptr)(uintptr_t)pointer;
+  pthread_mutex_lock(&pool_lock);
+  for (size_t i = 0; i < pool_live.count; ++i)
+    if (pool_live.blocks[i].pointer == device) {
+      qat_block block = blocks_take(&pool_live, i);
+      block.stream = (CUstream)stream;
+      if (keep_memory() && blocks_push(&pool_pending, block)) {
+        pthread_mutex_unlock(&pool_lock);
+        return;
+      }
+      break;
+    }
+  pthread_mutex_unlock(&pool_lock);
+  QAT_CHECK(cu.cuMemFree_v2(device));
+}
+
+/* The buffers freed on `stream`, which has been synchronized, are free. */
+static void release_pending(CUstream stream) {
+  pthread_mutex_lock(&pool_lock);
+  for (size_t i = 0; i < pool_pending.count;) {
+    if (pool_pending.blocks[i].stream != stream) {
+      ++i;
+      continue;
+    }
+    qat_block block = blocks_take(&pool_pending, i);
+    block.stream = NULL;
+    if (!blocks_push(&pool_idle, block)) {
+      QAT_CHECK(cu.cuMemFree_v2(block.pointer));
+        }
+  }
+  pthread_mutex_unlock(&pool_lock);
+}
+
+void qat_cuda_release_memory(void) {
+  if (qat_cuda_unavailable())
+    return;
+  /* Nobody is left to report an error to: they are ignored. */
+  (void)cu.cuCtxSetCurrent(context);
+  pthread_mutex_lock(&pool_lock);
+  while (pool_idle.count)
+    (void)cu.cuMemFree_v2(blocks_take(&pool_idle, 0).pointer);
+  pthread_mutex_unlock(&pool_lock);
 }
 
 static void mgpuMemcpy(void *dst, void *src, size_t size, void *stream) {

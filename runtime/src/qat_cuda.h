@@ -25,4 +25,7 @@ void *qat_cuda_lookup(const char *name);
  * `buffer`; returns 1 when there was one. */
 int qat_cuda_take_error(char *buffer, size_t size);
 
+/* Returns the kept device memory to the driver (when a module closes). */
+void qat_cuda_release_memory(void);
+
 #endif /* QAT_RUNTIME_SRC_QAT_CUDA_H */

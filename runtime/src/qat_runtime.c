@@ -388,8 +388,10 @@ qat_status qat_module_open(const char *path, qat_module **out) {
 void qat_module_release(qat_module *module) {
   if (!module)
     return;
-  if (module->detach)
+  if (module->detach) {
     module->detach();
+    qat_cuda_release_memory();
+  }
   dlclose(module->handle);
   free(module->unavailable);
   free(module->entries);

@@ -9,6 +9,7 @@
 
 #include "qat_runtime/qat_runtime.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -523,7 +524,81 @@ static void test_gpu_module(const char *path) {
   qat_module_release(module);
 }
 
+/* The GPU library through the fake driver (FakeCuda.c): every call's host
+ * side runs, and the driver sees device memory allocated once, in the first
+ * call, and kept for the next calls (unless QAT_GPU_KEEP_MEMORY=0, when
+ * each call allocates and frees its own), everything freed when the module
+ * closes, and the same copies and launches in every call. */
+typedef struct {
+  long allocations, frees, copies, launches, live;
+} fake_cuda_counts_t;
+
+static void test_fake_driver(const char *path, const char *driver) {
+  setenv("QAT_CUDA_LIBRARY", driver, 1);
+  const char *keep = getenv("QAT_GPU_KEEP_MEMORY");
+  int keeping = !keep || strcmp(keep, "0") != 0;
+  void *library = dlopen(driver, RTLD_NOW | RTLD_LOCAL);
+  void (*counts_of)(fake_cuda_counts_t *) =
+      library ? (void (*)(fake_cuda_counts_t *))dlsym(library,
+                                                      "fake_cuda_counts")
+              : NULL;
+  CHECK(counts_of != NULL, "cannot open the fake driver %s", driver);
+  if (!counts_of)
+    return;
+  qat_module *module = NULL;
+  if (!ok(qat_module_open(path, &module)))
+    return;
+  CHECK(qat_module_unavailable(module) == NULL, "unavailable: %s",
+        qat_module_unavailable(module));
+  const qat_entry *qmatmul = NULL;
+  if (!ok(qat_module_find_entry(module, "qmatmul", &qmatmul)))
+    return;
+  int8_t a[4 * 16] = {0}, b[16 * 8] = {0};
+  const int64_t sa[] = {4, 16}, sb[] = {16, 8};
+  qat_tensor *args[] = {wrap(QAT_DTYPE_I8, 2, sa, a),
+                        wrap(QAT_DTYPE_I8, 2, sb, b)};
+  fake_cuda_counts_t before, first, after;
+  counts_of(&before);
+  for (int call = 0; call < 3; ++call) {
+    qat_tensor *q = NULL;
+    CHECK(ok(qat_entry_call(qmatmul, args, 2, &q, 1)), "call %d", call);
+    qat_tensor_release(q);
+    counts_of(call == 0 ? &first : &after);
+  }
+  long allocations = first.allocations - before.allocations;
+  long launches = first.launches - before.launches;
+  long copies = first.copies - before.copies;
+  CHECK(allocations >= 3 && launches >= 1 && copies >= 3,
+        "first call: %ld allocations, %ld launches, %ld copies", allocations,
+        launches, copies);
+  CHECK(after.launches - first.launches == 2 * launches &&
+            after.copies - first.copies == 2 * copies,
+        "every call launches and copies the same");
+  if (keeping) {
+    CHECK(after.allocations == first.allocations &&
+              after.frees == first.frees && after.live == first.live,
+          "calls 2 and 3 asked the driver for memory (%ld allocations, %ld "
+          "frees)",
+          after.allocations - first.allocations, after.frees - first.frees);
+  } else {
+    CHECK(after.allocations - first.allocations == 2 * allocations &&
+              after.live == before.live,
+          "without keeping, each call allocates and frees its own memory");
+  }
+  qat_tensor_release(args[0]);
+  qat_tensor_release(args[1]);
+  qat_module_release(module);
+  counts_of(&after);
+  CHECK(after.live == before.live, "%ld device buffers left after closing",
+        after.live - before.live);
+}
+
 int main(int argc, char **argv) {
+  if (argc > 3 && strcmp(argv[1], "--fake-gpu") == 0) {
+    test_fake_driver(argv[2], argv[3]);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+  }
   if (argc > 2 && strcmp(argv[1], "--gpu") == 0) {
     test_gpu_module(argv[2]);
     printf("%d passed, %d failed\n", passed, failed);
