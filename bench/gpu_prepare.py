@@ -10,7 +10,16 @@ Writes into --out (git ignores it; the device tool carries it):
   libcnn_int8_gpu.so           the demo CNN's integer program at batch 256
   cnn_expected.npz             its input, and its output computed on this CPU
                                by the same program compiled for the CPU
+  libresnet18_int8_gpu.so      torchvision's ResNet-18 (random weights,
+                               batch-norm statistics and int8 ranges from 16
+                               images) as an integer program at batch 256,
+                               224 x 224, as a cubin (--no-resnet18 skips it)
+  resnet18_expected.npz        its logits computed on this CPU for the input
+                               gpu_check.resnet_input() makes on both sides
   manifest.json                what was built, with which qat-compile
+
+The ResNet-18 step takes several minutes (calibration at 224 x 224, then
+two compilations of the batch-256 program and its run on the CPU).
 """
 
 import argparse
@@ -29,6 +38,9 @@ import numpy as np  # noqa: E402
 from qat import locations, models, pipeline, workflow  # noqa: E402
 from qat.onnx_import import import_onnx  # noqa: E402
 from qat.runtime import Model  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from gpu_check import RESNET_BATCH, resnet_input  # noqa: E402
 
 GEMM_SIZES = (4096, 8192)
 CNN_BATCH = 256
@@ -63,11 +75,39 @@ def cnn_int8(work):
     return workflow.convert(frozen)
 
 
+def resnet18_int8(work):
+    """torchvision's ResNet-18 (random weights, seeded; batch-norm
+    statistics estimated on 16 images) as an integer program at batch
+    RESNET_BATCH: calibrated at batch 2 on those images, then imported
+    again at the full batch and frozen with the same ranges."""
+    import torch
+    sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
+    from model_zoo import build, images
+    x, _ = images(16)
+    net = build("resnet18", x, 224)
+    path = os.path.join(work, "resnet18.onnx")
+    torch.onnx.export(net, torch.tensor(x[:2]), path, input_names=["image"],
+                      output_names=["logits"],
+                      dynamic_axes={"image": {0: "N"}}, opset_version=13)
+    small = import_onnx(path, batch=2, name="net")
+    instrumented = workflow.instrument(small.text)
+    calibrator = workflow.Trainer(instrumented, small.params, work,
+                                  "resnet_calib", range_learning="none",
+                                  functions=("calibrate", "qparams"))
+    values = dict(small.params)
+    values.update(calibrator.calibrate(x, max_batches=8))
+    full = import_onnx(path, batch=RESNET_BATCH, name="net")
+    frozen = workflow.freeze(workflow.instrument(full.text), values, "net")
+    return workflow.convert(frozen)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=os.path.join(ROOT, "bench",
                                                  "gpu-artifacts"))
     p.add_argument("--arch", default="sm_90")
+    p.add_argument("--no-resnet18", dest="resnet18", action="store_false",
+                   help="skip ResNet-18 (several minutes)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     gpu = ["--target=nvptx", f"--gpu-arch={args.arch}"]
@@ -90,6 +130,23 @@ def main():
                  y=cpu.cnn(x))
         built["libcnn_int8_gpu.so"] = f"demo CNN int8, batch {CNN_BATCH}"
         print("built libcnn_int8_gpu.so and its expected output", flush=True)
+        if args.resnet18:
+            text = resnet18_int8(work)
+            print("ResNet-18: integer program at batch "
+                  f"{RESNET_BATCH}", flush=True)
+            # A cubin: the weights are part of the device image, and as
+            # PTX text they would be four times their size.
+            pipeline.compile_library(
+                text, os.path.join(args.out, "libresnet18_int8_gpu.so"),
+                gpu + ["--gpu-format=bin"])
+            cpu = Model(pipeline.compile_library(
+                text, os.path.join(work, "libresnet18_int8_cpu.so")))
+            np.savez(os.path.join(args.out, "resnet18_expected.npz"),
+                     y=cpu.net(resnet_input(RESNET_BATCH)))
+            built["libresnet18_int8_gpu.so"] = (
+                f"ResNet-18 int8, batch {RESNET_BATCH}, 224x224")
+            print("built libresnet18_int8_gpu.so and its expected output",
+                  flush=True)
     shutil.copy(locations.runtime_library(),
                 os.path.join(args.out, "libqat_runtime.so"))
     version = subprocess.run([pipeline.tool("qat-compile"), "--version"],
