@@ -75,16 +75,16 @@ def cnn_int8(work):
     return workflow.convert(frozen)
 
 
-def resnet18_int8(work):
+def resnet18_int8(work, batch=RESNET_BATCH, size=224):
     """torchvision's ResNet-18 (random weights, seeded; batch-norm
-    statistics estimated on 16 images) as an integer program at batch
-    RESNET_BATCH: calibrated at batch 2 on those images, then imported
-    again at the full batch and frozen with the same ranges."""
+    statistics estimated on 16 images) as an integer program at `batch`:
+    calibrated at batch 2 on those images, then imported again at the full
+    batch and frozen with the same ranges."""
     import torch
     sys.path.insert(0, os.path.join(ROOT, "python", "tests"))
     from model_zoo import build, images
-    x, _ = images(16)
-    net = build("resnet18", x, 224)
+    x, _ = images(16, size)
+    net = build("resnet18", x, size)
     path = os.path.join(work, "resnet18.onnx")
     torch.onnx.export(net, torch.tensor(x[:2]), path, input_names=["image"],
                       output_names=["logits"],
@@ -96,7 +96,7 @@ def resnet18_int8(work):
                                   functions=("calibrate", "qparams"))
     values = dict(small.params)
     values.update(calibrator.calibrate(x, max_batches=8))
-    full = import_onnx(path, batch=RESNET_BATCH, name="net")
+    full = import_onnx(path, batch=batch, name="net")
     frozen = workflow.freeze(workflow.instrument(full.text), values, "net")
     return workflow.convert(frozen)
 

@@ -134,6 +134,24 @@ def test_int8_matmul_kernels_on_the_cpu(tmp_path, m, n, k, requantize):
         np.testing.assert_array_equal(got, want)
 
 
+def test_resnet18_through_the_gpu_kernels_on_the_cpu(tmp_path):
+    """A real network's integer program (torchvision's ResNet-18 at 64x64,
+    batch 2, as bench/gpu_prepare.py builds it for the GPU check): every
+    convolution and the classifier on the tensor-core kernel, emulated, give
+    the CPU program's bits."""
+    pytest.importorskip("torchvision")
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+    import gpu_prepare
+    text = gpu_prepare.resnet18_int8(str(tmp_path), batch=2, size=64)
+    cpu, emulated = compile_both(text, tmp_path, "resnet18",
+                                 ["--gpu-emulate"])
+    x = np.random.default_rng(5).standard_normal((2, 3, 64, 64)).astype(
+        np.float32)
+    want = cpu["net"](x)
+    assert np.abs(want).max() > 0
+    np.testing.assert_array_equal(emulated["net"](x), want)
+
+
 def test_mapped_float_program_matches(programs, tmp_path):
     text, params = programs["cnn_float"]
     cpu, mapped = compile_both(text, tmp_path, "cnn_float", ["--gpu-emulate"])
