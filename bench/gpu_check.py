@@ -89,25 +89,35 @@ def main():
         return 1
     with np.load(os.path.join(art, "cnn_expected.npz")) as z:
         x, expected = z["x"], z["y"]
-    got = cnn.cnn(x)
-    report("demo CNN int8 on the GPU = the CPU program, bit for bit",
-           np.array_equal(got, expected),
-           "" if np.array_equal(got, expected) else
-           f" (max difference {np.abs(got - expected).max()})")
-    ours = median_seconds(lambda: cnn.cnn(x), args.repeat)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2), torch.nn.Conv2d(16, 32, 3, padding=1),
-        torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(1568, 10)).cuda().eval()
-    for dtype, label in ((torch.float16, "fp16"), (torch.bfloat16, "bf16")):
-        model = net.to(dtype)
-        xt = torch.from_numpy(x).cuda().to(dtype)
-        with torch.no_grad():
-            theirs = median_seconds(lambda: model(xt), args.repeat, sync)
-        rows.append((f"demo CNN, batch 256 (PyTorch {label})",
-                     f"{ours * 1e3:.3f} ms", f"{theirs * 1e3:.3f} ms",
-                     f"{theirs / ours:.2f}x", "-"))
+
+    def same_bits(what, got, expected):
+        same = np.array_equal(got, expected)
+        report(f"{what} on the GPU = the CPU program, bit for bit", same,
+               "" if same else
+               f" (max difference {np.abs(got - expected).max()})")
+
+    def against_pytorch(what, ours, net, x):
+        """Rows of `ours` (seconds a call) beside `net` on the GPU in fp16
+        and bf16 on the same input."""
+        for dtype, label in ((torch.float16, "fp16"),
+                             (torch.bfloat16, "bf16")):
+            model = net.cuda().eval().to(dtype)
+            xt = torch.from_numpy(x).cuda().to(dtype)
+            with torch.no_grad():
+                theirs = median_seconds(lambda: model(xt), args.repeat, sync)
+            rows.append((f"{what} (PyTorch {label})", f"{ours * 1e3:.3f} ms",
+                         f"{theirs * 1e3:.3f} ms", f"{theirs / ours:.2f}x",
+                         "-"))
+
+    same_bits("demo CNN int8", cnn.cnn(x), expected)
+    against_pytorch(
+        "demo CNN, batch 256",
+        median_seconds(lambda: cnn.cnn(x), args.repeat),
+        torch.nn.Sequential(
+            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2), torch.nn.Conv2d(16, 32, 3, padding=1),
+            torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+            torch.nn.Linear(1568, 10)), x)
 
     # GEMMs: exact against torch._int_mm, then TOPS.
     rng = np.random.default_rng(0)
@@ -140,30 +150,15 @@ def main():
         x = resnet_input(RESNET_BATCH)
         with np.load(os.path.join(art, "resnet18_expected.npz")) as z:
             expected = z["y"]
-        got = resnet.net(x)
-        same = np.array_equal(got, expected)
-        report("ResNet-18 int8 on the GPU = the CPU program, bit for bit",
-               same, "" if same else
-               f" (max difference {np.abs(got - expected).max()})")
+        same_bits("ResNet-18 int8", resnet.net(x), expected)
         ours = median_seconds(lambda: resnet.net(x), args.repeat)
         try:
             import torchvision
-            net = torchvision.models.resnet18().cuda().eval()
+            against_pytorch(f"ResNet-18, batch {RESNET_BATCH}", ours,
+                            torchvision.models.resnet18(), x)
         except ImportError:
-            net = None
-            rows.append(("ResNet-18, batch 256", f"{ours * 1e3:.3f} ms",
-                         "no torchvision", "-", "-"))
-        for dtype, label in ((torch.float16, "fp16"),
-                             (torch.bfloat16, "bf16")):
-            if net is None:
-                break
-            model = net.to(dtype)
-            xt = torch.from_numpy(x).cuda().to(dtype)
-            with torch.no_grad():
-                theirs = median_seconds(lambda: model(xt), args.repeat, sync)
-            rows.append((f"ResNet-18, batch 256 (PyTorch {label})",
-                         f"{ours * 1e3:.3f} ms", f"{theirs * 1e3:.3f} ms",
-                         f"{theirs / ours:.2f}x", "-"))
+            rows.append((f"ResNet-18, batch {RESNET_BATCH}",
+                         f"{ours * 1e3:.3f} ms", "no torchvision", "-", "-"))
     else:
         print("ResNet-18: not built (gpu_prepare.py --no-resnet18)")
 
