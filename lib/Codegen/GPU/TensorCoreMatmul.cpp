@@ -70,7 +70,8 @@ Value rootOf(Value value) {
   return value;
 }
 
-bool hasEffect(Operation *op, bool (*wanted)(MemoryEffects::Effect *)) {
+/// Whether `op` may read or write memory (allocating does not count).
+bool touchesMemory(Operation *op) {
   if (isMemoryEffectFree(op))
     return false;
   auto effects = dyn_cast<MemoryEffectOpInterface>(op);
@@ -78,13 +79,9 @@ bool hasEffect(Operation *op, bool (*wanted)(MemoryEffects::Effect *)) {
     return true;
   SmallVector<MemoryEffects::EffectInstance> instances;
   effects.getEffects(instances);
-  return llvm::any_of(instances, [&](MemoryEffects::EffectInstance &e) {
-    return wanted(e.getEffect());
+  return llvm::any_of(instances, [](MemoryEffects::EffectInstance &e) {
+    return isa<MemoryEffects::Read, MemoryEffects::Write>(e.getEffect());
   });
-}
-
-bool readsOrWrites(MemoryEffects::Effect *effect) {
-  return isa<MemoryEffects::Read, MemoryEffects::Write>(effect);
 }
 
 /// True when nothing after `matmul` but `epilogue` uses `buffer` (or a view
@@ -114,7 +111,7 @@ bool unusedAfter(Value buffer, linalg::MatmulOp matmul,
 linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
   Operation *next = matmul->getNextNode();
   while (next && !isa<linalg::GenericOp>(next)) {
-    if (hasEffect(next, readsOrWrites))
+    if (touchesMemory(next))
       return {};
     next = next->getNextNode();
   }
@@ -129,10 +126,15 @@ linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
   if (root == rootOf(c) || root == rootOf(matmul.getInputs()[0]) ||
       root == rootOf(matmul.getInputs()[1]))
     return {};
+  // C once, element for element; no other input in C's buffer (which the
+  // kernel will not write) or in the output (which threads write).
   int readsOfC = 0;
   for (OpOperand *input : generic.getDpsInputOperands()) {
-    if (input->get() != c)
+    if (input->get() != c) {
+      if (rootOf(input->get()) == rootOf(c) || rootOf(input->get()) == root)
+        return {};
       continue;
+    }
     if (!generic.getMatchingIndexingMap(input).isIdentity())
       return {};
     ++readsOfC;
@@ -156,7 +158,7 @@ Operation *findInit(linalg::MatmulOp matmul, Value c) {
   Operation *previous = matmul->getPrevNode();
   while (previous && !isa<linalg::FillOp, linalg::BroadcastOp>(previous)) {
     auto linalgOp = dyn_cast<linalg::LinalgOp>(previous);
-    if (hasEffect(previous, readsOrWrites) &&
+    if (touchesMemory(previous) &&
         (!linalgOp || !linalgOp.hasPureBufferSemantics()))
       return nullptr;
     if (linalgOp)
@@ -176,23 +178,25 @@ Operation *findInit(linalg::MatmulOp matmul, Value c) {
         if (rootOf(output.get()) == rootOf(read))
           return nullptr;
   }
+  // C must be all of the buffer the op sets: the buffer, or its rows
+  // collapsed with the last dimension kept (the bias's).
+  int64_t rank = cast<MemRefType>(root.getType()).getRank();
+  if (c != root) {
+    auto collapse = c.getDefiningOp<memref::CollapseShapeOp>();
+    if (!collapse || collapse.getSrc() != root)
+      return nullptr;
+    auto groups = collapse.getReassociationIndices();
+    if (groups.back().size() != 1 || groups.back()[0] != rank - 1)
+      return nullptr;
+  }
   if (auto fill = dyn_cast<linalg::FillOp>(previous))
     return fill.hasPureBufferSemantics() && fill.getOutputs()[0] == root
                ? previous
                : nullptr;
   auto broadcast = cast<linalg::BroadcastOp>(previous);
-  if (!broadcast.hasPureBufferSemantics() || broadcast.getInit() != root)
-    return nullptr;
-  int64_t rank = cast<MemRefType>(root.getType()).getRank();
-  if (!llvm::equal(broadcast.getDimensions(), llvm::seq<int64_t>(0, rank - 1)))
-    return nullptr;
-  if (c == root)
-    return previous;
-  auto collapse = c.getDefiningOp<memref::CollapseShapeOp>();
-  if (!collapse || collapse.getSrc() != root)
-    return nullptr;
-  auto groups = collapse.getReassociationIndices();
-  return groups.back().size() == 1 && groups.back()[0] == rank - 1
+  return broadcast.hasPureBufferSemantics() && broadcast.getInit() == root &&
+                 llvm::equal(broadcast.getDimensions(),
+                             llvm::seq<int64_t>(0, rank - 1))
              ? previous
              : nullptr;
 }

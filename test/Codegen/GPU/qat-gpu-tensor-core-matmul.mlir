@@ -107,3 +107,30 @@ func.func @not_int8(%a: memref<32x32xf32>, %b: memref<32x32xf32>, %c: memref<32x
   linalg.matmul {cast = #linalg.type_fn<cast_unsigned>} ins(%x, %y : memref<32x32xi8>, memref<32x32xi8>) outs(%z : memref<32x32xi32>)
   return
 }
+
+// -----
+
+// The fill sets a larger buffer than the matmul's accumulator (a subview of
+// it): it stays, and the kernel starts from what it wrote. The generic also
+// reads the accumulator's buffer through another view, which the kernel
+// would not write: it is not fused either.
+// CHECK-LABEL: func.func @partial_fill_and_second_view
+// CHECK:         linalg.fill
+// CHECK:         gpu.launch
+// CHECK:           memref.load %subview[
+// CHECK:           memref.store {{.*}}, %subview[
+// CHECK:         linalg.generic
+func.func @partial_fill_and_second_view(%a: memref<32x32xi8>, %b: memref<32x32xi8>, %y: memref<32x32xi32>) {
+  %zero = arith.constant 0 : i32
+  %all = memref.alloc() : memref<64x32xi32>
+  linalg.fill ins(%zero : i32) outs(%all : memref<64x32xi32>)
+  %acc = memref.subview %all[0, 0] [32, 32] [1, 1] : memref<64x32xi32> to memref<32x32xi32, strided<[32, 1]>>
+  %rest = memref.subview %all[32, 0] [32, 32] [1, 1] : memref<64x32xi32> to memref<32x32xi32, strided<[32, 1], offset: 1024>>
+  linalg.matmul ins(%a, %b : memref<32x32xi8>, memref<32x32xi8>) outs(%acc : memref<32x32xi32, strided<[32, 1]>>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} ins(%acc, %rest : memref<32x32xi32, strided<[32, 1]>>, memref<32x32xi32, strided<[32, 1], offset: 1024>>) outs(%y : memref<32x32xi32>) {
+  ^bb0(%in: i32, %other: i32, %out: i32):
+    %s = arith.addi %in, %other : i32
+    linalg.yield %s : i32
+  }
+  return
+}
