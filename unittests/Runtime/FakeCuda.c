@@ -13,7 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The types exactly as qat_cuda.c declares them (UBSan checks calls
+ * through function pointers against the callee's type). */
 typedef int CUresult;
+typedef int CUdevice;
+typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
+typedef struct CUevent_st *CUevent;
 typedef unsigned long long CUdeviceptr;
 
 typedef struct {
@@ -21,68 +29,69 @@ typedef struct {
 } fake_cuda_counts_t;
 
 static fake_cuda_counts_t counts;
-static int handle; /* any non-null address serves as a handle */
+static char handle; /* any non-null address serves as a handle */
 
 void fake_cuda_counts(fake_cuda_counts_t *out) { *out = counts; }
 
 CUresult cuInit(unsigned flags) { (void)flags; return 0; }
 CUresult cuDeviceGetCount(int *count) { *count = 1; return 0; }
-CUresult cuDeviceGet(int *device, int ordinal) { *device = ordinal; return 0; }
-CUresult cuDeviceGetName(char *name, int length, int device) {
+CUresult cuDeviceGet(CUdevice *device, int ordinal) { *device = ordinal; return 0; }
+CUresult cuDeviceGetName(char *name, int length, CUdevice device) {
   (void)device;
   strncpy(name, "fake GPU", (size_t)length);
   return 0;
 }
-CUresult cuDevicePrimaryCtxRetain(void **context, int device) {
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
   (void)device;
-  *context = &handle;
+  *context = (CUcontext)&handle;
   return 0;
 }
-CUresult cuCtxSetCurrent(void *context) { (void)context; return 0; }
+CUresult cuCtxSetCurrent(CUcontext context) { (void)context; return 0; }
 CUresult cuGetErrorString(CUresult error, const char **text) {
   (void)error;
   *text = "fake error";
   return 0;
 }
-CUresult cuModuleLoadData(void **module, const void *image) {
+CUresult cuModuleLoadData(CUmodule *module, const void *image) {
   (void)image;
-  *module = &handle;
+  *module = (CUmodule)&handle;
   return 0;
 }
-CUresult cuModuleUnload(void *module) { (void)module; return 0; }
-CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
+CUresult cuModuleUnload(CUmodule module) { (void)module; return 0; }
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
   (void)module;
   (void)name;
-  *function = &handle;
+  *function = (CUfunction)&handle;
   return 0;
 }
-CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
+CUresult cuLaunchKernel(CUfunction function, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned smem,
-                        void *stream, void **params, void **extra) {
+                        CUstream stream, void **params, void **extra) {
   (void)function, (void)gx, (void)gy, (void)gz, (void)bx, (void)by, (void)bz;
   (void)smem, (void)stream, (void)params, (void)extra;
   ++counts.launches;
   return 0;
 }
-CUresult cuStreamCreate(void **stream, unsigned flags) {
+CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
   (void)flags;
-  *stream = &handle;
+  *stream = (CUstream)&handle;
   return 0;
 }
-CUresult cuStreamSynchronize(void *stream) { (void)stream; return 0; }
-CUresult cuStreamDestroy_v2(void *stream) { (void)stream; return 0; }
-CUresult cuStreamWaitEvent(void *stream, void *event, unsigned flags) {
+CUresult cuStreamSynchronize(CUstream stream) { (void)stream; return 0; }
+CUresult cuStreamDestroy_v2(CUstream stream) { (void)stream; return 0; }
+CUresult cuStreamWaitEvent(CUstream stream, CUevent event, unsigned flags) {
   (void)stream, (void)event, (void)flags;
   return 0;
 }
-CUresult cuEventCreate(void **event, unsigned flags) {
+CUresult cuEventCreate(CUevent *event, unsigned flags) {
   (void)flags;
-  *event = &handle;
+  *event = (CUevent)&handle;
   return 0;
 }
-CUresult cuEventDestroy_v2(void *event) { (void)event; return 0; }
-CUresult cuEventSynchronize(void *event) { (void)event; return 0; }
-CUresult cuEventRecord(void *event, void *stream) {
+CUresult cuEventDestroy_v2(CUevent event) { (void)event; return 0; }
+CUresult cuEventSynchronize(CUevent event) { (void)event; return 0; }
+CUresult cuEventRecord(CUevent event, CUstream stream) {
   (void)event, (void)stream;
   return 0;
 }
@@ -106,21 +115,21 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
   return 0;
 }
 CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t size,
-                       void *stream) {
+                       CUstream stream) {
   (void)stream;
   memcpy((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, size);
   ++counts.copies;
   return 0;
 }
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t count,
-                          void *stream) {
+                          CUstream stream) {
   (void)stream;
   for (size_t i = 0; i < count; ++i)
     ((unsigned *)(uintptr_t)dst)[i] = value;
   return 0;
 }
 CUresult cuMemsetD16Async(CUdeviceptr dst, unsigned short value, size_t count,
-                          void *stream) {
+                          CUstream stream) {
   (void)stream;
   for (size_t i = 0; i < count; ++i)
     ((unsigned short *)(uintptr_t)dst)[i] = value;
