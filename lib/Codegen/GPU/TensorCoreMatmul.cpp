@@ -201,6 +201,69 @@ Operation *findInit(linalg::MatmulOp matmul, Value c) {
              : nullptr;
 }
 
+/// Whether every row of `matrix` (an i8 memref whose rows are contiguous)
+/// starts 16-byte aligned and is a whole number of 16-byte chunks. Device
+/// allocations are aligned to 256 bytes; a constant must say its alignment.
+bool rowsAre16ByteChunks(Value matrix) {
+  auto type = cast<MemRefType>(matrix.getType());
+  auto [strides, offset] = type.getStridesAndOffset();
+  if (ShapedType::isDynamic(offset) || ShapedType::isDynamic(strides[0]) ||
+      type.getDimSize(1) % 16 != 0 || strides[1] != 1 ||
+      strides[0] % 16 != 0 || offset % 16 != 0)
+    return false;
+  auto getGlobal = rootOf(matrix).getDefiningOp<memref::GetGlobalOp>();
+  if (!getGlobal)
+    return true;
+  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      getGlobal, getGlobal.getNameAttr());
+  return global && global.getAlignment().value_or(1) % 16 == 0;
+}
+
+/// The constant global B's data comes from, when B is all of it (the
+/// global, or its leading dimensions collapsed: a convolution's filter) and
+/// its value is known.
+memref::GlobalOp constantOf(Value b) {
+  auto getGlobal = rootOf(b).getDefiningOp<memref::GetGlobalOp>();
+  if (!getGlobal || !cast<MemRefType>(b.getType()).getLayout().isIdentity())
+    return {};
+  if (b != getGlobal.getResult()) {
+    auto collapse = b.getDefiningOp<memref::CollapseShapeOp>();
+    if (!collapse || collapse.getSrc() != getGlobal.getResult())
+      return {};
+  }
+  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+      getGlobal, getGlobal.getNameAttr());
+  if (!global || !global.getConstant())
+    return {};
+  std::optional<Attribute> value = global.getInitialValue();
+  if (!value || !isa<DenseIntElementsAttr>(*value))
+    return {};
+  return global;
+}
+
+/// A new constant global holding B (K x N, row major) transposed.
+memref::GlobalOp createTransposed(memref::GlobalOp global, int64_t k,
+                                  int64_t n) {
+  auto values = cast<DenseIntElementsAttr>(*global.getInitialValue());
+  SmallVector<APInt> data(values.value_begin<APInt>(),
+                          values.value_end<APInt>());
+  SmallVector<APInt> transposed;
+  transposed.reserve(data.size());
+  for (int64_t col = 0; col < n; ++col)
+    for (int64_t depth = 0; depth < k; ++depth)
+      transposed.push_back(data[depth * n + col]);
+  auto type = RankedTensorType::get({n, k}, values.getElementType());
+  OpBuilder b(global);
+  auto result = memref::GlobalOp::create(
+      b, global.getLoc(), (global.getSymName() + "_transposed").str(),
+      b.getStringAttr("private"),
+      MemRefType::get({n, k}, values.getElementType()),
+      DenseElementsAttr::get(type, transposed), /*constant=*/true,
+      b.getI64IntegerAttr(64));
+  SymbolTable(global->getParentOfType<ModuleOp>()).insert(result);
+  return result;
+}
+
 FailureOr<Int8Matmul> matchInt8Matmul(linalg::MatmulOp op) {
   if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps() ||
       op.getCast() != linalg::TypeFn::cast_signed)
@@ -387,30 +450,29 @@ struct TensorCoreCode {
   ImplicitLocOpBuilder &b;
   const Int8Matmul &mm;
   Value sharedA, sharedB;
+  /// B's transposed constant (N x K), when it has one.
+  Value transposedB;
   bool rowsMayLeave = mm.m % kTileM != 0, colsMayLeave = mm.n % kTileN != 0;
   bool depthMayLeave = mm.k % kTileK != 0;
 
   /// Copies this thread's part of the A and B tiles at (rowBase, depthBase)
-  /// and (depthBase, colBase) into shared memory, B transposed.
+  /// and (depthBase, colBase) into shared memory, B transposed. Thread t
+  /// copies 16 bytes of row t / 2 of A (words 4(t % 2) ..), and of column
+  /// t % 64 of B from depth 16(t / 64), so that neighbouring threads read
+  /// neighbouring columns of a row-major B, or neighbouring 16 bytes of a
+  /// transposed one.
   void stage(Value thread, Value rowBase, Value colBase, Value depthBase) {
     KernelBuilder k{b};
-    // Thread t copies 16 bytes of row t / 2 of A (words 4(t % 2) ..).
     Value rowA = k.div(thread, 2), firstWordA = k.mul(k.rem(thread, 2), 4);
-    for (int64_t w = 0; w < 4; ++w) {
-      Value wordIndex = k.add(firstWordA, w);
-      SmallVector<Value> bytes;
-      for (int64_t e = 0; e < 4; ++e)
-        bytes.push_back(k.byteAt(
-            mm.a, k.add(rowBase, rowA),
-            k.add(k.add(depthBase, k.mul(wordIndex, 4)), e), rowsMayLeave,
-            depthMayLeave));
-      memref::StoreOp::create(b, k.word(bytes), sharedA,
-                              ValueRange{rowA, wordIndex});
-    }
-    // Thread t copies 16 bytes of column t % 64 of B, from depth
-    // 16(t / 64): neighbouring threads read neighbouring columns.
+    copyRowChunk(mm.a, k.add(rowBase, rowA), depthBase, firstWordA,
+                 rowsMayLeave, sharedA, rowA);
     Value colB = k.rem(thread, kTileN);
     Value firstWordB = k.mul(k.div(thread, kTileN), 4);
+    if (transposedB) {
+      copyRowChunk(transposedB, k.add(colBase, colB), depthBase, firstWordB,
+                   colsMayLeave, sharedB, colB);
+      return;
+    }
     for (int64_t w = 0; w < 4; ++w) {
       Value wordIndex = k.add(firstWordB, w);
       SmallVector<Value> bytes;
@@ -421,6 +483,53 @@ struct TensorCoreCode {
       memref::StoreOp::create(b, k.word(bytes), sharedB,
                               ValueRange{colB, wordIndex});
     }
+  }
+
+  /// Copies 16 bytes of row `row` of `matrix` (the reduction contiguous)
+  /// from depth depthBase + 4 firstWord into words firstWord .. + 3 of row
+  /// `sharedRow` of `shared`, zeros where they are outside the matrix: one
+  /// 16-byte load where the rows are aligned 16-byte chunks, else bytes.
+  void copyRowChunk(Value matrix, Value row, Value depthBase, Value firstWord,
+                    bool rowMayLeave, Value shared, Value sharedRow) {
+    KernelBuilder k{b};
+    Value depth = k.add(depthBase, k.mul(firstWord, 4));
+    if (!rowsAre16ByteChunks(matrix)) {
+      for (int64_t w = 0; w < 4; ++w) {
+        SmallVector<Value> bytes;
+        for (int64_t e = 0; e < 4; ++e)
+          bytes.push_back(k.byteAt(matrix, row, k.add(depth, 4 * w + e),
+                                   rowMayLeave, depthMayLeave));
+        memref::StoreOp::create(b, k.word(bytes), shared,
+                                ValueRange{sharedRow, k.add(firstWord, w)});
+      }
+      return;
+    }
+    // The 16 bytes are all inside the row or all past its end.
+    ArrayRef<int64_t> shape = cast<MemRefType>(matrix.getType()).getShape();
+    Value inside;
+    if (rowMayLeave) {
+      inside = k.below(row, shape[0]);
+      row = arith::MinUIOp::create(b, row, k.index(shape[0] - 1));
+    }
+    if (depthMayLeave) {
+      inside = k.both(inside, k.below(depth, shape[1]));
+      depth = arith::MinUIOp::create(b, depth, k.index(shape[1] - 16));
+    }
+    auto chunk = vector::LoadOp::create(
+        b, VectorType::get({16}, b.getI8Type()), matrix,
+        ValueRange{row, depth}, /*nontemporal=*/false, llvm::Align(16));
+    Value words = vector::BitCastOp::create(
+        b, VectorType::get({4}, b.getI32Type()), chunk);
+    if (inside)
+      words = arith::SelectOp::create(
+          b, inside, words,
+          arith::ConstantOp::create(
+              b, DenseElementsAttr::get(cast<VectorType>(words.getType()),
+                                        b.getI32IntegerAttr(0))));
+    for (int64_t w = 0; w < 4; ++w)
+      memref::StoreOp::create(
+          b, vector::ExtractOp::create(b, words, ArrayRef<int64_t>{w}),
+          shared, ValueRange{sharedRow, k.add(firstWord, w)});
   }
 
   /// This thread's A fragments (4 words per 16-row tile) and B fragments
@@ -481,7 +590,8 @@ constexpr int64_t kAccumulators = kMmaTilesM * kMmaTilesN * 4;
 
 /// The tensor-core kernel on the GPU: a gpu.launch whose k loop carries the
 /// accumulators in registers and multiplies with mma.sync.
-void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
+void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
+                          Value transposedB) {
   MLIRContext *context = b.getContext();
   auto workgroup =
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
@@ -492,7 +602,7 @@ void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
                    llvm::divideCeil(mm.n, kTileN), kThreads,
                    {tileType, tileType});
   TensorCoreCode code{b, mm, launch.getWorkgroupAttributions()[0],
-                      launch.getWorkgroupAttributions()[1]};
+                      launch.getWorkgroupAttributions()[1], transposedB};
   KernelBuilder k{b};
   ThreadPosition at = positionOf(k, launch.getThreadIds().x);
   Value rowBase = k.mul(launch.getBlockIds().x, kTileM);
@@ -599,7 +709,8 @@ void emulateMma(ImplicitLocOpBuilder &b, Value a, int64_t i,
 /// over the threads of each phase between barriers, warps computing their
 /// products with `emulateMma` from the fragments each lane loaded. Shared
 /// tiles and registers are buffers.
-void emulateTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
+void emulateTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
+                             Value transposedB) {
   Type i32 = b.getI32Type();
   auto buffer = [&](ArrayRef<int64_t> shape) -> Value {
     return memref::AllocOp::create(b, MemRefType::get(shape, i32));
@@ -609,7 +720,7 @@ void emulateTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm) {
   Value registers = buffer({kThreads, kAccumulators});
   Value fragmentsA = buffer({kMmaTilesM, kWarpSize, 4});
   Value fragmentsB = buffer({kMmaTilesN, kWarpSize, 2});
-  TensorCoreCode code{b, mm, sharedA, sharedB};
+  TensorCoreCode code{b, mm, sharedA, sharedB, transposedB};
   KernelBuilder k{b};
   loop(b, llvm::divideCeil(mm.m, kTileM), [&](Value blockX) {
     loop(b, llvm::divideCeil(mm.n, kTileN), [&](Value blockY) {
@@ -726,18 +837,31 @@ mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func, bool emulateOnHost) {
         succeeded(matched))
       matmuls.push_back(*matched);
   });
+  DenseMap<Operation *, memref::GlobalOp> transposed;
   for (Int8Matmul &mm : matmuls) {
     // With an epilogue, the kernel takes its place: its operands may be
     // defined after the matmul, and nothing in between touches memory.
     Operation *position = mm.epilogue ? mm.epilogue.getOperation()
                                       : mm.matmul.getOperation();
     ImplicitLocOpBuilder b(mm.matmul.getLoc(), position);
-    if (mm.m < kMmaM)
+    if (mm.m < kMmaM) {
       emitDp4aKernel(b, mm, emulateOnHost);
-    else if (emulateOnHost)
-      emulateTensorCoreKernel(b, mm);
-    else
-      emitTensorCoreKernel(b, mm);
+    } else {
+      // A constant B is stored transposed at compile time, so that the
+      // kernel reads it 16 bytes at a time along the reduction.
+      Value transposedB;
+      if (memref::GlobalOp constant = constantOf(mm.b)) {
+        memref::GlobalOp &copy = transposed[constant.getOperation()];
+        if (!copy)
+          copy = createTransposed(constant, mm.k, mm.n);
+        transposedB = memref::GetGlobalOp::create(
+            b, copy.getType(), copy.getSymName());
+      }
+      if (emulateOnHost)
+        emulateTensorCoreKernel(b, mm, transposedB);
+      else
+        emitTensorCoreKernel(b, mm, transposedB);
+    }
     if (mm.epilogue)
       mm.epilogue.erase();
     if (mm.init)

@@ -134,3 +134,22 @@ func.func @partial_fill_and_second_view(%a: memref<32x32xi8>, %b: memref<32x32xi
   }
   return
 }
+
+// -----
+
+// A constant B (the weights) is stored transposed at compile time, N x K,
+// aligned to 64 bytes, and read 16 bytes at a time along the reduction, like
+// A, whose rows (32 bytes) are whole aligned 16-byte chunks.
+// CHECK:       memref.global "private" constant @weights_transposed : memref<2x32xi8> = dense<{{\[\[}}0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31], [0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16, -17, -18, -19, -20, -21, -22, -23, -24, -25, -26, -27, -28, -29, -30, -31]]> {alignment = 64 : i64}
+// CHECK-LABEL: func.func @constant_weights
+// CHECK:         %[[T:.*]] = memref.get_global @weights_transposed : memref<2x32xi8>
+// CHECK:         gpu.launch
+// CHECK:           vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<64x32xi8>, vector<16xi8>
+// CHECK:           vector.load %[[T]][{{.*}}] {alignment = 16 : i64} : memref<2x32xi8>, vector<16xi8>
+// CHECK:           nvvm.mma.sync
+memref.global "private" constant @weights : memref<32x2xi8> = dense<[[0, 0], [1, -1], [2, -2], [3, -3], [4, -4], [5, -5], [6, -6], [7, -7], [8, -8], [9, -9], [10, -10], [11, -11], [12, -12], [13, -13], [14, -14], [15, -15], [16, -16], [17, -17], [18, -18], [19, -19], [20, -20], [21, -21], [22, -22], [23, -23], [24, -24], [25, -25], [26, -26], [27, -27], [28, -28], [29, -29], [30, -30], [31, -31]]>
+func.func @constant_weights(%a: memref<64x32xi8>, %c: memref<64x2xi32>) {
+  %b = memref.get_global @weights : memref<32x2xi8>
+  linalg.matmul ins(%a, %b : memref<64x32xi8>, memref<32x2xi8>) outs(%c : memref<64x2xi32>)
+  return
+}
