@@ -52,6 +52,8 @@ def GpuTensorCoreMatmul : Pass<"qat-gpu-tensor-core-matmul", "func::FuncOp"> {
       padded to 48 bytes so that the fragment loads hit 32 different banks),
       and every warp issues 8 `mma.sync.m16n8k32.s8.s8.s32` with wrapping
       int32 accumulation, as the CPU computes it. Edges are read as zeros.
+      A constant B is stored transposed (a new global, N x K), and rows
+      that are aligned 16-byte chunks are copied 16 bytes at a time.
     * **dp4a** (`M < 16`, a batch-1 layer): one thread per output element,
       four bytes of the reduction per `dp4a`.
 
