@@ -55,6 +55,9 @@ struct Int8Matmul {
   int64_t m, n, k;
   linalg::GenericOp epilogue;
   Operation *init = nullptr;
+  /// A is a convolution's patch matrix, which this im2col copy writes: the
+  /// kernel reads the im2col's input in place (implicit GEMM) instead.
+  linalg::GenericOp im2col = {};
 };
 
 bool isStaticMemRefOf(Value value, unsigned bits) {
@@ -264,6 +267,50 @@ memref::GlobalOp createTransposed(memref::GlobalOp global, int64_t k,
   return result;
 }
 
+/// The im2col copy that writes all of A (a collapse of its buffer into
+/// rows and depth), when nothing else uses that buffer and nothing between
+/// it and `matmul` writes its input: A can then be read from the input.
+linalg::GenericOp findIm2col(linalg::MatmulOp matmul, Value a) {
+  auto collapse = a.getDefiningOp<memref::CollapseShapeOp>();
+  if (!collapse || collapse.getReassociationIndices().size() != 2 ||
+      !a.hasOneUse() || !collapse.getSrc().getDefiningOp<memref::AllocOp>())
+    return {};
+  Value patches = collapse.getSrc();
+  linalg::GenericOp copy;
+  for (Operation *user : patches.getUsers()) {
+    if (user == collapse.getOperation() || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (copy || !generic)
+      return {};
+    copy = generic;
+  }
+  if (!copy || !copy.hasPureBufferSemantics() || copy.getNumDpsInputs() != 1 ||
+      copy.getNumDpsInits() != 1 ||
+      copy.getDpsInitOperand(0)->get() != patches ||
+      !copy.getMatchingIndexingMap(copy.getDpsInitOperand(0)).isIdentity() ||
+      copy.getNumParallelLoops() != copy.getNumLoops() ||
+      copy->getBlock() != matmul->getBlock() || !copy->isBeforeInBlock(matmul))
+    return {};
+  auto yield = cast<linalg::YieldOp>(copy.getBody()->getTerminator());
+  if (copy.getBody()->getOperations().size() != 1 ||
+      yield.getOperand(0) != copy.getBody()->getArgument(0))
+    return {};
+  Value input = rootOf(copy.getDpsInputOperand(0)->get());
+  for (Operation *op = copy->getNextNode(); op != matmul;
+       op = op->getNextNode()) {
+    if (!touchesMemory(op))
+      continue;
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (!linalgOp || !linalgOp.hasPureBufferSemantics())
+      return {};
+    for (OpOperand &output : linalgOp.getDpsInitsMutable())
+      if (rootOf(output.get()) == input)
+        return {};
+  }
+  return copy;
+}
+
 FailureOr<Int8Matmul> matchInt8Matmul(linalg::MatmulOp op) {
   if (!op.hasPureBufferSemantics() || op.hasUserDefinedMaps() ||
       op.getCast() != linalg::TypeFn::cast_signed)
@@ -279,6 +326,8 @@ FailureOr<Int8Matmul> matchInt8Matmul(linalg::MatmulOp op) {
     return failure();
   result.epilogue = findEpilogue(op, c);
   result.init = findInit(op, c);
+  if (result.m >= kMmaM)
+    result.im2col = findIm2col(op, a);
   return result;
 }
 
@@ -444,6 +493,69 @@ ThreadPosition positionOf(KernelBuilder &k, Value thread) {
           k.mul(k.div(warp, 2), kWarpM), k.mul(k.rem(warp, 2), kWarpN)};
 }
 
+/// An operand the tensor-core kernel reads by rows, the reduction
+/// contiguous: A, the transposed constant B, or a convolution's patch
+/// matrix read from the im2col's input in place.
+struct RowOperand {
+  Value buffer;
+  int64_t rows, depth;
+  /// With an im2col: `buffer` is its input, and the first `rowDims` of its
+  /// iteration dimensions make the row, the others the depth. (Op handles
+  /// are values; their accessors are not const.)
+  mutable linalg::GenericOp im2col = {};
+  int64_t rowDims = 0;
+
+  /// The position in `buffer` of element (row, col).
+  SmallVector<Value> positionOf(KernelBuilder &k, Value row, Value col) const {
+    if (!im2col)
+      return {row, col};
+    // (row, col) delinearized into the im2col's iteration indices, which
+    // its indexing map takes to the input.
+    ArrayRef<int64_t> shape =
+        cast<MemRefType>(im2col.getDpsInitOperand(0)->get().getType())
+            .getShape();
+    int64_t dims = shape.size();
+    SmallVector<Value> ivs(dims);
+    auto delinearize = [&](Value linear, int64_t first, int64_t last) {
+      for (int64_t d = last - 1; d >= first; --d) {
+        ivs[d] = d == first ? linear : k.rem(linear, shape[d]);
+        if (d > first)
+          linear = k.div(linear, shape[d]);
+      }
+    };
+    delinearize(row, 0, rowDims);
+    delinearize(col, rowDims, dims);
+    return indicesAt(
+        k.b, im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0)),
+        ivs);
+  }
+
+  /// Whether 16 bytes along the reduction from a multiple of 16 are 16
+  /// contiguous, 16-byte aligned bytes of `buffer`.
+  bool chunked() const {
+    if (!im2col)
+      return rowsAre16ByteChunks(buffer);
+    auto type = cast<MemRefType>(buffer.getType());
+    auto [strides, offset] = type.getStridesAndOffset();
+    AffineMap map =
+        im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0));
+    unsigned last = map.getNumDims() - 1;
+    auto innermost = dyn_cast<AffineDimExpr>(map.getResults().back());
+    if (!innermost || innermost.getPosition() != last ||
+        strides.back() != 1 || ShapedType::isDynamic(offset) ||
+        offset % 16 != 0 || type.getShape().back() % 16 != 0 ||
+        rootOf(buffer).getDefiningOp<memref::GetGlobalOp>())
+      return false;
+    for (AffineExpr expr : map.getResults().drop_back())
+      if (expr.isFunctionOfDim(last))
+        return false;
+    for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
+      if (ShapedType::isDynamic(stride) || stride % 16 != 0)
+        return false;
+    return true;
+  }
+};
+
 /// The tensor-core kernel's code, one thread's part of each phase; the GPU
 /// form and the host emulation run the same code.
 struct TensorCoreCode {
@@ -464,13 +576,20 @@ struct TensorCoreCode {
   void stage(Value thread, Value rowBase, Value colBase, Value depthBase) {
     KernelBuilder k{b};
     Value rowA = k.div(thread, 2), firstWordA = k.mul(k.rem(thread, 2), 4);
-    copyRowChunk(mm.a, k.add(rowBase, rowA), depthBase, firstWordA,
+    RowOperand a{mm.a, mm.m, mm.k};
+    if (linalg::GenericOp im2col = mm.im2col)
+      a = {im2col.getDpsInputOperand(0)->get(), mm.m, mm.k, im2col,
+           static_cast<int64_t>(mm.a.getDefiningOp<memref::CollapseShapeOp>()
+                                    .getReassociationIndices()
+                                    .front()
+                                    .size())};
+    copyRowChunk(a, k.add(rowBase, rowA), depthBase, firstWordA,
                  rowsMayLeave, sharedA, rowA);
     Value colB = k.rem(thread, kTileN);
     Value firstWordB = k.mul(k.div(thread, kTileN), 4);
     if (transposedB) {
-      copyRowChunk(transposedB, k.add(colBase, colB), depthBase, firstWordB,
-                   colsMayLeave, sharedB, colB);
+      copyRowChunk({transposedB, mm.n, mm.k}, k.add(colBase, colB),
+                   depthBase, firstWordB, colsMayLeave, sharedB, colB);
       return;
     }
     for (int64_t w = 0; w < 4; ++w) {
@@ -489,35 +608,36 @@ struct TensorCoreCode {
   /// from depth depthBase + 4 firstWord into words firstWord .. + 3 of row
   /// `sharedRow` of `shared`, zeros where they are outside the matrix: one
   /// 16-byte load where the rows are aligned 16-byte chunks, else bytes.
-  void copyRowChunk(Value matrix, Value row, Value depthBase, Value firstWord,
-                    bool rowMayLeave, Value shared, Value sharedRow) {
+  void copyRowChunk(const RowOperand &matrix, Value row, Value depthBase,
+                    Value firstWord, bool rowMayLeave, Value shared,
+                    Value sharedRow) {
     KernelBuilder k{b};
     Value depth = k.add(depthBase, k.mul(firstWord, 4));
-    if (!rowsAre16ByteChunks(matrix)) {
+    if (!matrix.chunked()) {
       for (int64_t w = 0; w < 4; ++w) {
         SmallVector<Value> bytes;
         for (int64_t e = 0; e < 4; ++e)
-          bytes.push_back(k.byteAt(matrix, row, k.add(depth, 4 * w + e),
-                                   rowMayLeave, depthMayLeave));
+          bytes.push_back(byteOf(matrix, row, k.add(depth, 4 * w + e),
+                                 rowMayLeave));
         memref::StoreOp::create(b, k.word(bytes), shared,
                                 ValueRange{sharedRow, k.add(firstWord, w)});
       }
       return;
     }
     // The 16 bytes are all inside the row or all past its end.
-    ArrayRef<int64_t> shape = cast<MemRefType>(matrix.getType()).getShape();
     Value inside;
     if (rowMayLeave) {
-      inside = k.below(row, shape[0]);
-      row = arith::MinUIOp::create(b, row, k.index(shape[0] - 1));
+      inside = k.below(row, matrix.rows);
+      row = arith::MinUIOp::create(b, row, k.index(matrix.rows - 1));
     }
     if (depthMayLeave) {
-      inside = k.both(inside, k.below(depth, shape[1]));
-      depth = arith::MinUIOp::create(b, depth, k.index(shape[1] - 16));
+      inside = k.both(inside, k.below(depth, matrix.depth));
+      depth = arith::MinUIOp::create(b, depth, k.index(matrix.depth - 16));
     }
     auto chunk = vector::LoadOp::create(
-        b, VectorType::get({16}, b.getI8Type()), matrix,
-        ValueRange{row, depth}, /*nontemporal=*/false, llvm::Align(16));
+        b, VectorType::get({16}, b.getI8Type()), matrix.buffer,
+        matrix.positionOf(k, row, depth), /*nontemporal=*/false,
+        llvm::Align(16));
     Value words = vector::BitCastOp::create(
         b, VectorType::get({4}, b.getI32Type()), chunk);
     if (inside)
@@ -530,6 +650,27 @@ struct TensorCoreCode {
       memref::StoreOp::create(
           b, vector::ExtractOp::create(b, words, ArrayRef<int64_t>{w}),
           shared, ValueRange{sharedRow, k.add(firstWord, w)});
+  }
+
+  /// Element (row, col) of `matrix`, or 0 outside it (positions clamped).
+  Value byteOf(const RowOperand &matrix, Value row, Value col,
+               bool rowMayLeave) {
+    KernelBuilder k{b};
+    Value inside;
+    auto clamp = [&](Value &position, int64_t extent) {
+      inside = k.both(inside, k.below(position, extent));
+      position = arith::MinUIOp::create(b, position, k.index(extent - 1));
+    };
+    if (rowMayLeave)
+      clamp(row, matrix.rows);
+    if (depthMayLeave)
+      clamp(col, matrix.depth);
+    Value value = memref::LoadOp::create(b, matrix.buffer,
+                                         matrix.positionOf(k, row, col));
+    if (!inside)
+      return value;
+    return arith::SelectOp::create(
+        b, inside, value, arith::ConstantIntOp::create(b, b.getI8Type(), 0));
   }
 
   /// This thread's A fragments (4 words per 16-row tile) and B fragments
@@ -867,6 +1008,16 @@ mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func, bool emulateOnHost) {
     if (mm.init)
       mm.init->erase();
     mm.matmul.erase();
+    if (mm.im2col) {
+      // The patch matrix is no longer written or read.
+      Value patches = mm.im2col.getDpsInitOperand(0)->get();
+      mm.im2col.erase();
+      for (Operation *user : llvm::make_early_inc_range(patches.getUsers()))
+        if (user->use_empty())
+          user->erase();
+      if (patches.use_empty())
+        patches.getDefiningOp()->erase();
+    }
   }
   return static_cast<int64_t>(matmuls.size());
 }

@@ -153,3 +153,28 @@ func.func @constant_weights(%a: memref<64x32xi8>, %c: memref<64x2xi32>) {
   linalg.matmul ins(%a, %b : memref<64x32xi8>, memref<32x2xi8>) outs(%c : memref<64x2xi32>)
   return
 }
+
+// -----
+
+// A convolution after qat-conv-to-matmul: the im2col copy writes the patch
+// matrix, which only the matmul reads. The kernel reads the convolution's
+// input in place instead (implicit GEMM): element (row, k) of the patches is
+// x[n, oh + kh, ow + kw, c], 16 channels at a time; the patch buffer and
+// its copy are gone.
+// CHECK-LABEL: func.func @convolution
+// CHECK-NOT:     memref.alloc
+// CHECK-NOT:     linalg.generic
+// CHECK:         gpu.launch
+// CHECK:           vector.load %arg0[{{.*}}] {alignment = 16 : i64} : memref<2x10x10x16xi8>, vector<16xi8>
+// CHECK:           nvvm.mma.sync
+func.func @convolution(%x: memref<2x10x10x16xi8>, %w: memref<144x32xi8>, %y: memref<128x32xi32>) {
+  %p = memref.alloc() {alignment = 64 : i64} : memref<2x8x8x3x3x16xi8>
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 + d3, d2 + d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4, d5)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%x : memref<2x10x10x16xi8>) outs(%p : memref<2x8x8x3x3x16xi8>) {
+  ^bb0(%in: i8, %out: i8):
+    linalg.yield %in : i8
+  }
+  %a = memref.collapse_shape %p [[0, 1, 2], [3, 4, 5]] : memref<2x8x8x3x3x16xi8> into memref<128x144xi8>
+  linalg.matmul ins(%a, %w : memref<128x144xi8>, memref<144x32xi8>) outs(%y : memref<128x32xi32>)
+  memref.dealloc %p : memref<2x8x8x3x3x16xi8>
+  return
+}

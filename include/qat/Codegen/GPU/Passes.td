@@ -53,7 +53,10 @@ def GpuTensorCoreMatmul : Pass<"qat-gpu-tensor-core-matmul", "func::FuncOp"> {
       and every warp issues 8 `mma.sync.m16n8k32.s8.s8.s32` with wrapping
       int32 accumulation, as the CPU computes it. Edges are read as zeros.
       A constant B is stored transposed (a new global, N x K), and rows
-      that are aligned 16-byte chunks are copied 16 bytes at a time.
+      that are aligned 16-byte chunks are copied 16 bytes at a time. When A
+      is a patch matrix that an im2col copy writes for this matmul alone,
+      the kernel reads the copy's input in place (implicit GEMM) and the
+      copy goes.
     * **dp4a** (`M < 16`, a batch-1 layer): one thread per output element,
       four bytes of the reduction per `dp4a`.
 
