@@ -179,8 +179,9 @@ std::string mlir::qat::getPtxFeatures(StringRef arch) {
 void mlir::qat::buildGpuPipeline(OpPassManager &pm,
                                  const GpuPipelineOptions &options) {
   addLinalgOnTensors(pm);
-  // Convolutions run as im2col and a matmul, on the matmul kernels (the
-  // GPU has the memory for larger patch matrices than the CPU's default).
+  // Convolutions become an im2col copy and a matmul, which the tensor-core
+  // kernel reads in place (implicit GEMM); the patch matrices of those it
+  // cannot fit the GPU's memory up to 1 GiB (the CPU's default is 64 MiB).
   ConvToMatmulOptions im2col;
   im2col.maxIm2colBytes = int64_t(1) << 30;
   pm.addNestedPass<func::FuncOp>(createConvToMatmul(im2col));

@@ -17,6 +17,7 @@
 
 #define _GNU_SOURCE
 #include "qat_cuda.h"
+#include "qat_cuda_driver.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -27,48 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The CUDA driver API, as much of it as is used. */
-typedef int CUresult;
-typedef int CUdevice;
-typedef struct CUctx_st *CUcontext;
-typedef struct CUmod_st *CUmodule;
-typedef struct CUfunc_st *CUfunction;
-typedef struct CUstream_st *CUstream;
-typedef struct CUevent_st *CUevent;
-typedef unsigned long long CUdeviceptr;
-enum { CUDA_SUCCESS = 0 };
-enum { CU_STREAM_NON_BLOCKING = 1, CU_EVENT_DISABLE_TIMING = 2 };
-enum { CU_MEM_ATTACH_GLOBAL = 1 };
-
-#define QAT_CUDA_FUNCTIONS(X)                                                  \
-  X(cuInit, CUresult, (unsigned))                                              \
-  X(cuDeviceGetCount, CUresult, (int *))                                       \
-  X(cuDeviceGet, CUresult, (CUdevice *, int))                                  \
-  X(cuDeviceGetName, CUresult, (char *, int, CUdevice))                        \
-  X(cuDevicePrimaryCtxRetain, CUresult, (CUcontext *, CUdevice))               \
-  X(cuCtxSetCurrent, CUresult, (CUcontext))                                    \
-  X(cuGetErrorString, CUresult, (CUresult, const char **))                     \
-  X(cuModuleLoadData, CUresult, (CUmodule *, const void *))                    \
-  X(cuModuleUnload, CUresult, (CUmodule))                                      \
-  X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))     \
-  X(cuLaunchKernel, CUresult,                                                  \
-    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,   \
-     unsigned, CUstream, void **, void **))                                    \
-  X(cuStreamCreate, CUresult, (CUstream *, unsigned))                          \
-  X(cuStreamSynchronize, CUresult, (CUstream))                                 \
-  X(cuStreamDestroy_v2, CUresult, (CUstream))                                  \
-  X(cuStreamWaitEvent, CUresult, (CUstream, CUevent, unsigned))                \
-  X(cuEventCreate, CUresult, (CUevent *, unsigned))                            \
-  X(cuEventDestroy_v2, CUresult, (CUevent))                                    \
-  X(cuEventSynchronize, CUresult, (CUevent))                                   \
-  X(cuEventRecord, CUresult, (CUevent, CUstream))                              \
-  X(cuMemAlloc_v2, CUresult, (CUdeviceptr *, size_t))                          \
-  X(cuMemAllocManaged, CUresult, (CUdeviceptr *, size_t, unsigned))            \
-  X(cuMemFree_v2, CUresult, (CUdeviceptr))                                     \
-  X(cuMemcpyAsync, CUresult, (CUdeviceptr, CUdeviceptr, size_t, CUstream))     \
-  X(cuMemsetD32Async, CUresult, (CUdeviceptr, unsigned, size_t, CUstream))     \
-  X(cuMemsetD16Async, CUresult, (CUdeviceptr, unsigned short, size_t, CUstream))
-
 static struct {
 #define QAT_DECLARE(name, result, params) result(*name) params;
   QAT_CUDA_FUNCTIONS(QAT_DECLARE)
@@ -78,9 +37,12 @@ static struct {
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CUcontext context;
 static char unavailable[512]; /* empty once a device is ready */
+static bool keep_memory;      /* $QAT_GPU_KEEP_MEMORY is not 0 */
 static char device_name[256];
 
 static void init_cuda(void) {
+  const char *keep = getenv("QAT_GPU_KEEP_MEMORY");
+  keep_memory = !keep || strcmp(keep, "0") != 0;
   const char *path = getenv("QAT_CUDA_LIBRARY");
   if (!path || !*path)
     path = "libcuda.so.1";
@@ -286,7 +248,8 @@ static void mgpuEventRecord(void *event, void *stream) {
  * Device memory kept across calls
  *
  * A call allocates its device buffers (inputs, results, activations) and
- * frees them before it returns. Unless $QAT_GPU_KEEP_MEMORY is 0, a freed
+ * frees them before it returns. Unless $QAT_GPU_KEEP_MEMORY is 0 (read when
+ * the driver is opened), a freed
  * buffer is kept instead of going back to the driver, and the next
  * allocation of the same size takes it: from the second call on, a model's
  * activations live in the same device memory and no call pays for
@@ -311,11 +274,6 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static qat_blocks pool_live;    /* allocated through the pool, in use */
 static qat_blocks pool_pending; /* freed, their stream not yet synchronized */
 static qat_blocks pool_idle;    /* free for the next allocation */
-
-static bool keep_memory(void) {
-  const char *value = getenv("QAT_GPU_KEEP_MEMORY");
-  return !value || strcmp(value, "0") != 0;
-}
 
 static bool blocks_push(qat_blocks *list, qat_block block) {
   if (list->count == list->capacity) {
@@ -373,7 +331,7 @@ static void mgpuMemFree(void *pointer, void *stream) {
     if (pool_live.blocks[i].pointer == device) {
       qat_block block = blocks_take(&pool_live, i);
       block.stream = (CUstream)stream;
-      if (keep_memory() && blocks_push(&pool_pending, block)) {
+      if (keep_memory && blocks_push(&pool_pending, block)) {
         pthread_mutex_unlock(&pool_lock);
         return;
       }
@@ -393,9 +351,8 @@ static void release_pending(CUstream stream) {
     }
     qat_block block = blocks_take(&pool_pending, i);
     block.stream = NULL;
-    if (!blocks_push(&pool_idle, block)) {
+    if (!blocks_push(&pool_idle, block))
       QAT_CHECK(cu.cuMemFree_v2(block.pointer));
-        }
   }
   pthread_mutex_unlock(&pool_lock);
 }

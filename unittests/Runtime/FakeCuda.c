@@ -13,16 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The types exactly as qat_cuda.c declares them (UBSan checks calls
- * through function pointers against the callee's type). */
-typedef int CUresult;
-typedef int CUdevice;
-typedef struct CUctx_st *CUcontext;
-typedef struct CUmod_st *CUmodule;
-typedef struct CUfunc_st *CUfunction;
-typedef struct CUstream_st *CUstream;
-typedef struct CUevent_st *CUevent;
-typedef unsigned long long CUdeviceptr;
+#include "qat_cuda_driver.h"
+
+/* Every function below has the type the runtime calls it through. */
+#define FAKE_PROTOTYPE(name, result, params) result name params;
+QAT_CUDA_FUNCTIONS(FAKE_PROTOTYPE)
+#undef FAKE_PROTOTYPE
 
 typedef struct {
   long allocations, frees, copies, launches, live;

@@ -9,6 +9,8 @@
 
 #include "qat/Codegen/GPU/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -24,13 +26,6 @@ using namespace mlir;
 using namespace mlir::qat;
 
 namespace {
-
-/// The buffer `value` views (through subviews, reshapes, casts).
-Value getRootBuffer(Value value) {
-  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
-    value = view.getViewSource();
-  return value;
-}
 
 /// The arguments of `kernel` it may write through (conservatively: any
 /// argument an operation without declared effects touches).
@@ -115,8 +110,7 @@ LogicalResult mlir::qat::makeConstantsResident(ModuleOp module) {
       auto getGlobal = operand.getDefiningOp<memref::GetGlobalOp>();
       if (!getGlobal)
         continue;
-      auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-          getGlobal, getGlobal.getNameAttr());
+      memref::GlobalOp global = getGlobalOf(getGlobal);
       if (!global || !global.getConstant() || !global.getInitialValue() ||
           kernel.getArgument(i).getType() != getGlobal.getType())
         continue;

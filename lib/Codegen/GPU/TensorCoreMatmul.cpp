@@ -18,6 +18,8 @@
 
 #include "qat/Codegen/GPU/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -64,13 +66,6 @@ bool isStaticMemRefOf(Value value, unsigned bits) {
   auto type = dyn_cast<MemRefType>(value.getType());
   return type && type.hasStaticShape() && type.getRank() == 2 &&
          type.getElementType().isInteger(bits);
-}
-
-/// The buffer `value` views (through subviews, reshapes, casts).
-Value rootOf(Value value) {
-  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
-    value = view.getViewSource();
-  return value;
 }
 
 /// Whether `op` may read or write memory (allocating does not count).
@@ -125,16 +120,17 @@ linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
       generic.getNumDpsInits() != 1)
     return {};
   OpOperand *output = generic.getDpsInitOperand(0);
-  Value root = rootOf(output->get());
-  if (root == rootOf(c) || root == rootOf(matmul.getInputs()[0]) ||
-      root == rootOf(matmul.getInputs()[1]))
+  Value root = getRootBuffer(output->get()), rootOfC = getRootBuffer(c);
+  if (root == rootOfC || root == getRootBuffer(matmul.getInputs()[0]) ||
+      root == getRootBuffer(matmul.getInputs()[1]))
     return {};
   // C once, element for element; no other input in C's buffer (which the
   // kernel will not write) or in the output (which threads write).
   int readsOfC = 0;
   for (OpOperand *input : generic.getDpsInputOperands()) {
     if (input->get() != c) {
-      if (rootOf(input->get()) == rootOf(c) || rootOf(input->get()) == root)
+      Value other = getRootBuffer(input->get());
+      if (other == rootOfC || other == root)
         return {};
       continue;
     }
@@ -143,8 +139,8 @@ linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
     ++readsOfC;
   }
   if (readsOfC != 1 || !c.getDefiningOp() ||
-      !isa_and_present<memref::AllocOp>(rootOf(c).getDefiningOp()) ||
-      !unusedAfter(rootOf(c), matmul, generic))
+      !isa_and_present<memref::AllocOp>(rootOfC.getDefiningOp()) ||
+      !unusedAfter(rootOfC, matmul, generic))
     return {};
   return generic;
 }
@@ -155,7 +151,7 @@ linalg::GenericOp findEpilogue(linalg::MatmulOp matmul, Value c) {
 /// but the last dimension of C's buffer (C being that buffer or its rows
 /// collapsed), so that element (row, col) starts from bias[col].
 Operation *findInit(linalg::MatmulOp matmul, Value c) {
-  Value root = rootOf(c);
+  Value root = getRootBuffer(c);
   // Linalg ops on other buffers (an im2col) may come in between.
   SmallVector<Operation *> between;
   Operation *previous = matmul->getPrevNode();
@@ -174,11 +170,11 @@ Operation *findInit(linalg::MatmulOp matmul, Value c) {
   for (Operation *op : between) {
     auto linalgOp = cast<linalg::LinalgOp>(op);
     for (OpOperand &operand : op->getOpOperands())
-      if (rootOf(operand.get()) == root)
+      if (getRootBuffer(operand.get()) == root)
         return nullptr;
     for (OpOperand &output : linalgOp.getDpsInitsMutable())
       for (Value read : previous->getOperands())
-        if (rootOf(output.get()) == rootOf(read))
+        if (getRootBuffer(output.get()) == getRootBuffer(read))
           return nullptr;
   }
   // C must be all of the buffer the op sets: the buffer, or its rows
@@ -211,14 +207,13 @@ bool rowsAre16ByteChunks(Value matrix) {
   auto type = cast<MemRefType>(matrix.getType());
   auto [strides, offset] = type.getStridesAndOffset();
   if (ShapedType::isDynamic(offset) || ShapedType::isDynamic(strides[0]) ||
-      type.getDimSize(1) % 16 != 0 || strides[1] != 1 ||
-      strides[0] % 16 != 0 || offset % 16 != 0)
+      type.getDimSize(1) % 16 != 0 || strides[1] != 1 || strides[0] % 16 != 0 ||
+      offset % 16 != 0)
     return false;
-  auto getGlobal = rootOf(matrix).getDefiningOp<memref::GetGlobalOp>();
+  auto getGlobal = getRootBuffer(matrix).getDefiningOp<memref::GetGlobalOp>();
   if (!getGlobal)
     return true;
-  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-      getGlobal, getGlobal.getNameAttr());
+  memref::GlobalOp global = getGlobalOf(getGlobal);
   return global && global.getAlignment().value_or(1) % 16 == 0;
 }
 
@@ -226,7 +221,7 @@ bool rowsAre16ByteChunks(Value matrix) {
 /// global, or its leading dimensions collapsed: a convolution's filter) and
 /// its value is known.
 memref::GlobalOp constantOf(Value b) {
-  auto getGlobal = rootOf(b).getDefiningOp<memref::GetGlobalOp>();
+  auto getGlobal = getRootBuffer(b).getDefiningOp<memref::GetGlobalOp>();
   if (!getGlobal || !cast<MemRefType>(b.getType()).getLayout().isIdentity())
     return {};
   if (b != getGlobal.getResult()) {
@@ -234,8 +229,7 @@ memref::GlobalOp constantOf(Value b) {
     if (!collapse || collapse.getSrc() != getGlobal.getResult())
       return {};
   }
-  auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-      getGlobal, getGlobal.getNameAttr());
+  memref::GlobalOp global = getGlobalOf(getGlobal);
   if (!global || !global.getConstant())
     return {};
   std::optional<Attribute> value = global.getInitialValue();
@@ -296,7 +290,7 @@ linalg::GenericOp findIm2col(linalg::MatmulOp matmul, Value a) {
   if (copy.getBody()->getOperations().size() != 1 ||
       yield.getOperand(0) != copy.getBody()->getArgument(0))
     return {};
-  Value input = rootOf(copy.getDpsInputOperand(0)->get());
+  Value input = getRootBuffer(copy.getDpsInputOperand(0)->get());
   for (Operation *op = copy->getNextNode(); op != matmul;
        op = op->getNextNode()) {
     if (!touchesMemory(op))
@@ -305,7 +299,7 @@ linalg::GenericOp findIm2col(linalg::MatmulOp matmul, Value a) {
     if (!linalgOp || !linalgOp.hasPureBufferSemantics())
       return {};
     for (OpOperand &output : linalgOp.getDpsInitsMutable())
-      if (rootOf(output.get()) == input)
+      if (getRootBuffer(output.get()) == input)
         return {};
   }
   return copy;
@@ -331,11 +325,13 @@ FailureOr<Int8Matmul> matchInt8Matmul(linalg::MatmulOp op) {
   return result;
 }
 
-/// Builds kernel code: index and i32 constants, guarded byte loads.
+/// Builds kernel code: index and i32 constants, index arithmetic, words.
 struct KernelBuilder {
   ImplicitLocOpBuilder &b;
 
-  Value index(int64_t value) { return arith::ConstantIndexOp::create(b, value); }
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, value);
+  }
   Value i32(int64_t value) {
     return arith::ConstantIntOp::create(b, b.getI32Type(), value);
   }
@@ -351,35 +347,12 @@ struct KernelBuilder {
     return arith::RemUIOp::create(b, x, index(y));
   }
   Value below(Value x, int64_t limit) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x,
-                                 index(limit));
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, index(limit));
   }
   Value both(Value x, Value y) {
     if (!x)
       return y;
     return y ? arith::AndIOp::create(b, x, y) : x;
-  }
-
-  /// matrix[row][col], or 0 where (row, col) is outside it. Positions are
-  /// clamped into the matrix, so no load leaves it; bounds that a tiling
-  /// cannot cross are not checked.
-  Value byteAt(Value matrix, Value row, Value col, bool rowMayLeave,
-               bool colMayLeave) {
-    ArrayRef<int64_t> shape = cast<MemRefType>(matrix.getType()).getShape();
-    Value inside;
-    auto clamp = [&](Value &position, int64_t extent) {
-      inside = both(inside, below(position, extent));
-      position = arith::MinUIOp::create(b, position, index(extent - 1));
-    };
-    if (rowMayLeave)
-      clamp(row, shape[0]);
-    if (colMayLeave)
-      clamp(col, shape[1]);
-    Value value = memref::LoadOp::create(b, matrix, ValueRange{row, col});
-    if (!inside)
-      return value;
-    Value zero = arith::ConstantIntOp::create(b, b.getI8Type(), 0);
-    return arith::SelectOp::create(b, inside, value, zero);
   }
 
   /// Four bytes as one word, byte i in bits 8i .. 8i+7.
@@ -461,8 +434,8 @@ gpu::LaunchOp createLaunch(ImplicitLocOpBuilder &b, int64_t blocks,
                            TypeRange shared = {}) {
   KernelBuilder k{b};
   Value one = k.index(1);
-  auto launch = gpu::LaunchOp::create(b, k.index(blocks), k.index(blocksY),
-                                      one, k.index(threads), one, one,
+  auto launch = gpu::LaunchOp::create(b, k.index(blocks), k.index(blocksY), one,
+                                      k.index(threads), one, one,
                                       /*dynamicSharedMemorySize=*/nullptr,
                                       /*asyncTokenType=*/nullptr,
                                       /*asyncDependencies=*/{}, shared);
@@ -489,18 +462,17 @@ struct ThreadPosition {
 
 ThreadPosition positionOf(KernelBuilder &k, Value thread) {
   Value warp = k.div(thread, kWarpSize), lane = k.rem(thread, kWarpSize);
-  return {thread, k.div(lane, 4), k.rem(lane, 4),
-          k.mul(k.div(warp, 2), kWarpM), k.mul(k.rem(warp, 2), kWarpN)};
+  return {thread, k.div(lane, 4), k.rem(lane, 4), k.mul(k.div(warp, 2), kWarpM),
+          k.mul(k.rem(warp, 2), kWarpN)};
 }
 
-/// An operand the tensor-core kernel reads by rows, the reduction
-/// contiguous: A, the transposed constant B, or a convolution's patch
-/// matrix read from the im2col's input in place.
-struct RowOperand {
+/// A matrix operand as the kernels read it: a 2-D buffer, or a
+/// convolution's patch matrix read from its im2col's input in place.
+struct Matrix {
   Value buffer;
-  int64_t rows, depth;
+  int64_t rows, cols;
   /// With an im2col: `buffer` is its input, and the first `rowDims` of its
-  /// iteration dimensions make the row, the others the depth. (Op handles
+  /// iteration dimensions make the row, the others the column. (Op handles
   /// are values; their accessors are not const.)
   mutable linalg::GenericOp im2col = {};
   int64_t rowDims = 0;
@@ -526,25 +498,29 @@ struct RowOperand {
     delinearize(row, 0, rowDims);
     delinearize(col, rowDims, dims);
     return indicesAt(
-        k.b, im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0)),
-        ivs);
+        k.b, im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0)), ivs);
   }
 
-  /// Whether 16 bytes along the reduction from a multiple of 16 are 16
-  /// contiguous, 16-byte aligned bytes of `buffer`.
+  /// The 2-D buffer `matrix` itself.
+  static Matrix of(Value matrix) {
+    ArrayRef<int64_t> shape = cast<MemRefType>(matrix.getType()).getShape();
+    return {matrix, shape[0], shape[1]};
+  }
+
+  /// Whether 16 bytes of a row from a column that is a multiple of 16 are
+  /// 16 contiguous, 16-byte aligned bytes of `buffer`.
   bool chunked() const {
     if (!im2col)
       return rowsAre16ByteChunks(buffer);
     auto type = cast<MemRefType>(buffer.getType());
     auto [strides, offset] = type.getStridesAndOffset();
-    AffineMap map =
-        im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0));
+    AffineMap map = im2col.getMatchingIndexingMap(im2col.getDpsInputOperand(0));
     unsigned last = map.getNumDims() - 1;
     auto innermost = dyn_cast<AffineDimExpr>(map.getResults().back());
-    if (!innermost || innermost.getPosition() != last ||
-        strides.back() != 1 || ShapedType::isDynamic(offset) ||
-        offset % 16 != 0 || type.getShape().back() % 16 != 0 ||
-        rootOf(buffer).getDefiningOp<memref::GetGlobalOp>())
+    if (!innermost || innermost.getPosition() != last || strides.back() != 1 ||
+        ShapedType::isDynamic(offset) || offset % 16 != 0 ||
+        type.getShape().back() % 16 != 0 ||
+        getRootBuffer(buffer).getDefiningOp<memref::GetGlobalOp>())
       return false;
     for (AffineExpr expr : map.getResults().drop_back())
       if (expr.isFunctionOfDim(last))
@@ -555,6 +531,29 @@ struct RowOperand {
     return true;
   }
 };
+
+/// Element (row, col) of `matrix`, or 0 where (row, col) is outside it.
+/// Positions are clamped into the matrix, so no load leaves it; bounds that
+/// a tiling cannot cross are not checked.
+Value byteAt(KernelBuilder &k, const Matrix &matrix, Value row, Value col,
+             bool rowMayLeave, bool colMayLeave) {
+  ImplicitLocOpBuilder &b = k.b;
+  Value inside;
+  auto clamp = [&](Value &position, int64_t extent) {
+    inside = k.both(inside, k.below(position, extent));
+    position = arith::MinUIOp::create(b, position, k.index(extent - 1));
+  };
+  if (rowMayLeave)
+    clamp(row, matrix.rows);
+  if (colMayLeave)
+    clamp(col, matrix.cols);
+  Value value =
+      memref::LoadOp::create(b, matrix.buffer, matrix.positionOf(k, row, col));
+  if (!inside)
+    return value;
+  return arith::SelectOp::create(
+      b, inside, value, arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+}
 
 /// The tensor-core kernel's code, one thread's part of each phase; the GPU
 /// form and the host emulation run the same code.
@@ -576,29 +575,30 @@ struct TensorCoreCode {
   void stage(Value thread, Value rowBase, Value colBase, Value depthBase) {
     KernelBuilder k{b};
     Value rowA = k.div(thread, 2), firstWordA = k.mul(k.rem(thread, 2), 4);
-    RowOperand a{mm.a, mm.m, mm.k};
+    Matrix a{mm.a, mm.m, mm.k};
     if (linalg::GenericOp im2col = mm.im2col)
       a = {im2col.getDpsInputOperand(0)->get(), mm.m, mm.k, im2col,
            static_cast<int64_t>(mm.a.getDefiningOp<memref::CollapseShapeOp>()
                                     .getReassociationIndices()
                                     .front()
                                     .size())};
-    copyRowChunk(a, k.add(rowBase, rowA), depthBase, firstWordA,
-                 rowsMayLeave, sharedA, rowA);
+    copyRowChunk(a, k.add(rowBase, rowA), depthBase, firstWordA, rowsMayLeave,
+                 sharedA, rowA);
     Value colB = k.rem(thread, kTileN);
     Value firstWordB = k.mul(k.div(thread, kTileN), 4);
     if (transposedB) {
-      copyRowChunk({transposedB, mm.n, mm.k}, k.add(colBase, colB),
-                   depthBase, firstWordB, colsMayLeave, sharedB, colB);
+      copyRowChunk({transposedB, mm.n, mm.k}, k.add(colBase, colB), depthBase,
+                   firstWordB, colsMayLeave, sharedB, colB);
       return;
     }
     for (int64_t w = 0; w < 4; ++w) {
       Value wordIndex = k.add(firstWordB, w);
       SmallVector<Value> bytes;
       for (int64_t e = 0; e < 4; ++e)
-        bytes.push_back(k.byteAt(
-            mm.b, k.add(k.add(depthBase, k.mul(wordIndex, 4)), e),
-            k.add(colBase, colB), depthMayLeave, colsMayLeave));
+        bytes.push_back(byteAt(k, Matrix::of(mm.b),
+                               k.add(k.add(depthBase, k.mul(wordIndex, 4)), e),
+                               k.add(colBase, colB), depthMayLeave,
+                               colsMayLeave));
       memref::StoreOp::create(b, k.word(bytes), sharedB,
                               ValueRange{colB, wordIndex});
     }
@@ -608,7 +608,7 @@ struct TensorCoreCode {
   /// from depth depthBase + 4 firstWord into words firstWord .. + 3 of row
   /// `sharedRow` of `shared`, zeros where they are outside the matrix: one
   /// 16-byte load where the rows are aligned 16-byte chunks, else bytes.
-  void copyRowChunk(const RowOperand &matrix, Value row, Value depthBase,
+  void copyRowChunk(const Matrix &matrix, Value row, Value depthBase,
                     Value firstWord, bool rowMayLeave, Value shared,
                     Value sharedRow) {
     KernelBuilder k{b};
@@ -617,8 +617,8 @@ struct TensorCoreCode {
       for (int64_t w = 0; w < 4; ++w) {
         SmallVector<Value> bytes;
         for (int64_t e = 0; e < 4; ++e)
-          bytes.push_back(byteOf(matrix, row, k.add(depth, 4 * w + e),
-                                 rowMayLeave));
+          bytes.push_back(byteAt(k, matrix, row, k.add(depth, 4 * w + e),
+                                 rowMayLeave, depthMayLeave));
         memref::StoreOp::create(b, k.word(bytes), shared,
                                 ValueRange{sharedRow, k.add(firstWord, w)});
       }
@@ -631,13 +631,13 @@ struct TensorCoreCode {
       row = arith::MinUIOp::create(b, row, k.index(matrix.rows - 1));
     }
     if (depthMayLeave) {
-      inside = k.both(inside, k.below(depth, matrix.depth));
-      depth = arith::MinUIOp::create(b, depth, k.index(matrix.depth - 16));
+      inside = k.both(inside, k.below(depth, matrix.cols));
+      depth = arith::MinUIOp::create(b, depth, k.index(matrix.cols - 16));
     }
-    auto chunk = vector::LoadOp::create(
-        b, VectorType::get({16}, b.getI8Type()), matrix.buffer,
-        matrix.positionOf(k, row, depth), /*nontemporal=*/false,
-        llvm::Align(16));
+    auto chunk =
+        vector::LoadOp::create(b, VectorType::get({16}, b.getI8Type()),
+                               matrix.buffer, matrix.positionOf(k, row, depth),
+                               /*nontemporal=*/false, llvm::Align(16));
     Value words = vector::BitCastOp::create(
         b, VectorType::get({4}, b.getI32Type()), chunk);
     if (inside)
@@ -648,29 +648,8 @@ struct TensorCoreCode {
                                         b.getI32IntegerAttr(0))));
     for (int64_t w = 0; w < 4; ++w)
       memref::StoreOp::create(
-          b, vector::ExtractOp::create(b, words, ArrayRef<int64_t>{w}),
-          shared, ValueRange{sharedRow, k.add(firstWord, w)});
-  }
-
-  /// Element (row, col) of `matrix`, or 0 outside it (positions clamped).
-  Value byteOf(const RowOperand &matrix, Value row, Value col,
-               bool rowMayLeave) {
-    KernelBuilder k{b};
-    Value inside;
-    auto clamp = [&](Value &position, int64_t extent) {
-      inside = k.both(inside, k.below(position, extent));
-      position = arith::MinUIOp::create(b, position, k.index(extent - 1));
-    };
-    if (rowMayLeave)
-      clamp(row, matrix.rows);
-    if (depthMayLeave)
-      clamp(col, matrix.depth);
-    Value value = memref::LoadOp::create(b, matrix.buffer,
-                                         matrix.positionOf(k, row, col));
-    if (!inside)
-      return value;
-    return arith::SelectOp::create(
-        b, inside, value, arith::ConstantIntOp::create(b, b.getI8Type(), 0));
+          b, vector::ExtractOp::create(b, words, ArrayRef<int64_t>{w}), shared,
+          ValueRange{sharedRow, k.add(firstWord, w)});
   }
 
   /// This thread's A fragments (4 words per 16-row tile) and B fragments
@@ -738,10 +717,9 @@ void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
   auto tileType = MemRefType::get({kTileM, kRowWords}, b.getI32Type(),
                                   MemRefLayoutAttrInterface{}, workgroup);
-  gpu::LaunchOp launch =
-      createLaunch(b, llvm::divideCeil(mm.m, kTileM),
-                   llvm::divideCeil(mm.n, kTileN), kThreads,
-                   {tileType, tileType});
+  gpu::LaunchOp launch = createLaunch(b, llvm::divideCeil(mm.m, kTileM),
+                                      llvm::divideCeil(mm.n, kTileN), kThreads,
+                                      {tileType, tileType});
   TensorCoreCode code{b, mm, launch.getWorkgroupAttributions()[0],
                       launch.getWorkgroupAttributions()[1], transposedB};
   KernelBuilder k{b};
@@ -750,9 +728,9 @@ void emitTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
   Value colBase = k.mul(launch.getBlockIds().y, kTileN);
 
   SmallVector<Value> zeros(kAccumulators, k.i32(0));
-  auto steps = scf::ForOp::create(b, k.index(0),
-                                  k.index(llvm::divideCeil(mm.k, kTileK)),
-                                  k.index(1), zeros);
+  auto steps =
+      scf::ForOp::create(b, k.index(0), k.index(llvm::divideCeil(mm.k, kTileK)),
+                         k.index(1), zeros);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(steps.getBody());
@@ -805,14 +783,14 @@ Value signedByte(ImplicitLocOpBuilder &b, Value word, Value byte) {
 /// 4 (r % 8) + (c % 16) / 4; B[c][n] byte c % 4 of word c / 16 of lane
 /// 4n + (c % 16) / 4; D[r][n] accumulator 2 (r / 8) + n % 2 of lane
 /// 4 (r % 8) + n / 2.
-void emulateMma(ImplicitLocOpBuilder &b, Value a, int64_t i,
-                Value bFragments, int64_t j, Value accumulators,
-                Value firstThread, int64_t first) {
+void emulateMma(ImplicitLocOpBuilder &b, Value a, int64_t i, Value bFragments,
+                int64_t j, Value accumulators, Value firstThread,
+                int64_t first) {
   KernelBuilder k{b};
   loop(b, kMmaM, [&](Value row) {
     loop(b, kMmaN, [&](Value col) {
-      auto sum = scf::ForOp::create(b, k.index(0), k.index(kTileK),
-                                    k.index(1), ValueRange{k.i32(0)});
+      auto sum = scf::ForOp::create(b, k.index(0), k.index(kTileK), k.index(1),
+                                    ValueRange{k.i32(0)});
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(sum.getBody());
@@ -822,20 +800,20 @@ void emulateMma(ImplicitLocOpBuilder &b, Value a, int64_t i,
         Value wordA = k.add(k.div(row, 8), k.mul(k.div(c, 16), 2));
         Value laneB = k.add(k.mul(col, 4), quad);
         Value x = signedByte(
-            b, memref::LoadOp::create(b, a, ValueRange{k.index(i), laneA, wordA}),
+            b,
+            memref::LoadOp::create(b, a, ValueRange{k.index(i), laneA, wordA}),
             byte);
         Value y = signedByte(
             b,
             memref::LoadOp::create(b, bFragments,
-                                   ValueRange{k.index(j), laneB,
-                                              k.div(c, 16)}),
+                                   ValueRange{k.index(j), laneB, k.div(c, 16)}),
             byte);
         Value product = arith::MulIOp::create(b, x, y);
         scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(
                                     b, sum.getRegionIterArgs()[0], product)});
       }
-      Value owner = k.add(firstThread, k.add(k.mul(k.rem(row, 8), 4),
-                                             k.div(col, 2)));
+      Value owner =
+          k.add(firstThread, k.add(k.mul(k.rem(row, 8), 4), k.div(col, 2)));
       Value slot = k.add(k.add(k.mul(k.div(row, 8), 2), k.rem(col, 2)), first);
       Value old =
           memref::LoadOp::create(b, accumulators, ValueRange{owner, slot});
@@ -908,8 +886,7 @@ void emulateTensorCoreKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
       });
     });
   });
-  for (Value allocated :
-       {sharedA, sharedB, registers, fragmentsA, fragmentsB})
+  for (Value allocated : {sharedA, sharedB, registers, fragmentsA, fragmentsB})
     memref::DeallocOp::create(b, allocated);
 }
 /// The dp4a kernel: one thread per element of the result, four bytes of
@@ -922,8 +899,8 @@ void emitDp4aKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
   auto body = [&](Value id) {
     Value row = k.div(id, mm.n), col = k.rem(id, mm.n);
     bool depthMayLeave = mm.k % 4 != 0;
-    auto steps = scf::ForOp::create(b, k.index(0), k.index(mm.k),
-                                    k.index(4), ValueRange{k.i32(0)});
+    auto steps = scf::ForOp::create(b, k.index(0), k.index(mm.k), k.index(4),
+                                    ValueRange{k.i32(0)});
     {
       OpBuilder::InsertionGuard insertion(b);
       b.setInsertionPointToStart(steps.getBody());
@@ -931,8 +908,8 @@ void emitDp4aKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
       SmallVector<Value> x, y;
       for (int64_t e = 0; e < 4; ++e) {
         Value at = k.add(depth, e);
-        x.push_back(k.byteAt(mm.a, row, at, false, depthMayLeave));
-        y.push_back(k.byteAt(mm.b, at, col, depthMayLeave, false));
+        x.push_back(byteAt(k, Matrix::of(mm.a), row, at, false, depthMayLeave));
+        y.push_back(byteAt(k, Matrix::of(mm.b), at, col, depthMayLeave, false));
       }
       Value sum = steps.getRegionIterArgs()[0];
       if (onHost) {
@@ -970,20 +947,19 @@ void emitDp4aKernel(ImplicitLocOpBuilder &b, const Int8Matmul &mm,
 
 } // namespace
 
-FailureOr<int64_t>
-mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func, bool emulateOnHost) {
+FailureOr<int64_t> mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func,
+                                                          bool emulateOnHost) {
   SmallVector<Int8Matmul> matmuls;
   func.walk([&](linalg::MatmulOp op) {
-    if (FailureOr<Int8Matmul> matched = matchInt8Matmul(op);
-        succeeded(matched))
+    if (FailureOr<Int8Matmul> matched = matchInt8Matmul(op); succeeded(matched))
       matmuls.push_back(*matched);
   });
   DenseMap<Operation *, memref::GlobalOp> transposed;
   for (Int8Matmul &mm : matmuls) {
     // With an epilogue, the kernel takes its place: its operands may be
     // defined after the matmul, and nothing in between touches memory.
-    Operation *position = mm.epilogue ? mm.epilogue.getOperation()
-                                      : mm.matmul.getOperation();
+    Operation *position =
+        mm.epilogue ? mm.epilogue.getOperation() : mm.matmul.getOperation();
     ImplicitLocOpBuilder b(mm.matmul.getLoc(), position);
     if (mm.m < kMmaM) {
       emitDp4aKernel(b, mm, emulateOnHost);
@@ -995,8 +971,8 @@ mlir::qat::mapInt8MatmulsToTensorCores(func::FuncOp func, bool emulateOnHost) {
         memref::GlobalOp &copy = transposed[constant.getOperation()];
         if (!copy)
           copy = createTransposed(constant, mm.k, mm.n);
-        transposedB = memref::GetGlobalOp::create(
-            b, copy.getType(), copy.getSymName());
+        transposedB =
+            memref::GetGlobalOp::create(b, copy.getType(), copy.getSymName());
       }
       if (emulateOnHost)
         emulateTensorCoreKernel(b, mm, transposedB);
