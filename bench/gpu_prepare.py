@@ -18,8 +18,9 @@ Writes into --out (git ignores it; the device tool carries it):
                                gpu_check.resnet_input() makes on both sides
   manifest.json                what was built, with which qat-compile
 
-The ResNet-18 step takes several minutes (calibration at 224 x 224, then
-two compilations of the batch-256 program and its run on the CPU).
+The ResNet-18 step (calibration at 224 x 224, two compilations of the
+batch-256 program and its run on the CPU) took most of the 1-2 minutes the
+whole script took on the 2-core CPU machine.
 """
 
 import argparse
@@ -107,7 +108,7 @@ def main():
                                                  "gpu-artifacts"))
     p.add_argument("--arch", default="sm_90")
     p.add_argument("--no-resnet18", dest="resnet18", action="store_false",
-                   help="skip ResNet-18 (several minutes)")
+                   help="skip ResNet-18 (most of the run time)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     gpu = ["--target=nvptx", f"--gpu-arch={args.arch}"]
