@@ -303,9 +303,12 @@ def test_fast_and_checked_paths_agree(compile_mlir):
 
 
 @pytest.mark.parametrize("m,k,n", [(13, 29, 37), (1, 784, 10), (8, 3, 32),
-                                   (17, 1, 5)])
+                                   (17, 1, 5), (11, 40, 16), (9, 20, 6),
+                                   (21, 150, 1), (13, 64, 3), (10, 100, 7)])
 def test_vectorized_matmul_edges_match_numpy(compile_mlir, m, k, n):
-    # Shapes that leave partial row blocks and masked column blocks.
+    # Shapes that leave partial row blocks and masked column blocks; narrow
+    # panels (16 and 8 lanes); dot products for fewer than 8 columns (k a
+    # multiple of 16 or not, groups of rows that do not divide a strip).
     text = _matmul_mlir(m, k, n, dtype="f32")
     model = compile_mlir(text, name=f"mm{m}_{k}_{n}")
     rng = np.random.default_rng(m * 1000 + n)
@@ -462,20 +465,50 @@ def test_block_sparse_packed_weights_match_numpy(compile_mlir, bits):
     np.testing.assert_array_equal(dense.mm(a), expected)
 
 
-def _conv_reference(x, w, stride, dilation):
-    """NHWC x HWCF convolution in int64 (exact for integers)."""
+def _conv_reference(x, w, stride, dilation, dtype=np.int64):
+    """NHWC x HWCF convolution in int64 (exact for integers) or `dtype`."""
     n, h, wd, c = x.shape
     kh, kw, _, f = w.shape
     oh = (h - dilation * (kh - 1) - 1) // stride + 1
     ow = (wd - dilation * (kw - 1) - 1) // stride + 1
-    out = np.zeros((n, oh, ow, f), dtype=np.int64)
+    out = np.zeros((n, oh, ow, f), dtype=dtype)
     for i in range(kh):
         for j in range(kw):
             patch = x[:, i * dilation:i * dilation + stride * (oh - 1) + 1:stride,
                       j * dilation:j * dilation + stride * (ow - 1) + 1:stride, :]
-            out += np.einsum("nhwc,cf->nhwf", patch.astype(np.int64),
-                             w[i, j].astype(np.int64))
+            out += np.einsum("nhwc,cf->nhwf", patch.astype(dtype),
+                             w[i, j].astype(dtype))
     return out
+
+
+@pytest.mark.parametrize("cin,cout,stride,dilation", [
+    (1, 16, 1, 1), (16, 1, 1, 1), (16, 3, 2, 1), (3, 40, 1, 2), (32, 16, 1, 1)])
+def test_float_conv_matches_numpy(compile_mlir, cin, cout, stride, dilation):
+    # Runtime weights (as in training): the matmul and its im2col go into
+    # one kernel, which reads the input in place (implicit GEMM): row
+    # kernels with 32-, 16- or 8-lane panels, and dot products over groups
+    # of 16 channels for fewer than 8 output channels.
+    rng = np.random.default_rng(cin * 100 + cout)
+    x = rng.standard_normal((3, 9, 11, cin), dtype=np.float32)
+    w = rng.standard_normal((3, 3, cin, cout), dtype=np.float32)
+    expected = _conv_reference(x.astype(np.float64), w.astype(np.float64),
+                               stride, dilation, np.float64)
+    oh, ow = expected.shape[1:3]
+    out = f"tensor<3x{oh}x{ow}x{cout}xf32>"
+    text = f"""
+func.func @conv(%x: tensor<3x9x11x{cin}xf32>, %w: tensor<3x3x{cin}x{cout}xf32>) -> {out} {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : {out}
+  %z = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}
+  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
+                                  strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %w : tensor<3x9x11x{cin}xf32>, tensor<3x3x{cin}x{cout}xf32>) outs(%z : {out}) -> {out}
+  return %c : {out}
+}}
+"""
+    model = compile_mlir(text, name=f"fconv{cin}_{cout}_{stride}{dilation}")
+    np.testing.assert_allclose(model.conv(x, w), expected, rtol=1e-4,
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("stride,dilation,constant", [(1, 1, True),

@@ -1,17 +1,21 @@
 //===- OutlineKernels.cpp - qat-outline-kernels ---------------------------===//
 //
-// Part of qat-mlir. One private function per matmul signature.
+// Part of qat-mlir. One private function per matmul signature, a patch
+// matrix's gather included.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qat/Codegen/CPU/Passes.h"
 #include "qat/Utils/PackedCodes.h"
 
+#include "ImplicitGemm.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::qat {
@@ -24,8 +28,8 @@ using namespace mlir;
 namespace {
 
 /// A constant, also seen through reshapes (a filter as a matrix) or as
-/// packed 2- or 4-bit codes unpacked at run time (which qat-x86-vnni-matmul repacks at
-/// compile time).
+/// packed 2- or 4-bit codes unpacked at run time (which qat-x86-vnni-matmul
+/// repacks at compile time).
 bool isConstantOperand(Value value) {
   if (qat::isPackedCodes(value))
     return true;
@@ -79,34 +83,67 @@ struct OutlineKernelsPass
     });
     OpBuilder b(&getContext());
     for (linalg::MatmulOp op : matmuls) {
-      // The signature, attributes included (indexing maps, casts).
-      std::string key = kernelName(op) + typeName(op->getResult(0).getType());
+      SmallVector<Operation *> ops = kernelOps(op);
+      // The values the ops read from outside: the kernel's arguments.
+      llvm::SetVector<Value> arguments;
+      for (Operation *inner : ops)
+        for (Value operand : inner->getOperands())
+          if (!llvm::is_contained(ops, operand.getDefiningOp()))
+            arguments.insert(operand);
+      // The signature: every op's name, attributes (indexing maps, casts)
+      // and types.
+      std::string key;
       {
         llvm::raw_string_ostream os(key);
-        os << op->getAttrDictionary();
+        for (Operation *inner : ops)
+          os << inner->getName() << inner->getAttrDictionary()
+             << typeName(b.getFunctionType(inner->getOperandTypes(),
+                                           inner->getResultTypes()));
       }
+      std::string name = kernelName(op) + (ops.size() > 1 ? "_gathered" : "");
       func::FuncOp &kernel = kernels[key];
       if (!kernel) {
         b.setInsertionPointToEnd(module.getBody());
-        auto type = b.getFunctionType(op->getOperandTypes(),
-                                      op->getResultTypes());
-        kernel = func::FuncOp::create(b, op.getLoc(), kernelName(op), type);
+        auto type = b.getFunctionType(
+            llvm::to_vector(llvm::map_range(
+                arguments, [](Value v) { return v.getType(); })),
+            op->getResultTypes());
+        kernel = func::FuncOp::create(b, op.getLoc(), name, type);
         kernel.setPrivate();
         kernel->setAttr("no_inline", b.getUnitAttr());
         symbols.insert(kernel); // renames on a clash
         Block *body = kernel.addEntryBlock();
         b.setInsertionPointToStart(body);
         IRMapping map;
-        map.map(op->getOperands(), body->getArguments());
-        Operation *clone = b.clone(*op, map);
-        func::ReturnOp::create(b, op.getLoc(), clone->getResults());
+        map.map(arguments.getArrayRef(), body->getArguments());
+        for (Operation *inner : ops)
+          b.clone(*inner, map);
+        func::ReturnOp::create(b, op.getLoc(), map.lookup(op->getResult(0)));
       }
       b.setInsertionPoint(op);
-      auto call = func::CallOp::create(b, op.getLoc(), kernel,
-                                       op->getOperands());
+      auto call =
+          func::CallOp::create(b, op.getLoc(), kernel, arguments.getArrayRef());
       op->replaceAllUsesWith(call.getResults());
-      op->erase();
+      for (Operation *inner : llvm::reverse(ops))
+        if (inner->use_empty())
+          inner->erase();
     }
+  }
+
+private:
+  /// The ops a kernel computes: the matmul, and when its A is a patch
+  /// matrix that a copying gather computes (into a tensor.empty), the
+  /// gather, its tensor.empty and the collapse_shape too, so that the
+  /// kernel can read the gather's input in place (an implicit GEMM).
+  static SmallVector<Operation *> kernelOps(linalg::MatmulOp op) {
+    Value a = op.getInputs()[0];
+    linalg::GenericOp gather = qat::getCopyingGather(a);
+    if (!gather)
+      return {op};
+    Operation *init = gather.getDpsInits()[0].getDefiningOp();
+    if (!isa_and_nonnull<tensor::EmptyOp>(init))
+      return {op};
+    return {init, gather, a.getDefiningOp(), op};
   }
 };
 

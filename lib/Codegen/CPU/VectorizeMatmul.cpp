@@ -5,14 +5,18 @@
 // blocked loop nest of vector operations: for each column panel of C, for
 // each block of tile-m rows, tile-m accumulator vectors live in registers
 // across the whole reduction, each step broadcasting one element of A per row
-// and loading one row segment of B.
+// and loading one row segment of B. Panels are as narrow as C allows (down to
+// 8 lanes); a C of fewer than 8 columns is computed as dot products along
+// the rows of A instead (a matrix-vector product when it has one column).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qat/Codegen/CPU/Passes.h"
 
+#include "ImplicitGemm.h"
 #include "MatmulKernels.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -34,9 +38,12 @@ namespace {
 class MatmulBuilder {
 public:
   MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, Value cStart,
-                int64_t tileN, std::optional<Epilogue> epilogue)
+                int64_t tileN, std::optional<Epilogue> epilogue,
+                const std::optional<GatheredA> &gathered)
       : b(b), a(a), bMat(bMat), cStart(cStart), tileN(tileN),
         epilogue(epilogue), start(AccumulatorStart::find(cStart)) {
+    if (gathered)
+      this->gathered.emplace(b, *gathered, gathered->input);
     auto aType = cast<RankedTensorType>(a.getType());
     auto bType = cast<RankedTensorType>(bMat.getType());
     k = aType.getDimSize(1);
@@ -52,9 +59,11 @@ public:
   /// by panel of tile-n columns.
   Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
               int64_t rows) {
+    SmallVector<Value> rowBases =
+        gathered ? gathered->rowBases(sb, aRow0, rows) : SmallVector<Value>();
     return updateInLoop(sb, c, 0, n, tileN,
                         [&](ImplicitLocOpBuilder &jb, Value c, Value j0) {
-                          return block(jb, c, aRow0, cRow0, j0, rows);
+                          return block(jb, c, aRow0, cRow0, rowBases, j0, rows);
                         });
   }
 
@@ -65,7 +74,7 @@ private:
 
   /// One block: accumulators read from C, the reduction, written back.
   Value block(ImplicitLocOpBuilder &jb, Value c, Value aRow0, Value cRow0,
-              Value j0, int64_t rows) {
+              ArrayRef<Value> rowBases, Value j0, int64_t rows) {
     // Column blocks past the end of a row are masked (out-of-bounds lanes are
     // read as 0 and not written).
     SmallVector<bool> inBounds = {fullColumns};
@@ -94,10 +103,15 @@ private:
           ImplicitLocOpBuilder kb(loc, nested);
           Value bRow = vector::TransferReadOp::create(
               kb, vectorType, bMat, ValueRange{kk, j0}, padding, inBounds);
+          Value columnOffset =
+              gathered ? gathered->columnOffset(kb, kk) : Value();
           SmallVector<Value> next;
           for (int64_t r = 0; r < rows; ++r) {
             Value aElement =
-                tensor::ExtractOp::create(kb, a, ValueRange{rowIndices[r], kk});
+                gathered ? gathered->readElement(kb, rowBases[r], columnOffset)
+                         : tensor::ExtractOp::create(
+                               kb, a, ValueRange{rowIndices[r], kk})
+                               .getResult();
             Value aSplat =
                 vector::BroadcastOp::create(kb, vectorType, aElement);
             next.push_back(vector::FMAOp::create(kb, aSplat, bRow, acc[r]));
@@ -121,12 +135,188 @@ private:
 
   ImplicitLocOpBuilder &b;
   Value a, bMat, cStart, padding;
+  /// Implicit GEMM: A read from the gather's input, one element at a time.
+  std::optional<GatheredReader> gathered;
   int64_t k = 0, n = 0, tileN;
   VectorType vectorType;
   bool fullColumns = true;
   std::optional<Epilogue> epilogue;
   std::optional<AccumulatorStart> start;
 };
+
+/// A matmul whose C has fewer columns than the narrowest panel: each element
+/// of C is a dot product of a row of A and a column of B, computed over
+/// `kDotLanes`-wide segments of the reduction (B transposed once, so both
+/// are contiguous), a group of rows at a time so that each segment of a
+/// column of B serves several rows.
+class DotBuilder {
+public:
+  static constexpr int64_t kLanes = 16;
+  /// Accumulator vectors a group of rows keeps in registers.
+  static constexpr int64_t kAccumulators = 16;
+  /// The shortest reduction worth it: each dot product ends in a reduction
+  /// across lanes (about as costly as 4 segments), and a shorter one runs
+  /// faster, in order, on a narrow panel.
+  static constexpr int64_t kMinReduction = 64;
+
+  DotBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, Value cStart,
+             std::optional<Epilogue> epilogue,
+             const std::optional<GatheredA> &gathered)
+      : b(b), a(a), cStart(cStart), epilogue(epilogue),
+        start(AccumulatorStart::find(cStart)) {
+    if (gathered)
+      this->gathered.emplace(b, *gathered, gathered->input);
+    auto bType = cast<RankedTensorType>(bMat.getType());
+    k = bType.getDimSize(0);
+    n = bType.getDimSize(1);
+    vectorType = VectorType::get({kLanes}, b.getF32Type());
+    rowType = VectorType::get({n}, b.getF32Type());
+    zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+    // B's columns as rows: a view when B has one column, else a copy (n * k
+    // elements, small next to the m * n * k of the product).
+    auto bTType = RankedTensorType::get({n, k}, b.getF32Type());
+    if (n == 1) {
+      Value column = tensor::CollapseShapeOp::create(
+          b, bMat, ArrayRef<ReassociationIndices>{{0, 1}});
+      bT = tensor::ExpandShapeOp::create(
+          b, bTType, column, ArrayRef<ReassociationIndices>{{0, 1}});
+    } else {
+      Value empty = tensor::EmptyOp::create(b, bTType.getShape(),
+                                            bTType.getElementType());
+      bT = linalg::TransposeOp::create(b, bMat, empty, ArrayRef<int64_t>{1, 0})
+               ->getResult(0);
+    }
+  }
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+
+  Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+              int64_t rows) {
+    int64_t groupRows = std::max<int64_t>(1, kAccumulators / n);
+    for (int64_t r0 = 0; r0 < rows; r0 += groupRows)
+      c = group(sb, c, aRow0, cRow0, r0, std::min(groupRows, rows - r0));
+    return c;
+  }
+
+private:
+  Value row(ImplicitLocOpBuilder &ib, Value i0, int64_t r) {
+    return r == 0 ? i0 : arith::AddIOp::create(ib, i0, index(r)).getResult();
+  }
+
+  /// accumulators[r * n + j] += A[row r][k0 : k0 + kLanes] *
+  /// B^T[j][k0 : k0 + kLanes], masked past the end of the reduction, for
+  /// k0 = segment * kLanes. `rowIndices` are A's rows, or with an implicit
+  /// GEMM their bases in the gather's input.
+  SmallVector<Value> segment(ImplicitLocOpBuilder &kb, ValueRange acc,
+                             ArrayRef<Value> rowIndices, Value segment,
+                             bool inBounds) {
+    Value k0 = arith::MulIOp::create(kb, segment, index(kLanes));
+    Value columnOffset =
+        gathered ? gathered->columnOffset(kb, segment) : Value();
+    SmallVector<Value> columns, next;
+    for (int64_t j = 0; j < n; ++j)
+      columns.push_back(vector::TransferReadOp::create(
+          kb, vectorType, bT, ValueRange{index(j), k0}, zero,
+          ArrayRef<bool>{inBounds}));
+    for (auto [r, rowIndex] : llvm::enumerate(rowIndices)) {
+      Value aSegment =
+          gathered
+              ? gathered->read(kb, vectorType, rowIndex, columnOffset)
+              : vector::TransferReadOp::create(kb, vectorType, a,
+                                               ValueRange{rowIndex, k0}, zero,
+                                               ArrayRef<bool>{inBounds})
+                    .getResult();
+      for (int64_t j = 0; j < n; ++j)
+        next.push_back(
+            vector::FMAOp::create(kb, aSegment, columns[j], acc[r * n + j]));
+    }
+    return next;
+  }
+
+  /// Rows r0 .. r0 + rows of the strip.
+  Value group(ImplicitLocOpBuilder &gb, Value c, Value aRow0, Value cRow0,
+              int64_t r0, int64_t rows) {
+    SmallVector<Value> rowIndices, cRows;
+    for (int64_t r = r0; r < r0 + rows; ++r) {
+      rowIndices.push_back(row(gb, aRow0, r));
+      cRows.push_back(row(gb, cRow0, r));
+    }
+    SmallVector<Value> aRows =
+        gathered ? gathered->rowBases(gb, rowIndices.front(), rows)
+                 : rowIndices;
+    Value zeros = arith::ConstantOp::create(gb, gb.getZeroAttr(vectorType));
+    SmallVector<Value> acc(rows * n, zeros);
+    // Whole segments, then a masked one (an implicit GEMM has none: its k
+    // is a multiple of the segment).
+    int64_t segments = k / kLanes;
+    if (segments > 0) {
+      auto loop = scf::ForOp::create(
+          gb, index(0), index(segments), index(1), acc,
+          [&](OpBuilder &nested, Location loc, Value s, ValueRange iter) {
+            ImplicitLocOpBuilder kb(loc, nested);
+            scf::YieldOp::create(
+                kb, segment(kb, iter, aRows, s, /*inBounds=*/true));
+          });
+      acc.assign(loop.getResults().begin(), loop.getResults().end());
+    }
+    if (k % kLanes != 0)
+      acc = segment(gb, acc, aRows, index(segments), /*inBounds=*/false);
+
+    Value column0 = index(0);
+    SmallVector<bool> inBounds = {true};
+    Value startVector =
+        start ? start->load(gb, rowType, column0, inBounds) : Value();
+    IRMapping columnInputs;
+    if (epilogue)
+      columnInputs = epilogue->loadColumnInputs(gb, column0, rowType, inBounds);
+    for (int64_t r = 0; r < rows; ++r) {
+      SmallVector<Value> dots;
+      for (int64_t j = 0; j < n; ++j)
+        dots.push_back(vector::ReductionOp::create(
+            gb, vector::CombiningKind::ADD, acc[r * n + j]));
+      Value result = vector::FromElementsOp::create(gb, rowType, dots);
+      // With an epilogue, `c` is the epilogue's output and C's start is
+      // read from the matmul's own (never written) output.
+      Value initial =
+          startVector
+              ? startVector
+              : vector::TransferReadOp::create(
+                    gb, rowType, epilogue ? cStart : c,
+                    ValueRange{epilogue ? rowIndices[r] : cRows[r], column0},
+                    zero, inBounds)
+                    .getResult();
+      result = arith::AddFOp::create(gb, initial, result);
+      if (epilogue)
+        result = epilogue->apply(gb, result, rowIndices[r], column0, rowType,
+                                 inBounds, columnInputs);
+      c = vector::TransferWriteOp::create(
+              gb, result, c, ValueRange{cRows[r], column0}, inBounds)
+              .getResult();
+    }
+    return c;
+  }
+
+  ImplicitLocOpBuilder &b;
+  Value a, bT, cStart, zero;
+  /// Implicit GEMM: A read from the gather's input, kLanes at a time.
+  std::optional<GatheredReader> gathered;
+  int64_t k = 0, n = 0;
+  VectorType vectorType, rowType;
+  std::optional<Epilogue> epilogue;
+  std::optional<AccumulatorStart> start;
+};
+
+/// The narrowest panel: C's of fewer columns take the dot-product kernel.
+constexpr int64_t kMinPanel = 8;
+
+/// The panel width for C's `n` columns: `tileN`, halved while half still
+/// covers them (down to kMinPanel), so that narrow C's waste no lanes.
+int64_t panelWidth(int64_t n, int64_t tileN) {
+  int64_t lanes = tileN;
+  while (lanes % 2 == 0 && lanes / 2 >= n && lanes / 2 >= kMinPanel)
+    lanes /= 2;
+  return lanes;
+}
 
 struct VectorizeMatmulPass
     : mlir::qat::impl::VectorizeMatmulBase<VectorizeMatmulPass> {
@@ -144,13 +334,42 @@ struct VectorizeMatmulPass
          collectMatmuls(getOperation(), [&](linalg::MatmulOp op) {
            return isStaticMatmul(op, f32, f32);
          })) {
+      auto type = cast<RankedTensorType>(op.getOutputs()[0].getType());
+      int64_t n = type.getDimSize(1);
+      Value a = op.getInputs()[0], b = op.getInputs()[1],
+            c = op.getOutputs()[0];
+      int64_t k = cast<RankedTensorType>(a.getType()).getDimSize(1);
+      // Where a gather computes A, the kernels read its input in place.
+      if (n < kMinPanel && k >= DotBuilder::kMinReduction) {
+        std::optional<GatheredA> gathered =
+            implicitGemm ? matchGatheredA(a, DotBuilder::kLanes, tileM)
+                         : std::nullopt;
+        replaceWithKernel(rewriter, op, tileM, parallel, parallelMinMacs,
+                          /*startsFromInit=*/true,
+                          [&](ImplicitLocOpBuilder &builder,
+                              std::optional<Epilogue> epilogue) {
+                            return DotBuilder(builder, a, b, c, epilogue,
+                                              gathered);
+                          });
+        continue;
+      }
+      std::optional<GatheredA> gathered =
+          implicitGemm ? matchGatheredA(a, 1, tileM) : std::nullopt;
       replaceWithKernel(
           rewriter, op, tileM, parallel, parallelMinMacs,
-          /*startsFromInit=*/true, [&](ImplicitLocOpBuilder &b, std::optional<Epilogue> epilogue) {
-            return MatmulBuilder(b, op.getInputs()[0], op.getInputs()[1],
-                                 op.getOutputs()[0], tileN, epilogue);
+          /*startsFromInit=*/true,
+          [&](ImplicitLocOpBuilder &builder, std::optional<Epilogue> epilogue) {
+            return MatmulBuilder(builder, a, b, c, panelWidth(n, tileN),
+                                 epilogue, gathered);
           });
     }
+    // The gathers that implicit GEMMs replaced are dead now (they would
+    // still write their patch matrices after bufferization). Only the
+    // function's own block: erasing an op erases its regions.
+    for (Block &block : getOperation().getBody())
+      for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+        if (isOpTriviallyDead(&op))
+          rewriter.eraseOp(&op);
   }
 };
 

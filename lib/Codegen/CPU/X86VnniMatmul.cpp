@@ -22,6 +22,7 @@
 #include "qat/Support/SparseStorage.h"
 #include "qat/Utils/PackedCodes.h"
 
+#include "ImplicitGemm.h"
 #include "MatmulKernels.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -115,17 +116,17 @@ Value buildExpandNM(ImplicitLocOpBuilder &b,
   int64_t valuesPerTile = sparsestorage::kGroupsPerTile * n;
   int64_t positionBytesPerTile = valuesPerTile * 2 / 8;
   Type i8 = b.getI8Type();
-  Value values = constantVector<int8_t>(b, groups.values,
-                                        {tiles * valuesPerTile}, i8);
+  Value values =
+      constantVector<int8_t>(b, groups.values, {tiles * valuesPerTile}, i8);
   SmallVector<int8_t> positionBytes(groups.positions.begin(),
                                     groups.positions.end());
-  Value positions = constantVector<int8_t>(
-      b, positionBytes, {tiles * positionBytesPerTile}, i8);
+  Value positions = constantVector<int8_t>(b, positionBytes,
+                                           {tiles * positionBytesPerTile}, i8);
 
   auto tileType = VectorType::get({tileBytes}, i8);
   auto splat = [&](ArrayRef<int8_t> bytes) -> Value {
-    return arith::ConstantOp::create(
-        b, DenseElementsAttr::get(tileType, bytes));
+    return arith::ConstantOp::create(b,
+                                     DenseElementsAttr::get(tileType, bytes));
   };
   // Per byte i of a tile (lane i / 4, position i % 4) and slot s: the
   // slot's value index, the byte holding its position and that byte's shift.
@@ -185,11 +186,12 @@ Value buildExpandNM(ImplicitLocOpBuilder &b,
                                              position, own);
           result = arith::SelectOp::create(lb, mine, candidate, result);
         }
-        Value written = vector::TransferWriteOp::create(
-                            lb, result, iter[0],
-                            ValueRange{t, arith::ConstantIndexOp::create(lb, 0)},
-                            ArrayRef<bool>{true})
-                            .getResult();
+        Value written =
+            vector::TransferWriteOp::create(
+                lb, result, iter[0],
+                ValueRange{t, arith::ConstantIndexOp::create(lb, 0)},
+                ArrayRef<bool>{true})
+                .getResult();
         scf::YieldOp::create(lb, written);
       });
   return tensor::ExpandShapeOp::create(
@@ -244,8 +246,7 @@ PackedB packConstant(ImplicitLocOpBuilder &b, ArrayRef<int8_t> source,
     return {tiles, correctionB(), {}, {}};
   }
   case WeightFormat::NM: {
-    int most = sparsestorage::maxNonzerosPerGroup(packed.data(),
-                                                  packed.size());
+    int most = sparsestorage::maxNonzerosPerGroup(packed.data(), packed.size());
     std::optional<sparsestorage::NMGroups> groups = sparsestorage::compressNM(
         packed.data(), packed.size(), std::max(most, 1));
     assert(groups && "chooseFormat checked the groups");
@@ -357,166 +358,22 @@ Value mlir::qat::buildDotProduct(ImplicitLocOpBuilder &b, Value acc,
 
 namespace {
 
-/// A that a gather computes (im2col, through a collapse_shape into rows and
-/// columns) read straight from the gather's input: element (i, k) of A sits
-/// at rowOffset(i) + columnOffset(k) of the input flattened, both linear in
-/// the gather's indices. Each group of 4 consecutive k is contiguous there
-/// (the innermost column index runs over the input's innermost dimension, a
-/// multiple of 4 long), so the kernel reads the group at
-/// rowOffset(i) + groupOffsets[k / 4]: an implicit GEMM, with no patch
-/// matrix written or read.
-struct GatheredA {
-  Value input;                  // the gather's input (any rank, static)
-  AffineMap rowOffset;          // (i) -> offset of row i's first element
-  SmallVector<int32_t> groupOffsets; // column offset of each group of 4
-  /// rowOffset without its divisions, when the rows delinearize to more
-  /// than one dimension: rowOffset(i) = (i / imageRows) * imageStride +
-  /// rowTable[i % imageRows], and rowTable runs on past imageRows (it is
-  /// rowOffset itself), so that the rows r of a strip from i0 read
-  /// rowTable[i0 % imageRows + r]. imageRows is 0 without a table.
-  int64_t imageRows = 0, imageStride = 0;
-  SmallVector<int32_t> rowTable;
-};
-
-/// The largest rowTable built: 64 KiB, a 128x128 output image.
-constexpr int64_t kMaxRowTable = 16384;
-
-/// Whether `expr` is a sum of dimensions times constants (no division,
-/// modulo or symbol).
-bool isLinear(AffineExpr expr) {
-  bool linear = true;
-  expr.walk([&](AffineExpr e) {
-    if (auto binary = dyn_cast<AffineBinaryOpExpr>(e)) {
-      if (e.getKind() == AffineExprKind::Mul)
-        linear &= isa<AffineConstantExpr>(binary.getLHS()) ||
-                  isa<AffineConstantExpr>(binary.getRHS());
-      else if (e.getKind() != AffineExprKind::Add)
-        linear = false;
-    } else if (isa<AffineSymbolExpr>(e)) {
-      linear = false;
-    }
-  });
-  return linear;
-}
-
-/// The offset in `type` (row-major) of the element the indexing map `map`
-/// gives, as one affine expression of the map's dimensions.
-AffineExpr linearOffset(AffineMap map, RankedTensorType type) {
-  AffineExpr offset = getAffineConstantExpr(0, map.getContext());
-  for (auto [result, size] : llvm::zip(map.getResults(), type.getShape()))
-    offset = offset * size + result;
-  return offset;
-}
-
-/// `offset` (linear in dims [first, first + sizes.size())) at the index
-/// that delinearizes to those dims, as a map of that one index.
-AffineMap delinearized(AffineExpr offset, unsigned numDims, unsigned first,
-                       ArrayRef<int64_t> sizes) {
-  MLIRContext *ctx = offset.getContext();
-  AffineExpr index = getAffineDimExpr(0, ctx);
-  SmallVector<AffineExpr> replacements(numDims,
-                                       getAffineConstantExpr(0, ctx));
-  int64_t stride = 1;
-  for (int64_t d = sizes.size() - 1; d >= 0; --d) {
-    replacements[first + d] = index.floorDiv(stride) % sizes[d];
-    stride *= sizes[d];
-  }
-  return AffineMap::get(1, 0, offset.replaceDims(replacements));
-}
-
-/// `a` as a GatheredA when a copying gather computes it (see GatheredA).
-std::optional<GatheredA> matchGatheredA(Value a) {
-  auto collapse = a.getDefiningOp<tensor::CollapseShapeOp>();
-  if (!collapse || !a.hasOneUse())
-    return std::nullopt;
-  auto gather = collapse.getSrc().getDefiningOp<linalg::GenericOp>();
-  SmallVector<ReassociationIndices> groups =
-      collapse.getReassociationIndices();
-  if (!gather || !collapse.getSrc().hasOneUse() || groups.size() != 2 ||
-      gather.getNumDpsInputs() != 1 || gather->getNumResults() != 1 ||
-      gather.getNumParallelLoops() != gather.getNumLoops() ||
-      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0))
-           .isIdentity())
-    return std::nullopt;
-  Block &body = gather.getRegion().front();
-  if (!body.without_terminator().empty() ||
-      body.getTerminator()->getOperand(0) != body.getArgument(0))
-    return std::nullopt;
-  Value input = gather.getDpsInputs()[0];
-  auto inputType = dyn_cast<RankedTensorType>(input.getType());
-  AffineMap map = gather.getMatchingIndexingMap(gather.getDpsInputOperand(0));
-  if (!inputType || !inputType.hasStaticShape() ||
-      !llvm::all_of(map.getResults(), isLinear))
-    return std::nullopt;
-  SmallVector<int64_t> sizes = gather.getStaticLoopRanges();
-  unsigned numDims = sizes.size(), firstColumn = groups[1].front();
-  AffineExpr offset = linearOffset(map, inputType);
-  // The innermost index moves through memory one element at a time, over
-  // a multiple of 4: groups of 4 columns are contiguous.
-  AffineMap offsetMap = AffineMap::get(numDims, 0, offset);
-  SmallVector<int64_t> origin(numDims, 0), next(numDims, 0);
-  next.back() = 1;
-  if (sizes.back() % kGroup != 0 ||
-      offsetMap.compose(next).front() - offsetMap.compose(origin).front() != 1)
-    return std::nullopt;
-  ArrayRef<int64_t> rowSizes = ArrayRef<int64_t>(sizes).take_front(firstColumn);
-  ArrayRef<int64_t> columnSizes =
-      ArrayRef<int64_t>(sizes).drop_front(firstColumn);
-  GatheredA gathered;
-  gathered.input = input;
-  gathered.rowOffset = delinearized(offset, numDims, 0, rowSizes);
-  int64_t imageRows = 1;
-  for (int64_t size : rowSizes.drop_front())
-    imageRows *= size;
-  if (rowSizes.size() > 1 && imageRows + kRows - 1 <= kMaxRowTable) {
-    SmallVector<int64_t> nextImage(numDims, 0);
-    nextImage.front() = 1;
-    int64_t stride = offsetMap.compose(nextImage).front() -
-                     offsetMap.compose(origin).front();
-    SmallVector<int32_t> table;
-    for (int64_t q = 0; q < imageRows + kRows - 1; ++q) {
-      int64_t value =
-          q / imageRows * stride +
-          gathered.rowOffset.compose(ArrayRef<int64_t>{q % imageRows}).front();
-      if (value > std::numeric_limits<int32_t>::max())
-        break;
-      table.push_back(static_cast<int32_t>(value));
-    }
-    if (static_cast<int64_t>(table.size()) == imageRows + kRows - 1) {
-      gathered.imageRows = imageRows;
-      gathered.imageStride = stride;
-      gathered.rowTable = std::move(table);
-    }
-  }
-  // Column offsets without the rows' part (the row dims at 0).
-  AffineMap columns = delinearized(offset, numDims, firstColumn, columnSizes);
-  int64_t k = 1;
-  for (int64_t size : columnSizes)
-    k *= size;
-  for (int64_t c = 0; c < k; c += kGroup) {
-    SmallVector<int64_t> value = columns.compose(ArrayRef<int64_t>{c});
-    if (value.front() > std::numeric_limits<int32_t>::max())
-      return std::nullopt;
-    gathered.groupOffsets.push_back(static_cast<int32_t>(value.front()));
-  }
-  return gathered;
-}
-
 class VnniBuilder {
 public:
   VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, Value cStart,
               int64_t k, int64_t n, std::optional<Epilogue> epilogue,
-              std::optional<GatheredA> gathered)
+              const std::optional<GatheredA> &gathered)
       : b(b), a(a), cStart(cStart), packedB(packedB), k(k), n(n),
-        gathered(std::move(gathered)),
         epilogue(epilogue), accType(VectorType::get({kLanes}, b.getI32Type())),
         bytesType(VectorType::get({kLanes * kGroup}, b.getI8Type())),
         groupType(VectorType::get({kGroup}, b.getI8Type())) {
     zero8 = arith::ConstantIntOp::create(b, 0, 8);
     zero32 = arith::ConstantIntOp::create(b, 0, 32);
     start = AccumulatorStart::find(cStart);
-    if (this->gathered)
-      biasGatherInput();
+    // Implicit GEMM: the gather's input made unsigned (once, up front: far
+    // smaller than the patches).
+    if (gathered)
+      this->gathered.emplace(b, *gathered, biased(gathered->input));
     else
       biasA();
   }
@@ -529,10 +386,9 @@ public:
               int64_t rows) {
     int64_t nb = ceilDiv(n, kLanes);
     // Block-sparse panels are one vector wide: each has its own tiles.
-    int64_t fullPanels =
-        packedB.isBlockSparse() ? 0 : nb - nb % kVectors;
-    SmallVector<Value> rowBases = gathered ? gatheredRowBases(sb, aRow0, rows)
-                                           : SmallVector<Value>();
+    int64_t fullPanels = packedB.isBlockSparse() ? 0 : nb - nb % kVectors;
+    SmallVector<Value> rowBases =
+        gathered ? gathered->rowBases(sb, aRow0, rows) : SmallVector<Value>();
     auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {
       return updateInLoop(sb, c, first, last, vectors,
                           [&](ImplicitLocOpBuilder &jb, Value c, Value jv) {
@@ -571,28 +427,6 @@ private:
         .getResult(0);
   }
 
-  /// Implicit GEMM: the gather's input made unsigned (once, up front: far
-  /// smaller than the patches) and flattened, and the column offsets of the
-  /// groups of 4 as a constant.
-  void biasGatherInput() {
-    auto type = cast<RankedTensorType>(gathered->input.getType());
-    unsigned rank = type.getRank();
-    ReassociationIndices all;
-    for (unsigned d = 0; d < rank; ++d)
-      all.push_back(d);
-    flatInput = tensor::CollapseShapeOp::create(
-        b, RankedTensorType::get({type.getNumElements()}, b.getI8Type()),
-        biased(gathered->input), ArrayRef<ReassociationIndices>{all});
-    groupOffsets = constantVector<int32_t>(
-        b, gathered->groupOffsets,
-        {static_cast<int64_t>(gathered->groupOffsets.size())},
-        b.getI32Type());
-    if (!gathered->rowTable.empty())
-      rowTable = constantVector<int32_t>(
-          b, gathered->rowTable,
-          {static_cast<int64_t>(gathered->rowTable.size())}, b.getI32Type());
-  }
-
   /// When A is computed by an all-parallel generic that nothing else reads
   /// (im2col, through collapse_shapes), the bias goes into that generic's
   /// body: A is then written once, already biased. Null otherwise.
@@ -618,9 +452,9 @@ private:
         0, flipSignBit(inside, yield->getLoc(), yield->getOperand(0)));
     Value result = biased.getResult(0);
     for (tensor::CollapseShapeOp collapse : llvm::reverse(collapses))
-      result = tensor::CollapseShapeOp::create(
-          b, collapse.getResultType(), result,
-          collapse.getReassociationIndices());
+      result =
+          tensor::CollapseShapeOp::create(b, collapse.getResultType(), result,
+                                          collapse.getReassociationIndices());
     return result;
   }
 
@@ -633,29 +467,6 @@ private:
 
   Value add(ImplicitLocOpBuilder &ib, Value x, int64_t v) {
     return v == 0 ? x : arith::AddIOp::create(ib, x, index(v)).getResult();
-  }
-
-  /// Implicit GEMM: where each of the `rows` rows from aRow0 starts in the
-  /// flattened input, once per strip: from the row table when there is one
-  /// (no division but aRow0's by the image's rows), else from rowOffset.
-  SmallVector<Value> gatheredRowBases(ImplicitLocOpBuilder &ib, Value aRow0,
-                                      int64_t rows) {
-    SmallVector<Value> bases;
-    if (!rowTable) {
-      for (int64_t r = 0; r < rows; ++r)
-        bases.push_back(affine::AffineApplyOp::create(
-            ib, gathered->rowOffset, ValueRange{add(ib, aRow0, r)}));
-      return bases;
-    }
-    Value imageRows = index(gathered->imageRows);
-    Value image = arith::DivUIOp::create(ib, aRow0, imageRows);
-    Value first = arith::RemUIOp::create(ib, aRow0, imageRows);
-    Value imageBase =
-        arith::MulIOp::create(ib, image, index(gathered->imageStride));
-    for (int64_t r = 0; r < rows; ++r)
-      bases.push_back(arith::AddIOp::create(
-          ib, imageBase, loadIndex(ib, rowTable, add(ib, first, r))));
-    return bases;
   }
 
   Value block(ImplicitLocOpBuilder &ib, Value c, Value aRow0, Value cRow0,
@@ -716,8 +527,8 @@ private:
           if (packedB.isBlockSparse()) {
             kq = loadIndex(kbld, packedB.tileRows, t);
             bVectors.push_back(vector::TransferReadOp::create(
-                kbld, bytesType, packedB.packed, ValueRange{t, index(0)},
-                zero8, ArrayRef<bool>{true}));
+                kbld, bytesType, packedB.packed, ValueRange{t, index(0)}, zero8,
+                ArrayRef<bool>{true}));
           } else {
             for (int64_t v = 0; v < vectors; ++v)
               bVectors.push_back(vector::TransferReadOp::create(
@@ -727,18 +538,13 @@ private:
           }
           Value kStart = arith::MulIOp::create(kbld, kq, index(kGroup));
           Value columnOffset =
-              gathered ? loadIndex(kbld, groupOffsets, kq) : Value();
+              gathered ? gathered->columnOffset(kbld, kq) : Value();
           SmallVector<Value> next;
           for (int64_t r = 0; r < rows; ++r) {
             // Four bytes of the biased A as one int32 in every lane.
             Value group =
                 gathered
-                    ? vector::TransferReadOp::create(
-                          kbld, groupType, flatInput,
-                          ValueRange{arith::AddIOp::create(kbld, rowBases[r],
-                                                           columnOffset)},
-                          zero8, ArrayRef<bool>{true})
-                          .getResult()
+                    ? gathered->read(kbld, groupType, rowBases[r], columnOffset)
                     : vector::TransferReadOp::create(
                           kbld, groupType, a, ValueRange{rowIndex[r], kStart},
                           zero8, ArrayRef<bool>{k % kGroup == 0})
@@ -782,10 +588,8 @@ private:
   std::optional<AccumulatorStart> start;
   PackedB packedB;
   int64_t k, n;
-  /// Implicit GEMM (matchGatheredA): the biased input flattened, and the
-  /// groups' column offsets.
-  std::optional<GatheredA> gathered;
-  Value flatInput, groupOffsets, rowTable;
+  /// Implicit GEMM (matchGatheredA): the biased input, read in place.
+  std::optional<GatheredReader> gathered;
   std::optional<Epilogue> epilogue;
   VectorType accType, bytesType, groupType;
   Value zero8, zero32;
@@ -826,9 +630,9 @@ struct X86VnniMatmulPass
                     : packAtRunTime(b, bMat, k, n);
             // Read A from the gather's input where a gather computes it.
             std::optional<GatheredA> gathered =
-                implicitGemm ? matchGatheredA(a) : std::nullopt;
-            return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n,
-                               epilogue, std::move(gathered));
+                implicitGemm ? matchGatheredA(a, kGroup, kRows) : std::nullopt;
+            return VnniBuilder(b, a, packed, op.getOutputs()[0], k, n, epilogue,
+                               gathered);
           });
     }
     // Weights that were unpacked for a replaced matmul are dead now; a

@@ -53,3 +53,42 @@ func.func @int4_weights(%x: tensor<1x4xi8>, %c: tensor<1x2xi32>) -> tensor<1x2xi
   %0 = linalg.matmul ins(%x, %b : tensor<1x4xi8>, tensor<4x2xi8>) outs(%c : tensor<1x2xi32>) -> tensor<1x2xi32>
   return %0 : tensor<1x2xi32>
 }
+
+// -----
+
+// A patch matrix's gather goes into the kernel with its matmul: the kernel
+// takes the gather's input (2x3x16), not the patches (4x32). The same
+// gather and shapes share the kernel.
+// CHECK-LABEL: func.func @gathered
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x16xf32>, %[[B:.*]]: tensor<32x16xf32>, %[[C:.*]]: tensor<4x16xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: %[[R:.*]] = call @qat_matmul_4x32x16_f32_f32_f32_gathered(%[[X]], %[[B]], %[[C]])
+// CHECK: call @qat_matmul_4x32x16_f32_f32_f32_gathered(%[[X]], %[[B]], %[[R]])
+// CHECK: func.func private @qat_matmul_4x32x16_f32_f32_f32_gathered(%{{.*}}: tensor<2x3x16xf32>, %{{.*}}: tensor<32x16xf32>, %{{.*}}: tensor<4x16xf32>) -> tensor<4x16xf32> attributes {no_inline}
+// CHECK-NEXT: tensor.empty() : tensor<2x2x2x16xf32>
+// CHECK-NEXT: linalg.generic
+// CHECK: tensor.collapse_shape
+// CHECK-NEXT: linalg.matmul
+// CHECK-NEXT: return
+// CHECK-NOT: func.func private
+#gather = affine_map<(i, j, k, c) -> (i, j + k, c)>
+#id = affine_map<(i, j, k, c) -> (i, j, k, c)>
+func.func @gathered(%x: tensor<2x3x16xf32>, %b: tensor<32x16xf32>, %c: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %e = tensor.empty() : tensor<2x2x2x16xf32>
+  %p = linalg.generic {indexing_maps = [#gather, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x3x16xf32>) outs(%e : tensor<2x2x2x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<2x2x2x16xf32>
+  %a = tensor.collapse_shape %p [[0, 1], [2, 3]] : tensor<2x2x2x16xf32> into tensor<4x32xf32>
+  %0 = linalg.matmul ins(%a, %b : tensor<4x32xf32>, tensor<32x16xf32>) outs(%c : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %e2 = tensor.empty() : tensor<2x2x2x16xf32>
+  %p2 = linalg.generic {indexing_maps = [#gather, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x3x16xf32>) outs(%e2 : tensor<2x2x2x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<2x2x2x16xf32>
+  %a2 = tensor.collapse_shape %p2 [[0, 1], [2, 3]] : tensor<2x2x2x16xf32> into tensor<4x32xf32>
+  %1 = linalg.matmul ins(%a2, %b : tensor<4x32xf32>, tensor<32x16xf32>) outs(%0 : tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %1 : tensor<4x16xf32>
+}

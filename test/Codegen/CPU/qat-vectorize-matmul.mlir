@@ -1,6 +1,7 @@
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16" | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16 parallel=true parallel-min-macs=0" | FileCheck %s --check-prefix=PAR
 // RUN: not qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=0" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="implicit-gemm=false" | FileCheck %s --check-prefix=NOGEMM
 // BADTILE: error: qat-vectorize-matmul: tile-m and tile-n must be positive
 
 // CHECK-LABEL: func @matmul
@@ -130,4 +131,122 @@ func.func @bias_broadcast_start(%x: tensor<8x16xf32>, %w: tensor<16x32xf32>, %bi
   %c = linalg.broadcast ins(%bias : tensor<32xf32>) outs(%e : tensor<8x32xf32>) dimensions = [0]
   %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x32xf32>) outs(%c : tensor<8x32xf32>) -> tensor<8x32xf32>
   return %m : tensor<8x32xf32>
+}
+
+// -----
+
+// A C narrower than tile-n (16) gets the narrowest panel that covers it:
+// 8 lanes for 6 columns (fewer than 8, but only 4 reduction steps: too few
+// for dot products).
+// CHECK-LABEL: func @narrow_panel
+func.func @narrow_panel(%a: tensor<8x4xf32>, %b: tensor<4x6xf32>, %c: tensor<8x6xf32>) -> tensor<8x6xf32> {
+  // CHECK: vector.transfer_read %{{.*}} : tensor<4x6xf32>, vector<8xf32>
+  // CHECK: vector.fma {{.*}} : vector<8xf32>
+  // CHECK-NOT: vector<16xf32>
+  %0 = linalg.matmul ins(%a, %b : tensor<8x4xf32>, tensor<4x6xf32>) outs(%c : tensor<8x6xf32>) -> tensor<8x6xf32>
+  return %0 : tensor<8x6xf32>
+}
+
+// -----
+
+// Fewer than 8 columns and at least 64 reduction steps: dot products. B's
+// one column is viewed as a row (no copy); each step multiplies 16
+// elements of a row of A by 16 of B; k = 72 is 4 whole steps and a masked
+// one (elements past 72 read as 0); the 4 rows of a strip share B's
+// segment; each sum is reduced across lanes and added to C.
+// CHECK-LABEL: func @matrix_vector
+// CHECK-SAME: (%[[A:.*]]: tensor<4x72xf32>, %[[B:.*]]: tensor<72x1xf32>, %[[C:.*]]: tensor<4x1xf32>)
+func.func @matrix_vector(%a: tensor<4x72xf32>, %b: tensor<72x1xf32>, %c: tensor<4x1xf32>) -> tensor<4x1xf32> {
+  // CHECK: %[[COL:.*]] = tensor.collapse_shape %[[B]] {{\[\[}}0, 1]] : tensor<72x1xf32> into tensor<72xf32>
+  // CHECK: %[[BT:.*]] = tensor.expand_shape %[[COL]] {{\[\[}}0, 1]] output_shape [1, 72] : tensor<72xf32> into tensor<1x72xf32>
+  // CHECK: %[[ACC:.*]]:4 = scf.for %[[S:[a-z0-9]+]] = %{{.*}} to %[[FOUR:.*]] step
+  // CHECK: %[[K0:.*]] = arith.muli %[[S]], %{{.*}} : index
+  // CHECK: %[[BSEG:.*]] = vector.transfer_read %[[BT]][%{{.*}}, %[[K0]]], %{{.*}} {in_bounds = [true]} : tensor<1x72xf32>, vector<16xf32>
+  // CHECK: %[[ASEG:.*]] = vector.transfer_read %[[A]][%{{.*}}, %[[K0]]], %{{.*}} {in_bounds = [true]} : tensor<4x72xf32>, vector<16xf32>
+  // CHECK: vector.fma %[[ASEG]], %[[BSEG]], %{{.*}} : vector<16xf32>
+  // CHECK: scf.yield
+  // CHECK: vector.transfer_read %[[BT]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<1x72xf32>, vector<16xf32>
+  // CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} : vector<16xf32> into f32
+  // CHECK: %[[ROW:.*]] = vector.from_elements %[[SUM]] : vector<1xf32>
+  // CHECK: %[[OLD:.*]] = vector.transfer_read %{{.*}} : tensor<4x1xf32>, vector<1xf32>
+  // CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[ROW]] : vector<1xf32>
+  // CHECK: vector.transfer_write %[[NEW]]
+  // CHECK-NOT: linalg.matmul
+  %0 = linalg.matmul ins(%a, %b : tensor<4x72xf32>, tensor<72x1xf32>) outs(%c : tensor<4x1xf32>) -> tensor<4x1xf32>
+  return %0 : tensor<4x1xf32>
+}
+
+// -----
+
+// With 5 columns, B is transposed once; 5 columns x 3 rows are 15
+// accumulators (at most 16 in registers), so a strip of 4 rows is a group
+// of 3 and a group of 1.
+// CHECK-LABEL: func @five_columns
+func.func @five_columns(%a: tensor<8x64xf32>, %b: tensor<64x5xf32>, %c: tensor<8x5xf32>) -> tensor<8x5xf32> {
+  // CHECK: linalg.transpose ins(%{{.*}} : tensor<64x5xf32>) outs(%{{.*}} : tensor<5x64xf32>) permutation = [1, 0]
+  // CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+  // CHECK: vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<5xf32>
+  // CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+  %0 = linalg.matmul ins(%a, %b : tensor<8x64xf32>, tensor<64x5xf32>) outs(%c : tensor<8x5xf32>) -> tensor<8x5xf32>
+  return %0 : tensor<8x5xf32>
+}
+
+// -----
+
+// An A that a gather copies (im2col of a 1-D convolution over 2 images of
+// 3 positions, window 2, 16 channels) is read from the gather's input:
+// row i starts at (3 * (i floordiv 2) + i mod 2) * 16 (a table of 2 + 3
+// entries: 2 rows per image, plus the 3 a strip of 4 runs past it), and
+// column k at offsets[k] = k (kernel position * 16 + channel). The patches
+// are never written: no gather is left.
+// CHECK-LABEL: func @implicit_gemm
+// NOGEMM-LABEL: func @implicit_gemm
+func.func @implicit_gemm(%x: tensor<2x3x16xf32>, %b: tensor<32x16xf32>, %c: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : tensor<2x3x16xf32> into tensor<96xf32>
+  // CHECK: %[[OFFSETS:.*]] = arith.constant dense<[0, 1, 2, {{.*}}, 30, 31]> : tensor<32xi32>
+  // CHECK: %[[TABLE:.*]] = arith.constant dense<[0, 16, 48, 64, 96]> : tensor<5xi32>
+  // CHECK: tensor.extract %[[TABLE]]
+  // CHECK: scf.for %[[K:[a-z0-9]+]] = {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+  // CHECK: tensor.extract %[[OFFSETS]][%[[K]]] : tensor<32xi32>
+  // CHECK: tensor.extract %[[FLAT]][%{{.*}}] : tensor<96xf32>
+  // CHECK-NOT: linalg.generic
+  // CHECK-NOT: tensor<2x2x2x16xf32>
+  // NOGEMM: linalg.generic
+  // NOGEMM: } -> tensor<2x2x2x16xf32>
+  // NOGEMM-NOT: tensor<96xf32>
+  %e = tensor.empty() : tensor<2x2x2x16xf32>
+  %p = linalg.generic {indexing_maps = [affine_map<(i, j, k, c) -> (i, j + k, c)>,
+                                        affine_map<(i, j, k, c) -> (i, j, k, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x3x16xf32>) outs(%e : tensor<2x2x2x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<2x2x2x16xf32>
+  %a = tensor.collapse_shape %p [[0, 1], [2, 3]] : tensor<2x2x2x16xf32> into tensor<4x32xf32>
+  %0 = linalg.matmul ins(%a, %b : tensor<4x32xf32>, tensor<32x16xf32>) outs(%c : tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %0 : tensor<4x16xf32>
+}
+
+// -----
+
+// The dot-product kernel reads 16 contiguous elements of the gather's
+// input per step: offsets per group of 16 columns (window of 4 positions
+// over 5: [0, 16, 32, 48]).
+// CHECK-LABEL: func @implicit_gemm_dot
+func.func @implicit_gemm_dot(%x: tensor<2x5x16xf32>, %b: tensor<64x1xf32>, %c: tensor<4x1xf32>) -> tensor<4x1xf32> {
+  // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} : tensor<2x5x16xf32> into tensor<160xf32>
+  // CHECK: arith.constant dense<[0, 16, 32, 48]> : tensor<4xi32>
+  // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<160xf32>, vector<16xf32>
+  // CHECK-NOT: linalg.generic
+  %e = tensor.empty() : tensor<2x2x4x16xf32>
+  %p = linalg.generic {indexing_maps = [affine_map<(i, j, k, c) -> (i, j + k, c)>,
+                                        affine_map<(i, j, k, c) -> (i, j, k, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x : tensor<2x5x16xf32>) outs(%e : tensor<2x2x4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<2x2x4x16xf32>
+  %a = tensor.collapse_shape %p [[0, 1], [2, 3]] : tensor<2x2x4x16xf32> into tensor<4x64xf32>
+  %0 = linalg.matmul ins(%a, %b : tensor<4x64xf32>, tensor<64x1xf32>) outs(%c : tensor<4x1xf32>) -> tensor<4x1xf32>
+  return %0 : tensor<4x1xf32>
 }

@@ -210,6 +210,12 @@ def OutlineKernels : Pass<"qat-outline-kernels", "ModuleOp"> {
     generate for a shape is then compiled once, not once per use. ResNet-18's
     training program has 3.6x fewer kernels to compile.
 
+    When A is a patch matrix that a copying gather computes into a
+    `tensor.empty` (im2col, through a collapse_shape), the gather goes into
+    the kernel with the matmul (`qat_matmul_<M>x<K>x<N>_..._gathered`, which
+    takes the gather's input instead of A), so that the kernel passes can
+    read that input in place (implicit GEMM) instead of writing the patches.
+
     Example:
 
     ```mlir
@@ -425,7 +431,21 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     each reduction step loads one `tile-n` segment of a row of B, broadcasts
     one element of A per row and updates the accumulators with `vector.fma`.
     Rows that do not fill a block are done one at a time; columns past the
-    end of a row are masked. A single elementwise consumer of the matmul
+    end of a row are masked. A C narrower than `tile-n` gets the narrowest
+    panel that covers it (`tile-n` halved, down to 8 lanes), so no lanes are
+    wasted on it; a C of fewer than 8 columns (a matrix-vector product when
+    it has one), with at least 64 reduction steps, is computed as dot
+    products instead: 16 elements of a row of A times 16 of a column of B
+    (B transposed once) per step, a group of rows at a time, each sum
+    reduced across lanes at the end.
+
+    With `implicit-gemm`, an A that a copying gather computes (im2col,
+    through a collapse_shape into rows and columns) is read from the
+    gather's input and the patch matrix is never written: element (i, k)
+    is at rowOffset(i) + columnOffset(k), both linear in the gather's
+    indices, the column offsets a constant table (for the dot products,
+    one per 16 contiguous elements: the gather's innermost index must run
+    over a multiple of 16). A single elementwise consumer of the matmul
     (a `linalg.generic` reading it through the identity map, other inputs
     per element, per column or scalar: bias, residual, activation,
     requantization) is applied to the accumulators before they are stored
@@ -466,9 +486,14 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
            "run strips of tile-m rows as the iterations of an scf.forall">,
     Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
            "smallest matmul (M * N * K) to parallelize">,
+    Option<"implicitGemm", "implicit-gemm", "bool", "true",
+           "read an A that a copying gather computes (im2col) from the "
+           "gather's input, without the patch matrix">,
   ];
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",
