@@ -353,6 +353,151 @@ Value firstArgMax(ReverseBuilder &rb, linalg::LinalgOp op, Value other,
   return generic.getResult(0);
 }
 
+/// The generic that computes the gradient of DPS input `input` of `op`:
+/// `operands` are the gradient of the result (and for max payloads the
+/// first arg-max), then the op's own inputs, read through `operandMaps` in
+/// a loop nest of `iterators` whose window position among the op's
+/// reduction loops is at `reductionLoops` with `ranges`. With `reduces`,
+/// the terms are summed into `init`.
+FailureOr<Value> buildAdjoint(OpBuilder &b, linalg::LinalgOp op,
+                              unsigned input, PayloadKind kind, Value combined,
+                              RankedTensorType type, ArrayRef<Value> operands,
+                              ArrayRef<AffineMap> operandMaps, Value init,
+                              ArrayRef<utils::IteratorType> iterators,
+                              ArrayRef<unsigned> reductionLoops,
+                              ArrayRef<int64_t> ranges, bool reduces) {
+  Location loc = op.getLoc();
+  unsigned firstInput = kind == PayloadKind::Max ? 2 : 1;
+  Block *body = op.getBlock();
+  bool failedBody = false;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, operands, ValueRange{init}, operandMaps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        IRMapping primal;
+        for (unsigned j = 0, e = op.getNumDpsInputs(); j < e; ++j)
+          primal.map(body->getArgument(j), args[firstInput + j]);
+        Type accType = body->getArguments().back().getType();
+        primal.map(body->getArguments().back(),
+                   elementConstant(nb, nloc, accType, 0.0));
+        for (Operation &inner : body->without_terminator())
+          nb.clone(inner, primal);
+        Value seed = args[0];
+        if (kind == PayloadKind::Max) {
+          Value index = windowIndex(nb, nloc, reductionLoops, ranges);
+          Value first = arith::CmpIOp::create(
+              nb, nloc, arith::CmpIPredicate::eq, index, args[1]);
+          seed = arith::SelectOp::create(
+              nb, nloc, first, seed,
+              elementConstant(nb, nloc, seed.getType(), 0.0));
+        }
+        Value root = kind == PayloadKind::Plain
+                         ? body->getTerminator()->getOperand(0)
+                         : combined;
+        FailureOr<Value> d = payloadDerivative(
+            nb, nloc, body, root, seed, body->getArgument(input), primal);
+        Value acc = args.back();
+        if (failed(d)) {
+          failedBody = true;
+          linalg::YieldOp::create(nb, nloc, acc);
+          return;
+        }
+        Value result =
+            reduces ? arith::AddFOp::create(nb, nloc, acc, *d).getResult() : *d;
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  if (failedBody) {
+    generic->erase();
+    return failure();
+  }
+  return generic.getResult(0);
+}
+
+/// The gradient of DPS input `input` when its windows tile it exactly
+/// (stride = window, no dilation, no remainder: pooling with the stride of
+/// its window) and it reads every loop of `op`: each element of the input
+/// is in exactly one window, so its gradient is a single term. It is
+/// computed over the input split into (window, position in the window)
+/// dimensions, all parallel: nothing dilated, padded or summed. Null when
+/// the windows do not tile the input.
+FailureOr<Value> tiledInputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
+                                   unsigned input, Value gradient,
+                                   PayloadKind kind, Value combined,
+                                   ArrayRef<WindowAccess> windows) {
+  OpBuilder &b = rb.b;
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  Value x = op.getDpsInputs()[input];
+  auto xType = cast<RankedTensorType>(x.getType());
+  unsigned numLoops = op.getNumLoops();
+  // The split input's dimensions, each an op loop.
+  SmallVector<unsigned> loops;
+  SmallVector<int64_t> sizes;
+  SmallVector<ReassociationIndices> groups;
+  for (auto [k, expr] : llvm::enumerate(maps[input].getResults())) {
+    ReassociationIndices group = {static_cast<int64_t>(loops.size())};
+    unsigned result = k;
+    const WindowAccess *w = llvm::find_if(
+        windows, [&](const WindowAccess &w) { return w.result == result; });
+    if (w == windows.end()) {
+      loops.push_back(cast<AffineDimExpr>(expr).getPosition());
+      sizes.push_back(xType.getDimSize(k));
+    } else {
+      if (w->b != 1 || w->a != w->rRange ||
+          xType.getDimSize(k) != w->a * w->pRange)
+        return Value();
+      loops.append({w->p, w->r});
+      sizes.append({w->pRange, w->rRange});
+      group.push_back(group.front() + 1);
+    }
+    groups.push_back(group);
+  }
+  if (loops.size() != numLoops)
+    return Value();
+  SmallVector<AffineExpr> renamed(numLoops);
+  SmallVector<int64_t> newRanges(numLoops);
+  for (auto [position, loop] : llvm::enumerate(loops)) {
+    renamed[loop] = getAffineDimExpr(position, ctx);
+    newRanges[position] = ranges[loop];
+  }
+  auto rename = [&](AffineMap map) {
+    return map.replaceDimsAndSymbols(renamed, {}, numLoops, 0);
+  };
+  SmallVector<unsigned> reductionLoops;
+  op.getReductionDims(reductionLoops);
+  for (unsigned &loop : reductionLoops)
+    loop = cast<AffineDimExpr>(renamed[loop]).getPosition();
+
+  auto splitType = RankedTensorType::get(sizes, xType.getElementType());
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(numLoops, ctx);
+  SmallVector<Value> operands = {gradient};
+  SmallVector<AffineMap> operandMaps = {rename(maps.back())};
+  if (kind == PayloadKind::Max) {
+    operands.push_back(firstArgMax(rb, op, combined, op->getResult(0)));
+    operandMaps.push_back(rename(maps.back()));
+  }
+  for (auto [j, value] : llvm::enumerate(op.getDpsInputs())) {
+    bool split = j == input;
+    operands.push_back(split ? tensor::ExpandShapeOp::create(
+                                   b, loc, splitType, value, groups)
+                                   .getResult()
+                             : value);
+    operandMaps.push_back(split ? identity : rename(maps[j]));
+  }
+  operandMaps.push_back(identity);
+  Value init = tensor::EmptyOp::create(b, loc, sizes, xType.getElementType());
+  FailureOr<Value> split = buildAdjoint(
+      b, op, input, kind, combined, splitType, operands, operandMaps, init,
+      SmallVector<utils::IteratorType>(numLoops,
+                                       utils::IteratorType::parallel),
+      reductionLoops, newRanges, /*reduces=*/false);
+  if (failed(split))
+    return failure();
+  return tensor::CollapseShapeOp::create(b, loc, xType, *split, groups)
+      .getResult();
+}
+
 /// The gradient with respect to DPS input `input`.
 FailureOr<Value> inputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
                               unsigned input, Value gradient, PayloadKind kind,
@@ -427,6 +572,12 @@ FailureOr<Value> inputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
   if (!newInMap.isProjectedPermutation())
     return op.emitOpError("has no gradient rule for input #")
            << input << ": it reads a loop twice";
+  if (kind != PayloadKind::Plain && !windows.empty()) {
+    FailureOr<Value> tiled =
+        tiledInputAdjoint(rb, op, input, gradient, kind, combined, windows);
+    if (failed(tiled) || *tiled)
+      return tiled;
+  }
 
   // Output-side operands, re-indexed through the windows.
   SmallVector<AffineExpr> outResults(outMap.getResults());
@@ -444,7 +595,6 @@ FailureOr<Value> inputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
     operands.push_back(dilate(rb, argMax, windows));
     operandMaps.push_back(newOutMap);
   }
-  unsigned firstInput = operands.size();
   for (auto [j, value] : llvm::enumerate(op.getDpsInputs())) {
     operands.push_back(value);
     operandMaps.push_back(j == input ? newInMap : maps[j]);
@@ -466,48 +616,12 @@ FailureOr<Value> inputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
                        : tensor::EmptyOp::create(b, loc, xType.getShape(),
                                                  xType.getElementType())
                              .getResult();
-  Block *body = op.getBlock();
-  bool failedBody = false;
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{xType}, operands, ValueRange{init}, operandMaps,
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        IRMapping primal;
-        for (unsigned j = 0, e = op.getNumDpsInputs(); j < e; ++j)
-          primal.map(body->getArgument(j), args[firstInput + j]);
-        Type accType = body->getArguments().back().getType();
-        primal.map(body->getArguments().back(),
-                   elementConstant(nb, nloc, accType, 0.0));
-        for (Operation &inner : body->without_terminator())
-          nb.clone(inner, primal);
-        Value seed = args[0];
-        if (kind == PayloadKind::Max) {
-          Value index = windowIndex(nb, nloc, reductionLoops, ranges);
-          Value first = arith::CmpIOp::create(
-              nb, nloc, arith::CmpIPredicate::eq, index, args[1]);
-          seed = arith::SelectOp::create(
-              nb, nloc, first, seed,
-              elementConstant(nb, nloc, seed.getType(), 0.0));
-        }
-        Value root = kind == PayloadKind::Plain
-                         ? body->getTerminator()->getOperand(0)
-                         : combined;
-        FailureOr<Value> d = payloadDerivative(
-            nb, nloc, body, root, seed, body->getArgument(input), primal);
-        Value acc = args.back();
-        if (failed(d)) {
-          failedBody = true;
-          linalg::YieldOp::create(nb, nloc, acc);
-          return;
-        }
-        Value result =
-            reduces ? arith::AddFOp::create(nb, nloc, acc, *d).getResult() : *d;
-        linalg::YieldOp::create(nb, nloc, result);
-      });
-  if (failedBody) {
-    generic->erase();
+  FailureOr<Value> adjoint =
+      buildAdjoint(b, op, input, kind, combined, xType, operands, operandMaps,
+                   init, iterators, reductionLoops, ranges, reduces);
+  if (failed(adjoint))
     return failure();
-  }
-  return generic.getResult(0);
+  return *adjoint;
 }
 
 /// dA = dC B^T, dB = A^T dC for a plain f32 linalg.matmul, as matmuls so
@@ -545,6 +659,17 @@ LogicalResult matmulAdjoint(ReverseBuilder &rb, linalg::MatmulOp op,
 /// on its matmul kernels:
 ///   dx = conv(dilate(dy), flip(w)^T)   (stride 1, the forward's dilation)
 ///   dw = im2col(x)^T . dy              (a matmul)
+/// A tensor.pad of static sizes by a constant of the height and width of
+/// an NHWC tensor only.
+bool isSpatialPadding(tensor::PadOp pad) {
+  ArrayRef<int64_t> low = pad.getStaticLow(), high = pad.getStaticHigh();
+  return pad.getSourceType().hasStaticShape() &&
+         pad.getConstantPaddingValue() && low.size() == 4 &&
+         !ShapedType::isDynamicShape(low) &&
+         !ShapedType::isDynamicShape(high) && low[0] == 0 && high[0] == 0 &&
+         low[3] == 0 && high[3] == 0;
+}
+
 LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
                           Value gradient) {
   OpBuilder &b = rb.b;
@@ -564,18 +689,48 @@ LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
 
   if (rb.isActive(x)) {
+    // The gradient goes where x comes from: to the source of the zero
+    // padding (of the spatial dimensions) that x is, when only this
+    // convolution reads x, so that only the source's positions are
+    // computed (the pad's own rule would compute all of x's and slice).
+    Value target = x;
+    SmallVector<int64_t> low(4, 0);
+    if (auto pad = x.getDefiningOp<tensor::PadOp>();
+        pad && x.hasOneUse() && isSpatialPadding(pad) &&
+        rb.isActive(pad.getSource()) &&
+        !rb.isActive(pad.getConstantPaddingValue())) {
+      target = pad.getSource();
+      low.assign(pad.getStaticLow().begin(), pad.getStaticLow().end());
+    }
+    auto targetType = cast<RankedTensorType>(target.getType());
     SmallVector<WindowAccess> windows;
     for (unsigned i = 0; i < 2; ++i) {
       int64_t k = wType.getDimSize(i), p = yType.getDimSize(1 + i);
-      int64_t e = xType.getDimSize(1 + i);
+      int64_t e = targetType.getDimSize(1 + i);
+      // Target position e reads the dilated gradient at e .. e + reach.
+      int64_t reach = dilations[i] * (k - 1);
       WindowAccess window;
       window.outputDim = 1 + i;
       window.a = strides[i];
-      window.padLow = dilations[i] * (k - 1);
+      window.padLow = reach - low[1 + i];
       window.pRange = p;
-      window.dilatedSize = window.padLow + (p - 1) * window.a + 1 +
-                           std::max<int64_t>(0, e - 1 - (p - 1) * window.a);
+      window.dilatedSize = e + reach;
       windows.push_back(window);
+    }
+    // Gradient rows past the source's reach only feed the padding.
+    if (target != x &&
+        llvm::any_of(windows, [](const WindowAccess &w) {
+          return w.padLow < 0 ||
+                 w.padLow + (w.pRange - 1) * w.a + 1 > w.dilatedSize;
+        })) {
+      // Not worth a special case: the whole padded gradient, sliced.
+      target = x;
+      targetType = xType;
+      for (WindowAccess &w : windows) {
+        int64_t reach = w.padLow + low[w.outputDim];
+        w.padLow = reach;
+        w.dilatedSize = xType.getDimSize(w.outputDim) + reach;
+      }
     }
     Value dilated = dilate(rb, gradient, windows);
     // flipped[i][j][f][c] = w[kh - 1 - i][kw - 1 - j][c][f]
@@ -595,11 +750,11 @@ LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
             })
             .getResult(0);
     auto dx = linalg::Conv2DNhwcHwcfOp::create(
-        b, loc, TypeRange{xType}, ValueRange{dilated, flipped},
-        ValueRange{rb.zeros(xType)},
+        b, loc, TypeRange{targetType}, ValueRange{dilated, flipped},
+        ValueRange{rb.zeros(targetType)},
         {b.getNamedAttr("strides", b.getI64TensorAttr({1, 1})),
          b.getNamedAttr("dilations", b.getI64TensorAttr(dilations))});
-    rb.accumulate(x, dx.getResult(0));
+    rb.accumulate(target, dx.getResult(0));
   }
 
   if (rb.isActive(w)) {

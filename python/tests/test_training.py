@@ -82,6 +82,113 @@ def test_float_cnn_gradients_match_pytorch(qat_opt, compile_mlir):
                                    rtol=1e-4, atol=1e-6, err_msg=name)
 
 
+def _padded_cnn_mlir():
+    """conv3x3(1->16, pad 1) + bias + ReLU, 2x2 max pooling, conv3x3(16->32,
+    pad 1) + bias + ReLU, 2x2 max pooling, linear 128->10, on a 2x8x8x1
+    image first scaled by a trained per-channel factor (so that the first
+    convolution's input gradient is needed too)."""
+    def conv(i, x, size, cin, cout):
+        t = f"tensor<2x{size}x{size}x{cout}xf32>"
+        p = f"tensor<2x{size // 2}x{size // 2}x{cout}xf32>"
+        return f"""
+  %xp{i} = tensor.pad {x} low[0, 1, 1, 0] high[0, 1, 1, 0] {{
+  ^bb0(%i0: index, %i1: index, %i2: index, %i3: index):
+    tensor.yield %zero : f32
+  }} : tensor<2x{size}x{size}x{cin}xf32> to tensor<2x{size + 2}x{size + 2}x{cin}xf32>
+  %e{i} = tensor.empty() : {t}
+  %z{i} = linalg.fill ins(%zero : f32) outs(%e{i} : {t}) -> {t}
+  %c{i} = linalg.conv_2d_nhwc_hwcf {{dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}}
+      ins(%xp{i}, %k{i} : tensor<2x{size + 2}x{size + 2}x{cin}xf32>, tensor<3x3x{cin}x{cout}xf32>) outs(%z{i} : {t}) -> {t}
+  %r{i} = linalg.generic {{indexing_maps = [#id4, #ch4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}}
+      ins(%c{i}, %kb{i} : {t}, tensor<{cout}xf32>) outs(%e{i} : {t}) {{
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    %m = arith.maximumf %s, %zero : f32
+    linalg.yield %m : f32
+  }} -> {t}
+  %win{i} = tensor.empty() : tensor<2x2xf32>
+  %ep{i} = tensor.empty() : {p}
+  %mp{i} = linalg.fill ins(%ninf : f32) outs(%ep{i} : {p}) -> {p}
+  %p{i} = linalg.pooling_nhwc_max {{dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}}
+      ins(%r{i}, %win{i} : {t}, tensor<2x2xf32>) outs(%mp{i} : {p}) -> {p}"""
+
+    return """
+#id4 = affine_map<(n, h, w, c) -> (n, h, w, c)>
+#ch4 = affine_map<(n, h, w, c) -> (c)>
+#id2 = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+func.func @net(%image: tensor<2x8x8x1xf32> {qat.name = "image", qat.role = "input"},
+    %scale: tensor<1xf32> {qat.name = "scale"},
+    %k0: tensor<3x3x1x16xf32> {qat.name = "k0"}, %kb0: tensor<16xf32> {qat.name = "kb0"},
+    %k1: tensor<3x3x16x32xf32> {qat.name = "k1"}, %kb1: tensor<32xf32> {qat.name = "kb1"},
+    %w: tensor<128x10xf32> {qat.name = "w"}, %wb: tensor<10xf32> {qat.name = "wb"}) -> tensor<2x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %ex = tensor.empty() : tensor<2x8x8x1xf32>
+  %x = linalg.generic {indexing_maps = [#id4, #ch4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%image, %scale : tensor<2x8x8x1xf32>, tensor<1xf32>) outs(%ex : tensor<2x8x8x1xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<2x8x8x1xf32>""" + conv(0, "%x", 8, 1, 16) + \
+        conv(1, "%p0", 4, 16, 32) + """
+  %flat = tensor.collapse_shape %p1 [[0], [1, 2, 3]] : tensor<2x2x2x32xf32> into tensor<2x128xf32>
+  %ey = tensor.empty() : tensor<2x10xf32>
+  %zy = linalg.fill ins(%zero : f32) outs(%ey : tensor<2x10xf32>) -> tensor<2x10xf32>
+  %y = linalg.matmul ins(%flat, %w : tensor<2x128xf32>, tensor<128x10xf32>) outs(%zy : tensor<2x10xf32>) -> tensor<2x10xf32>
+  %out = linalg.generic {indexing_maps = [#id2, #col, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %wb : tensor<2x10xf32>, tensor<10xf32>) outs(%ey : tensor<2x10xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<2x10xf32>
+  return %out : tensor<2x10xf32>
+}
+"""
+
+
+def test_padded_cnn_gradients_match_pytorch(qat_opt, compile_mlir):
+    """Training's convolution path end to end against torch autograd: the
+    gradients of zero-padded convolutions' inputs (computed only where the
+    unpadded input is), 2x2 max pooling's gradient (to the first maximum,
+    ties included), and the kernels that run them (implicit GEMM, narrow
+    panels, dot products for the one-channel input)."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    model = compile_mlir(qat_opt(_padded_cnn_mlir(), "--qat-build-train-step"),
+                         name="padded_cnn")
+    rng = np.random.default_rng(5)
+    shapes = {"scale": (1,), "k0": (3, 3, 1, 16), "kb0": (16,),
+              "k1": (3, 3, 16, 32), "kb1": (32,), "w": (128, 10),
+              "wb": (10,)}
+    params = {k: (rng.standard_normal(s) * 0.3).astype(np.float32)
+              for k, s in shapes.items()}
+    params["scale"] = np.array([1.5], np.float32)
+    image = rng.random((2, 8, 8, 1), dtype=np.float32)
+    # Ties inside pooling windows: ReLU zeros, and one image of equal
+    # pixels (every window of its first layer ties).
+    image[1, :4, :4, 0] = 0.5
+    labels = np.array([3, 7], np.int32)
+    got = named_call(model.gradients, dict(params, image=image, labels=labels))
+
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    x = torch.tensor(image).permute(0, 3, 1, 2) * p["scale"][None, :, None,
+                                                            None]
+    for i in range(2):
+        x = functional.conv2d(x, p[f"k{i}"].permute(3, 2, 0, 1), padding=1)
+        x = functional.max_pool2d(torch.relu(x + p[f"kb{i}"][None, :, None,
+                                                             None]), 2)
+    y = x.permute(0, 2, 3, 1).reshape(2, 128) @ p["w"] + p["wb"]
+    loss = functional.cross_entropy(y, torch.tensor(labels).long())
+    loss.backward()
+    np.testing.assert_allclose(got["loss"], loss.item(), rtol=1e-5)
+    for name in shapes:
+        expected = p[name].grad.numpy()
+        np.testing.assert_allclose(
+            got["grad:" + name], expected, rtol=1e-4,
+            atol=1e-5 * float(np.abs(expected).max()), err_msg=name)
+
+
 MLP = """
 #id = affine_map<(i, j) -> (i, j)>
 #col = affine_map<(i, j) -> (j)>
