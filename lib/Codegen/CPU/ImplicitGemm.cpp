@@ -86,38 +86,64 @@ Value addConstant(ImplicitLocOpBuilder &b, Value x, int64_t v) {
 
 } // namespace
 
-linalg::GenericOp mlir::qat::getCopyingGather(Value a) {
+std::optional<PatchMatrix> mlir::qat::getPatchMatrix(Value a) {
   auto collapse = a.getDefiningOp<tensor::CollapseShapeOp>();
   if (!collapse || !a.hasOneUse() ||
-      collapse.getReassociationIndices().size() != 2)
-    return {};
-  auto gather = collapse.getSrc().getDefiningOp<linalg::GenericOp>();
-  if (!gather || !collapse.getSrc().hasOneUse() ||
-      gather.getNumDpsInputs() != 1 || gather->getNumResults() != 1 ||
+      collapse.getReassociationIndices().size() != 2 ||
+      !collapse.getSrc().hasOneUse())
+    return std::nullopt;
+  PatchMatrix patches;
+  patches.collapse = collapse;
+  Value gathered = collapse.getSrc();
+  patches.transpose = gathered.getDefiningOp<linalg::TransposeOp>();
+  if (patches.transpose) {
+    gathered = patches.transpose.getInput();
+    if (!gathered.hasOneUse())
+      return std::nullopt;
+  }
+  auto gather = gathered.getDefiningOp<linalg::GenericOp>();
+  if (!gather || gather.getNumDpsInputs() != 1 ||
+      gather->getNumResults() != 1 ||
       gather.getNumParallelLoops() != gather.getNumLoops() ||
-      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0)).isIdentity())
-    return {};
+      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0))
+           .isIdentity())
+    return std::nullopt;
   Block &body = gather.getRegion().front();
   if (!body.without_terminator().empty() ||
       body.getTerminator()->getOperand(0) != body.getArgument(0))
-    return {};
-  return gather;
+    return std::nullopt;
+  patches.gather = gather;
+  patches.inputMap =
+      gather.getMatchingIndexingMap(gather.getDpsInputOperand(0));
+  if (patches.transpose) {
+    // Element o of the transpose is element x of the gather's output, with
+    // x[permutation[i]] = o[i].
+    ArrayRef<int64_t> permutation = patches.transpose.getPermutation();
+    SmallVector<unsigned> inverse(permutation.size());
+    for (auto [i, p] : llvm::enumerate(permutation))
+      inverse[p] = i;
+    patches.inputMap = patches.inputMap.compose(
+        AffineMap::getPermutationMap(inverse, a.getContext()));
+  }
+  return patches;
 }
 
 std::optional<GatheredA> mlir::qat::matchGatheredA(Value a, int64_t group,
                                                    int64_t stripRows) {
-  linalg::GenericOp gather = getCopyingGather(a);
-  if (!gather)
+  std::optional<PatchMatrix> patches = getPatchMatrix(a);
+  if (!patches)
     return std::nullopt;
   SmallVector<ReassociationIndices> groups =
-      a.getDefiningOp<tensor::CollapseShapeOp>().getReassociationIndices();
+      patches->collapse.getReassociationIndices();
+  linalg::GenericOp gather = patches->gather;
   Value input = gather.getDpsInputs()[0];
   auto inputType = dyn_cast<RankedTensorType>(input.getType());
-  AffineMap map = gather.getMatchingIndexingMap(gather.getDpsInputOperand(0));
+  AffineMap map = patches->inputMap;
   if (!inputType || !inputType.hasStaticShape() ||
       !llvm::all_of(map.getResults(), isLinear))
     return std::nullopt;
-  SmallVector<int64_t> sizes = gather.getStaticLoopRanges();
+  SmallVector<int64_t> sizes(
+      patches->collapse.getSrcType().getShape());
   unsigned numDims = sizes.size(), firstColumn = groups[1].front();
   AffineExpr offset = linearOffset(map, inputType);
   // The innermost index moves through memory one element at a time, over

@@ -18,8 +18,8 @@
 
 namespace mlir::qat {
 
-/// A that a gather computes (im2col, through a collapse_shape into rows and
-/// columns), read straight from the gather's input: element (i, k) of A sits
+/// A that a gather computes (a PatchMatrix), read straight from the
+/// gather's input: element (i, k) of A sits
 /// at rowOffset(i) + columnOffset(k) of the input flattened, both linear in
 /// the gather's indices. Each group of `group` consecutive k is contiguous
 /// there (the innermost column index runs over the input's innermost
@@ -41,11 +41,21 @@ struct GatheredA {
   SmallVector<int32_t> rowTable;
 };
 
-/// The gather that computes `a` when `a` is a patch matrix: a collapse_shape
-/// into rows and columns of an all-parallel linalg.generic that copies its
-/// one input (at any indices) to its output, neither read by anything else.
-/// Null otherwise.
-linalg::GenericOp getCopyingGather(Value a);
+/// A patch matrix: a collapse_shape into rows and columns of P, where P is
+/// what a copying gather computes (an all-parallel linalg.generic that
+/// copies its one input, at any indices, to its output: im2col) or the
+/// transpose of that (linalg.transpose: a convolution's weight gradient
+/// reads the patches transposed); each read by nothing else.
+struct PatchMatrix {
+  tensor::CollapseShapeOp collapse;
+  linalg::TransposeOp transpose; // null when P is the gather's output
+  linalg::GenericOp gather;
+  /// Where P's element at indices (d0, ...) is in the gather's input.
+  AffineMap inputMap;
+};
+
+/// `a` as a PatchMatrix, or nullopt.
+std::optional<PatchMatrix> getPatchMatrix(Value a);
 
 /// `a` as a GatheredA read in groups of `group` columns by kernels whose
 /// strips have at most `stripRows` rows, when a copying gather that nothing

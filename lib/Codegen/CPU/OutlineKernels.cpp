@@ -132,18 +132,43 @@ struct OutlineKernelsPass
 
 private:
   /// The ops a kernel computes: the matmul, and when its A is a patch
-  /// matrix that a copying gather computes (into a tensor.empty), the
-  /// gather, its tensor.empty and the collapse_shape too, so that the
-  /// kernel can read the gather's input in place (an implicit GEMM).
+  /// matrix (getPatchMatrix) whose tensors start as tensor.empty, the ops
+  /// that compute A from the gather's input too, so that the kernel can
+  /// read that input in place (an implicit GEMM).
   static SmallVector<Operation *> kernelOps(linalg::MatmulOp op) {
-    Value a = op.getInputs()[0];
-    linalg::GenericOp gather = qat::getCopyingGather(a);
-    if (!gather)
+    std::optional<qat::PatchMatrix> patches =
+        qat::getPatchMatrix(op.getInputs()[0]);
+    if (!patches)
       return {op};
-    Operation *init = gather.getDpsInits()[0].getDefiningOp();
-    if (!isa_and_nonnull<tensor::EmptyOp>(init))
+    SmallVector<Operation *> ops;
+    if (!appendEmpty(patches->gather.getDpsInits()[0], ops))
       return {op};
-    return {init, gather, a.getDefiningOp(), op};
+    ops.push_back(patches->gather);
+    if (linalg::TransposeOp transpose = patches->transpose) {
+      if (!appendEmpty(transpose.getInit(), ops))
+        return {op};
+      ops.push_back(transpose);
+    }
+    ops.append({patches->collapse, op});
+    return ops;
+  }
+
+  /// Appends the ops that make `init`, a tensor.empty seen through an
+  /// expand_shape or not, that nothing else reads; false otherwise.
+  static bool appendEmpty(Value init, SmallVectorImpl<Operation *> &ops) {
+    if (!init.hasOneUse())
+      return false;
+    if (auto expand = init.getDefiningOp<tensor::ExpandShapeOp>()) {
+      if (!appendEmpty(expand.getSrc(), ops))
+        return false;
+      ops.push_back(expand);
+      return true;
+    }
+    auto empty = init.getDefiningOp<tensor::EmptyOp>();
+    if (!empty)
+      return false;
+    ops.push_back(empty);
+    return true;
   }
 };
 
