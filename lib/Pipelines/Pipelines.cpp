@@ -9,12 +9,12 @@
 #include <thread>
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/Pipelines/Passes.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
-#include "mlir/Conversion/SCFToGPU/SCFToGPUPass.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
@@ -143,6 +143,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   vectorize.parallel = options.parallel;
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
+  pm.addNestedPass<func::FuncOp>(createSplitSums());
   if (options.parallel) {
     ParallelizeLoopsOptions parallelize;
     parallelize.threads =
@@ -436,8 +437,7 @@ struct CpuCommandLine : public PassPipelineOptions<CpuCommandLine> {
 struct GpuCommandLine : public PassPipelineOptions<GpuCommandLine> {
   GpuPipelineOptions defaults;
   Option<std::string> arch{
-      *this, "gpu-arch",
-      llvm::cl::desc("NVIDIA architecture: sm_80 or sm_90"),
+      *this, "gpu-arch", llvm::cl::desc("NVIDIA architecture: sm_80 or sm_90"),
       llvm::cl::init(defaults.arch)};
   Option<std::string> format{
       *this, "gpu-format",

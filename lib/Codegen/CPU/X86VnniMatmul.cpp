@@ -48,6 +48,10 @@ constexpr int64_t kLanes = 16;  // int32 lanes of a zmm register
 constexpr int64_t kGroup = 4;   // bytes summed per lane by vpdpbusd
 constexpr int64_t kRows = 8;    // rows of a register block
 constexpr int64_t kVectors = 2; // 16-column vectors of a register block
+/// Independent accumulators a block of few rows keeps, so that each
+/// vpdpbusd's latency is hidden behind the others': a block of fewer than
+/// 4 rows gets wider panels (8 vectors for one row, at batch 1).
+constexpr int64_t kMinChains = 8;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -381,12 +385,18 @@ public:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
 
   /// `rows` rows of C (A rows from aRow0, C rows from cRow0 of `c`): panels
-  /// of kVectors 16-column vectors, then a last single-vector panel.
+  /// of kVectors 16-column vectors (more for fewer than 4 rows, up to
+  /// kMinChains accumulators), then single-vector panels.
   Value strip(ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
               int64_t rows) {
     int64_t nb = ceilDiv(n, kLanes);
+    int64_t wide = std::max(kVectors, std::min(kMinChains / rows, nb));
     // Block-sparse panels are one vector wide: each has its own tiles.
-    int64_t fullPanels = packedB.isBlockSparse() ? 0 : nb - nb % kVectors;
+    int64_t widePanels = packedB.isBlockSparse() ? 0 : nb - nb % wide;
+    int64_t fullPanels =
+        packedB.isBlockSparse()
+            ? 0
+            : widePanels + (nb - widePanels) - (nb - widePanels) % kVectors;
     SmallVector<Value> rowBases =
         gathered ? gathered->rowBases(sb, aRow0, rows) : SmallVector<Value>();
     auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {
@@ -396,7 +406,9 @@ public:
                                          vectors, rows);
                           });
     };
-    return panels(fullPanels, nb, 1, panels(0, fullPanels, kVectors, c));
+    return panels(fullPanels, nb, 1,
+                  panels(widePanels, fullPanels, kVectors,
+                         panels(0, widePanels, wide, c)));
   }
 
 private:

@@ -152,6 +152,7 @@ func.func @block_sparse_weights(%a: tensor<9x8xi8>, %c: tensor<9x32xi32>) -> ten
   // With sparse-weights=false, the dense layout of all 4 tiles.
   // DENSE: arith.constant {{.*}} : tensor<2x2x64xi8>
   // DENSE-NOT: tensor<1x64xi8>
+  // DENSE: return
   %b = arith.constant dense<[[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                              [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
                              [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -318,4 +319,29 @@ func.func @column_broadcast_is_read(%a: tensor<16x4xi8>, %b: tensor<4x16xi8>, %r
   %c = linalg.broadcast ins(%rows : tensor<16xi32>) outs(%e : tensor<16x16xi32>) dimensions = [1]
   %0 = linalg.matmul ins(%a, %b : tensor<16x4xi8>, tensor<4x16xi8>) outs(%c : tensor<16x16xi32>) -> tensor<16x16xi32>
   return %0 : tensor<16x16xi32>
+}
+
+// -----
+
+// One row (batch 1): up to 8 independent accumulators, so that each
+// vpdpbusd's latency hides behind the others'. With 7 vectors of 16 columns
+// (112), one panel of all 7 and no narrower panel after it.
+// CHECK-LABEL: func @one_row
+func.func @one_row(%a: tensor<1x64xi8>, %b: tensor<64x112xi8>, %c: tensor<1x112xi32>) -> tensor<1x112xi32> {
+  // CHECK: scf.for {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
+  // CHECK-NOT: scf.for {{.*}} -> (vector<16xi32>
+  // CHECK: return
+  %0 = linalg.matmul ins(%a, %b : tensor<1x64xi8>, tensor<64x112xi8>) outs(%c : tensor<1x112xi32>) -> tensor<1x112xi32>
+  return %0 : tensor<1x112xi32>
+}
+
+// -----
+
+// Batch 1 and 256 columns: two panels of 8 vectors.
+// CHECK-LABEL: func @one_row_wide
+func.func @one_row_wide(%a: tensor<1x64xi8>, %b: tensor<64x256xi8>, %c: tensor<1x256xi32>) -> tensor<1x256xi32> {
+  // CHECK: scf.for {{.*}} -> (vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>, vector<16xi32>)
+  // CHECK-NOT: -> (vector<16xi32>, vector<16xi32>)
+  %0 = linalg.matmul ins(%a, %b : tensor<1x64xi8>, tensor<64x256xi8>) outs(%c : tensor<1x256xi32>) -> tensor<1x256xi32>
+  return %0 : tensor<1x256xi32>
 }

@@ -11,7 +11,6 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -19,6 +18,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
@@ -84,6 +84,16 @@ bool isRowWise(linalg::GenericOp op);
 /// scf.for loops over the reductions in their order (the scalar loops'
 /// order, so the same bits), and written once (qat-vectorize-rows).
 LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
+
+/// Splits a sum of a whole tensor into one float scalar (a linalg.generic
+/// whose loops are all reductions, whose inputs are read whole in order or
+/// as scalars, and whose body adds a value computed from them to the
+/// output) into lane-wise partial sums over the flattened inputs, one
+/// vector register's worth of lanes (a generic whose lanes are its
+/// innermost, parallel loop, which qat-vectorize-rows keeps in a register),
+/// and a sum of the lanes into the original output. The additions happen in
+/// another order than the scalar loop's. Returns the new result.
+FailureOr<Value> splitFullSum(RewriterBase &rewriter, linalg::GenericOp op);
 
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION

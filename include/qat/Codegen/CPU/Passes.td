@@ -377,6 +377,41 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
   ];
 }
 
+def SplitSums : Pass<"qat-split-sums", "func::FuncOp"> {
+  let summary = "Sums of whole tensors as vector lanes, then a sum of the lanes";
+  let description = [{
+    Rewrites each sum of a whole static tensor into one float scalar (all
+    loops reductions, inputs read whole in order or as scalars, a body that
+    adds one value computed from them to the output: a learned scale's
+    gradient, a loss) as partial sums in 16 lanes (64 bytes of the element
+    type) over the inputs flattened into rows of 16, then a sum of the 16
+    lanes added to the original output. The partial sums are a reduction
+    over rows with the lanes as the innermost parallel loop, which
+    qat-vectorize-rows computes with the 16 sums in one vector register;
+    the scalar loop it replaces stored the running sum to memory on every
+    element (LLVM cannot prove the output apart from the inputs). The
+    additions run in a different order: the sum differs from the scalar
+    loop's in its last bits. Sums of fewer than 32 elements, or of a number
+    not a multiple of 16, are left alone.
+
+    Example:
+
+    ```mlir
+    %s = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                          affine_map<(i, j) -> ()>],
+                         iterator_types = ["reduction", "reduction"]}
+        ins(%x : tensor<8x32xf32>) outs(%init : tensor<f32>) ...
+    // becomes a sum over (r, l) of %x viewed as tensor<16x16xf32> into a
+    // tensor<16xf32> of zeros, indexed by l, then the 16 lanes added to %init.
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
   let summary = "Vector code, a row at a time, for elementwise ops and gathers";
   let description = [{
