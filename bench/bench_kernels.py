@@ -8,7 +8,9 @@ path a model takes), runs it through the runtime, and times PyTorch on the
 same data: fp32 torch.matmul / conv2d, and int8 quantized linear / conv of
 PyTorch's 'onednn' engine. Times are medians of --repeat runs, each the mean
 over enough iterations to last about 0.2 s. Throughput counts 2 ops per
-multiply-accumulate. Prints a table; no pass/fail.
+multiply-accumulate; the % columns divide it by this machine's peak on the
+same threads, measured in the same run by bench/peak.c (FMA for fp32,
+vpdpbusd for int8). Prints a table; no pass/fail.
 """
 
 import argparse
@@ -19,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from common import compile_model, use_threads
+from common import compile_model, machine_peak, use_threads
 
 
 def timeit(fn, repeat):
@@ -147,19 +149,23 @@ def main():
                          "quantized Linear",
                          timeit(lambda: linear(xq), args.repeat)))
 
+    vnni, fma = machine_peak(args.threads) or (float("nan"),) * 2
     print(f"threads: {args.threads} on both sides (PyTorch {torch.__version__}, "
           f"int8 engine "
-          f"{torch.backends.quantized.engine}); medians of {args.repeat}")
+          f"{torch.backends.quantized.engine}); medians of {args.repeat}; "
+          f"peak {fma:.0f} GFLOP/s FMA, {vnni:.0f} GOP/s vpdpbusd")
     header = (f"{'kernel':<14} {'shape':<16} {'qat-mlir ms':>11} "
-              f"{'GOP/s':>8} {'peer':<17} {'peer ms':>9} {'GOP/s':>8} "
-              f"{'speed-up':>8}")
+              f"{'GOP/s':>8} {'% peak':>6} {'peer':<17} {'peer ms':>9} "
+              f"{'GOP/s':>8} {'% peak':>6} {'speed-up':>8}")
     print(header)
     print("-" * len(header))
     for kernel, shape, ops, ours, peer, theirs in rows:
+        peak = vnni if kernel.startswith("int8") else fma
         print(f"{kernel:<14} {shape:<16} {ours * 1e3:>11.3f} "
-              f"{ops / ours / 1e9:>8.2f} {peer:<17} {theirs * 1e3:>9.3f} "
-              f"{ops / theirs / 1e9:>8.2f} {theirs / ours:>7.2f}x")
-
+              f"{ops / ours / 1e9:>8.2f} {100 * ops / ours / 1e9 / peak:>5.0f}% "
+              f"{peer:<17} {theirs * 1e3:>9.3f} "
+              f"{ops / theirs / 1e9:>8.2f} "
+              f"{100 * ops / theirs / 1e9 / peak:>5.0f}% {theirs / ours:>7.2f}x")
 
 if __name__ == "__main__":
     main()
