@@ -142,6 +142,9 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   VectorizeMatmulOptions vectorize;
   vectorize.parallel = options.parallel;
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
+  VectorizeDepthwiseOptions depthwise;
+  depthwise.parallel = options.parallel;
+  pm.addNestedPass<func::FuncOp>(createVectorizeDepthwise(depthwise));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
   pm.addNestedPass<func::FuncOp>(createSplitSums());
   if (options.parallel) {

@@ -511,6 +511,106 @@ func.func @conv(%x: tensor<3x9x11x{cin}xf32>, %w: tensor<3x3x{cin}x{cout}xf32>) 
                                atol=1e-4)
 
 
+def _depthwise_reference(x, w, bias, stride, dilation):
+    """NHWC x HWC depthwise convolution from `bias`, the taps added in the
+    named op's order (kh, then kw) in the inputs' own arithmetic: int32
+    for int8 (exact), float32 rounding each product and sum for f32."""
+    n, h, wd, c = x.shape
+    kh, kw, _ = w.shape
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd - dilation * (kw - 1) - 1) // stride + 1
+    acc = x.dtype if x.dtype == np.float32 else np.int32
+    out = np.broadcast_to(bias.astype(acc), (n, oh, ow, c)).copy()
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i * dilation:i * dilation + stride * (oh - 1) + 1:stride,
+                      j * dilation:j * dilation + stride * (ow - 1) + 1:stride, :]
+            out = out + patch.astype(acc) * w[i, j].astype(acc)
+    return out
+
+
+@pytest.mark.parametrize("dtype,channels,stride,dilation,batch,epilogue", [
+    ("i8", 32, 1, 1, 1, True), ("i8", 40, 2, 1, 2, True),
+    ("i8", 24, 1, 2, 1, False), ("i8", 48, 1, 1, 4, True),
+    ("f32", 32, 1, 1, 1, True), ("f32", 21, 2, 2, 2, False),
+    ("f32", 48, 1, 1, 4, True)])
+def test_depthwise_conv_matches_numpy(compile_mlir, dtype, channels, stride,
+                                      dilation, batch, epilogue):
+    # qat-vectorize-depthwise: 16 channels a vector (a masked last block for
+    # 40, 24 and 21), 4 pixels a block and the rest one at a time, the bias
+    # broadcast as the accumulators' start, the elementwise consumer fused
+    # (int8: a per-channel multiply, shift, clamp and truncation, as a
+    # requantization; f32: a per-channel scale and ReLU); batch 4 is large
+    # enough (> 2^20 multiply-adds) for the parallel rows. The same bits as
+    # the taps added in order.
+    rng = np.random.default_rng(channels * 10 + stride)
+    size = 34 if batch == 4 else 13
+    if dtype == "i8":
+        x = rng.integers(-128, 128, (batch, size, size, channels), dtype=np.int8)
+        w = rng.integers(-128, 128, (3, 3, channels), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, channels, dtype=np.int32)
+        scale = rng.integers(1, 64, channels, dtype=np.int32)
+        acc, zero = "i32", "0"
+    else:
+        x = rng.standard_normal((batch, size, size, channels), dtype=np.float32)
+        w = rng.standard_normal((3, 3, channels), dtype=np.float32)
+        bias = rng.standard_normal(channels, dtype=np.float32)
+        scale = rng.standard_normal(channels, dtype=np.float32)
+        acc, zero = "f32", "0.0"
+    y = _depthwise_reference(x, w, bias, stride, dilation)
+    oh, ow = y.shape[1:3]
+    shape = f"{batch}x{oh}x{ow}x{channels}"
+    conv_out = f"tensor<{shape}x{acc}>"
+    if not epilogue:
+        expected, out, tail = y, conv_out, "return %y : " + conv_out
+    elif dtype == "i8":
+        expected = np.clip((y * scale) >> 8, -128, 127).astype(np.int8)
+        out = f"tensor<{shape}xi8>"
+        body = """%p = arith.muli %a, %s : i32
+    %c8 = arith.constant 8 : i32
+    %r = arith.shrsi %p, %c8 : i32
+    %lo = arith.constant -128 : i32
+    %hi = arith.constant 127 : i32
+    %c = arith.maxsi %r, %lo : i32
+    %d = arith.minsi %c, %hi : i32
+    %t = arith.trunci %d : i32 to i8
+    linalg.yield %t : i8"""
+    else:
+        expected = np.maximum(y * scale, np.float32(0))
+        out = f"tensor<{shape}xf32>"
+        body = """%p = arith.mulf %a, %s : f32
+    %z = arith.constant 0.0 : f32
+    %t = arith.maximumf %p, %z : f32
+    linalg.yield %t : f32"""
+    if epilogue:
+        element = out.split("x")[-1].rstrip(">")
+        tail = f"""%o = tensor.empty() : {out}
+  %q = linalg.generic {{indexing_maps = [#id, #ch, #id],
+      iterator_types = ["parallel", "parallel", "parallel", "parallel"]}}
+      ins(%y, %scale : {conv_out}, tensor<{channels}x{acc}>) outs(%o : {out}) {{
+  ^bb0(%a: {acc}, %s: {acc}, %out: {element}):
+    {body}
+  }} -> {out}
+  return %q : {out}"""
+    text = f"""
+#id = affine_map<(n, h, w, c) -> (n, h, w, c)>
+#ch = affine_map<(n, h, w, c) -> (c)>
+func.func @dw(%x: tensor<{batch}x{size}x{size}x{channels}x{dtype}>, %w: tensor<3x3x{channels}x{dtype}>,
+              %bias: tensor<{channels}x{acc}>, %scale: tensor<{channels}x{acc}>) -> {out} {{
+  %e = tensor.empty() : {conv_out}
+  %b = linalg.broadcast ins(%bias : tensor<{channels}x{acc}>) outs(%e : {conv_out}) dimensions = [0, 1, 2]
+  %y = linalg.depthwise_conv_2d_nhwc_hwc {{dilations = dense<{dilation}> : tensor<2xi64>,
+                                          strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %w : tensor<{batch}x{size}x{size}x{channels}x{dtype}>, tensor<3x3x{channels}x{dtype}>)
+      outs(%b : {conv_out}) -> {conv_out}
+  {tail}
+}}
+"""
+    model = compile_mlir(text, name=f"dw{dtype}{channels}{stride}{dilation}{batch}",
+                         flags=["--parallel"])
+    np.testing.assert_array_equal(model.dw(x, w, bias, scale), expected)
+
+
 @pytest.mark.parametrize("stride,dilation,constant", [(1, 1, True),
                                                       (2, 1, False),
                                                       (1, 2, True)])

@@ -46,43 +46,46 @@ collectMatmuls(Operation *root, function_ref<bool(linalg::MatmulOp)> accept) {
   return matmuls;
 }
 
-/// An elementwise op applied to a matmul's result, fused into the kernel so
-/// that each accumulator vector is finished in registers (bias, activation)
-/// before it is stored.
+/// An elementwise op applied to a kernel's result (a matmul's, a depthwise
+/// convolution's), fused into the kernel so that each accumulator vector is
+/// finished in registers (bias, activation) before it is stored.
 class Epilogue {
 public:
-  /// The single elementwise consumer of `matmul` the kernels can fuse: a 2-D
-  /// all-parallel linalg.generic of the matmul's shape (any element type, so
-  /// requantization to int8 fuses too), reading
-  /// the matmul result through the identity map and its other inputs through
-  /// (i, j), (j) or () maps, with a body of scalar elementwise ops that does
-  /// not read its output.
-  static std::optional<Epilogue> find(linalg::MatmulOp matmul) {
-    Value result = matmul.getResult(0);
-    if (!result.hasOneUse())
+  /// The single elementwise consumer of `result` the kernels can fuse: an
+  /// all-parallel linalg.generic of the result's shape (any element type,
+  /// so requantization to int8 fuses too), reading the result through the
+  /// identity map and its other inputs per element, per column (the last
+  /// dimension only) or as scalars, with a body of scalar elementwise ops
+  /// that does not read its output.
+  static std::optional<Epilogue> find(Value result) {
+    auto type = cast<ShapedType>(result.getType());
+    int64_t rank = type.getRank();
+    if (!result.hasOneUse() || rank < 2)
       return std::nullopt;
     auto generic = dyn_cast<linalg::GenericOp>(*result.getUsers().begin());
     if (!generic || generic.getNumDpsInits() != 1 ||
-        generic.getNumLoops() != 2 || generic.getNumParallelLoops() != 2 ||
+        generic.getNumLoops() != rank ||
+        generic.getNumParallelLoops() != rank ||
         cast<ShapedType>(generic.getResult(0).getType()).getShape() !=
-            cast<ShapedType>(result.getType()).getShape())
+            type.getShape())
       return std::nullopt;
-    MLIRContext *ctx = matmul.getContext();
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-    AffineMap columns = AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx);
-    AffineMap scalar = AffineMap::get(2, 0, ctx);
-    std::optional<unsigned> matmulInput;
+    MLIRContext *ctx = result.getContext();
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap columns =
+        AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx), ctx);
+    AffineMap scalar = AffineMap::get(rank, 0, ctx);
+    std::optional<unsigned> resultInput;
     for (OpOperand *input : generic.getDpsInputOperands()) {
       AffineMap map = generic.getMatchingIndexingMap(input);
       if (input->get() == result) {
-        if (map != identity || matmulInput)
+        if (map != identity || resultInput)
           return std::nullopt;
-        matmulInput = input->getOperandNumber();
+        resultInput = input->getOperandNumber();
       } else if (map != identity && map != columns && map != scalar) {
         return std::nullopt;
       }
     }
-    if (!matmulInput ||
+    if (!resultInput ||
         !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
              .isIdentity())
       return std::nullopt;
@@ -101,7 +104,7 @@ public:
           isa<IndexType>(op.getResultTypes().front()))
         return std::nullopt;
     }
-    return Epilogue(generic, *matmulInput);
+    return Epilogue(generic, *resultInput);
   }
 
   linalg::GenericOp getOp() { return op; }
@@ -118,7 +121,7 @@ public:
     Block &body = op.getRegion().front();
     for (OpOperand *input : op.getDpsInputOperands()) {
       unsigned rank = op.getMatchingIndexingMap(input).getNumResults();
-      if (input->getOperandNumber() == matmulInput || rank == 2)
+      if (input->getOperandNumber() == resultInput || rank == op.getNumLoops())
         continue;
       Value source = input->get();
       auto vectorType = VectorType::get(
@@ -135,24 +138,27 @@ public:
   }
 
   /// The epilogue of one accumulator vector `acc` of type `type`, the
-  /// elements C[row][column0 : column0 + lanes]; `inBounds` as for C;
-  /// `columnInputs` from loadColumnInputs for the same columns.
-  Value apply(ImplicitLocOpBuilder &b, Value acc, Value row, Value column0,
+  /// elements C[row...][column0 : column0 + lanes] (`row`: the indices of
+  /// every dimension but the last); `inBounds` as for C; `columnInputs`
+  /// from loadColumnInputs for the same columns.
+  Value apply(ImplicitLocOpBuilder &b, Value acc, ValueRange row, Value column0,
               VectorType type, ArrayRef<bool> inBounds,
               const IRMapping &columnInputs) {
     IRMapping mapping = columnInputs;
     Block &body = op.getRegion().front();
     for (OpOperand *input : op.getDpsInputOperands()) {
       BlockArgument arg = body.getArgument(input->getOperandNumber());
-      if (input->getOperandNumber() == matmulInput) {
+      if (input->getOperandNumber() == resultInput) {
         mapping.map(arg, acc);
-      } else if (op.getMatchingIndexingMap(input).getNumResults() == 2) {
+      } else if (op.getMatchingIndexingMap(input).getNumResults() ==
+                 op.getNumLoops()) {
         Value source = input->get();
         auto vectorType = VectorType::get(
             type.getShape(),
             cast<ShapedType>(source.getType()).getElementType());
-        mapping.map(
-            arg, readVector(b, source, vectorType, {row, column0}, inBounds));
+        SmallVector<Value> indices(row);
+        indices.push_back(column0);
+        mapping.map(arg, readVector(b, source, vectorType, indices, inBounds));
       }
     }
     return vectorizeBody(b, body, mapping, type.getShape());
@@ -168,11 +174,11 @@ private:
                                           inBounds);
   }
 
-  Epilogue(linalg::GenericOp op, unsigned matmulInput)
-      : op(op), matmulInput(matmulInput) {}
+  Epilogue(linalg::GenericOp op, unsigned resultInput)
+      : op(op), resultInput(resultInput) {}
 
   linalg::GenericOp op;
-  unsigned matmulInput;
+  unsigned resultInput;
 };
 
 /// What a matmul's C holds when a linalg.fill or a row broadcast computes
@@ -221,9 +227,8 @@ public:
       return vector::BroadcastOp::create(b, type, scalar);
     Value padding =
         arith::ConstantOp::create(b, b.getZeroAttr(type.getElementType()));
-    return vector::TransferReadOp::create(b, type, columns,
-                                          ValueRange{column0}, padding,
-                                          inBounds);
+    return vector::TransferReadOp::create(b, type, columns, ValueRange{column0},
+                                          padding, inBounds);
   }
 
   /// The tensor the fill or broadcast writes, seen as C: where a kernel
@@ -327,7 +332,7 @@ void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
                        MakeKernel makeKernel) {
   // With an epilogue, the kernel goes at the epilogue's place (after all it
   // reads) and writes into the epilogue's output.
-  std::optional<Epilogue> epilogue = Epilogue::find(matmul);
+  std::optional<Epilogue> epilogue = Epilogue::find(matmul.getResult(0));
   Operation *replaced =
       epilogue ? epilogue->getOp().getOperation() : matmul.getOperation();
   rewriter.setInsertionPoint(replaced);

@@ -95,6 +95,20 @@ LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 /// another order than the scalar loop's. Returns the new result.
 FailureOr<Value> splitFullSum(RewriterBase &rewriter, linalg::GenericOp op);
 
+/// Rewrites a statically shaped depthwise convolution (NHWC input, HWC
+/// filter; i8 x i8 -> i32 or f32) into vector code: 16 channels a vector,
+/// the accumulators of 4 output pixels in registers through all the
+/// filter's taps, started from a fill or bias broadcast of the output and
+/// finished by its single elementwise consumer (fused and replaced, as in
+/// the matmul kernels) before one store. The taps are added in the named
+/// op's order, so the results are the same bits. With `parallel`, the
+/// output rows of convolutions of at least `parallelMinMacs`
+/// multiply-accumulates are the iterations of an scf.forall. Returns the
+/// value that replaces the convolution (or its epilogue).
+FailureOr<Value> vectorizeDepthwiseConv(RewriterBase &rewriter,
+                                        linalg::DepthwiseConv2DNhwcHwcOp op,
+                                        bool parallel, int64_t parallelMinMacs);
+
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION
 #include "qat/Codegen/CPU/Passes.h.inc"

@@ -456,6 +456,55 @@ def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
   ];
 }
 
+def VectorizeDepthwise : Pass<"qat-vectorize-depthwise", "func::FuncOp"> {
+  let summary = "Vector code for depthwise convolutions, epilogue fused";
+  let description = [{
+    Rewrites each statically shaped `linalg.depthwise_conv_2d_nhwc_hwc`
+    (i8 x i8 -> i32, or f32; any strides and dilations; the input already
+    padded) on tensors into loops over output rows (n, oh), blocks of 16
+    channels and blocks of 4 output pixels of the row. A channel block's
+    filter taps (9 vectors for 3x3) are loaded once per row; each pixel's
+    accumulator vector stays in a register through all the taps, each tap
+    one input vector (sign-extended for int8) multiplied and added. The
+    accumulators start from the output's fill or bias broadcast when it
+    has one (never reading it); a single elementwise consumer of the
+    convolution (as for qat-vectorize-matmul: requantization, activation,
+    per-element, per-channel or scalar inputs) is applied to them before
+    the store, and replaced, so the int32 result is never written. A last
+    block of fewer than 16 channels is masked. The taps are added in the
+    named op's order: the results are the same bits as the scalar loops'.
+    With `parallel`, the output rows of convolutions of at least
+    `parallel-min-macs` multiply-accumulates are the iterations of an
+    `scf.forall` (qat-cpu-pipeline runs them on OpenMP threads).
+
+    Example:
+
+    ```mlir
+    %y = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>,
+        strides = dense<1> : tensor<2xi64>}
+        ins(%x, %w : tensor<1x10x10x32xi8>, tensor<3x3x32xi8>)
+        outs(%bias : tensor<1x8x8x32xi32>) -> tensor<1x8x8x32xi32>
+    %q = linalg.generic ... ins(%y, ...) -> tensor<1x8x8x32xi8>  // requantize
+    // becomes loops over the 8 rows, 2 channel blocks and 2 blocks of 4
+    // pixels; in each, 4 vector<16xi32> accumulators take 9 taps each
+    // (arith.extsi, arith.muli, arith.addi), are requantized to
+    // vector<16xi8> and written into %q's output.
+    ```
+  }];
+  let options = [
+    Option<"parallel", "parallel", "bool", "false",
+           "run output rows as the iterations of an scf.forall">,
+    Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
+           "smallest convolution (multiply-accumulates) to parallelize">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
   let summary = "Register-blocked vector code for float matmuls";
   let description = [{
