@@ -75,8 +75,7 @@ LogicalResult mlir::qat::expandStridedCopy(RewriterBase &rewriter,
   if (suffix)
     for (int64_t size : shape.drop_front(*suffix))
       row *= size;
-  int64_t elementBytes =
-      suffix ? sourceType.getElementTypeBitWidth() / 8 : 1;
+  int64_t elementBytes = suffix ? sourceType.getElementTypeBitWidth() / 8 : 1;
   if (!suffix || row * elementBytes < 16) {
     rewriter.replaceOpWithNewOp<linalg::CopyOp>(copy, source, target);
     return success();
@@ -108,15 +107,15 @@ LogicalResult mlir::qat::expandStridedCopy(RewriterBase &rewriter,
         StridedLayoutAttr::get(type.getContext(), offset, strides),
         type.getMemorySpace());
   };
-  Value from = memref::CollapseShapeOp::create(b, collapsed(sourceType),
-                                               source, groups);
-  Value to = memref::CollapseShapeOp::create(b, collapsed(targetType), target,
-                                             groups);
+  Value from =
+      memref::CollapseShapeOp::create(b, collapsed(sourceType), source, groups);
+  Value to =
+      memref::CollapseShapeOp::create(b, collapsed(targetType), target, groups);
   Type element = sourceType.getElementType();
   int64_t width = std::min(row, kVectorBytes / elementBytes);
-  buildRowLoops(b, shape.take_front(*suffix), row, width, /*init=*/Value(),
-                [&](ImplicitLocOpBuilder &ib, ArrayRef<Value> ivs,
-                    Value column, int64_t size, Value) -> Value {
+  buildRowLoops(b, shape.take_front(*suffix), row, width, /*inits=*/{},
+                [&](ImplicitLocOpBuilder &ib, ArrayRef<Value> ivs, Value column,
+                    int64_t size, ValueRange) -> SmallVector<Value> {
                   SmallVector<Value> indices(ivs);
                   indices.push_back(column);
                   Value padding =
@@ -126,7 +125,7 @@ LogicalResult mlir::qat::expandStridedCopy(RewriterBase &rewriter,
                       padding, ArrayRef<bool>{true});
                   vector::TransferWriteOp::create(ib, data, to, indices,
                                                   ArrayRef<bool>{true});
-                  return Value();
+                  return {};
                 });
   rewriter.eraseOp(copy);
   return success();

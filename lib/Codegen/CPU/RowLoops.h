@@ -16,63 +16,64 @@
 
 namespace mlir::qat {
 
-/// `chunk(builder, ivs, column, size, iter)` handles the elements
+/// `chunk(builder, ivs, column, size, iters)` handles the elements
 /// [column, column + size) of the row at the outer indices `ivs`; it returns
-/// the updated `iter` (a tensor the loops thread), or a null value when the
-/// loops thread none.
-using RowChunkFn = function_ref<Value(ImplicitLocOpBuilder &, ArrayRef<Value>,
-                                      Value column, int64_t size, Value iter)>;
+/// the updated `iters` (the tensors the loops thread, possibly none).
+using RowChunkFn = function_ref<SmallVector<Value>(
+    ImplicitLocOpBuilder &, ArrayRef<Value>, Value column, int64_t size,
+    ValueRange iters)>;
 
 /// scf.for loops over the dimensions `outer` (outermost first), and in
 /// them the row of `row` elements in chunks of `width` (a loop), then the
-/// rest (one shorter chunk). With a non-null `init`, the loops thread it
-/// and the result is its final value; without, they thread nothing and the
-/// result is null.
-inline Value buildRowLoops(ImplicitLocOpBuilder &b, ArrayRef<int64_t> outer,
-                           int64_t row, int64_t width, Value init,
-                           RowChunkFn chunk) {
+/// rest (one shorter chunk). The loops thread `inits` (possibly none); the
+/// result is their final values.
+inline SmallVector<Value> buildRowLoops(ImplicitLocOpBuilder &b,
+                                        ArrayRef<int64_t> outer, int64_t row,
+                                        int64_t width, ValueRange inits,
+                                        RowChunkFn chunk) {
+  using Values = SmallVector<Value>;
   SmallVector<Value> ivs;
-  auto loop = [&](ImplicitLocOpBuilder &lb, int64_t upper, int64_t step,
-                  Value iter,
-                  function_ref<Value(ImplicitLocOpBuilder &, Value, Value)> fn)
-      -> Value {
+  auto loop =
+      [&](ImplicitLocOpBuilder &lb, int64_t upper, int64_t step,
+          ValueRange iters,
+          function_ref<Values(ImplicitLocOpBuilder &, Value, ValueRange)> fn)
+      -> Values {
     auto index = [&](int64_t v) -> Value {
       return arith::ConstantIndexOp::create(lb, v);
     };
     auto forOp = scf::ForOp::create(
-        lb, index(0), index(upper), index(step),
-        iter ? ValueRange{iter} : ValueRange{},
+        lb, index(0), index(upper), index(step), iters,
         [&](OpBuilder &nested, Location l, Value iv, ValueRange args) {
           ImplicitLocOpBuilder ib(l, nested);
-          Value updated = fn(ib, iv, args.empty() ? Value() : args[0]);
-          scf::YieldOp::create(ib, updated ? ValueRange{updated}
-                                           : ValueRange{});
+          scf::YieldOp::create(ib, fn(ib, iv, args));
         });
-    return iter ? forOp.getResult(0) : Value();
+    return Values(forOp.getResults());
   };
-  std::function<Value(ImplicitLocOpBuilder &, Value)> nest =
-      [&](ImplicitLocOpBuilder &lb, Value iter) -> Value {
+  std::function<Values(ImplicitLocOpBuilder &, ValueRange)> nest =
+      [&](ImplicitLocOpBuilder &lb, ValueRange iters) -> Values {
+    Values current = llvm::to_vector(iters);
     if (ivs.size() == outer.size()) {
       int64_t full = row - row % width;
       if (full > 0)
-        iter = loop(lb, full, width, iter,
-                    [&](ImplicitLocOpBuilder &ib, Value column, Value it) {
-                      return chunk(ib, ivs, column, width, it);
-                    });
+        current =
+            loop(lb, full, width, current,
+                 [&](ImplicitLocOpBuilder &ib, Value column, ValueRange its) {
+                   return chunk(ib, ivs, column, width, its);
+                 });
       if (full < row)
-        iter = chunk(lb, ivs, arith::ConstantIndexOp::create(lb, full),
-                     row - full, iter);
-      return iter;
+        current = chunk(lb, ivs, arith::ConstantIndexOp::create(lb, full),
+                        row - full, current);
+      return current;
     }
-    return loop(lb, outer[ivs.size()], 1, iter,
-                [&](ImplicitLocOpBuilder &ib, Value iv, Value it) {
+    return loop(lb, outer[ivs.size()], 1, current,
+                [&](ImplicitLocOpBuilder &ib, Value iv, ValueRange its) {
                   ivs.push_back(iv);
-                  Value updated = nest(ib, it);
+                  Values updated = nest(ib, its);
                   ivs.pop_back();
                   return updated;
                 });
   };
-  return nest(b, init);
+  return nest(b, inits);
 }
 
 } // namespace mlir::qat

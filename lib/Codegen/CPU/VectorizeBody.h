@@ -15,30 +15,48 @@
 namespace mlir::qat {
 
 /// The scalar elementwise ops of `body` (a linalg.generic's, with only
-/// elementwise and constant ops) applied to vectors of `shape`: `mapping`
-/// maps the block arguments the body reads to such vectors; constants are
-/// cloned as they are and scalar operands broadcast. Returns the vector of
-/// the value the body yields first.
-inline Value vectorizeBody(ImplicitLocOpBuilder &b, Block &body,
-                           IRMapping &mapping, ArrayRef<int64_t> shape) {
+/// elementwise and constant ops, and whatever `mapping` already maps)
+/// applied to vectors of `shape`: `mapping` maps the block arguments the
+/// body reads to such vectors, or to scalars that are the same for every
+/// lane. Ops on scalars alone (constants, positions) stay scalar; scalar
+/// operands of the others are broadcast. Returns the vectors of the values
+/// the body yields.
+inline SmallVector<Value> vectorizeBodyResults(ImplicitLocOpBuilder &b,
+                                               Block &body, IRMapping &mapping,
+                                               ArrayRef<int64_t> shape) {
+  auto isVector = [&](Value v) {
+    return isa<VectorType>(mapping.lookupOrDefault(v).getType());
+  };
+  auto broadcast = [&](Value mapped) -> Value {
+    if (isa<VectorType>(mapped.getType()))
+      return mapped;
+    return vector::BroadcastOp::create(
+        b, VectorType::get(shape, mapped.getType()), mapped);
+  };
   for (Operation &scalarOp : body.without_terminator()) {
-    if (scalarOp.hasTrait<OpTrait::ConstantLike>()) {
+    if (llvm::all_of(scalarOp.getResults(),
+                     [&](Value r) { return mapping.contains(r); }))
+      continue;
+    if (scalarOp.hasTrait<OpTrait::ConstantLike>() ||
+        llvm::none_of(scalarOp.getOperands(), isVector)) {
       b.clone(scalarOp, mapping);
       continue;
     }
-    for (Value operand : scalarOp.getOperands()) {
-      Value mapped = mapping.lookupOrDefault(operand);
-      if (!isa<VectorType>(mapped.getType()))
-        mapping.map(operand,
-                    vector::BroadcastOp::create(
-                        b, VectorType::get(shape, mapped.getType()), mapped)
-                        .getResult());
-    }
+    for (Value operand : scalarOp.getOperands())
+      mapping.map(operand, broadcast(mapping.lookupOrDefault(operand)));
     Operation *clone = b.clone(scalarOp, mapping);
     for (OpResult result : clone->getResults())
       result.setType(VectorType::get(shape, result.getType()));
   }
-  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  return llvm::map_to_vector(body.getTerminator()->getOperands(), [&](Value v) {
+    return broadcast(mapping.lookupOrDefault(v));
+  });
+}
+
+/// The vector of the value `body` yields first (vectorizeBodyResults).
+inline Value vectorizeBody(ImplicitLocOpBuilder &b, Block &body,
+                           IRMapping &mapping, ArrayRef<int64_t> shape) {
+  return vectorizeBodyResults(b, body, mapping, shape).front();
 }
 
 } // namespace mlir::qat

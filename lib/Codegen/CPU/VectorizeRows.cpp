@@ -92,17 +92,24 @@ SmallVector<unsigned> outputLoops(linalg::GenericOp op) {
 } // namespace
 
 bool mlir::qat::isRowWise(linalg::GenericOp op) {
-  if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumLoops() < 1 || outputLoops(op).empty() ||
+  if (!op.hasPureTensorSemantics() || op.getNumLoops() < 1 ||
+      outputLoops(op).empty() ||
       !llvm::all_of(op->getOperands(), isStaticBytes))
+    return false;
+  // Several outputs, all indexed alike, only without reductions.
+  AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (op.getNumDpsInits() > 1 &&
+      (op.getNumReductionLoops() != 0 ||
+       llvm::any_of(op.getDpsInitsMutable(), [&](OpOperand &init) {
+         return op.getMatchingIndexingMap(&init) != outputMap;
+       })))
     return false;
   auto outType = cast<RankedTensorType>(op.getDpsInits()[0].getType());
   if (outType.getShape().back() < kMinRow)
     return false;
   bool readsARow = false;
   for (OpOperand *input : op.getDpsInputOperands()) {
-    std::optional<Access> access =
-        getAccess(op.getMatchingIndexingMap(input));
+    std::optional<Access> access = getAccess(op.getMatchingIndexingMap(input));
     if (!access)
       return false;
     readsARow |= *access == Access::Row;
@@ -110,14 +117,51 @@ bool mlir::qat::isRowWise(linalg::GenericOp op) {
   // A generic that only broadcasts (a fill) is left to memset.
   if (!readsARow)
     return false;
-  for (Operation &inner : op.getRegion().front().without_terminator())
+  // The body: elementwise ops on the row's values, and positions (indices
+  // of the outer loops, through affine.apply and elementwise ops), which
+  // are the same for the whole row and stay scalars.
+  Block &body = op.getRegion().front();
+  unsigned innermost = op.getNumLoops() - 1;
+  DenseSet<Value> positions;
+  auto isPosition = [&](Value v) {
+    return positions.contains(v) || v.getParentBlock() != &body;
+  };
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      // The innermost index only where nothing depends on it (an
+      // affine.apply that ignores it).
+      if (index.getDim() == innermost &&
+          !llvm::all_of(index->getUses(), [](OpOperand &use) {
+            auto apply = dyn_cast<affine::AffineApplyOp>(use.getOwner());
+            if (!apply)
+              return false;
+            AffineMap map = apply.getAffineMap();
+            unsigned position = use.getOperandNumber();
+            return position < map.getNumDims()
+                       ? !map.isFunctionOfDim(position)
+                       : !map.isFunctionOfSymbol(position - map.getNumDims());
+          }))
+        return false;
+      positions.insert(index);
+      continue;
+    }
+    bool onPositions = llvm::all_of(inner.getOperands(), isPosition);
+    if (isa<affine::AffineApplyOp>(inner) && onPositions) {
+      positions.insert(inner.getResult(0));
+      continue;
+    }
     if (inner.getNumRegions() != 0 ||
         !(inner.hasTrait<OpTrait::Elementwise>() ||
-          inner.hasTrait<OpTrait::ConstantLike>()) ||
-        isa<linalg::IndexOp>(inner) ||
-        !llvm::all_of(inner.getResultTypes(),
+          inner.hasTrait<OpTrait::ConstantLike>()))
+      return false;
+    if (onPositions) {
+      positions.insert(inner.result_begin(), inner.result_end());
+      continue;
+    }
+    if (!llvm::all_of(inner.getResultTypes(),
                       [](Type t) { return t.isIntOrFloat(); }))
       return false;
+  }
   return true;
 }
 
@@ -127,9 +171,9 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
     return rewriter.notifyMatchFailure(op, "not a row-wise generic");
   rewriter.setInsertionPoint(op);
   ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-  Value output = op.getDpsInits()[0];
+  ValueRange outputs = op.getDpsInits();
   ArrayRef<int64_t> shape =
-      cast<RankedTensorType>(output.getType()).getShape();
+      cast<RankedTensorType>(outputs[0].getType()).getShape();
   int64_t row = shape.back();
   int64_t width = std::min(row, kVectorBits / widestBits(op));
   Block &body = op.getRegion().front();
@@ -138,14 +182,15 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
   op.getReductionDims(reductions);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  BlockArgument outArg = body.getArgument(op.getNumDpsInputs());
+  auto outArgs = body.getArguments().drop_front(op.getNumDpsInputs());
 
   // The elements [column, column + size) of the row at `ivs` (outer loop
-  // indices) of `out`, computed and written. With reduction loops, the
-  // row is read once, the body applied for each of their iterations in
-  // order (as the scalar loops would), and the result written once.
-  auto chunk = [&](ImplicitLocOpBuilder &cb, ArrayRef<Value> ivs,
-                   Value column, int64_t size, Value out) -> Value {
+  // indices) of `outs`, computed and written. With reduction loops (and
+  // then one output), the row is read once, the body applied for each of
+  // their iterations in order (as the scalar loops would), and the result
+  // written once.
+  auto chunk = [&](ImplicitLocOpBuilder &cb, ArrayRef<Value> ivs, Value column,
+                   int64_t size, ValueRange outs) -> SmallVector<Value> {
     SmallVector<Value> dims(numLoops);
     for (auto [loop, iv] : llvm::zip(ArrayRef(parallel).drop_back(), ivs))
       dims[loop] = iv;
@@ -164,58 +209,70 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
       Type element = cast<ShapedType>(source.getType()).getElementType();
       if (broadcast)
         return tensor::ExtractOp::create(rb, source, indices);
-      Value padding =
-          arith::ConstantOp::create(rb, rb.getZeroAttr(element));
+      Value padding = arith::ConstantOp::create(rb, rb.getZeroAttr(element));
       return vector::TransferReadOp::create(
           rb, VectorType::get({size}, element), source, indices, padding,
           ArrayRef<bool>{true});
     };
-    auto apply = [&](ImplicitLocOpBuilder &ab, Value acc) {
+    // The body on this chunk; `acc`: the row so far, when reducing.
+    auto apply = [&](ImplicitLocOpBuilder &ab,
+                     Value acc) -> SmallVector<Value> {
       IRMapping mapping;
+      body.walk([&](linalg::IndexOp index) {
+        mapping.map(index.getResult(), dims[index.getDim()]);
+      });
       for (OpOperand *input : op.getDpsInputOperands()) {
         AffineMap map = op.getMatchingIndexingMap(input);
-        mapping.map(body.getArgument(input->getOperandNumber()),
-                    read(ab, input->get(), map,
-                         *getAccess(map) == Access::Broadcast));
+        mapping.map(
+            body.getArgument(input->getOperandNumber()),
+            read(ab, input->get(), map, *getAccess(map) == Access::Broadcast));
       }
-      if (!acc && !outArg.use_empty())
-        acc = read(ab, out, outputMap, /*broadcast=*/false);
-      if (acc)
-        mapping.map(outArg, acc);
-      return vectorizeBody(ab, body, mapping, {size});
+      for (auto [arg, out] : llvm::zip(outArgs, outs))
+        if (acc)
+          mapping.map(arg, acc);
+        else if (!arg.use_empty())
+          mapping.map(arg, read(ab, out, outputMap, /*broadcast=*/false));
+      return vectorizeBodyResults(ab, body, mapping, {size});
     };
-    Value acc = reductions.empty()
-                    ? Value()
-                    : read(cb, out, outputMap, /*broadcast=*/false);
-    // The reduction loops, outermost first, threading the row.
-    std::function<Value(ImplicitLocOpBuilder &, unsigned, Value)> reduce =
-        [&](ImplicitLocOpBuilder &rb, unsigned level, Value acc) -> Value {
-      if (level == reductions.size())
-        return apply(rb, acc);
-      auto index = [&](int64_t v) -> Value {
-        return arith::ConstantIndexOp::create(rb, v);
+    SmallVector<Value> results;
+    if (reductions.empty()) {
+      results = apply(cb, Value());
+    } else {
+      // The reduction loops, outermost first, threading the row.
+      std::function<Value(ImplicitLocOpBuilder &, unsigned, Value)> reduce =
+          [&](ImplicitLocOpBuilder &rb, unsigned level, Value acc) -> Value {
+        if (level == reductions.size())
+          return apply(rb, acc).front();
+        auto index = [&](int64_t v) -> Value {
+          return arith::ConstantIndexOp::create(rb, v);
+        };
+        auto loop = scf::ForOp::create(
+            rb, index(0), index(ranges[reductions[level]]), index(1),
+            ValueRange{acc},
+            [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
+              ImplicitLocOpBuilder ib(loc, nested);
+              dims[reductions[level]] = iv;
+              scf::YieldOp::create(ib, reduce(ib, level + 1, args[0]));
+            });
+        return loop.getResult(0);
       };
-      auto loop = scf::ForOp::create(
-          rb, index(0), index(ranges[reductions[level]]), index(1),
-          ValueRange{acc},
-          [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
-            ImplicitLocOpBuilder ib(loc, nested);
-            dims[reductions[level]] = iv;
-            scf::YieldOp::create(ib, reduce(ib, level + 1, args[0]));
-          });
-      return loop.getResult(0);
-    };
-    Value result = reduce(cb, 0, acc);
-    return vector::TransferWriteOp::create(cb, result, out, outIndices,
-                                           ArrayRef<bool>{true})
-        .getResult();
+      results = {reduce(cb, 0,
+                        read(cb, outs[0], outputMap,
+                             /*broadcast=*/false))};
+    }
+    return llvm::map_to_vector(
+        llvm::zip(results, outs), [&](auto pair) -> Value {
+          auto [result, out] = pair;
+          return vector::TransferWriteOp::create(cb, result, out, outIndices,
+                                                 ArrayRef<bool>{true})
+              .getResult();
+        });
   };
 
-  // Loops over the outer dimensions, threading the output; each row in
+  // Loops over the outer dimensions, threading the outputs; each row in
   // chunks of `width`, the last chunk shorter when `width` does not divide.
-  Value result = buildRowLoops(b, shape.drop_back(), row, width, output,
-                               chunk);
-  rewriter.replaceOp(op, result);
+  rewriter.replaceOp(
+      op, buildRowLoops(b, shape.drop_back(), row, width, outputs, chunk));
   return success();
 }
 

@@ -181,3 +181,99 @@ func.func @column_sum(%g: tensor<64x40xf32>, %init: tensor<40xf32>) -> tensor<40
   } -> tensor<40xf32>
   return %s : tensor<40xf32>
 }
+
+// -----
+
+// The first position of a 2x2 window's maximum (max pooling's gradient):
+// positions of the outer loops (linalg.index of the window's loops, an
+// affine.apply that ignores the innermost index) stay scalars, computed
+// once per row, and are broadcast where they meet the row's values.
+// CHECK-LABEL: func @window_position
+func.func @window_position(%x: tensor<1x4x4x16xf32>, %win: tensor<2x2xf32>, %m: tensor<1x2x2x16xf32>, %init: tensor<1x2x2x16xi32>) -> tensor<1x2x2x16xi32> {
+  // CHECK: scf.for %[[KH:[a-z0-9]+]] = {{.*}} -> (vector<16xi32>)
+  // CHECK: scf.for %[[KW:[a-z0-9]+]] = {{.*}} -> (vector<16xi32>)
+  // CHECK: arith.cmpf oeq, {{.*}} : vector<16xf32>
+  // CHECK: %[[KWA:.*]] = affine.apply #{{.*}}(%[[KW]], %{{.*}})
+  // CHECK: %[[ROW:.*]] = arith.muli %[[KH]], %{{.*}} : index
+  // CHECK: %[[POS:.*]] = arith.addi %[[ROW]], %[[KWA]] : index
+  // CHECK: %[[CAST:.*]] = arith.index_cast %[[POS]] : index to i32
+  // CHECK: vector.broadcast %[[CAST]] : i32 to vector<16xi32>
+  // CHECK: arith.minsi {{.*}} : vector<16xi32>
+  // CHECK-NOT: linalg.generic
+  %big = arith.constant 2147483647 : i32
+  %c2 = arith.constant 2 : index
+  %p = linalg.generic {indexing_maps = [affine_map<(n, h, w, kh, kw, c) -> (n, h * 2 + kh, w * 2 + kw, c)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (kh, kw)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (n, h, w, c)>,
+                                        affine_map<(n, h, w, kh, kw, c) -> (n, h, w, c)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]}
+      ins(%x, %win, %m : tensor<1x4x4x16xf32>, tensor<2x2xf32>, tensor<1x2x2x16xf32>) outs(%init : tensor<1x2x2x16xi32>) {
+  ^bb0(%a: f32, %w: f32, %max: f32, %out: i32):
+    %eq = arith.cmpf oeq, %a, %max : f32
+    %i3 = linalg.index 3 : index
+    %i4 = linalg.index 4 : index
+    %i5 = linalg.index 5 : index
+    %kw = affine.apply affine_map<(d0, d1) -> (d0)>(%i4, %i5)
+    %row = arith.muli %i3, %c2 : index
+    %pos = arith.addi %row, %kw : index
+    %cast = arith.index_cast %pos : index to i32
+    %sel = arith.select %eq, %cast, %big : i32
+    %min = arith.minsi %sel, %out : i32
+    linalg.yield %min : i32
+  } -> tensor<1x2x2x16xi32>
+  return %p : tensor<1x2x2x16xi32>
+}
+
+// -----
+
+// The innermost index is a position of its own lane: left to scalar loops.
+// CHECK-LABEL: func @lane_index
+func.func @lane_index(%x: tensor<2x16xf32>) -> tensor<2x16xf32> {
+  // CHECK: linalg.generic
+  %e = tensor.empty() : tensor<2x16xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<2x16xf32>) outs(%e : tensor<2x16xf32>) {
+  ^bb0(%a: f32, %out: f32):
+    %j = linalg.index 1 : index
+    %c = arith.index_cast %j : index to i32
+    %f = arith.sitofp %c : i32 to f32
+    %s = arith.addf %a, %f : f32
+    linalg.yield %s : f32
+  } -> tensor<2x16xf32>
+  return %y : tensor<2x16xf32>
+}
+
+// -----
+
+// Two outputs indexed alike (a fake-quant's straight-through gradient and
+// its scale's per-element term): both computed from one read of the row
+// and written, threaded through the same loops.
+// CHECK-LABEL: func @two_outputs
+func.func @two_outputs(%x: tensor<4x32xf32>, %g: tensor<4x32xf32>, %s: tensor<f32>) -> (tensor<4x32xf32>, tensor<4x32xf32>) {
+  // CHECK: scf.for {{.*}} -> (tensor<4x32xf32>, tensor<4x32xf32>)
+  // CHECK: scf.for {{.*}} -> (tensor<4x32xf32>, tensor<4x32xf32>)
+  // CHECK: %[[X:.*]] = vector.transfer_read %{{.*}} : tensor<4x32xf32>, vector<16xf32>
+  // CHECK: %[[G:.*]] = vector.transfer_read %{{.*}} : tensor<4x32xf32>, vector<16xf32>
+  // CHECK: %[[IN:.*]] = arith.cmpf olt, %[[X]], %{{.*}} : vector<16xf32>
+  // CHECK: %[[DX:.*]] = arith.select %[[IN]], %[[G]], %{{.*}} : vector<16xi1>, vector<16xf32>
+  // CHECK: %[[DS:.*]] = arith.mulf %[[X]], %[[G]] : vector<16xf32>
+  // CHECK: %[[W0:.*]] = vector.transfer_write %[[DX]]
+  // CHECK: %[[W1:.*]] = vector.transfer_write %[[DS]]
+  // CHECK: scf.yield %[[W0]], %[[W1]]
+  // CHECK-NOT: linalg.generic
+  %e0 = tensor.empty() : tensor<4x32xf32>
+  %e1 = tensor.empty() : tensor<4x32xf32>
+  %zero = arith.constant 0.0 : f32
+  %r:2 = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>,
+                                          affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                         iterator_types = ["parallel", "parallel"]}
+      ins(%x, %g, %s : tensor<4x32xf32>, tensor<4x32xf32>, tensor<f32>) outs(%e0, %e1 : tensor<4x32xf32>, tensor<4x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %scale: f32, %o0: f32, %o1: f32):
+    %in = arith.cmpf olt, %a, %scale : f32
+    %dx = arith.select %in, %b, %zero : f32
+    %ds = arith.mulf %a, %b : f32
+    linalg.yield %dx, %ds : f32, f32
+  } -> (tensor<4x32xf32>, tensor<4x32xf32>)
+  return %r#0, %r#1 : tensor<4x32xf32>, tensor<4x32xf32>
+}

@@ -433,7 +433,13 @@ def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
     requantization, the VNNI kernel's input bias, im2col and int8 max
     pooling then run a byte or a float at a time. Run after qat-parallelize-loops, so that each
     thread's chunk is rewritten. The per-element arithmetic is the body's,
-    so results are the same bit for bit.
+    so results are the same bit for bit. Several outputs indexed alike (a
+    fake-quant's straight-through gradient and its scale's per-element
+    term) are written from the same chunk, when there are no reduction
+    loops. The body may compute positions from the indices of the outer
+    loops (`linalg.index`, `affine.apply`: which element of a pooling
+    window holds the maximum); they are the same for the whole row and stay
+    scalars, broadcast where they meet the row's values.
 
     Example:
 
