@@ -144,6 +144,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createVectorizeMatmul(vectorize));
   VectorizeDepthwiseOptions depthwise;
   depthwise.parallel = options.parallel;
+  depthwise.vnni = options.vnni;
   pm.addNestedPass<func::FuncOp>(createVectorizeDepthwise(depthwise));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
   pm.addNestedPass<func::FuncOp>(createSplitSums());

@@ -33,13 +33,15 @@ constexpr int64_t kLanes = 16;
 /// Output pixels of a row whose accumulators a block keeps in registers
 /// (with the filter's 9 tap vectors of a 3x3 filter: 13 of 32 registers).
 constexpr int64_t kPixels = 4;
+/// Bytes vpdpbusd sums in each lane.
+constexpr int64_t kGroup = 4;
 
 /// The loops of one depthwise convolution's kernel.
 class DepthwiseBuilder {
 public:
   DepthwiseBuilder(linalg::DepthwiseConv2DNhwcHwcOp op,
                    std::optional<Epilogue> epilogue,
-                   std::optional<AccumulatorStart> start)
+                   std::optional<AccumulatorStart> start, bool vnni)
       : input(op.getInputs()[0]), filter(op.getInputs()[1]),
         output(op.getOutputs()[0]), epilogue(epilogue), start(start) {
     auto outputType = cast<RankedTensorType>(output.getType());
@@ -56,6 +58,7 @@ public:
     };
     strides = values(op.getStrides());
     dilations = values(op.getDilations());
+    dot = vnni && isa<IntegerType>(accType.getElementType());
   }
 
   /// Output row (n, oh) of `c` (the destination, or the slice of it for
@@ -101,11 +104,31 @@ private:
     SmallVector<Value> taps;
     for (int64_t kh = 0; kh < filterHeight; ++kh)
       for (int64_t kw = 0; kw < filterWidth; ++kw)
-        taps.push_back(
-            widen(b, read(b, filter, inType, {index(b, kh), index(b, kw), c0},
-                          inBounds)));
+        taps.push_back(read(b, filter, inType, {index(b, kh), index(b, kw), c0},
+                            inBounds));
     Value startValue =
         start ? start->load(b, accType, c0, ArrayRef<bool>{inBounds}) : Value();
+    if (dot) {
+      // vpdpbusd: each lane sums 4 taps' products, the input made unsigned
+      // (x + 128), so the accumulators start 128 * (sum of the taps) lower.
+      Value sum;
+      for (Value tap : taps) {
+        Value wide = widen(b, tap);
+        sum = sum ? arith::AddIOp::create(b, sum, wide).getResult() : wide;
+      }
+      Value shift = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(accType, b.getI32IntegerAttr(7)));
+      correction = arith::ShLIOp::create(b, sum, shift);
+      SmallVector<Value> groups;
+      for (int64_t t = 0; t < static_cast<int64_t>(taps.size()); t += kGroup)
+        groups.push_back(interleaveGroup(b, ArrayRef(taps).drop_front(t)));
+      taps = groups;
+      if (startValue)
+        startValue = arith::SubIOp::create(b, startValue, correction);
+    } else {
+      for (Value &tap : taps)
+        tap = widen(b, tap);
+    }
     IRMapping columnInputs;
     if (epilogue)
       columnInputs =
@@ -131,12 +154,36 @@ private:
     for (int64_t p = 0; p < count; ++p) {
       Value ow = arith::AddIOp::create(b, ow0, index(b, p));
       Value iw0 = arith::MulIOp::create(b, ow, index(b, strides[1]));
-      Value acc = startValue
-                      ? startValue
-                      : read(b, output, accType, {n, oh, ow, c0}, inBounds);
+      Value acc = startValue;
+      if (!acc) {
+        acc = read(b, output, accType, {n, oh, ow, c0}, inBounds);
+        if (dot)
+          acc = arith::SubIOp::create(b, acc, correction);
+      }
+      if (dot) {
+        SmallVector<Value> pixels;
+        for (int64_t kh = 0; kh < filterHeight; ++kh) {
+          Value ih = arith::AddIOp::create(b, ih0, index(b, kh * dilations[0]));
+          for (int64_t kw = 0; kw < filterWidth; ++kw) {
+            Value iw =
+                arith::AddIOp::create(b, iw0, index(b, kw * dilations[1]));
+            pixels.push_back(read(b, input, inType, {n, ih, iw, c0}, inBounds));
+          }
+        }
+        Value flip = arith::ConstantOp::create(
+            b, DenseElementsAttr::get(
+                   VectorType::get({kLanes * kGroup}, b.getI8Type()),
+                   b.getI8IntegerAttr(-128)));
+        for (auto [g, tapGroup] : llvm::enumerate(taps)) {
+          Value bytes =
+              interleaveGroup(b, ArrayRef(pixels).drop_front(g * kGroup));
+          acc = buildDotProduct(b, acc, arith::XOrIOp::create(b, bytes, flip),
+                                tapGroup);
+        }
+      }
       // The taps in the named op's order (kh, then kw), so that float sums
       // round as the scalar loops' do.
-      for (int64_t kh = 0; kh < filterHeight; ++kh) {
+      for (int64_t kh = 0; kh < filterHeight && !dot; ++kh) {
         Value ih = arith::AddIOp::create(b, ih0, index(b, kh * dilations[0]));
         for (int64_t kw = 0; kw < filterWidth; ++kw) {
           Value iw = arith::AddIOp::create(b, iw0, index(b, kw * dilations[1]));
@@ -161,20 +208,39 @@ private:
     return c;
   }
 
+  /// The first 4 vectors of `vectors` (fewer: zeros for the rest) as one
+  /// vector of 64 bytes, lane l's 4 bytes being element l of each, in
+  /// order: vpdpbusd's layout.
+  Value interleaveGroup(ImplicitLocOpBuilder &b, ArrayRef<Value> vectors) {
+    SmallVector<Value> four(vectors.take_front(kGroup));
+    while (static_cast<int64_t>(four.size()) < kGroup)
+      four.push_back(arith::ConstantOp::create(b, b.getZeroAttr(inType)));
+    auto pairs = VectorType::get({kLanes}, b.getI16Type());
+    Value ab = vector::BitCastOp::create(
+        b, pairs, vector::InterleaveOp::create(b, four[0], four[1]));
+    Value cd = vector::BitCastOp::create(
+        b, pairs, vector::InterleaveOp::create(b, four[2], four[3]));
+    return vector::BitCastOp::create(
+        b, VectorType::get({kLanes * kGroup}, b.getI8Type()),
+        vector::InterleaveOp::create(b, ab, cd));
+  }
+
   Value input, filter, output;
   std::optional<Epilogue> epilogue;
   std::optional<AccumulatorStart> start;
   int64_t outHeight, outWidth, channels, filterHeight, filterWidth;
   SmallVector<int64_t> strides, dilations;
   VectorType accType, inType;
+  /// int8 with AVX-512 VNNI: taps 4 at a time by vpdpbusd.
+  bool dot = false;
+  Value correction; // 128 * the sum of a channel block's taps
 };
 
 } // namespace
 
-FailureOr<Value>
-mlir::qat::vectorizeDepthwiseConv(RewriterBase &rewriter,
-                                  linalg::DepthwiseConv2DNhwcHwcOp op,
-                                  bool parallel, int64_t parallelMinMacs) {
+FailureOr<Value> mlir::qat::vectorizeDepthwiseConv(
+    RewriterBase &rewriter, linalg::DepthwiseConv2DNhwcHwcOp op, bool parallel,
+    int64_t parallelMinMacs, bool vnni) {
   if (!op.hasPureTensorSemantics())
     return rewriter.notifyMatchFailure(op, "not on tensors");
   SmallVector<RankedTensorType> types;
@@ -202,7 +268,7 @@ mlir::qat::vectorizeDepthwiseConv(RewriterBase &rewriter,
   Value destination =
       epilogue ? epilogue->getDestination()
                : (start ? start->destination(b) : op.getOutputs()[0]);
-  DepthwiseBuilder kernel(op, epilogue, start);
+  DepthwiseBuilder kernel(op, epilogue, start, vnni);
 
   // One output row (n, oh) an iteration: an scf.forall over all rows of
   // large convolutions, each writing its own row's slice.
@@ -263,7 +329,8 @@ struct VectorizeDepthwisePass
         [&](linalg::DepthwiseConv2DNhwcHwcOp op) { convs.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (linalg::DepthwiseConv2DNhwcHwcOp op : convs)
-      (void)vectorizeDepthwiseConv(rewriter, op, parallel, parallelMinMacs);
+      (void)vectorizeDepthwiseConv(rewriter, op, parallel, parallelMinMacs,
+                                   vnni);
   }
 };
 

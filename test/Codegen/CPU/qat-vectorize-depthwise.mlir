@@ -1,5 +1,6 @@
 // RUN: qat-opt %s -split-input-file --qat-vectorize-depthwise | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-vectorize-depthwise="parallel=true parallel-min-macs=1" | FileCheck %s --check-prefix=PAR
+// RUN: qat-opt %s -split-input-file --qat-vectorize-depthwise=vnni=true | FileCheck %s --check-prefix=VNNI
 
 // int8: the bias broadcast is the accumulators' start, the consumer (a
 // requantization) is fused: the int32 result is never written.
@@ -31,6 +32,21 @@ func.func @int8_fused(%x: tensor<1x10x10x32xi8>, %w: tensor<3x3x32xi8>, %bias: t
   // PAR: scf.forall (%{{.*}}) in (8)
   // PAR: tensor.extract_slice {{.*}} to tensor<1x1x8x32xi8>
   // PAR: tensor.parallel_insert_slice
+  // With vnni, the 9 taps in 3 groups of 4 bytes a lane (the last padded
+  // with zeros), 128 * their sum taken from the start; per pixel, the 9
+  // input vectors grouped alike, made unsigned, and 3 dot products.
+  // VNNI-LABEL: func @int8_fused
+  // VNNI: %[[START:.*]] = vector.transfer_read %{{.*}} : tensor<32xi32>, vector<16xi32>
+  // VNNI: %[[CORR:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<16xi32>
+  // VNNI: vector.interleave {{.*}} : vector<16xi8> -> vector<32xi8>
+  // VNNI: vector.interleave {{.*}} : vector<16xi16> -> vector<32xi16>
+  // VNNI: arith.subi %[[START]], %[[CORR]] : vector<16xi32>
+  // VNNI: scf.for {{.*}} step %c4
+  // VNNI: arith.xori %{{.*}} : vector<64xi8>
+  // VNNI: arith.extui {{.*}} : vector<16x4xi8> to vector<16x4xi32>
+  // VNNI: vector.multi_reduction <add>, {{.*}} [1] : vector<16x4xi32> to vector<16xi32>
+  // VNNI-NOT: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+  // VNNI: vector.transfer_write {{.*}} : vector<16xi8>, tensor<1x8x8x32xi8>
   %e = tensor.empty() : tensor<1x8x8x32xi32>
   %b = linalg.broadcast ins(%bias : tensor<32xi32>) outs(%e : tensor<1x8x8x32xi32>) dimensions = [0, 1, 2]
   %y = linalg.depthwise_conv_2d_nhwc_hwc {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}

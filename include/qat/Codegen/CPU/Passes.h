@@ -101,13 +101,17 @@ FailureOr<Value> splitFullSum(RewriterBase &rewriter, linalg::GenericOp op);
 /// filter's taps, started from a fill or bias broadcast of the output and
 /// finished by its single elementwise consumer (fused and replaced, as in
 /// the matmul kernels) before one store. The taps are added in the named
-/// op's order, so the results are the same bits. With `parallel`, the
+/// op's order, so the results are the same bits. With `vnni`, int8 taps
+/// go 4 at a time (buildDotProduct: vpdpbusd once lowered), the input made
+/// unsigned and the accumulators' start corrected, exactly. With
+/// `parallel`, the
 /// output rows of convolutions of at least `parallelMinMacs`
 /// multiply-accumulates are the iterations of an scf.forall. Returns the
 /// value that replaces the convolution (or its epilogue).
 FailureOr<Value> vectorizeDepthwiseConv(RewriterBase &rewriter,
                                         linalg::DepthwiseConv2DNhwcHwcOp op,
-                                        bool parallel, int64_t parallelMinMacs);
+                                        bool parallel, int64_t parallelMinMacs,
+                                        bool vnni);
 
 #define GEN_PASS_DECL
 #define GEN_PASS_REGISTRATION

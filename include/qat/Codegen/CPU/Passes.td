@@ -479,6 +479,12 @@ def VectorizeDepthwise : Pass<"qat-vectorize-depthwise", "func::FuncOp"> {
     the store, and replaced, so the int32 result is never written. A last
     block of fewer than 16 channels is masked. The taps are added in the
     named op's order: the results are the same bits as the scalar loops'.
+    With `vnni` (int8), the taps go 4 at a time instead: the 4 taps' bytes
+    of each channel interleaved into one lane of a 64-byte vector (filter
+    once per row, input per pixel, made unsigned by flipping the sign bit),
+    summed by the dot product qat-x86-lower-vnni-dot makes vpdpbusd, the
+    accumulators started 128 times the taps' sum lower: exact, 3 dot
+    products for a 3x3 filter instead of 9 multiplies and adds.
     With `parallel`, the output rows of convolutions of at least
     `parallel-min-macs` multiply-accumulates are the iterations of an
     `scf.forall` (qat-cpu-pipeline runs them on OpenMP threads).
@@ -502,6 +508,9 @@ def VectorizeDepthwise : Pass<"qat-vectorize-depthwise", "func::FuncOp"> {
            "run output rows as the iterations of an scf.forall">,
     Option<"parallelMinMacs", "parallel-min-macs", "int64_t", "1 << 20",
            "smallest convolution (multiply-accumulates) to parallelize">,
+    Option<"vnni", "vnni", "bool", "false",
+           "int8: 4 taps per instruction in the form qat-x86-lower-vnni-dot "
+           "makes vpdpbusd (the target has AVX-512 VNNI)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
