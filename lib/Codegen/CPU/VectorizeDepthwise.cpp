@@ -46,7 +46,6 @@ public:
         output(op.getOutputs()[0]), epilogue(epilogue), start(start) {
     auto outputType = cast<RankedTensorType>(output.getType());
     auto filterType = cast<RankedTensorType>(filter.getType());
-    outHeight = outputType.getDimSize(1);
     outWidth = outputType.getDimSize(2);
     channels = outputType.getDimSize(3);
     filterHeight = filterType.getDimSize(0);
@@ -228,7 +227,7 @@ private:
   Value input, filter, output;
   std::optional<Epilogue> epilogue;
   std::optional<AccumulatorStart> start;
-  int64_t outHeight, outWidth, channels, filterHeight, filterWidth;
+  int64_t outWidth, channels, filterHeight, filterWidth;
   SmallVector<int64_t> strides, dilations;
   VectorType accType, inType;
   /// int8 with AVX-512 VNNI: taps 4 at a time by vpdpbusd.
