@@ -107,6 +107,7 @@ private:
                             inBounds));
     Value startValue =
         start ? start->load(b, accType, c0, ArrayRef<bool>{inBounds}) : Value();
+    Value correction;
     if (dot) {
       // vpdpbusd: each lane sums 4 taps' products, the input made unsigned
       // (x + 128), so the accumulators start 128 * (sum of the taps) lower.
@@ -135,7 +136,7 @@ private:
     auto pixels = [&](int64_t count) {
       return [&, count](ImplicitLocOpBuilder &pb, Value c, Value ow0) {
         return pixelBlock(pb, c, n, oh, cn, coh, ow0, c0, count, taps,
-                          startValue, columnInputs, inBounds);
+                          startValue, correction, columnInputs, inBounds);
       };
     };
     int64_t full = outWidth - outWidth % kPixels;
@@ -144,11 +145,20 @@ private:
   }
 
   /// `count` pixels from ow0 of row (n, oh), channels [c0, c0 + 16).
+  /// `taps`: the filter's, widened, or in groups of 4 for vpdpbusd;
+  /// `correction`: what the accumulators start lower by with vpdpbusd.
   Value pixelBlock(ImplicitLocOpBuilder &b, Value c, Value n, Value oh,
                    Value cn, Value coh, Value ow0, Value c0, int64_t count,
-                   ArrayRef<Value> taps, Value startValue,
+                   ArrayRef<Value> taps, Value startValue, Value correction,
                    const IRMapping &columnInputs, bool inBounds) {
     bool isFloat = isa<FloatType>(accType.getElementType());
+    Value flip =
+        dot ? arith::ConstantOp::create(
+                  b, DenseElementsAttr::get(
+                         VectorType::get({kLanes * kGroup}, b.getI8Type()),
+                         b.getI8IntegerAttr(-128)))
+                  .getResult()
+            : Value();
     Value ih0 = arith::MulIOp::create(b, oh, index(b, strides[0]));
     for (int64_t p = 0; p < count; ++p) {
       Value ow = arith::AddIOp::create(b, ow0, index(b, p));
@@ -159,41 +169,32 @@ private:
         if (dot)
           acc = arith::SubIOp::create(b, acc, correction);
       }
-      if (dot) {
-        SmallVector<Value> pixels;
-        for (int64_t kh = 0; kh < filterHeight; ++kh) {
-          Value ih = arith::AddIOp::create(b, ih0, index(b, kh * dilations[0]));
-          for (int64_t kw = 0; kw < filterWidth; ++kw) {
-            Value iw =
-                arith::AddIOp::create(b, iw0, index(b, kw * dilations[1]));
-            pixels.push_back(read(b, input, inType, {n, ih, iw, c0}, inBounds));
-          }
+      // The input under each tap, in the named op's order (kh, then kw).
+      SmallVector<Value> pixels;
+      for (int64_t kh = 0; kh < filterHeight; ++kh) {
+        Value ih = arith::AddIOp::create(b, ih0, index(b, kh * dilations[0]));
+        for (int64_t kw = 0; kw < filterWidth; ++kw) {
+          Value iw = arith::AddIOp::create(b, iw0, index(b, kw * dilations[1]));
+          pixels.push_back(read(b, input, inType, {n, ih, iw, c0}, inBounds));
         }
-        Value flip = arith::ConstantOp::create(
-            b, DenseElementsAttr::get(
-                   VectorType::get({kLanes * kGroup}, b.getI8Type()),
-                   b.getI8IntegerAttr(-128)));
+      }
+      if (dot) {
         for (auto [g, tapGroup] : llvm::enumerate(taps)) {
           Value bytes =
               interleaveGroup(b, ArrayRef(pixels).drop_front(g * kGroup));
           acc = buildDotProduct(b, acc, arith::XOrIOp::create(b, bytes, flip),
                                 tapGroup);
         }
-      }
-      // The taps in the named op's order (kh, then kw), so that float sums
-      // round as the scalar loops' do.
-      for (int64_t kh = 0; kh < filterHeight && !dot; ++kh) {
-        Value ih = arith::AddIOp::create(b, ih0, index(b, kh * dilations[0]));
-        for (int64_t kw = 0; kw < filterWidth; ++kw) {
-          Value iw = arith::AddIOp::create(b, iw0, index(b, kw * dilations[1]));
-          Value x = widen(b, read(b, input, inType, {n, ih, iw, c0}, inBounds));
-          Value tap = taps[kh * filterWidth + kw];
+      } else {
+        // In order, so that float sums round as the scalar loops' do.
+        for (auto [x, tap] : llvm::zip(pixels, taps)) {
+          Value wide = widen(b, x);
           acc = isFloat
                     ? arith::AddFOp::create(b, acc,
-                                            arith::MulFOp::create(b, x, tap))
+                                            arith::MulFOp::create(b, wide, tap))
                           .getResult()
                     : arith::AddIOp::create(b, acc,
-                                            arith::MulIOp::create(b, x, tap))
+                                            arith::MulIOp::create(b, wide, tap))
                           .getResult();
         }
       }
@@ -232,7 +233,6 @@ private:
   VectorType accType, inType;
   /// int8 with AVX-512 VNNI: taps 4 at a time by vpdpbusd.
   bool dot = false;
-  Value correction; // 128 * the sum of a channel block's taps
 };
 
 } // namespace

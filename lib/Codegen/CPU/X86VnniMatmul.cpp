@@ -392,11 +392,11 @@ public:
     int64_t nb = ceilDiv(n, kLanes);
     int64_t wide = std::max(kVectors, std::min(kMinChains / rows, nb));
     // Block-sparse panels are one vector wide: each has its own tiles.
-    int64_t widePanels = packedB.isBlockSparse() ? 0 : nb - nb % wide;
-    int64_t fullPanels =
-        packedB.isBlockSparse()
-            ? 0
-            : widePanels + (nb - widePanels) - (nb - widePanels) % kVectors;
+    int64_t widePanels = 0, fullPanels = 0;
+    if (!packedB.isBlockSparse()) {
+      widePanels = nb - nb % wide;
+      fullPanels = nb - (nb - widePanels) % kVectors;
+    }
     SmallVector<Value> rowBases =
         gathered ? gathered->rowBases(sb, aRow0, rows) : SmallVector<Value>();
     auto panels = [&](int64_t first, int64_t last, int64_t vectors, Value c) {

@@ -104,10 +104,10 @@ FailureOr<Value> splitFullSum(RewriterBase &rewriter, linalg::GenericOp op);
 /// op's order, so the results are the same bits. With `vnni`, int8 taps
 /// go 4 at a time (buildDotProduct: vpdpbusd once lowered), the input made
 /// unsigned and the accumulators' start corrected, exactly. With
-/// `parallel`, the
-/// output rows of convolutions of at least `parallelMinMacs`
-/// multiply-accumulates are the iterations of an scf.forall. Returns the
-/// value that replaces the convolution (or its epilogue).
+/// `parallel`, the output rows of convolutions of at least
+/// `parallelMinMacs` multiply-accumulates are the iterations of an
+/// scf.forall. Returns the value that replaces the convolution (or its
+/// epilogue).
 FailureOr<Value> vectorizeDepthwiseConv(RewriterBase &rewriter,
                                         linalg::DepthwiseConv2DNhwcHwcOp op,
                                         bool parallel, int64_t parallelMinMacs,
