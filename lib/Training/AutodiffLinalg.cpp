@@ -220,6 +220,20 @@ FailureOr<Value> payloadDerivative(OpBuilder &b, Location loc, Block *body,
                   [&] { return Value(arith::MulFOp::create(b, loc, g, d)); });
               return success();
             })
+            .Case([&](math::ErfOp o) {
+              // d erf(x)/dx = 2/sqrt(pi) exp(-x^2) (GELU's Erf).
+              Value x = p(o.getOperand());
+              Value c = arith::ConstantOp::create(
+                  b, loc, FloatAttr::get(f32, 1.1283791670955126));
+              Value e = math::ExpOp::create(
+                  b, loc,
+                  arith::NegFOp::create(b, loc,
+                                        arith::MulFOp::create(b, loc, x, x)));
+              Value d = arith::MulFOp::create(b, loc, c, e);
+              add(o.getOperand(),
+                  [&] { return Value(arith::MulFOp::create(b, loc, g, d)); });
+              return success();
+            })
             .Case([&](math::AbsFOp o) {
               Value one =
                   arith::ConstantOp::create(b, loc, FloatAttr::get(f32, 1.0));
@@ -359,8 +373,8 @@ Value firstArgMax(ReverseBuilder &rb, linalg::LinalgOp op, Value other,
 /// a loop nest of `iterators` whose window position among the op's
 /// reduction loops is at `reductionLoops` with `ranges`. With `reduces`,
 /// the terms are summed into `init`.
-FailureOr<Value> buildAdjoint(OpBuilder &b, linalg::LinalgOp op,
-                              unsigned input, PayloadKind kind, Value combined,
+FailureOr<Value> buildAdjoint(OpBuilder &b, linalg::LinalgOp op, unsigned input,
+                              PayloadKind kind, Value combined,
                               RankedTensorType type, ArrayRef<Value> operands,
                               ArrayRef<AffineMap> operandMaps, Value init,
                               ArrayRef<utils::IteratorType> iterators,
@@ -479,18 +493,17 @@ FailureOr<Value> tiledInputAdjoint(ReverseBuilder &rb, linalg::LinalgOp op,
   }
   for (auto [j, value] : llvm::enumerate(op.getDpsInputs())) {
     bool split = j == input;
-    operands.push_back(split ? tensor::ExpandShapeOp::create(
-                                   b, loc, splitType, value, groups)
-                                   .getResult()
-                             : value);
+    operands.push_back(
+        split ? tensor::ExpandShapeOp::create(b, loc, splitType, value, groups)
+                    .getResult()
+              : value);
     operandMaps.push_back(split ? identity : rename(maps[j]));
   }
   operandMaps.push_back(identity);
   Value init = tensor::EmptyOp::create(b, loc, sizes, xType.getElementType());
   FailureOr<Value> split = buildAdjoint(
       b, op, input, kind, combined, splitType, operands, operandMaps, init,
-      SmallVector<utils::IteratorType>(numLoops,
-                                       utils::IteratorType::parallel),
+      SmallVector<utils::IteratorType>(numLoops, utils::IteratorType::parallel),
       reductionLoops, newRanges, /*reduces=*/false);
   if (failed(split))
     return failure();
@@ -718,8 +731,7 @@ LogicalResult convAdjoint(ReverseBuilder &rb, linalg::Conv2DNhwcHwcfOp op,
       windows.push_back(window);
     }
     // Gradient rows past the source's reach only feed the padding.
-    if (target != x &&
-        llvm::any_of(windows, [](const WindowAccess &w) {
+    if (target != x && llvm::any_of(windows, [](const WindowAccess &w) {
           return w.padLow < 0 ||
                  w.padLow + (w.pRange - 1) * w.a + 1 > w.dilatedSize;
         })) {

@@ -550,3 +550,95 @@ def test_integer_tosa_convolution(qat_opt, compile_mlir, tmp_path):
     assert_within_one_step(simulated, deployed, output_scale, "tosa")
     # The bias in the accumulator matters: without it the outputs move.
     assert np.abs(values["b"]).max() > 0.1
+
+
+def gate_text(batch=4):
+    """Gates through the ONNX importer: a convolution with SiLU
+    (`x * sigmoid(x)`), then a squeeze-and-excitation block (global mean,
+    1x1 convolution, sigmoid, the [N, C, 1, 1] gate broadcast over the
+    [N, C, H, W] activations), global average pool, linear."""
+    from onnx import helper
+    shapes = {"c.weight": (8, 2, 3, 3), "c.bias": (8,),
+              "se.weight": (8, 8, 1, 1), "se.bias": (8,),
+              "fc.weight": (3, 8)}
+    nodes = [
+        helper.make_node("Conv", ["x", "c.weight", "c.bias"], ["a"],
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["a"], ["as"]),
+        helper.make_node("Mul", ["a", "as"], ["silu"]),
+        helper.make_node("GlobalAveragePool", ["silu"], ["m"]),
+        helper.make_node("Conv", ["m", "se.weight", "se.bias"], ["e"],
+                         kernel_shape=[1, 1]),
+        helper.make_node("Sigmoid", ["e"], ["gate"]),
+        helper.make_node("Mul", ["silu", "gate"], ["gated"]),
+        helper.make_node("GlobalAveragePool", ["gated"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc.weight"], ["logits"], transB=1)]
+    return onnx_text(nodes, shapes, [batch, 2, 6, 6], [batch, 3])
+
+
+def attention_text(batch=4):
+    """One attention head through the ONNX importer: projections by
+    weights, scores Q K^T scaled by 1/sqrt(8) (matmuls of two computed
+    tensors: linalg.batch_matmul), softmax, the weighted values, a mean
+    over the sequence and a linear head."""
+    from onnx import TensorProto, helper
+    shapes = {"wq": (8, 8), "wk": (8, 8), "wv": (8, 8), "fc.weight": (3, 8)}
+    scale = helper.make_tensor("scale", TensorProto.FLOAT, [],
+                               [1.0 / np.sqrt(8.0)])
+    nodes = [
+        helper.make_node("Constant", [], ["s"], value=scale),
+        helper.make_node("MatMul", ["x", "wq"], ["q"]),
+        helper.make_node("MatMul", ["x", "wk"], ["k"]),
+        helper.make_node("MatMul", ["x", "wv"], ["v"]),
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["qk"]),
+        helper.make_node("Mul", ["qk", "s"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["att"]),
+        helper.make_node("ReduceMean", ["att"], ["pooled"], axes=[1],
+                         keepdims=0),
+        helper.make_node("Gemm", ["pooled", "fc.weight"], ["logits"],
+                         transB=1)]
+    return onnx_text(nodes, shapes, [batch, 6, 8], [batch, 3])
+
+
+def test_integer_gates(qat_opt, compile_mlir, tmp_path):
+    """SiLU's product and the squeeze-and-excitation gate (broadcast over
+    the pixels) as products of two quantized tensors: (qa - za) (qb - zb)
+    in int32, requantized by s_a s_b / s_y; only the sigmoids stay float."""
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, gate_text(), "net", 0.5, seed=20, name="gate")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "gate.json")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    assert "qat.fake_quant" not in body
+    assert body.count("arith.muli") == 2 and "arith.mulf" not in body, body
+    simulated = compile_mlir(frozen, name="gate_sim").net(x)
+    deployed = compile_mlir(integer, name="gate_int").net(x)
+    output_scale = [v for k, v in q.items() if k.endswith("act_scale")][-1]
+    assert_within_one_step(simulated, deployed, output_scale, "gate")
+
+
+def test_integer_attention(qat_opt, compile_mlir, tmp_path):
+    """Scores and weighted values as int8 x int8 batch matmuls: the zero
+    points of both activations removed by the accumulator's initial value,
+    the 1/sqrt(d) scale folded into the multiplier; the softmax stays a
+    float island."""
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, attention_text(), "net", 0.6, seed=21,
+        x_shift=-1.0, name="attention")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "attention.json")
+    integer = qat_opt(frozen, "--qat-convert-to-integer")
+    body = integer.split("func.func @net_init")[0]
+    products = re.findall(r"linalg.batch_matmul ins\(.*: (tensor<\S+>), "
+                          r"(tensor<\S+>)\) outs\(.*: (tensor<\S+>)\)", body)
+    assert len(products) == 2, body
+    assert all(a.endswith("xi8>") and b.endswith("xi8>") and
+               c.endswith("xi32>") for a, b, c in products), products
+    simulated = compile_mlir(frozen, name="attention_sim").net(x)
+    deployed = compile_mlir(integer, name="attention_int").net(x)
+    output_scale = [v for k, v in q.items() if k.endswith("act_scale")][-1]
+    assert_within_one_step(simulated, deployed, output_scale, "attention")

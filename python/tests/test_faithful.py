@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from reference import F32
-from test_convert import (MOBILE, POOLED, cnn_text, concat_text,
-                          freeze_values, quantized_model, residual_text)
+from test_convert import (MOBILE, POOLED, attention_text, cnn_text,
+                          concat_text, freeze_values, gate_text,
+                          quantized_model, residual_text)
 from test_training import MLP, init_mlp, named_call, separable_data
 
 # name, MLIR, entry, weight scale of the random values, instrument options
@@ -24,6 +25,8 @@ MODELS = [
     ("pooled", POOLED, "net", 0.5, ""),
     ("residual", residual_text(batch=8), "net", 0.4, ""),
     ("concat", concat_text(batch=8), "net", 0.5, ""),
+    ("gate", gate_text(batch=8), "net", 0.5, ""),
+    ("attention", attention_text(batch=8), "net", 0.6, ""),
 ]
 
 

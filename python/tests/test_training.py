@@ -189,6 +189,58 @@ def test_padded_cnn_gradients_match_pytorch(qat_opt, compile_mlir):
             atol=1e-5 * float(np.abs(expected).max()), err_msg=name)
 
 
+GELU_MLP = """
+#id = affine_map<(i, j) -> (i, j)>
+func.func @net(%x: tensor<8x4xf32> {qat.name = "x", qat.role = "input"},
+    %w1: tensor<4x6xf32> {qat.name = "w1"},
+    %w2: tensor<6x3xf32> {qat.name = "w2"}) -> tensor<8x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %one = arith.constant 1.0 : f32
+  %rsqrt2 = arith.constant 0.707106769 : f32
+  %e1 = tensor.empty() : tensor<8x6xf32>
+  %f1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<8x6xf32>) -> tensor<8x6xf32>
+  %h = linalg.matmul ins(%x, %w1 : tensor<8x4xf32>, tensor<4x6xf32>) outs(%f1 : tensor<8x6xf32>) -> tensor<8x6xf32>
+  %g = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%h : tensor<8x6xf32>) outs(%e1 : tensor<8x6xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.mulf %a, %rsqrt2 : f32
+    %e = math.erf %s : f32
+    %p = arith.addf %e, %one : f32
+    %q = arith.mulf %p, %half : f32
+    %r = arith.mulf %a, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<8x6xf32>
+  %e2 = tensor.empty() : tensor<8x3xf32>
+  %f2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<8x3xf32>) -> tensor<8x3xf32>
+  %y = linalg.matmul ins(%g, %w2 : tensor<8x6xf32>, tensor<6x3xf32>) outs(%f2 : tensor<8x3xf32>) -> tensor<8x3xf32>
+  return %y : tensor<8x3xf32>
+}
+"""
+
+
+def test_gelu_gradients_match_pytorch(qat_opt, compile_mlir):
+    """GELU through Erf (transformers' feed-forward, as PyTorch exports it):
+    d erf(x)/dx = 2/sqrt(pi) exp(-x^2), against torch autograd."""
+    torch = pytest.importorskip("torch")
+    model = compile_mlir(qat_opt(GELU_MLP, "--qat-build-train-step"),
+                         name="gelu_mlp")
+    rng = np.random.default_rng(8)
+    params = {"w1": (rng.standard_normal((4, 6)) * 0.8).astype(np.float32),
+              "w2": (rng.standard_normal((6, 3)) * 0.5).astype(np.float32)}
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    labels = rng.integers(0, 3, 8).astype(np.int32)
+    got = named_call(model.gradients, dict(params, x=x, labels=labels))
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    y = torch.nn.functional.gelu(torch.tensor(x) @ p["w1"]) @ p["w2"]
+    loss = torch.nn.functional.cross_entropy(y, torch.tensor(labels).long())
+    loss.backward()
+    np.testing.assert_allclose(got["loss"], loss.item(), rtol=1e-5)
+    for name in params:
+        np.testing.assert_allclose(got["grad:" + name], p[name].grad.numpy(),
+                                   rtol=1e-4, atol=1e-6, err_msg=name)
+
+
 MLP = """
 #id = affine_map<(i, j) -> (i, j)>
 #col = affine_map<(i, j) -> (j)>

@@ -91,7 +91,11 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
   if (layer.bias.empty())
     layer.bias.assign(n, 0.0f);
   Sum *sum = layer.getIf<Sum>();
-  bool isAdd = layer.getIf<ResidualAdd>();
+  // Layers with weights take biases and constant shifts; they and products
+  // of two activations take a constant scale into their multipliers.
+  bool contraction = layer.getIf<Contraction>();
+  bool scalable =
+      contraction || layer.getIf<Product>() || layer.getIf<ActivationMatmul>();
   while (true) {
     if (!value.hasOneUse())
       return layer.op.emitOpError("cannot be converted to integers: its "
@@ -106,9 +110,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
     unsigned input = value.use_begin()->getOperandNumber();
     std::optional<PayloadChain> chain =
         generic ? matchPayloadChain(generic, input) : std::nullopt;
-    bool contraction = layer.getIf<Contraction>();
     if (!chain || !isElementwiseOn(generic, input) ||
-        (chain->scales && !sum && !contraction))
+        (chain->scales && !sum && !scalable))
       return user->emitOpError("cannot be converted to integers: expected a "
                                "bias add, ReLU, ReLU6 or clamp after the "
                                "layer, or its output fake-quant");
@@ -131,7 +134,7 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         sum->factor *= isa<arith::DivFOp>(inner) ? 1.0 / *k : *k;
         continue;
       }
-      if (contraction && isa<arith::MulFOp, arith::DivFOp>(inner)) {
+      if (scalable && isa<arith::MulFOp, arith::DivFOp>(inner)) {
         // A positive constant scale before any clamp (hard sigmoid's 1/6):
         // folded into the requantization multiplier.
         std::optional<float> k = c;
@@ -151,7 +154,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
                  scalarConstant(inner.getOperand(0))))) {
         // A constant shift (hard sigmoid's +0.5), before any clamp: a bias
         // in the accumulator's units.
-        std::optional<float> shift = c ? c : scalarConstant(inner.getOperand(0));
+        std::optional<float> shift =
+            c ? c : scalarConstant(inner.getOperand(0));
         if (layer.clampLow || layer.clampHigh ||
             (isa<arith::SubFOp>(inner) && !c))
           return generic.emitOpError("cannot be converted to integers: "
@@ -162,9 +166,10 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
         continue;
       }
       if (isa<arith::AddFOp>(inner)) {
-        if (sum || isAdd)
+        if (!contraction)
           return generic.emitOpError("cannot be converted to integers: a "
-                                     "bias after a sum or residual add");
+                                     "bias after a sum, an add or a product "
+                                     "of two activations");
         auto arg = dyn_cast<BlockArgument>(other);
         if (!arg || arg.getOwner() != body || layer.clampLow || layer.clampHigh)
           return generic.emitOpError("cannot be converted to integers: "
@@ -530,43 +535,141 @@ FakeQuantOp Converter::quantizedSource(Value value,
   return fq;
 }
 
-FailureOr<IntegerLayer> Converter::matchAdd(linalg::GenericOp op) {
-  // An elementwise `a + b` of two same-shaped tensors.
+bool Converter::matchTwoOperands(IntegerLayer &layer, std::string &why) {
+  layer.input = quantizedSource(layer.op.getDpsInputs()[0], layer.path);
+  layer.other.fq =
+      quantizedSource(layer.op.getDpsInputs()[1], layer.other.path);
+  if (!layer.input || !layer.other.fq) {
+    why = "expected both operands fake-quantized (through padding, max "
+          "pooling, slices, transposes, reshapes or concatenations of "
+          "tensors on one grid only)";
+    return false;
+  }
+  FailureOr<Codes> a = readCodes(layer.input, /*perTensor=*/true, why);
+  if (failed(a))
+    return false;
+  FailureOr<Codes> b = readCodes(layer.other.fq, /*perTensor=*/true, why);
+  if (failed(b))
+    return false;
+  layer.inputCodes = *a;
+  layer.other.codes = *b;
+  return true;
+}
+
+FailureOr<IntegerLayer> Converter::matchBinary(linalg::GenericOp op) {
+  // An elementwise `a + b` of two same-shaped tensors, or `a * b` with
+  // either operand broadcast (read through a projection of the loops).
   if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0)
     return failure();
   Block *body = op.getBody();
-  auto add =
-      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add || body->getOperations().size() != 2 ||
-      !llvm::is_contained(add->getOperands(), body->getArgument(0)) ||
-      !llvm::is_contained(add->getOperands(), body->getArgument(1)))
+  Operation *combine = body->getTerminator()->getOperand(0).getDefiningOp();
+  if (!isa_and_nonnull<arith::AddFOp, arith::MulFOp>(combine) ||
+      body->getOperations().size() != 2 ||
+      !llvm::is_contained(combine->getOperands(), body->getArgument(0)) ||
+      !llvm::is_contained(combine->getOperands(), body->getArgument(1)))
+    return failure();
+  bool product = isa<arith::MulFOp>(combine);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (!maps[2].isIdentity() ||
+      !llvm::all_of(ArrayRef(maps).take_front(2), [&](AffineMap map) {
+        return product ? map.isProjectedPermutation() : map.isIdentity();
+      }))
     return failure();
   IntegerLayer layer;
   layer.op = cast<linalg::LinalgOp>(op.getOperation());
-  ResidualAdd &residual = layer.kind.emplace<ResidualAdd>();
-  layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
-  residual.other = quantizedSource(op.getDpsInputs()[1], residual.otherPath);
-  if (!layer.input || !residual.other)
-    return failure();
+  if (product)
+    layer.kind.emplace<Product>();
+  else
+    layer.kind.emplace<ResidualAdd>();
   std::string why;
-  FailureOr<Codes> a = readCodes(layer.input, /*perTensor=*/true, why);
-  FailureOr<Codes> b = readCodes(residual.other, /*perTensor=*/true, why);
-  if (failed(a) || failed(b))
+  if (!matchTwoOperands(layer, why) || failed(matchOptionalOutput(layer)))
     return failure();
-  layer.inputCodes = *a;
-  residual.otherCodes = *b;
-  if (failed(matchOptionalOutput(layer)))
+  double a = layer.inputCodes.scales.front(),
+         b = layer.other.codes.scales.front(),
+         out = layer.outputCodes.scales.front();
+  if (product) {
+    if (!quantmath::decomposeMultiplier(a * b * layer.scale / out))
+      return failure();
+    return layer;
+  }
+  double common = std::max(a, b) * std::ldexp(1.0, -20);
+  if (!quantmath::decomposeMultiplier(a / common) ||
+      !quantmath::decomposeMultiplier(b / common) ||
+      !quantmath::decomposeMultiplier(common / out))
     return failure();
-  const Codes *out = &layer.outputCodes;
-  double common = std::max<double>(a->scales.front(), b->scales.front()) *
-                  std::ldexp(1.0, -20);
-  if (!quantmath::decomposeMultiplier(a->scales.front() / common) ||
-      !quantmath::decomposeMultiplier(b->scales.front() / common) ||
-      !quantmath::decomposeMultiplier(common / out->scales.front()))
+  return layer;
+}
+
+/// Whether `op` multiplies two activations: a batch matmul, or a matmul
+/// whose B is computed (not a parameter or a constant, fake-quantized or
+/// not).
+static bool isActivationMatmul(linalg::LinalgOp op) {
+  if (isa<linalg::BatchMatmulOp>(op.getOperation()))
+    return true;
+  if (!isa<linalg::MatmulOp>(op.getOperation()))
+    return false;
+  Value b = op.getDpsInputs()[1];
+  if (auto fq = b.getDefiningOp<FakeQuantOp>())
+    b = fq.getInput();
+  return !isa<BlockArgument>(b) && !matchPattern(b, m_Constant());
+}
+
+FailureOr<IntegerLayer> Converter::matchActivationMatmul(linalg::LinalgOp op) {
+  IntegerLayer layer;
+  layer.op = op;
+  ActivationMatmul &matmul = layer.kind.emplace<ActivationMatmul>();
+  auto fail = [&](Operation *at, const Twine &why) {
+    at->emitOpError("cannot be converted to integers: ") << why;
     return failure();
+  };
+  auto named = dyn_cast<linalg::ContractionOpInterface>(op.getOperation());
+  bool defaultMaps =
+      isa<linalg::BatchMatmulOp>(op.getOperation())
+          ? cast<linalg::BatchMatmulOp>(op.getOperation())
+                    .getIndexingMapsArray() ==
+                linalg::BatchMatmulOp::getDefaultIndexingMaps(op.getContext())
+          : !cast<linalg::MatmulOp>(op.getOperation()).hasUserDefinedMaps();
+  if (!named || !op.hasPureTensorSemantics() || !defaultMaps)
+    return fail(op, "a matmul of two activations with transposed operands "
+                    "(user-defined indexing maps)");
+  std::string why;
+  if (!matchTwoOperands(layer, why))
+    return fail(op, why);
+  Value init = op.getDpsInits()[0];
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  std::optional<float> start =
+      fill ? scalarConstant(fill.value()) : std::nullopt;
+  if (!start || *start != 0.0f)
+    return fail(op, "the accumulator of a matmul of two activations must "
+                    "start from zero");
+  auto aType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+  matmul.depth = aType.getShape().back();
+  layer.channels = 1;
+  if (failed(matchEpilogue(layer)))
+    return failure();
+  FailureOr<Codes> out = readCodes(layer.output, /*perTensor=*/true, why);
+  if (failed(out))
+    return fail(layer.output, "output: " + why);
+  layer.outputCodes = *out;
+  double real = static_cast<double>(layer.inputCodes.scales.front()) *
+                layer.other.codes.scales.front() * layer.scale /
+                out->scales.front();
+  if (!quantmath::decomposeMultiplier(real))
+    return fail(
+        op, "the rescale s_a * s_b / s_out = " + Twine(std::to_string(real)) +
+                " has no fixed-point form");
+  // The result, sum_k (qa - za) (qb - zb), must fit in int32 (the terms
+  // in between may wrap: int32 arithmetic is modular).
+  auto widest = [](const Codes &c) {
+    return std::max(std::abs(c.range.qmin - c.zeroPoint),
+                    std::abs(c.range.qmax - c.zeroPoint));
+  };
+  int64_t bound =
+      matmul.depth * widest(layer.inputCodes) * widest(layer.other.codes);
+  if (!quantmath::fitsInt32(bound))
+    return fail(op, "an int32 accumulator could overflow (depth " +
+                        Twine(matmul.depth) + ", bound " + Twine(bound) + ")");
   return layer;
 }
 
@@ -579,11 +682,15 @@ LogicalResult Converter::match() {
       if (FailureOr<IntegerLayer> sum = matchSum(linalgOp); succeeded(sum))
         layers.push_back(std::move(*sum));
       else if (auto generic = dyn_cast<linalg::GenericOp>(op))
-        if (FailureOr<IntegerLayer> add = matchAdd(generic); succeeded(add))
-          layers.push_back(std::move(*add));
+        if (FailureOr<IntegerLayer> binary = matchBinary(generic);
+            succeeded(binary))
+          layers.push_back(std::move(*binary));
       continue;
     }
-    FailureOr<IntegerLayer> layer = matchLayer(cast<linalg::LinalgOp>(op));
+    auto linalgOp = cast<linalg::LinalgOp>(op);
+    FailureOr<IntegerLayer> layer = isActivationMatmul(linalgOp)
+                                        ? matchActivationMatmul(linalgOp)
+                                        : matchLayer(linalgOp);
     if (failed(layer))
       return failure();
     layers.push_back(std::move(*layer));
@@ -736,11 +843,10 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
         packInt4 ? choosePackedBits(w.range.qmin, w.range.qmax,
                                     static_cast<int64_t>(codes.size()))
                  : 0;
-    weights = packedBits
-                  ? buildPackedCodes(b, codes, codesType, packedBits)
-                  : arith::ConstantOp::create(
-                        b, DenseElementsAttr::get(codesType,
-                                                  ArrayRef<int8_t>(codes)));
+    weights = packedBits ? buildPackedCodes(b, codes, codesType, packedBits)
+                         : arith::ConstantOp::create(
+                               b, DenseElementsAttr::get(
+                                      codesType, ArrayRef<int8_t>(codes)));
     perColumn = arith::ConstantOp::create(
         b, DenseElementsAttr::get(RankedTensorType::get({n}, i32),
                                   ArrayRef<int32_t>(constant)));
@@ -893,8 +999,11 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
       .getResult(0);
 }
 
+Value Converter::emitOther(ImplicitLocOpBuilder &b, IntegerLayer &layer) {
+  return emitCodes(b, layer.other.fq, layer.other.path, layer.other.codes);
+}
+
 Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
-                         ResidualAdd &add,
                          SmallVectorImpl<int32_t> &multipliers,
                          SmallVectorImpl<int32_t> &shifts) {
   MLIRContext *ctx = b.getContext();
@@ -923,7 +1032,7 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   // Each operand's codes, minus its zero point, on the common grid
   // s_c = max(s_a, s_b) / 2^20: int32 with 20 bits of fraction to spare
   // (|q - z| < 2^8, so |a| < 2^28 and the sum fits).
-  const Codes &a = layer.inputCodes, &c = add.otherCodes;
+  const Codes &a = layer.inputCodes, &c = layer.other.codes;
   double common = std::max<double>(a.scales.front(), c.scales.front()) *
                   std::ldexp(1.0, -20);
   auto onCommonGrid = [&](Value codes, const Codes &in) -> Value {
@@ -941,8 +1050,7 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                                 /*outputZeroPoint=*/0, spec);
   };
   Value lhs = onCommonGrid(emitInput(b, layer), a);
-  Value rhs =
-      onCommonGrid(emitCodes(b, add.other, add.otherPath, add.otherCodes), c);
+  Value rhs = onCommonGrid(emitOther(b, layer), c);
   quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
       common / layer.outputCodes.scales.front());
   multipliers.push_back(fixed.multiplier);
@@ -952,6 +1060,145 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
       [&](OpBuilder &nested, Location loc, ValueRange args) -> Value {
         return arith::AddIOp::create(nested, loc, args[0], args[1]);
       });
+}
+
+Value Converter::emitProduct(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                             SmallVectorImpl<int32_t> &multipliers,
+                             SmallVectorImpl<int32_t> &shifts) {
+  Type i32 = b.getIntegerType(32);
+  const Codes &x = layer.inputCodes, &g = layer.other.codes;
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
+      static_cast<double>(x.scales.front()) * g.scales.front() * layer.scale /
+      layer.outputCodes.scales.front());
+  multipliers.push_back(fixed.multiplier);
+  shifts.push_back(fixed.shift);
+  // (qx - zx) (qg - zg): |each| < 2^8, so the product fits in int32.
+  auto type = RankedTensorType::get(
+      cast<RankedTensorType>(layer.op->getResult(0).getType()).getShape(), i32);
+  Value lhs = emitInput(b, layer), rhs = emitOther(b, layer);
+  return linalg::GenericOp::create(
+             b, TypeRange{type}, ValueRange{lhs, rhs},
+             ValueRange{
+                 tensor::EmptyOp::create(b, type.getShape(), i32).getResult()},
+             layer.op.getIndexingMapsArray(), layer.op.getIteratorTypesArray(),
+             [&](OpBuilder &nested, Location loc, ValueRange args) {
+               auto centred = [&](Value code, const Codes &c) -> Value {
+                 Value wide = arith::ExtSIOp::create(nested, loc, i32, code);
+                 Value zero = arith::ConstantIntOp::create(nested, loc, i32,
+                                                           c.storedZeroPoint());
+                 return arith::SubIOp::create(nested, loc, wide, zero);
+               };
+               linalg::YieldOp::create(
+                   nested, loc,
+                   Value(arith::MulIOp::create(nested, loc, centred(args[0], x),
+                                               centred(args[1], g))));
+             })
+      .getResult(0);
+}
+
+Value Converter::emitActivationMatmul(ImplicitLocOpBuilder &b,
+                                      IntegerLayer &layer,
+                                      ActivationMatmul &matmul,
+                                      SmallVectorImpl<int32_t> &multipliers,
+                                      SmallVectorImpl<int32_t> &shifts) {
+  MLIRContext *ctx = b.getContext();
+  Type i32 = b.getIntegerType(32);
+  const Codes &ca = layer.inputCodes, &cb = layer.other.codes;
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
+      static_cast<double>(ca.scales.front()) * cb.scales.front() * layer.scale /
+      layer.outputCodes.scales.front());
+  multipliers.push_back(fixed.multiplier);
+  shifts.push_back(fixed.shift);
+  Value a = emitInput(b, layer), other = emitOther(b, layer);
+
+  // sum_k (qa - za)(qb - zb) = sum_k qa qb + init, with
+  // init = K za zb - zb rowsum(A) - za colsum(B): A is [..., M, K], B
+  // [..., K, N], the result [..., M, N].
+  auto resultType = cast<RankedTensorType>(layer.op->getResult(0).getType());
+  unsigned rank = resultType.getRank();
+  ArrayRef<int64_t> shape = resultType.getShape();
+  auto dims = [&](ArrayRef<unsigned> kept) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : kept)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(rank, 0, exprs, ctx);
+  };
+  SmallVector<unsigned> all = llvm::to_vector(llvm::seq<unsigned>(0, rank));
+  SmallVector<unsigned> rows(all.begin(), all.end() - 1); // [..., M]
+  SmallVector<unsigned> columns(all.begin(), all.end() - 2);
+  columns.push_back(rank - 1); // [..., N]
+  // A sum over K of the codes of a [..., M, K] or [..., K, N] operand:
+  // loops [..., x, K] with K the reduction, `transposed` for B.
+  auto sumOverDepth = [&](Value codes, bool transposed) -> Value {
+    SmallVector<int64_t> outShape(shape.begin(), shape.end() - 2);
+    outShape.push_back(shape[transposed ? rank - 1 : rank - 2]);
+    SmallVector<unsigned> read(all.begin(), all.end() - 2);
+    if (transposed)
+      read.append({rank - 1, rank - 2});
+    else
+      read.append({rank - 2, rank - 1});
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    Value zero = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
+    Value init =
+        linalg::FillOp::create(
+            b, zero, tensor::EmptyOp::create(b, outShape, i32).getResult())
+            .getResult(0);
+    return linalg::GenericOp::create(
+               b, TypeRange{init.getType()}, ValueRange{codes},
+               ValueRange{init}, ArrayRef<AffineMap>{dims(read), dims(rows)},
+               iterators,
+               [&](OpBuilder &nested, Location loc, ValueRange args) {
+                 Value wide = arith::ExtSIOp::create(nested, loc, i32, args[0]);
+                 linalg::YieldOp::create(
+                     nested, loc,
+                     Value(arith::AddIOp::create(nested, loc, args[1], wide)));
+               })
+        .getResult(0);
+  };
+  int64_t za = ca.storedZeroPoint(), zb = cb.storedZeroPoint();
+  auto accType = RankedTensorType::get(shape, i32);
+  SmallVector<Value> sums;
+  SmallVector<AffineMap> maps;
+  if (zb != 0) {
+    sums.push_back(sumOverDepth(a, /*transposed=*/false));
+    maps.push_back(dims(rows));
+  }
+  if (za != 0) {
+    sums.push_back(sumOverDepth(other, /*transposed=*/true));
+    maps.push_back(dims(columns));
+  }
+  maps.push_back(dims(all));
+  // The constant term wraps like the rest (int32 arithmetic is modular).
+  int32_t constant =
+      static_cast<int32_t>(static_cast<uint32_t>(matmul.depth * za * zb));
+  Value init =
+      linalg::GenericOp::create(
+          b, TypeRange{accType}, sums,
+          ValueRange{tensor::EmptyOp::create(b, shape, i32).getResult()}, maps,
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &nested, Location loc, ValueRange args) {
+            Value c = arith::ConstantIntOp::create(nested, loc, i32, constant);
+            unsigned next = 0;
+            for (int64_t z : {zb, za}) {
+              if (z == 0)
+                continue;
+              Value term = arith::MulIOp::create(
+                  nested, loc, args[next++],
+                  arith::ConstantIntOp::create(nested, loc, i32, z));
+              c = arith::SubIOp::create(nested, loc, c, term);
+            }
+            linalg::YieldOp::create(nested, loc, c);
+          })
+          .getResult(0);
+  if (isa<linalg::BatchMatmulOp>(layer.op.getOperation()))
+    return linalg::BatchMatmulOp::create(b, TypeRange{accType},
+                                         ValueRange{a, other}, ValueRange{init})
+        .getResult(0);
+  return linalg::MatmulOp::create(b, TypeRange{accType}, ValueRange{a, other},
+                                  ValueRange{init})
+      .getResult(0);
 }
 
 Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Sum &sum,
@@ -1002,8 +1249,12 @@ void Converter::rewrite() {
     SmallVector<int32_t> multipliers, shifts;
     int32_t inputZeroPoint = 0;
     Value acc;
-    if (auto *add = layer.getIf<ResidualAdd>())
-      acc = emitAdd(b, layer, *add, multipliers, shifts);
+    if (layer.getIf<ResidualAdd>())
+      acc = emitAdd(b, layer, multipliers, shifts);
+    else if (layer.getIf<Product>())
+      acc = emitProduct(b, layer, multipliers, shifts);
+    else if (auto *matmul = layer.getIf<ActivationMatmul>())
+      acc = emitActivationMatmul(b, layer, *matmul, multipliers, shifts);
     else if (auto *sum = layer.getIf<Sum>())
       acc = emitSum(b, layer, *sum, emitInput(b, layer), multipliers, shifts,
                     inputZeroPoint);
@@ -1076,15 +1327,12 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
             path.empty() ? next.op.getOperation() : path.front();
         return fq == layer.output && reader == user;
       };
-      ResidualAdd *add = next.getIf<ResidualAdd>();
       if (reads(next.input, next.path) ||
-          (add && reads(add->other, add->otherPath)))
+          (next.other.fq && reads(next.other.fq, next.other.path)))
         return true;
-      // The other inputs of a concatenation on the layer's path.
-      ArrayRef<Operation *> otherPath =
-          add ? ArrayRef<Operation *>(add->otherPath) : ArrayRef<Operation *>();
+      // The other inputs of a concatenation on the layer's paths.
       for (Operation *op :
-           llvm::concat<Operation *const>(next.path, otherPath)) {
+           llvm::concat<Operation *const>(next.path, next.other.path)) {
         auto parts = concatParts.find(op);
         if (parts == concatParts.end())
           continue;
@@ -1122,10 +1370,10 @@ void Converter::eraseFloatLayers() {
         order.insert(part.fq);
       }
     }
-    if (auto *add = layer.getIf<ResidualAdd>()) {
-      for (Operation *op : llvm::reverse(add->otherPath))
+    if (layer.other.fq) {
+      for (Operation *op : llvm::reverse(layer.other.path))
         order.insert(op);
-      order.insert(add->other);
+      order.insert(layer.other.fq);
     }
     if (auto *contraction = layer.getIf<Contraction>())
       order.insert(contraction->weight);

@@ -58,12 +58,30 @@ struct Sum {
   double factor = 1.0;
 };
 
-/// A residual add of two quantized tensors: the layer's input + `other`
-/// (each through its path), rescaled to a common int32 grid and added.
-struct ResidualAdd {
-  FakeQuantOp other;
-  SmallVector<Operation *> otherPath;
-  Codes otherCodes;
+/// The second quantized operand of an op on two activations, through its
+/// grid-preserving path.
+struct SecondOperand {
+  FakeQuantOp fq;
+  SmallVector<Operation *> path;
+  Codes codes;
+};
+
+/// A residual add of two quantized tensors: the layer's input + the second
+/// operand (each through its path), rescaled to a common int32 grid and
+/// added.
+struct ResidualAdd {};
+
+/// An elementwise product of two quantized tensors (a gate: SiLU's
+/// `x * sigmoid(x)`, a squeeze-and-excitation scale read through a
+/// broadcasting map): `(qa - za) (qb - zb)` in int32, requantized by
+/// `sa sb / sy`.
+struct Product {};
+
+/// A matmul of two activations (attention's scores and weighted values):
+/// int8 x int8 codes accumulated in int32 from an initial value that
+/// removes both zero points, requantized by `sa sb / sy`.
+struct ActivationMatmul {
+  int64_t depth = 0; ///< products summed per output
 };
 
 /// One matched integer layer: what every kind has (an input on a grid, an
@@ -89,7 +107,10 @@ struct IntegerLayer {
   float biasShift = 0.0f;
   Codes inputCodes, outputCodes;
   SmallVector<Operation *> epilogue;
-  std::variant<Contraction, Sum, ResidualAdd> kind;
+  /// The second quantized operand of an add, a product or a matmul of two
+  /// activations; its fake-quant is null for the other kinds.
+  SecondOperand other;
+  std::variant<Contraction, Sum, ResidualAdd, Product, ActivationMatmul> kind;
 
   template <typename Kind> Kind *getIf() { return std::get_if<Kind>(&kind); }
   template <typename Kind> const Kind *getIf() const {
@@ -133,9 +154,16 @@ private:
   /// A sum of quantized codes (sum pooling, a reduction), with its scale
   /// and output fake-quant; failure (no diagnostic) leaves it in float.
   FailureOr<IntegerLayer> matchSum(linalg::LinalgOp op);
-  /// A residual add of two quantized tensors with its epilogue and output
-  /// fake-quant; failure (no diagnostic) leaves it in float.
-  FailureOr<IntegerLayer> matchAdd(linalg::GenericOp op);
+  /// A residual add or an elementwise product of two quantized tensors
+  /// with its epilogue and output fake-quant; failure (no diagnostic)
+  /// leaves it in float.
+  FailureOr<IntegerLayer> matchBinary(linalg::GenericOp op);
+  /// A matmul of two quantized activations (linalg.batch_matmul, or a
+  /// linalg.matmul whose B is computed); fails with a diagnostic.
+  FailureOr<IntegerLayer> matchActivationMatmul(linalg::LinalgOp op);
+  /// Both operands of `layer.op` through their paths, per-tensor codes;
+  /// false (no diagnostic) when either is not quantized.
+  bool matchTwoOperands(IntegerLayer &layer, std::string &why);
   /// The fake-quant `value`'s codes come from, through grid-preserving ops
   /// (appended to `path` in order; concatenations record their other
   /// inputs in `concatParts`), or null.
@@ -172,9 +200,22 @@ private:
                 SmallVectorImpl<int32_t> &shifts, int32_t &inputZeroPoint);
   /// The int32 sum of an add's operands, each rescaled exactly enough to a
   /// common grid 2^-20 finer than the coarser operand's.
-  Value emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer, ResidualAdd &add,
+  Value emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                 SmallVectorImpl<int32_t> &multipliers,
                 SmallVectorImpl<int32_t> &shifts);
+  /// The int32 product `(qa - za) (qb - zb)` of a product's operands, each
+  /// read through the op's indexing map.
+  Value emitProduct(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                    SmallVectorImpl<int32_t> &multipliers,
+                    SmallVectorImpl<int32_t> &shifts);
+  /// The int32 accumulator of a matmul of two activations: int8 codes
+  /// multiplied from `K za zb - zb rowsum(A) - za colsum(B)`.
+  Value emitActivationMatmul(ImplicitLocOpBuilder &b, IntegerLayer &layer,
+                             ActivationMatmul &matmul,
+                             SmallVectorImpl<int32_t> &multipliers,
+                             SmallVectorImpl<int32_t> &shifts);
+  /// The second operand's codes, carried through its path.
+  Value emitOther(ImplicitLocOpBuilder &b, IntegerLayer &layer);
   /// Float users of a layer's output read its integer result: dequantized,
   /// replacing the float layer (Deploy) or as the value of a
   /// straight-through (Faithful).

@@ -282,18 +282,18 @@ func.func @rescale(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.froze
 
 // -----
 
-// 140000 products of 8-bit codes can exceed int32.
-func.func @accumulator_overflow(%x: tensor<1x140000xf32>) -> tensor<1x1xf32> attributes {qat.frozen} {
+// 1140000 products of 8-bit codes can exceed int32.
+func.func @accumulator_overflow(%x: tensor<1x1140000xf32>) -> tensor<1x1xf32> attributes {qat.frozen} {
   %s = arith.constant dense<1.0e-02> : tensor<f32>
   %z0 = arith.constant dense<0> : tensor<i32>
-  %w = arith.constant dense<5.0e-01> : tensor<140000x1xf32>
+  %w = arith.constant dense<5.0e-01> : tensor<1140000x1xf32>
   %c0 = arith.constant 0.0 : f32
-  %xq = qat.fake_quant %x, %s, %z0 : tensor<1x140000xf32>, tensor<f32>, tensor<i32>
-  %wq = qat.fake_quant %w, %s, %z0 {narrow_range = true} : tensor<140000x1xf32>, tensor<f32>, tensor<i32>
+  %xq = qat.fake_quant %x, %s, %z0 : tensor<1x1140000xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %s, %z0 {narrow_range = true} : tensor<1140000x1xf32>, tensor<f32>, tensor<i32>
   %e = tensor.empty() : tensor<1x1xf32>
   %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x1xf32>) -> tensor<1x1xf32>
-  // expected-error @+1 {{cannot be converted to integers: an int32 accumulator could overflow (depth 140000, bound}}
-  %y = linalg.matmul ins(%xq, %wq : tensor<1x140000xf32>, tensor<140000x1xf32>) outs(%z : tensor<1x1xf32>) -> tensor<1x1xf32>
+  // expected-error @+1 {{cannot be converted to integers: an int32 accumulator could overflow (depth 1140000, bound}}
+  %y = linalg.matmul ins(%xq, %wq : tensor<1x1140000xf32>, tensor<1140000x1xf32>) outs(%z : tensor<1x1xf32>) -> tensor<1x1xf32>
   %yq = qat.fake_quant %y, %s, %z0 : tensor<1x1xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<1x1xf32>
 }
@@ -329,4 +329,51 @@ func.func @mask_broken(%x: tensor<2x4xf32>) -> tensor<2x3xf32> attributes {qat.f
   %y = linalg.matmul ins(%xq, %wq : tensor<2x4xf32>, tensor<4x3xf32>) outs(%z : tensor<2x3xf32>) -> tensor<2x3xf32>
   %yq = qat.fake_quant %y, %sy, %z0 : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @attention_float_operand(%x: tensor<2x3x4xf32>, %y: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> attributes {qat.frozen} {
+  %c0 = arith.constant 0.0 : f32
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %a = qat.fake_quant %x, %s, %z : tensor<2x3x4xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3x5xf32>
+  %f = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  // expected-error @+1 {{cannot be converted to integers: expected both operands fake-quantized}}
+  %p = linalg.batch_matmul ins(%a, %y : tensor<2x3x4xf32>, tensor<2x4x5xf32>) outs(%f : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  %pq = qat.fake_quant %p, %s, %z : tensor<2x3x5xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<2x3x5xf32>
+}
+
+// -----
+
+func.func @attention_nonzero_init(%x: tensor<2x3x4xf32>, %y: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> attributes {qat.frozen} {
+  %c1 = arith.constant 1.0 : f32
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %a = qat.fake_quant %x, %s, %z : tensor<2x3x4xf32>, tensor<f32>, tensor<i32>
+  %b = qat.fake_quant %y, %s, %z : tensor<2x4x5xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3x5xf32>
+  %f = linalg.fill ins(%c1 : f32) outs(%e : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  // expected-error @+1 {{cannot be converted to integers: the accumulator of a matmul of two activations must start from zero}}
+  %p = linalg.batch_matmul ins(%a, %b : tensor<2x3x4xf32>, tensor<2x4x5xf32>) outs(%f : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  %pq = qat.fake_quant %p, %s, %z : tensor<2x3x5xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<2x3x5xf32>
+}
+
+// -----
+
+func.func @attention_too_deep(%x: tensor<1x1x140000xf32>, %y: tensor<1x140000x1xf32>) -> tensor<1x1x1xf32> attributes {qat.frozen} {
+  %c0 = arith.constant 0.0 : f32
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<128> : tensor<i32>
+  %a = qat.fake_quant %x, %s, %z {is_signed = false} : tensor<1x1x140000xf32>, tensor<f32>, tensor<i32>
+  %b = qat.fake_quant %y, %s, %z {is_signed = false} : tensor<1x140000x1xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<1x1x1xf32>
+  %f = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x1x1xf32>) -> tensor<1x1x1xf32>
+  // expected-error @+1 {{cannot be converted to integers: an int32 accumulator could overflow (depth 140000, bound 2293760000)}}
+  %p = linalg.batch_matmul ins(%a, %b : tensor<1x1x140000xf32>, tensor<1x140000x1xf32>) outs(%f : tensor<1x1x1xf32>) -> tensor<1x1x1xf32>
+  %pq = qat.fake_quant %p, %s, %z {is_signed = false} : tensor<1x1x1xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<1x1x1xf32>
 }

@@ -381,3 +381,87 @@ func.func @sliced_input(%x: tensor<2x8xf32>) -> tensor<2x3xf32> attributes {qat.
   %yq = qat.fake_quant %y, %sy, %zx {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   return %yq : tensor<2x3xf32>
 }
+
+// -----
+
+// A gate: x (scale 0.02, zero point 128, stored 0) times a sigmoid's output
+// broadcast over the rows (scale 1/256, zero point 0, stored -128): the
+// codes minus their zero points multiplied in int32, each read through the
+// op's own map, requantized by 0.02 / 256 / 0.01 = 2^-7 = 2^30 * 2^-37.
+
+// CHECK-LABEL: func.func @gate(
+// CHECK-DAG:     %[[X:.*]] = qat.quantize %{{.*}} -> tensor<2x3xi8>
+// CHECK-DAG:     %[[G:.*]] = qat.quantize %{{.*}} -> tensor<3xi8>
+// CHECK:         %[[P:.*]] = linalg.generic {indexing_maps = [#[[ID:.*]], #[[ROW:.*]], #[[ID]]], {{.*}} ins(%[[X]], %[[G]] : tensor<2x3xi8>, tensor<3xi8>) outs(%{{.*}} : tensor<2x3xi32>)
+// CHECK:           %[[XW:.*]] = arith.extsi
+// CHECK:           %[[XC:.*]] = arith.subi %[[XW]], %c0_i32
+// CHECK:           %[[GW:.*]] = arith.extsi
+// CHECK:           %[[GC:.*]] = arith.subi %[[GW]], %c-128_i32
+// CHECK:           arith.muli %[[XC]], %[[GC]] : i32
+// CHECK:         qat.requantize %[[P]] {multiplier = array<i32: 1073741824>, output_zero_point = -128 : i32, quant_max = 127 : i64, quant_min = -128 : i64, shift = array<i32: 37>} : tensor<2x3xi32> -> tensor<2x3xi8>
+// CHECK-NOT:     arith.mulf
+func.func @gate(%x: tensor<2x3xf32>, %y: tensor<3xf32>) -> tensor<2x3xf32> attributes {qat.frozen} {
+  %sa = arith.constant dense<0.02> : tensor<f32>
+  %za = arith.constant dense<128> : tensor<i32>
+  %sg = arith.constant dense<0.00390625> : tensor<f32>
+  %zg = arith.constant dense<0> : tensor<i32>
+  %so = arith.constant dense<0.01> : tensor<f32>
+  %a = qat.fake_quant %x, %sa, %za {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %g = qat.fake_quant %y, %sg, %zg {is_signed = false} : tensor<3xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %p = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%a, %g : tensor<2x3xf32>, tensor<3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%u: f32, %v: f32, %o: f32):
+    %t = arith.mulf %u, %v : f32
+    linalg.yield %t : f32
+  } -> tensor<2x3xf32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %pq = qat.fake_quant %p, %so, %zo {is_signed = false} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<2x3xf32>
+}
+
+// -----
+
+// Attention's scores: A [2, 3, 4] (scale 0.5, zero point 100, stored -28)
+// times B [2, 4, 5] (scale 0.25, zero point 10, stored -118), then * 0.5.
+// sum_k (qa + 28)(qb + 118) = sum_k qa qb + init with init = 4 * 28 * 118
+// + 118 rowsum(A) + 28 colsum(B) = 13216 - (-118) rowsum(A) - (-28)
+// colsum(B); the int8 codes go into an int8 x int8 -> int32 batch matmul;
+// the scale joins the multiplier: 0.5 * 0.25 * 0.5 / 1 = 2^-4 = 2^30 *
+// 2^-34.
+
+// CHECK-LABEL: func.func @attention(
+// CHECK-DAG:     %[[A:.*]] = qat.quantize %{{.*}} -> tensor<2x3x4xi8>
+// CHECK-DAG:     %[[B:.*]] = qat.quantize %{{.*}} -> tensor<2x4x5xi8>
+// CHECK:         %[[ROWS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[A]] : tensor<2x3x4xi8>) outs(%{{.*}} : tensor<2x3xi32>)
+// CHECK:         %[[COLUMNS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[B]] : tensor<2x4x5xi8>) outs(%{{.*}} : tensor<2x5xi32>)
+// CHECK:         %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[ROWS]], %[[COLUMNS]] : tensor<2x3xi32>, tensor<2x5xi32>) outs(%{{.*}} : tensor<2x3x5xi32>)
+// CHECK:           %[[R:.*]] = arith.muli %{{.*}}, %c-118_i32
+// CHECK:           %[[T:.*]] = arith.subi %c13216_i32, %[[R]]
+// CHECK:           %[[C:.*]] = arith.muli %{{.*}}, %c-28_i32
+// CHECK:           arith.subi %[[T]], %[[C]]
+// CHECK:         %[[ACC:.*]] = linalg.batch_matmul ins(%[[A]], %[[B]] : tensor<2x3x4xi8>, tensor<2x4x5xi8>) outs(%[[INIT]] : tensor<2x3x5xi32>)
+// CHECK:         qat.requantize %[[ACC]] {multiplier = array<i32: 1073741824>, output_zero_point = -128 : i32, quant_max = 127 : i64, quant_min = -128 : i64, shift = array<i32: 34>} : tensor<2x3x5xi32> -> tensor<2x3x5xi8>
+func.func @attention(%x: tensor<2x3x4xf32>, %y: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> attributes {qat.frozen} {
+  %c0 = arith.constant 0.0 : f32
+  %half = arith.constant 0.5 : f32
+  %sa = arith.constant dense<0.5> : tensor<f32>
+  %za = arith.constant dense<100> : tensor<i32>
+  %sb = arith.constant dense<0.25> : tensor<f32>
+  %zb = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<1.0> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %a = qat.fake_quant %x, %sa, %za {is_signed = false} : tensor<2x3x4xf32>, tensor<f32>, tensor<i32>
+  %b = qat.fake_quant %y, %sb, %zb {is_signed = false} : tensor<2x4x5xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<2x3x5xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  %s = linalg.batch_matmul ins(%a, %b : tensor<2x3x4xf32>, tensor<2x4x5xf32>) outs(%z : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  %h = linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, j, k)>, affine_map<(i, j, k) -> (i, j, k)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%s : tensor<2x3x5xf32>) outs(%e : tensor<2x3x5xf32>) {
+  ^bb0(%u: f32, %o: f32):
+    %t = arith.mulf %u, %half : f32
+    linalg.yield %t : f32
+  } -> tensor<2x3x5xf32>
+  %hq = qat.fake_quant %h, %so, %zo {is_signed = false} : tensor<2x3x5xf32>, tensor<f32>, tensor<i32>
+  return %hq : tensor<2x3x5xf32>
+}
