@@ -417,22 +417,6 @@ FailureOr<IntegerLayer> Converter::matchLayer(linalg::LinalgOp op) {
   return layer;
 }
 
-/// Whether `op` sums its one data input: sum pooling, or a reduction whose
-/// payload is `acc + x`.
-static bool isSumOp(linalg::LinalgOp op) {
-  if (isa<linalg::PoolingNhwcSumOp>(op.getOperation()))
-    return true;
-  if (!isa<linalg::GenericOp>(op.getOperation()) || op.getNumDpsInputs() != 1 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
-    return false;
-  Block *body = op.getBlock();
-  auto add =
-      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
-  return add && body->getOperations().size() == 2 &&
-         llvm::is_contained(add->getOperands(), body->getArgument(0)) &&
-         llvm::is_contained(add->getOperands(), body->getArgument(1));
-}
-
 LogicalResult Converter::matchOptionalOutput(IntegerLayer &layer) {
   layer.channels = 1;
   // An epilogue that does not match leaves the op in float, silently.
@@ -559,17 +543,11 @@ bool Converter::matchTwoOperands(IntegerLayer &layer, std::string &why) {
 FailureOr<IntegerLayer> Converter::matchBinary(linalg::GenericOp op) {
   // An elementwise `a + b` of two same-shaped tensors, or `a * b` with
   // either operand broadcast (read through a projection of the loops).
-  if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0)
+  if (!op.hasPureTensorSemantics() || isSumOp(op) || !hasIntegerForm(op) ||
+      op.getBody()->getOperations().size() != 2)
     return failure();
-  Block *body = op.getBody();
-  Operation *combine = body->getTerminator()->getOperand(0).getDefiningOp();
-  if (!isa_and_nonnull<arith::AddFOp, arith::MulFOp>(combine) ||
-      body->getOperations().size() != 2 ||
-      !llvm::is_contained(combine->getOperands(), body->getArgument(0)) ||
-      !llvm::is_contained(combine->getOperands(), body->getArgument(1)))
-    return failure();
-  bool product = isa<arith::MulFOp>(combine);
+  bool product = isa<arith::MulFOp>(
+      op.getBody()->getTerminator()->getOperand(0).getDefiningOp());
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   if (!maps[2].isIdentity() ||
       !llvm::all_of(ArrayRef(maps).take_front(2), [&](AffineMap map) {

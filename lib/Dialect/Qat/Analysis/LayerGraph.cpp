@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -358,4 +359,57 @@ mlir::qat::nameLayers(const GraphAnalysis &graph,
     names.push_back(std::move(name));
   }
   return names;
+}
+
+bool mlir::qat::isSumOp(linalg::LinalgOp op) {
+  if (isa<linalg::PoolingNhwcSumOp>(op.getOperation()))
+    return true;
+  if (!isa<linalg::GenericOp>(op.getOperation()) || op.getNumDpsInputs() != 1 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
+    return false;
+  Block *body = op.getBlock();
+  auto add =
+      body->getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
+  return add && body->getOperations().size() == 2 &&
+         llvm::is_contained(add->getOperands(), body->getArgument(0)) &&
+         llvm::is_contained(add->getOperands(), body->getArgument(1));
+}
+
+bool mlir::qat::hasIntegerForm(Operation *op) {
+  if (isa<tensor::ConcatOp, tensor::InsertSliceOp>(op))
+    return true;
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp)
+    return false;
+  if (isSumOp(linalgOp))
+    return true;
+  // `a + b` or `a * b` of its two inputs, all loops parallel, then
+  // possibly steps with values from outside the payload (a fused ReLU).
+  if (!isa<linalg::GenericOp>(op) || linalgOp.getNumDpsInputs() != 2 ||
+      linalgOp.getNumDpsInits() != 1 || linalgOp.getNumReductionLoops() != 0)
+    return false;
+  Block *body = linalgOp.getBlock();
+  auto ops = body->without_terminator();
+  if (ops.empty())
+    return false;
+  Operation &combine = *ops.begin();
+  if (!isa<arith::AddFOp, arith::MulFOp>(combine) ||
+      !llvm::is_contained(combine.getOperands(), body->getArgument(0)) ||
+      !llvm::is_contained(combine.getOperands(), body->getArgument(1)))
+    return false;
+  Value value = combine.getResult(0);
+  for (Operation &step : llvm::drop_begin(ops)) {
+    bool commutes =
+        isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MaxNumFOp,
+            arith::MinimumFOp, arith::MinNumFOp>(step);
+    if (!(commutes || isa<arith::SubFOp, arith::DivFOp>(step)) ||
+        !value.hasOneUse() || *value.user_begin() != &step ||
+        (!commutes && step.getOperand(0) != value))
+      return false;
+    Value other = step.getOperand(step.getOperand(0) == value ? 1 : 0);
+    if (other.getParentBlock() == body && !matchPattern(other, m_Constant()))
+      return false;
+    value = step.getResult(0);
+  }
+  return body->getTerminator()->getOperand(0) == value;
 }

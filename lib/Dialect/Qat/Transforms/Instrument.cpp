@@ -155,6 +155,27 @@ OpOperand *getTransparentInput(Operation *op, const GraphAnalysis &graph) {
   return nullptr;
 }
 
+/// The activation operand `op` extends an epilogue on, when it is an
+/// elementwise step with per-channel or scalar parameters (bias, scale,
+/// ReLU, clamp) on exactly one activation; null otherwise.
+OpOperand *getEpilogueInput(Operation *op, const GraphAnalysis &graph) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || !linalgOp.hasPureTensorSemantics())
+    return nullptr;
+  OpOperand *input = nullptr;
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!graph.isActivation(operand.get()))
+      continue;
+    if (input || !linalgOp.isDpsInput(&operand))
+      return nullptr;
+    input = &operand;
+  }
+  if (!input || !isElementwiseOn(linalgOp, input->getOperandNumber()) ||
+      !matchPayloadChain(linalgOp, input->getOperandNumber()))
+    return nullptr;
+  return input;
+}
+
 /// A short name of a non-layer op that produces a quantized value.
 StringRef getOpKind(Operation *op) {
   if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op)) {
@@ -201,6 +222,9 @@ public:
 
 private:
   LogicalResult nameLayers();
+  /// Finds the ops that read their activations as integer codes (see
+  /// readsCodes).
+  void findIntegerReaders();
   std::string nameOp(Operation *op);
   unsigned newGroup(ActSpec spec, std::string name, Location loc);
   void finalize(Value value);
@@ -212,6 +236,12 @@ private:
   InstrumentConfig &config;
   llvm::StringMap<unsigned> kindCounts;
   llvm::DenseMap<Operation *, unsigned> layerPlans;
+  /// Ops that run on integer codes: the quantized layers, and the ops with
+  /// an integer form (hasIntegerForm), views and epilogue steps whose result
+  /// such an op or the function's return reads. Other ops on activations
+  /// are float islands: their operands and results are not quantized for
+  /// them (so a layer norm's or softmax's statistics stay in float).
+  llvm::DenseSet<Operation *> readsCodes;
   llvm::DenseMap<Value, Pending> pending;
   llvm::DenseMap<Value, unsigned> quantized; // value -> group
   llvm::DenseMap<Value, unsigned> ensured;   // float value -> act point
@@ -243,6 +273,24 @@ LogicalResult Planner::nameLayers() {
     layers.push_back(std::move(plan));
   }
   return success();
+}
+
+void Planner::findIntegerReaders() {
+  // Backwards: an op's readers are decided before it.
+  for (Operation &op : llvm::reverse(func.getBody().front())) {
+    if (auto it = layerPlans.find(&op); it != layerPlans.end()) {
+      if (!layers[it->second].spec.skip)
+        readsCodes.insert(&op);
+      continue;
+    }
+    bool readInIntegers = llvm::any_of(op.getUsers(), [&](Operation *user) {
+      return isa<func::ReturnOp>(user) || readsCodes.contains(user);
+    });
+    if (readInIntegers &&
+        (hasIntegerForm(&op) || getTransparentInput(&op, graph) ||
+         getEpilogueInput(&op, graph)))
+      readsCodes.insert(&op);
+  }
 }
 
 unsigned Planner::newGroup(ActSpec spec, std::string name, Location loc) {
@@ -371,22 +419,17 @@ LogicalResult Planner::visit(Operation &op) {
 
   // The epilogue of a pending value grows by an elementwise step with
   // per-channel or scalar parameters (bias, scale, ReLU, clamp).
-  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-  if (linalgOp && operands.size() == 1 && linalgOp.hasPureTensorSemantics() &&
-      linalgOp.isDpsInput(operands.front())) {
-    Value value = operands.front()->get();
-    unsigned input = operands.front()->getOperandNumber();
+  if (OpOperand *input = getEpilogueInput(&op, graph)) {
+    Value value = input->get();
     auto it = pending.find(value);
-    if (it != pending.end() && value.hasOneUse() &&
-        isElementwiseOn(linalgOp, input)) {
-      if (std::optional<PayloadChain> chain =
-              matchPayloadChain(linalgOp, input)) {
-        Pending extended = std::move(it->second);
-        pending.erase(it);
-        extended.steps.append(chain->steps);
-        pending[op.getResult(0)] = std::move(extended);
-        return success();
-      }
+    if (it != pending.end() && value.hasOneUse()) {
+      Pending extended = std::move(it->second);
+      pending.erase(it);
+      extended.steps.append(matchPayloadChain(cast<linalg::LinalgOp>(op),
+                                              input->getOperandNumber())
+                                ->steps);
+      pending[op.getResult(0)] = std::move(extended);
+      return success();
     }
   }
 
@@ -400,13 +443,21 @@ LogicalResult Planner::visit(Operation &op) {
     return success();
   }
 
-  // Everything else runs on integers when any of its activation operands is
-  // quantized: all of them are quantized, and the result is pending.
-  bool integer = llvm::any_of(operands, [&](OpOperand *operand) {
-    return getGroup(operand->get()) || pending.contains(operand->get());
-  });
-  if (!integer)
+  // Everything else runs on integers when it has an integer form, integer
+  // code reads its result and any of its activation operands is quantized:
+  // all of them are quantized, and the result is pending. Otherwise it is a
+  // float island, reading a pending layer output once that is quantized.
+  bool integer =
+      readsCodes.contains(&op) &&
+      llvm::any_of(operands, [&](OpOperand *operand) {
+        return getGroup(operand->get()) || pending.contains(operand->get());
+      });
+  if (!integer) {
+    for (OpOperand *operand : operands)
+      if (pending.contains(operand->get()))
+        finalize(operand->get());
     return success();
+  }
   ActSpec spec = getActSpec(config.defaults);
   for (OpOperand *operand : operands)
     ensure(*operand, spec);
@@ -443,6 +494,7 @@ LogicalResult Planner::plan() {
     return func.emitOpError("expected a single-block body to instrument");
   if (failed(nameLayers()))
     return failure();
+  findIntegerReaders();
   WalkResult nested = func.getBody().walk([&](Operation *op) {
     if (op->getParentOp() != func && isLayerOp(op)) {
       op->emitWarning("layer inside a region is not instrumented");
@@ -856,7 +908,8 @@ struct InstrumentPass : public qat::impl::InstrumentBase<InstrumentPass> {
     InstrumentConfig config;
     for (auto [key, bits] :
          {std::pair<StringRef, unsigned>{"weight-bits", weightBits},
-          {"act-bits", actBits}, {"last-act-bits", lastActBits}})
+          {"act-bits", actBits},
+          {"last-act-bits", lastActBits}})
       if (llvm::Error error = (key == "last-act-bits" && bits == 0)
                                   ? llvm::Error::success()
                                   : checkBitWidth(key, bits))

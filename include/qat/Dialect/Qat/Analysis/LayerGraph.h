@@ -111,6 +111,17 @@ std::optional<PayloadChain> matchPayloadChain(linalg::LinalgOp op,
 /// map and input `input`'s map both the identity.
 bool isElementwiseOn(linalg::LinalgOp op, unsigned input);
 
+/// True when `op` sums its one data input: sum pooling, or a reduction
+/// whose payload is `acc + x`.
+bool isSumOp(linalg::LinalgOp op);
+
+/// True when `op`, an op on activations that is not a layer, has a form on
+/// integer codes in qat-convert-to-integer: sums (`isSumOp`), elementwise
+/// sums and products of two tensors (residual adds, gates), and
+/// concatenations. Every other op on activations (exp, division, sigmoid,
+/// the statistics of softmax and layer norm) is a float island.
+bool hasIntegerForm(Operation *op);
+
 /// True when every result of `map` is either loop dimension `dim` or the
 /// constant 0: the operand is constant across all other loops (a per-channel
 /// parameter along `dim`, or a scalar).
