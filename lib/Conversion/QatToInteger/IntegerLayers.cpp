@@ -580,17 +580,13 @@ FailureOr<IntegerLayer> Converter::matchBinary(linalg::GenericOp op) {
 }
 
 /// Whether `op` multiplies two activations: a batch matmul, or a matmul
-/// whose B is computed (not a parameter or a constant, fake-quantized or
-/// not).
-static bool isActivationMatmul(linalg::LinalgOp op) {
+/// whose B is an activation (computed from the inputs), not a weight.
+static bool isActivationMatmul(linalg::LinalgOp op,
+                               const GraphAnalysis &graph) {
   if (isa<linalg::BatchMatmulOp>(op.getOperation()))
     return true;
-  if (!isa<linalg::MatmulOp>(op.getOperation()))
-    return false;
-  Value b = op.getDpsInputs()[1];
-  if (auto fq = b.getDefiningOp<FakeQuantOp>())
-    b = fq.getInput();
-  return !isa<BlockArgument>(b) && !matchPattern(b, m_Constant());
+  return isa<linalg::MatmulOp>(op.getOperation()) &&
+         graph.isActivation(op.getDpsInputs()[1]);
 }
 
 FailureOr<IntegerLayer> Converter::matchActivationMatmul(linalg::LinalgOp op) {
@@ -666,7 +662,7 @@ LogicalResult Converter::match() {
       continue;
     }
     auto linalgOp = cast<linalg::LinalgOp>(op);
-    FailureOr<IntegerLayer> layer = isActivationMatmul(linalgOp)
+    FailureOr<IntegerLayer> layer = isActivationMatmul(linalgOp, graph)
                                         ? matchActivationMatmul(linalgOp)
                                         : matchLayer(linalgOp);
     if (failed(layer))

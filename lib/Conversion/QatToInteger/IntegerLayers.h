@@ -11,6 +11,7 @@
 #ifndef QAT_LIB_CONVERSION_QATTOINTEGER_INTEGERLAYERS_H
 #define QAT_LIB_CONVERSION_QATTOINTEGER_INTEGERLAYERS_H
 
+#include "qat/Dialect/Qat/Analysis/LayerGraph.h"
 #include "qat/Dialect/Qat/IR/QatOps.h"
 #include "qat/Support/QuantMath.h"
 
@@ -140,7 +141,7 @@ public:
   };
 
   Converter(func::FuncOp func, Mode mode, bool packInt4 = false)
-      : func(func), mode(mode), packInt4(packInt4) {}
+      : func(func), graph(func), mode(mode), packInt4(packInt4) {}
 
   /// Matches every layer; fails with a diagnostic at the first one that
   /// cannot be converted.
@@ -224,6 +225,9 @@ private:
   void eraseFloatLayers();
 
   func::FuncOp func;
+  /// Which values are activations (a matmul of two is not a layer with
+  /// weights).
+  GraphAnalysis graph;
   Mode mode;
   bool packInt4;
   std::vector<IntegerLayer> layers;

@@ -465,3 +465,27 @@ func.func @attention(%x: tensor<2x3x4xf32>, %y: tensor<2x4x5xf32>) -> tensor<2x3
   %hq = qat.fake_quant %h, %so, %zo {is_signed = false} : tensor<2x3x5xf32>, tensor<f32>, tensor<i32>
   return %hq : tensor<2x3x5xf32>
 }
+
+// -----
+
+// A 2-D matmul whose B is an activation too (the importer's MatMul of a
+// computed tensor by a computed 2-D one): the same form as a batch matmul,
+// here with A symmetric (stored zero point 0: no column sums needed).
+
+// CHECK-LABEL: func.func @activation_matmul_2d(
+// CHECK:         %[[ROWS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<3x4xi8>) outs(%{{.*}} : tensor<3xi32>)
+// CHECK:         %[[INIT:.*]] = linalg.generic {{.*}} ins(%[[ROWS]] : tensor<3xi32>) outs(%{{.*}} : tensor<3x5xi32>)
+// CHECK:         linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<3x4xi8>, tensor<4x5xi8>) outs(%[[INIT]] : tensor<3x5xi32>)
+func.func @activation_matmul_2d(%x: tensor<3x4xf32> {qat.role = "input"}, %y: tensor<4x5xf32> {qat.role = "input"}) -> tensor<3x5xf32> attributes {qat.frozen} {
+  %c0 = arith.constant 0.0 : f32
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z0 = arith.constant dense<0> : tensor<i32>
+  %zb = arith.constant dense<10> : tensor<i32>
+  %a = qat.fake_quant %x, %s, %z0 : tensor<3x4xf32>, tensor<f32>, tensor<i32>
+  %b = qat.fake_quant %y, %s, %zb {is_signed = false} : tensor<4x5xf32>, tensor<f32>, tensor<i32>
+  %e = tensor.empty() : tensor<3x5xf32>
+  %f = linalg.fill ins(%c0 : f32) outs(%e : tensor<3x5xf32>) -> tensor<3x5xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<3x4xf32>, tensor<4x5xf32>) outs(%f : tensor<3x5xf32>) -> tensor<3x5xf32>
+  %pq = qat.fake_quant %p, %s, %z0 : tensor<3x5xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<3x5xf32>
+}
