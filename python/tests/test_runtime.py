@@ -511,6 +511,47 @@ func.func @conv(%x: tensor<3x9x11x{cin}xf32>, %w: tensor<3x3x{cin}x{cout}xf32>) 
                                atol=1e-4)
 
 
+@pytest.mark.parametrize("cin,cout,stride,dilation", [
+    (16, 40, 1, 1), (3, 40, 1, 2), (32, 16, 2, 1), (8, 96, 1, 1)])
+def test_float_conv_constant_weights_are_packed(compile_mlir, cin, cout,
+                                                stride, dilation):
+    # Frozen weights (deployment): qat-vectorize-matmul stores B panel by
+    # panel at compile time (40 columns: a 32-lane panel and a zero-padded
+    # one). The same reductions in the same order as with the weights read
+    # in place: equal bit for bit to the program taking them as an
+    # argument, and to numpy within rounding.
+    rng = np.random.default_rng(cin * 7 + cout)
+    x = rng.standard_normal((2, 9, 11, cin), dtype=np.float32)
+    w = rng.standard_normal((3, 3, cin, cout), dtype=np.float32)
+    expected = _conv_reference(x.astype(np.float64), w.astype(np.float64),
+                               stride, dilation, np.float64)
+    oh, ow = expected.shape[1:3]
+    out = f"tensor<2x{oh}x{ow}x{cout}xf32>"
+    wt = f"tensor<3x3x{cin}x{cout}xf32>"
+
+    def program(weight_argument):
+        head = f", %w: {wt}" if weight_argument else ""
+        constant = "" if weight_argument else (
+            f'  %w = arith.constant dense<"0x{w.astype("<f4").tobytes().hex()}"'
+            f"> : {wt}\n")
+        return f"""
+func.func @conv(%x: tensor<2x9x11x{cin}xf32>{head}) -> {out} {{
+{constant}  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : {out}
+  %z = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}
+  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
+                                  strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %w : tensor<2x9x11x{cin}xf32>, {wt}) outs(%z : {out}) -> {out}
+  return %c : {out}
+}}
+"""
+    name = f"pconv{cin}_{cout}_{stride}{dilation}"
+    frozen = compile_mlir(program(False), name=name).conv(x)
+    runtime = compile_mlir(program(True), name=name + "_arg").conv(x, w)
+    np.testing.assert_array_equal(frozen, runtime)
+    np.testing.assert_allclose(frozen, expected, rtol=1e-4, atol=1e-4)
+
+
 def _depthwise_reference(x, w, bias, stride, dilation):
     """NHWC x HWC depthwise convolution from `bias`, the taps added in the
     named op's order (kh, then kw) in the inputs' own arithmetic: int32

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Matchers.h"
 
 namespace mlir::qat {
 
@@ -44,6 +45,18 @@ collectMatmuls(Operation *root, function_ref<bool(linalg::MatmulOp)> accept) {
       matmuls.push_back(op);
   });
   return matmuls;
+}
+
+/// The value of a constant matrix, also through a collapse_shape (a
+/// convolution's filter as a matmul's B), or null.
+inline DenseElementsAttr getConstantMatrix(Value matrix) {
+  DenseElementsAttr value;
+  if (matchPattern(matrix, m_Constant(&value)))
+    return value;
+  auto collapse = matrix.getDefiningOp<tensor::CollapseShapeOp>();
+  if (collapse && matchPattern(collapse.getSrc(), m_Constant(&value)))
+    return value.reshape(cast<ShapedType>(matrix.getType()));
+  return {};
 }
 
 /// An elementwise op applied to a kernel's result (a matmul's, a depthwise

@@ -38,7 +38,8 @@ namespace {
 class MatmulBuilder {
 public:
   MatmulBuilder(ImplicitLocOpBuilder &b, Value a, Value bMat, Value cStart,
-                int64_t tileN, std::optional<Epilogue> epilogue,
+                int64_t tileN, bool packConstantB,
+                std::optional<Epilogue> epilogue,
                 const std::optional<GatheredA> &gathered)
       : b(b), a(a), bMat(bMat), cStart(cStart), tileN(tileN),
         epilogue(epilogue), start(AccumulatorStart::find(cStart)) {
@@ -51,6 +52,10 @@ public:
     vectorType = VectorType::get({tileN}, b.getF32Type());
     padding = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
     fullColumns = n % tileN == 0;
+    if (packConstantB)
+      if (auto constant =
+              dyn_cast_or_null<DenseFPElementsAttr>(getConstantMatrix(bMat)))
+        panels = packPanels(constant);
   }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
@@ -68,6 +73,24 @@ public:
   }
 
 private:
+  /// A constant B stored panel by panel, [n / tileN][k][tileN] (the last
+  /// panel padded with zeros): each reduction step reads one contiguous
+  /// segment, where B's rows are n floats apart (2 KiB for 512 columns:
+  /// every row of a panel would fall in the same few L1 sets).
+  Value packPanels(DenseFPElementsAttr constant) {
+    int64_t count = (n + tileN - 1) / tileN;
+    SmallVector<float> packed(count * k * tileN, 0.0f);
+    int64_t i = 0;
+    for (float v : constant.getValues<float>()) {
+      int64_t row = i / n, column = i % n;
+      packed[((column / tileN) * k + row) * tileN + column % tileN] = v;
+      ++i;
+    }
+    auto type = RankedTensorType::get({count, k, tileN}, b.getF32Type());
+    return arith::ConstantOp::create(
+        b, DenseElementsAttr::get(type, ArrayRef<float>(packed)));
+  }
+
   Value row(ImplicitLocOpBuilder &ib, Value i0, int64_t r) {
     return r == 0 ? i0 : arith::AddIOp::create(ib, i0, index(r)).getResult();
   }
@@ -84,6 +107,9 @@ private:
     // a bias broadcast (nothing to read).
     Value startVector =
         start ? start->load(jb, vectorType, j0, inBounds) : Value();
+    Value panel = panels
+                      ? arith::DivUIOp::create(jb, j0, index(tileN)).getResult()
+                      : Value();
     for (int64_t r = 0; r < rows; ++r) {
       rowIndices.push_back(row(jb, aRow0, r));
       cRows.push_back(row(jb, cRow0, r));
@@ -101,8 +127,16 @@ private:
         jb, index(0), index(k), index(1), accumulators,
         [&](OpBuilder &nested, Location loc, Value kk, ValueRange acc) {
           ImplicitLocOpBuilder kb(loc, nested);
-          Value bRow = vector::TransferReadOp::create(
-              kb, vectorType, bMat, ValueRange{kk, j0}, padding, inBounds);
+          Value bRow =
+              panels
+                  ? vector::TransferReadOp::create(
+                        kb, vectorType, panels, ValueRange{panel, kk, index(0)},
+                        padding, ArrayRef<bool>{true})
+                        .getResult()
+                  : vector::TransferReadOp::create(kb, vectorType, bMat,
+                                                   ValueRange{kk, j0}, padding,
+                                                   inBounds)
+                        .getResult();
           Value columnOffset =
               gathered ? gathered->columnOffset(kb, kk) : Value();
           SmallVector<Value> next;
@@ -135,6 +169,8 @@ private:
 
   ImplicitLocOpBuilder &b;
   Value a, bMat, cStart, padding;
+  /// A constant B packed by packPanels, or null (B read in place).
+  Value panels;
   /// Implicit GEMM: A read from the gather's input, one element at a time.
   std::optional<GatheredReader> gathered;
   int64_t k = 0, n = 0, tileN;
@@ -360,7 +396,7 @@ struct VectorizeMatmulPass
           /*startsFromInit=*/true,
           [&](ImplicitLocOpBuilder &builder, std::optional<Epilogue> epilogue) {
             return MatmulBuilder(builder, a, b, c, panelWidth(n, tileN),
-                                 epilogue, gathered);
+                                 packConstants, epilogue, gathered);
           });
     }
     // The gathers that implicit GEMMs replaced are dead now (they would

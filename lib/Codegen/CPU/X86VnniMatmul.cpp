@@ -203,19 +203,6 @@ Value buildExpandNM(ImplicitLocOpBuilder &b,
       ArrayRef<ReassociationIndices>{{0, 1}, {2}});
 }
 
-/// The value of a constant matrix, also through a collapse_shape (a
-/// convolution filter seen as a matrix).
-DenseIntElementsAttr getConstantMatrix(Value matrix) {
-  DenseIntElementsAttr value;
-  if (matchPattern(matrix, m_Constant(&value)))
-    return value;
-  auto collapse = matrix.getDefiningOp<tensor::CollapseShapeOp>();
-  if (collapse && matchPattern(collapse.getSrc(), m_Constant(&value)))
-    return cast<DenseIntElementsAttr>(
-        value.reshape(cast<ShapedType>(matrix.getType())));
-  return {};
-}
-
 /// Packs a constant B ([k][n] row-major codes) at compile time. Codes that
 /// came packed (`packedBits` 2 or 4, else 0) stay that way: the tiles are
 /// stored with the same width and unpacked at run time, straight into the
@@ -631,7 +618,8 @@ struct X86VnniMatmulPass
             SmallVector<int8_t> codes;
             if (packedCodes)
               codes = std::move(packedCodes->codes);
-            else if (DenseIntElementsAttr constantB = getConstantMatrix(bMat))
+            else if (auto constantB = dyn_cast_or_null<DenseIntElementsAttr>(
+                         getConstantMatrix(bMat)))
               for (const APInt &v : constantB.getValues<APInt>())
                 codes.push_back(static_cast<int8_t>(v.getSExtValue()));
             PackedB packed =

@@ -2,6 +2,7 @@
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16 parallel=true parallel-min-macs=0" | FileCheck %s --check-prefix=PAR
 // RUN: not qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=0" 2>&1 | FileCheck %s --check-prefix=BADTILE
 // RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="implicit-gemm=false" | FileCheck %s --check-prefix=NOGEMM
+// RUN: qat-opt %s -split-input-file --qat-vectorize-matmul="tile-m=4 tile-n=16 pack-constants=false" | FileCheck %s --check-prefix=NOPACK
 // BADTILE: error: qat-vectorize-matmul: tile-m and tile-n must be positive
 
 // CHECK-LABEL: func @matmul
@@ -249,4 +250,29 @@ func.func @implicit_gemm_dot(%x: tensor<2x5x16xf32>, %b: tensor<64x1xf32>, %c: t
   %a = tensor.collapse_shape %p [[0, 1], [2, 3]] : tensor<2x2x4x16xf32> into tensor<4x64xf32>
   %0 = linalg.matmul ins(%a, %b : tensor<4x64xf32>, tensor<64x1xf32>) outs(%c : tensor<4x1xf32>) -> tensor<4x1xf32>
   return %0 : tensor<4x1xf32>
+}
+
+// -----
+
+// A constant B (a frozen weight, here through the collapse_shape of a
+// filter) is stored panel by panel at compile time: [2][3][16] for 3 rows
+// of 20 columns in panels of 16: the second panel holds columns 16-19 of
+// each row (element (r, c) = 20 r + c) and zeros. Each reduction step reads
+// one contiguous, in-bounds segment of its panel; C stays masked.
+// CHECK-LABEL: func @constant_panels
+// CHECK-DAG: %[[P:.*]] = arith.constant dense<{{\[\[\[}}0.000000e+00, 1.000000e+00, {{.*}}1.500000e+01], [2.000000e+01, {{.*}}{{\]\]}}, {{\[\[}}1.600000e+01, 1.700000e+01, 1.800000e+01, 1.900000e+01, 0.000000e+00, {{.*}}], [3.600000e+01, 3.700000e+01, 3.800000e+01, 3.900000e+01, 0.000000e+00, {{.*}}], [5.600000e+01, {{.*}} : tensor<2x3x16xf32>
+// CHECK: %[[PANEL:.*]] = arith.divui %{{.*}}, %c16
+// CHECK: scf.for %[[K:[^ ]*]] = {{.*}} iter_args
+// CHECK: vector.transfer_read %[[P]][%[[PANEL]], %[[K]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<2x3x16xf32>, vector<16xf32>
+// CHECK: vector.fma
+// NOPACK-LABEL: func @constant_panels
+// NOPACK-NOT: tensor<2x3x16xf32>
+// NOPACK: vector.transfer_read %{{.*}} : tensor<3x20xf32>, vector<16xf32>
+func.func @constant_panels(%a: tensor<4x3xf32>, %c: tensor<4x20xf32>) -> tensor<4x20xf32> {
+  %w = arith.constant dense<[[[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0],
+                              [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0, 30.0, 31.0, 32.0, 33.0, 34.0, 35.0, 36.0, 37.0, 38.0, 39.0],
+                              [40.0, 41.0, 42.0, 43.0, 44.0, 45.0, 46.0, 47.0, 48.0, 49.0, 50.0, 51.0, 52.0, 53.0, 54.0, 55.0, 56.0, 57.0, 58.0, 59.0]]]> : tensor<1x3x20xf32>
+  %b = tensor.collapse_shape %w [[0, 1], [2]] : tensor<1x3x20xf32> into tensor<3x20xf32>
+  %0 = linalg.matmul ins(%a, %b : tensor<4x3xf32>, tensor<3x20xf32>) outs(%c : tensor<4x20xf32>) -> tensor<4x20xf32>
+  return %0 : tensor<4x20xf32>
 }

@@ -544,7 +544,12 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     is at rowOffset(i) + columnOffset(k), both linear in the gather's
     indices, the column offsets a constant table (for the dot products,
     one per 16 contiguous elements: the gather's innermost index must run
-    over a multiple of 16). A single elementwise consumer of the matmul
+    over a multiple of 16). With `pack-constants`, a constant B (a frozen
+    weight, also through a collapse_shape) is stored at compile time as
+    `[n / tile-n][k][tile-n]`, the last panel padded with zeros, so each
+    reduction step reads one contiguous segment instead of one B row apart
+    from the last (n floats: 2 KiB at 512 columns, where the panel's rows
+    share few L1 sets). A single elementwise consumer of the matmul
     (a `linalg.generic` reading it through the identity map, other inputs
     per element, per column or scalar: bias, residual, activation,
     requantization) is applied to the accumulators before they are stored
@@ -588,6 +593,9 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     Option<"implicitGemm", "implicit-gemm", "bool", "true",
            "read an A that a copying gather computes (im2col) from the "
            "gather's input, without the patch matrix">,
+    Option<"packConstants", "pack-constants", "bool", "true",
+           "store a constant B panel by panel ([n / tile-n][k][tile-n]) so "
+           "that the kernel reads it contiguously">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
