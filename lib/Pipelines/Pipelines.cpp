@@ -33,8 +33,10 @@ using namespace mlir::qat;
 
 void mlir::qat::buildInstrumentPipeline(
     OpPassManager &pm, const InstrumentPipelineOptions &options) {
+  OpPassManager &graph = pm.nest<func::FuncOp>();
+  graph.addPass(createSinkLayerReshapes());
   if (options.foldBatchNorm)
-    pm.addNestedPass<func::FuncOp>(createFoldBatchNorm());
+    graph.addPass(createFoldBatchNorm());
   InstrumentOptions instrument;
   instrument.weightBits = options.layers.weightBits;
   instrument.actBits = options.layers.actBits;
@@ -61,7 +63,10 @@ void mlir::qat::buildDeployPipeline(OpPassManager &pm,
   ConvertToIntegerOptions convert;
   convert.packInt4 = options.packInt4;
   convert.allowCollapsedRanges = options.allowCollapsedRanges;
-  pm.addNestedPass<func::FuncOp>(createConvertToInteger(convert));
+  OpPassManager &functions = pm.nest<func::FuncOp>();
+  functions.addPass(createConvertToInteger(convert));
+  if (options.tabulate)
+    functions.addPass(createTabulateCodes());
   pm.addPass(createCanonicalizerPass());
 }
 
@@ -399,11 +404,17 @@ struct DeployCommandLine : public PassPipelineOptions<DeployCommandLine> {
       llvm::cl::desc("convert layers whose activation range collapsed to a "
                      "point instead of failing"),
       llvm::cl::init(defaults.allowCollapsedRanges)};
+  Option<bool> tabulate{
+      *this, "tabulate",
+      llvm::cl::desc("elementwise functions of one int8 tensor as 256-entry "
+                     "tables (qat-tabulate-codes)"),
+      llvm::cl::init(defaults.tabulate)};
 
   DeployPipelineOptions get() const {
     DeployPipelineOptions options;
     options.packInt4 = packInt4;
     options.allowCollapsedRanges = allowCollapsedRanges;
+    options.tabulate = tabulate;
     return options;
   }
 };

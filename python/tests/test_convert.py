@@ -642,3 +642,27 @@ def test_integer_attention(qat_opt, compile_mlir, tmp_path):
     deployed = compile_mlir(integer, name="attention_int").net(x)
     output_scale = [v for k, v in q.items() if k.endswith("act_scale")][-1]
     assert_within_one_step(simulated, deployed, output_scale, "attention")
+
+
+def test_tabulated_islands_equal_computed_ones(qat_opt, compile_mlir,
+                                               tmp_path):
+    """qat-tabulate-codes (in qat-deploy-pipeline): SiLU's chain from the
+    convolution's int8 codes (dequantize, sigmoid, quantize, the integer
+    product, requantize) becomes a lookup in a table of the same ops on the
+    256 codes: the outputs equal those of the computed chain, bit for bit."""
+    instrumented, values, q, x = quantized_model(
+        qat_opt, compile_mlir, gate_text(batch=8), "net", 0.5, seed=22,
+        name="tab")
+    frozen = freeze_values(qat_opt, instrumented, dict(values, **q), "net",
+                           tmp_path / "tab.json")
+    tabulated = qat_opt(frozen, "--qat-deploy-pipeline")
+    computed = qat_opt(frozen, "--qat-deploy-pipeline=tabulate=false")
+    body = tabulated.split("func.func @net_init")[0]
+    assert re.search(r"tensor.extract %\S+\[%\S+\] : tensor<256xi8>", body)
+    assert "tensor<256xi8>" not in computed.split("func.func @net_init")[0]
+    # The SiLU's sigmoid runs on the 256 codes' values, not per element.
+    assert re.search(r"ins\(%\S+ : tensor<256xf32>\).*\n(.*\n){0,4}.*math.exp",
+                     body), body
+    got = compile_mlir(tabulated, name="tab_int").net(x)
+    expected = compile_mlir(computed, name="tab_computed").net(x)
+    np.testing.assert_array_equal(got, expected)

@@ -590,7 +590,7 @@ def test_slice_and_pad_positions_at_run_time(compile_mlir):
 
 
 @pytest.mark.parametrize("opset", [13, 17])
-def test_transformer_encoder_layer(compile_mlir, tmp_path, opset):
+def test_transformer_encoder_layer(compile_mlir, qat_opt, tmp_path, opset):
     """A transformer encoder layer (attention: matmuls of two computed
     tensors, softmax; layer norm decomposed at opset 13 and one op at 17;
     GELU through Erf) and a class token gathered from the sequence."""
@@ -616,3 +616,11 @@ def test_transformer_encoder_layer(compile_mlir, tmp_path, opset):
     assert "Softmax" in imported.ops and "Erf" in imported.ops
     if opset == 17:
         assert "LayerNormalization" in imported.ops
+    # qat-sink-layer-reshapes (qat-instrument-pipeline's first pass) moves
+    # the projections' bias adds before their reshapes: the same arithmetic.
+    sunk = qat_opt(imported.text, "--qat-sink-layer-reshapes")
+    assert sunk != qat_opt(imported.text)  # something moved
+    entry = compile_mlir(sunk, name=f"encoder{opset}_sunk")[imported.function]
+    again = entry(*[x if a.name == "image" else imported.params[a.name]
+                    for a in entry.args])
+    np.testing.assert_array_equal(again, got)

@@ -128,6 +128,47 @@ def ConvertToInteger : Pass<"qat-convert-to-integer", "func::FuncOp"> {
   ];
 }
 
+def TabulateCodes : Pass<"qat-tabulate-codes", "func::FuncOp"> {
+  let summary = "Elementwise functions of one int8 tensor as 256-entry tables";
+  let description = [{
+    In an integer program, an int8 tensor that is computed elementwise from
+    one other int8 tensor depends on that tensor's code alone, which takes
+    256 values. That is what a float island between two quantized tensors
+    becomes: GELU (`qat.dequantize`, erf, `qat.quantize`, then the integer
+    product with its input and `qat.requantize`), SiLU and sigmoid gates,
+    hard swish. Each such chain (per-tensor `qat.quantize`, `dequantize`,
+    `requantize`, and all-parallel `linalg.generic` ops on identity maps and
+    scalars, at least one of them a generic) whose result has at least
+    `min-elements` elements is evaluated once per call on the 256 codes, by
+    a copy of the same ops on a `tensor<256xi8>` of -128..127, and its
+    result becomes a lookup: `table[code + 128]`. The same operations on the
+    same values: the results are equal bit for bit, and the float math runs
+    256 times instead of once per element.
+
+    ```mlir
+    %x = qat.dequantize %codes, %s, %z : tensor<64x1024xi8>, ... -> tensor<64x1024xf32>
+    %g = linalg.generic ... ins(%x ...) { ... math.erf ... }
+    %q = qat.quantize %g, %s2, %z2 : ... -> tensor<64x1024xi8>
+    // becomes
+    %all = arith.constant dense<[-128, ..., 127]> : tensor<256xi8>
+    %table = <the same three ops on %all> : tensor<256xi8>
+    %q = linalg.generic ins(%codes : tensor<64x1024xi8>) ... {
+      %i = index_cast(extsi(%code) + 128)
+      %v = tensor.extract %table[%i] : tensor<256xi8>
+    }
+    ```
+  }];
+  let options = [
+    Option<"minElements", "min-elements", "int64_t", "1024",
+           "smallest result to tabulate">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def Faithful : Pass<"qat-faithful", "func::FuncOp"> {
   let summary = "Simulate each layer with the integer arithmetic deployment uses";
   let description = [{

@@ -56,6 +56,9 @@ struct DeployPipelineOptions {
   bool packInt4 = true;
   /// See IntegerConversionOptions::allowCollapsedRanges.
   bool allowCollapsedRanges = false;
+  /// Elementwise functions of one int8 tensor become table lookups
+  /// (qat-tabulate-codes).
+  bool tabulate = true;
 };
 void buildDeployPipeline(OpPassManager &pm,
                          const DeployPipelineOptions &options = {});

@@ -29,7 +29,12 @@ namespace mlir::qat::integer {
 
 namespace {
 
+/// The elements of a constant, also seen through reshapes (which keep the
+/// row-major order).
 template <typename T> FailureOr<SmallVector<T>> constantValues(Value value) {
+  while (isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+      value.getDefiningOp()))
+    value = value.getDefiningOp()->getOperand(0);
   DenseElementsAttr attr;
   if (!matchPattern(value, m_Constant(&attr)))
     return failure();
@@ -117,10 +122,19 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
                                "layer, or its output fake-quant");
     // The payload's steps, with their constant operands.
     Block *body = generic.getBlock();
+    // The value the chain carries (matchPayloadChain checked its steps);
+    // a commutative step may take it as either operand (`bias + x`).
+    Value carried = body->getArgument(input);
     for (Operation &inner : body->without_terminator()) {
       if (inner.getNumOperands() != 2)
         continue;
-      Value other = inner.getOperand(1);
+      bool commutes =
+          isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MaxNumFOp,
+              arith::MinimumFOp, arith::MinNumFOp>(inner);
+      Value other =
+          inner.getOperand(commutes && inner.getOperand(1) == carried ? 0 : 1);
+      if (llvm::is_contained(inner.getOperands(), carried))
+        carried = inner.getResult(0);
       std::optional<float> c = scalarConstant(other);
       if (sum && isa<arith::MulFOp, arith::DivFOp>(inner)) {
         // A sum's scale (an average's 1/count), before any clamp.

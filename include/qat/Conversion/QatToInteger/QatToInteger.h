@@ -35,6 +35,15 @@ LogicalResult convertToInteger(func::FuncOp func,
 /// leave `func` unchanged.
 LogicalResult simulateFaithfully(func::FuncOp func);
 
+/// Replaces each int8 tensor of `func` that is computed elementwise from one
+/// other int8 tensor through a float island (a dequantize, float ops, a
+/// quantize, and integer ops after it: GELU, SiLU, sigmoid and hard-swish
+/// gates with their products), and has at least `minElements` elements, by
+/// a lookup in a 256-entry table: the same ops evaluated once per call on
+/// the 256 codes. The results are the same bit for bit. Returns how many
+/// tensors became lookups.
+int64_t tabulateCodes(func::FuncOp func, int64_t minElements = 1024);
+
 } // namespace mlir::qat
 
 #endif // QAT_CONVERSION_QATTOINTEGER_QATTOINTEGER_H

@@ -61,6 +61,36 @@ def FoldBatchNorm : Pass<"qat-fold-batchnorm", "func::FuncOp"> {
   ];
 }
 
+def SinkLayerReshapes : Pass<"qat-sink-layer-reshapes", "func::FuncOp"> {
+  let summary = "Move a layer's reshape below its bias and activation";
+  let description = [{
+    A linear layer on a [N, T, C] activation runs as a 2-D matmul on the
+    flattened rows; an exporter then reshapes the result back and adds the
+    bias to the 3-D tensor (PyTorch's `Linear` as ONNX `MatMul` then
+    `Add`). The reshape sits between the layer and its bias, so the bias
+    cannot join the layer's epilogue: `qat-instrument` would quantize the
+    product before the bias, and the bias would stay a float island in the
+    integer program. This pass moves each `tensor.expand_shape` of a
+    layer's result below the all-parallel `linalg.generic` ops that read it
+    (the bias add, and an elementwise op after it), collapsing their
+    iteration spaces to the layer's shape (upstream's fold-by-collapsing
+    patterns). Run by `qat-instrument-pipeline` before batch-norm folding.
+
+    ```mlir
+    %y = linalg.matmul ins(%x, %w : tensor<64x256xf32>, tensor<256x1024xf32>) ...
+    %e = tensor.expand_shape %y [[0, 1], [2]] output_shape [1, 64, 1024] ...
+    %b = linalg.generic ... ins(%bias, %e : tensor<1024xf32>, tensor<1x64x1024xf32>) { addf }
+    // becomes
+    %b = linalg.generic ... ins(%bias, %y : tensor<1024xf32>, tensor<64x1024xf32>) { addf }
+    %e = tensor.expand_shape %b [[0, 1], [2]] output_shape [1, 64, 1024] ...
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def Instrument : Pass<"qat-instrument", "ModuleOp"> {
   let summary = "Insert fake-quant ops on weights and activations";
   let description = [{

@@ -30,6 +30,16 @@ namespace mlir::qat {
 unsigned foldBatchNorm(func::FuncOp func);
 
 //===----------------------------------------------------------------------===//
+// qat-sink-layer-reshapes
+//===----------------------------------------------------------------------===//
+
+/// Moves each expand_shape of a layer's result (a matmul run on rows
+/// flattened from [N, T, C]) below the elementwise ops that read it (its
+/// bias add, then its activation), which then run on the layer's own shape
+/// and join its epilogue; returns failure if the rewrite does not converge.
+LogicalResult sinkLayerReshapes(func::FuncOp func);
+
+//===----------------------------------------------------------------------===//
 // qat-instrument
 //===----------------------------------------------------------------------===//
 
