@@ -87,6 +87,22 @@ std::optional<float> scalarConstant(Value value) {
   return std::nullopt;
 }
 
+/// The real rescale of a product of two quantized tensors (elementwise or
+/// a matmul): s_a s_b (times a constant scale after it) / s_out.
+double productRescale(const IntegerLayer &layer) {
+  return static_cast<double>(layer.inputCodes.scales.front()) *
+         layer.other.codes.scales.front() * layer.scale /
+         layer.outputCodes.scales.front();
+}
+
+/// Appends the fixed-point form of `real` (checked when matched).
+void appendMultiplier(double real, SmallVectorImpl<int32_t> &multipliers,
+                      SmallVectorImpl<int32_t> &shifts) {
+  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(real);
+  multipliers.push_back(fixed.multiplier);
+  shifts.push_back(fixed.shift);
+}
+
 } // namespace
 
 LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
@@ -581,7 +597,7 @@ FailureOr<IntegerLayer> Converter::matchBinary(linalg::GenericOp op) {
          b = layer.other.codes.scales.front(),
          out = layer.outputCodes.scales.front();
   if (product) {
-    if (!quantmath::decomposeMultiplier(a * b * layer.scale / out))
+    if (!quantmath::decomposeMultiplier(productRescale(layer)))
       return failure();
     return layer;
   }
@@ -640,9 +656,7 @@ FailureOr<IntegerLayer> Converter::matchActivationMatmul(linalg::LinalgOp op) {
   if (failed(out))
     return fail(layer.output, "output: " + why);
   layer.outputCodes = *out;
-  double real = static_cast<double>(layer.inputCodes.scales.front()) *
-                layer.other.codes.scales.front() * layer.scale /
-                out->scales.front();
+  double real = productRescale(layer);
   if (!quantmath::decomposeMultiplier(real))
     return fail(
         op, "the rescale s_a * s_b / s_out = " + Twine(std::to_string(real)) +
@@ -797,12 +811,9 @@ Value Converter::emitContraction(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   // The multipliers (representable: checked when the layer was matched).
   int64_t perChannel = w.scales.size() == 1 ? 1 : n;
   for (int64_t j = 0; j < perChannel; ++j) {
-    double real = static_cast<double>(in.scales.front()) * scaleOf(w, j) *
-                  layer.scale / out.scales.front();
-    quantmath::FixedPointMultiplier fixed =
-        *quantmath::decomposeMultiplier(real);
-    multipliers.push_back(fixed.multiplier);
-    shifts.push_back(fixed.shift);
+    appendMultiplier(static_cast<double>(in.scales.front()) * scaleOf(w, j) *
+                         layer.scale / out.scales.front(),
+                     multipliers, shifts);
   }
 
   // Weight codes and the accumulator's constant term: computed here from
@@ -1039,10 +1050,8 @@ Value Converter::emitAdd(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   };
   Value lhs = onCommonGrid(emitInput(b, layer), a);
   Value rhs = onCommonGrid(emitOther(b, layer), c);
-  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
-      common / layer.outputCodes.scales.front());
-  multipliers.push_back(fixed.multiplier);
-  shifts.push_back(fixed.shift);
+  appendMultiplier(common / layer.outputCodes.scales.front(), multipliers,
+                   shifts);
   return elementwise(
       ValueRange{lhs, rhs},
       [&](OpBuilder &nested, Location loc, ValueRange args) -> Value {
@@ -1055,11 +1064,7 @@ Value Converter::emitProduct(ImplicitLocOpBuilder &b, IntegerLayer &layer,
                              SmallVectorImpl<int32_t> &shifts) {
   Type i32 = b.getIntegerType(32);
   const Codes &x = layer.inputCodes, &g = layer.other.codes;
-  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
-      static_cast<double>(x.scales.front()) * g.scales.front() * layer.scale /
-      layer.outputCodes.scales.front());
-  multipliers.push_back(fixed.multiplier);
-  shifts.push_back(fixed.shift);
+  appendMultiplier(productRescale(layer), multipliers, shifts);
   // (qx - zx) (qg - zg): |each| < 2^8, so the product fits in int32.
   auto type = RankedTensorType::get(
       cast<RankedTensorType>(layer.op->getResult(0).getType()).getShape(), i32);
@@ -1092,11 +1097,7 @@ Value Converter::emitActivationMatmul(ImplicitLocOpBuilder &b,
   MLIRContext *ctx = b.getContext();
   Type i32 = b.getIntegerType(32);
   const Codes &ca = layer.inputCodes, &cb = layer.other.codes;
-  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
-      static_cast<double>(ca.scales.front()) * cb.scales.front() * layer.scale /
-      layer.outputCodes.scales.front());
-  multipliers.push_back(fixed.multiplier);
-  shifts.push_back(fixed.shift);
+  appendMultiplier(productRescale(layer), multipliers, shifts);
   Value a = emitInput(b, layer), other = emitOther(b, layer);
 
   // sum_k (qa - za)(qb - zb) = sum_k qa qb + init, with
@@ -1200,10 +1201,9 @@ Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Sum &sum,
   // sum(real) = s_in * (sum(codes) - count * z_in): the zero point's share
   // is the requantization's input zero point (in range: checked at match).
   inputZeroPoint = static_cast<int32_t>(sum.count * in.storedZeroPoint());
-  quantmath::FixedPointMultiplier fixed = *quantmath::decomposeMultiplier(
-      static_cast<double>(in.scales.front()) * sum.factor / out.scales.front());
-  multipliers.push_back(fixed.multiplier);
-  shifts.push_back(fixed.shift);
+  appendMultiplier(static_cast<double>(in.scales.front()) * sum.factor /
+                       out.scales.front(),
+                   multipliers, shifts);
 
   Value zero = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
   Value empty = tensor::EmptyOp::create(b, accType.getShape(), i32);
@@ -1306,37 +1306,13 @@ void Converter::connectOutput(IntegerLayer &layer, Value codes) {
     simulated.replaceAllUsesExcept(exact, exact.getDefiningOp());
     return;
   }
-  // Users of the output that are not a converted layer reading it as input
-  // get dequantized codes.
-  auto isFloatUser = [&](Operation *user) {
-    return llvm::none_of(layers, [&](IntegerLayer &next) {
-      auto reads = [&](FakeQuantOp fq, ArrayRef<Operation *> path) {
-        Operation *reader =
-            path.empty() ? next.op.getOperation() : path.front();
-        return fq == layer.output && reader == user;
-      };
-      if (reads(next.input, next.path) ||
-          (next.other.fq && reads(next.other.fq, next.other.path)))
-        return true;
-      // The other inputs of a concatenation on the layer's paths.
-      for (Operation *op :
-           llvm::concat<Operation *const>(next.path, next.other.path)) {
-        auto parts = concatParts.find(op);
-        if (parts == concatParts.end())
-          continue;
-        for (const ConcatPart &part : parts->second)
-          if (part.fq == layer.output &&
-              (part.path.empty() ? op : part.path.front()) == user)
-            return true;
-      }
-      return false;
-    });
-  };
-  if (llvm::any_of(simulated.getUsers(), isFloatUser)) {
-    Value real = dequantized();
-    simulated.replaceUsesWithIf(
-        real, [&](OpOperand &use) { return isFloatUser(use.getOwner()); });
-  }
+  // Every user reads the dequantized codes. Converted layers read the codes
+  // themselves (emitCodes), so their float paths die with the float layers;
+  // a path shared with float consumers (the slices of an attention's
+  // projection, some of them scaled in float) keeps the deployed values.
+  Value real = dequantized();
+  simulated.replaceAllUsesExcept(real, real.getDefiningOp());
+  outputDequantizes.push_back(real.getDefiningOp());
 }
 
 void Converter::eraseFloatLayers() {
@@ -1368,6 +1344,8 @@ void Converter::eraseFloatLayers() {
     order.insert(layer.input);
   }
   SmallVector<Operation *> dead(order.begin(), order.end());
+  // Then the dequantized outputs nothing reads any more.
+  dead.append(outputDequantizes.begin(), outputDequantizes.end());
   for (bool erased = true; erased;) {
     erased = false;
     for (Operation *&op : dead)

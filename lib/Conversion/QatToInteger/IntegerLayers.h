@@ -235,6 +235,8 @@ private:
   DenseMap<Operation *, Value> converted;
   /// tensor.concat on a layer's path -> its inputs after the first.
   DenseMap<Operation *, SmallVector<ConcatPart>> concatParts;
+  /// Deploy: the dequantize of each converted layer's output.
+  SmallVector<Operation *> outputDequantizes;
 };
 
 } // namespace mlir::qat::integer
