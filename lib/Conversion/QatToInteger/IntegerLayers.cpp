@@ -103,6 +103,24 @@ void appendMultiplier(double real, SmallVectorImpl<int32_t> &multipliers,
   shifts.push_back(fixed.shift);
 }
 
+/// The int32 sums of int8 `codes` into `init` (a zero fill) over the
+/// loops `iterators`: `init += extsi(code)` through `maps` (codes, init).
+Value sumCodes(ImplicitLocOpBuilder &b, Value codes, Value init,
+               ArrayRef<AffineMap> maps,
+               ArrayRef<utils::IteratorType> iterators) {
+  return linalg::GenericOp::create(
+             b, TypeRange{init.getType()}, ValueRange{codes}, ValueRange{init},
+             maps, iterators,
+             [&](OpBuilder &nested, Location loc, ValueRange args) {
+               Value wide = arith::ExtSIOp::create(nested, loc,
+                                                   args[1].getType(), args[0]);
+               linalg::YieldOp::create(
+                   nested, loc,
+                   Value(arith::AddIOp::create(nested, loc, args[1], wide)));
+             })
+      .getResult(0);
+}
+
 } // namespace
 
 LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
@@ -913,17 +931,7 @@ Value Converter::emitRuntimeInit(ImplicitLocOpBuilder &b, IntegerLayer &layer,
   iterators.back() = utils::IteratorType::parallel;
   AffineMap all = AffineMap::getMultiDimIdentityMap(rank, ctx);
   AffineMap last = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx));
-  Value columnSums =
-      linalg::GenericOp::create(
-          b, TypeRange{columnType}, ValueRange{weightCodes},
-          ValueRange{sumInit}, ArrayRef<AffineMap>{all, last}, iterators,
-          [&](OpBuilder &nested, Location loc, ValueRange args) {
-            Value wide = arith::ExtSIOp::create(nested, loc, i32, args[0]);
-            linalg::YieldOp::create(
-                nested, loc,
-                Value(arith::AddIOp::create(nested, loc, args[1], wide)));
-          })
-          .getResult(0);
+  Value columnSums = sumCodes(b, weightCodes, sumInit, {all, last}, iterators);
 
   // The bias on the accumulator's grid: quantizeBias with the same
   // binary32 scale product s_x * s_w as the deployed constants.
@@ -1134,17 +1142,7 @@ Value Converter::emitActivationMatmul(ImplicitLocOpBuilder &b,
         linalg::FillOp::create(
             b, zero, tensor::EmptyOp::create(b, outShape, i32).getResult())
             .getResult(0);
-    return linalg::GenericOp::create(
-               b, TypeRange{init.getType()}, ValueRange{codes},
-               ValueRange{init}, ArrayRef<AffineMap>{dims(read), dims(rows)},
-               iterators,
-               [&](OpBuilder &nested, Location loc, ValueRange args) {
-                 Value wide = arith::ExtSIOp::create(nested, loc, i32, args[0]);
-                 linalg::YieldOp::create(
-                     nested, loc,
-                     Value(arith::AddIOp::create(nested, loc, args[1], wide)));
-               })
-        .getResult(0);
+    return sumCodes(b, codes, init, {dims(read), dims(rows)}, iterators);
   };
   int64_t za = ca.storedZeroPoint(), zb = cb.storedZeroPoint();
   auto accType = RankedTensorType::get(shape, i32);
@@ -1216,15 +1214,8 @@ Value Converter::emitSum(ImplicitLocOpBuilder &b, IntegerLayer &layer, Sum &sum,
                 b.getNamedAttr("dilations", pool.getDilationsAttr())})
         .getResult(0);
   // A reduction: the same loops, summing widened codes.
-  return linalg::GenericOp::create(
-             b, TypeRange{accType}, ValueRange{x}, ValueRange{init},
-             layer.op.getIndexingMapsArray(), layer.op.getIteratorTypesArray(),
-             [&](OpBuilder &nested, Location loc, ValueRange args) {
-               Value wide = arith::ExtSIOp::create(nested, loc, i32, args[0]);
-               Value sum = arith::AddIOp::create(nested, loc, args[1], wide);
-               linalg::YieldOp::create(nested, loc, sum);
-             })
-      .getResult(0);
+  return sumCodes(b, x, init, layer.op.getIndexingMapsArray(),
+                  layer.op.getIteratorTypesArray());
 }
 
 void Converter::rewrite() {
