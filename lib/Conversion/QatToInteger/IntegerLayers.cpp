@@ -87,6 +87,14 @@ std::optional<float> scalarConstant(Value value) {
   return std::nullopt;
 }
 
+/// Whether `op`'s accumulator starts from a fill with 0.
+bool startsFromZero(linalg::LinalgOp op) {
+  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  std::optional<float> start =
+      fill ? scalarConstant(fill.value()) : std::nullopt;
+  return start && *start == 0.0f;
+}
+
 /// The real rescale of a product of two quantized tensors (elementwise or
 /// a matmul): s_a s_b (times a constant scale after it) / s_out.
 double productRescale(const IntegerLayer &layer) {
@@ -162,11 +170,8 @@ LogicalResult Converter::matchEpilogue(IntegerLayer &layer) {
     for (Operation &inner : body->without_terminator()) {
       if (inner.getNumOperands() != 2)
         continue;
-      bool commutes =
-          isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MaxNumFOp,
-              arith::MinimumFOp, arith::MinNumFOp>(inner);
-      Value other =
-          inner.getOperand(commutes && inner.getOperand(1) == carried ? 0 : 1);
+      Value other = inner.getOperand(
+          isCommutativeStep(&inner) && inner.getOperand(1) == carried ? 0 : 1);
       if (llvm::is_contained(inner.getOperands(), carried))
         carried = inner.getResult(0);
       std::optional<float> c = scalarConstant(other);
@@ -299,10 +304,8 @@ LogicalResult Converter::matchInit(IntegerLayer &layer) {
         "cannot be converted to integers: the accumulator starts from "
         "neither zero nor a per-channel bias");
   };
-  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
-    std::optional<float> value = scalarConstant(fill.value());
-    return value && *value == 0.0f ? success() : fail();
-  }
+  if (init.getDefiningOp<linalg::FillOp>())
+    return startsFromZero(layer.op) ? success() : fail();
   Value bias;
   if (auto broadcast = init.getDefiningOp<linalg::BroadcastOp>()) {
     if (llvm::equal(broadcast.getDimensions(), llvm::seq<int64_t>(0, rank - 1)))
@@ -491,11 +494,7 @@ FailureOr<IntegerLayer> Converter::matchSum(linalg::LinalgOp op) {
   layer.input = quantizedSource(op.getDpsInputs()[0], layer.path);
   if (!layer.input)
     return failure();
-  Value init = op.getDpsInits()[0];
-  auto fill = init.getDefiningOp<linalg::FillOp>();
-  std::optional<float> start =
-      fill ? scalarConstant(fill.value()) : std::nullopt;
-  if (!start || *start != 0.0f)
+  if (!startsFromZero(op))
     return failure();
   sum.count = 1;
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
@@ -645,24 +644,19 @@ FailureOr<IntegerLayer> Converter::matchActivationMatmul(linalg::LinalgOp op) {
     at->emitOpError("cannot be converted to integers: ") << why;
     return failure();
   };
-  auto named = dyn_cast<linalg::ContractionOpInterface>(op.getOperation());
+  // A batch matmul or a matmul (isActivationMatmul).
   bool defaultMaps =
-      isa<linalg::BatchMatmulOp>(op.getOperation())
-          ? cast<linalg::BatchMatmulOp>(op.getOperation())
-                    .getIndexingMapsArray() ==
-                linalg::BatchMatmulOp::getDefaultIndexingMaps(op.getContext())
-          : !cast<linalg::MatmulOp>(op.getOperation()).hasUserDefinedMaps();
-  if (!named || !op.hasPureTensorSemantics() || !defaultMaps)
+      op.getIndexingMapsArray() ==
+      (isa<linalg::BatchMatmulOp>(op.getOperation())
+           ? linalg::BatchMatmulOp::getDefaultIndexingMaps(op.getContext())
+           : linalg::MatmulOp::getDefaultIndexingMaps(op.getContext()));
+  if (!op.hasPureTensorSemantics() || !defaultMaps)
     return fail(op, "a matmul of two activations with transposed operands "
                     "(user-defined indexing maps)");
   std::string why;
   if (!matchTwoOperands(layer, why))
     return fail(op, why);
-  Value init = op.getDpsInits()[0];
-  auto fill = init.getDefiningOp<linalg::FillOp>();
-  std::optional<float> start =
-      fill ? scalarConstant(fill.value()) : std::nullopt;
-  if (!start || *start != 0.0f)
+  if (!startsFromZero(op))
     return fail(op, "the accumulator of a matmul of two activations must "
                     "start from zero");
   auto aType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());

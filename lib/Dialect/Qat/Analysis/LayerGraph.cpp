@@ -361,6 +361,11 @@ mlir::qat::nameLayers(const GraphAnalysis &graph,
   return names;
 }
 
+bool mlir::qat::isCommutativeStep(Operation *op) {
+  return isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MaxNumFOp,
+             arith::MinimumFOp, arith::MinNumFOp>(op);
+}
+
 bool mlir::qat::isSumOp(linalg::LinalgOp op) {
   if (isa<linalg::PoolingNhwcSumOp>(op.getOperation()))
     return true;
@@ -399,9 +404,7 @@ bool mlir::qat::hasIntegerForm(Operation *op) {
     return false;
   Value value = combine.getResult(0);
   for (Operation &step : llvm::drop_begin(ops)) {
-    bool commutes =
-        isa<arith::AddFOp, arith::MulFOp, arith::MaximumFOp, arith::MaxNumFOp,
-            arith::MinimumFOp, arith::MinNumFOp>(step);
+    bool commutes = isCommutativeStep(&step);
     if (!(commutes || isa<arith::SubFOp, arith::DivFOp>(step)) ||
         !value.hasOneUse() || *value.user_begin() != &step ||
         (!commutes && step.getOperand(0) != value))

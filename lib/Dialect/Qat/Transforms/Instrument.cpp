@@ -157,8 +157,10 @@ OpOperand *getTransparentInput(Operation *op, const GraphAnalysis &graph) {
 
 /// The activation operand `op` extends an epilogue on, when it is an
 /// elementwise step with per-channel or scalar parameters (bias, scale,
-/// ReLU, clamp) on exactly one activation; null otherwise.
-OpOperand *getEpilogueInput(Operation *op, const GraphAnalysis &graph) {
+/// ReLU, clamp) on exactly one activation (its steps in `chain` if given);
+/// null otherwise.
+OpOperand *getEpilogueInput(Operation *op, const GraphAnalysis &graph,
+                            PayloadChain *chain = nullptr) {
   auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
   if (!linalgOp || !linalgOp.hasPureTensorSemantics())
     return nullptr;
@@ -170,9 +172,14 @@ OpOperand *getEpilogueInput(Operation *op, const GraphAnalysis &graph) {
       return nullptr;
     input = &operand;
   }
-  if (!input || !isElementwiseOn(linalgOp, input->getOperandNumber()) ||
-      !matchPayloadChain(linalgOp, input->getOperandNumber()))
+  if (!input || !isElementwiseOn(linalgOp, input->getOperandNumber()))
     return nullptr;
+  std::optional<PayloadChain> steps =
+      matchPayloadChain(linalgOp, input->getOperandNumber());
+  if (!steps)
+    return nullptr;
+  if (chain)
+    *chain = std::move(*steps);
   return input;
 }
 
@@ -419,15 +426,14 @@ LogicalResult Planner::visit(Operation &op) {
 
   // The epilogue of a pending value grows by an elementwise step with
   // per-channel or scalar parameters (bias, scale, ReLU, clamp).
-  if (OpOperand *input = getEpilogueInput(&op, graph)) {
+  PayloadChain chain;
+  if (OpOperand *input = getEpilogueInput(&op, graph, &chain)) {
     Value value = input->get();
     auto it = pending.find(value);
     if (it != pending.end() && value.hasOneUse()) {
       Pending extended = std::move(it->second);
       pending.erase(it);
-      extended.steps.append(matchPayloadChain(cast<linalg::LinalgOp>(op),
-                                              input->getOperandNumber())
-                                ->steps);
+      extended.steps.append(chain.steps);
       pending[op.getResult(0)] = std::move(extended);
       return success();
     }

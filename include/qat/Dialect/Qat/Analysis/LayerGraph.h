@@ -111,6 +111,10 @@ std::optional<PayloadChain> matchPayloadChain(linalg::LinalgOp op,
 /// map and input `input`'s map both the identity.
 bool isElementwiseOn(linalg::LinalgOp op, unsigned input);
 
+/// True when `op` is a float step whose two operands may be swapped (add,
+/// multiply, max, min): an epilogue's value may be either operand.
+bool isCommutativeStep(Operation *op);
+
 /// True when `op` sums its one data input: sum pooling, or a reduction
 /// whose payload is `acc + x`.
 bool isSumOp(linalg::LinalgOp op);
