@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -39,8 +40,7 @@ static LogicalResult checkLowered(ModuleOp module, StringRef pipeline) {
   WalkResult leftover = module.walk([&](Operation *op) {
     StringRef dialect = op->getName().getDialectNamespace();
     if (isa<ModuleOp, gpu::BinaryOp, gpu::LaunchFuncOp>(op) ||
-        dialect == "llvm" ||
-        dialect == "omp")
+        dialect == "llvm" || dialect == "omp")
       return WalkResult::advance();
     op->emitError() << pipeline << " could not lower '" << op->getName()
                     << "' to LLVM: this operation is not supported yet";
@@ -49,9 +49,22 @@ static LogicalResult checkLowered(ModuleOp module, StringRef pipeline) {
   return failure(leftover.wasInterrupted());
 }
 
+/// The pass-manager and timing flags (--mlir-timing,
+/// --mlir-print-ir-after-all, ...) where the tool registered them; the
+/// timing report prints when `pm` is destroyed.
+static LogicalResult applyToolOptions(PassManager &pm) {
+  auto timing = std::make_unique<DefaultTimingManager>();
+  applyDefaultTimingManagerCLOptions(*timing);
+  if (timing->isEnabled())
+    pm.enableTiming(std::move(timing));
+  return applyPassManagerCLOptions(pm);
+}
+
 LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
                                             const CpuPipelineOptions &options) {
   PassManager pm(module.getContext());
+  if (failed(applyToolOptions(pm)))
+    return failure();
   buildCpuPipeline(pm, options);
   if (failed(pm.run(module)))
     return failure();
@@ -69,6 +82,8 @@ LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
                             "format isa (PTX) or bin (cubin), found '")
            << options.format << "'";
   PassManager pm(module.getContext());
+  if (failed(applyToolOptions(pm)))
+    return failure();
   buildGpuPipeline(pm, options);
   if (failed(pm.run(module)) ||
       failed(checkLowered(module, "qat-gpu-pipeline")))
@@ -86,11 +101,11 @@ LogicalResult mlir::qat::lowerToLLVMDialect(ModuleOp module,
     return success();
   StringRef rest = text.substr(at);
   size_t name = rest.find("__nv_");
-  StringRef missing =
-      name == StringRef::npos
-          ? StringRef("an external function")
-          : rest.substr(name).take_while(
-                [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  StringRef missing = name == StringRef::npos
+                          ? StringRef("an external function")
+                          : rest.substr(name).take_while([](char c) {
+                              return llvm::isAlnum(c) || c == '_';
+                            });
   return module.emitError("qat-gpu-pipeline: the kernels call ")
          << missing
          << " from CUDA's libdevice, which was not found: set CUDA_ROOT to "
@@ -215,12 +230,11 @@ mlir::qat::compileToObjects(std::unique_ptr<llvm::Module> module,
       if (!value.isDeclaration() && !value.hasLocalLinkage() &&
           value.isDiscardableIfUnused())
         value.setLinkage(llvm::GlobalValue::InternalLinkage);
-    llvm::SplitModule(*module, parts,
-                      [&](std::unique_ptr<llvm::Module> part) {
-                        SmallVector<char, 0> &buffer = bitcode.emplace_back();
-                        llvm::raw_svector_ostream os(buffer);
-                        llvm::WriteBitcodeToFile(*part, os);
-                      });
+    llvm::SplitModule(*module, parts, [&](std::unique_ptr<llvm::Module> part) {
+      SmallVector<char, 0> &buffer = bitcode.emplace_back();
+      llvm::raw_svector_ostream os(buffer);
+      llvm::WriteBitcodeToFile(*part, os);
+    });
     parts = bitcode.size();
   }
   SmallVector<std::string> objects(parts);
@@ -268,8 +282,7 @@ mlir::qat::compileToObjects(std::unique_ptr<llvm::Module> module,
     if (failed(optimizeLLVMModule(*part, *machine)))
       errors[i] = "LLVM optimization failed";
     else
-      (void)emitMachineCode(*part, *machine, os, /*assembly=*/false,
-                            errors[i]);
+      (void)emitMachineCode(*part, *machine, os, /*assembly=*/false, errors[i]);
   };
   {
     // Workers take parts in turn until none is left.
@@ -314,8 +327,7 @@ LogicalResult mlir::qat::linkSharedLibrary(ArrayRef<std::string> objectPaths,
   }
   // libm for the math functions LLVM may call (e.g. roundevenf on targets
   // without a rounding instruction).
-  SmallVector<std::string> args = {*program, "-shared", "-o",
-                                   outputPath.str()};
+  SmallVector<std::string> args = {*program, "-shared", "-o", outputPath.str()};
   args.append(objectPaths.begin(), objectPaths.end());
   args.push_back("-lm");
   if (openmp) {

@@ -384,6 +384,11 @@ struct TrainCommandLine : public PassPipelineOptions<TrainCommandLine> {
       *this, "functions",
       llvm::cl::desc("the generated functions to keep (default: all; "
                      "calibration needs calibrate,qparams)")};
+  ListOption<std::string> omitFunctions{
+      *this, "omit-functions",
+      llvm::cl::desc("the generated functions to leave out, where generated "
+                     "(a single-process trainer: gradients,train_gradients,"
+                     "apply_update,advance_masks)")};
 
   TrainStepOptions get() const {
     TrainStepOptions options;

@@ -22,9 +22,9 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/ADT/StringExtras.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_BUILDTRAINSTEP
@@ -305,10 +305,10 @@ private:
   /// A pruned weight's mask under a sparsity schedule: training state, f32
   /// 1 (kept) or 0 (pruned), in the forward's shape of the weight.
   struct Mask {
-    PruneMaskOp op; ///< in the forward
-    std::string name; ///< mask:<layer>
+    PruneMaskOp op;                  ///< in the forward
+    std::string name;                ///< mask:<layer>
     const Argument *param = nullptr; ///< the forward argument it masks
-    RankedTensorType stateType; ///< the weight's shape, f32
+    RankedTensorType stateType;      ///< the weight's shape, f32
   };
   SmallVector<Mask> masks;
   /// The masks of the function being generated (after emitForward).
@@ -341,8 +341,8 @@ TrainStepGenerator::TrainStepGenerator(func::FuncOp forward,
       m.stateType =
           cast<RankedTensorType>(op.getInput().getType()).clone(b.getF32Type());
       StringAttr layer = QatDialect::getLayerName(op);
-      m.name = "mask:" + (layer ? layer.str()
-                                : "mask_" + std::to_string(masks.size()));
+      m.name = "mask:" +
+               (layer ? layer.str() : "mask_" + std::to_string(masks.size()));
       if (auto arg = dyn_cast<BlockArgument>(op.getInput()))
         if (arg.getOwner()->getParentOp() == forward &&
             sig.args[arg.getArgNumber()].role == Role::Param)
@@ -446,12 +446,10 @@ SmallVector<Value> TrainStepGenerator::cloneForward(ValueRange args,
       ret.getOperands(), [&](Value v) { return mapping.lookupOrDefault(v); });
 }
 
-SmallVector<Value>
-TrainStepGenerator::emitForward(func::FuncOp func, const Layout &l,
-                                RangeUse use, SmallVector<Value> &outputs,
-                                SmallVector<Observer> &ranges,
-                                DenseMap<const Argument *, Value> *computed,
-                                bool advanceMasks) {
+SmallVector<Value> TrainStepGenerator::emitForward(
+    func::FuncOp func, const Layout &l, RangeUse use,
+    SmallVector<Value> &outputs, SmallVector<Observer> &ranges,
+    DenseMap<const Argument *, Value> *computed, bool advanceMasks) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToEnd(&entry);
   ValueRange args = entry.getArguments();
@@ -522,15 +520,13 @@ std::pair<Value, Value> TrainStepGenerator::emitSchedule(Value step) {
           return arith::CmpFOp::create(nb, loc, pred, x, cst(nb, loc, y));
         };
         Value since = arith::SubFOp::create(nb, loc, t, cst(nb, loc, begin));
-        Value onGrid = cmp(arith::CmpFPredicate::OEQ,
-                           arith::RemFOp::create(nb, loc, since,
-                                                 cst(nb, loc, every)),
-                           0.0);
+        Value onGrid = cmp(
+            arith::CmpFPredicate::OEQ,
+            arith::RemFOp::create(nb, loc, since, cst(nb, loc, every)), 0.0);
         Value atEnd = cmp(arith::CmpFPredicate::OEQ, t, end);
-        Value within =
-            arith::AndIOp::create(nb, loc,
-                                  cmp(arith::CmpFPredicate::OGE, t, begin),
-                                  cmp(arith::CmpFPredicate::OLE, t, end));
+        Value within = arith::AndIOp::create(
+            nb, loc, cmp(arith::CmpFPredicate::OGE, t, begin),
+            cmp(arith::CmpFPredicate::OLE, t, end));
         Value yes = arith::AndIOp::create(
             nb, loc, within, arith::OrIOp::create(nb, loc, onGrid, atEnd));
         Value flag = arith::SelectOp::create(nb, loc, yes, cst(nb, loc, 1.0),
@@ -572,24 +568,23 @@ Value TrainStepGenerator::advanceMask(PruneMaskOp like, Value weight,
   if (sparsity) {
     // s(t) = s_f + (s_i - s_f) (1 - p)^3
     double initial = options.pruneInitialSparsity;
-    sparsity = emitMap(b, scalar, {sparsity, decay}, 1,
-                       [&](OpBuilder &nb, Location loc, ValueRange a) {
-                         Value gap = arith::SubFOp::create(
-                             nb, loc, cst(nb, loc, initial), a[0]);
-                         return SmallVector<Value>{arith::AddFOp::create(
-                             nb, loc, a[0],
-                             arith::MulFOp::create(nb, loc, gap, a[1]))};
-                       })[0];
+    sparsity = emitMap(
+        b, scalar, {sparsity, decay}, 1,
+        [&](OpBuilder &nb, Location loc, ValueRange a) {
+          Value gap =
+              arith::SubFOp::create(nb, loc, cst(nb, loc, initial), a[0]);
+          return SmallVector<Value>{arith::AddFOp::create(
+              nb, loc, a[0], arith::MulFOp::create(nb, loc, gap, a[1]))};
+        })[0];
   }
   Value keep = PruneMaskOp::create(b, like.getType(), weight, sparsity,
                                    like.getNAttr(), like.getMAttr(),
                                    like.getAxisAttr(), like.getBlockAttr());
-  Value ones = emitMap(b, maskType, {keep}, 1,
-                       [&](OpBuilder &nb, Location loc, ValueRange a) {
-                         return SmallVector<Value>{arith::SelectOp::create(
-                             nb, loc, a[0], cst(nb, loc, 1.0),
-                             cst(nb, loc, 0.0))};
-                       })[0];
+  Value ones = emitMap(
+      b, maskType, {keep}, 1, [&](OpBuilder &nb, Location loc, ValueRange a) {
+        return SmallVector<Value>{arith::SelectOp::create(
+            nb, loc, a[0], cst(nb, loc, 1.0), cst(nb, loc, 0.0))};
+      })[0];
   scf::YieldOp::create(b, ones);
   b.setInsertionPointToStart(branch.elseBlock());
   scf::YieldOp::create(b, state);
@@ -604,14 +599,14 @@ void TrainStepGenerator::emitMasks(const Layout &l, ValueRange args,
   // Everything is built where the cloned masks were (before their users),
   // the schedule before the first.
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPoint(mapping.lookup(masks.front().op.getResult())
-                          .getDefiningOp());
+  b.setInsertionPoint(
+      mapping.lookup(masks.front().op.getResult()).getDefiningOp());
   Value recompute, decay;
   if (advance)
     std::tie(recompute, decay) = emitSchedule(args[l.step]);
   for (auto [k, m] : llvm::enumerate(masks)) {
-    auto cloned = cast<PruneMaskOp>(
-        mapping.lookup(m.op.getResult()).getDefiningOp());
+    auto cloned =
+        cast<PruneMaskOp>(mapping.lookup(m.op.getResult()).getDefiningOp());
     b.setInsertionPoint(cloned);
     Value current = args[l.masks + k];
     if (advance)
@@ -663,22 +658,19 @@ void TrainStepGenerator::emitAdvanceMasks() {
 Value TrainStepGenerator::applyMask(Value mask, Value value) {
   return emitMap(b, cast<RankedTensorType>(value.getType()), {mask, value}, 1,
                  [&](OpBuilder &nb, Location loc, ValueRange a) {
-                   return SmallVector<Value>{arith::SelectOp::create(
-                       nb, loc, isKept(nb, loc, a[0]), a[1],
-                       cst(nb, loc, 0.0))};
+                   return SmallVector<Value>{
+                       arith::SelectOp::create(nb, loc, isKept(nb, loc, a[0]),
+                                               a[1], cst(nb, loc, 0.0))};
                  })[0];
 }
 
-LogicalResult TrainStepGenerator::emitCore(func::FuncOp func, const Layout &l,
-                                           bool withGradients, RangeUse use,
-                                           Value &loss,
-                                           SmallVector<Value> &outputs,
-                                           SmallVector<Value> &gradients,
-                                           SmallVector<Observer> &ranges,
-                                           bool advanceMasks) {
+LogicalResult TrainStepGenerator::emitCore(
+    func::FuncOp func, const Layout &l, bool withGradients, RangeUse use,
+    Value &loss, SmallVector<Value> &outputs, SmallVector<Value> &gradients,
+    SmallVector<Observer> &ranges, bool advanceMasks) {
   Block &entry = func.getBody().front();
-  SmallVector<Value> forwardArgs = emitForward(func, l, use, outputs, ranges,
-                                               nullptr, advanceMasks);
+  SmallVector<Value> forwardArgs =
+      emitForward(func, l, use, outputs, ranges, nullptr, advanceMasks);
   Value labels = entry.getArgument(l.labels);
   LossValue lossAndGradient;
   if (options.loss == Loss::MeanSquaredError) {
@@ -1015,34 +1007,51 @@ FailureOr<func::FuncOp> findForward(ModuleOp module, StringRef forward) {
 } // namespace
 
 namespace {
+/// The functions qat-build-train-step may generate.
+constexpr StringLiteral kGenerated[] = {
+    "train_step", "train_gradients", "advance_masks", "apply_update",
+    "gradients",  "eval_step",       "calibrate",     "qparams"};
+
+/// Fails, naming the option, on a name that is not a generated function.
+LogicalResult checkGeneratedNames(ModuleOp module, StringRef option,
+                                  ArrayRef<std::string> names) {
+  for (const std::string &name : names)
+    if (!llvm::is_contained(kGenerated, name))
+      return module.emitError("qat-build-train-step: ")
+             << option << "=" << name << " is not a generated function ("
+             << llvm::join(ArrayRef<StringLiteral>(kGenerated), ", ") << ")";
+  return success();
+}
+
 /// With a non-empty `keep`, the module keeps just the generated functions
-/// it names: the others, the forward and its initializer are erased (a
-/// calibration program compiles @calibrate and @qparams alone). A name
-/// that is not a generated function is an error.
+/// it names (each must have been generated: a calibration program compiles
+/// @calibrate and @qparams alone); with a non-empty `omit`, those it does
+/// not name. Either way the forward and its initializer are erased.
 LogicalResult keepFunctions(ModuleOp module, func::FuncOp forward,
-                            ArrayRef<std::string> keep) {
-  static constexpr StringLiteral generated[] = {
-      "train_step", "train_gradients", "advance_masks", "apply_update",
-      "gradients",  "eval_step",       "calibrate",     "qparams"};
-  if (keep.empty())
+                            ArrayRef<std::string> keep,
+                            ArrayRef<std::string> omit) {
+  if (keep.empty() && omit.empty())
     return success();
-  for (const std::string &name : keep) {
-    if (!llvm::is_contained(generated, name))
-      return module.emitError("qat-build-train-step: functions=")
-             << name << " is not a generated function (train_step, "
-             << "train_gradients, advance_masks, apply_update, gradients, "
-             << "eval_step, calibrate, qparams)";
+  if (!keep.empty() && !omit.empty())
+    return module.emitError("qat-build-train-step: expected functions= or "
+                            "omit-functions=, got both");
+  if (failed(checkGeneratedNames(module, "functions", keep)) ||
+      failed(checkGeneratedNames(module, "omit-functions", omit)))
+    return failure();
+  for (const std::string &name : keep)
     if (!module.lookupSymbol(name))
       return module.emitError("qat-build-train-step: functions=")
              << name << " was not generated for this model"
              << (name == "calibrate" || name == "qparams"
                      ? " (it has no activation observers)"
                      : "");
-  }
-  for (StringRef name : generated)
-    if (!llvm::is_contained(keep, name.str()))
+  for (StringRef name : kGenerated) {
+    bool kept = keep.empty() ? !llvm::is_contained(omit, name.str())
+                             : llvm::is_contained(keep, name.str());
+    if (!kept)
       if (Operation *func = module.lookupSymbol(name))
         func->erase();
+  }
   for (auto func : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
     if (auto of = func->getAttrOfType<FlatSymbolRefAttr>(
             QatDialect::kInitQParamsForAttrName);
@@ -1070,15 +1079,14 @@ LogicalResult TrainStepGenerator::checkTeacher(func::FuncOp teacherFunc,
   if (TypeRange(teacherFunc.getArgumentTypes()) != TypeRange(want))
     return fwd.emitOpError("teacher @")
            << teacherFunc.getSymName() << " in '" << path
-           << "' must take the forward's inputs " << describe(want)
-           << ", got " << describe(teacherFunc.getArgumentTypes());
+           << "' must take the forward's inputs " << describe(want) << ", got "
+           << describe(teacherFunc.getArgumentTypes());
   if (teacherFunc.getNumResults() == 0 ||
       teacherFunc.getResultTypes()[0] != fwd.getResultTypes()[0])
     return fwd.emitOpError("teacher @")
            << teacherFunc.getSymName() << " in '" << path
-           << "' must return the forward's logits "
-           << fwd.getResultTypes()[0] << " first, got "
-           << describe(teacherFunc.getResultTypes());
+           << "' must return the forward's logits " << fwd.getResultTypes()[0]
+           << " first, got " << describe(teacherFunc.getResultTypes());
   return success();
 }
 
@@ -1118,9 +1126,7 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
   func::FuncOp fwd = *found;
   if (!fwd.getBody().hasOneBlock())
     return fwd.emitOpError("expected a single-block body to differentiate");
-  for (StringRef name : {"train_step", "eval_step", "gradients",
-                         "train_gradients", "advance_masks", "apply_update", "calibrate",
-                         "qparams"})
+  for (StringRef name : kGenerated)
     if (module.lookupSymbol(name))
       return module.emitError("qat-build-train-step: the module already has @")
              << name;
@@ -1197,7 +1203,8 @@ LogicalResult mlir::qat::buildTrainStep(ModuleOp module,
     generator.emitCalibrate();
     generator.emitQParams();
   }
-  return keepFunctions(module, fwd, trainOptions.functions);
+  return keepFunctions(module, fwd, trainOptions.functions,
+                       trainOptions.omitFunctions);
 }
 
 namespace {
@@ -1229,6 +1236,7 @@ struct BuildTrainStepPass
     options.distillTemperature = distillTemperature;
     options.distillWeight = distillWeight;
     options.functions.assign(functions.begin(), functions.end());
+    options.omitFunctions.assign(omitFunctions.begin(), omitFunctions.end());
     if (failed(buildTrainStep(getOperation(), options)))
       signalPassFailure();
   }

@@ -234,6 +234,11 @@ class PruneSchedule(NamedTuple):
     prune_initial_sparsity: float = 0.0
 
 
+#: The generated functions of a step split into gradients, reduction and
+#: update (Trainer._split_step): compiled only for several micro-batches.
+SPLIT_STEP = ("gradients", "train_gradients", "apply_update", "advance_masks")
+
+
 class Trainer:
     """A compiled training program (`qat-build-train-step`) of `text` and
     its state: values by name, optimizer state, observers.
@@ -246,7 +251,11 @@ class Trainer:
     batch x accumulate x ranks samples, which the program knows
     (batch-shards: LSQ's gradient scale counts the global batch).
     `functions` compiles only those generated functions: ("calibrate",
-    "qparams") is a calibrator, compiled in a fraction of the time.
+    "qparams") is a calibrator, compiled in a fraction of the time. Else
+    every generated function is compiled, except that the split step's
+    (SPLIT_STEP: @gradients, @apply_update, ...), which only data-parallel
+    and accumulated updates call, is left out unless `split_step` is true
+    (default: when there are several micro-batches).
     `teacher`: knowledge distillation from the frozen float forward in that
     MLIR file (`teacher_file`), inlined into the step: the loss becomes
     (1 - distill_weight) * cross-entropy + distill_weight * T^2 *
@@ -262,7 +271,8 @@ class Trainer:
                  prune_schedule: Optional["PruneSchedule"] = None,
                  teacher: Optional[str] = None,
                  distill_temperature: float = 4.0,
-                 distill_weight: float = 0.5):
+                 distill_weight: float = 0.5,
+                 split_step: Optional[bool] = None):
         self.text = text  # the forward the training step was built from
         self.comm = comm or distributed.Single()
         self.accumulate = accumulate
@@ -270,6 +280,11 @@ class Trainer:
         schedule = prune_schedule._asdict() if prune_schedule else {}
         distill = (dict(teacher=teacher, distill_temperature=distill_temperature,
                         distill_weight=distill_weight) if teacher else {})
+        # On one process every update is @train_step: the split step
+        # (gradients, reduction, update) is compiled only when asked for.
+        if split_step is None:
+            split_step = shards > 1
+        omit = None if functions or split_step else ",".join(SPLIT_STEP)
         self.model: Model = distributed.load_program(
             self.comm,
             lambda: pipeline.run(text, "qat-train-pipeline",
@@ -278,7 +293,8 @@ class Trainer:
                                  range_learning=range_learning,
                                  batch_shards=shards if shards > 1 else None,
                                  functions=",".join(functions)
-                                 if functions else None, **schedule,
+                                 if functions else None,
+                                 omit_functions=omit, **schedule,
                                  **distill),
             workdir, name)
         # The training step, or (a calibration-only program) @calibrate:

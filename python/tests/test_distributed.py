@@ -114,7 +114,8 @@ def test_gradients_then_apply_update_is_the_train_step(project, tmp_path):
         trainer = workflow.Trainer(text, values, str(tmp_path),
                                    f"split_{range_learning}",
                                    optimizer=optimizer,
-                                   range_learning=range_learning)
+                                   range_learning=range_learning,
+                                   split_step=True)
         trainer.state.update({k: np.full(v.shape, 0.01, np.float32)
                               for k, v in trainer.state.items()
                               if not k.startswith("act_")})
@@ -156,9 +157,9 @@ def test_accumulated_batches_train_as_one_large_batch(project, tmp_path):
     small = workflow.Trainer((d / "mlp32.qat.mlir").read_text(), values,
                              str(tmp_path), "small", accumulate=4)
     large = workflow.Trainer((d / "mlp128.qat.mlir").read_text(), values,
-                             str(tmp_path), "large")
+                             str(tmp_path), "large", split_step=True)
     unscaled = workflow.Trainer((d / "mlp32.qat.mlir").read_text(), values,
-                                str(tmp_path), "unscaled")
+                                str(tmp_path), "unscaled", split_step=True)
 
     def mean_gradient(trainer, shards):
         entry = trainer.model.gradients

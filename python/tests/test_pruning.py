@@ -61,7 +61,7 @@ def test_pruned_weights_get_no_gradient(mlp, option, mask):
     text = workflow.instrument(pipeline.run(imported.text, "qat-prune",
                                             **option))
     trainer = workflow.Trainer(text, imported.params, str(folder),
-                               "pruned_" + "_".join(option))
+                               "pruned_" + "_".join(option), split_step=True)
     rng = np.random.default_rng(0)
     x = rng.random((64, 784), dtype=np.float32)
     trainer.calibrate(x.reshape((64,) + trainer.input_shape[1:]), 4)
@@ -262,7 +262,8 @@ def test_schedule_split_equals_train_step(mlp, tmp_path):
     text = pipeline.run(imported.text, "qat-prune", sparsity=0.5)
     schedule = workflow.PruneSchedule(1, 6, 2, 0.1)
     trainer = workflow.Trainer(text, imported.params, str(tmp_path), "split",
-                               momentum=0.9, prune_schedule=schedule)
+                               momentum=0.9, prune_schedule=schedule,
+                               split_step=True)
     model = trainer.model
     rng = np.random.default_rng(7)
     input_name = next(a.name for a in model.train_step.args

@@ -15,7 +15,9 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -170,6 +172,9 @@ std::optional<Emit> inferEmit() {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Hidden, but accepted: --mlir-timing, --mlir-print-ir-after-all, ...
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
   llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::SetVersionPrinter(
       [](raw_ostream &os) { os << qat::versionLine() << "\n"; });
@@ -181,7 +186,8 @@ int main(int argc, char **argv) {
       "  qat-compile model.mlir -o model.o       object file\n"
       "  qat-compile model.mlir -o model.h       C header\n"
       "  qat-compile model.mlir --emit=llvm      LLVM IR on stdout\n"
-      "  qat-compile model.mlir --target=nvptx --gpu-arch=sm_90 -o libmodel.so\n"
+      "  qat-compile model.mlir --target=nvptx --gpu-arch=sm_90 -o "
+      "libmodel.so\n"
       "                                          host code + GPU kernels\n");
 
   std::optional<Emit> emit = inferEmit();
@@ -205,8 +211,7 @@ int main(int argc, char **argv) {
     return fail("--gpu-arch: expected sm_80, sm_86, sm_89 or sm_90, found '" +
                 gpuArch + "'");
   if (gpu && gpuFormat != "isa" && gpuFormat != "bin")
-    return fail("--gpu-format: expected isa or bin, found '" + gpuFormat +
-                "'");
+    return fail("--gpu-format: expected isa or bin, found '" + gpuFormat + "'");
   if (!gpu && (gpuArch.getNumOccurrences() || gpuFormat.getNumOccurrences() ||
                gpuEmulate || *emit == Emit::Ptx))
     return fail("--gpu-arch, --gpu-format, --gpu-emulate and --emit=ptx need "

@@ -137,6 +137,10 @@ def BuildTrainStep : Pass<"qat-build-train-step", "ModuleOp"> {
     ListOption<"functions", "functions", "std::string",
                "the generated functions to keep (default: all; calibration "
                "needs calibrate,qparams)">,
+    ListOption<"omitFunctions", "omit-functions", "std::string",
+               "the generated functions to leave out, where generated (a "
+               "single-process trainer: gradients,train_gradients,"
+               "apply_update,advance_masks)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -68,6 +68,10 @@ struct TrainStepOptions {
   /// apply_update, gradients, eval_step, calibrate, qparams); empty: all.
   /// Calibration compiles just calibrate and qparams.
   std::vector<std::string> functions;
+  /// The generated functions to leave out where this model has them (a
+  /// trainer on one process needs no split step: gradients,
+  /// train_gradients, apply_update, advance_masks). Excludes `functions`.
+  std::vector<std::string> omitFunctions;
 };
 
 /// Copies every setting between the structures that spell them with the
@@ -99,6 +103,9 @@ void assignTrainStepOptions(To &to, const From &from) {
   to.functions.clear();
   for (const std::string &name : from.functions)
     to.functions.push_back(name);
+  to.omitFunctions.clear();
+  for (const std::string &name : from.omitFunctions)
+    to.omitFunctions.push_back(name);
 }
 
 /// Generates the training functions of `module`'s forward function into
