@@ -6,6 +6,10 @@
 // RUN: qat-compile %s -o %t.o && llvm-nm %t.o | FileCheck %s --check-prefix=SYMBOLS
 // RUN: qat-compile %s -O0 -o %t.so && llvm-nm -D --defined-only %t.so | FileCheck %s --check-prefix=SYMBOLS
 // RUN: qat-compile %s -O3 --emit=so -o %t.lib && llvm-nm -D --defined-only %t.lib | FileCheck %s --check-prefix=SYMBOLS
+// The MLIR pass-manager flags reach the lowering's pass manager.
+// RUN: qat-compile %s --emit=mlir -o %t.timed --mlir-timing 2>&1 | FileCheck %s --check-prefix=TIMING
+// TIMING: Execution time report
+// TIMING: ConvertToLLVMPass
 
 // LLVM-DAG: @qat.abi.module = private constant %qat_abi_module { i32 2, i32 2,
 // LLVM-DAG: define {{.*}}void @qat_entry_scale(ptr {{.*}}%0)
