@@ -22,6 +22,15 @@ From that checkpoint, every row trains --qat-epochs more with Adam, lr 1e-4:
   ... + faithful       each all-layer 4-bit row, then --faithful-epochs
                        through the faithful simulation (scales frozen)
 
+--distill W:T[,W:T...] sets the distill rows' weights and temperatures (one
+row each; default 0.5:4). --mixed "8,4,2;8,3,3" adds mixed-precision rows:
+the weight widths per layer in program order (activations 8-bit), each
+trained as `python3 -m qat search` trains its front (qat.search.train_point:
+loss-aware initial scales, then --mixed-epochs of Adam at --mixed-lr,
+default 4 and 1e-3) next to all layers at 8 bits trained the same way; the
+row's label names the widths and the weights' size against int8's.
+`--rows none --mixed ...` runs the mixed rows alone.
+
 Each quantized row is frozen, converted to integers and compiled; the accuracy
 is the deployed library's on the 10,000 test images, and "flips" counts the
 test images whose predicted class differs between the program the row was
@@ -44,7 +53,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from qat import data as datasets  # noqa: E402
-from qat import models, pipeline, workflow  # noqa: E402
+from qat import models, pipeline, search, workflow  # noqa: E402
 from qat.onnx_import import import_onnx  # noqa: E402
 
 BATCH = 64
@@ -75,9 +84,27 @@ def main():
     parser.add_argument("--train-limit", type=int)
     parser.add_argument("--rows", help="semicolon-separated row labels to run "
                         "(default: all)")
+    parser.add_argument("--distill", default="0.5:4",
+                        help="the distill rows' weight:temperature pairs, "
+                        "comma-separated")
+    parser.add_argument("--mixed", default="",
+                        help="semicolon-separated weight widths per layer "
+                        "(such as 8,4,2), each a mixed-precision row")
+    parser.add_argument("--mixed-epochs", type=float, default=4)
+    parser.add_argument("--mixed-lr", type=float, default=1e-3)
     parser.add_argument("--out", default=os.path.join("bench-out",
                                                       "accuracy"))
     args = parser.parse_args()
+    try:
+        args.distill = [tuple(float(v) for v in pair.split(":"))
+                        for pair in args.distill.split(",")]
+        args.mixed = [tuple(int(b) for b in widths.split(","))
+                      for widths in args.mixed.split(";") if widths]
+    except ValueError:
+        parser.error("--distill expects W:T pairs such as 0.5:4, --mixed "
+                     "widths such as 8,4,2;8,3,3")
+    if any(len(pair) != 2 for pair in args.distill):
+        parser.error("--distill expects W:T pairs such as 0.5:4")
     os.makedirs(args.out, exist_ok=True)
     train = datasets.load("fashion-mnist", "train", args.train_limit)
     test = datasets.load("fashion-mnist", "test")
@@ -144,15 +171,17 @@ def run_network(name, onnx_model, train, test, args):
     teacher = workflow.teacher_file(imported.text, float_values, fn,
                                     os.path.join(work, "teacher.mlir"))
     # label, weight bits, activation bits, config, logits bits, refine,
-    # distill
-    variants = [("QAT int8", 8, 8, None, None, False, False),
-                ("QAT W4A4", 4, 4, None, None, False, False),
-                ("W4A4, logits 8-bit", 4, 4, None, 8, False, False),
-                ("W4A4, loss-aware", 4, 4, None, None, True, False),
-                ("W4A4, logits 8 + loss-aware", 4, 4, None, 8, True, False),
-                ("W4A4, logits 8 + loss-aware + distill", 4, 4, None, 8, True,
-                 True),
-                ("W4A4, first/last 8", 4, 4, edges8, None, False, False)]
+    # distillation (weight, temperature) or None
+    distilled = [("W4A4, logits 8 + loss-aware + distill" +
+                  ("" if (w, t) == (0.5, 4) else f" w{w:g} T{t:g}"),
+                  4, 4, None, 8, True, (w, t)) for w, t in args.distill]
+    variants = [("QAT int8", 8, 8, None, None, False, None),
+                ("QAT W4A4", 4, 4, None, None, False, None),
+                ("W4A4, logits 8-bit", 4, 4, None, 8, False, None),
+                ("W4A4, loss-aware", 4, 4, None, None, True, None),
+                ("W4A4, logits 8 + loss-aware", 4, 4, None, 8, True, None),
+                *distilled,
+                ("W4A4, first/last 8", 4, 4, edges8, None, False, None)]
     for label, wbits, abits, config, logits, refine, distill in variants:
         faithful = wbits < 8 and config is None and args.faithful_epochs > 0
         if wanted and label not in wanted:
@@ -161,9 +190,10 @@ def run_network(name, onnx_model, train, test, args):
         tag = re.sub(r"[^A-Za-z0-9]+", "_", label)
         q_text = workflow.instrument(imported.text, wbits, abits, config,
                                      last_act_bits=logits)
+        kd = (dict(teacher=teacher, distill_weight=distill[0],
+                   distill_temperature=distill[1]) if distill else {})
         qat = workflow.Trainer(q_text, float_values, work, tag,
-                               optimizer="adam",
-                               teacher=teacher if distill else None)
+                               optimizer="adam", **kd)
         qat.calibrate(train.x)
         if refine:
             qat.refine_scales(train)
@@ -174,7 +204,7 @@ def run_network(name, onnx_model, train, test, args):
             t = time.perf_counter()
             tuner, qparams = workflow.faithful_trainer(
                 q_text, qat.values, fn, work, tag + "_faithful",
-                optimizer="adam", teacher=teacher if distill else None)
+                optimizer="adam", **kd)
             tuner.fit(train, args.faithful_epochs, args.lr, progress=False)
             values = dict(qparams, **tuner.values)
             acc, flips, ties = deployed(q_text, values, fn, test, work,
@@ -183,7 +213,31 @@ def run_network(name, onnx_model, train, test, args):
                                       tuner.text, tuner.values, fn))
             report(label + " + faithful", acc, flips, ties,
                    time.perf_counter() - t)
+    if args.mixed:
+        mixed_rows(imported.text, float_values, train, test, work, args,
+                   report)
     return rows
+
+
+def mixed_rows(text, float_values, train, test, work, args, report):
+    """--mixed: each width list trained as the search trains its front,
+    after all layers at 8 bits trained the same way (the reference)."""
+    layers = search.layers_of(workflow.instrument(text, 8, 8))
+    int8 = search.weight_bytes(layers, {l.name: 8 for l in layers})
+    for widths in [(8,) * len(layers)] + args.mixed:
+        if len(widths) != len(layers):
+            raise SystemExit(f"--mixed: expected {len(layers)} widths (layers "
+                             f"{', '.join(l.name for l in layers)}), got "
+                             f"{','.join(map(str, widths))}")
+        bits = {layer.name: b for layer, b in zip(layers, widths)}
+        size = search.weight_bytes(layers, bits)
+        label = (f"mixed {','.join(map(str, widths))}, {args.mixed_epochs:g} "
+                 f"epochs ({size / 1024:.1f} KiB, {100 * size / int8:.0f}%)")
+        t = time.perf_counter()
+        acc, flips = search.train_point(
+            text, float_values, bits, 8, train, test, args.mixed_epochs,
+            args.mixed_lr, work, "mixed_" + "_".join(map(str, widths)))
+        report(label, acc, flips, None, time.perf_counter() - t)
 
 
 def accuracy_of(text, values, fn, test, work, tag):
