@@ -8,6 +8,7 @@
 #include "qat/Codegen/CPU/Passes.h"
 
 #include "RowLoops.h"
+#include "VectorWidth.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -28,9 +29,6 @@ bool isContiguous(Value memref) {
   auto type = dyn_cast<MemRefType>(memref.getType());
   return type && type.getLayout().isIdentity();
 }
-
-/// The bytes of one vector: an AVX-512 register.
-constexpr int64_t kVectorBytes = 64;
 
 /// The first of the trailing dimensions that are contiguous in every one of
 /// `types` (static shapes and strides), or std::nullopt when the innermost

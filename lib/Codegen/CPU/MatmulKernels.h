@@ -280,6 +280,38 @@ inline Value updateInLoop(
   return loop.getResult(0);
 }
 
+/// The offsets and sizes of the slice of a destination that one parallel
+/// iteration `t` writes (unit strides).
+using SliceFn = function_ref<
+    std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>>(
+        ImplicitLocOpBuilder &, Value t)>;
+/// The new value of an iteration's `slice`, at `offsets` in the destination.
+using SliceUpdateFn = function_ref<Value(ImplicitLocOpBuilder &, Value slice,
+                                         ArrayRef<OpFoldResult> offsets)>;
+
+/// `dest` updated by an scf.forall of `count` iterations (an OpenMP loop
+/// later), each computing its own slice (`sliceOf`) by `update` and writing
+/// it through tensor.parallel_insert_slice.
+inline Value updateSlicesInParallel(ImplicitLocOpBuilder &b, Value dest,
+                                    int64_t count, SliceFn sliceOf,
+                                    SliceUpdateFn update) {
+  auto forall =
+      scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(count)},
+                            ValueRange{dest}, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  auto [offsets, sizes] = sliceOf(b, forall.getInductionVar(0));
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  Value shared = forall.getRegionIterArgs()[0];
+  Value slice =
+      tensor::ExtractSliceOp::create(b, shared, offsets, sizes, strides);
+  Value updated = update(b, slice, offsets);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, updated, shared, offsets, sizes,
+                                        strides);
+  return forall.getResult(0);
+}
+
 /// Computes `rows` rows of C: A rows from aRow0, C rows from cRow0 of `c`
 /// (all of C, or a strip of it); returns the updated `c`.
 using RowStripFn = function_ref<Value(ImplicitLocOpBuilder &, Value c,
@@ -296,27 +328,23 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
   auto rowStrip = [&](ImplicitLocOpBuilder &ib, Value c, Value i0,
                       int64_t rows) { return strip(ib, c, i0, i0, rows); };
   if (parallel && strips >= 2) {
-    auto forall =
-        scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(strips)},
-                              ValueRange{c}, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forall.getBody());
-    Value t = forall.getInductionVar(0);
-    Value i0 = arith::MulIOp::create(
-        b, t, arith::ConstantIndexOp::create(b, stripRows));
-    SmallVector<OpFoldResult> offsets = {i0, b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(stripRows),
-                                       b.getIndexAttr(n)};
-    SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
-    Value shared = forall.getRegionIterArgs()[0];
-    Value slice =
-        tensor::ExtractSliceOp::create(b, shared, offsets, sizes, strides);
-    Value zero = arith::ConstantIndexOp::create(b, 0);
-    Value updated = strip(b, slice, i0, zero, stripRows);
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, updated, shared, offsets, sizes,
-                                          strides);
-    c = forall.getResult(0);
+    // Strip t writes rows [t * stripRows, (t + 1) * stripRows) of c, as rows
+    // 0.. of its slice.
+    c = updateSlicesInParallel(
+        b, c, strips,
+        [&](ImplicitLocOpBuilder &ib, Value t) {
+          Value i0 = arith::MulIOp::create(
+              ib, t, arith::ConstantIndexOp::create(ib, stripRows));
+          return std::make_pair(
+              SmallVector<OpFoldResult>{i0, ib.getIndexAttr(0)},
+              SmallVector<OpFoldResult>{ib.getIndexAttr(stripRows),
+                                        ib.getIndexAttr(n)});
+        },
+        [&](ImplicitLocOpBuilder &ib, Value slice,
+            ArrayRef<OpFoldResult> offsets) {
+          return strip(ib, slice, cast<Value>(offsets[0]),
+                       arith::ConstantIndexOp::create(ib, 0), stripRows);
+        });
   } else {
     c = updateInLoop(b, c, 0, full, stripRows,
                      [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {

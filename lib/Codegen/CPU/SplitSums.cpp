@@ -8,6 +8,8 @@
 
 #include "qat/Codegen/CPU/Passes.h"
 
+#include "VectorWidth.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -21,9 +23,6 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
-
-/// The bits of one vector: one AVX-512 register.
-static constexpr int64_t kVectorBits = 512;
 
 FailureOr<Value> mlir::qat::splitFullSum(RewriterBase &rewriter,
                                          linalg::GenericOp op) {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "MatmulKernels.h"
+#include "VectorWidth.h"
 
 #include "qat/Codegen/CPU/Passes.h"
 
@@ -28,8 +29,8 @@ using namespace mlir::qat;
 
 namespace {
 
-/// Channels a vector holds: 32-bit lanes of one AVX-512 register.
-constexpr int64_t kLanes = 16;
+/// Channels a vector holds: its 32-bit lanes.
+constexpr int64_t kLanes = kLanes32;
 /// Output pixels of a row whose accumulators a block keeps in registers
 /// (with the filter's 9 tap vectors of a 3x3 filter: 13 of 32 registers).
 constexpr int64_t kPixels = 4;
@@ -282,27 +283,24 @@ FailureOr<Value> mlir::qat::vectorizeDepthwiseConv(
   };
   Value result;
   if (parallel && rows >= 2 && macs >= parallelMinMacs) {
-    auto forall =
-        scf::ForallOp::create(b, ArrayRef<OpFoldResult>{b.getIndexAttr(rows)},
-                              ValueRange{destination}, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forall.getBody());
-    auto [n, oh] = rowIndices(b, forall.getInductionVar(0));
-    SmallVector<OpFoldResult> offsets = {n, oh, b.getIndexAttr(0),
-                                         b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                       b.getIndexAttr(shape[2]),
-                                       b.getIndexAttr(shape[3])};
-    SmallVector<OpFoldResult> ones(4, b.getIndexAttr(1));
-    Value shared = forall.getRegionIterArgs()[0];
-    Value slice =
-        tensor::ExtractSliceOp::create(b, shared, offsets, sizes, ones);
-    Value zero = arith::ConstantIndexOp::create(b, 0);
-    Value updated = kernel.row(b, slice, n, oh, zero, zero);
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, updated, shared, offsets, sizes,
-                                          ones);
-    result = forall.getResult(0);
+    // Row r writes its [1, 1, OW, C] slice of the output.
+    result = updateSlicesInParallel(
+        b, destination, rows,
+        [&](ImplicitLocOpBuilder &ib, Value r) {
+          auto [n, oh] = rowIndices(ib, r);
+          return std::make_pair(
+              SmallVector<OpFoldResult>{n, oh, ib.getIndexAttr(0),
+                                        ib.getIndexAttr(0)},
+              SmallVector<OpFoldResult>{ib.getIndexAttr(1), ib.getIndexAttr(1),
+                                        ib.getIndexAttr(shape[2]),
+                                        ib.getIndexAttr(shape[3])});
+        },
+        [&](ImplicitLocOpBuilder &ib, Value slice,
+            ArrayRef<OpFoldResult> offsets) {
+          Value zero = arith::ConstantIndexOp::create(ib, 0);
+          return kernel.row(ib, slice, cast<Value>(offsets[0]),
+                            cast<Value>(offsets[1]), zero, zero);
+        });
   } else {
     result = updateInLoop(b, destination, 0, rows, 1,
                           [&](ImplicitLocOpBuilder &ib, Value c, Value r) {

@@ -15,6 +15,7 @@
 
 #include "ImplicitGemm.h"
 #include "MatmulKernels.h"
+#include "VectorWidth.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -187,7 +188,7 @@ private:
 /// column of B serves several rows.
 class DotBuilder {
 public:
-  static constexpr int64_t kLanes = 16;
+  static constexpr int64_t kLanes = kLanes32;
   /// Accumulator vectors a group of rows keeps in registers.
   static constexpr int64_t kAccumulators = 16;
   /// The shortest reduction worth it: each dot product ends in a reduction

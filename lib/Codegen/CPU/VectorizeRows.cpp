@@ -9,6 +9,7 @@
 #include "qat/Codegen/CPU/Passes.h"
 
 #include "RowLoops.h"
+#include "VectorWidth.h"
 #include "VectorizeBody.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -26,8 +27,6 @@ namespace {
 /// The shortest innermost row worth vectors: shorter rows stay scalar
 /// loops (LLVM unrolls them as well as a vector would do).
 constexpr int64_t kMinRow = 4;
-/// The bits of one vector: one AVX-512 register of the widest element.
-constexpr int64_t kVectorBits = 512;
 
 /// How an operand of a row-wise generic is read.
 enum class Access {
