@@ -123,6 +123,7 @@ def main():
                 f"--qat-epochs {args.qat_epochs:g} --faithful-epochs "
                 f"{args.faithful_epochs:g}`"
                 f"{' --train-limit %d' % args.train_limit if args.train_limit else ''}"
+                f"{' --mixed-epochs %g --mixed-lr %g' % (args.mixed_epochs, args.mixed_lr) if args.mixed else ''}"
                 f", {total:.0f} s in all.\n\n{table}\n")
     print(f"\n{total:.0f} s in all; table in "
           f"{os.path.join(args.out, 'accuracy.md')}")
