@@ -481,6 +481,32 @@ def _conv_reference(x, w, stride, dilation, dtype=np.int64):
     return out
 
 
+def _float_conv_program(input_shape, cout, stride, dilation, output_shape,
+                        weights=None):
+    """@conv: a 3x3 f32 linalg.conv_2d_nhwc_hwcf of an `input_shape` NHWC
+    input with `cout` output channels, from zero; its HWCF weights an
+    argument %w, or `weights` as a constant."""
+    cin = input_shape[3]
+    xt = "tensor<{}xf32>".format("x".join(map(str, input_shape)))
+    wt = f"tensor<3x3x{cin}x{cout}xf32>"
+    out = "tensor<{}xf32>".format("x".join(map(str, output_shape)))
+    head = f", %w: {wt}" if weights is None else ""
+    constant = "" if weights is None else (
+        f'  %w = arith.constant dense<"0x{weights.astype("<f4").tobytes().hex()}"'
+        f"> : {wt}\n")
+    return f"""
+func.func @conv(%x: {xt}{head}) -> {out} {{
+{constant}  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : {out}
+  %z = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}
+  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
+                                  strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %w : {xt}, {wt}) outs(%z : {out}) -> {out}
+  return %c : {out}
+}}
+"""
+
+
 @pytest.mark.parametrize("cin,cout,stride,dilation", [
     (1, 16, 1, 1), (16, 1, 1, 1), (16, 3, 2, 1), (3, 40, 1, 2), (32, 16, 1, 1)])
 def test_float_conv_matches_numpy(compile_mlir, cin, cout, stride, dilation):
@@ -493,19 +519,8 @@ def test_float_conv_matches_numpy(compile_mlir, cin, cout, stride, dilation):
     w = rng.standard_normal((3, 3, cin, cout), dtype=np.float32)
     expected = _conv_reference(x.astype(np.float64), w.astype(np.float64),
                                stride, dilation, np.float64)
-    oh, ow = expected.shape[1:3]
-    out = f"tensor<3x{oh}x{ow}x{cout}xf32>"
-    text = f"""
-func.func @conv(%x: tensor<3x9x11x{cin}xf32>, %w: tensor<3x3x{cin}x{cout}xf32>) -> {out} {{
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : {out}
-  %z = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}
-  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
-                                  strides = dense<{stride}> : tensor<2xi64>}}
-      ins(%x, %w : tensor<3x9x11x{cin}xf32>, tensor<3x3x{cin}x{cout}xf32>) outs(%z : {out}) -> {out}
-  return %c : {out}
-}}
-"""
+    text = _float_conv_program(x.shape, cout, stride, dilation,
+                               expected.shape)
     model = compile_mlir(text, name=f"fconv{cin}_{cout}_{stride}{dilation}")
     np.testing.assert_allclose(model.conv(x, w), expected, rtol=1e-4,
                                atol=1e-4)
@@ -525,29 +540,12 @@ def test_float_conv_constant_weights_are_packed(compile_mlir, cin, cout,
     w = rng.standard_normal((3, 3, cin, cout), dtype=np.float32)
     expected = _conv_reference(x.astype(np.float64), w.astype(np.float64),
                                stride, dilation, np.float64)
-    oh, ow = expected.shape[1:3]
-    out = f"tensor<2x{oh}x{ow}x{cout}xf32>"
-    wt = f"tensor<3x3x{cin}x{cout}xf32>"
-
-    def program(weight_argument):
-        head = f", %w: {wt}" if weight_argument else ""
-        constant = "" if weight_argument else (
-            f'  %w = arith.constant dense<"0x{w.astype("<f4").tobytes().hex()}"'
-            f"> : {wt}\n")
-        return f"""
-func.func @conv(%x: tensor<2x9x11x{cin}xf32>{head}) -> {out} {{
-{constant}  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : {out}
-  %z = linalg.fill ins(%zero : f32) outs(%e : {out}) -> {out}
-  %c = linalg.conv_2d_nhwc_hwcf {{dilations = dense<{dilation}> : tensor<2xi64>,
-                                  strides = dense<{stride}> : tensor<2xi64>}}
-      ins(%x, %w : tensor<2x9x11x{cin}xf32>, {wt}) outs(%z : {out}) -> {out}
-  return %c : {out}
-}}
-"""
     name = f"pconv{cin}_{cout}_{stride}{dilation}"
-    frozen = compile_mlir(program(False), name=name).conv(x)
-    runtime = compile_mlir(program(True), name=name + "_arg").conv(x, w)
+    frozen = compile_mlir(_float_conv_program(
+        x.shape, cout, stride, dilation, expected.shape, w), name=name).conv(x)
+    runtime = compile_mlir(_float_conv_program(
+        x.shape, cout, stride, dilation, expected.shape),
+        name=name + "_arg").conv(x, w)
     np.testing.assert_array_equal(frozen, runtime)
     np.testing.assert_allclose(frozen, expected, rtol=1e-4, atol=1e-4)
 
