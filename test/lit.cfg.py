@@ -33,7 +33,9 @@ config.substitutions.append(
         os.path.join(config.llvm_tools_dir, "mlir-runner")
         + " -e main -entry-point-result=void "
         f"-shared-libs={config.mlir_lib_dir}/libmlir_runner_utils.so "
-        f"-shared-libs={config.mlir_lib_dir}/libmlir_c_runner_utils.so",
+        f"-shared-libs={config.mlir_lib_dir}/libmlir_c_runner_utils.so "
+        # Large ops run on OpenMP threads (qat-cpu-pipeline's `parallel`).
+        f"-shared-libs={config.mlir_lib_dir}/libomp.so",
     )
 )
 

@@ -152,7 +152,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   depthwise.vnni = options.vnni;
   pm.addNestedPass<func::FuncOp>(createVectorizeDepthwise(depthwise));
   pm.addNestedPass<func::FuncOp>(createInterchangeLoops());
-  pm.addNestedPass<func::FuncOp>(createSplitSums());
+  pm.addNestedPass<func::FuncOp>(createSplitReductions());
   if (options.parallel) {
     ParallelizeLoopsOptions parallelize;
     parallelize.threads =

@@ -255,7 +255,7 @@ static void keep_freed_memory_once(void) {
   if (choice && strcmp(choice, "system") == 0)
     return;
   mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1); /* never trim (mallopt(3)) */
   keep_freed_memory_applied = 1;
 #endif
 }

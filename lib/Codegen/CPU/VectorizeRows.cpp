@@ -95,13 +95,11 @@ bool mlir::qat::isRowWise(linalg::GenericOp op) {
       outputLoops(op).empty() ||
       !llvm::all_of(op->getOperands(), isStaticBytes))
     return false;
-  // Several outputs, all indexed alike, only without reductions.
+  // Several outputs, all indexed alike.
   AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  if (op.getNumDpsInits() > 1 &&
-      (op.getNumReductionLoops() != 0 ||
-       llvm::any_of(op.getDpsInitsMutable(), [&](OpOperand &init) {
-         return op.getMatchingIndexingMap(&init) != outputMap;
-       })))
+  if (llvm::any_of(op.getDpsInitsMutable(), [&](OpOperand &init) {
+        return op.getMatchingIndexingMap(&init) != outputMap;
+      }))
     return false;
   auto outType = cast<RankedTensorType>(op.getDpsInits()[0].getType());
   if (outType.getShape().back() < kMinRow)
@@ -184,9 +182,9 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
   auto outArgs = body.getArguments().drop_front(op.getNumDpsInputs());
 
   // The elements [column, column + size) of the row at `ivs` (outer loop
-  // indices) of `outs`, computed and written. With reduction loops (and
-  // then one output), the row is read once, the body applied for each of
-  // their iterations in order (as the scalar loops would), and the result
+  // indices) of `outs`, computed and written. With reduction loops, each
+  // output's row is read once, the body applied for each of their
+  // iterations in order (as the scalar loops would), and the results
   // written once.
   auto chunk = [&](ImplicitLocOpBuilder &cb, ArrayRef<Value> ivs, Value column,
                    int64_t size, ValueRange outs) -> SmallVector<Value> {
@@ -213,9 +211,10 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
           rb, VectorType::get({size}, element), source, indices, padding,
           ArrayRef<bool>{true});
     };
-    // The body on this chunk; `acc`: the row so far, when reducing.
+    // The body on this chunk; `accs`: the outputs' rows so far, when
+    // reducing.
     auto apply = [&](ImplicitLocOpBuilder &ab,
-                     Value acc) -> SmallVector<Value> {
+                     ValueRange accs) -> SmallVector<Value> {
       IRMapping mapping;
       body.walk([&](linalg::IndexOp index) {
         mapping.map(index.getResult(), dims[index.getDim()]);
@@ -226,38 +225,40 @@ LogicalResult mlir::qat::vectorizeRows(RewriterBase &rewriter,
             body.getArgument(input->getOperandNumber()),
             read(ab, input->get(), map, *getAccess(map) == Access::Broadcast));
       }
-      for (auto [arg, out] : llvm::zip(outArgs, outs))
-        if (acc)
-          mapping.map(arg, acc);
+      for (auto [i, arg, out] : llvm::enumerate(outArgs, outs))
+        if (!accs.empty())
+          mapping.map(arg, accs[i]);
         else if (!arg.use_empty())
           mapping.map(arg, read(ab, out, outputMap, /*broadcast=*/false));
       return vectorizeBodyResults(ab, body, mapping, {size});
     };
     SmallVector<Value> results;
     if (reductions.empty()) {
-      results = apply(cb, Value());
+      results = apply(cb, ValueRange());
     } else {
-      // The reduction loops, outermost first, threading the row.
-      std::function<Value(ImplicitLocOpBuilder &, unsigned, Value)> reduce =
-          [&](ImplicitLocOpBuilder &rb, unsigned level, Value acc) -> Value {
+      // The reduction loops, outermost first, threading the rows.
+      std::function<SmallVector<Value>(ImplicitLocOpBuilder &, unsigned,
+                                       ValueRange)>
+          reduce = [&](ImplicitLocOpBuilder &rb, unsigned level,
+                       ValueRange accs) -> SmallVector<Value> {
         if (level == reductions.size())
-          return apply(rb, acc).front();
+          return apply(rb, accs);
         auto index = [&](int64_t v) -> Value {
           return arith::ConstantIndexOp::create(rb, v);
         };
         auto loop = scf::ForOp::create(
-            rb, index(0), index(ranges[reductions[level]]), index(1),
-            ValueRange{acc},
+            rb, index(0), index(ranges[reductions[level]]), index(1), accs,
             [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
               ImplicitLocOpBuilder ib(loc, nested);
               dims[reductions[level]] = iv;
-              scf::YieldOp::create(ib, reduce(ib, level + 1, args[0]));
+              scf::YieldOp::create(ib, reduce(ib, level + 1, args));
             });
-        return loop.getResult(0);
+        return SmallVector<Value>(loop.getResults());
       };
-      results = {reduce(cb, 0,
-                        read(cb, outs[0], outputMap,
-                             /*broadcast=*/false))};
+      SmallVector<Value> rows = llvm::map_to_vector(outs, [&](Value out) {
+        return read(cb, out, outputMap, /*broadcast=*/false);
+      });
+      results = reduce(cb, 0, rows);
     }
     return llvm::map_to_vector(
         llvm::zip(results, outs), [&](auto pair) -> Value {

@@ -184,6 +184,32 @@ func.func @column_sum(%g: tensor<64x40xf32>, %init: tensor<40xf32>) -> tensor<40
 
 // -----
 
+// An observer's partial minima and maxima (qat-split-reductions' chunks):
+// two outputs indexed alike, both rows read once, threaded together
+// through the loop over the rows, and written once.
+// CHECK-LABEL: func @partial_min_max
+func.func @partial_min_max(%x: tensor<2x64x16xf32>, %lo: tensor<2x16xf32>, %hi: tensor<2x16xf32>) -> (tensor<2x16xf32>, tensor<2x16xf32>) {
+  // CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1
+  // CHECK: %[[LO:.*]] = vector.transfer_read %{{.*}} : tensor<2x16xf32>, vector<16xf32>
+  // CHECK: %[[HI:.*]] = vector.transfer_read %{{.*}} : tensor<2x16xf32>, vector<16xf32>
+  // CHECK: %[[R:.*]]:2 = scf.for %{{.*}} = %{{.*}} to %c64 step %{{.*}} iter_args(%[[A:.*]] = %[[LO]], %[[B:.*]] = %[[HI]]) -> (vector<16xf32>, vector<16xf32>)
+  // CHECK: arith.minimumf %[[A]], %{{.*}} : vector<16xf32>
+  // CHECK: arith.maximumf %[[B]], %{{.*}} : vector<16xf32>
+  // CHECK: vector.transfer_write %[[R]]#0
+  // CHECK: vector.transfer_write %[[R]]#1
+  %r:2 = linalg.generic {indexing_maps = [affine_map<(c, r, l) -> (c, r, l)>, affine_map<(c, r, l) -> (c, l)>, affine_map<(c, r, l) -> (c, l)>],
+                         iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : tensor<2x64x16xf32>) outs(%lo, %hi : tensor<2x16xf32>, tensor<2x16xf32>) {
+  ^bb0(%in: f32, %min: f32, %max: f32):
+    %m = arith.minimumf %min, %in : f32
+    %n = arith.maximumf %max, %in : f32
+    linalg.yield %m, %n : f32, f32
+  } -> (tensor<2x16xf32>, tensor<2x16xf32>)
+  return %r#0, %r#1 : tensor<2x16xf32>, tensor<2x16xf32>
+}
+
+// -----
+
 // The first position of a 2x2 window's maximum (max pooling's gradient):
 // positions of the outer loops (linalg.index of the window's loops, an
 // affine.apply that ignores the innermost index) stay scalars, computed

@@ -85,15 +85,20 @@ bool isRowWise(linalg::GenericOp op);
 /// order, so the same bits), and written once (qat-vectorize-rows).
 LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 
-/// Splits a sum of a whole tensor into one float scalar (a linalg.generic
-/// whose loops are all reductions, whose inputs are read whole in order or
-/// as scalars, and whose body adds a value computed from them to the
-/// output) into lane-wise partial sums over the flattened inputs, one
-/// vector register's worth of lanes (a generic whose lanes are its
-/// innermost, parallel loop, which qat-vectorize-rows keeps in a register),
-/// and a sum of the lanes into the original output. The additions happen in
-/// another order than the scalar loop's. Returns the new result.
-FailureOr<Value> splitFullSum(RewriterBase &rewriter, linalg::GenericOp op);
+/// Splits a reduction of a whole tensor into float scalars (a
+/// linalg.generic whose loops are all reductions, whose inputs are read
+/// whole in order or as scalars, and whose body folds, per output, a value
+/// computed from them into that output with one addf, mulf, minimumf,
+/// maximumf, minnumf or maxnumf) into partial results over the flattened
+/// inputs: up to 16 independent chunks (a parallel loop that
+/// qat-parallelize-loops spreads over threads), each of one vector
+/// register's worth of lanes (the innermost, parallel loop, which
+/// qat-vectorize-rows keeps in a register); then each output's partials
+/// folded into its original init. Sums and products happen in another order
+/// than the scalar loop's; the chunks depend on the shape alone, never on
+/// the machine. Returns the new results.
+FailureOr<SmallVector<Value>> splitFullReduction(RewriterBase &rewriter,
+                                                 linalg::GenericOp op);
 
 /// Rewrites a statically shaped depthwise convolution (NHWC input, HWC
 /// filter; i8 x i8 -> i32 or f32) into vector code: 16 channels a vector,

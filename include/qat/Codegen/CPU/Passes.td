@@ -377,22 +377,27 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
   ];
 }
 
-def SplitSums : Pass<"qat-split-sums", "func::FuncOp"> {
-  let summary = "Sums of whole tensors as vector lanes, then a sum of the lanes";
+def SplitReductions : Pass<"qat-split-reductions", "func::FuncOp"> {
+  let summary = "Reductions of whole tensors as chunks of vector lanes";
   let description = [{
-    Rewrites each sum of a whole static tensor into one float scalar (all
-    loops reductions, inputs read whole in order or as scalars, a body that
-    adds one value computed from them to the output: a learned scale's
-    gradient, a loss) as partial sums in 16 lanes (64 bytes of the element
-    type) over the inputs flattened into rows of 16, then a sum of the 16
-    lanes added to the original output. The partial sums are a reduction
-    over rows with the lanes as the innermost parallel loop, which
-    qat-vectorize-rows computes with the 16 sums in one vector register;
-    the scalar loop it replaces stored the running sum to memory on every
-    element (LLVM cannot prove the output apart from the inputs). The
-    additions run in a different order: the sum differs from the scalar
-    loop's in its last bits. Sums of fewer than 32 elements, or of a number
-    not a multiple of 16, are left alone.
+    Rewrites each reduction of a whole static tensor into float scalars (all
+    loops reductions; inputs read whole in order or as scalars; a body that
+    folds, for each output, one value computed from the inputs into it with
+    addf, mulf, minimumf, maximumf, minnumf or maxnumf: a learned scale's
+    gradient, a loss, an observer's minimum and maximum) into partial
+    results over the inputs flattened into rows of 16 lanes (64 bytes of the
+    element type), the rows cut into up to 16 chunks of at least 256 rows
+    each, then each output's partials folded into its original init. The
+    partial results are a generic over (chunk, row, lane) with the chunks
+    its outermost parallel loop, which qat-parallelize-loops splits among
+    threads, and the lanes its innermost, which qat-vectorize-rows keeps in
+    a vector register; the scalar loop it replaces ran on one thread and
+    stored each running result to memory on every element (LLVM cannot
+    prove the output apart from the inputs). The chunks depend on the shape
+    alone, never on the machine. Minima and maxima are the same bits; sums
+    and products run in a different order, so they differ from the scalar
+    loop's in their last bits. Reductions of fewer than 32 elements, or of a
+    number not a multiple of 16, are left alone.
 
     Example:
 
@@ -401,8 +406,10 @@ def SplitSums : Pass<"qat-split-sums", "func::FuncOp"> {
                                           affine_map<(i, j) -> ()>],
                          iterator_types = ["reduction", "reduction"]}
         ins(%x : tensor<8x32xf32>) outs(%init : tensor<f32>) ...
-    // becomes a sum over (r, l) of %x viewed as tensor<16x16xf32> into a
-    // tensor<16xf32> of zeros, indexed by l, then the 16 lanes added to %init.
+    // becomes a sum over (c, r, l) of %x viewed as tensor<1x16x16xf32> into
+    // a tensor<1x16xf32> of zeros, indexed by (c, l), then the 16 partial
+    // sums added to %init. A tensor<16x56x56x64xf32> is viewed as
+    // tensor<16x12544x16xf32>: 16 chunks.
     ```
   }];
   let dependentDialects = [
@@ -435,8 +442,9 @@ def VectorizeRows : Pass<"qat-vectorize-rows", "func::FuncOp"> {
     thread's chunk is rewritten. The per-element arithmetic is the body's,
     so results are the same bit for bit. Several outputs indexed alike (a
     fake-quant's straight-through gradient and its scale's per-element
-    term) are written from the same chunk, when there are no reduction
-    loops. The body may compute positions from the indices of the outer
+    term; an observer's running minimum and maximum) are written from the
+    same chunk, their rows threaded together through the reduction loops.
+    The body may compute positions from the indices of the outer
     loops (`linalg.index`, `affine.apply`: which element of a pooling
     window holds the maximum); they are the same for the whole row and stay
     scalars, broadcast where they meet the row's values.
