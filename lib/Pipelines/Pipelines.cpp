@@ -171,6 +171,7 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   if (options.parallel) {
     // scf.forall -> scf.parallel -> an OpenMP worksharing loop.
     pm.addNestedPass<func::FuncOp>(createForallToParallelLoopPass());
+    pm.addPass(createOutlineParallelLoops());
     pm.addPass(createConvertSCFToOpenMPPass());
     // Inlines the memref.alloca_scope the conversion wraps the body in (it
     // holds no allocas), before scf-to-cf gives that body several blocks.

@@ -45,8 +45,8 @@ void mlir::qat::elideResultCopies(func::FuncOp func) {
     // the tail themselves (which only read it).
     bool earlier = llvm::all_of(alloc->getUsers(), [&](Operation *user) {
       Operation *top = entry.findAncestorOpInBlock(*user);
-      return top && (top->isBeforeInBlock(tail.back()) ||
-                     isa<memref::CopyOp>(top));
+      return top &&
+             (top->isBeforeInBlock(tail.back()) || isa<memref::CopyOp>(top));
     });
     if (!earlier)
       continue;

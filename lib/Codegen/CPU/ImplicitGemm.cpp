@@ -105,8 +105,7 @@ std::optional<PatchMatrix> mlir::qat::getPatchMatrix(Value a) {
   if (!gather || gather.getNumDpsInputs() != 1 ||
       gather->getNumResults() != 1 ||
       gather.getNumParallelLoops() != gather.getNumLoops() ||
-      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0))
-           .isIdentity())
+      !gather.getMatchingIndexingMap(gather.getDpsInitOperand(0)).isIdentity())
     return std::nullopt;
   Block &body = gather.getRegion().front();
   if (!body.without_terminator().empty() ||
@@ -142,8 +141,7 @@ std::optional<GatheredA> mlir::qat::matchGatheredA(Value a, int64_t group,
   if (!inputType || !inputType.hasStaticShape() ||
       !llvm::all_of(map.getResults(), isLinear))
     return std::nullopt;
-  SmallVector<int64_t> sizes(
-      patches->collapse.getSrcType().getShape());
+  SmallVector<int64_t> sizes(patches->collapse.getSrcType().getShape());
   unsigned numDims = sizes.size(), firstColumn = groups[1].front();
   AffineExpr offset = linearOffset(map, inputType);
   // The innermost index moves through memory one element at a time, over

@@ -39,7 +39,8 @@ struct LowerHighMultiply : OpRewritePattern<arith::MulSIExtendedOp> {
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     auto wideType = VectorType::get({lanes / 2}, b.getI64Type());
     Value thirtyTwo = arith::ConstantOp::create(
-        b, DenseElementsAttr::get(wideType, b.getI64IntegerAttr(32).getValue()));
+        b,
+        DenseElementsAttr::get(wideType, b.getI64IntegerAttr(32).getValue()));
     // Lane pairs as one i64: the even lane is the low half.
     auto even = [&](Value pairs) -> Value {
       return arith::ShRSIOp::create(
@@ -61,8 +62,8 @@ struct LowerHighMultiply : OpRewritePattern<arith::MulSIExtendedOp> {
       highWords.push_back(2 * i + 1);
       highWords.push_back(lanes + 2 * i + 1);
     }
-    Value high = vector::ShuffleOp::create(b, evenProducts, oddProducts,
-                                           highWords);
+    Value high =
+        vector::ShuffleOp::create(b, evenProducts, oddProducts, highWords);
     rewriter.replaceAllUsesWith(op.getHigh(), high);
     rewriter.eraseOp(op);
     return success();

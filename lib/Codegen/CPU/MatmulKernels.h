@@ -357,11 +357,25 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
                       });
 }
 
+/// Rows of C computed over the whole reduction, or over the block of it a
+/// kernel has set up (see WholeReduction).
+using RowsFn = function_ref<Value(ImplicitLocOpBuilder &, Value c)>;
+
+/// What a kernel that runs each strip over the whole reduction inherits:
+/// all rows, once (replaceWithKernel).
+struct WholeReduction {
+  Value overReductionBlocks(ImplicitLocOpBuilder &b, Value c, RowsFn rows) {
+    return rows(b, c);
+  }
+};
+
 /// Replaces `matmul`, and its fused epilogue when it has one, by a kernel:
 /// `makeKernel(builder, epilogue)` returns an object whose
 /// `strip(builder, c, aRow0, cRow0, rows)` computes rows of the result, run
 /// over all rows by computeRowStrips (in parallel when `parallel` and the
-/// matmul has at least `parallelMinMacs` multiply-accumulates). With
+/// matmul has at least `parallelMinMacs` multiply-accumulates), once for
+/// each block of the reduction that its `overReductionBlocks(builder, c,
+/// rows)` sets up (WholeReduction: one). With
 /// `startsFromInit`, the kernel starts its accumulators from the
 /// AccumulatorStart of C when it has one (never reading C), so the result
 /// is written into the fill's or broadcast's own destination and the fill
@@ -389,11 +403,16 @@ void replaceWithKernel(RewriterBase &rewriter, linalg::MatmulOp matmul,
           AccumulatorStart::find(destination);
       start && startsFromInit && !epilogue)
     destination = start->destination(b);
-  Value result = computeRowStrips(
-      b, destination, m, n, stripRows,
-      /*parallel=*/parallel && m * n * k >= parallelMinMacs,
-      [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
-          int64_t rows) { return kernel.strip(sb, c, aRow0, cRow0, rows); });
+  Value result = kernel.overReductionBlocks(
+      b, destination, [&](ImplicitLocOpBuilder &rb, Value c) {
+        return computeRowStrips(
+            rb, c, m, n, stripRows,
+            /*parallel=*/parallel && m * n * k >= parallelMinMacs,
+            [&](ImplicitLocOpBuilder &sb, Value c, Value aRow0, Value cRow0,
+                int64_t rows) {
+              return kernel.strip(sb, c, aRow0, cRow0, rows);
+            });
+      });
   rewriter.replaceOp(replaced, result);
   if (epilogue)
     rewriter.eraseOp(matmul);

@@ -135,10 +135,11 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
   }
   // Each partial starts at its combiner's neutral element.
   auto partialType = RankedTensorType::get({chunks, lanes}, element);
-  SmallVector<Value> partialInits;
+  SmallVector<Value> partialInits, neutrals;
   for (Operation *combiner : combiners) {
     Value neutral =
         arith::ConstantOp::create(b, *arith::getNeutralElement(combiner));
+    neutrals.push_back(neutral);
     partialInits.push_back(
         linalg::FillOp::create(
             b, neutral,
@@ -162,21 +163,38 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
             llvm::map_to_vector(body.getTerminator()->getOperands(),
                                 [&](Value v) { return mapping.lookup(v); }));
       });
-  // Each output: its partials folded into its original init.
+  // Each output: its chunks' partials folded lane by lane (a reduction
+  // over the chunks, the lanes parallel: vector code), then its lanes
+  // folded into its original init. (One loop over chunks and lanes would
+  // be a scalar loop of 256 steps, which LLVM unrolls.)
   SmallVector<Value> totals;
-  for (auto [combiner, partialResult, init] :
-       llvm::zip(combiners, partial.getResults(), op.getDpsInits())) {
+  auto lanesType = RankedTensorType::get({lanes}, element);
+  for (auto [combiner, neutral, partialResult, init] :
+       llvm::zip(combiners, neutrals, partial.getResults(), op.getDpsInits())) {
     Operation *kind = combiner;
+    auto fold = [&](OpBuilder &nb, Location loc, ValueRange args) {
+      linalg::YieldOp::create(nb, loc,
+                              combine(nb, loc, kind, args[1], args[0]));
+    };
+    auto lanesInit =
+        linalg::FillOp::create(
+            b, neutral,
+            tensor::EmptyOp::create(b, lanesType.getShape(), element)
+                .getResult())
+            .getResult(0);
+    auto byLane = linalg::GenericOp::create(
+        b, TypeRange{lanesType}, ValueRange{partialResult},
+        ValueRange{lanesInit},
+        ArrayRef<AffineMap>{
+            AffineMap::getMultiDimIdentityMap(2, ctx),
+            AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx)},
+        {utils::IteratorType::reduction, utils::IteratorType::parallel}, fold);
     auto total = linalg::GenericOp::create(
-        b, TypeRange{init.getType()}, ValueRange{partialResult},
+        b, TypeRange{init.getType()}, ValueRange{byLane.getResult(0)},
         ValueRange{init},
-        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(2, ctx),
-                            AffineMap::get(2, 0, ctx)},
-        {utils::IteratorType::reduction, utils::IteratorType::reduction},
-        [&](OpBuilder &nb, Location loc, ValueRange args) {
-          linalg::YieldOp::create(nb, loc,
-                                  combine(nb, loc, kind, args[1], args[0]));
-        });
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(1, ctx),
+                            AffineMap::get(1, 0, ctx)},
+        {utils::IteratorType::reduction}, fold);
     totals.push_back(total.getResult(0));
   }
   rewriter.replaceOp(op, totals);

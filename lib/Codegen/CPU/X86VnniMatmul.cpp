@@ -349,7 +349,7 @@ Value mlir::qat::buildDotProduct(ImplicitLocOpBuilder &b, Value acc,
 
 namespace {
 
-class VnniBuilder {
+class VnniBuilder : public WholeReduction {
 public:
   VnniBuilder(ImplicitLocOpBuilder &b, Value a, PackedB packedB, Value cStart,
               int64_t k, int64_t n, std::optional<Epilogue> epilogue,

@@ -3,7 +3,7 @@
 // A sum of a whole tensor (times a scalar) into a scalar: the 256 elements
 // become one chunk of 16 rows of 16 lanes, summed into 16 partial sums
 // (chunks parallel, rows a reduction, lanes parallel and innermost), then
-// the partial sums into the init.
+// the chunks' partial sums lane by lane, then the lanes into the init.
 // CHECK-LABEL: func @scaled_sum
 // CHECK-SAME: (%[[X:.*]]: tensor<8x32xf32>, %[[S:.*]]: tensor<f32>, %[[INIT:.*]]: tensor<f32>)
 func.func @scaled_sum(%x: tensor<8x32xf32>, %s: tensor<f32>, %init: tensor<f32>) -> tensor<f32> {
@@ -14,7 +14,8 @@ func.func @scaled_sum(%x: tensor<8x32xf32>, %s: tensor<f32>, %init: tensor<f32>)
   // CHECK: %[[LANES:.*]] = linalg.generic {indexing_maps = [#[[ID:.*]], #[[SC:.*]], #[[LANE:.*]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[ROWS]], %[[S]] : tensor<1x16x16xf32>, tensor<f32>) outs(%[[ZEROS]] : tensor<1x16xf32>)
   // CHECK: arith.mulf
   // CHECK: arith.addf
-  // CHECK: %[[TOTAL:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]} ins(%[[LANES]] : tensor<1x16xf32>) outs(%[[INIT]] : tensor<f32>)
+  // CHECK: %[[BYLANE:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]} ins(%[[LANES]] : tensor<1x16xf32>) outs(%{{.*}} : tensor<16xf32>)
+  // CHECK: %[[TOTAL:.*]] = linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%[[BYLANE]] : tensor<16xf32>) outs(%[[INIT]] : tensor<f32>)
   // CHECK: return %[[TOTAL]]
   %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>, affine_map<(i, j) -> ()>],
                        iterator_types = ["reduction", "reduction"]}
@@ -32,7 +33,8 @@ func.func @scaled_sum(%x: tensor<8x32xf32>, %s: tensor<f32>, %init: tensor<f32>)
 // An observer's minimum and maximum (two outputs) of an activation of
 // 16 x 56 x 56 x 64 elements: 200704 rows of 16 lanes in 16 chunks of
 // 12544 rows, each output's partials starting at its neutral element
-// (+inf, -inf) and folded into its init with its own op.
+// (+inf, -inf) and folded, chunks then lanes, into its init with its own
+// op.
 // CHECK-LABEL: func @min_max
 // CHECK-SAME: (%[[X:.*]]: tensor<16x56x56x64xf32>, %[[LO:.*]]: tensor<f32>, %[[HI:.*]]: tensor<f32>)
 func.func @min_max(%x: tensor<16x56x56x64xf32>, %lo: tensor<f32>, %hi: tensor<f32>) -> (tensor<f32>, tensor<f32>) {
@@ -44,9 +46,13 @@ func.func @min_max(%x: tensor<16x56x56x64xf32>, %lo: tensor<f32>, %hi: tensor<f3
   // CHECK: %[[P:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]} ins(%[[ROWS]] : tensor<16x12544x16xf32>) outs(%[[MINS]], %[[MAXS]] : tensor<16x16xf32>, tensor<16x16xf32>)
   // CHECK: arith.minimumf
   // CHECK: arith.maximumf
-  // CHECK: %[[MIN:.*]] = linalg.generic {{.*}} ins(%[[P]]#0 : tensor<16x16xf32>) outs(%[[LO]] : tensor<f32>)
+  // CHECK: %[[MINL:.*]] = linalg.generic {{.*}} ins(%[[P]]#0 : tensor<16x16xf32>) outs(%{{.*}} : tensor<16xf32>)
   // CHECK: arith.minimumf
-  // CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[P]]#1 : tensor<16x16xf32>) outs(%[[HI]] : tensor<f32>)
+  // CHECK: %[[MIN:.*]] = linalg.generic {{.*}} ins(%[[MINL]] : tensor<16xf32>) outs(%[[LO]] : tensor<f32>)
+  // CHECK: arith.minimumf
+  // CHECK: %[[MAXL:.*]] = linalg.generic {{.*}} ins(%[[P]]#1 : tensor<16x16xf32>) outs(%{{.*}} : tensor<16xf32>)
+  // CHECK: arith.maximumf
+  // CHECK: %[[MAX:.*]] = linalg.generic {{.*}} ins(%[[MAXL]] : tensor<16xf32>) outs(%[[HI]] : tensor<f32>)
   // CHECK: arith.maximumf
   // CHECK: return %[[MIN]], %[[MAX]]
   %r:2 = linalg.generic {indexing_maps = [affine_map<(n, h, w, c) -> (n, h, w, c)>, affine_map<(n, h, w, c) -> ()>, affine_map<(n, h, w, c) -> ()>],

@@ -21,6 +21,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::qat {
@@ -94,11 +95,21 @@ LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 /// qat-parallelize-loops spreads over threads), each of one vector
 /// register's worth of lanes (the innermost, parallel loop, which
 /// qat-vectorize-rows keeps in a register); then each output's partials
-/// folded into its original init. Sums and products happen in another order
+/// folded over the chunks lane by lane, and its lanes into its original
+/// init. Sums and products happen in another order
 /// than the scalar loop's; the chunks depend on the shape alone, never on
 /// the machine. Returns the new results.
 FailureOr<SmallVector<Value>> splitFullReduction(RewriterBase &rewriter,
                                                  linalg::GenericOp op);
+
+/// Moves the scf.parallel `loop` (without results, inside a function) into
+/// a new private function named `name` (made unique in `symbols`) before
+/// that function: the values it reads from outside are the arguments,
+/// constants are cloned in; `loop` is replaced by a call, returned.
+FailureOr<func::CallOp> outlineParallelLoop(RewriterBase &rewriter,
+                                            scf::ParallelOp loop,
+                                            StringRef name,
+                                            SymbolTable &symbols);
 
 /// Rewrites a statically shaped depthwise convolution (NHWC input, HWC
 /// filter; i8 x i8 -> i32 or f32) into vector code: 16 channels a vector,

@@ -229,6 +229,37 @@ def OutlineKernels : Pass<"qat-outline-kernels", "ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def OutlineParallelLoops : Pass<"qat-outline-parallel-loops", "ModuleOp"> {
+  let summary = "Each outermost scf.parallel on buffers in a function of its own";
+  let description = [{
+    Moves every outermost `scf.parallel` without results (the threads'
+    loops, after bufferization) into a private function of its own, called
+    where the loop was: the values the loop reads from outside become the
+    function's arguments, constants are cloned in. LLVM's OpenMP lowering
+    outlines each parallel region with a code extractor that scans the whole
+    function holding it, so a training step with 1,453 regions in one
+    function (ResNet-50's) took a minute to translate to LLVM IR; in
+    functions of their own, each region is scanned alone. The split module's
+    parts also balance better over the compiling threads. Nothing changes in
+    what the program computes.
+
+    Example:
+
+    ```mlir
+    scf.parallel (%i) = (%c0) to (%c2) step (%c1) { ... %x ... }
+    // becomes
+    func.call @train_step_parallel_0(%x) : (memref<...>) -> ()
+    func.func private @train_step_parallel_0(%x: memref<...>) {
+      %c0 = arith.constant 0 : index
+      ...
+      scf.parallel (%i) = (%c0) to (%c2) step (%c1) { ... %x ... }
+      return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def ExpandStridedCopies : Pass<"qat-expand-strided-copies", "func::FuncOp"> {
   let summary = "Turn memref.copy of strided memrefs into linalg.copy";
   let description = [{
@@ -387,7 +418,8 @@ def SplitReductions : Pass<"qat-split-reductions", "func::FuncOp"> {
     gradient, a loss, an observer's minimum and maximum) into partial
     results over the inputs flattened into rows of 16 lanes (64 bytes of the
     element type), the rows cut into up to 16 chunks of at least 256 rows
-    each, then each output's partials folded into its original init. The
+    each, then each output's partials folded over the chunks lane by lane
+    (vector code) and its lanes into its original init. The
     partial results are a generic over (chunk, row, lane) with the chunks
     its outermost parallel loop, which qat-parallelize-loops splits among
     threads, and the lanes its innermost, which qat-vectorize-rows keeps in
@@ -567,9 +599,21 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     iterations of an `scf.forall` (qat-cpu-pipeline runs them on OpenMP
     threads).
 
+    A B of more than `reduction-block-bytes` (k rows of n floats) is read
+    a block of its rows at a time, blocks of at least 128 rows and at most
+    that many bytes: an `scf.for` over the blocks runs all strips of rows
+    over one block before the next, so the block stays in the L2 cache
+    while every strip reads it, instead of all of B streaming from memory
+    for every strip. The partial sums wait in C between blocks (with an
+    epilogue, in its output, when that is f32; otherwise, and when no block
+    of 128 rows fits the budget, the reduction runs whole). ResNet-50's
+    last 3x3 convolutions at batch 16 (784x4608x512, 9 MiB of B) ran in
+    25 ms instead of 59 ms.
+
     The reduction of each output element runs in order, as in the scalar
     loops, but with fused multiply-adds (one rounding per step instead of
-    two), as BLAS libraries do.
+    two), as BLAS libraries do; blocks keep that order, so the bits are the
+    same with or without them.
 
     Example: a 256x784x64 matmul becomes `scf.for` loops over 2 column panels
     and 32 row blocks around a 784-step loop carrying eight `vector<32xf32>`
@@ -604,6 +648,10 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     Option<"packConstants", "pack-constants", "bool", "true",
            "store a constant B panel by panel ([n / tile-n][k][tile-n]) so "
            "that the kernel reads it contiguously">,
+    Option<"reductionBlockBytes", "reduction-block-bytes", "int64_t",
+           "512 << 10",
+           "the most bytes of B one block of the reduction spans (0: the "
+           "whole reduction at once)">,
   ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
