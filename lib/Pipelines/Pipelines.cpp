@@ -177,6 +177,9 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
     // holds no allocas), before scf-to-cf gives that body several blocks.
     pm.addPass(createCanonicalizerPass());
   }
+  // Last before the loops lower: the kernels above may have moved a use
+  // (a fused epilogue computes the matmul at the epilogue's place).
+  pm.addNestedPass<func::FuncOp>(createFreeAfterLastUse());
   addHostLowering(pm);
 }
 
@@ -212,6 +215,7 @@ void mlir::qat::buildGpuPipeline(OpPassManager &pm,
   map.threadsPerBlock = options.threadsPerBlock;
   pm.addNestedPass<func::FuncOp>(createGpuMapLoops(map));
   if (options.emulateOnHost) {
+    pm.addNestedPass<func::FuncOp>(createFreeAfterLastUse());
     addHostLowering(pm);
     return;
   }

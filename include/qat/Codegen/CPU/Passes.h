@@ -102,6 +102,11 @@ LogicalResult vectorizeRows(RewriterBase &rewriter, linalg::GenericOp op);
 FailureOr<SmallVector<Value>> splitFullReduction(RewriterBase &rewriter,
                                                  linalg::GenericOp op);
 
+/// Moves every memref.dealloc in `func` (with the scf.if of its ownership
+/// condition, when that holds only it) up to just after the last op of its
+/// block that uses the buffer or an alias of it (qat-free-after-last-use).
+void freeAfterLastUse(func::FuncOp func);
+
 /// Moves the scf.parallel `loop` (without results, inside a function) into
 /// a new private function named `name` (made unique in `symbols`) before
 /// that function: the values it reads from outside are the arguments,

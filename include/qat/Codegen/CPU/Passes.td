@@ -41,6 +41,40 @@ def ProtectArguments : Pass<"qat-protect-arguments", "ModuleOp"> {
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
+def FreeAfterLastUse : Pass<"qat-free-after-last-use", "func::FuncOp"> {
+  let summary = "Free each buffer right after its last use";
+  let description = [{
+    The ownership-based deallocation pipeline frees the buffers a block
+    allocates at the end of that block, so every temporary of a program
+    lives until it returns: ResNet-50's calibration step held all its
+    activations at once (2.6 GB at batch 16), its training step 9.6 GB.
+    This pass moves each `memref.dealloc` (alone, or in the `scf.if` of its
+    ownership condition) up to just after the last op of its block that
+    uses the buffer or any alias of it: any memref an op computes from it
+    (views, casts, loop results) and the results of the op around a
+    terminator that yields it. A buffer whose address is taken as an
+    integer (`memref.extract_aligned_pointer_as_index`), or used outside
+    the dealloc's block other than inside an op of that block, keeps its
+    dealloc. Nothing but the time of each free changes.
+
+    Example:
+
+    ```mlir
+    %a = memref.alloc() : memref<8xf32>
+    linalg.fill ins(%zero : f32) outs(%a : memref<8xf32>)
+    linalg.copy ins(%a : memref<8xf32>) outs(%out : memref<8xf32>)
+    %b = memref.alloc() : memref<1024xf32>
+    ...
+    memref.dealloc %a : memref<8xf32>
+    // becomes
+    linalg.copy ins(%a : memref<8xf32>) outs(%out : memref<8xf32>)
+    memref.dealloc %a : memref<8xf32>
+    %b = memref.alloc() : memref<1024xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def ElideResultCopies : Pass<"qat-elide-result-copies", "func::FuncOp"> {
   let summary = "Compute results in their out-parameters, not in a copy";
   let description = [{
