@@ -37,6 +37,11 @@ FailureOr<Operation *> findLastUse(Value buffer, Block *block,
                                    Operation *freeing) {
   llvm::SetVector<Value> aliases;
   aliases.insert(buffer);
+  auto addMemrefResults = [&](Operation *op) {
+    for (Value result : op->getResults())
+      if (isa<BaseMemRefType>(result.getType()))
+        aliases.insert(result);
+  };
   Operation *last = nullptr;
   for (unsigned i = 0; i < aliases.size(); ++i) {
     for (OpOperand &use : aliases[i].getUses()) {
@@ -49,14 +54,10 @@ FailureOr<Operation *> findLastUse(Value buffer, Block *block,
       // Every memref an op computes from an alias may alias it (views,
       // casts, selects, loop results); so may the results of the op whose
       // region yields it.
-      for (Value result : user->getResults())
-        if (isa<BaseMemRefType>(result.getType()))
-          aliases.insert(result);
+      addMemrefResults(user);
       if (user->hasTrait<OpTrait::IsTerminator>())
         if (Operation *parent = user->getParentOp())
-          for (Value result : parent->getResults())
-            if (isa<BaseMemRefType>(result.getType()))
-              aliases.insert(result);
+          addMemrefResults(parent);
       Operation *ancestor = block->findAncestorOpInBlock(*user);
       if (!ancestor)
         return failure();

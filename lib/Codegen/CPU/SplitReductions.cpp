@@ -133,6 +133,12 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
         flat, ArrayRef<ReassociationIndices>{{0, 1, 2}}));
     maps.push_back(read);
   }
+  // A new tensor of `shape` filled with `value`.
+  auto filled = [&](Value value, ArrayRef<int64_t> shape) -> Value {
+    return linalg::FillOp::create(
+               b, value, tensor::EmptyOp::create(b, shape, element).getResult())
+        .getResult(0);
+  };
   // Each partial starts at its combiner's neutral element.
   auto partialType = RankedTensorType::get({chunks, lanes}, element);
   SmallVector<Value> partialInits, neutrals;
@@ -140,12 +146,7 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
     Value neutral =
         arith::ConstantOp::create(b, *arith::getNeutralElement(combiner));
     neutrals.push_back(neutral);
-    partialInits.push_back(
-        linalg::FillOp::create(
-            b, neutral,
-            tensor::EmptyOp::create(b, partialType.getShape(), element)
-                .getResult())
-            .getResult(0));
+    partialInits.push_back(filled(neutral, partialType.getShape()));
     maps.push_back(partialMap);
   }
   auto partial = linalg::GenericOp::create(
@@ -164,9 +165,9 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
                                 [&](Value v) { return mapping.lookup(v); }));
       });
   // Each output: its chunks' partials folded lane by lane (a reduction
-  // over the chunks, the lanes parallel: vector code), then its lanes
-  // folded into its original init. (One loop over chunks and lanes would
-  // be a scalar loop of 256 steps, which LLVM unrolls.)
+  // over the chunks, the lanes parallel: vector code, where one loop over
+  // chunks and lanes would be scalar), then its lanes folded into its
+  // original init.
   SmallVector<Value> totals;
   auto lanesType = RankedTensorType::get({lanes}, element);
   for (auto [combiner, neutral, partialResult, init] :
@@ -176,15 +177,9 @@ mlir::qat::splitFullReduction(RewriterBase &rewriter, linalg::GenericOp op) {
       linalg::YieldOp::create(nb, loc,
                               combine(nb, loc, kind, args[1], args[0]));
     };
-    auto lanesInit =
-        linalg::FillOp::create(
-            b, neutral,
-            tensor::EmptyOp::create(b, lanesType.getShape(), element)
-                .getResult())
-            .getResult(0);
     auto byLane = linalg::GenericOp::create(
         b, TypeRange{lanesType}, ValueRange{partialResult},
-        ValueRange{lanesInit},
+        ValueRange{filled(neutral, lanesType.getShape())},
         ArrayRef<AffineMap>{
             AffineMap::getMultiDimIdentityMap(2, ctx),
             AffineMap::get(2, 0, getAffineDimExpr(1, ctx), ctx)},
