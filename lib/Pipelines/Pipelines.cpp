@@ -135,7 +135,9 @@ void mlir::qat::buildCpuPipeline(OpPassManager &pm,
   // Float matmuls get register-blocked vector code; other contractions
   // contiguous innermost loops, which LLVM vectorizes.
   pm.addNestedPass<func::FuncOp>(createBatchMatmulToMatmul());
-  pm.addNestedPass<func::FuncOp>(createConvToMatmul());
+  ConvToMatmulOptions convs;
+  convs.implicitGemm = VectorizeMatmulOptions().implicitGemm;
+  pm.addNestedPass<func::FuncOp>(createConvToMatmul(convs));
   // Each matmul shape's kernel once (training programs repeat them).
   pm.addPass(createOutlineKernels());
   if (options.vnni) {

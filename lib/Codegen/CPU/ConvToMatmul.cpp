@@ -77,7 +77,7 @@ splitBatch(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op, int64_t chunk) {
 }
 
 void rewrite(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op,
-             int64_t maxIm2colBytes) {
+             int64_t maxIm2colBytes, bool implicitGemm) {
   auto inputType = cast<RankedTensorType>(op.getInputs()[0].getType());
   auto filterType = cast<RankedTensorType>(op.getInputs()[1].getType());
   auto outputType = cast<RankedTensorType>(op.getOutputs()[0].getType());
@@ -88,7 +88,11 @@ void rewrite(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op,
   int64_t rows = n * oh * ow, depth = kh * kw * c;
   int64_t elementBytes =
       std::max<int64_t>(1, inputType.getElementTypeBitWidth() / 8);
-  if (rows * depth * elementBytes > maxIm2colBytes) {
+  // qat-vectorize-matmul reads an f32 patch matrix in place when C has a
+  // panel's columns (kMinPanel): nothing is materialized, at any size.
+  bool readInPlace = implicitGemm && inputType.getElementType().isF32() &&
+                     filterType.getDimSize(3) >= 8;
+  if (!readInPlace && rows * depth * elementBytes > maxIm2colBytes) {
     // Too large at once: convert the largest batch chunk that fits, in a
     // loop over the batch (a divisor of it, so shapes stay static).
     int64_t perImage = oh * ow * depth * elementBytes;
@@ -97,7 +101,8 @@ void rewrite(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op,
       if (n % d == 0 && d * perImage <= maxIm2colBytes)
         chunk = d;
     if (chunk)
-      rewrite(rewriter, splitBatch(rewriter, op, chunk), maxIm2colBytes);
+      rewrite(rewriter, splitBatch(rewriter, op, chunk), maxIm2colBytes,
+              implicitGemm);
     return;
   }
   SmallVector<int64_t> strides(op.getStrides().getValues<int64_t>());
@@ -128,14 +133,15 @@ void rewrite(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op,
 
 LogicalResult mlir::qat::rewriteConvAsMatmul(RewriterBase &rewriter,
                                              linalg::Conv2DNhwcHwcfOp op,
-                                             int64_t maxIm2colBytes) {
+                                             int64_t maxIm2colBytes,
+                                             bool implicitGemm) {
   if (!op.hasPureTensorSemantics())
     return rewriter.notifyMatchFailure(op, "expected tensor semantics");
   if (!llvm::all_of(op->getOperandTypes(), [](Type t) {
         return cast<ShapedType>(t).hasStaticShape();
       }))
     return rewriter.notifyMatchFailure(op, "expected static shapes");
-  rewrite(rewriter, op, maxIm2colBytes);
+  rewrite(rewriter, op, maxIm2colBytes, implicitGemm);
   return success();
 }
 
@@ -150,7 +156,7 @@ struct ConvToMatmulPass : mlir::qat::impl::ConvToMatmulBase<ConvToMatmulPass> {
         [&](linalg::Conv2DNhwcHwcfOp op) { convs.push_back(op); });
     IRRewriter rewriter(&getContext());
     for (linalg::Conv2DNhwcHwcfOp op : convs)
-      (void)rewriteConvAsMatmul(rewriter, op, maxIm2colBytes);
+      (void)rewriteConvAsMatmul(rewriter, op, maxIm2colBytes, implicitGemm);
     // The convolution's elementwise consumer (bias, requantize, ReLU) reads
     // the matmul's result through the expand_shape back to NHWC: collapse
     // the consumer to the matmul's 2-D shape instead, so that the matmul

@@ -65,8 +65,8 @@ inline DenseElementsAttr getConstantMatrix(Value matrix) {
 class Epilogue {
 public:
   /// The single elementwise consumer of `result` the kernels can fuse: an
-  /// all-parallel linalg.generic of the result's shape (any element type,
-  /// so requantization to int8 fuses too), reading the result through the
+  /// all-parallel linalg.generic of the result's shape (any element type
+  /// of whole bytes, so requantization to int8 fuses too), reading the result through the
   /// identity map and its other inputs per element, per column (the last
   /// dimension only) or as scalars, with a body of scalar elementwise ops
   /// that does not read its output.
@@ -102,6 +102,12 @@ public:
         !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
              .isIdentity())
       return std::nullopt;
+    // Vectors of i1 are packed bits in memory, where a tensor of i1 keeps
+    // a byte per element: no epilogue reads or writes one (a pruning mask
+    // as i1 stays a loop of its own).
+    for (Value operand : generic->getOperands())
+      if (cast<ShapedType>(operand.getType()).getElementTypeBitWidth() % 8)
+        return std::nullopt;
     Block &body = generic.getRegion().front();
     if (!body.getArgument(generic.getNumDpsInputs()).use_empty())
       return std::nullopt;
@@ -255,6 +261,24 @@ public:
     return destination;
   }
 
+  /// The fill's value, or null.
+  Value getScalar() const { return scalar; }
+  /// The broadcast's 1-D input (C[i][j] = columns[j]), or null.
+  Value getColumns() const { return columns; }
+
+  /// Whether nothing but `c`'s one user reads the fill or broadcast (nor
+  /// any collapse_shape on the way to `c`).
+  static bool isOnlyUse(Value c) {
+    for (Value value = c;;) {
+      if (!value.hasOneUse())
+        return false;
+      auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>();
+      if (!collapse)
+        return true;
+      value = collapse.getSrc();
+    }
+  }
+
 private:
   Value scalar, columns, init;
   SmallVector<tensor::CollapseShapeOp> collapses; // the outermost first
@@ -317,8 +341,8 @@ inline Value updateSlicesInParallel(ImplicitLocOpBuilder &b, Value dest,
 using RowStripFn = function_ref<Value(ImplicitLocOpBuilder &, Value c,
                                       Value aRow0, Value cRow0, int64_t rows)>;
 
-/// All m rows of the m x n matrix `c`: strips of `stripRows` rows, then the
-/// remaining rows one at a time. With `parallel`, the strips are the
+/// All m rows of the m x n matrix `c`: strips of `stripRows` rows, then one
+/// strip of the rows that remain. With `parallel`, the strips are the
 /// iterations of an scf.forall (each writing its own rows through
 /// tensor.parallel_insert_slice), which becomes an OpenMP loop later.
 inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
@@ -351,10 +375,9 @@ inline Value computeRowStrips(ImplicitLocOpBuilder &b, Value c, int64_t m,
                        return rowStrip(ib, c, i0, stripRows);
                      });
   }
-  return updateInLoop(b, c, full, m, 1,
-                      [&](ImplicitLocOpBuilder &ib, Value c, Value i0) {
-                        return rowStrip(ib, c, i0, 1);
-                      });
+  if (full == m)
+    return c;
+  return rowStrip(b, c, arith::ConstantIndexOp::create(b, full), m - full);
 }
 
 /// Rows of C computed over the whole reduction, or over the block of it a

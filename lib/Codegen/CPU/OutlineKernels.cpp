@@ -1,7 +1,7 @@
 //===- OutlineKernels.cpp - qat-outline-kernels ---------------------------===//
 //
-// Part of qat-mlir. One private function per matmul signature, a patch
-// matrix's gather included.
+// Part of qat-mlir. One private function per distinct matmul kernel: a
+// patch matrix's gather, C's start and the epilogue included.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,12 +9,15 @@
 #include "qat/Utils/PackedCodes.h"
 
 #include "ImplicitGemm.h"
+#include "MatmulKernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -43,13 +46,6 @@ bool isConstantOperand(Value value) {
   return false;
 }
 
-std::string typeName(Type type) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << type;
-  return text;
-}
-
 /// "qat_matmul_<M>x<K>x<N>_<a>_<b>_<c>", from the operand types.
 std::string kernelName(linalg::MatmulOp op) {
   auto a = cast<RankedTensorType>(op.getInputs()[0].getType());
@@ -61,6 +57,108 @@ std::string kernelName(linalg::MatmulOp op) {
      << b.getDimSize(1) << "_" << a.getElementType() << "_"
      << b.getElementType() << "_" << c.getElementType();
   return name;
+}
+
+/// What one matmul's kernel computes: the ops that make A (a patch
+/// matrix's gather) and the matmul, cloned as they are; C's start, made
+/// in the kernel when a fill or a row broadcast that nothing else reads
+/// computes it; and the matmul's elementwise epilogue (bias, activation,
+/// requantization) with a fresh output. The kernel passes then start the
+/// accumulators from the fill or broadcast without reading C and finish
+/// them in registers, and the kernel returns a tensor it allocates, which
+/// bufferization turns into the caller's out-parameter: the caller neither
+/// fills C nor copies the kernel's result, nor reads it again for its
+/// epilogue.
+struct KernelContents {
+  SmallVector<Operation *> aOps; // ends with the matmul
+  linalg::MatmulOp matmul;
+  std::optional<qat::AccumulatorStart> start;
+  std::optional<qat::Epilogue> epilogue;
+
+  /// The op whose result the kernel returns, and before which it is
+  /// called (after everything the epilogue reads).
+  Operation *last() {
+    return epilogue ? epilogue->getOp().getOperation() : matmul.getOperation();
+  }
+
+  /// The values the kernel reads from outside, in a fixed order: its
+  /// arguments.
+  llvm::SetVector<Value> arguments() {
+    llvm::SetVector<Value> arguments;
+    for (Operation *op : aOps)
+      for (OpOperand &operand : op->getOpOperands())
+        if (!llvm::is_contained(aOps, operand.get().getDefiningOp()) &&
+            !(start && op == matmul && matmul.isDpsInit(&operand)))
+          arguments.insert(operand.get());
+    if (start)
+      arguments.insert(start->getScalar() ? start->getScalar()
+                                          : start->getColumns());
+    if (epilogue)
+      for (Value input : epilogue->getOp().getDpsInputs())
+        if (input != matmul.getResult(0))
+          arguments.insert(input);
+    for (Value captured : captured())
+      if (!matchPattern(captured, m_Constant()))
+        arguments.insert(captured);
+    return arguments;
+  }
+
+  /// The values the ops' regions use from outside them (an epilogue's
+  /// constants, say): constants are cloned into the kernel, the others are
+  /// arguments.
+  llvm::SetVector<Value> captured() {
+    llvm::SetVector<Value> values;
+    for (Operation *op : aOps)
+      for (Region &region : op->getRegions())
+        getUsedValuesDefinedAbove(region, values);
+    if (epilogue)
+      getUsedValuesDefinedAbove(epilogue->getOp().getRegion(), values);
+    return values;
+  }
+
+  /// The kernel's body at `b`, its arguments mapped by `map`; returns the
+  /// kernel's result.
+  Value build(OpBuilder &b, IRMapping &map) {
+    Location loc = matmul.getLoc();
+    for (Value value : captured())
+      if (!map.contains(value))
+        b.clone(*value.getDefiningOp(), map);
+    if (start) {
+      auto type = cast<RankedTensorType>(matmul.getOutputs()[0].getType());
+      Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                            type.getElementType());
+      Value c =
+          start->getScalar()
+              ? linalg::FillOp::create(b, loc, map.lookup(start->getScalar()),
+                                       empty)
+                    .getResult(0)
+              : linalg::BroadcastOp::create(b, loc,
+                                            map.lookup(start->getColumns()),
+                                            empty, ArrayRef<int64_t>{0})
+                    ->getResult(0);
+      map.map(matmul.getOutputs()[0], c);
+    }
+    for (Operation *op : aOps)
+      b.clone(*op, map);
+    Value result = map.lookup(matmul.getResult(0));
+    if (!epilogue)
+      return result;
+    linalg::GenericOp generic = epilogue->getOp();
+    auto type = cast<RankedTensorType>(generic.getResult(0).getType());
+    map.map(generic.getDpsInits()[0],
+            tensor::EmptyOp::create(b, loc, type.getShape(),
+                                    type.getElementType()));
+    return b.clone(*generic, map)->getResult(0);
+  }
+};
+
+/// The text of a kernel (all named "kernel" until then): kernels with the
+/// same text are one.
+std::string kernelKey(func::FuncOp kernel) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  kernel->print(os, OpPrintingFlags().printGenericOpForm());
+  return key;
 }
 
 struct OutlineKernelsPass
@@ -83,50 +181,77 @@ struct OutlineKernelsPass
     });
     OpBuilder b(&getContext());
     for (linalg::MatmulOp op : matmuls) {
-      SmallVector<Operation *> ops = kernelOps(op);
-      // The values the ops read from outside: the kernel's arguments.
-      llvm::SetVector<Value> arguments;
-      for (Operation *inner : ops)
-        for (Value operand : inner->getOperands())
-          if (!llvm::is_contained(ops, operand.getDefiningOp()))
-            arguments.insert(operand);
-      // The signature: every op's name, attributes (indexing maps, casts)
-      // and types.
-      std::string key;
-      {
-        llvm::raw_string_ostream os(key);
-        for (Operation *inner : ops)
-          os << inner->getName() << inner->getAttrDictionary()
-             << typeName(b.getFunctionType(inner->getOperandTypes(),
-                                           inner->getResultTypes()));
-      }
-      std::string name = kernelName(op) + (ops.size() > 1 ? "_gathered" : "");
-      func::FuncOp &kernel = kernels[key];
-      if (!kernel) {
-        b.setInsertionPointToEnd(module.getBody());
-        auto type = b.getFunctionType(
-            llvm::to_vector(llvm::map_range(
-                arguments, [](Value v) { return v.getType(); })),
-            op->getResultTypes());
-        kernel = func::FuncOp::create(b, op.getLoc(), name, type);
+      KernelContents contents = kernelContents(op);
+      llvm::SetVector<Value> arguments = contents.arguments();
+      Operation *last = contents.last();
+      // The kernel, detached until its text is known to be new.
+      b.clearInsertionPoint();
+      auto kernel = func::FuncOp::create(
+          b, op.getLoc(), "kernel",
+          b.getFunctionType(
+              llvm::to_vector(llvm::map_range(
+                  arguments, [](Value v) { return v.getType(); })),
+              last->getResultTypes()));
+      Block *body = kernel.addEntryBlock();
+      b.setInsertionPointToStart(body);
+      IRMapping map;
+      map.map(arguments.getArrayRef(), body->getArguments());
+      func::ReturnOp::create(b, op.getLoc(), contents.build(b, map));
+      func::FuncOp &existing = kernels[kernelKey(kernel)];
+      if (existing) {
+        kernel.erase();
+      } else {
+        std::string name = kernelName(op);
+        if (contents.aOps.size() > 1)
+          name += "_gathered";
+        if (contents.epilogue)
+          name += "_epilogue";
+        kernel.setSymName(name);
         kernel.setPrivate();
         kernel->setAttr("no_inline", b.getUnitAttr());
-        symbols.insert(kernel); // renames on a clash
-        Block *body = kernel.addEntryBlock();
-        b.setInsertionPointToStart(body);
-        IRMapping map;
-        map.map(arguments.getArrayRef(), body->getArguments());
-        for (Operation *inner : ops)
-          b.clone(*inner, map);
-        func::ReturnOp::create(b, op.getLoc(), map.lookup(op->getResult(0)));
+        symbols.insert(kernel); // at the end; renames on a clash
+        existing = kernel;
       }
-      b.setInsertionPoint(op);
-      auto call =
-          func::CallOp::create(b, op.getLoc(), kernel, arguments.getArrayRef());
-      op->replaceAllUsesWith(call.getResults());
-      for (Operation *inner : llvm::reverse(ops))
-        if (inner->use_empty())
-          inner->erase();
+      b.setInsertionPoint(last);
+      auto call = func::CallOp::create(b, op.getLoc(), existing,
+                                       arguments.getArrayRef());
+      last->replaceAllUsesWith(call.getResults());
+      // What only the kernel read: the epilogue, the matmul, A's and C's
+      // ops, their outputs' tensor.empty.
+      eraseUnused(last);
+    }
+  }
+
+private:
+  static KernelContents kernelContents(linalg::MatmulOp op) {
+    KernelContents contents;
+    contents.matmul = op;
+    contents.aOps = kernelOps(op);
+    Value c = op.getOutputs()[0];
+    if (qat::AccumulatorStart::isOnlyUse(c))
+      contents.start = qat::AccumulatorStart::find(c);
+    contents.epilogue = qat::Epilogue::find(op.getResult(0));
+    return contents;
+  }
+
+  /// Erases `root`, which nothing uses, and then every op without effects
+  /// that only the erased ops used.
+  static void eraseUnused(Operation *root) {
+    SmallVector<Operation *> worklist = {root};
+    while (!worklist.empty()) {
+      Operation *op = worklist.pop_back_val();
+      if (!op->use_empty() || (op != root && !isMemoryEffectFree(op)))
+        continue;
+      llvm::SetVector<Operation *> producers;
+      for (Value operand : op->getOperands())
+        if (Operation *producer = operand.getDefiningOp())
+          producers.insert(producer);
+      op->erase();
+      // (An op that other ops still use is looked at again when the last
+      // of them is erased.)
+      for (Operation *producer : producers)
+        if (!llvm::is_contained(worklist, producer))
+          worklist.push_back(producer);
     }
   }
 

@@ -1,6 +1,7 @@
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul | FileCheck %s
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1000 | FileCheck %s --check-prefix=LIMIT
 // RUN: qat-opt %s -split-input-file --qat-conv-to-matmul=max-im2col-bytes=1024 | FileCheck %s --check-prefix=CHUNK
+// RUN: qat-opt %s -split-input-file --qat-conv-to-matmul="max-im2col-bytes=1024 implicit-gemm=true" | FileCheck %s --check-prefix=INPLACE
 
 // Stride 2, dilation 3: patches (n, oh, ow, kh, kw, c), collapsed to rows
 // (n, oh, ow) and columns (kh, kw, c).
@@ -47,6 +48,30 @@ func.func @batch_chunks(%x: tensor<4x6x6x1xf32>, %w: tensor<3x3x1x2xf32>, %init:
   %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
       ins(%x, %w : tensor<4x6x6x1xf32>, tensor<3x3x1x2xf32>) outs(%init : tensor<4x4x4x2xf32>) -> tensor<4x4x4x2xf32>
   return %y : tensor<4x4x4x2xf32>
+}
+
+// -----
+
+// With implicit-gemm, the kernels read an f32 patch matrix of 8 filters or
+// more in place, so it is converted whole at any size (64 x 9 x 4 = 2304
+// bytes > 1024); one of 2 filters (@batch_chunks above) and an int8 one
+// still go a batch chunk at a time.
+// INPLACE-LABEL: func.func @read_in_place
+// INPLACE-NOT:   scf.for
+// INPLACE:       linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<64x9xf32>, tensor<9x8xf32>)
+// INPLACE-NOT:   scf.for
+// INPLACE-LABEL: func.func @int8_chunks
+// INPLACE:       scf.for
+// INPLACE:       linalg.matmul ins(%{{.*}}, %{{.*}} : tensor<16x36xi8>, tensor<36x8xi8>)
+func.func @read_in_place(%x: tensor<4x6x6x1xf32>, %w: tensor<3x3x1x8xf32>, %init: tensor<4x4x4x8xf32>) -> tensor<4x4x4x8xf32> {
+  %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<4x6x6x1xf32>, tensor<3x3x1x8xf32>) outs(%init : tensor<4x4x4x8xf32>) -> tensor<4x4x4x8xf32>
+  return %y : tensor<4x4x4x8xf32>
+}
+func.func @int8_chunks(%x: tensor<4x6x6x4xi8>, %w: tensor<3x3x4x8xi8>, %init: tensor<4x4x4x8xi32>) -> tensor<4x4x4x8xi32> {
+  %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<4x6x6x4xi8>, tensor<3x3x4x8xi8>) outs(%init : tensor<4x4x4x8xi32>) -> tensor<4x4x4x8xi32>
+  return %y : tensor<4x4x4x8xi32>
 }
 
 // -----

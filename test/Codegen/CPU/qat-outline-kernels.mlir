@@ -92,3 +92,82 @@ func.func @gathered(%x: tensor<2x3x16xf32>, %b: tensor<32x16xf32>, %c: tensor<4x
   %1 = linalg.matmul ins(%a2, %b : tensor<4x32xf32>, tensor<32x16xf32>) outs(%0 : tensor<4x16xf32>) -> tensor<4x16xf32>
   return %1 : tensor<4x16xf32>
 }
+
+// -----
+
+// C's start and the elementwise epilogue go into the kernel: the caller
+// neither fills C nor broadcasts the bias, and never sees the matmul's own
+// result. The kernel makes C from the fill value or the bias (arguments),
+// and the epilogue writes a tensor of its own, which bufferization makes
+// the caller's out-parameter. The epilogue's captured constant is cloned
+// in. Two layers of the same shapes, epilogue and start share a kernel;
+// a different epilogue body gets its own.
+// CHECK-LABEL: func.func @start_and_epilogue
+// CHECK-SAME: (%[[X:.*]]: tensor<4x8xf32>, %[[W:.*]]: tensor<8x16xf32>, %[[BIAS:.*]]: tensor<16xf32>)
+// CHECK-NOT: linalg.
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[R1:.*]] = call @[[RELU:qat_matmul_4x8x16_f32_f32_f32_epilogue]](%[[X]], %[[W]], %[[ZERO]])
+// CHECK: %[[R2:.*]] = call @[[RELU]](%[[X]], %[[W]], %[[ZERO]])
+// CHECK: %[[R3:.*]] = call @[[NEG:qat_matmul_4x8x16_f32_f32_f32_epilogue_0]](%[[X]], %[[W]], %[[ZERO]])
+// CHECK: %[[R4:.*]] = call @[[BIASED:qat_matmul_4x8x16_f32_f32_f32]](%[[X]], %[[W]], %[[BIAS]])
+// CHECK-NOT: linalg.
+// CHECK: return %[[R1]], %[[R2]], %[[R3]], %[[R4]]
+// CHECK: func.func private @[[RELU]](%{{.*}}: tensor<4x8xf32>, %{{.*}}: tensor<8x16xf32>, %[[V:.*]]: f32) -> tensor<4x16xf32> attributes {no_inline}
+// CHECK-NEXT: %[[CUT:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[CE:.*]] = tensor.empty() : tensor<4x16xf32>
+// CHECK-NEXT: %[[C:.*]] = linalg.fill ins(%[[V]] : f32) outs(%[[CE]] : tensor<4x16xf32>)
+// CHECK-NEXT: %[[M:.*]] = linalg.matmul ins({{.*}}) outs(%[[C]] : tensor<4x16xf32>)
+// CHECK-NEXT: %[[OE:.*]] = tensor.empty() : tensor<4x16xf32>
+// CHECK-NEXT: %[[OUT:.*]] = linalg.generic {{.*}} ins(%[[M]] : tensor<4x16xf32>) outs(%[[OE]] : tensor<4x16xf32>)
+// CHECK: arith.maximumf %{{.*}}, %[[CUT]]
+// CHECK: return %[[OUT]]
+// CHECK: func.func private @[[NEG]]
+// CHECK: arith.negf
+// CHECK: func.func private @[[BIASED]](%{{.*}}: tensor<4x8xf32>, %{{.*}}: tensor<8x16xf32>, %[[B:.*]]: tensor<16xf32>) -> tensor<4x16xf32>
+// CHECK-NEXT: %[[BE:.*]] = tensor.empty() : tensor<4x16xf32>
+// CHECK-NEXT: %[[BC:.*]] = linalg.broadcast ins(%[[B]] : tensor<16xf32>) outs(%[[BE]] : tensor<4x16xf32>) dimensions = [0]
+// CHECK-NEXT: linalg.matmul ins({{.*}}) outs(%[[BC]] : tensor<4x16xf32>)
+// CHECK-NEXT: return
+#id2 = affine_map<(i, j) -> (i, j)>
+func.func @start_and_epilogue(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %bias: tensor<16xf32>)
+    -> (tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %cut = arith.constant 0.0 : f32
+  // Two ReLU layers.
+  %e1 = tensor.empty() : tensor<4x16xf32>
+  %z1 = linalg.fill ins(%zero : f32) outs(%e1 : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %m1 = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%z1 : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %o1 = tensor.empty() : tensor<4x16xf32>
+  %r1 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%m1 : tensor<4x16xf32>) outs(%o1 : tensor<4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.maximumf %in, %cut : f32
+    linalg.yield %c : f32
+  } -> tensor<4x16xf32>
+  %e2 = tensor.empty() : tensor<4x16xf32>
+  %z2 = linalg.fill ins(%zero : f32) outs(%e2 : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %m2 = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%z2 : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %o2 = tensor.empty() : tensor<4x16xf32>
+  %r2 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%m2 : tensor<4x16xf32>) outs(%o2 : tensor<4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.maximumf %in, %cut : f32
+    linalg.yield %c : f32
+  } -> tensor<4x16xf32>
+  // The same matmul, negated instead of clamped.
+  %e = tensor.empty() : tensor<4x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%z : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %o = tensor.empty() : tensor<4x16xf32>
+  %r3 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%m : tensor<4x16xf32>) outs(%o : tensor<4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.negf %in : f32
+    linalg.yield %n : f32
+  } -> tensor<4x16xf32>
+  // A bias broadcast along the rows as C, no epilogue.
+  %be = tensor.empty() : tensor<4x16xf32>
+  %bc = linalg.broadcast ins(%bias : tensor<16xf32>) outs(%be : tensor<4x16xf32>) dimensions = [0]
+  %r4 = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%bc : tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %r1, %r2, %r3, %r4 : tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>
+}

@@ -30,3 +30,41 @@ func.func @small(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {
   %t = linalg.transpose ins(%x : tensor<8x8xf32>) outs(%e : tensor<8x8xf32>) permutation = [1, 0]
   return %t : tensor<8x8xf32>
 }
+
+// -----
+
+// A large pad becomes a fill of the padded tensor and a copy of the source
+// into its interior (the extract_slice / insert_slice pair bufferization
+// writes in place), and both are split like any other op; bufferized
+// whole, the pad would be one copy loop on one thread.
+// CHECK-LABEL: func.func @pad
+// CHECK-SAME: (%[[X:.*]]: tensor<64x32xf32>)
+// CHECK: %[[FILL:.*]] = scf.forall {{.*}} -> (tensor<66x34xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<33x34xf32>)
+// CHECK: %[[INTERIOR:.*]] = tensor.extract_slice %[[FILL]][1, 1] [64, 32] [1, 1]
+// CHECK: %[[COPY:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[INTERIOR]]) -> (tensor<64x32xf32>)
+// CHECK: linalg.copy ins(%{{.*}} : tensor<32x32xf32>)
+// CHECK: tensor.insert_slice %[[COPY]] into %[[FILL]][1, 1] [64, 32] [1, 1]
+// CHECK-NOT: tensor.pad
+func.func @pad(%x: tensor<64x32xf32>) -> tensor<66x34xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[1, 1] high[1, 1] {
+  ^bb0(%i: index, %j: index):
+    tensor.yield %zero : f32
+  } : tensor<64x32xf32> to tensor<66x34xf32>
+  return %p : tensor<66x34xf32>
+}
+
+// -----
+
+// A small pad (fewer elements than min-iterations) stays.
+// CHECK-LABEL: func.func @small_pad
+// CHECK: tensor.pad
+func.func @small_pad(%x: tensor<8x8xf32>) -> tensor<10x10xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[1, 1] high[1, 1] {
+  ^bb0(%i: index, %j: index):
+    tensor.yield %zero : f32
+  } : tensor<8x8xf32> to tensor<10x10xf32>
+  return %p : tensor<10x10xf32>
+}

@@ -21,10 +21,11 @@ func.func @matmul(%a: tensor<10x5xf32>, %b: tensor<5x40xf32>, %c: tensor<10x40xf
   // CHECK: vector.fma %[[SPLAT]], %[[BROW]], %[[A0]] : vector<16xf32>
   // CHECK: scf.yield
   // CHECK: vector.transfer_write %[[R]]#0, %[[CJ]][%[[I]], %[[J]]]
-  // Rows 8 and 9 one at a time.
+  // Rows 8 and 9 as one strip of two: two accumulators per panel.
   // CHECK: %[[C8:.*]] = arith.constant 8 : index
-  // CHECK: %[[C10:.*]] = arith.constant 10 : index
-  // CHECK: scf.for %{{.*}} = %[[C8]] to %[[C10]] step %{{.*}} iter_args(%{{.*}} = %[[MAIN]])
+  // CHECK: scf.for %[[J2:.*]] = {{.*}} iter_args(%[[CR:.*]] = %[[MAIN]])
+  // CHECK: vector.transfer_read %[[CR]][%[[C8]], %[[J2]]]
+  // CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>) {
   // CHECK-NOT: linalg.matmul
 
   // In parallel, each strip is an iteration of an scf.forall on its own rows.
@@ -77,6 +78,30 @@ func.func @bias_relu_epilogue(%x: tensor<8x16xf32>, %w: tensor<16x40xf32>, %bias
     %s = arith.addf %a, %b : f32
     %c = arith.maximumf %s, %zero : f32
     linalg.yield %c : f32
+  } -> tensor<8x40xf32>
+  return %r : tensor<8x40xf32>
+}
+
+// -----
+
+// A consumer that reads an i1 tensor (a pruning mask) stays a separate
+// loop: vectors of i1 are packed bits in memory, where the tensor keeps a
+// byte per element (fused, the gradient was masked with the wrong bits).
+// CHECK-LABEL: func @i1_consumer_not_fused
+func.func @i1_consumer_not_fused(%x: tensor<8x16xf32>, %w: tensor<16x40xf32>, %z: tensor<8x40xf32>, %mask: tensor<8x40xi1>) -> tensor<8x40xf32> {
+  // CHECK: scf.for
+  // CHECK-NOT: vector<16xi1>
+  // CHECK: linalg.generic
+  // CHECK-SAME: ins(%{{.*}}, %{{.*}} : tensor<8x40xf32>, tensor<8x40xi1>)
+  %m = linalg.matmul ins(%x, %w : tensor<8x16xf32>, tensor<16x40xf32>) outs(%z : tensor<8x40xf32>) -> tensor<8x40xf32>
+  %e = tensor.empty() : tensor<8x40xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%m, %mask : tensor<8x40xf32>, tensor<8x40xi1>) outs(%e : tensor<8x40xf32>) {
+  ^bb0(%a: f32, %k: i1, %o: f32):
+    %zero = arith.constant 0.0 : f32
+    %s = arith.select %k, %a, %zero : f32
+    linalg.yield %s : f32
   } -> tensor<8x40xf32>
   return %r : tensor<8x40xf32>
 }

@@ -51,9 +51,13 @@ void elideResultCopies(func::FuncOp func);
 /// im2col (qat/Utils/Im2col.h) and a linalg.matmul. When the im2col matrix
 /// would exceed `maxIm2colBytes`, the largest batch chunk that fits is
 /// converted inside an scf.for over the batch; with no such chunk, `op` stays.
+/// With `implicitGemm` (the kernels read patch matrices in place, see
+/// qat-vectorize-matmul), f32 convolutions of 8 filters or more are never
+/// split, since their im2col matrix is never written.
 LogicalResult rewriteConvAsMatmul(RewriterBase &rewriter,
                                   linalg::Conv2DNhwcHwcfOp op,
-                                  int64_t maxIm2colBytes);
+                                  int64_t maxIm2colBytes,
+                                  bool implicitGemm = false);
 
 /// The high words of arith.mulsi_extended on 1-D vectors of i32 (whose low
 /// words nothing reads) as 64-bit products of the even lanes and of the odd

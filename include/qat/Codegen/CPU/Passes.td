@@ -148,8 +148,13 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
     so that the convolution runs on the matmul kernels (register-blocked FMA
     for f32, VNNI for int8 with constant filters packed at compile time).
     The reduction runs over (kh, kw, c) in the convolution's own order.
-    Convolutions whose im2col matrix would exceed `max-im2col-bytes` are left
-    alone (they keep the loop-interchange path). An all-parallel generic
+    A convolution whose im2col matrix would exceed `max-im2col-bytes` is
+    converted a batch chunk at a time (the largest divisor of the batch that
+    fits), in an `scf.for`, or left alone when not even one image fits (it
+    keeps the loop-interchange path). With `implicit-gemm`, f32 convolutions
+    of at least 8 filters are converted whole at any size: the kernels read
+    their patches from the input in place, and chunks would only add copies
+    of each chunk's input and output slices. An all-parallel generic
     consuming the convolution (bias, requantize, ReLU) is then collapsed to
     the matmul's 2-D shape, with the expand_shape moved after it, so that
     the matmul kernels fuse it as their epilogue.
@@ -173,6 +178,10 @@ def ConvToMatmul : Pass<"qat-conv-to-matmul", "func::FuncOp"> {
     Option<"maxIm2colBytes", "max-im2col-bytes", "int64_t",
            "64 * 1024 * 1024",
            "largest im2col matrix to materialize, in bytes">,
+    Option<"implicitGemm", "implicit-gemm", "bool", "false",
+           "the matmul kernels read f32 patch matrices of at least 8 "
+           "columns in place (qat-vectorize-matmul): never split those by "
+           "max-im2col-bytes">,
   ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
@@ -249,6 +258,22 @@ def OutlineKernels : Pass<"qat-outline-kernels", "ModuleOp"> {
     the kernel with the matmul (`qat_matmul_<M>x<K>x<N>_..._gathered`, which
     takes the gather's input instead of A), so that the kernel passes can
     read that input in place (implicit GEMM) instead of writing the patches.
+
+    C's start and the matmul's epilogue go in too, so that the kernel
+    passes see what they would see in the caller. When a `linalg.fill` or
+    a row `linalg.broadcast` (a bias) that nothing else reads computes C
+    (through collapse_shapes), the kernel takes the fill's value or the
+    bias and makes C itself, as a matrix: the kernels start their
+    accumulators from it without reading C. The matmul's single elementwise
+    consumer (the epilogue qat-vectorize-matmul fuses: bias, residual,
+    activation, requantization) is cloned in with a fresh output tensor,
+    its other inputs as arguments and the constants its body uses cloned
+    in (`..._epilogue`). The kernel then returns a tensor it allocates,
+    which bufferization makes the caller's out-parameter. Otherwise the
+    caller filled C, the kernel read it and then copied its result into
+    the out-parameter, and the epilogue read it back from memory: three
+    extra passes over every convolution's output. Kernels are shared when
+    their IR is the same.
 
     Example:
 
@@ -414,6 +439,14 @@ def ParallelizeLoops : Pass<"qat-parallelize-loops", "func::FuncOp"> {
     Chunks are independent: each computes a disjoint slice of the result,
     with the same per-element arithmetic, so results are bit for bit the
     same.
+
+    First, each statically shaped `tensor.pad` of a constant with at least
+    `min-iterations` elements becomes a `linalg.fill` of the padded tensor
+    and a `linalg.copy` of the source into its interior (through the
+    extract_slice / insert_slice pair that bufferization writes in place),
+    which are then split like any other op: bufferized as it is, a pad is
+    a fill and a copy loop on one thread (ResNet-50's padded activations,
+    tens of MB per layer at batch 16).
 
     Example (threads = 2):
 
