@@ -682,9 +682,13 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     two), as BLAS libraries do; blocks keep that order, so the bits are the
     same with or without them.
 
-    Example: a 256x784x64 matmul becomes `scf.for` loops over 2 column panels
-    and 32 row blocks around a 784-step loop carrying eight `vector<32xf32>`
-    accumulators.
+    Example: a 256x784x64 matmul becomes an `scf.for` loop over 42 blocks
+    of 6 rows (one column panel of 64), each around a 784-step loop
+    carrying six `vector<64xf32>` accumulators (24 AVX-512 registers), and
+    one block of the 4 rows left. Six rows by 64 columns load 4 vectors of
+    B and 6 elements of A for 24 FMAs per step, where 8 by 32 loaded 2 and
+    8 for 16: a ResNet-50 calibration batch of 16 ran 0.79-0.81 s instead
+    of 0.82-0.89 s (interleaved in one process).
 
     Example:
 
@@ -702,8 +706,8 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     ```
   }];
   let options = [
-    Option<"tileM", "tile-m", "int64_t", "8", "rows of the register block">,
-    Option<"tileN", "tile-n", "int64_t", "32",
+    Option<"tileM", "tile-m", "int64_t", "6", "rows of the register block">,
+    Option<"tileN", "tile-n", "int64_t", "64",
            "columns of the register block (a multiple of the vector width)">,
     Option<"parallel", "parallel", "bool", "false",
            "run strips of tile-m rows as the iterations of an scf.forall">,
