@@ -636,7 +636,7 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     `tile-m` accumulator vectors stay in registers for the whole reduction;
     each reduction step loads one `tile-n` segment of a row of B, broadcasts
     one element of A per row and updates the accumulators with `vector.fma`.
-    Rows that do not fill a block are done one at a time; columns past the
+    Rows that do not fill a block are one shorter block; columns past the
     end of a row are masked. A C narrower than `tile-n` gets the narrowest
     panel that covers it (`tile-n` halved, down to 8 lanes), so no lanes are
     wasted on it; a C of fewer than 8 columns (a matrix-vector product when
@@ -695,12 +695,13 @@ def VectorizeMatmul : Pass<"qat-vectorize-matmul", "func::FuncOp"> {
     ```mlir
     %y = linalg.matmul ins(%a, %b : tensor<64x256xf32>, tensor<256x128xf32>)
         outs(%c : tensor<64x128xf32>) -> tensor<64x128xf32>
-    // becomes loops over 8x32 blocks of %y; in each, the reduction loop keeps
-    // the 8 x 2 accumulators in registers:
+    // becomes loops over 6x64 blocks of %y (the last block of rows 4
+    // long); in each, the reduction loop keeps the 6 accumulators of 64
+    // lanes (24 registers) in registers:
     scf.for %k = %c0 to %c256 step %c1 iter_args(%acc = ...) {
-      %bk = vector.transfer_read %b[%k, %j] : ..., vector<16xf32>
-      %ai = vector.broadcast %a_ik : f32 to vector<16xf32>
-      %acc_next = vector.fma %ai, %bk, %acc : vector<16xf32>
+      %bk = vector.transfer_read %b[%k, %j] : ..., vector<64xf32>
+      %ai = vector.broadcast %a_ik : f32 to vector<64xf32>
+      %acc_next = vector.fma %ai, %bk, %acc : vector<64xf32>
       ...
     }
     ```
@@ -751,8 +752,8 @@ def X86VnniMatmul : Pass<"qat-x86-vnni-matmul", "func::FuncOp"> {
     B is packed to `[ceil(N/16)][ceil(K/4)][64]` bytes (4 consecutive k of 16
     columns per vector), zero padded; a constant B (frozen weights) is packed
     at compile time, others at run time. Blocks of 8 rows x 32 columns keep 16
-    accumulators in registers across the reduction; leftover rows are done one
-    at a time, leftover columns masked. Elementwise consumers are fused and
+    accumulators in registers across the reduction; leftover rows are one
+    shorter block, leftover columns masked. Elementwise consumers are fused and
     `parallel` strips are made as in qat-vectorize-matmul. An A that a
     copying gather computes (im2col, through a collapse_shape into rows and
     columns) whose innermost index runs over a multiple of 4 contiguous
