@@ -231,6 +231,11 @@ private:
     if (qat::AccumulatorStart::isOnlyUse(c))
       contents.start = qat::AccumulatorStart::find(c);
     contents.epilogue = qat::Epilogue::find(op.getResult(0));
+    // An epilogue in a loop the matmul is outside of stays there: the
+    // kernel would run the matmul on every iteration.
+    if (contents.epilogue &&
+        contents.epilogue->getOp()->getBlock() != op->getBlock())
+      contents.epilogue.reset();
     return contents;
   }
 

@@ -171,3 +171,34 @@ func.func @start_and_epilogue(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %bias: 
   %r4 = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%bc : tensor<4x16xf32>) -> tensor<4x16xf32>
   return %r1, %r2, %r3, %r4 : tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>
 }
+
+// -----
+
+// An epilogue inside a loop that the matmul is outside of stays in the
+// loop: moved into the kernel, the matmul would run on every iteration.
+// CHECK-LABEL: func.func @epilogue_in_loop
+// CHECK: %[[M:.*]] = call @qat_matmul_4x8x16_f32_f32_f32(
+// CHECK: scf.for
+// CHECK: linalg.generic {{.*}} ins(%[[M]], %{{.*}} : tensor<4x16xf32>, tensor<4x16xf32>)
+// CHECK-NOT: _epilogue
+#id3 = affine_map<(i, j) -> (i, j)>
+func.func @epilogue_in_loop(%x: tensor<4x8xf32>, %w: tensor<8x16xf32>, %init: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x16xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<4x8xf32>, tensor<8x16xf32>) outs(%z : tensor<4x16xf32>) -> tensor<4x16xf32>
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %c1 = arith.constant 1 : index
+  %r = scf.for %i = %c0 to %c3 step %c1 iter_args(%acc = %init) -> (tensor<4x16xf32>) {
+    %o = tensor.empty() : tensor<4x16xf32>
+    %n = linalg.generic {indexing_maps = [#id3, #id3, #id3], iterator_types = ["parallel", "parallel"]}
+        ins(%m, %acc : tensor<4x16xf32>, tensor<4x16xf32>) outs(%o : tensor<4x16xf32>) {
+    ^bb0(%a: f32, %b: f32, %out: f32):
+      %s = arith.addf %a, %b : f32
+      linalg.yield %s : f32
+    } -> tensor<4x16xf32>
+    scf.yield %n : tensor<4x16xf32>
+  }
+  return %r : tensor<4x16xf32>
+}
