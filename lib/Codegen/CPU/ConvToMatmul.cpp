@@ -7,6 +7,8 @@
 #include "qat/Codegen/CPU/Passes.h"
 #include "qat/Utils/Im2col.h"
 
+#include "MatmulKernels.h"
+
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -89,9 +91,9 @@ void rewrite(RewriterBase &rewriter, linalg::Conv2DNhwcHwcfOp op,
   int64_t elementBytes =
       std::max<int64_t>(1, inputType.getElementTypeBitWidth() / 8);
   // qat-vectorize-matmul reads an f32 patch matrix in place when C has a
-  // panel's columns (kMinPanel): nothing is materialized, at any size.
+  // panel's columns: nothing is materialized, at any size.
   bool readInPlace = implicitGemm && inputType.getElementType().isF32() &&
-                     filterType.getDimSize(3) >= 8;
+                     filterType.getDimSize(3) >= kMinPanel;
   if (!readInPlace && rows * depth * elementBytes > maxIm2colBytes) {
     // Too large at once: convert the largest batch chunk that fits, in a
     // loop over the batch (a divisor of it, so shapes stay static).

@@ -20,6 +20,11 @@
 
 namespace mlir::qat {
 
+/// The narrowest panel of qat-vectorize-matmul's f32 kernel: C's of fewer
+/// columns take the dot-product kernel (which reads an implicit GEMM's A
+/// only when its channels come in 16s).
+constexpr int64_t kMinPanel = 8;
+
 /// A linalg.matmul on statically shaped tensors with the default indexing
 /// maps (no transposition or broadcast), inputs of element type `input` and
 /// the output of element type `output`.
@@ -66,10 +71,10 @@ class Epilogue {
 public:
   /// The single elementwise consumer of `result` the kernels can fuse: an
   /// all-parallel linalg.generic of the result's shape (any element type
-  /// of whole bytes, so requantization to int8 fuses too), reading the result through the
-  /// identity map and its other inputs per element, per column (the last
-  /// dimension only) or as scalars, with a body of scalar elementwise ops
-  /// that does not read its output.
+  /// of whole bytes, so requantization to int8 fuses too), reading the
+  /// result through the identity map and its other inputs per element, per
+  /// column (the last dimension only) or as scalars, with a body of scalar
+  /// elementwise ops that does not read its output.
   static std::optional<Epilogue> find(Value result) {
     auto type = cast<ShapedType>(result.getType());
     int64_t rank = type.getRank();
@@ -102,11 +107,9 @@ public:
         !generic.getMatchingIndexingMap(generic.getDpsInitOperand(0))
              .isIdentity())
       return std::nullopt;
-    // Vectors of i1 are packed bits in memory, where a tensor of i1 keeps
-    // a byte per element: no epilogue reads or writes one (a pruning mask
-    // as i1 stays a loop of its own).
+    // (A pruning mask as i1 stays a loop of its own.)
     for (Value operand : generic->getOperands())
-      if (cast<ShapedType>(operand.getType()).getElementTypeBitWidth() % 8)
+      if (!hasWholeByteElements(operand.getType()))
         return std::nullopt;
     Block &body = generic.getRegion().front();
     if (!body.getArgument(generic.getNumDpsInputs()).use_empty())

@@ -74,6 +74,10 @@ struct KernelContents {
   linalg::MatmulOp matmul;
   std::optional<qat::AccumulatorStart> start;
   std::optional<qat::Epilogue> epilogue;
+  /// The values the ops' regions use from outside them (an epilogue's
+  /// constants, say): constants are cloned into the kernel, the others are
+  /// arguments.
+  llvm::SetVector<Value> captured;
 
   /// The op whose result the kernel returns, and before which it is
   /// called (after everything the epilogue reads).
@@ -97,30 +101,17 @@ struct KernelContents {
       for (Value input : epilogue->getOp().getDpsInputs())
         if (input != matmul.getResult(0))
           arguments.insert(input);
-    for (Value captured : captured())
-      if (!matchPattern(captured, m_Constant()))
-        arguments.insert(captured);
+    for (Value value : captured)
+      if (!matchPattern(value, m_Constant()))
+        arguments.insert(value);
     return arguments;
-  }
-
-  /// The values the ops' regions use from outside them (an epilogue's
-  /// constants, say): constants are cloned into the kernel, the others are
-  /// arguments.
-  llvm::SetVector<Value> captured() {
-    llvm::SetVector<Value> values;
-    for (Operation *op : aOps)
-      for (Region &region : op->getRegions())
-        getUsedValuesDefinedAbove(region, values);
-    if (epilogue)
-      getUsedValuesDefinedAbove(epilogue->getOp().getRegion(), values);
-    return values;
   }
 
   /// The kernel's body at `b`, its arguments mapped by `map`; returns the
   /// kernel's result.
   Value build(OpBuilder &b, IRMapping &map) {
     Location loc = matmul.getLoc();
-    for (Value value : captured())
+    for (Value value : captured)
       if (!map.contains(value))
         b.clone(*value.getDefiningOp(), map);
     if (start) {
@@ -236,16 +227,22 @@ private:
     if (contents.epilogue &&
         contents.epilogue->getOp()->getBlock() != op->getBlock())
       contents.epilogue.reset();
+    for (Operation *inner : contents.aOps)
+      for (Region &region : inner->getRegions())
+        getUsedValuesDefinedAbove(region, contents.captured);
+    if (contents.epilogue)
+      getUsedValuesDefinedAbove(contents.epilogue->getOp().getRegion(),
+                                contents.captured);
     return contents;
   }
 
-  /// Erases `root`, which nothing uses, and then every op without effects
-  /// that only the erased ops used.
+  /// Erases `root` if it is trivially dead, and then every op that erasing
+  /// the others left trivially dead.
   static void eraseUnused(Operation *root) {
     SmallVector<Operation *> worklist = {root};
     while (!worklist.empty()) {
       Operation *op = worklist.pop_back_val();
-      if (!op->use_empty() || (op != root && !isMemoryEffectFree(op)))
+      if (!isOpTriviallyDead(op))
         continue;
       llvm::SetVector<Operation *> producers;
       for (Value operand : op->getOperands())

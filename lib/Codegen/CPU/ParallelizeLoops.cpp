@@ -23,7 +23,8 @@ using namespace mlir::qat;
 
 namespace {
 
-/// `pad` (static shapes, a value computed outside its body) as a fill of
+/// `pad` (a static result, the caller checked; a static source and a value
+/// computed outside its body) as a fill of
 /// the padded tensor and a copy of its source into the interior, through
 /// the extract_slice / insert_slice pair that bufferization writes in place:
 /// two linalg ops to split, where bufferizing the pad would give one loop
@@ -31,7 +32,7 @@ namespace {
 void splitPad(RewriterBase &rewriter, tensor::PadOp pad) {
   Value value = pad.getConstantPaddingValue();
   RankedTensorType type = pad.getResultType();
-  if (!value || !type.hasStaticShape() || !pad.getSourceType().hasStaticShape())
+  if (!value || !pad.getSourceType().hasStaticShape())
     return;
   rewriter.setInsertionPoint(pad);
   Location loc = pad.getLoc();

@@ -11,8 +11,17 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/TypeUtilities.h"
 
 namespace mlir::qat {
+
+/// Whether `type`'s elements are whole bytes: vectors of i1 are packed bits
+/// in memory, where a tensor or memref of i1 keeps a byte per element, so
+/// no vector code reads or writes one.
+inline bool hasWholeByteElements(Type type) {
+  Type element = getElementTypeOrSelf(type);
+  return element.isIntOrFloat() && element.getIntOrFloatBitWidth() % 8 == 0;
+}
 
 /// The scalar elementwise ops of `body` (a linalg.generic's, with only
 /// elementwise and constant ops, and whatever `mapping` already maps)

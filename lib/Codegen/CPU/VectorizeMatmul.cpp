@@ -416,9 +416,6 @@ private:
   std::optional<AccumulatorStart> start;
 };
 
-/// The narrowest panel: C's of fewer columns take the dot-product kernel.
-constexpr int64_t kMinPanel = 8;
-
 /// The panel width for C's `n` columns: `tileN`, halved while half still
 /// covers them (down to kMinPanel), so that narrow C's waste no lanes.
 int64_t panelWidth(int64_t n, int64_t tileN) {

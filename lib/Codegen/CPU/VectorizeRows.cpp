@@ -47,13 +47,10 @@ std::optional<Access> getAccess(AffineMap map) {
   return std::nullopt;
 }
 
-/// A static tensor of whole bytes: vectors of i1 are packed bits in memory,
-/// where a tensor of i1 keeps a byte per element.
+/// A static tensor of whole bytes (hasWholeByteElements).
 bool isStaticBytes(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
-  return type && type.hasStaticShape() &&
-         type.getElementType().isIntOrFloat() &&
-         type.getElementType().getIntOrFloatBitWidth() % 8 == 0;
+  return type && type.hasStaticShape() && hasWholeByteElements(type);
 }
 
 /// The element bits of the widest type `op` computes with.
